@@ -1,0 +1,79 @@
+//! Relocation math, one file per instruction set.
+//!
+//! Arch code is pure: a function takes the bytes at the place and the values
+//! P (place address), S (target address), A (addend) and the GOT/stub
+//! addresses the linker chose, and patches the bytes or returns a
+//! [`FixupError`]. It knows nothing about files, symbols or memory managers,
+//! which is what lets it be tested exhaustively in isolation.
+
+pub mod x86_64;
+
+/// Why a fixup could not be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FixupError {
+    /// The computed value does not fit the field.
+    Overflow { value: i128, min: i128, max: i128 },
+    /// The place does not hold enough bytes for the field.
+    PlaceOutOfBounds { needed: usize, available: usize },
+    /// The value fits but breaks another rule of the field (alignment, instruction form).
+    Invalid(&'static str),
+}
+
+/// The addresses a fixup is computed from, named as in the ELF psABIs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FixupValues {
+    /// P: the address of the place being patched (its run-time address).
+    pub p: u64,
+    /// S: the address of the target symbol.
+    pub s: u64,
+    /// A: the addend.
+    pub a: i64,
+    /// GOT: the base address of the GOT that serves this place
+    /// (`_GLOBAL_OFFSET_TABLE_`).
+    pub got_base: u64,
+    /// The address of the GOT slot that holds S, when the kind uses one (else 0).
+    /// G, the psABI's slot offset, is `got_slot - got_base`.
+    pub got_slot: u64,
+    /// L: the address of a stub that jumps to S, when the linker made one (else 0).
+    /// Branch kinds use it in place of S when S is out of reach.
+    pub stub: u64,
+    /// The image base for image-relative kinds (COFF ADDR32NB).
+    pub image_base: u64,
+    /// The base of the target's section, for section-relative kinds (COFF SECREL).
+    pub section_base: u64,
+    /// The target's section number, for COFF SECTION.
+    pub section_index: u16,
+    /// Z: the size of the target symbol, for SIZE kinds.
+    pub size: u64,
+}
+
+/// Writes `value` as a little-endian field of `N` bytes at the start of `place`.
+#[inline]
+pub(crate) fn write_le<const N: usize>(place: &mut [u8], value: u64) -> Result<(), FixupError> {
+    match place.get_mut(..N) {
+        Some(field) => {
+            field.copy_from_slice(&value.to_le_bytes()[..N]);
+            Ok(())
+        }
+        None => Err(FixupError::PlaceOutOfBounds {
+            needed: N,
+            available: place.len(),
+        }),
+    }
+}
+
+/// Reads a little-endian field of `N` bytes at the start of `place`.
+#[inline]
+pub(crate) fn read_le<const N: usize>(place: &[u8]) -> Result<u64, FixupError> {
+    match place.get(..N) {
+        Some(field) => {
+            let mut bytes = [0u8; 8];
+            bytes[..N].copy_from_slice(field);
+            Ok(u64::from_le_bytes(bytes))
+        }
+        None => Err(FixupError::PlaceOutOfBounds {
+            needed: N,
+            available: place.len(),
+        }),
+    }
+}

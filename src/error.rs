@@ -1,0 +1,133 @@
+//! One error type for the whole crate.
+//!
+//! Every variant names the thing that failed (symbol, section, relocation,
+//! object) so that a caller can report it without a debugger. Bad input never
+//! panics: it ends up here.
+
+use std::path::PathBuf;
+
+/// The result type used throughout rivet.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong between IR and a callable address.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// LLVM reported an error (target lookup, code generation, ...).
+    #[error("LLVM: {0}")]
+    Llvm(String),
+
+    /// IR text or bitcode could not be parsed. `message` is LLVM's, with the line.
+    #[error("cannot parse IR `{module}`: {message}")]
+    IrParse { module: String, message: String },
+
+    /// The object's bytes do not form a valid file of its format.
+    #[error("malformed object `{object}`: {reason}")]
+    MalformedObject { object: String, reason: String },
+
+    /// A valid object that rivet does not handle (format, machine, feature).
+    #[error("unsupported object `{object}`: {reason}")]
+    UnsupportedObject { object: String, reason: String },
+
+    /// A relocation type rivet does not implement for this format and machine.
+    #[error("unsupported relocation {kind} at {section}+{offset:#x} in `{object}`")]
+    UnsupportedRelocation {
+        object: String,
+        section: String,
+        offset: u64,
+        kind: String,
+    },
+
+    /// A fixup whose value does not fit the field it patches.
+    #[error(
+        "relocation {kind} at {section}+{offset:#x} in `{object}` against `{symbol}` \
+         is out of range: value {value:#x} not in [{min:#x}, {max:#x}]"
+    )]
+    RelocationOverflow {
+        object: String,
+        section: String,
+        offset: u64,
+        kind: String,
+        symbol: String,
+        value: i128,
+        min: i128,
+        max: i128,
+    },
+
+    /// A fixup that is malformed in another way (misaligned target, place out of bounds).
+    #[error("relocation {kind} at {section}+{offset:#x} in `{object}` against `{symbol}`: {reason}")]
+    BadRelocation {
+        object: String,
+        section: String,
+        offset: u64,
+        kind: String,
+        symbol: String,
+        reason: String,
+    },
+
+    /// Symbols referenced but defined nowhere in the resolution order.
+    /// Each entry is (symbol, object that references it).
+    #[error("unresolved symbols: {}", format_unresolved(.symbols))]
+    UnresolvedSymbols { symbols: Vec<(String, String)> },
+
+    /// Two strong definitions of one symbol.
+    #[error("duplicate symbol `{name}`: defined in `{first}` and in `{second}`")]
+    DuplicateSymbol {
+        name: String,
+        first: String,
+        second: String,
+    },
+
+    /// Two common definitions of one symbol that cannot share storage.
+    #[error("common symbol `{name}` of {size} bytes in `{object}` does not fit the {existing} bytes already allocated")]
+    CommonSizeMismatch {
+        name: String,
+        object: String,
+        size: u64,
+        existing: u64,
+    },
+
+    /// A look-up of a name the engine does not define.
+    #[error("symbol `{0}` not found")]
+    SymbolNotFound(String),
+
+    /// The module handle does not name a module of this engine.
+    #[error("module {0} is not in this engine")]
+    ModuleNotFound(u64),
+
+    /// The memory manager cannot satisfy a request (reservation full, cap reached).
+    #[error("out of memory: {requested} bytes requested; {reason}")]
+    OutOfMemory { requested: u64, reason: String },
+
+    /// A system call of the memory manager failed.
+    #[error("memory: {op} failed: {source}")]
+    Memory {
+        op: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The system refuses to run code from memory the process maps itself.
+    #[error("the system refuses JIT execution: {reason}")]
+    JitExecutionRefused { reason: String },
+
+    /// A file could not be read.
+    #[error("cannot read `{}`: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A shared library could not be loaded.
+    #[error("cannot load library `{name}`: {reason}")]
+    Library { name: String, reason: String },
+}
+
+fn format_unresolved(symbols: &[(String, String)]) -> String {
+    symbols
+        .iter()
+        .map(|(sym, obj)| format!("`{sym}` (referenced from `{obj}`)"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,16 @@
+//! rivet: a JIT object linker and memory manager behind llvmlite's
+//! execution-engine API.
+//!
+//! LLVM turns IR into object bytes; everything after that is rivet's:
+//! parsing the object ([`load`]), laying it out and relocating it ([`link`],
+//! [`arch`]), placing it in memory it controls ([`memory`]), and answering
+//! address look-ups ([`ExecutionEngine`]).
+
+pub mod arch;
+mod error;
+#[cfg(feature = "llvm")]
+pub mod llvm;
+pub mod load;
+pub mod memory;
+
+pub use error::{Error, Result};

@@ -1,0 +1,1 @@
+//! Object files → one format-neutral model of sections, symbols and relocations.

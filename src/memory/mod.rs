@@ -1,0 +1,174 @@
+//! Where linked code and data live.
+//!
+//! The linker asks a [`MemoryManager`] for a whole module's memory at once,
+//! as one [`ModuleLayout`] of sizes and alignments per [`SegmentClass`]. It
+//! writes through each [`Segment`]'s `write_ptr` and computes addresses from
+//! its `addr` (the two differ under dual mapping, and in phony-address mode
+//! where nothing runs). Then it calls [`MemoryManager::finalize`], which
+//! applies the final protections: no page is ever writable and executable at
+//! the same address.
+
+mod arena;
+mod protect;
+mod sections;
+
+pub use arena::{Arena, ArenaConfig};
+pub use protect::{check_jit_execution, page_size};
+pub use sections::{SectionsConfig, SectionsManager};
+
+use crate::Result;
+
+/// What a segment holds, which decides its final protection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SegmentClass {
+    /// Machine code: read + execute.
+    Text = 0,
+    /// Stubs (branch islands) that reach far targets: read + execute.
+    Stubs = 1,
+    /// The GOT: read-only after finalize.
+    Got = 2,
+    /// Constants, `.eh_frame`: read-only after finalize.
+    ReadOnly = 3,
+    /// Writable data and zero-fill (bss, commons): read + write.
+    Data = 4,
+}
+
+impl SegmentClass {
+    /// Every class, in the order segments are laid out.
+    pub const ALL: [SegmentClass; 5] = [
+        SegmentClass::Text,
+        SegmentClass::Stubs,
+        SegmentClass::Got,
+        SegmentClass::ReadOnly,
+        SegmentClass::Data,
+    ];
+    /// Number of classes.
+    pub const COUNT: usize = 5;
+
+    /// Whether code runs from this class.
+    pub fn is_executable(self) -> bool {
+        matches!(self, SegmentClass::Text | SegmentClass::Stubs)
+    }
+
+    /// Whether the class stays writable after finalize.
+    pub fn is_writable(self) -> bool {
+        matches!(self, SegmentClass::Data)
+    }
+
+    /// Short name for maps and statistics.
+    pub fn name(self) -> &'static str {
+        match self {
+            SegmentClass::Text => "text",
+            SegmentClass::Stubs => "stubs",
+            SegmentClass::Got => "got",
+            SegmentClass::ReadOnly => "rodata",
+            SegmentClass::Data => "data",
+        }
+    }
+}
+
+/// Size and alignment wanted for one class.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SegmentRequest {
+    /// Bytes; 0 means the class is not needed.
+    pub size: u64,
+    /// Power of two, at least 1.
+    pub align: u64,
+}
+
+/// A whole module's memory needs, indexed by `SegmentClass as usize`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ModuleLayout {
+    pub segments: [SegmentRequest; SegmentClass::COUNT],
+}
+
+impl ModuleLayout {
+    /// The request for one class.
+    pub fn get(&self, class: SegmentClass) -> SegmentRequest {
+        self.segments[class as usize]
+    }
+    /// Mutable access to the request for one class.
+    pub fn get_mut(&mut self, class: SegmentClass) -> &mut SegmentRequest {
+        &mut self.segments[class as usize]
+    }
+}
+
+/// One class's memory in an allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    /// The address code sees at run time (what relocations are computed from).
+    pub addr: u64,
+    /// Where the linker writes the bytes; equal to `addr` unless dual-mapped.
+    /// Null when `size` is 0.
+    pub write_ptr: *mut u8,
+    /// Bytes, at least the size requested (0 when the class was not requested).
+    pub size: u64,
+}
+
+impl Segment {
+    /// A segment of no bytes.
+    pub const EMPTY: Segment = Segment {
+        addr: 0,
+        write_ptr: std::ptr::null_mut(),
+        size: 0,
+    };
+}
+
+/// A module's memory, handed out by [`MemoryManager::allocate`] and given back
+/// with [`MemoryManager::release`].
+#[derive(Debug)]
+pub struct Allocation {
+    /// The manager's own handle for this allocation.
+    pub id: u64,
+    /// Indexed by `SegmentClass as usize`.
+    pub segments: [Segment; SegmentClass::COUNT],
+}
+
+// SAFETY: an Allocation is a description of memory (addresses and a pointer the
+// manager handed out for writing). It is only written through by the linker
+// while the engine's lock is held, so moving it between threads is sound.
+unsafe impl Send for Allocation {}
+// SAFETY: shared references expose only the addresses, never write through them.
+unsafe impl Sync for Allocation {}
+
+impl Allocation {
+    /// The segment of one class.
+    pub fn segment(&self, class: SegmentClass) -> &Segment {
+        &self.segments[class as usize]
+    }
+}
+
+/// Figures a manager reports about itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemoryStats {
+    /// Address space reserved.
+    pub reserved_bytes: u64,
+    /// Bytes backed by memory (committed) now.
+    pub committed_bytes: u64,
+    /// Committed bytes by class, indexed by `SegmentClass as usize`.
+    pub committed_by_class: [u64; SegmentClass::COUNT],
+    /// Live allocations.
+    pub allocations: u64,
+    /// Mappings the manager holds now (as `/proc/self/maps` would count them
+    /// before protection splits them).
+    pub mappings: u64,
+}
+
+/// Supplies memory for linked modules.
+///
+/// Contract: `allocate` returns writable memory for every requested class,
+/// each segment aligned as asked. Until `finalize` the linker may write all
+/// of it. `finalize` makes Text and Stubs read + execute, Got and ReadOnly
+/// read-only, Data read + write, and makes the code visible to instruction
+/// fetch on every thread. `release` returns the memory; the allocation's
+/// addresses must not be used afterwards.
+pub trait MemoryManager: Send {
+    /// Reserves and commits memory for one module.
+    fn allocate(&mut self, layout: &ModuleLayout) -> Result<Allocation>;
+    /// Applies final protections and publishes the code.
+    fn finalize(&mut self, allocation: &Allocation) -> Result<()>;
+    /// Gives the memory back.
+    fn release(&mut self, allocation: Allocation);
+    /// Current figures.
+    fn stats(&self) -> MemoryStats;
+}
