@@ -55,7 +55,9 @@ pub enum Error {
     },
 
     /// A fixup that is malformed in another way (misaligned target, place out of bounds).
-    #[error("relocation {kind} at {section}+{offset:#x} in `{object}` against `{symbol}`: {reason}")]
+    #[error(
+        "relocation {kind} at {section}+{offset:#x} in `{object}` against `{symbol}`: {reason}"
+    )]
     BadRelocation {
         object: String,
         section: String,

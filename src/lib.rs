@@ -8,9 +8,15 @@
 
 pub mod arch;
 mod error;
+pub mod link;
 #[cfg(feature = "llvm")]
 pub mod llvm;
 pub mod load;
 pub mod memory;
 
 pub use error::{Error, Result};
+mod engine;
+
+pub use engine::{check_jit_execution, ExecutionEngine, ModuleId, Removed, DEFAULT_USE_LMM};
+#[cfg(feature = "llvm")]
+pub use engine::{create_mcjit_compiler, GetBufferFn, NotifyFn};

@@ -1,1 +1,241 @@
 //! Object files → one format-neutral model of sections, symbols and relocations.
+//!
+//! Format code only parses: it turns a file into an [`ObjectFile`] and reads
+//! implicit addends out of the bytes, so that every relocation in the model
+//! carries an explicit addend. It allocates no executable memory and resolves
+//! nothing.
+
+mod elf;
+
+use crate::arch::x86_64;
+use crate::{Error, Result};
+
+/// The container format of an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Elf,
+    MachO,
+    Coff,
+}
+
+/// The instruction set an object is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arch {
+    X86_64,
+    Aarch64,
+}
+
+/// What a section holds, which decides where the linker places it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SectionKind {
+    /// Machine code.
+    Text,
+    /// Constants and string literals (including merged constant pools).
+    ReadOnly,
+    /// Unwind tables (`.eh_frame`): read-only once relocated.
+    Unwind,
+    /// Initialized writable data.
+    Data,
+    /// Zero-initialized writable data (bss): no bytes in the file.
+    ZeroFill,
+    /// Not loaded: debug info, notes, symbol and string tables, relocation tables.
+    Ignored,
+}
+
+impl SectionKind {
+    /// Whether the section is placed in memory.
+    pub fn is_loaded(self) -> bool {
+        self != SectionKind::Ignored
+    }
+}
+
+/// A section of an object. Indices into [`ObjectFile::sections`] are the
+/// file's own section numbers, so that symbols and relocations can use them.
+#[derive(Debug, Clone)]
+pub struct Section<'data> {
+    pub name: &'data str,
+    pub kind: SectionKind,
+    /// The file's bytes; empty for zero-fill and ignored sections.
+    pub data: &'data [u8],
+    /// Size in memory.
+    pub size: u64,
+    /// Alignment, a power of two (at least 1).
+    pub align: u64,
+    /// Fixups to apply to this section, sorted by nothing in particular.
+    pub relocations: Vec<Relocation>,
+}
+
+/// Symbol visibility to other objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binding {
+    /// Visible inside its object only.
+    Local,
+    /// Visible to every object; one strong definition allowed.
+    Global,
+    /// Visible to every object; yields to a strong definition; undefined weak is 0.
+    Weak,
+}
+
+/// What a symbol names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SymbolKind {
+    Function,
+    Data,
+    Section,
+    Other,
+}
+
+/// Where a symbol is defined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Definition {
+    /// Not defined here: resolved by the linker.
+    Undefined,
+    /// At `offset` inside section `section`.
+    Section { section: u32, offset: u64 },
+    /// A common block: storage the linker allocates, shared by all objects.
+    Common { size: u64, align: u64 },
+    /// An absolute value.
+    Absolute(u64),
+}
+
+/// A symbol of an object.
+#[derive(Debug, Clone)]
+pub struct Symbol<'data> {
+    pub name: &'data str,
+    pub binding: Binding,
+    pub kind: SymbolKind,
+    pub definition: Definition,
+    pub size: u64,
+}
+
+impl Symbol<'_> {
+    /// Whether other objects can see the symbol.
+    pub fn is_external(&self) -> bool {
+        self.binding != Binding::Local
+    }
+}
+
+/// What a relocation refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// A symbol, by index into [`ObjectFile::symbols`].
+    Symbol(u32),
+    /// The start of a section, by index into [`ObjectFile::sections`].
+    Section(u32),
+}
+
+/// A fixup kind, by instruction set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RelocKind {
+    X86_64(x86_64::Reloc),
+}
+
+impl RelocKind {
+    /// Whether the fixup reads a GOT slot that holds the target's address.
+    #[inline]
+    pub fn needs_got_slot(self) -> bool {
+        match self {
+            RelocKind::X86_64(r) => r.needs_got_slot(),
+        }
+    }
+
+    /// Whether the fixup refers to the GOT base.
+    #[inline]
+    pub fn needs_got_base(self) -> bool {
+        match self {
+            RelocKind::X86_64(r) => r.needs_got_base(),
+        }
+    }
+
+    /// Whether the fixup is a branch that may be routed through a stub.
+    #[inline]
+    pub fn is_branch(self) -> bool {
+        match self {
+            RelocKind::X86_64(r) => r.is_branch(),
+        }
+    }
+}
+
+impl std::fmt::Display for RelocKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RelocKind::X86_64(r) => r.fmt(f),
+        }
+    }
+}
+
+/// One fixup: patch `offset` bytes into its section with `kind` computed
+/// against `target` + `addend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Relocation {
+    pub offset: u64,
+    pub kind: RelocKind,
+    pub target: Target,
+    /// Explicit addend (implicit addends are read by the loader).
+    pub addend: i64,
+}
+
+/// A parsed relocatable object, borrowing from its bytes.
+#[derive(Debug, Clone)]
+pub struct ObjectFile<'data> {
+    /// Names the object in errors.
+    pub name: String,
+    pub format: Format,
+    pub arch: Arch,
+    pub sections: Vec<Section<'data>>,
+    pub symbols: Vec<Symbol<'data>>,
+}
+
+impl<'data> ObjectFile<'data> {
+    /// Parses a relocatable object of any supported format.
+    pub fn parse(data: &'data [u8], name: &str) -> Result<ObjectFile<'data>> {
+        match object::FileKind::parse(data) {
+            Ok(object::FileKind::Elf64) => elf::parse(data, name),
+            Ok(object::FileKind::Elf32) => Err(unsupported(name, "32-bit ELF")),
+            Ok(object::FileKind::MachO64) | Ok(object::FileKind::MachO32) => {
+                Err(unsupported(name, "Mach-O objects are not supported yet"))
+            }
+            Ok(object::FileKind::Coff) | Ok(object::FileKind::CoffBig) => {
+                Err(unsupported(name, "COFF objects are not supported yet"))
+            }
+            Ok(kind) => Err(unsupported(name, &format!("{kind:?} files"))),
+            Err(e) => Err(malformed(name, e.to_string())),
+        }
+    }
+
+    /// The name of the thing a relocation targets, for messages.
+    pub fn target_name(&self, target: Target) -> &str {
+        match target {
+            Target::Symbol(i) => match self.symbols.get(i as usize) {
+                Some(s) if !s.name.is_empty() => s.name,
+                Some(Symbol {
+                    definition: Definition::Section { section, .. },
+                    ..
+                }) => self.section_name(*section),
+                _ => "<unnamed>",
+            },
+            Target::Section(i) => self.section_name(i),
+        }
+    }
+
+    /// A section's name, for messages.
+    pub fn section_name(&self, index: u32) -> &str {
+        self.sections
+            .get(index as usize)
+            .map_or("<bad section>", |s| s.name)
+    }
+}
+
+pub(crate) fn malformed(object: &str, reason: impl Into<String>) -> Error {
+    Error::MalformedObject {
+        object: object.to_string(),
+        reason: reason.into(),
+    }
+}
+
+pub(crate) fn unsupported(object: &str, reason: &str) -> Error {
+    Error::UnsupportedObject {
+        object: object.to_string(),
+        reason: reason.to_string(),
+    }
+}

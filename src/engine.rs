@@ -1,0 +1,467 @@
+//! `ExecutionEngine`: llvmlite's execution-engine API over rivet's linker.
+//!
+//! Code generation is lazy, as in llvmlite: modules are compiled and linked
+//! at [`ExecutionEngine::finalize_object`] or at the first address look-up.
+//! The engine is `Send + Sync`: look-ups of linked names take a read lock
+//! only, so they run on many threads while another thread adds and
+//! finalizes modules; code is made executable (and, where the hardware
+//! needs it, visible to instruction fetch) before its address is published.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::link::{self, Externals, LinkMap, LinkOptions, LinkUnit, LinkedModule, SymbolTable};
+#[cfg(feature = "llvm")]
+use crate::llvm::{Module, TargetData, TargetMachine};
+use crate::load::ObjectFile;
+use crate::memory::{
+    Arena, ArenaConfig, MemoryManager, MemoryStats, SectionsConfig, SectionsManager,
+};
+use crate::{Error, Result};
+
+/// Identifies a module (IR or object) added to an engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ModuleId(u64);
+
+impl ModuleId {
+    /// The raw number, unique within one engine.
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+/// Called with each module compiled and its unrelocated object bytes.
+#[cfg(feature = "llvm")]
+pub type NotifyFn = Box<dyn Fn(&Module, &[u8]) + Send + Sync>;
+/// Called before compiling a module; returning bytes replaces compilation.
+#[cfg(feature = "llvm")]
+pub type GetBufferFn = Box<dyn Fn(&Module) -> Option<Vec<u8>> + Send + Sync>;
+
+/// What [`ExecutionEngine::remove_module`] hands back.
+#[derive(Default)]
+pub struct Removed {
+    #[cfg(feature = "llvm")]
+    module: Option<Module>,
+}
+
+impl Removed {
+    /// The IR module, for a module added with `add_module`; `None` for objects.
+    #[cfg(feature = "llvm")]
+    pub fn into_module(self) -> Option<Module> {
+        self.module
+    }
+}
+
+enum Source {
+    #[cfg(feature = "llvm")]
+    Ir(Module),
+    Object,
+}
+
+struct ModuleEntry {
+    name: String,
+    source: Source,
+    /// Object bytes waiting to be linked (compiled, cached or added directly).
+    object: Option<Vec<u8>>,
+    linked: Option<LinkedModule>,
+}
+
+struct State {
+    memory: Box<dyn MemoryManager>,
+    modules: BTreeMap<u64, ModuleEntry>,
+    next_id: u64,
+    externals: Externals,
+    #[cfg(feature = "llvm")]
+    target_machine: Option<TargetMachine>,
+    #[cfg(feature = "llvm")]
+    notify: Option<NotifyFn>,
+    #[cfg(feature = "llvm")]
+    getbuffer: Option<GetBufferFn>,
+    keep_maps: bool,
+}
+
+/// The engine: owns modules and the memory they are linked into.
+pub struct ExecutionEngine {
+    state: Mutex<State>,
+    table: RwLock<SymbolTable>,
+    pending: AtomicUsize,
+    #[cfg(feature = "llvm")]
+    target_data: Option<TargetData>,
+}
+
+/// Whether `use_lmm = None` picks the arena on this platform. rivet picks it
+/// everywhere: the arena keeps code and data within ±2 GiB, so small-code-
+/// model PIC links, and it is what llvmlite picks on arm64.
+pub const DEFAULT_USE_LMM: bool = true;
+
+/// Creates an engine for `target_machine` holding `module`, as llvmlite's
+/// `create_mcjit_compiler`. `use_lmm`: `Some(true)` the arena (the "llmm"
+/// path), `Some(false)` the per-section manager, `None` the default
+/// ([`DEFAULT_USE_LMM`]).
+#[cfg(feature = "llvm")]
+pub fn create_mcjit_compiler(
+    module: Module,
+    target_machine: TargetMachine,
+    use_lmm: Option<bool>,
+) -> Result<ExecutionEngine> {
+    let mut engine = ExecutionEngine::with_lmm(use_lmm)?;
+    engine.target_data = Some(target_machine.target_data());
+    lock(&engine.state).target_machine = Some(target_machine);
+    engine.add_module(module);
+    Ok(engine)
+}
+
+/// Checks that the system lets this process run code it writes (see
+/// [`crate::memory::check_jit_execution`]).
+pub fn check_jit_execution() -> Result<()> {
+    crate::memory::check_jit_execution()
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while the lock was held (only possible from a user callback)
+    // leaves state that is still consistent: every mutation is completed
+    // before user code runs, so the poison flag is ignored.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl ExecutionEngine {
+    /// An engine that links into `memory`. Without a target machine it links
+    /// objects only.
+    pub fn new(memory: Box<dyn MemoryManager>) -> ExecutionEngine {
+        ExecutionEngine {
+            state: Mutex::new(State {
+                memory,
+                modules: BTreeMap::new(),
+                next_id: 1,
+                externals: Externals::default(),
+                #[cfg(feature = "llvm")]
+                target_machine: None,
+                #[cfg(feature = "llvm")]
+                notify: None,
+                #[cfg(feature = "llvm")]
+                getbuffer: None,
+                keep_maps: false,
+            }),
+            table: RwLock::new(SymbolTable::default()),
+            pending: AtomicUsize::new(0),
+            #[cfg(feature = "llvm")]
+            target_data: None,
+        }
+    }
+
+    /// An engine with a built-in memory manager: the arena for `Some(true)`,
+    /// the per-section manager for `Some(false)`, the default for `None`.
+    pub fn with_lmm(use_lmm: Option<bool>) -> Result<ExecutionEngine> {
+        let memory: Box<dyn MemoryManager> = if use_lmm.unwrap_or(DEFAULT_USE_LMM) {
+            Box::new(Arena::new(ArenaConfig::default())?)
+        } else {
+            Box::new(SectionsManager::new(SectionsConfig::default()))
+        };
+        Ok(ExecutionEngine::new(memory))
+    }
+
+    /// Sets the machine that compiles added IR modules.
+    #[cfg(feature = "llvm")]
+    pub fn set_target_machine(&mut self, target_machine: TargetMachine) {
+        self.target_data = Some(target_machine.target_data());
+        lock(&self.state).target_machine = Some(target_machine);
+    }
+
+    /// The target data of the engine's target machine.
+    #[cfg(feature = "llvm")]
+    pub fn target_data(&self) -> Option<&TargetData> {
+        self.target_data.as_ref()
+    }
+
+    /// Keeps a [`LinkMap`] of every module linked from now on.
+    pub fn keep_link_maps(&self, keep: bool) {
+        lock(&self.state).keep_maps = keep;
+    }
+
+    fn table_read(&self) -> RwLockReadGuard<'_, SymbolTable> {
+        self.table.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn table_write(&self) -> RwLockWriteGuard<'_, SymbolTable> {
+        self.table.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn insert(&self, name: String, source: Source, object: Option<Vec<u8>>) -> ModuleId {
+        let mut state = lock(&self.state);
+        let id = state.next_id;
+        state.next_id += 1;
+        state.modules.insert(
+            id,
+            ModuleEntry {
+                name,
+                source,
+                object,
+                linked: None,
+            },
+        );
+        self.pending.fetch_add(1, Ordering::AcqRel);
+        ModuleId(id)
+    }
+
+    /// Adds an IR module; it is compiled at the next finalize or look-up.
+    /// The engine owns it until [`remove_module`](Self::remove_module) hands
+    /// it back, so a module cannot be added twice:
+    ///
+    /// ```compile_fail
+    /// # use rivet::{ExecutionEngine, llvm::Module};
+    /// let engine = ExecutionEngine::with_lmm(None).unwrap();
+    /// let module = Module::parse_ir("", "m").unwrap();
+    /// engine.add_module(module);
+    /// engine.add_module(module); // error: use of moved value
+    /// ```
+    #[cfg(feature = "llvm")]
+    pub fn add_module(&self, module: Module) -> ModuleId {
+        let name = module.name();
+        self.insert(name, Source::Ir(module), None)
+    }
+
+    /// Adds a relocatable object read from `path`.
+    pub fn add_object_file(&self, path: impl AsRef<Path>) -> Result<ModuleId> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        self.add_object_bytes(bytes, &path.display().to_string())
+    }
+
+    /// Adds a relocatable object held in memory; `name` names it in errors.
+    /// The bytes are checked now, so a malformed object fails here.
+    pub fn add_object_bytes(&self, bytes: Vec<u8>, name: &str) -> Result<ModuleId> {
+        ObjectFile::parse(&bytes, name)?;
+        Ok(self.insert(name.to_string(), Source::Object, Some(bytes)))
+    }
+
+    /// Removes a module: its names disappear, its memory goes back to the
+    /// memory manager, and an IR module is handed back (it can be added
+    /// again). Code that other modules bound to it keeps the old addresses.
+    pub fn remove_module(&self, id: ModuleId) -> Result<Removed> {
+        let mut state = lock(&self.state);
+        let entry = state
+            .modules
+            .remove(&id.0)
+            .ok_or(Error::ModuleNotFound(id.0))?;
+        match entry.linked {
+            Some(linked) => {
+                {
+                    let mut table = self.table_write();
+                    for (name, _) in &linked.exports {
+                        table.remove_if_from(name, id.0);
+                    }
+                    table.forget_module(id.0);
+                }
+                state.memory.release(linked.allocation);
+            }
+            None => {
+                self.pending.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        Ok(match entry.source {
+            #[cfg(feature = "llvm")]
+            Source::Ir(module) => Removed {
+                module: Some(module),
+            },
+            Source::Object => Removed::default(),
+        })
+    }
+
+    /// Maps `name` to `address` ahead of everything else (llvmlite's
+    /// `add_global_mapping`). Affects modules linked from now on.
+    pub fn add_global_mapping(&self, name: &str, address: u64) {
+        lock(&self.state)
+            .externals
+            .global_mappings
+            .insert(name.to_string(), address);
+    }
+
+    /// Registers `name` at `address`, consulted after the engine's own
+    /// modules (llvmlite's `add_symbol`). The last registration wins.
+    pub fn add_symbol(&self, name: &str, address: u64) {
+        lock(&self.state)
+            .externals
+            .user_symbols
+            .insert(name.to_string(), address);
+    }
+
+    /// Loads a shared library whose symbols resolve after the user's.
+    pub fn load_library_permanently(&self, path: impl AsRef<Path>) -> Result<()> {
+        lock(&self.state).externals.load_library(path.as_ref())
+    }
+
+    /// Sets the object-cache callbacks (llvmlite's `set_object_cache`).
+    /// `notify` gets every module compiled from IR with its unrelocated
+    /// object; `getbuffer` may return an object that replaces compiling the
+    /// module (`notify` is then not called). Neither may call back into the
+    /// engine.
+    #[cfg(feature = "llvm")]
+    pub fn set_object_cache(&self, notify: Option<NotifyFn>, getbuffer: Option<GetBufferFn>) {
+        let mut state = lock(&self.state);
+        state.notify = notify;
+        state.getbuffer = getbuffer;
+    }
+
+    /// Compiles and links every pending module. On error the pending modules
+    /// stay pending (fix the cause, e.g. with `add_symbol` or by removing a
+    /// module, and call again), nothing stays allocated, and modules linked
+    /// before are untouched.
+    pub fn finalize_object(&self) -> Result<()> {
+        if self.pending.load(Ordering::Acquire) == 0 {
+            return Ok(());
+        }
+        let mut state = lock(&self.state);
+        self.finalize_locked(&mut state)
+    }
+
+    fn finalize_locked(&self, state: &mut State) -> Result<()> {
+        #[cfg(feature = "llvm")]
+        compile_pending(state)?;
+        let State {
+            memory,
+            modules,
+            externals,
+            keep_maps,
+            ..
+        } = state;
+        let mut ids = Vec::new();
+        let mut objects = Vec::new();
+        for (&id, entry) in modules.iter() {
+            if entry.linked.is_some() {
+                continue;
+            }
+            let Some(bytes) = entry.object.as_deref() else {
+                continue;
+            };
+            objects.push(ObjectFile::parse(bytes, &entry.name)?);
+            ids.push(id);
+        }
+        if objects.is_empty() {
+            return Ok(());
+        }
+        let units: Vec<LinkUnit<'_, '_>> = ids
+            .iter()
+            .zip(&objects)
+            .map(|(&module, object)| LinkUnit { module, object })
+            .collect();
+        let options = LinkOptions {
+            map: *keep_maps,
+            skip_finalize: false,
+        };
+        let linked = {
+            let table = self.table_read();
+            link::link(&units, &table, externals, memory.as_mut(), options)?
+        };
+        drop(units);
+        drop(objects);
+        let mut table = self.table_write();
+        for module in linked {
+            let Some(entry) = modules.get_mut(&module.module) else {
+                // Cannot happen: the lock was held throughout. Give the memory back.
+                memory.release(module.allocation);
+                continue;
+            };
+            table.set_module_name(module.module, entry.name.clone());
+            for (name, export) in &module.exports {
+                table.insert(name.clone(), *export);
+            }
+            entry.object = None;
+            entry.linked = Some(module);
+        }
+        self.pending.store(0, Ordering::Release);
+        Ok(())
+    }
+
+    fn lookup(&self, name: &str) -> Result<u64> {
+        if self.pending.load(Ordering::Acquire) != 0 {
+            let mut state = lock(&self.state);
+            if self.pending.load(Ordering::Acquire) != 0 {
+                self.finalize_locked(&mut state)?;
+            }
+        }
+        self.table_read()
+            .get(name)
+            .map(|e| e.address)
+            .ok_or_else(|| Error::SymbolNotFound(name.to_string()))
+    }
+
+    /// The address of function `name`, finalizing pending modules first.
+    pub fn get_function_address(&self, name: &str) -> Result<u64> {
+        self.lookup(name)
+    }
+
+    /// The address of global variable `name`, finalizing pending modules first.
+    pub fn get_global_value_address(&self, name: &str) -> Result<u64> {
+        self.lookup(name)
+    }
+
+    /// The memory manager's figures.
+    pub fn memory_stats(&self) -> MemoryStats {
+        lock(&self.state).memory.stats()
+    }
+
+    /// The link map of each linked module (kept only after
+    /// [`keep_link_maps`](Self::keep_link_maps)), with the module's name.
+    pub fn link_maps(&self) -> Vec<(String, LinkMap)> {
+        let state = lock(&self.state);
+        state
+            .modules
+            .values()
+            .filter_map(|e| {
+                let map = e.linked.as_ref()?.map.clone()?;
+                Some((e.name.clone(), map))
+            })
+            .collect()
+    }
+
+    /// The ids of the engine's modules, in the order they were added.
+    pub fn module_ids(&self) -> Vec<ModuleId> {
+        lock(&self.state)
+            .modules
+            .keys()
+            .map(|&k| ModuleId(k))
+            .collect()
+    }
+}
+
+/// Turns every pending IR module into object bytes: from the cache's
+/// `getbuffer` when it has them, else by compiling (and telling `notify`).
+#[cfg(feature = "llvm")]
+fn compile_pending(state: &mut State) -> Result<()> {
+    let State {
+        modules,
+        target_machine,
+        notify,
+        getbuffer,
+        ..
+    } = state;
+    for entry in modules.values_mut() {
+        if entry.linked.is_some() || entry.object.is_some() {
+            continue;
+        }
+        let Source::Ir(module) = &mut entry.source else {
+            continue;
+        };
+        if let Some(bytes) = getbuffer.as_ref().and_then(|f| f(module)) {
+            entry.object = Some(bytes);
+            continue;
+        }
+        let tm = target_machine.as_ref().ok_or_else(|| {
+            Error::Llvm(format!(
+                "module `{}` needs compiling but the engine has no target machine",
+                entry.name
+            ))
+        })?;
+        let bytes = tm.emit_object(module)?;
+        if let Some(f) = notify.as_ref() {
+            f(module, &bytes);
+        }
+        entry.object = Some(bytes);
+    }
+    Ok(())
+}

@@ -1,0 +1,224 @@
+//! The relocation pass: copy bytes, fill the GOT, write stubs where a branch
+//! cannot reach, and patch every fixup, in one linear walk per object.
+
+use super::layout::{ObjectLayout, NONE};
+use crate::arch::{x86_64, FixupError, FixupValues};
+use crate::load::{ObjectFile, RelocKind, Relocation, Section, Target};
+use crate::memory::{Allocation, SegmentClass};
+use crate::{Error, Result};
+
+/// Addresses the pass needs for one object.
+pub(crate) struct Addresses<'a> {
+    /// Run-time address of each symbol (0 when not defined anywhere, e.g. undefined weak).
+    pub symbols: &'a [u64],
+    /// Run-time address of each section (0 when not loaded).
+    pub sections: &'a [u64],
+}
+
+impl Addresses<'_> {
+    #[inline]
+    fn of(&self, target: Target) -> u64 {
+        match target {
+            Target::Symbol(i) => self.symbols.get(i as usize).copied().unwrap_or(0),
+            Target::Section(i) => self.sections.get(i as usize).copied().unwrap_or(0),
+        }
+    }
+}
+
+/// A writable view of one segment of an allocation.
+struct SegmentWriter {
+    ptr: *mut u8,
+    size: usize,
+}
+
+impl SegmentWriter {
+    fn new(allocation: &Allocation, class: SegmentClass) -> SegmentWriter {
+        let seg = allocation.segment(class);
+        SegmentWriter {
+            ptr: seg.write_ptr,
+            size: seg.size as usize,
+        }
+    }
+
+    /// The bytes `[offset, offset + len)` of the segment, or `None` when out of bounds.
+    fn slice(&mut self, offset: u64, len: u64) -> Option<&mut [u8]> {
+        let end = offset.checked_add(len)?;
+        if end > self.size as u64 || self.ptr.is_null() {
+            return None;
+        }
+        // SAFETY: the memory manager handed out `size` writable bytes at `ptr`
+        // for this allocation, which the linker owns exclusively until
+        // finalize; the range was checked to lie inside them, and the returned
+        // borrow is tied to `&mut self`, so no two slices alias.
+        Some(unsafe { std::slice::from_raw_parts_mut(self.ptr.add(offset as usize), len as usize) })
+    }
+}
+
+/// Copies, fills and patches `object` into `allocation`.
+pub(crate) fn apply(
+    object: &ObjectFile<'_>,
+    layout: &ObjectLayout,
+    allocation: &Allocation,
+    addrs: &Addresses<'_>,
+) -> Result<()> {
+    let mut writers: Vec<SegmentWriter> = SegmentClass::ALL
+        .iter()
+        .map(|&c| SegmentWriter::new(allocation, c))
+        .collect();
+    let internal = |what: &str| Error::MalformedObject {
+        object: object.name.clone(),
+        reason: format!("internal layout error: {what}"),
+    };
+
+    // Section bytes. Zero-fill sections need nothing: fresh memory is zero.
+    for (section, place) in object.sections.iter().zip(&layout.placement) {
+        let Some((class, offset)) = *place else {
+            continue;
+        };
+        if section.data.is_empty() {
+            continue;
+        }
+        if (section.data.len() as u64) > section.size {
+            return Err(internal(section.name));
+        }
+        let dest = writers[class as usize]
+            .slice(offset, section.data.len() as u64)
+            .ok_or_else(|| internal(section.name))?;
+        dest.copy_from_slice(section.data);
+    }
+
+    // GOT slots hold their targets' addresses.
+    let got_base = allocation.segment(SegmentClass::Got).addr;
+    {
+        let got = &mut writers[SegmentClass::Got as usize];
+        for (slot, &target) in layout.got_targets.iter().enumerate() {
+            let field = got
+                .slice(slot as u64 * 8, 8)
+                .ok_or_else(|| internal("GOT"))?;
+            field.copy_from_slice(&addrs.of(target).to_le_bytes());
+        }
+    }
+
+    let stubs_base = allocation.segment(SegmentClass::Stubs).addr;
+    let mut stubs_writer = SegmentWriter::new(allocation, SegmentClass::Stubs);
+    let mut stub_written = vec![false; layout.stub_targets.len()];
+
+    for (index, section) in object.sections.iter().enumerate() {
+        if section.relocations.is_empty() {
+            continue;
+        }
+        let Some((class, offset)) = layout.placement[index] else {
+            continue;
+        };
+        let section_addr = addrs.sections[index];
+        // Each class has its own segment, so the section's view and the stubs'
+        // view never overlap (a section is never placed in Stubs).
+        let mut section_writer = SegmentWriter::new(allocation, class);
+        let bytes = section_writer
+            .slice(offset, section.size)
+            .ok_or_else(|| internal(section.name))?;
+        for reloc in &section.relocations {
+            let p = section_addr.wrapping_add(reloc.offset);
+            let s = addrs.of(reloc.target);
+            let mut values = FixupValues {
+                p,
+                s,
+                a: reloc.addend,
+                got_base,
+                ..FixupValues::default()
+            };
+            if reloc.kind.needs_got_slot() {
+                let slot = match reloc.target {
+                    Target::Symbol(i) => layout.got_of_symbol[i as usize],
+                    Target::Section(i) => layout.got_of_section[i as usize],
+                };
+                if slot == NONE {
+                    return Err(internal("GOT slot missing"));
+                }
+                values.got_slot = got_base + slot as u64 * 8;
+            }
+            if let Target::Symbol(i) = reloc.target {
+                values.size = object.symbols.get(i as usize).map_or(0, |s| s.size);
+            }
+            let place = usize::try_from(reloc.offset)
+                .ok()
+                .and_then(|o| bytes.get_mut(o..))
+                .ok_or_else(|| place_error(object, section, reloc))?;
+            match reloc.kind {
+                RelocKind::X86_64(kind) => {
+                    if kind.is_branch() && !kind.branch_reaches(p, s, reloc.addend) {
+                        if let Target::Symbol(i) = reloc.target {
+                            let stub = layout.stub_of_symbol[i as usize];
+                            if stub != NONE {
+                                let stub_offset = stub as u64 * layout.stub_size;
+                                if !stub_written[stub as usize] {
+                                    let field = stubs_writer
+                                        .slice(stub_offset, layout.stub_size)
+                                        .ok_or_else(|| internal("stub"))?;
+                                    x86_64::write_stub(field, s)
+                                        .map_err(|e| fixup_error(object, section, reloc, e))?;
+                                    stub_written[stub as usize] = true;
+                                }
+                                values.stub = stubs_base + stub_offset;
+                            }
+                        }
+                    }
+                    x86_64::apply(kind, place, &values)
+                        .map_err(|e| fixup_error(object, section, reloc, e))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn place_error(object: &ObjectFile<'_>, section: &Section<'_>, reloc: &Relocation) -> Error {
+    Error::BadRelocation {
+        object: object.name.clone(),
+        section: section.name.to_string(),
+        offset: reloc.offset,
+        kind: reloc.kind.to_string(),
+        symbol: object.target_name(reloc.target).to_string(),
+        reason: format!("offset lies outside the section's {} bytes", section.size),
+    }
+}
+
+fn fixup_error(
+    object: &ObjectFile<'_>,
+    section: &Section<'_>,
+    reloc: &Relocation,
+    error: FixupError,
+) -> Error {
+    let object_name = object.name.clone();
+    let section_name = section.name.to_string();
+    let kind = reloc.kind.to_string();
+    let symbol = object.target_name(reloc.target).to_string();
+    match error {
+        FixupError::Overflow { value, min, max } => Error::RelocationOverflow {
+            object: object_name,
+            section: section_name,
+            offset: reloc.offset,
+            kind,
+            symbol,
+            value,
+            min,
+            max,
+        },
+        FixupError::PlaceOutOfBounds { needed, available } => Error::BadRelocation {
+            object: object_name,
+            section: section_name,
+            offset: reloc.offset,
+            kind,
+            symbol,
+            reason: format!("field of {needed} bytes but only {available} left in the section"),
+        },
+        FixupError::Invalid(why) => Error::BadRelocation {
+            object: object_name,
+            section: section_name,
+            offset: reloc.offset,
+            kind,
+            symbol,
+            reason: why.to_string(),
+        },
+    }
+}

@@ -1,0 +1,150 @@
+//! Planning: where each section of an object goes inside its module's
+//! segments, and which GOT slots and stubs the module needs.
+
+use crate::arch::x86_64;
+use crate::load::{Arch, ObjectFile, SectionKind, Target};
+use crate::memory::{ModuleLayout, SegmentClass};
+
+/// "No slot" in the per-symbol and per-section slot tables.
+pub(crate) const NONE: u32 = u32::MAX;
+
+/// One object's plan.
+#[derive(Debug)]
+pub(crate) struct ObjectLayout {
+    /// Sizes and alignments to ask the memory manager for.
+    pub request: ModuleLayout,
+    /// For each section of the object: its class and offset in that class's
+    /// segment; `None` for sections that are not loaded.
+    pub placement: Vec<Option<(SegmentClass, u64)>>,
+    /// Common blocks this object provides storage for: (symbol, offset in Data).
+    pub commons: Vec<(u32, u64)>,
+    /// GOT slot per symbol / per section (`NONE`: no slot).
+    pub got_of_symbol: Vec<u32>,
+    pub got_of_section: Vec<u32>,
+    /// What each GOT slot holds, in slot order.
+    pub got_targets: Vec<Target>,
+    /// Stub per symbol (`NONE`: no stub).
+    pub stub_of_symbol: Vec<u32>,
+    /// The symbol each stub jumps to, in stub order.
+    pub stub_targets: Vec<u32>,
+    pub stub_size: u64,
+}
+
+fn align_up(value: u64, align: u64) -> u64 {
+    (value + align - 1) & !(align - 1)
+}
+
+fn class_of(kind: SectionKind) -> Option<SegmentClass> {
+    match kind {
+        SectionKind::Text => Some(SegmentClass::Text),
+        SectionKind::ReadOnly | SectionKind::Unwind => Some(SegmentClass::ReadOnly),
+        SectionKind::Data | SectionKind::ZeroFill => Some(SegmentClass::Data),
+        SectionKind::Ignored => None,
+    }
+}
+
+/// Plans `object`. `commons` lists the common blocks whose storage this
+/// object provides, with the size and alignment agreed across the batch.
+/// `owns_symbol(i)` says whether the object's own definition of symbol `i`
+/// is the one its references bind to (else the target may be anywhere, and a
+/// branch to it gets a stub reserved).
+pub(crate) fn plan(
+    object: &ObjectFile<'_>,
+    commons: &[(u32, u64, u64)],
+    owns_symbol: impl Fn(usize) -> bool,
+) -> ObjectLayout {
+    let mut request = ModuleLayout::default();
+    for seg in &mut request.segments {
+        seg.align = 1;
+    }
+    let mut placement = Vec::with_capacity(object.sections.len());
+    for section in &object.sections {
+        let Some(class) = class_of(section.kind) else {
+            placement.push(None);
+            continue;
+        };
+        let seg = request.get_mut(class);
+        let offset = align_up(seg.size, section.align);
+        seg.size = offset + section.size;
+        seg.align = seg.align.max(section.align);
+        placement.push(Some((class, offset)));
+    }
+    let mut common_offsets = Vec::with_capacity(commons.len());
+    for &(symbol, size, align) in commons {
+        let seg = request.get_mut(SegmentClass::Data);
+        let align = align.max(1).next_power_of_two();
+        let offset = align_up(seg.size, align);
+        seg.size = offset + size;
+        seg.align = seg.align.max(align);
+        common_offsets.push((symbol, offset));
+    }
+
+    let (stub_size, stub_align, slot_size) = match object.arch {
+        Arch::X86_64 | Arch::Aarch64 => (
+            x86_64::STUB_SIZE as u64,
+            x86_64::STUB_ALIGN as u64,
+            x86_64::GOT_SLOT_SIZE as u64,
+        ),
+    };
+    let mut got_of_symbol = vec![NONE; object.symbols.len()];
+    let mut got_of_section = vec![NONE; object.sections.len()];
+    let mut got_targets = Vec::new();
+    let mut stub_of_symbol = vec![NONE; object.symbols.len()];
+    let mut stub_targets = Vec::new();
+    let mut needs_got_base = false;
+    for section in &object.sections {
+        for reloc in &section.relocations {
+            let kind = reloc.kind;
+            if kind.needs_got_slot() {
+                let slot = match reloc.target {
+                    Target::Symbol(i) => got_of_symbol.get_mut(i as usize),
+                    Target::Section(i) => got_of_section.get_mut(i as usize),
+                };
+                if let Some(slot) = slot {
+                    if *slot == NONE {
+                        *slot = got_targets.len() as u32;
+                        got_targets.push(reloc.target);
+                    }
+                }
+            }
+            needs_got_base |= kind.needs_got_base();
+            if kind.is_branch() {
+                if let Target::Symbol(i) = reloc.target {
+                    let i = i as usize;
+                    let far = object
+                        .symbols
+                        .get(i)
+                        .is_some_and(|s| s.is_external() && !owns_symbol(i));
+                    if far && stub_of_symbol[i] == NONE {
+                        stub_of_symbol[i] = stub_targets.len() as u32;
+                        stub_targets.push(i as u32);
+                    }
+                }
+            }
+        }
+    }
+    if !got_targets.is_empty() || needs_got_base {
+        // A GOT base must be a real address even when no slot is used.
+        *request.get_mut(SegmentClass::Got) = crate::memory::SegmentRequest {
+            size: (got_targets.len() as u64).max(1) * slot_size,
+            align: slot_size,
+        };
+    }
+    if !stub_targets.is_empty() {
+        *request.get_mut(SegmentClass::Stubs) = crate::memory::SegmentRequest {
+            size: stub_targets.len() as u64 * stub_size,
+            align: stub_align,
+        };
+    }
+    ObjectLayout {
+        request,
+        placement,
+        commons: common_offsets,
+        got_of_symbol,
+        got_of_section,
+        got_targets,
+        stub_of_symbol,
+        stub_targets,
+        stub_size,
+    }
+}

@@ -1,0 +1,475 @@
+//! Layout, symbol resolution, GOT and stub building, and the relocation
+//! driver.
+//!
+//! # Resolution order
+//!
+//! An undefined name is looked up, first hit wins, in:
+//! 1. global mappings (`add_global_mapping`);
+//! 2. the engine's modules: those being linked now, then those linked before;
+//! 3. symbols the user registered (`add_symbol`; the last write of a name wins);
+//! 4. libraries loaded with `load_library_permanently`, in load order;
+//! 5. the process itself (`dlsym`).
+//!
+//! An undefined weak name found nowhere is 0. Any other name found nowhere
+//! fails the link with [`Error::UnresolvedSymbols`] listing every one.
+//!
+//! # Definitions
+//!
+//! Definitions follow ELF. Among everything linked in one finalize, a strong
+//! definition beats weak and common ones whatever order they arrived in, the
+//! first of several weak ones wins, common blocks merge into one of the
+//! largest size and alignment (a common beats a weak definition), and two
+//! strong definitions are [`Error::DuplicateSymbol`]. Against modules linked
+//! earlier, a new strong definition replaces a weak or common one for every
+//! later link and look-up, and a new weak or common definition binds to the
+//! existing one. Bindings in code already finalized never change.
+
+mod apply;
+mod layout;
+mod symbols;
+
+use std::collections::HashMap;
+
+pub use symbols::{Export, Externals, Strength, SymbolTable};
+
+use crate::load::{Binding, Definition, ObjectFile, SectionKind, SymbolKind, Target};
+use crate::memory::{Allocation, MemoryManager, SegmentClass};
+use crate::{Error, Result};
+
+/// The name the large code model uses for the GOT base.
+const GOT_BASE_NAME: &str = "_GLOBAL_OFFSET_TABLE_";
+
+/// One module to link: the engine's id for it and its parsed object.
+pub struct LinkUnit<'a, 'data> {
+    pub module: u64,
+    pub object: &'a ObjectFile<'data>,
+}
+
+/// Knobs of one link.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LinkOptions {
+    /// Build a [`LinkMap`] for each module (for `rivet link --map`).
+    pub map: bool,
+    /// Leave memory writable (skip [`MemoryManager::finalize`]); for images
+    /// that are inspected rather than run.
+    pub skip_finalize: bool,
+}
+
+/// A linked module: its memory and the names it defines.
+#[derive(Debug)]
+pub struct LinkedModule {
+    pub module: u64,
+    pub allocation: Allocation,
+    /// Names this module now defines for the engine.
+    pub exports: Vec<(String, Export)>,
+    pub map: Option<LinkMap>,
+}
+
+/// Where everything of one module went.
+#[derive(Debug, Clone, Default)]
+pub struct LinkMap {
+    /// (name, address, size, alignment, class) of each loaded section.
+    pub sections: Vec<(String, u64, u64, u64, SegmentClass)>,
+    /// (name, address) of each symbol the module defines, locals included.
+    pub symbols: Vec<(String, u64)>,
+    /// (target, slot address, value) of each GOT slot.
+    pub got: Vec<(String, u64, u64)>,
+    /// (target, stub address) of each stub reserved.
+    pub stubs: Vec<(String, u64)>,
+}
+
+/// Where one not-owned symbol of an object resolves to.
+#[derive(Debug, Clone, Copy)]
+enum Resolved {
+    Address(u64),
+    Batch { object: usize, symbol: usize },
+    GotBase,
+}
+
+/// The definition that wins a name among the batch.
+#[derive(Debug, Clone, Copy)]
+struct Winner {
+    object: usize,
+    symbol: usize,
+    strength: Strength,
+    common_align: u64,
+}
+
+fn strength_of(binding: Binding, definition: Definition) -> Strength {
+    match (binding, definition) {
+        (_, Definition::Common { size, .. }) => Strength::Common { size },
+        (Binding::Weak, _) => Strength::Weak,
+        _ => Strength::Strong,
+    }
+}
+
+/// Decides which definition of each external name the batch provides.
+fn collect_definitions<'u>(
+    units: &'u [LinkUnit<'_, '_>],
+    table: &SymbolTable,
+) -> Result<HashMap<&'u str, Winner>> {
+    let mut winners: HashMap<&'u str, Winner> = HashMap::new();
+    for (oi, unit) in units.iter().enumerate() {
+        let object = unit.object;
+        for (si, sym) in object.symbols.iter().enumerate() {
+            if !sym.is_external() || sym.definition == Definition::Undefined || sym.name.is_empty()
+            {
+                continue;
+            }
+            let strength = strength_of(sym.binding, sym.definition);
+            let common_align = match sym.definition {
+                Definition::Common { align, .. } => align,
+                _ => 1,
+            };
+            if let Some(existing) = table.get(sym.name) {
+                match (existing.strength, strength) {
+                    (Strength::Strong, Strength::Strong) => {
+                        return Err(Error::DuplicateSymbol {
+                            name: sym.name.to_string(),
+                            first: table.module_name(existing.module).to_string(),
+                            second: object.name.clone(),
+                        })
+                    }
+                    (_, Strength::Strong) => {}
+                    (Strength::Common { size: have }, Strength::Common { size }) => {
+                        if size > have {
+                            return Err(Error::CommonSizeMismatch {
+                                name: sym.name.to_string(),
+                                object: object.name.clone(),
+                                size,
+                                existing: have,
+                            });
+                        }
+                        continue;
+                    }
+                    _ => continue,
+                }
+            }
+            let candidate = Winner {
+                object: oi,
+                symbol: si,
+                strength,
+                common_align,
+            };
+            match winners.entry(sym.name) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(candidate);
+                }
+                std::collections::hash_map::Entry::Occupied(mut o) => {
+                    let w = o.get_mut();
+                    match (w.strength, strength) {
+                        (Strength::Strong, Strength::Strong) => {
+                            return Err(Error::DuplicateSymbol {
+                                name: sym.name.to_string(),
+                                first: units[w.object].object.name.clone(),
+                                second: object.name.clone(),
+                            })
+                        }
+                        (Strength::Strong, _) | (Strength::Common { .. }, Strength::Weak) => {}
+                        (Strength::Common { size: a }, Strength::Common { size: b }) => {
+                            w.strength = Strength::Common { size: a.max(b) };
+                            w.common_align = w.common_align.max(common_align);
+                        }
+                        (Strength::Weak, Strength::Weak) => {}
+                        (_, Strength::Strong) | (Strength::Weak, Strength::Common { .. }) => {
+                            *w = candidate
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(winners)
+}
+
+/// Links `units` into memory from `memory`, resolving against `table` (what
+/// the engine linked before) and `externals`. On success every module is
+/// finalized (unless `options.skip_finalize`) and its exports are returned
+/// for the caller to publish; on failure nothing stays allocated.
+pub fn link(
+    units: &[LinkUnit<'_, '_>],
+    table: &SymbolTable,
+    externals: &Externals,
+    memory: &mut dyn MemoryManager,
+    options: LinkOptions,
+) -> Result<Vec<LinkedModule>> {
+    let winners = collect_definitions(units, table)?;
+
+    // Which symbols each object defines for itself, and where the others go.
+    let mut owned: Vec<Vec<bool>> = Vec::with_capacity(units.len());
+    let mut resolved: Vec<Vec<Option<Resolved>>> = Vec::with_capacity(units.len());
+    let mut missing: Vec<(String, String)> = Vec::new();
+    for (oi, unit) in units.iter().enumerate() {
+        let object = unit.object;
+        let mut own = vec![false; object.symbols.len()];
+        let mut res = vec![None; object.symbols.len()];
+        for (si, sym) in object.symbols.iter().enumerate() {
+            let defined = sym.definition != Definition::Undefined;
+            if defined && (!sym.is_external() || sym.name.is_empty()) {
+                own[si] = true;
+                continue;
+            }
+            if sym.name.is_empty() {
+                res[si] = Some(Resolved::Address(0));
+                continue;
+            }
+            if defined
+                && winners
+                    .get(sym.name)
+                    .is_some_and(|w| w.object == oi && w.symbol == si)
+            {
+                own[si] = true;
+                continue;
+            }
+            match resolve_name(sym.name, &winners, table, externals) {
+                Some(r) => res[si] = Some(r),
+                None if sym.binding == Binding::Weak && !defined => {
+                    res[si] = Some(Resolved::Address(0))
+                }
+                None => missing.push((sym.name.to_string(), object.name.clone())),
+            }
+        }
+        owned.push(own);
+        resolved.push(res);
+    }
+    if !missing.is_empty() {
+        return Err(Error::UnresolvedSymbols { symbols: missing });
+    }
+
+    // Plan and allocate every module; on any error give everything back.
+    let mut layouts = Vec::with_capacity(units.len());
+    for (oi, unit) in units.iter().enumerate() {
+        let commons: Vec<(u32, u64, u64)> = winners
+            .values()
+            .filter(|w| w.object == oi)
+            .filter_map(|w| match w.strength {
+                Strength::Common { size } => Some((w.symbol as u32, size, w.common_align)),
+                _ => None,
+            })
+            .collect();
+        let own = &owned[oi];
+        layouts.push(layout::plan(unit.object, &commons, |i| own[i]));
+    }
+    let mut allocations: Vec<Allocation> = Vec::with_capacity(units.len());
+    let result = link_allocated(
+        units,
+        &layouts,
+        &owned,
+        &resolved,
+        &winners,
+        memory,
+        &mut allocations,
+        options,
+    );
+    match result {
+        Ok(exports_and_maps) => Ok(allocations
+            .into_iter()
+            .zip(exports_and_maps)
+            .zip(units)
+            .map(|((allocation, (exports, map)), unit)| LinkedModule {
+                module: unit.module,
+                allocation,
+                exports,
+                map,
+            })
+            .collect()),
+        Err(e) => {
+            for a in allocations {
+                memory.release(a);
+            }
+            Err(e)
+        }
+    }
+}
+
+type ExportsAndMap = (Vec<(String, Export)>, Option<LinkMap>);
+
+#[allow(clippy::too_many_arguments)]
+fn link_allocated(
+    units: &[LinkUnit<'_, '_>],
+    layouts: &[layout::ObjectLayout],
+    owned: &[Vec<bool>],
+    resolved: &[Vec<Option<Resolved>>],
+    winners: &HashMap<&str, Winner>,
+    memory: &mut dyn MemoryManager,
+    allocations: &mut Vec<Allocation>,
+    options: LinkOptions,
+) -> Result<Vec<ExportsAndMap>> {
+    for l in layouts {
+        allocations.push(memory.allocate(&l.request)?);
+    }
+
+    // Addresses of sections and of the symbols each object owns.
+    let mut section_addrs: Vec<Vec<u64>> = Vec::with_capacity(units.len());
+    let mut symbol_addrs: Vec<Vec<u64>> = Vec::with_capacity(units.len());
+    for (oi, unit) in units.iter().enumerate() {
+        let object = unit.object;
+        let alloc = &allocations[oi];
+        let layout = &layouts[oi];
+        let secs: Vec<u64> = layout
+            .placement
+            .iter()
+            .map(|p| p.map_or(0, |(class, off)| alloc.segment(class).addr + off))
+            .collect();
+        let mut syms = vec![0u64; object.symbols.len()];
+        let data_base = alloc.segment(SegmentClass::Data).addr;
+        for (si, sym) in object.symbols.iter().enumerate() {
+            if !owned[oi][si] {
+                continue;
+            }
+            syms[si] = match sym.definition {
+                Definition::Section { section, offset } => {
+                    secs.get(section as usize).copied().unwrap_or(0) + offset
+                }
+                Definition::Absolute(v) => v,
+                Definition::Common { .. } => layout
+                    .commons
+                    .iter()
+                    .find(|(s, _)| *s as usize == si)
+                    .map_or(0, |(_, off)| data_base + off),
+                Definition::Undefined => 0,
+            };
+        }
+        section_addrs.push(secs);
+        symbol_addrs.push(syms);
+    }
+    // Fill in what resolves to other objects of the batch, or elsewhere.
+    for oi in 0..units.len() {
+        let got_base = allocations[oi].segment(SegmentClass::Got).addr;
+        for si in 0..symbol_addrs[oi].len() {
+            let addr = match resolved[oi][si] {
+                None => continue,
+                Some(Resolved::Address(a)) => a,
+                Some(Resolved::GotBase) => got_base,
+                Some(Resolved::Batch { object, symbol }) => symbol_addrs[object][symbol],
+            };
+            symbol_addrs[oi][si] = addr;
+        }
+    }
+
+    let mut out = Vec::with_capacity(units.len());
+    for (oi, unit) in units.iter().enumerate() {
+        let object = unit.object;
+        apply::apply(
+            object,
+            &layouts[oi],
+            &allocations[oi],
+            &apply::Addresses {
+                symbols: &symbol_addrs[oi],
+                sections: &section_addrs[oi],
+            },
+        )?;
+        let mut exports = Vec::new();
+        for (si, sym) in object.symbols.iter().enumerate() {
+            if !sym.is_external() || !owned[oi][si] || sym.name.is_empty() {
+                continue;
+            }
+            if let Some(w) = winners.get(sym.name) {
+                exports.push((
+                    sym.name.to_string(),
+                    Export {
+                        address: symbol_addrs[oi][si],
+                        module: unit.module,
+                        strength: w.strength,
+                        kind: sym.kind,
+                    },
+                ));
+            }
+        }
+        let map = options.map.then(|| {
+            build_map(
+                object,
+                &layouts[oi],
+                &allocations[oi],
+                &symbol_addrs[oi],
+                &section_addrs[oi],
+            )
+        });
+        out.push((exports, map));
+    }
+    if !options.skip_finalize {
+        for a in allocations.iter() {
+            memory.finalize(a)?;
+        }
+    }
+    Ok(out)
+}
+
+fn resolve_name(
+    name: &str,
+    winners: &HashMap<&str, Winner>,
+    table: &SymbolTable,
+    externals: &Externals,
+) -> Option<Resolved> {
+    if let Some(&a) = externals.global_mappings.get(name) {
+        return Some(Resolved::Address(a));
+    }
+    if let Some(w) = winners.get(name) {
+        return Some(Resolved::Batch {
+            object: w.object,
+            symbol: w.symbol,
+        });
+    }
+    if let Some(e) = table.get(name) {
+        return Some(Resolved::Address(e.address));
+    }
+    if name == GOT_BASE_NAME {
+        return Some(Resolved::GotBase);
+    }
+    if let Some(&a) = externals.user_symbols.get(name) {
+        return Some(Resolved::Address(a));
+    }
+    externals.lookup_loaded(name).map(Resolved::Address)
+}
+
+fn build_map(
+    object: &ObjectFile<'_>,
+    layout: &layout::ObjectLayout,
+    allocation: &Allocation,
+    symbol_addrs: &[u64],
+    section_addrs: &[u64],
+) -> LinkMap {
+    let mut map = LinkMap::default();
+    for (i, section) in object.sections.iter().enumerate() {
+        if let Some((class, _)) = layout.placement[i] {
+            if section.kind != SectionKind::Ignored {
+                map.sections.push((
+                    section.name.to_string(),
+                    section_addrs[i],
+                    section.size,
+                    section.align,
+                    class,
+                ));
+            }
+        }
+    }
+    for (i, sym) in object.symbols.iter().enumerate() {
+        if sym.name.is_empty()
+            || sym.kind == SymbolKind::Section
+            || sym.definition == Definition::Undefined
+        {
+            continue;
+        }
+        map.symbols.push((sym.name.to_string(), symbol_addrs[i]));
+    }
+    let got_base = allocation.segment(SegmentClass::Got).addr;
+    for (slot, &target) in layout.got_targets.iter().enumerate() {
+        let value = match target {
+            Target::Symbol(s) => symbol_addrs[s as usize],
+            Target::Section(s) => section_addrs[s as usize],
+        };
+        map.got.push((
+            object.target_name(target).to_string(),
+            got_base + slot as u64 * 8,
+            value,
+        ));
+    }
+    let stubs_base = allocation.segment(SegmentClass::Stubs).addr;
+    for (k, &sym) in layout.stub_targets.iter().enumerate() {
+        map.stubs.push((
+            object.target_name(Target::Symbol(sym)).to_string(),
+            stubs_base + k as u64 * layout.stub_size,
+        ));
+    }
+    map
+}

@@ -1,0 +1,159 @@
+//! The engine's table of defined symbols, and the places outside the engine
+//! that names resolve to.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::load::SymbolKind;
+use crate::{Error, Result};
+
+/// How firmly a definition holds its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strength {
+    /// A normal global definition: a second one is an error.
+    Strong,
+    /// A weak definition: yields to a strong one; the first of several wins.
+    Weak,
+    /// A common block of `size` bytes: storage shared by every object naming it.
+    Common { size: u64 },
+}
+
+/// A symbol some module of the engine defines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Export {
+    /// Run-time address.
+    pub address: u64,
+    /// The module that defines it.
+    pub module: u64,
+    pub strength: Strength,
+    pub kind: SymbolKind,
+}
+
+/// Name → definition, for everything the engine has linked.
+#[derive(Debug, Default)]
+pub struct SymbolTable {
+    symbols: HashMap<String, Export>,
+    module_names: HashMap<u64, String>,
+}
+
+impl SymbolTable {
+    /// The definition of `name`, if a linked module has one.
+    #[inline]
+    pub fn get(&self, name: &str) -> Option<&Export> {
+        self.symbols.get(name)
+    }
+
+    /// Records a definition, replacing any earlier one of the name.
+    pub fn insert(&mut self, name: String, export: Export) {
+        self.symbols.insert(name, export);
+    }
+
+    /// Removes `name` if module `module` defines it.
+    pub fn remove_if_from(&mut self, name: &str, module: u64) {
+        if self.symbols.get(name).is_some_and(|e| e.module == module) {
+            self.symbols.remove(name);
+        }
+    }
+
+    /// Names module `id` in error messages.
+    pub fn set_module_name(&mut self, id: u64, name: String) {
+        self.module_names.insert(id, name);
+    }
+
+    /// Forgets module `id`'s name.
+    pub fn forget_module(&mut self, id: u64) {
+        self.module_names.remove(&id);
+    }
+
+    /// The name of module `id`, for messages.
+    pub fn module_name(&self, id: u64) -> &str {
+        self.module_names
+            .get(&id)
+            .map_or("<unknown module>", String::as_str)
+    }
+
+    /// Number of defined names.
+    pub fn len(&self) -> usize {
+        self.symbols.len()
+    }
+
+    /// Whether no name is defined.
+    pub fn is_empty(&self) -> bool {
+        self.symbols.is_empty()
+    }
+
+    /// Every definition, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Export)> {
+        self.symbols.iter().map(|(k, v)| (k.as_str(), v))
+    }
+}
+
+/// Names defined outside the engine's modules, in the order they are asked:
+/// global mappings come before the engine's modules; symbols the user added,
+/// loaded libraries and the process come after them.
+pub struct Externals {
+    /// `add_global_mapping`: consulted before anything else.
+    pub global_mappings: HashMap<String, u64>,
+    /// `add_symbol`: after the engine's modules; the last write of a name wins.
+    pub user_symbols: HashMap<String, u64>,
+    libraries: Vec<(String, libloading::Library)>,
+    process: Option<libloading::os::unix::Library>,
+}
+
+impl std::fmt::Debug for Externals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Externals")
+            .field("global_mappings", &self.global_mappings.len())
+            .field("user_symbols", &self.user_symbols.len())
+            .field(
+                "libraries",
+                &self.libraries.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl Default for Externals {
+    fn default() -> Self {
+        Externals {
+            global_mappings: HashMap::new(),
+            user_symbols: HashMap::new(),
+            libraries: Vec::new(),
+            process: Some(libloading::os::unix::Library::this()),
+        }
+    }
+}
+
+impl Externals {
+    /// Loads a shared library whose symbols then resolve (after the user's).
+    /// The library stays loaded as long as the engine lives.
+    pub fn load_library(&mut self, path: &Path) -> Result<()> {
+        // SAFETY: loading a library runs its initializers; that is what the
+        // caller asked for (llvmlite's `load_library_permanently`), and rivet
+        // makes no assumption about the library beyond looking up addresses.
+        let lib = unsafe { libloading::Library::new(path) }.map_err(|e| Error::Library {
+            name: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        self.libraries.push((path.display().to_string(), lib));
+        Ok(())
+    }
+
+    /// Looks `name` up in the loaded libraries, then in the process.
+    pub fn lookup_loaded(&self, name: &str) -> Option<u64> {
+        if name.is_empty() || name.as_bytes().contains(&0) {
+            return None;
+        }
+        for (_, lib) in &self.libraries {
+            // SAFETY: the symbol is only read as an address, never called or
+            // dereferenced here; `*const u8` matches any symbol.
+            if let Ok(sym) = unsafe { lib.get::<*const u8>(name.as_bytes()) } {
+                return Some(*sym as u64);
+            }
+        }
+        let process = self.process.as_ref()?;
+        // SAFETY: as above, the address is only read.
+        let sym = unsafe { process.get::<*const u8>(name.as_bytes()) }.ok()?;
+        Some(*sym as u64)
+    }
+}

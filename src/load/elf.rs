@@ -1,0 +1,281 @@
+//! ELF relocatable objects (`ET_REL`, 64-bit, little-endian).
+
+use object::elf;
+use object::read::elf::{FileHeader, Rela as _, SectionHeader, Sym as _};
+use object::{Endianness, SectionIndex, SymbolIndex};
+
+use super::{
+    malformed, unsupported, Arch, Binding, Definition, Format, ObjectFile, RelocKind, Relocation,
+    Section, SectionKind, Symbol, SymbolKind, Target,
+};
+use crate::arch::x86_64::Reloc as X;
+use crate::{Error, Result};
+
+pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'data>> {
+    let bad = |e: object::read::Error| malformed(name, e.to_string());
+    let header = elf::FileHeader64::<Endianness>::parse(data).map_err(bad)?;
+    let endian = header.endian().map_err(bad)?;
+    if header.e_type(endian) != elf::ET_REL {
+        return Err(unsupported(
+            name,
+            "not a relocatable object (ET_REL); executables and shared objects are loaded with load_library_permanently",
+        ));
+    }
+    let arch = match header.e_machine(endian) {
+        elf::EM_X86_64 => Arch::X86_64,
+        elf::EM_AARCH64 => {
+            return Err(unsupported(
+                name,
+                "ELF AArch64 objects are not supported yet",
+            ))
+        }
+        other => return Err(unsupported(name, &format!("ELF machine {}", other.0))),
+    };
+    let table = header.sections(endian, data).map_err(bad)?;
+
+    let mut sections = Vec::with_capacity(table.len());
+    for (index, sh) in table.enumerate() {
+        let sec_name = str_of(name, table.section_name(endian, sh).map_err(bad)?)?;
+        let kind = section_kind(name, index, sec_name, sh, endian)?;
+        let align = sh.sh_addralign(endian).max(1);
+        if !align.is_power_of_two() {
+            return Err(malformed(
+                name,
+                format!("section `{sec_name}` has alignment {align}, not a power of two"),
+            ));
+        }
+        let bytes = match kind {
+            SectionKind::Ignored | SectionKind::ZeroFill => &[][..],
+            _ => sh.data(endian, data).map_err(bad)?,
+        };
+        sections.push(Section {
+            name: sec_name,
+            kind,
+            data: bytes,
+            size: sh.sh_size(endian),
+            align,
+            relocations: Vec::new(),
+        });
+    }
+
+    let symtab = table.symbols(endian, data, elf::SHT_SYMTAB).map_err(bad)?;
+    let mut symbols = Vec::with_capacity(symtab.len());
+    for (index, sym) in symtab.enumerate() {
+        let sym_name = str_of(name, symtab.symbol_name(endian, sym).map_err(bad)?)?;
+        let binding = match sym.st_bind() {
+            elf::STB_LOCAL => Binding::Local,
+            elf::STB_WEAK => Binding::Weak,
+            _ => Binding::Global,
+        };
+        let kind = match sym.st_type() {
+            elf::STT_FUNC | elf::STT_GNU_IFUNC => SymbolKind::Function,
+            elf::STT_OBJECT | elf::STT_COMMON => SymbolKind::Data,
+            elf::STT_SECTION => SymbolKind::Section,
+            _ => SymbolKind::Other,
+        };
+        if sym.st_type() == elf::STT_GNU_IFUNC && !sym.is_undefined(endian) {
+            return Err(unsupported(
+                name,
+                &format!("symbol `{sym_name}` is an indirect function (STT_GNU_IFUNC)"),
+            ));
+        }
+        let shndx = sym.st_shndx(endian);
+        let value = sym.st_value(endian);
+        let definition = if shndx == elf::SHN_UNDEF {
+            Definition::Undefined
+        } else if shndx == elf::SHN_ABS {
+            Definition::Absolute(value)
+        } else if shndx == elf::SHN_COMMON {
+            Definition::Common {
+                size: sym.st_size(endian),
+                align: value.max(1),
+            }
+        } else {
+            match symtab.symbol_section(endian, sym, index).map_err(bad)? {
+                Some(SectionIndex(s)) if s < sections.len() => Definition::Section {
+                    section: s as u32,
+                    offset: value,
+                },
+                _ => {
+                    return Err(malformed(
+                        name,
+                        format!("symbol `{sym_name}` has an invalid section index"),
+                    ))
+                }
+            }
+        };
+        if let Definition::Section { section, .. } = definition {
+            if sym.st_type() == elf::STT_TLS
+                || sections[section as usize].kind == SectionKind::Ignored
+                    && binding != Binding::Local
+            {
+                // A global defined in a section rivet does not load (TLS is refused
+                // earlier; anything else here is a malformed object).
+                return Err(malformed(
+                    name,
+                    format!("symbol `{sym_name}` is defined in a section that is not loaded"),
+                ));
+            }
+        }
+        symbols.push(Symbol {
+            name: sym_name,
+            binding,
+            kind,
+            definition,
+            size: sym.st_size(endian),
+        });
+    }
+
+    for (index, sh) in table.enumerate() {
+        let (relas, _link) = match sh.rela(endian, data).map_err(bad)? {
+            Some(r) => r,
+            None => {
+                if sh.sh_type(endian) == elf::SHT_REL || sh.sh_type(endian) == elf::SHT_CREL {
+                    let target = sh.sh_info(endian) as usize;
+                    if sections.get(target).is_some_and(|s| s.kind.is_loaded()) {
+                        return Err(unsupported(
+                            name,
+                            &format!(
+                                "section {} holds REL/CREL relocations; only RELA is supported on x86-64",
+                                index.0
+                            ),
+                        ));
+                    }
+                }
+                continue;
+            }
+        };
+        let target_index = sh.sh_info(endian) as usize;
+        let Some(target) = sections.get(target_index) else {
+            return Err(malformed(
+                name,
+                format!(
+                    "relocation section {} applies to missing section {target_index}",
+                    index.0
+                ),
+            ));
+        };
+        if !target.kind.is_loaded() {
+            continue;
+        }
+        let target_name = target.name;
+        let mut relocations = Vec::with_capacity(relas.len());
+        for rela in relas {
+            let offset = rela.r_offset(endian);
+            let r_type = rela.r_type(endian, false);
+            let kind = x86_64_kind(r_type).map_err(|what| Error::UnsupportedRelocation {
+                object: name.to_string(),
+                section: target_name.to_string(),
+                offset,
+                kind: what,
+            })?;
+            let Some(kind) = kind else {
+                continue;
+            };
+            let sym_index = rela.r_sym(endian, false) as usize;
+            let Some(sym) = symbols.get(sym_index) else {
+                return Err(malformed(
+                    name,
+                    format!(
+                        "relocation at {target_name}+{offset:#x} names missing symbol {sym_index}"
+                    ),
+                ));
+            };
+            let target = match (sym.kind, sym.definition) {
+                (SymbolKind::Section, Definition::Section { section, .. }) => {
+                    Target::Section(section)
+                }
+                _ => Target::Symbol(SymbolIndex(sym_index).0 as u32),
+            };
+            relocations.push(Relocation {
+                offset,
+                kind,
+                target,
+                addend: rela.r_addend(endian),
+            });
+        }
+        sections[target_index].relocations = relocations;
+    }
+
+    Ok(ObjectFile {
+        name: name.to_string(),
+        format: Format::Elf,
+        arch,
+        sections,
+        symbols,
+    })
+}
+
+fn str_of<'data>(object: &str, bytes: &'data [u8]) -> Result<&'data str> {
+    std::str::from_utf8(bytes).map_err(|_| malformed(object, "a name is not valid UTF-8"))
+}
+
+fn section_kind(
+    object: &str,
+    index: SectionIndex,
+    name: &str,
+    sh: &elf::SectionHeader64<Endianness>,
+    endian: Endianness,
+) -> Result<SectionKind> {
+    let flags = sh.sh_flags(endian).0;
+    let sh_type = sh.sh_type(endian);
+    if index.0 == 0 || flags & elf::SHF_ALLOC.0 == 0 {
+        return Ok(SectionKind::Ignored);
+    }
+    if flags & elf::SHF_TLS.0 != 0 {
+        return Err(unsupported(
+            object,
+            &format!(
+                "section `{name}` holds thread-local storage, which rivet does not support yet"
+            ),
+        ));
+    }
+    Ok(if sh_type == elf::SHT_NOBITS {
+        SectionKind::ZeroFill
+    } else if flags & elf::SHF_EXECINSTR.0 != 0 {
+        SectionKind::Text
+    } else if sh_type == elf::SHT_X86_64_UNWIND || name == ".eh_frame" {
+        SectionKind::Unwind
+    } else if flags & elf::SHF_WRITE.0 != 0 {
+        SectionKind::Data
+    } else {
+        SectionKind::ReadOnly
+    })
+}
+
+/// Maps an ELF x86-64 relocation type to a fixup kind. `Ok(None)`: nothing to do.
+/// `Err(name)`: a type rivet does not implement.
+fn x86_64_kind(r_type: elf::RelocationType) -> Result<Option<RelocKind>, String> {
+    let kind = match r_type {
+        elf::R_X86_64_NONE => return Ok(None),
+        elf::R_X86_64_64 => X::Abs64,
+        elf::R_X86_64_32 => X::Abs32,
+        elf::R_X86_64_32S => X::Abs32S,
+        elf::R_X86_64_16 => X::Abs16,
+        elf::R_X86_64_8 => X::Abs8,
+        elf::R_X86_64_PC32 => X::Pc32,
+        elf::R_X86_64_PC64 => X::Pc64,
+        elf::R_X86_64_PC16 => X::Pc16,
+        elf::R_X86_64_PC8 => X::Pc8,
+        elf::R_X86_64_PLT32 => X::Branch32,
+        elf::R_X86_64_GOTPCREL | elf::R_X86_64_GOTPCRELX | elf::R_X86_64_REX_GOTPCRELX => {
+            X::GotPcRel32
+        }
+        elf::R_X86_64_GOTPC32 => X::GotPc32,
+        elf::R_X86_64_GOTPC64 => X::GotPc64,
+        elf::R_X86_64_GOT64 | elf::R_X86_64_GOTPLT64 => X::Got64,
+        elf::R_X86_64_GOT32 => X::Got32,
+        elf::R_X86_64_GOTOFF64 => X::GotOff64,
+        elf::R_X86_64_PLTOFF64 => X::PltOff64,
+        elf::R_X86_64_SIZE32 => X::Size32,
+        elf::R_X86_64_SIZE64 => X::Size64,
+        other => {
+            let name = elf::machine_names(elf::EM_X86_64)
+                .r
+                .name(other)
+                .map_or_else(|| format!("R_X86_64 type {}", other.0), str::to_string);
+            return Err(name);
+        }
+    };
+    Ok(Some(RelocKind::X86_64(kind)))
+}
