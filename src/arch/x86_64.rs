@@ -3,7 +3,7 @@
 //! The loaders map each format's raw relocation type to one [`Reloc`]; this
 //! file computes and range-checks the value and writes it.
 
-use super::{FixupError, FixupValues};
+use super::{check_range, write_le, FixupError, FixupValues};
 
 /// The fixup kinds of x86-64, format-neutral. Names follow the ELF psABI where
 /// one exists; the doc of each says which raw types of each format map to it.
@@ -59,32 +59,161 @@ pub enum Reloc {
 }
 
 impl Reloc {
+    /// Every kind, in declaration order.
+    pub const ALL: [Reloc; 22] = [
+        Reloc::Abs64,
+        Reloc::Abs32,
+        Reloc::Abs32S,
+        Reloc::Abs16,
+        Reloc::Abs8,
+        Reloc::Pc32,
+        Reloc::Pc64,
+        Reloc::Pc16,
+        Reloc::Pc8,
+        Reloc::Branch32,
+        Reloc::GotPcRel32,
+        Reloc::GotPc32,
+        Reloc::GotPc64,
+        Reloc::Got64,
+        Reloc::Got32,
+        Reloc::GotOff64,
+        Reloc::PltOff64,
+        Reloc::Size32,
+        Reloc::Size64,
+        Reloc::ImageRel32,
+        Reloc::SecRel32,
+        Reloc::SectionIndex,
+    ];
+
     /// Whether the fixup reads a GOT slot holding S (the linker must make one).
     pub fn needs_got_slot(self) -> bool {
-        todo!()
+        matches!(self, Reloc::GotPcRel32 | Reloc::Got64 | Reloc::Got32)
     }
 
     /// Whether the fixup refers to the GOT base (the linker must give the
     /// module a GOT, even an empty one).
+    ///
+    /// Every kind that needs a slot needs a GOT too, so this is a superset of
+    /// [`Reloc::needs_got_slot`].
     pub fn needs_got_base(self) -> bool {
-        todo!()
+        self.needs_got_slot()
+            || matches!(
+                self,
+                Reloc::GotPc32 | Reloc::GotPc64 | Reloc::GotOff64 | Reloc::PltOff64
+            )
     }
 
     /// Whether the fixup is a branch that may go through a stub when S is out of reach.
     pub fn is_branch(self) -> bool {
-        todo!()
+        matches!(self, Reloc::Branch32)
     }
 
     /// Whether S + A - P fits this branch's field (false for non-branches).
     pub fn branch_reaches(self, p: u64, s: u64, a: i64) -> bool {
-        todo!()
+        match self {
+            Reloc::Branch32 => {
+                let value = i128::from(s) + i128::from(a) - i128::from(p);
+                (I32_MIN..=I32_MAX).contains(&value)
+            }
+            _ => false,
+        }
     }
 
     /// A short stable name for messages, e.g. `PC32`.
+    ///
+    /// ELF-style where ELF has the kind (`ABS64` is `R_X86_64_64`, `BRANCH32`
+    /// is `R_X86_64_PLT32`, `GOTPCREL32` is `R_X86_64_GOTPCREL`); the COFF-only
+    /// kinds are `IMAGEREL32`, `SECREL32` and `SECIDX16`.
     pub fn name(self) -> &'static str {
-        todo!()
+        match self {
+            Reloc::Abs64 => "ABS64",
+            Reloc::Abs32 => "ABS32",
+            Reloc::Abs32S => "ABS32S",
+            Reloc::Abs16 => "ABS16",
+            Reloc::Abs8 => "ABS8",
+            Reloc::Pc32 => "PC32",
+            Reloc::Pc64 => "PC64",
+            Reloc::Pc16 => "PC16",
+            Reloc::Pc8 => "PC8",
+            Reloc::Branch32 => "BRANCH32",
+            Reloc::GotPcRel32 => "GOTPCREL32",
+            Reloc::GotPc32 => "GOTPC32",
+            Reloc::GotPc64 => "GOTPC64",
+            Reloc::Got64 => "GOT64",
+            Reloc::Got32 => "GOT32",
+            Reloc::GotOff64 => "GOTOFF64",
+            Reloc::PltOff64 => "PLTOFF64",
+            Reloc::Size32 => "SIZE32",
+            Reloc::Size64 => "SIZE64",
+            Reloc::ImageRel32 => "IMAGEREL32",
+            Reloc::SecRel32 => "SECREL32",
+            Reloc::SectionIndex => "SECIDX16",
+        }
+    }
+
+    /// The bytes the fixup writes at the start of the place.
+    pub fn field_size(self) -> usize {
+        match self {
+            Reloc::Abs8 | Reloc::Pc8 => 1,
+            Reloc::Abs16 | Reloc::Pc16 | Reloc::SectionIndex => 2,
+            Reloc::Abs32
+            | Reloc::Abs32S
+            | Reloc::Pc32
+            | Reloc::Branch32
+            | Reloc::GotPcRel32
+            | Reloc::GotPc32
+            | Reloc::Got32
+            | Reloc::Size32
+            | Reloc::ImageRel32
+            | Reloc::SecRel32 => 4,
+            Reloc::Abs64
+            | Reloc::Pc64
+            | Reloc::GotPc64
+            | Reloc::Got64
+            | Reloc::GotOff64
+            | Reloc::PltOff64
+            | Reloc::Size64 => 8,
+        }
+    }
+
+    /// The values the field accepts, `[min, max]`, before truncation to
+    /// [`Reloc::field_size`] bytes; `None` for the 64-bit kinds, which take
+    /// any value modulo 2^64.
+    pub fn field_range(self) -> Option<(i128, i128)> {
+        match self {
+            // Zero-extended 32-bit fields.
+            Reloc::Abs32 | Reloc::Size32 | Reloc::ImageRel32 | Reloc::SecRel32 => {
+                Some((0, U32_MAX))
+            }
+            // Sign-extended 32-bit fields.
+            Reloc::Abs32S
+            | Reloc::Pc32
+            | Reloc::Branch32
+            | Reloc::GotPcRel32
+            | Reloc::GotPc32
+            | Reloc::Got32 => Some((I32_MIN, I32_MAX)),
+            // R_X86_64_16 / _8: the psABI leaves the extension to the reader,
+            // so accept anything that fits either way (as lld does).
+            Reloc::Abs16 => Some((-0x8000, 0xFFFF)),
+            Reloc::Abs8 => Some((-0x80, 0xFF)),
+            Reloc::Pc16 => Some((-0x8000, 0x7FFF)),
+            Reloc::Pc8 => Some((-0x80, 0x7F)),
+            // A COFF section number is an unsigned 16-bit field.
+            Reloc::SectionIndex => Some((0, 0xFFFF)),
+            Reloc::Abs64
+            | Reloc::Pc64
+            | Reloc::GotPc64
+            | Reloc::Got64
+            | Reloc::GotOff64
+            | Reloc::PltOff64
+            | Reloc::Size64 => None,
+        }
     }
 }
+
+const I32_MIN: i128 = i32::MIN as i128;
+const I32_MAX: i128 = i32::MAX as i128;
+const U32_MAX: i128 = u32::MAX as i128;
 
 impl std::fmt::Display for Reloc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -99,14 +228,149 @@ pub const STUB_ALIGN: usize = 16;
 /// Bytes of one GOT slot.
 pub const GOT_SLOT_SIZE: usize = 8;
 
+/// Offset of the 64-bit target address inside a stub written by [`write_stub`].
+pub const STUB_TARGET_OFFSET: usize = 2;
+
 /// Computes the fixup `kind` from `v` and writes it at the start of `place`.
 /// Branch32 uses `v.stub` when S + A - P does not fit and `v.stub` is non-zero.
+///
+/// The value is computed in `i128`, so no intermediate wraps; a range-checked
+/// kind whose value falls outside [`Reloc::field_range`] gives
+/// [`FixupError::Overflow`] with that value, and a 64-bit kind is written
+/// modulo 2^64. Notes per kind:
+///
+/// - `Size32` is Z + A in `[0, u32::MAX]`: the psABI's SIZE32 is a size, which
+///   zero-extends; a negative size is an error.
+/// - `ImageRel32` and `SecRel32` are offsets from a base that must not lie
+///   above the target: `[0, u32::MAX]`.
+/// - `SectionIndex` writes `section_index + A` (A being the implicit addend
+///   COFF keeps in the field), an unsigned 16-bit value. This is what
+///   JITLink's COFF x86-64 backend (as `Pointer16`), lld and link.exe do.
+///   RuntimeDyldCOFFX86_64 ignores the field's contents and writes its own
+///   section id; with the usual A = 0 the two agree on the section number.
+/// - Kinds that read a GOT slot ([`Reloc::needs_got_slot`]) give
+///   [`FixupError::Invalid`] when `v.got_slot` is 0, which means the linker
+///   made no slot.
+///
+/// Branch32 through a stub writes L + A - P: the stub stands in for S, which
+/// is right for the usual call or jump to S (A = -4). A branch to S + k with
+/// k not 0 needs its own stub that jumps to S + k, applied here with A = -4.
+///
+/// # Errors
+///
+/// A place shorter than the field gives [`FixupError::PlaceOutOfBounds`], a
+/// value out of range [`FixupError::Overflow`], a missing GOT slot
+/// [`FixupError::Invalid`]. On any error the place is left untouched.
 pub fn apply(kind: Reloc, place: &mut [u8], v: &FixupValues) -> Result<(), FixupError> {
-    todo!()
+    let size = kind.field_size();
+    if place.len() < size {
+        return Err(FixupError::PlaceOutOfBounds {
+            needed: size,
+            available: place.len(),
+        });
+    }
+    if kind.needs_got_slot() && v.got_slot == 0 {
+        return Err(FixupError::Invalid(
+            "the fixup reads a GOT slot but no GOT slot was given",
+        ));
+    }
+    let value = match kind {
+        Reloc::Branch32 => branch32_value(v)?,
+        _ => {
+            let value = compute(kind, v);
+            if let Some((min, max)) = kind.field_range() {
+                check_range(value, min, max)?;
+            }
+            value
+        }
+    };
+    // Truncation to the low bits is the intent: the range check above has
+    // already rejected every value that the field cannot represent.
+    let bits = value as u64;
+    match size {
+        1 => write_le::<1>(place, bits),
+        2 => write_le::<2>(place, bits),
+        4 => write_le::<4>(place, bits),
+        _ => write_le::<8>(place, bits),
+    }
+}
+
+/// The value of every kind but Branch32, before range checking.
+fn compute(kind: Reloc, v: &FixupValues) -> i128 {
+    let p = i128::from(v.p);
+    let s = i128::from(v.s);
+    let a = i128::from(v.a);
+    let got = i128::from(v.got_base);
+    let slot = i128::from(v.got_slot);
+    match kind {
+        Reloc::Abs64 | Reloc::Abs32 | Reloc::Abs32S | Reloc::Abs16 | Reloc::Abs8 => s + a,
+        Reloc::Pc32 | Reloc::Pc64 | Reloc::Pc16 | Reloc::Pc8 | Reloc::Branch32 => s + a - p,
+        Reloc::GotPcRel32 => slot + a - p,
+        Reloc::GotPc32 | Reloc::GotPc64 => got + a - p,
+        Reloc::Got64 | Reloc::Got32 => slot - got + a,
+        // PLTOFF64: L + A - GOT with L = S, a 64-bit field reaches anything.
+        Reloc::GotOff64 | Reloc::PltOff64 => s + a - got,
+        Reloc::Size32 | Reloc::Size64 => i128::from(v.size) + a,
+        Reloc::ImageRel32 => s + a - i128::from(v.image_base),
+        Reloc::SecRel32 => s + a - i128::from(v.section_base),
+        Reloc::SectionIndex => i128::from(v.section_index) + a,
+    }
+}
+
+/// S + A - P when it fits, else L + A - P through the stub when there is one.
+fn branch32_value(v: &FixupValues) -> Result<i128, FixupError> {
+    let direct = compute(Reloc::Branch32, v);
+    if (I32_MIN..=I32_MAX).contains(&direct) {
+        return Ok(direct);
+    }
+    if v.stub == 0 {
+        return check_range(direct, I32_MIN, I32_MAX);
+    }
+    let via_stub = i128::from(v.stub) + i128::from(v.a) - i128::from(v.p);
+    check_range(via_stub, I32_MIN, I32_MAX)
+}
+
+/// The 16 bytes of a stub that jumps to `target`:
+///
+/// ```text
+/// 49 BB <imm64>   movabs $target, %r11
+/// 41 FF E3        jmp    *%r11
+/// CC CC CC        int3 padding
+/// ```
+///
+/// r11 is a scratch register that passes no argument in either the SysV or
+/// the Win64 calling convention, and is not preserved across calls in either.
+pub fn stub_bytes(target: u64) -> [u8; STUB_SIZE] {
+    let mut stub = [0xCC; STUB_SIZE];
+    stub[0] = 0x49;
+    stub[1] = 0xBB;
+    stub[STUB_TARGET_OFFSET..STUB_TARGET_OFFSET + 8].copy_from_slice(&target.to_le_bytes());
+    stub[10] = 0x41;
+    stub[11] = 0xFF;
+    stub[12] = 0xE3;
+    stub
 }
 
 /// Writes a stub at the start of `place` that jumps to `target` without
 /// clobbering any register an ABI passes arguments in (x86-64 SysV or Win64).
+///
+/// The stub is [`stub_bytes`]: `movabs $target, %r11; jmp *%r11`, padded
+/// with `int3` to [`STUB_SIZE`] bytes.
+///
+/// # Errors
+///
+/// A place shorter than [`STUB_SIZE`] gives [`FixupError::PlaceOutOfBounds`]
+/// and is left untouched.
 pub fn write_stub(place: &mut [u8], target: u64) -> Result<(), FixupError> {
-    todo!()
+    let available = place.len();
+    match place.get_mut(..STUB_SIZE) {
+        Some(field) => {
+            field.copy_from_slice(&stub_bytes(target));
+            Ok(())
+        }
+        None => Err(FixupError::PlaceOutOfBounds {
+            needed: STUB_SIZE,
+            available,
+        }),
+    }
 }

@@ -1,0 +1,1261 @@
+//! Tests of the x86-64 relocation math: every kind, the exact boundaries of
+//! every range-checked kind, short places, stubs, and stubs executed.
+
+use super::x86_64::{
+    apply, stub_bytes, write_stub, Reloc, GOT_SLOT_SIZE, STUB_ALIGN, STUB_SIZE, STUB_TARGET_OFFSET,
+};
+use super::{read_le, FixupError, FixupValues};
+
+/// What the bytes of a place hold before a fixup, so a test can see which
+/// bytes were written.
+const FILL: u8 = 0xAA;
+/// Bytes past the field in each place, which no fixup may touch.
+const SLACK: usize = 4;
+
+const I32_MIN: i128 = i32::MIN as i128;
+const I32_MAX: i128 = i32::MAX as i128;
+const U32_MAX: i128 = u32::MAX as i128;
+
+/// Realistic, distinct, non-zero values for every input.
+fn base() -> FixupValues {
+    FixupValues {
+        p: 0x7f3a_1000_0100,
+        s: 0x7f3a_1000_8000,
+        a: 0,
+        got_base: 0x7f3a_2000_0000,
+        got_slot: 0x7f3a_2000_0040,
+        stub: 0,
+        image_base: 0x7f3a_0fff_0000,
+        section_base: 0x7f3a_1000_4000,
+        section_index: 3,
+        size: 0x40,
+    }
+}
+
+/// The value of each kind with A = 0, written out independently of the code
+/// under test (the psABI formulas, G being `got_slot - got_base`).
+fn without_addend(kind: Reloc, v: &FixupValues) -> i128 {
+    let p = i128::from(v.p);
+    let s = i128::from(v.s);
+    let got = i128::from(v.got_base);
+    let slot = i128::from(v.got_slot);
+    match kind {
+        Reloc::Abs64 | Reloc::Abs32 | Reloc::Abs32S | Reloc::Abs16 | Reloc::Abs8 => s,
+        Reloc::Pc32 | Reloc::Pc64 | Reloc::Pc16 | Reloc::Pc8 | Reloc::Branch32 => s - p,
+        Reloc::GotPcRel32 => slot - p,
+        Reloc::GotPc32 | Reloc::GotPc64 => got - p,
+        Reloc::Got64 | Reloc::Got32 => slot - got,
+        Reloc::GotOff64 | Reloc::PltOff64 => s - got,
+        Reloc::Size32 | Reloc::Size64 => i128::from(v.size),
+        Reloc::ImageRel32 => s - i128::from(v.image_base),
+        Reloc::SecRel32 => s - i128::from(v.section_base),
+        Reloc::SectionIndex => i128::from(v.section_index),
+    }
+}
+
+/// The base values with the addend chosen so that `kind` computes `value`.
+fn with_value(kind: Reloc, value: i128) -> FixupValues {
+    let mut v = base();
+    let a = value - without_addend(kind, &v);
+    v.a = i64::try_from(a).expect("test value reachable through the addend");
+    v
+}
+
+/// The expected field: the low `size` bytes of `value`, little-endian.
+fn field_bytes(value: i128, size: usize) -> Vec<u8> {
+    (value as u64).to_le_bytes()[..size].to_vec()
+}
+
+/// Applies `kind` to a place of FILL bytes one field plus SLACK long.
+fn run(kind: Reloc, v: &FixupValues) -> (Result<(), FixupError>, Vec<u8>) {
+    let mut place = vec![FILL; kind.field_size() + SLACK];
+    let result = apply(kind, &mut place, v);
+    (result, place)
+}
+
+/// Asserts that `kind` writes exactly `expected` and nothing past it.
+#[track_caller]
+fn assert_writes(kind: Reloc, v: &FixupValues, expected: &[u8]) {
+    let (result, place) = run(kind, v);
+    assert_eq!(result, Ok(()), "{kind} with {v:x?}");
+    assert_eq!(
+        expected.len(),
+        kind.field_size(),
+        "{kind}: test expects a wrong width"
+    );
+    assert_eq!(&place[..expected.len()], expected, "{kind} with {v:x?}");
+    assert!(
+        place[expected.len()..].iter().all(|&b| b == FILL),
+        "{kind} wrote past its field: {place:x?}"
+    );
+}
+
+/// Asserts that `kind` fails with `error` and leaves the place untouched.
+#[track_caller]
+fn assert_fails(kind: Reloc, v: &FixupValues, error: FixupError) {
+    let (result, place) = run(kind, v);
+    assert_eq!(result, Err(error), "{kind} with {v:x?}");
+    assert!(
+        place.iter().all(|&b| b == FILL),
+        "{kind} wrote on error: {place:x?}"
+    );
+}
+
+/// The position of each kind in the declaration; a new kind fails to compile
+/// here until the tests learn about it.
+fn declared_position(kind: Reloc) -> usize {
+    match kind {
+        Reloc::Abs64 => 0,
+        Reloc::Abs32 => 1,
+        Reloc::Abs32S => 2,
+        Reloc::Abs16 => 3,
+        Reloc::Abs8 => 4,
+        Reloc::Pc32 => 5,
+        Reloc::Pc64 => 6,
+        Reloc::Pc16 => 7,
+        Reloc::Pc8 => 8,
+        Reloc::Branch32 => 9,
+        Reloc::GotPcRel32 => 10,
+        Reloc::GotPc32 => 11,
+        Reloc::GotPc64 => 12,
+        Reloc::Got64 => 13,
+        Reloc::Got32 => 14,
+        Reloc::GotOff64 => 15,
+        Reloc::PltOff64 => 16,
+        Reloc::Size32 => 17,
+        Reloc::Size64 => 18,
+        Reloc::ImageRel32 => 19,
+        Reloc::SecRel32 => 20,
+        Reloc::SectionIndex => 21,
+    }
+}
+
+#[test]
+fn all_lists_every_kind_once_in_order() {
+    for (i, kind) in Reloc::ALL.iter().enumerate() {
+        assert_eq!(declared_position(*kind), i, "{kind:?}");
+    }
+}
+
+#[test]
+fn names_are_short_stable_and_unique() {
+    let expected = [
+        (Reloc::Abs64, "ABS64"),
+        (Reloc::Abs32, "ABS32"),
+        (Reloc::Abs32S, "ABS32S"),
+        (Reloc::Abs16, "ABS16"),
+        (Reloc::Abs8, "ABS8"),
+        (Reloc::Pc32, "PC32"),
+        (Reloc::Pc64, "PC64"),
+        (Reloc::Pc16, "PC16"),
+        (Reloc::Pc8, "PC8"),
+        (Reloc::Branch32, "BRANCH32"),
+        (Reloc::GotPcRel32, "GOTPCREL32"),
+        (Reloc::GotPc32, "GOTPC32"),
+        (Reloc::GotPc64, "GOTPC64"),
+        (Reloc::Got64, "GOT64"),
+        (Reloc::Got32, "GOT32"),
+        (Reloc::GotOff64, "GOTOFF64"),
+        (Reloc::PltOff64, "PLTOFF64"),
+        (Reloc::Size32, "SIZE32"),
+        (Reloc::Size64, "SIZE64"),
+        (Reloc::ImageRel32, "IMAGEREL32"),
+        (Reloc::SecRel32, "SECREL32"),
+        (Reloc::SectionIndex, "SECIDX16"),
+    ];
+    assert_eq!(expected.len(), Reloc::ALL.len());
+    for (kind, name) in expected {
+        assert_eq!(kind.name(), name);
+        assert_eq!(kind.to_string(), name);
+    }
+    let mut names: Vec<_> = Reloc::ALL.iter().map(|k| k.name()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), Reloc::ALL.len(), "names are not unique");
+}
+
+#[test]
+fn field_sizes() {
+    for kind in Reloc::ALL {
+        let expected = match kind {
+            Reloc::Abs8 | Reloc::Pc8 => 1,
+            Reloc::Abs16 | Reloc::Pc16 | Reloc::SectionIndex => 2,
+            Reloc::Abs64
+            | Reloc::Pc64
+            | Reloc::GotPc64
+            | Reloc::Got64
+            | Reloc::GotOff64
+            | Reloc::PltOff64
+            | Reloc::Size64 => 8,
+            _ => 4,
+        };
+        assert_eq!(kind.field_size(), expected, "{kind}");
+    }
+}
+
+#[test]
+fn got_and_branch_flags() {
+    for kind in Reloc::ALL {
+        let slot = matches!(kind, Reloc::GotPcRel32 | Reloc::Got64 | Reloc::Got32);
+        let base = slot
+            || matches!(
+                kind,
+                Reloc::GotPc32 | Reloc::GotPc64 | Reloc::GotOff64 | Reloc::PltOff64
+            );
+        assert_eq!(kind.needs_got_slot(), slot, "{kind} needs_got_slot");
+        assert_eq!(kind.needs_got_base(), base, "{kind} needs_got_base");
+        assert_eq!(
+            kind.is_branch(),
+            kind == Reloc::Branch32,
+            "{kind} is_branch"
+        );
+    }
+    assert_eq!(GOT_SLOT_SIZE, 8);
+    assert_eq!(STUB_SIZE, 16);
+    assert_eq!(STUB_ALIGN, 16);
+}
+
+#[test]
+fn branch_reaches_exact_boundaries() {
+    let p = 0x7f00_0000_0000u64;
+    let reaches = |s: i128, a: i64| Reloc::Branch32.branch_reaches(p, s as u64, a);
+    let p128 = i128::from(p);
+    // Through S, with A = -4 as in a call.
+    assert!(reaches(p128 + I32_MAX + 4, -4));
+    assert!(!reaches(p128 + I32_MAX + 5, -4));
+    assert!(reaches(p128 + I32_MIN + 4, -4));
+    assert!(!reaches(p128 + I32_MIN + 3, -4));
+    // Through A alone.
+    assert!(Reloc::Branch32.branch_reaches(p, p, i64::from(i32::MAX)));
+    assert!(!Reloc::Branch32.branch_reaches(p, p, i64::from(i32::MAX) + 1));
+    assert!(Reloc::Branch32.branch_reaches(p, p, i64::from(i32::MIN)));
+    assert!(!Reloc::Branch32.branch_reaches(p, p, i64::from(i32::MIN) - 1));
+    // Extremes do not wrap into range.
+    assert!(!Reloc::Branch32.branch_reaches(0, u64::MAX, 0));
+    assert!(!Reloc::Branch32.branch_reaches(u64::MAX, 0, 0));
+    assert!(Reloc::Branch32.branch_reaches(u64::MAX, u64::MAX, -4));
+    assert!(!Reloc::Branch32.branch_reaches(0, 0, i64::MIN));
+    // Never true for a non-branch, even at distance zero.
+    for kind in Reloc::ALL {
+        if kind != Reloc::Branch32 {
+            assert!(!kind.branch_reaches(p, p, 0), "{kind}");
+        }
+    }
+}
+
+/// The range of every range-checked kind, written out from the psABI and
+/// the COFF spec rather than read from the code.
+const RANGES: [(Reloc, i128, i128); 15] = [
+    (Reloc::Abs32, 0, U32_MAX),
+    (Reloc::Abs32S, I32_MIN, I32_MAX),
+    (Reloc::Abs16, -0x8000, 0xFFFF),
+    (Reloc::Abs8, -0x80, 0xFF),
+    (Reloc::Pc32, I32_MIN, I32_MAX),
+    (Reloc::Pc16, -0x8000, 0x7FFF),
+    (Reloc::Pc8, -0x80, 0x7F),
+    (Reloc::Branch32, I32_MIN, I32_MAX),
+    (Reloc::GotPcRel32, I32_MIN, I32_MAX),
+    (Reloc::GotPc32, I32_MIN, I32_MAX),
+    (Reloc::Got32, I32_MIN, I32_MAX),
+    (Reloc::Size32, 0, U32_MAX),
+    (Reloc::ImageRel32, 0, U32_MAX),
+    (Reloc::SecRel32, 0, U32_MAX),
+    (Reloc::SectionIndex, 0, 0xFFFF),
+];
+
+const WRAPPING: [Reloc; 7] = [
+    Reloc::Abs64,
+    Reloc::Pc64,
+    Reloc::GotPc64,
+    Reloc::Got64,
+    Reloc::GotOff64,
+    Reloc::PltOff64,
+    Reloc::Size64,
+];
+
+#[test]
+fn ranges_cover_every_kind() {
+    assert_eq!(RANGES.len() + WRAPPING.len(), Reloc::ALL.len());
+    for (kind, min, max) in RANGES {
+        assert_eq!(kind.field_range(), Some((min, max)), "{kind}");
+    }
+    for kind in WRAPPING {
+        assert_eq!(kind.field_range(), None, "{kind}");
+        assert_eq!(kind.field_size(), 8, "{kind}");
+    }
+}
+
+#[test]
+fn every_range_checked_kind_at_its_exact_boundaries() {
+    for (kind, min, max) in RANGES {
+        let size = kind.field_size();
+        // The last values accepted on both ends, plus zero and one.
+        for value in [min, max, 0, 1, min + 1, max - 1] {
+            let v = with_value(kind, value);
+            assert_writes(kind, &v, &field_bytes(value, size));
+        }
+        // The first values rejected on both ends, and far outside.
+        for value in [min - 1, max + 1, min - 0x1_0000_0000, max + 0x1_0000_0000] {
+            let v = with_value(kind, value);
+            assert_fails(kind, &v, FixupError::Overflow { value, min, max });
+        }
+    }
+}
+
+#[test]
+fn boundary_bytes_written_out() {
+    // A few of the boundaries above with the bytes spelled out.
+    assert_writes(Reloc::Abs32, &with_value(Reloc::Abs32, U32_MAX), &[0xFF; 4]);
+    assert_writes(
+        Reloc::Abs32S,
+        &with_value(Reloc::Abs32S, I32_MIN),
+        &[0, 0, 0, 0x80],
+    );
+    assert_writes(
+        Reloc::Abs32S,
+        &with_value(Reloc::Abs32S, I32_MAX),
+        &[0xFF, 0xFF, 0xFF, 0x7F],
+    );
+    assert_writes(
+        Reloc::Abs16,
+        &with_value(Reloc::Abs16, -0x8000),
+        &[0x00, 0x80],
+    );
+    assert_writes(
+        Reloc::Abs16,
+        &with_value(Reloc::Abs16, 0xFFFF),
+        &[0xFF, 0xFF],
+    );
+    assert_writes(Reloc::Abs8, &with_value(Reloc::Abs8, -0x80), &[0x80]);
+    assert_writes(Reloc::Abs8, &with_value(Reloc::Abs8, 0xFF), &[0xFF]);
+    assert_writes(Reloc::Pc16, &with_value(Reloc::Pc16, 0x7FFF), &[0xFF, 0x7F]);
+    assert_writes(Reloc::Pc8, &with_value(Reloc::Pc8, -0x80), &[0x80]);
+    assert_writes(Reloc::Pc32, &with_value(Reloc::Pc32, -1), &[0xFF; 4]);
+    assert_writes(
+        Reloc::SectionIndex,
+        &with_value(Reloc::SectionIndex, 0xFFFF),
+        &[0xFF, 0xFF],
+    );
+}
+
+#[test]
+fn wrapping_kinds_write_any_value_modulo_2_pow_64() {
+    for kind in WRAPPING {
+        for value in [
+            0,
+            1,
+            -1,
+            I32_MIN - 1,
+            U32_MAX + 1,
+            // Far enough from i64's ends that the addend can reach them
+            // from the base addresses.
+            i128::from(i64::MIN) + (1 << 48),
+            i128::from(i64::MAX) - (1 << 48),
+        ] {
+            let v = with_value(kind, value);
+            assert_writes(kind, &v, &field_bytes(value, 8));
+        }
+    }
+    // Values beyond 64 bits, reached through the addresses themselves.
+    let mut v = base();
+    v.s = u64::MAX;
+    v.a = 1;
+    assert_writes(Reloc::Abs64, &v, &[0; 8]);
+    v.a = i64::MAX;
+    assert_writes(Reloc::Abs64, &v, &(i64::MAX as u64 - 1).to_le_bytes());
+    let mut v = base();
+    v.s = 0;
+    v.a = i64::MIN;
+    v.p = u64::MAX;
+    // 0 + i64::MIN - (2^64 - 1) = -(2^63) - 2^64 + 1 ≡ 2^63 + 1 (mod 2^64).
+    assert_writes(Reloc::Pc64, &v, &((1u64 << 63) + 1).to_le_bytes());
+    let mut v = base();
+    v.size = u64::MAX;
+    v.a = i64::MAX;
+    assert_writes(Reloc::Size64, &v, &(i64::MAX as u64 - 1).to_le_bytes());
+    let mut v = base();
+    v.got_base = u64::MAX;
+    v.got_slot = 8;
+    v.a = 0;
+    // G = 8 - (2^64 - 1) ≡ 9.
+    assert_writes(Reloc::Got64, &v, &9u64.to_le_bytes());
+}
+
+fn le32(value: i64) -> Vec<u8> {
+    field_bytes(i128::from(value), 4)
+}
+
+fn le64(value: i64) -> Vec<u8> {
+    field_bytes(i128::from(value), 8)
+}
+
+#[test]
+fn worked_example_of_every_kind() {
+    let zero = FixupValues {
+        got_slot: 0x60_0018,
+        ..FixupValues::default()
+    };
+    let v = |f: fn(&mut FixupValues)| {
+        let mut v = zero;
+        f(&mut v);
+        v
+    };
+
+    // Absolute.
+    assert_writes(
+        Reloc::Abs64,
+        &v(|v| {
+            v.s = 0x1122_3344_5566_7788;
+            v.a = 0x10;
+        }),
+        &[0x98, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11],
+    );
+    assert_writes(
+        Reloc::Abs32,
+        &v(|v| {
+            v.s = 0x40_0000;
+            v.a = 8;
+        }),
+        &[0x08, 0x00, 0x40, 0x00],
+    );
+    assert_fails(
+        Reloc::Abs32,
+        &v(|v| {
+            v.s = 0x10;
+            v.a = -0x11;
+        }),
+        FixupError::Overflow {
+            value: -1,
+            min: 0,
+            max: U32_MAX,
+        },
+    );
+    assert_writes(Reloc::Abs32S, &v(|v| v.a = -8), &le32(-8));
+    assert_fails(
+        Reloc::Abs32S,
+        &v(|v| v.s = 0x8000_0000),
+        FixupError::Overflow {
+            value: 0x8000_0000,
+            min: I32_MIN,
+            max: I32_MAX,
+        },
+    );
+    assert_writes(
+        Reloc::Abs16,
+        &v(|v| {
+            v.s = 0x1234;
+            v.a = 1;
+        }),
+        &[0x35, 0x12],
+    );
+    assert_writes(Reloc::Abs16, &v(|v| v.a = -2), &[0xFE, 0xFF]);
+    assert_writes(
+        Reloc::Abs8,
+        &v(|v| {
+            v.s = 0xF0;
+            v.a = 0xF;
+        }),
+        &[0xFF],
+    );
+
+    // PC-relative.
+    assert_writes(
+        Reloc::Pc32,
+        &v(|v| {
+            v.p = 0x1000;
+            v.s = 0x2000;
+            v.a = -4;
+        }),
+        &[0xFC, 0x0F, 0, 0],
+    );
+    assert_writes(
+        Reloc::Pc32,
+        &v(|v| {
+            v.p = 0x2000;
+            v.s = 0x1000;
+            v.a = -4;
+        }),
+        &le32(-0x1004),
+    );
+    assert_writes(Reloc::Pc64, &v(|v| v.p = 0x10), &le64(-0x10));
+    assert_writes(
+        Reloc::Pc64,
+        &v(|v| {
+            v.p = 0x10;
+            v.s = 0x7fff_0000_0000;
+        }),
+        &le64(0x7ffe_ffff_fff0),
+    );
+    assert_writes(
+        Reloc::Pc16,
+        &v(|v| {
+            v.p = 0x100;
+            v.s = 0x80;
+        }),
+        &[0x80, 0xFF],
+    );
+    assert_writes(
+        Reloc::Pc8,
+        &v(|v| {
+            v.p = 0x100;
+            v.s = 0x110;
+            v.a = -1;
+        }),
+        &[0x0F],
+    );
+    assert_writes(
+        Reloc::Branch32,
+        &v(|v| {
+            v.p = 0x40_1001;
+            v.s = 0x40_2000;
+            v.a = -4;
+        }),
+        &le32(0x2000 - 0x1001 - 4),
+    );
+
+    // GOT.
+    assert_writes(
+        Reloc::GotPcRel32,
+        &v(|v| {
+            v.p = 0x40_0000;
+            v.s = 0xdead_0000; // not read: the slot holds S
+            v.a = -4;
+        }),
+        &le32(0x20_0014),
+    );
+    assert_writes(
+        Reloc::GotPc32,
+        &v(|v| {
+            v.got_base = 0x60_0000;
+            v.p = 0x40_0000;
+            v.a = 3;
+        }),
+        &le32(0x20_0003),
+    );
+    assert_writes(
+        Reloc::GotPc64,
+        &v(|v| {
+            v.got_base = 0x40_0000;
+            v.p = 0x60_0000;
+            v.a = 3;
+        }),
+        &le64(-0x1f_fffd),
+    );
+    assert_writes(Reloc::Got64, &v(|v| v.got_base = 0x60_0000), &le64(0x18));
+    assert_writes(Reloc::Got64, &v(|v| v.got_base = 0x60_0020), &le64(-0x8));
+    assert_writes(
+        Reloc::Got32,
+        &v(|v| {
+            v.got_base = 0x60_0000;
+            v.a = 4;
+        }),
+        &le32(0x1C),
+    );
+    assert_writes(
+        Reloc::GotOff64,
+        &v(|v| {
+            v.s = 0x40_0000;
+            v.got_base = 0x60_0000;
+        }),
+        &[0x00, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF],
+    );
+    assert_writes(
+        Reloc::PltOff64,
+        &v(|v| {
+            v.s = 0x70_0000;
+            v.a = 0x10;
+            v.got_base = 0x60_0000;
+            v.stub = 0x50_0000; // not read: L is S with a 64-bit field
+        }),
+        &le64(0x10_0010),
+    );
+
+    // Sizes.
+    assert_writes(Reloc::Size32, &v(|v| v.size = 0x40), &[0x40, 0, 0, 0]);
+    assert_fails(
+        Reloc::Size32,
+        &v(|v| {
+            v.size = 0x40;
+            v.a = -0x41;
+        }),
+        FixupError::Overflow {
+            value: -1,
+            min: 0,
+            max: U32_MAX,
+        },
+    );
+    assert_writes(
+        Reloc::Size64,
+        &v(|v| {
+            v.size = 0x40;
+            v.a = -0x41;
+        }),
+        &[0xFF; 8],
+    );
+
+    // COFF.
+    assert_writes(
+        Reloc::ImageRel32,
+        &v(|v| {
+            v.image_base = 0x1_4000_0000;
+            v.s = 0x1_4000_1234;
+            v.a = 2;
+        }),
+        &le32(0x1236),
+    );
+    assert_fails(
+        Reloc::ImageRel32,
+        &v(|v| {
+            v.image_base = 0x1_4000_0000;
+            v.s = 0x1_3fff_ffff;
+        }),
+        FixupError::Overflow {
+            value: -1,
+            min: 0,
+            max: U32_MAX,
+        },
+    );
+    assert_writes(
+        Reloc::SecRel32,
+        &v(|v| {
+            v.section_base = 0x1000;
+            v.s = 0x1010;
+            v.a = 4;
+        }),
+        &le32(0x14),
+    );
+    assert_writes(Reloc::SectionIndex, &v(|v| v.section_index = 3), &[3, 0]);
+    // The implicit addend in the field is added to the section number.
+    assert_writes(
+        Reloc::SectionIndex,
+        &v(|v| {
+            v.section_index = 3;
+            v.a = 2;
+        }),
+        &[5, 0],
+    );
+}
+
+/// The inputs each kind reads; every other input must not change its result.
+fn reads(kind: Reloc) -> &'static [&'static str] {
+    match kind {
+        Reloc::Abs64 | Reloc::Abs32 | Reloc::Abs32S | Reloc::Abs16 | Reloc::Abs8 => &["s", "a"],
+        Reloc::Pc32 | Reloc::Pc64 | Reloc::Pc16 | Reloc::Pc8 | Reloc::Branch32 => &["p", "s", "a"],
+        Reloc::GotPcRel32 => &["p", "got_slot", "a"],
+        Reloc::GotPc32 | Reloc::GotPc64 => &["p", "got_base", "a"],
+        Reloc::Got64 | Reloc::Got32 => &["got_slot", "got_base", "a"],
+        Reloc::GotOff64 | Reloc::PltOff64 => &["s", "got_base", "a"],
+        Reloc::Size32 | Reloc::Size64 => &["size", "a"],
+        Reloc::ImageRel32 => &["s", "image_base", "a"],
+        Reloc::SecRel32 => &["s", "section_base", "a"],
+        Reloc::SectionIndex => &["section_index", "a"],
+    }
+}
+
+#[test]
+fn every_kind_ignores_the_inputs_it_does_not_read() {
+    type Perturb = (&'static str, fn(&mut FixupValues));
+    let perturbations: [Perturb; 10] = [
+        ("p", |v| v.p += 0x10),
+        ("s", |v| v.s += 0x10),
+        ("a", |v| v.a += 0x10),
+        ("got_base", |v| v.got_base += 0x10),
+        ("got_slot", |v| v.got_slot += 0x10),
+        // In reach, a branch ignores its stub.
+        ("stub", |v| v.stub = 0x1234_5678_0000),
+        ("image_base", |v| v.image_base += 0x10),
+        ("section_base", |v| v.section_base += 0x10),
+        ("section_index", |v| v.section_index += 1),
+        ("size", |v| v.size += 0x10),
+    ];
+    for kind in Reloc::ALL {
+        let v = with_value(kind, 0x20);
+        let (result, before) = run(kind, &v);
+        assert_eq!(result, Ok(()), "{kind}");
+        for (field, perturb) in perturbations {
+            let mut changed = v;
+            perturb(&mut changed);
+            let (result, after) = run(kind, &changed);
+            assert_eq!(result, Ok(()), "{kind} with {field} changed");
+            let read = reads(kind).contains(&field);
+            assert_eq!(
+                before != after,
+                read,
+                "{kind}: changing {field} {} the result",
+                if read {
+                    "should change"
+                } else {
+                    "should not change"
+                }
+            );
+        }
+    }
+}
+
+#[test]
+fn branch32_falls_back_to_the_stub() {
+    let p = 0x7f00_0000_1001u64;
+    let far = 0x5555_0000_0000u64; // ~42 TB away
+    let stub = p + 0xfff;
+    let v = FixupValues {
+        p,
+        s: far,
+        a: -4,
+        stub,
+        ..FixupValues::default()
+    };
+    assert!(!Reloc::Branch32.branch_reaches(p, far, -4));
+    assert_writes(Reloc::Branch32, &v, &le32(0xfff - 4));
+
+    // Just out of reach on either side: the stub is taken.
+    for direct in [I32_MAX + 1, I32_MIN - 1] {
+        let mut v = base();
+        v.a = -4;
+        v.s = (i128::from(v.p) + direct + 4) as u64;
+        v.stub = v.p + 0x100;
+        assert_fails(
+            Reloc::Branch32,
+            &FixupValues { stub: 0, ..v },
+            FixupError::Overflow {
+                value: direct,
+                min: I32_MIN,
+                max: I32_MAX,
+            },
+        );
+        assert_writes(Reloc::Branch32, &v, &le32(0x100 - 4));
+    }
+
+    // Just in reach: the stub is not taken even though there is one.
+    for direct in [I32_MAX, I32_MIN] {
+        let mut v = with_value(Reloc::Branch32, direct);
+        v.stub = v.p + 0x100;
+        assert_writes(Reloc::Branch32, &v, &field_bytes(direct, 4));
+    }
+
+    // The stub's own boundaries: L + A - P exactly at i32's ends.
+    let mut v = base();
+    v.a = -4;
+    v.s = v.p + (1 << 40);
+    v.stub = (i128::from(v.p) + I32_MAX + 4) as u64;
+    assert_writes(Reloc::Branch32, &v, &field_bytes(I32_MAX, 4));
+    v.stub += 1;
+    assert_fails(
+        Reloc::Branch32,
+        &v,
+        FixupError::Overflow {
+            value: I32_MAX + 1,
+            min: I32_MIN,
+            max: I32_MAX,
+        },
+    );
+    v.stub = (i128::from(v.p) + I32_MIN + 4) as u64;
+    assert_writes(Reloc::Branch32, &v, &field_bytes(I32_MIN, 4));
+    v.stub -= 1;
+    assert_fails(
+        Reloc::Branch32,
+        &v,
+        FixupError::Overflow {
+            value: I32_MIN - 1,
+            min: I32_MIN,
+            max: I32_MAX,
+        },
+    );
+}
+
+#[test]
+fn branch32_out_of_reach_without_a_stub_reports_the_direct_value() {
+    let p = 0x7f00_0000_1001u64;
+    let far = 0x5555_0000_0000u64;
+    let v = FixupValues {
+        p,
+        s: far,
+        a: -4,
+        ..FixupValues::default()
+    };
+    assert_fails(
+        Reloc::Branch32,
+        &v,
+        FixupError::Overflow {
+            value: i128::from(far) - 4 - i128::from(p),
+            min: I32_MIN,
+            max: I32_MAX,
+        },
+    );
+    // A stub as far as the target reports the stub's value, not the target's.
+    let v = FixupValues {
+        stub: far + 0x40,
+        ..v
+    };
+    assert_fails(
+        Reloc::Branch32,
+        &v,
+        FixupError::Overflow {
+            value: i128::from(far) + 0x40 - 4 - i128::from(p),
+            min: I32_MIN,
+            max: I32_MAX,
+        },
+    );
+}
+
+#[test]
+fn other_kinds_never_use_the_stub() {
+    // A Pc32 out of reach stays an overflow even when a stub is given.
+    let mut v = with_value(Reloc::Pc32, I32_MAX + 1);
+    v.stub = v.p + 0x100;
+    assert_fails(
+        Reloc::Pc32,
+        &v,
+        FixupError::Overflow {
+            value: I32_MAX + 1,
+            min: I32_MIN,
+            max: I32_MAX,
+        },
+    );
+}
+
+#[test]
+fn every_kind_with_a_short_place_fails_without_writing() {
+    for kind in Reloc::ALL {
+        let size = kind.field_size();
+        let v = with_value(kind, 0x20);
+        for len in 0..size {
+            let mut place = vec![FILL; len];
+            assert_eq!(
+                apply(kind, &mut place, &v),
+                Err(FixupError::PlaceOutOfBounds {
+                    needed: size,
+                    available: len,
+                }),
+                "{kind} into {len} bytes"
+            );
+            assert!(
+                place.iter().all(|&b| b == FILL),
+                "{kind} wrote into {len} bytes"
+            );
+        }
+        // Exactly the field's size is enough.
+        let mut place = vec![FILL; size];
+        assert_eq!(apply(kind, &mut place, &v), Ok(()), "{kind}");
+        assert_eq!(place, field_bytes(0x20, size), "{kind}");
+    }
+    // Short and overflowing: the place is reported first.
+    let v = with_value(Reloc::Pc32, I32_MAX + 1);
+    assert_eq!(
+        apply(Reloc::Pc32, &mut [0u8; 3], &v),
+        Err(FixupError::PlaceOutOfBounds {
+            needed: 4,
+            available: 3
+        })
+    );
+}
+
+#[test]
+fn got_slot_kinds_without_a_slot_are_invalid() {
+    for kind in Reloc::ALL {
+        let mut v = with_value(kind, 0x20);
+        v.got_slot = 0;
+        let (result, place) = run(kind, &v);
+        if kind.needs_got_slot() {
+            assert!(
+                matches!(result, Err(FixupError::Invalid(_))),
+                "{kind}: {result:?}"
+            );
+            assert!(place.iter().all(|&b| b == FILL), "{kind} wrote on error");
+        } else {
+            assert_eq!(result, Ok(()), "{kind} does not read the slot");
+        }
+    }
+}
+
+/// A small deterministic generator (SplitMix64) for the sweep below.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Mostly edge values, sometimes anything.
+    fn value(&mut self) -> u64 {
+        const EDGES: [u64; 14] = [
+            0,
+            1,
+            4,
+            0x7F,
+            0x80,
+            0xFFFF,
+            0x7FFF_FFFF,
+            0x8000_0000,
+            0xFFFF_FFFF,
+            0x1_0000_0000,
+            0x7FFF_FFFF_FFFF_FFFF,
+            0x8000_0000_0000_0000,
+            0xFFFF_FFFF_FFFF_FFFC,
+            0xFFFF_FFFF_FFFF_FFFF,
+        ];
+        let pick = self.next();
+        let edge = EDGES[(pick % EDGES.len() as u64) as usize];
+        match (pick >> 8) % 4 {
+            0 => edge,
+            1 => edge.wrapping_neg(),
+            2 => edge.wrapping_add(self.next() % 8).wrapping_sub(4),
+            _ => self.next(),
+        }
+    }
+}
+
+#[test]
+fn sweep_of_edge_values_against_a_reference_model() {
+    let mut rng = SplitMix(0x5EED);
+    for _ in 0..20_000 {
+        let v = FixupValues {
+            p: rng.value(),
+            s: rng.value(),
+            a: rng.value() as i64,
+            got_base: rng.value(),
+            got_slot: rng.value(),
+            stub: rng.value(),
+            image_base: rng.value(),
+            section_base: rng.value(),
+            section_index: rng.value() as u16,
+            size: rng.value(),
+        };
+        for kind in Reloc::ALL {
+            let size = kind.field_size();
+            let (result, place) = run(kind, &v);
+            if kind.needs_got_slot() && v.got_slot == 0 {
+                assert!(matches!(result, Err(FixupError::Invalid(_))));
+                continue;
+            }
+            let direct = without_addend(kind, &v) + i128::from(v.a);
+            let range = RANGES.iter().find(|r| r.0 == kind).map(|r| (r.1, r.2));
+            let expected = match range {
+                None => Ok(direct),
+                Some((min, max)) if (min..=max).contains(&direct) => Ok(direct),
+                Some((min, max)) if kind == Reloc::Branch32 && v.stub != 0 => {
+                    let via = i128::from(v.stub) + i128::from(v.a) - i128::from(v.p);
+                    if (min..=max).contains(&via) {
+                        Ok(via)
+                    } else {
+                        Err(FixupError::Overflow {
+                            value: via,
+                            min,
+                            max,
+                        })
+                    }
+                }
+                Some((min, max)) => Err(FixupError::Overflow {
+                    value: direct,
+                    min,
+                    max,
+                }),
+            };
+            match expected {
+                Ok(value) => {
+                    assert_eq!(result, Ok(()), "{kind} {v:x?}");
+                    assert_eq!(place[..size], field_bytes(value, size), "{kind} {v:x?}");
+                    // Read back through the crate's own reader.
+                    let back = match size {
+                        1 => read_le::<1>(&place),
+                        2 => read_le::<2>(&place),
+                        4 => read_le::<4>(&place),
+                        _ => read_le::<8>(&place),
+                    };
+                    let mask = if size == 8 {
+                        u64::MAX
+                    } else {
+                        (1u64 << (8 * size)) - 1
+                    };
+                    assert_eq!(back, Ok(value as u64 & mask), "{kind} {v:x?}");
+                }
+                Err(error) => {
+                    assert_eq!(result, Err(error), "{kind} {v:x?}");
+                    assert!(place.iter().all(|&b| b == FILL));
+                }
+            }
+            assert!(place[size..].iter().all(|&b| b == FILL), "{kind} {v:x?}");
+        }
+    }
+}
+
+#[test]
+fn le_helpers_at_every_width() {
+    let mut place = [FILL; 9];
+    assert_eq!(super::write_le::<3>(&mut place, 0x11_2233_4455), Ok(()));
+    assert_eq!(place[..4], [0x55, 0x44, 0x33, FILL]);
+    assert_eq!(read_le::<3>(&place), Ok(0x33_4455));
+    assert_eq!(super::write_le::<8>(&mut place[1..], u64::MAX), Ok(()));
+    assert_eq!(read_le::<8>(&place[1..]), Ok(u64::MAX));
+    assert_eq!(super::write_le::<0>(&mut [], 1), Ok(()));
+    assert_eq!(read_le::<0>(&[]), Ok(0));
+    assert_eq!(
+        super::write_le::<2>(&mut place[8..], 0),
+        Err(FixupError::PlaceOutOfBounds {
+            needed: 2,
+            available: 1
+        })
+    );
+    assert_eq!(place[8], 0xFF, "a failed write leaves the place as it was");
+    assert_eq!(
+        read_le::<4>(&place[7..]),
+        Err(FixupError::PlaceOutOfBounds {
+            needed: 4,
+            available: 2
+        })
+    );
+    assert_eq!(super::check_range(5, 5, 5), Ok(5));
+    assert_eq!(
+        super::check_range(6, 5, 5),
+        Err(FixupError::Overflow {
+            value: 6,
+            min: 5,
+            max: 5
+        })
+    );
+}
+
+#[test]
+fn stub_bytes_are_exactly_movabs_r11_jmp_r11_int3() {
+    let target = 0x1122_3344_5566_7788u64;
+    let expected = [
+        0x49, 0xBB, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, // movabs $target, %r11
+        0x41, 0xFF, 0xE3, // jmp *%r11
+        0xCC, 0xCC, 0xCC, // int3
+    ];
+    assert_eq!(stub_bytes(target), expected);
+    assert_eq!(
+        stub_bytes(target)[STUB_TARGET_OFFSET..STUB_TARGET_OFFSET + 8],
+        target.to_le_bytes()
+    );
+
+    let mut place = [FILL; STUB_SIZE + SLACK];
+    assert_eq!(write_stub(&mut place, target), Ok(()));
+    assert_eq!(place[..STUB_SIZE], expected);
+    assert!(place[STUB_SIZE..].iter().all(|&b| b == FILL));
+
+    let mut exact = [0u8; STUB_SIZE];
+    assert_eq!(write_stub(&mut exact, 0), Ok(()));
+    assert_eq!(exact[..2], [0x49, 0xBB]);
+    assert_eq!(exact[2..10], [0; 8]);
+
+    for len in 0..STUB_SIZE {
+        let mut place = vec![FILL; len];
+        assert_eq!(
+            write_stub(&mut place, target),
+            Err(FixupError::PlaceOutOfBounds {
+                needed: STUB_SIZE,
+                available: len,
+            })
+        );
+        assert!(place.iter().all(|&b| b == FILL));
+    }
+}
+
+/// Stubs and branches executed on the host, in pages that are never writable
+/// and executable at once.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod execution {
+    use super::super::x86_64::{apply, write_stub, Reloc, STUB_SIZE};
+    use super::super::FixupValues;
+
+    /// An anonymous private mapping, unmapped on drop.
+    struct Mapping {
+        addr: *mut libc::c_void,
+        len: usize,
+    }
+
+    impl Mapping {
+        /// Maps `len` bytes with `prot`.
+        fn new(len: usize, prot: libc::c_int) -> Mapping {
+            // SAFETY: an anonymous private mapping at an address of the
+            // kernel's choosing touches no existing memory.
+            let addr = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    prot,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                    -1,
+                    0,
+                )
+            };
+            assert_ne!(addr, libc::MAP_FAILED, "mmap failed");
+            Mapping { addr, len }
+        }
+
+        fn address(&self, offset: usize) -> u64 {
+            self.addr as u64 + offset as u64
+        }
+
+        /// Changes the protection of `len` bytes at `offset` (page-aligned).
+        fn protect(&self, offset: usize, len: usize, prot: libc::c_int) {
+            assert!(offset + len <= self.len);
+            // SAFETY: the range lies inside this mapping, which no Rust
+            // reference points into while its protection changes.
+            let rc =
+                unsafe { libc::mprotect(self.addr.cast::<u8>().add(offset).cast(), len, prot) };
+            assert_eq!(rc, 0, "mprotect failed");
+        }
+
+        /// The bytes at `offset`, which must be mapped readable and writable.
+        fn bytes_mut(&mut self, offset: usize, len: usize) -> &mut [u8] {
+            assert!(offset + len <= self.len);
+            // SAFETY: the range lies inside this mapping, the caller made it
+            // PROT_READ | PROT_WRITE, and `&mut self` makes the slice unique.
+            unsafe { std::slice::from_raw_parts_mut(self.addr.cast::<u8>().add(offset), len) }
+        }
+    }
+
+    impl Drop for Mapping {
+        fn drop(&mut self) {
+            // SAFETY: `addr`/`len` are exactly what mmap returned, and no
+            // slice into the mapping outlives `self`.
+            unsafe { libc::munmap(self.addr, self.len) };
+        }
+    }
+
+    fn page_size() -> usize {
+        // SAFETY: sysconf has no preconditions.
+        let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        usize::try_from(size).expect("page size")
+    }
+
+    const RW: libc::c_int = libc::PROT_READ | libc::PROT_WRITE;
+    const RX: libc::c_int = libc::PROT_READ | libc::PROT_EXEC;
+
+    extern "C" fn answer() -> u64 {
+        0x0123_4567_89AB_CDEF
+    }
+
+    /// Eight arguments: six in registers, two on the stack (SysV).
+    #[allow(clippy::too_many_arguments)]
+    extern "C" fn weigh_sysv(
+        a: u64,
+        b: u64,
+        c: u64,
+        d: u64,
+        e: u64,
+        f: u64,
+        g: u64,
+        h: u64,
+    ) -> u64 {
+        a + 10 * b + 100 * c + 1_000 * d + 10_000 * e + 100_000 * f + 1_000_000 * g + 10_000_000 * h
+    }
+
+    /// Six arguments: four in registers (rcx, rdx, r8, r9), two on the stack (Win64).
+    extern "win64" fn weigh_win64(a: u64, b: u64, c: u64, d: u64, e: u64, f: u64) -> u64 {
+        a + 10 * b + 100 * c + 1_000 * d + 10_000 * e + 100_000 * f
+    }
+
+    #[test]
+    fn stub_jumps_to_its_target() {
+        let page = page_size();
+        let mut map = Mapping::new(page, RW);
+        let stubs = [
+            answer as *const () as u64,
+            weigh_sysv as *const () as u64,
+            weigh_win64 as *const () as u64,
+        ];
+        for (i, target) in stubs.iter().enumerate() {
+            write_stub(map.bytes_mut(i * STUB_SIZE, STUB_SIZE), *target).expect("stub");
+        }
+        map.protect(0, page, RX);
+
+        // SAFETY: each stub is complete, in an executable page, and jumps to a
+        // function of exactly the type it is called as; jumping through r11
+        // leaves the argument registers and the stack as the caller set them.
+        unsafe {
+            let f = std::mem::transmute::<usize, extern "C" fn() -> u64>(map.address(0) as usize);
+            assert_eq!(f(), 0x0123_4567_89AB_CDEF);
+            type Sysv = extern "C" fn(u64, u64, u64, u64, u64, u64, u64, u64) -> u64;
+            let f = std::mem::transmute::<usize, Sysv>(map.address(STUB_SIZE) as usize);
+            assert_eq!(f(1, 2, 3, 4, 5, 6, 7, 8), 87_654_321);
+            type Win64 = extern "win64" fn(u64, u64, u64, u64, u64, u64) -> u64;
+            let f = std::mem::transmute::<usize, Win64>(map.address(2 * STUB_SIZE) as usize);
+            assert_eq!(f(1, 2, 3, 4, 5, 6), 654_321);
+        }
+    }
+
+    #[test]
+    fn branch_out_of_reach_goes_through_the_stub() {
+        // Two pages more than 4 GiB apart, carved out of one reservation so
+        // the distance is certain: a `jmp rel32` and a stub in the first, the
+        // target code in the last.
+        let page = page_size();
+        let span = (5usize << 30) + page;
+        let mut map = Mapping::new(span, libc::PROT_NONE);
+        let far = span - page;
+        map.protect(0, page, RW);
+        map.protect(far, page, RW);
+
+        // Target: movabs $value, %rax ; ret
+        let value = 0xFEED_FACE_CAFE_BEEFu64;
+        let code = map.bytes_mut(far, 11);
+        code[..2].copy_from_slice(&[0x48, 0xB8]);
+        code[2..10].copy_from_slice(&value.to_le_bytes());
+        code[10] = 0xC3;
+
+        // Caller: jmp rel32 (E9) at 0, its stub at 16.
+        let stub_offset = 16;
+        let target = map.address(far);
+        write_stub(map.bytes_mut(stub_offset, STUB_SIZE), target).expect("stub");
+        map.bytes_mut(0, 1)[0] = 0xE9;
+        let v = FixupValues {
+            p: map.address(1),
+            s: target,
+            a: -4,
+            stub: map.address(stub_offset),
+            ..FixupValues::default()
+        };
+        assert!(!Reloc::Branch32.branch_reaches(v.p, v.s, v.a));
+        apply(Reloc::Branch32, map.bytes_mut(1, 4), &v).expect("branch through stub");
+        assert_eq!(map.bytes_mut(1, 4), &(16i32 - 5).to_le_bytes());
+
+        map.protect(0, page, RX);
+        map.protect(far, page, RX);
+        // SAFETY: the jmp, the stub and the target code are complete and in
+        // executable pages; the target returns a u64 in rax like the type says.
+        let got = unsafe {
+            let f = std::mem::transmute::<usize, extern "C" fn() -> u64>(map.address(0) as usize);
+            f()
+        };
+        assert_eq!(got, value);
+    }
+
+    #[test]
+    fn branch_in_reach_goes_direct() {
+        // A `call rel32` to code in the same page, then ret.
+        let page = page_size();
+        let mut map = Mapping::new(page, RW);
+        let callee = 64;
+        let value = 0x1234_5678_u64;
+        // Caller: call rel32 ; ret
+        let caller = map.bytes_mut(0, 6);
+        caller[0] = 0xE8;
+        caller[5] = 0xC3;
+        // Callee: mov $value, %eax ; ret
+        let code = map.bytes_mut(callee, 6);
+        code[0] = 0xB8;
+        code[1..5].copy_from_slice(&(value as u32).to_le_bytes());
+        code[5] = 0xC3;
+        let v = FixupValues {
+            p: map.address(1),
+            s: map.address(callee),
+            a: -4,
+            stub: 0,
+            ..FixupValues::default()
+        };
+        apply(Reloc::Branch32, map.bytes_mut(1, 4), &v).expect("direct call");
+        map.protect(0, page, RX);
+        // SAFETY: complete code in an executable page, returning in rax.
+        let got = unsafe {
+            let f = std::mem::transmute::<usize, extern "C" fn() -> u64>(map.address(0) as usize);
+            f()
+        };
+        assert_eq!(got, value);
+    }
+}
