@@ -1,16 +1,440 @@
 //! Page protection, the system page size, and the JIT-execution probe.
+//!
+//! Also the small system-call wrappers both managers share: mapping address
+//! space, changing protections, and publishing code to instruction fetch.
 
-use crate::Result;
+use std::io;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// The system's page size in bytes.
+use super::SegmentClass;
+use crate::{Error, Result};
+
+/// The page size assumed when `sysconf` cannot tell (it never fails on Linux).
+const FALLBACK_PAGE_SIZE: usize = 4096;
+
+/// The system's page size in bytes (`sysconf(_SC_PAGESIZE)`, asked once).
 pub fn page_size() -> usize {
-    todo!()
+    static PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
+    let cached = PAGE_SIZE.load(Ordering::Relaxed);
+    if cached != 0 {
+        return cached;
+    }
+    // SAFETY: sysconf only reads a system constant; it has no memory effects.
+    let raw = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    let size = match usize::try_from(raw) {
+        Ok(size) if size.is_power_of_two() => size,
+        _ => FALLBACK_PAGE_SIZE,
+    };
+    PAGE_SIZE.store(size, Ordering::Relaxed);
+    size
 }
 
 /// Maps a page, writes a one-instruction function into it, makes it
 /// executable (never writable at the same time) and calls it. Returns an error
 /// that names the refusal (errno, with SELinux/PaX hints) when the system
 /// forbids it.
+///
+/// The function is "return the constant 42" (x86-64: `mov eax, 42; ret`;
+/// AArch64: `mov w0, #42; ret`), so a successful call proves the bytes really
+/// ran from the page. On other architectures only the RW → RX change is
+/// checked. A system that accepts the `mprotect` but then kills the process
+/// on the call (no known Linux policy does) cannot be detected here.
 pub fn check_jit_execution() -> Result<()> {
-    todo!()
+    let page = page_size();
+    let mapping = map_anonymous(None, page, libc::PROT_READ | libc::PROT_WRITE, 0)
+        .map_err(|source| Error::Memory { op: "mmap", source })?;
+    let outcome = probe_page(&mapping);
+    unmap(&mapping);
+    outcome
+}
+
+/// The probe proper; the caller unmaps `mapping` whatever happens here.
+fn probe_page(mapping: &Mapping) -> Result<()> {
+    #[cfg(target_arch = "x86_64")]
+    const CODE: &[u8] = &[0xB8, 0x2A, 0x00, 0x00, 0x00, 0xC3]; // mov eax, 42 ; ret
+    #[cfg(target_arch = "aarch64")]
+    const CODE: &[u8] = &[
+        0x40, 0x05, 0x80, 0x52, // mov w0, #42
+        0xC0, 0x03, 0x5F, 0xD6, // ret
+    ];
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    const CODE: &[u8] = &[];
+
+    // SAFETY: the mapping is ours, one page long (larger than CODE) and
+    // currently PROT_READ|PROT_WRITE; nothing else refers to it.
+    unsafe { std::ptr::copy_nonoverlapping(CODE.as_ptr(), mapping.base.as_ptr(), CODE.len()) };
+
+    // SAFETY: the range is exactly the page we mapped above.
+    if let Err(error) = unsafe {
+        protect(
+            mapping.base.as_ptr(),
+            mapping.len,
+            libc::PROT_READ | libc::PROT_EXEC,
+        )
+    } {
+        let source = match error {
+            Error::Memory { source, .. } => source,
+            other => return Err(other),
+        };
+        return Err(Error::JitExecutionRefused {
+            reason: refusal_reason(&source),
+        });
+    }
+
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    {
+        // SAFETY: the page is mapped and readable (PROT_READ|PROT_EXEC).
+        unsafe { publish_code(mapping.base.as_ptr(), CODE.len()) };
+        // SAFETY: the page now holds a complete function of the C ABI that
+        // takes nothing, touches no memory, returns 42 in the return register,
+        // and the page is executable and no longer writable.
+        let function: extern "C" fn() -> u32 =
+            unsafe { std::mem::transmute(mapping.base.as_ptr()) };
+        let value = function();
+        if value != 42 {
+            return Err(Error::JitExecutionRefused {
+                reason: format!(
+                    "a probe function written to an executable page returned {value} instead of 42"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Explains why `mprotect(PROT_READ|PROT_EXEC)` was refused.
+fn refusal_reason(source: &io::Error) -> String {
+    let errno = source.raw_os_error().unwrap_or(0);
+    let hint = if errno == libc::EACCES || errno == libc::EPERM {
+        "SELinux `execmem`/`deny_execmem` or PaX MPROTECT may forbid executable anonymous memory"
+    } else if errno == libc::ENOMEM {
+        "the process may have reached its mapping limit (vm.max_map_count) or memory limit"
+    } else {
+        "the system does not allow making anonymous memory executable"
+    };
+    format!(
+        "mprotect(PROT_READ|PROT_EXEC) of an anonymous page failed with {} ({source}); {hint}",
+        errno_name(errno)
+    )
+}
+
+/// The symbolic name of the errno values memory system calls return.
+pub(super) fn errno_name(errno: i32) -> String {
+    let name = match errno {
+        libc::EACCES => "EACCES",
+        libc::EPERM => "EPERM",
+        libc::ENOMEM => "ENOMEM",
+        libc::EINVAL => "EINVAL",
+        libc::EEXIST => "EEXIST",
+        libc::EAGAIN => "EAGAIN",
+        _ => return format!("errno {errno}"),
+    };
+    name.to_string()
+}
+
+/// The final protection of a class: never writable and executable at once.
+pub(super) fn final_protection(class: SegmentClass) -> libc::c_int {
+    match class {
+        SegmentClass::Text | SegmentClass::Stubs => libc::PROT_READ | libc::PROT_EXEC,
+        SegmentClass::Got | SegmentClass::ReadOnly => libc::PROT_READ,
+        SegmentClass::Data => libc::PROT_READ | libc::PROT_WRITE,
+    }
+}
+
+/// `value` rounded up to a multiple of `align` (a power of two); `None` on overflow.
+pub(super) fn round_up(value: u64, align: u64) -> Option<u64> {
+    debug_assert!(align.is_power_of_two());
+    value.checked_add(align - 1).map(|v| v & !(align - 1))
+}
+
+/// `value` rounded up to a multiple of `align` (a power of two); `None` on overflow.
+pub(super) fn round_up_usize(value: usize, align: usize) -> Option<usize> {
+    debug_assert!(align.is_power_of_two());
+    value.checked_add(align - 1).map(|v| v & !(align - 1))
+}
+
+/// An anonymous mapping made by this module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Mapping {
+    pub(super) base: NonNull<u8>,
+    pub(super) len: usize,
+}
+
+impl Mapping {
+    /// The first address.
+    pub(super) fn start(&self) -> usize {
+        self.base.as_ptr() as usize
+    }
+    /// One past the last address.
+    pub(super) fn end(&self) -> usize {
+        self.start() + self.len
+    }
+}
+
+/// `mmap(hint, len, prot, MAP_PRIVATE|MAP_ANONYMOUS|extra_flags)`.
+///
+/// `extra_flags` must not contain `MAP_FIXED` (that could replace memory
+/// someone else owns); `MAP_FIXED_NOREPLACE` and `MAP_NORESERVE` are fine.
+pub(super) fn map_anonymous(
+    hint: Option<usize>,
+    len: usize,
+    prot: libc::c_int,
+    extra_flags: libc::c_int,
+) -> io::Result<Mapping> {
+    debug_assert_eq!(extra_flags & libc::MAP_FIXED, 0);
+    if len == 0 {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let hint = hint.unwrap_or(0) as *mut libc::c_void;
+    // SAFETY: without MAP_FIXED the kernel only ever picks address space that
+    // is not mapped yet, so no existing memory is affected; the result is
+    // checked for MAP_FAILED before use.
+    let raw = unsafe {
+        libc::mmap(
+            hint,
+            len,
+            prot,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | extra_flags,
+            -1,
+            0,
+        )
+    };
+    if raw == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    match NonNull::new(raw.cast::<u8>()) {
+        Some(base) => Ok(Mapping { base, len }),
+        None => {
+            // A mapping at address 0 (only possible with vm.mmap_min_addr = 0)
+            // is not something we hand out.
+            // SAFETY: the kernel just created this mapping for us.
+            unsafe { libc::munmap(raw, len) };
+            Err(io::Error::from_raw_os_error(libc::ENOMEM))
+        }
+    }
+}
+
+/// Maps `len` bytes with PROT_NONE whose start is a multiple of `align`
+/// (a power of two, at least the page size), anywhere the kernel likes.
+pub(super) fn map_aligned(
+    hint: Option<usize>,
+    len: usize,
+    align: usize,
+    extra_flags: libc::c_int,
+) -> io::Result<Mapping> {
+    let page = page_size();
+    let align = align.max(page);
+    let too_big = || io::Error::from_raw_os_error(libc::ENOMEM);
+    let padded = len.checked_add(align - page).ok_or_else(too_big)?;
+    let mapping = map_anonymous(hint, padded, libc::PROT_NONE, extra_flags)?;
+    if align == page {
+        return Ok(mapping);
+    }
+    let start = mapping.start();
+    let aligned = round_up_usize(start, align).ok_or_else(too_big)?;
+    let head = aligned - start;
+    let tail = padded - head - len;
+    if head > 0 {
+        // SAFETY: [start, aligned) is the page-aligned head of the mapping we
+        // just made and nothing refers to it.
+        unsafe { libc::munmap(mapping.base.as_ptr().cast(), head) };
+    }
+    let base = mapping.base.as_ptr().wrapping_add(head);
+    if tail > 0 {
+        // SAFETY: [aligned + len, end) is the page-aligned tail of the same
+        // fresh mapping and nothing refers to it.
+        unsafe { libc::munmap(base.wrapping_add(len).cast(), tail) };
+    }
+    match NonNull::new(base) {
+        Some(base) => Ok(Mapping { base, len }),
+        None => Err(too_big()),
+    }
+}
+
+/// Unmaps a mapping made by [`map_anonymous`] or [`map_aligned`].
+pub(super) fn unmap(mapping: &Mapping) {
+    // SAFETY: the caller gives back a mapping this module created and that
+    // nothing refers to any more; munmap of it cannot affect other memory.
+    // Failure (only EINVAL for bad arguments) leaves the mapping in place,
+    // which leaks address space but is harmless.
+    unsafe { libc::munmap(mapping.base.as_ptr().cast(), mapping.len) };
+}
+
+/// `mprotect(addr, len, prot)`, as a crate error.
+///
+/// # Safety
+///
+/// `[addr, addr + len)` must be page-aligned memory owned by the caller's
+/// manager that no Rust reference depends on being accessible in a way `prot`
+/// forbids.
+pub(super) unsafe fn protect(addr: *mut u8, len: usize, prot: libc::c_int) -> Result<()> {
+    if len == 0 {
+        return Ok(());
+    }
+    // SAFETY: guaranteed by the caller (see above).
+    let rc = unsafe { libc::mprotect(addr.cast(), len, prot) };
+    if rc != 0 {
+        return Err(Error::Memory {
+            op: "mprotect",
+            source: io::Error::last_os_error(),
+        });
+    }
+    Ok(())
+}
+
+/// Makes freshly written code at `[addr, addr + len)` visible to instruction
+/// fetch on every thread.
+///
+/// x86-64 keeps instruction and data caches coherent, and the `mprotect` that
+/// made the page executable already shot down every CPU's TLB entries, so
+/// nothing is needed. AArch64 needs the data cache cleaned to the point of
+/// unification and the instruction cache invalidated (broadcast to the inner
+/// shareable domain), then a context synchronization; other threads get it
+/// through `membarrier(PRIVATE_EXPEDITED_SYNC_CORE)` where the kernel has it.
+///
+/// # Safety
+///
+/// The range must be mapped and readable.
+pub(super) unsafe fn publish_code(addr: *const u8, len: usize) {
+    if len == 0 {
+        return;
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        // SAFETY: forwarded from the caller.
+        unsafe { aarch64::clear_cache(addr as usize, len) };
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        aarch64::sync_all_cores();
+    }
+    #[cfg(not(target_arch = "aarch64"))]
+    let _ = (addr, len);
+}
+
+#[cfg(target_arch = "aarch64")]
+mod aarch64 {
+    use core::arch::asm;
+
+    /// The equivalent of compiler-rt's `__clear_cache` for AArch64.
+    ///
+    /// # Safety
+    ///
+    /// `[start, start + len)` must be mapped and readable (cache maintenance
+    /// by virtual address faults like a load otherwise).
+    pub(super) unsafe fn clear_cache(start: usize, len: usize) {
+        let ctr: u64;
+        // SAFETY: CTR_EL0 is readable from EL0 on Linux and macOS (the
+        // kernel sets SCTLR_EL1.UCT or traps and emulates the read); it only
+        // writes the output register.
+        unsafe { asm!("mrs {}, ctr_el0", out(reg) ctr, options(nomem, nostack, preserves_flags)) };
+        let end = start.saturating_add(len);
+        // Bit 28 (IDC): no data-cache clean needed for coherence.
+        if ctr & (1 << 28) == 0 {
+            let line = 4usize << ((ctr >> 16) & 0xf);
+            let mut address = start & !(line - 1);
+            while address < end {
+                // SAFETY: the line is inside the caller's readable range;
+                // `dc cvau` only writes back the cache line.
+                unsafe { asm!("dc cvau, {}", in(reg) address, options(nostack, preserves_flags)) };
+                address += line;
+            }
+        }
+        // SAFETY: a barrier, no memory effects beyond ordering.
+        unsafe { asm!("dsb ish", options(nostack, preserves_flags)) };
+        // Bit 29 (DIC): no instruction-cache invalidation needed.
+        if ctr & (1 << 29) == 0 {
+            let line = 4usize << (ctr & 0xf);
+            let mut address = start & !(line - 1);
+            while address < end {
+                // SAFETY: the line is inside the caller's readable range;
+                // `ic ivau` only invalidates instruction-cache lines.
+                unsafe { asm!("ic ivau, {}", in(reg) address, options(nostack, preserves_flags)) };
+                address += line;
+            }
+            // SAFETY: a barrier, no memory effects beyond ordering.
+            unsafe { asm!("dsb ish", options(nostack, preserves_flags)) };
+        }
+        // SAFETY: an instruction synchronization barrier for this thread.
+        unsafe { asm!("isb", options(nostack, preserves_flags)) };
+    }
+
+    /// Runs a context synchronization on every thread of the process, so
+    /// none keeps stale prefetched instructions. Best effort: kernels before
+    /// 4.16 lack the command, and then the code is still correct for threads
+    /// that first learn the address through a lock (which the engine uses).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub(super) fn sync_all_cores() {
+        use std::sync::atomic::{AtomicU8, Ordering};
+        const REGISTER_PRIVATE_EXPEDITED_SYNC_CORE: libc::c_long = 1 << 6;
+        const PRIVATE_EXPEDITED_SYNC_CORE: libc::c_long = 1 << 5;
+        // 0: not tried yet, 1: registered, 2: unavailable.
+        static STATE: AtomicU8 = AtomicU8::new(0);
+        if STATE.load(Ordering::Acquire) == 0 {
+            // SAFETY: membarrier registration has no memory effects; bad
+            // commands only return an error.
+            let rc = unsafe {
+                libc::syscall(
+                    libc::SYS_membarrier,
+                    REGISTER_PRIVATE_EXPEDITED_SYNC_CORE,
+                    0,
+                    0,
+                )
+            };
+            STATE.store(if rc == 0 { 1 } else { 2 }, Ordering::Release);
+        }
+        if STATE.load(Ordering::Acquire) == 1 {
+            // SAFETY: as above; the command only interrupts this process's
+            // threads to make them execute a context-synchronizing event.
+            unsafe { libc::syscall(libc::SYS_membarrier, PRIVATE_EXPEDITED_SYNC_CORE, 0, 0) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_size_is_a_cached_power_of_two() {
+        let first = page_size();
+        assert!(first.is_power_of_two());
+        assert!(first >= 4096);
+        assert_eq!(page_size(), first);
+    }
+
+    #[test]
+    fn jit_execution_is_allowed_here() {
+        check_jit_execution().expect("this test host allows JIT execution");
+    }
+
+    #[test]
+    fn rounding_refuses_overflow() {
+        assert_eq!(round_up(0, 4096), Some(0));
+        assert_eq!(round_up(1, 4096), Some(4096));
+        assert_eq!(round_up(4096, 4096), Some(4096));
+        assert_eq!(round_up(u64::MAX, 4096), None);
+        assert_eq!(round_up_usize(usize::MAX - 10, 16), None);
+    }
+
+    #[test]
+    fn aligned_mapping_is_aligned() {
+        let align = 1 << 21;
+        let mapping = map_aligned(None, 3 * page_size(), align, 0).expect("map");
+        assert_eq!(mapping.start() % align, 0);
+        assert_eq!(mapping.len, 3 * page_size());
+        unmap(&mapping);
+    }
+
+    #[test]
+    fn refusal_names_errno_and_hint() {
+        let reason = refusal_reason(&io::Error::from_raw_os_error(libc::EACCES));
+        assert!(reason.contains("EACCES"), "{reason}");
+        assert!(reason.contains("SELinux"), "{reason}");
+        assert!(reason.contains("PaX MPROTECT"), "{reason}");
+        let reason = refusal_reason(&io::Error::from_raw_os_error(libc::EPERM));
+        assert!(
+            reason.contains("EPERM") && reason.contains("deny_execmem"),
+            "{reason}"
+        );
+    }
 }
