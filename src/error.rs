@@ -39,31 +39,18 @@ pub enum Error {
     },
 
     /// A fixup whose value does not fit the field it patches.
-    #[error(
-        "relocation {kind} at {section}+{offset:#x} in `{object}` against `{symbol}` \
-         is out of range: value {value:#x} not in [{min:#x}, {max:#x}]"
-    )]
+    #[error("relocation {site} is out of range: value {value:#x} not in [{min:#x}, {max:#x}]")]
     RelocationOverflow {
-        object: String,
-        section: String,
-        offset: u64,
-        kind: String,
-        symbol: String,
+        site: Box<RelocationSite>,
         value: i128,
         min: i128,
         max: i128,
     },
 
     /// A fixup that is malformed in another way (misaligned target, place out of bounds).
-    #[error(
-        "relocation {kind} at {section}+{offset:#x} in `{object}` against `{symbol}`: {reason}"
-    )]
+    #[error("relocation {site}: {reason}")]
     BadRelocation {
-        object: String,
-        section: String,
-        offset: u64,
-        kind: String,
-        symbol: String,
+        site: Box<RelocationSite>,
         reason: String,
     },
 
@@ -132,4 +119,37 @@ fn format_unresolved(symbols: &[(String, String)]) -> String {
         .map(|(sym, obj)| format!("`{sym}` (referenced from `{obj}`)"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Where a relocation is: which object, section, offset, kind and target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelocationSite {
+    pub object: String,
+    pub section: String,
+    pub offset: u64,
+    pub kind: String,
+    pub symbol: String,
+}
+
+impl std::fmt::Display for RelocationSite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} at {}+{:#x} in `{}` against `{}`",
+            self.kind, self.section, self.offset, self.object, self.symbol
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn error_stays_small() {
+        // Results travel through hot paths (look-ups); keep the error compact.
+        assert!(
+            std::mem::size_of::<super::Error>() <= 96,
+            "{}",
+            std::mem::size_of::<super::Error>()
+        );
+    }
 }

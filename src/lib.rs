@@ -14,7 +14,7 @@ pub mod llvm;
 pub mod load;
 pub mod memory;
 
-pub use error::{Error, Result};
+pub use error::{Error, RelocationSite, Result};
 mod engine;
 
 pub use engine::{check_jit_execution, ExecutionEngine, ModuleId, Removed, DEFAULT_USE_LMM};

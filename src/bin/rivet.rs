@@ -10,7 +10,11 @@ use rivet::memory::SegmentClass;
 use rivet::ExecutionEngine;
 
 #[derive(Parser)]
-#[command(name = "rivet", version, about = "A JIT object linker and memory manager")]
+#[command(
+    name = "rivet",
+    version,
+    about = "A JIT object linker and memory manager"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -3,6 +3,7 @@
 
 use super::layout::{ObjectLayout, NONE};
 use crate::arch::{x86_64, FixupError, FixupValues};
+use crate::error::RelocationSite;
 use crate::load::{ObjectFile, RelocKind, Relocation, Section, Target};
 use crate::memory::{Allocation, SegmentClass};
 use crate::{Error, Result};
@@ -172,13 +173,19 @@ pub(crate) fn apply(
     Ok(())
 }
 
-fn place_error(object: &ObjectFile<'_>, section: &Section<'_>, reloc: &Relocation) -> Error {
-    Error::BadRelocation {
+fn site(object: &ObjectFile<'_>, section: &Section<'_>, reloc: &Relocation) -> Box<RelocationSite> {
+    Box::new(RelocationSite {
         object: object.name.clone(),
         section: section.name.to_string(),
         offset: reloc.offset,
         kind: reloc.kind.to_string(),
         symbol: object.target_name(reloc.target).to_string(),
+    })
+}
+
+fn place_error(object: &ObjectFile<'_>, section: &Section<'_>, reloc: &Relocation) -> Error {
+    Error::BadRelocation {
+        site: site(object, section, reloc),
         reason: format!("offset lies outside the section's {} bytes", section.size),
     }
 }
@@ -189,35 +196,20 @@ fn fixup_error(
     reloc: &Relocation,
     error: FixupError,
 ) -> Error {
-    let object_name = object.name.clone();
-    let section_name = section.name.to_string();
-    let kind = reloc.kind.to_string();
-    let symbol = object.target_name(reloc.target).to_string();
+    let site = site(object, section, reloc);
     match error {
         FixupError::Overflow { value, min, max } => Error::RelocationOverflow {
-            object: object_name,
-            section: section_name,
-            offset: reloc.offset,
-            kind,
-            symbol,
+            site,
             value,
             min,
             max,
         },
         FixupError::PlaceOutOfBounds { needed, available } => Error::BadRelocation {
-            object: object_name,
-            section: section_name,
-            offset: reloc.offset,
-            kind,
-            symbol,
+            site,
             reason: format!("field of {needed} bytes but only {available} left in the section"),
         },
         FixupError::Invalid(why) => Error::BadRelocation {
-            object: object_name,
-            section: section_name,
-            offset: reloc.offset,
-            kind,
-            symbol,
+            site,
             reason: why.to_string(),
         },
     }

@@ -7,10 +7,6 @@
 //! machine, and [`TargetData`] owns its layout. Nothing hands out a raw
 //! reference that outlives its owner.
 
-// `crate::Error` is large (its relocation variants carry several strings);
-// its size is decided in `src/error.rs`, not here.
-#![allow(clippy::result_large_err)]
-
 mod ffi_util;
 mod module;
 mod target;

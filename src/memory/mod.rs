@@ -8,12 +8,6 @@
 //! applies the final protections: no page is ever writable and executable at
 //! the same address.
 
-// `crate::Error` is large (its `RelocationOverflow` variant holds two i128s and
-// four Strings), so every `Result` here trips this lint, the trait's own
-// signatures included. Shrinking it (boxing that variant's fields) belongs in
-// error.rs; until then the lint is silenced for this module only.
-#![allow(clippy::result_large_err)]
-
 mod arena;
 mod protect;
 mod sections;

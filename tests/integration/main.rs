@@ -1,0 +1,9 @@
+//! rivet's integration tests: one binary, one module per area.
+
+mod common;
+mod engine_api;
+mod llvmlite_parity;
+mod memory_protection;
+mod programs;
+mod relocations;
+mod symbols;

@@ -1,0 +1,193 @@
+//! Fixups that cannot be made, stubs, and the GOT.
+
+use crate::common::*;
+use rivet::llvm::{CodeModel, RelocModel};
+use rivet::memory::{SectionsConfig, SectionsManager};
+use rivet::{Error, ExecutionEngine};
+
+extern "C" fn host_forty_two() -> i64 {
+    42
+}
+
+/// An engine for objects only (no target machine).
+fn object_engine(lmm: bool) -> ExecutionEngine {
+    ExecutionEngine::with_lmm(Some(lmm)).unwrap()
+}
+
+#[test]
+fn out_of_range_absolute_fixup_is_a_typed_error() {
+    // `movl $far, %eax` is R_X86_64_32: a zero-extended 32-bit address.
+    let asm = ".text\n.globl take_far\ntake_far:\n  movl $far, %eax\n  ret\n";
+    let obj = machine(RelocModel::Pic, CodeModel::Small)
+        .assemble(asm)
+        .unwrap();
+    for lmm in BOTH {
+        let engine = object_engine(lmm);
+        engine.add_global_mapping("far", 0x1_2345_6789);
+        let id = engine.add_object_bytes(obj.clone(), "crafted.o").unwrap();
+        let err = engine.finalize_object().unwrap_err();
+        match &err {
+            Error::RelocationOverflow {
+                site,
+                value,
+                min,
+                max,
+            } => {
+                assert_eq!(site.object, "crafted.o");
+                assert_eq!(site.section, ".text");
+                assert_eq!(site.symbol, "far");
+                assert_eq!(site.kind, "ABS32");
+                assert_eq!(site.offset, 1, "the immediate of `movl` follows its opcode byte");
+                assert_eq!(*value, 0x1_2345_6789);
+                assert_eq!((*min, *max), (0, 0xFFFF_FFFF));
+            }
+            other => panic!("expected RelocationOverflow, got {other}"),
+        }
+        let message = err.to_string();
+        assert!(message.contains("far") && message.contains("crafted.o"), "{message}");
+        assert_eq!(engine.memory_stats().allocations, 0, "nothing stays allocated");
+
+        // The engine stays usable: the same object links once `far` fits.
+        engine.remove_module(id).unwrap();
+        engine.add_global_mapping("far", 0x1234);
+        engine.add_object_bytes(obj.clone(), "crafted.o").unwrap();
+        let f = engine.get_function_address("take_far").unwrap();
+        // SAFETY: `take_far` returns the 32-bit immediate in eax.
+        assert_eq!(unsafe { call0::<u32>(f) }, 0x1234);
+    }
+}
+
+#[test]
+fn far_data_forced_by_the_section_manager_is_an_error_not_a_truncation() {
+    let ir = r#"
+        @far_global = global i32 5
+        define i32 @read_far() nounwind { %v = load i32, ptr @far_global
+          ret i32 %v }
+    "#;
+    let mut engine = ExecutionEngine::new(Box::new(SectionsManager::new(SectionsConfig {
+        data_distance: 8 << 30,
+    })));
+    engine.set_target_machine(machine(RelocModel::Pic, CodeModel::Small));
+    engine.add_module(module(ir, "far"));
+    let err = engine.finalize_object().unwrap_err();
+    match &err {
+        Error::RelocationOverflow { site, value, .. } => {
+            assert_eq!(site.kind, "PC32");
+            assert_eq!(site.symbol, "far_global");
+            assert!(value.unsigned_abs() >= 8 << 30, "{value:#x}");
+        }
+        other => panic!("expected RelocationOverflow, got {other}"),
+    }
+    // The large code model reaches any distance, in the same manager.
+    let mut engine = ExecutionEngine::new(Box::new(SectionsManager::new(SectionsConfig {
+        data_distance: 8 << 30,
+    })));
+    engine.set_target_machine(machine(RelocModel::Pic, CodeModel::Large));
+    engine.add_module(module(ir, "far"));
+    let f = engine.get_function_address("read_far").unwrap();
+    let g = engine.get_global_value_address("read_far").unwrap();
+    assert_eq!(f, g);
+    let data = engine.get_global_value_address("far_global").unwrap();
+    assert!(data.abs_diff(f) >= 8 << 30, "data {data:#x} text {f:#x}");
+    // SAFETY: finalized `i32 ()`.
+    assert_eq!(unsafe { call0::<i32>(f) }, 5);
+}
+
+#[test]
+fn calls_out_of_reach_go_through_a_stub() {
+    let ir = r#"
+        declare i64 @host_fn()
+        define i64 @call_host() { %r = call i64 @host_fn()
+          %s = add i64 %r, 1
+          ret i64 %s }
+    "#;
+    let engine = engine(&[ir], true);
+    engine.keep_link_maps(true);
+    let host = host_forty_two as usize as u64;
+    engine.add_global_mapping("host_fn", host);
+    let f = engine.get_function_address("call_host").unwrap();
+    // SAFETY: finalized `i64 ()`.
+    assert_eq!(unsafe { call0::<i64>(f) }, 43);
+    let maps = engine.link_maps();
+    let (_, map) = &maps[0];
+    let stub = map.stubs.iter().find(|(t, _)| t == "host_fn");
+    let far = host.abs_diff(f) > i32::MAX as u64;
+    assert!(stub.is_some(), "a stub is reserved for an external call: {map:?}");
+    if far {
+        // The call's displacement must land on the stub, which jumps to host_fn.
+        let (_, stub_addr) = stub.unwrap();
+        // SAFETY: the stub is finalized code; read its bytes.
+        let bytes = unsafe { std::slice::from_raw_parts(*stub_addr as *const u8, 13) };
+        assert_eq!(&bytes[..2], &[0x49, 0xBB], "movabs r11");
+        assert_eq!(u64::from_le_bytes(bytes[2..10].try_into().unwrap()), host);
+        assert_eq!(&bytes[10..13], &[0x41, 0xFF, 0xE3], "jmp r11");
+    }
+}
+
+#[test]
+fn one_got_slot_per_target() {
+    let ir = r#"
+        @ext = external global i64
+        define i64 @r1() { %v = load i64, ptr @ext
+          ret i64 %v }
+        define i64 @r2() { %v = load i64, ptr @ext
+          %w = add i64 %v, 1
+          ret i64 %w }
+        define void @w1(i64 %x) { store i64 %x, ptr @ext
+          ret void }
+    "#;
+    static mut EXT: i64 = 9;
+    let engine = engine(&[ir], true);
+    engine.keep_link_maps(true);
+    engine.add_global_mapping("ext", &raw mut EXT as u64);
+    let r2 = engine.get_function_address("r2").unwrap();
+    let w1 = engine.get_function_address("w1").unwrap();
+    // SAFETY: finalized functions of the signatures used; EXT is only touched
+    // through JIT code in this test.
+    unsafe {
+        assert_eq!(call0::<i64>(r2), 10);
+        call1::<i64, ()>(w1, 41);
+        assert_eq!(call0::<i64>(r2), 42);
+    }
+    let maps = engine.link_maps();
+    let got: Vec<_> = maps[0].1.got.iter().filter(|(t, _, _)| t == "ext").collect();
+    assert_eq!(got.len(), 1, "three GOTPCREL uses share one slot: {:?}", maps[0].1.got);
+    assert_eq!(got[0].2, &raw mut EXT as u64, "the slot holds the target's address");
+}
+
+#[test]
+fn static_small_code_needs_low_addresses_and_says_so_elsewhere() {
+    // Static small-model code uses 32-bit absolute addresses. The arena keeps
+    // code in the low 2 GiB, so it links there (tested in programs.rs); placed
+    // at an address above 4 GiB it must fail with an error, not truncate.
+    let ir = r#"
+        @g = global i32 3
+        define ptr @addr_of_g() { ret ptr @g }
+    "#;
+    let obj = {
+        let mut m = module(ir, "static_small");
+        machine(RelocModel::Static, CodeModel::Small)
+            .emit_object(&mut m)
+            .unwrap()
+    };
+    let engine = ExecutionEngine::new(Box::new(SectionsManager::new(SectionsConfig {
+        data_distance: 8 << 30,
+    })));
+    engine.add_object_bytes(obj, "static_small.o").unwrap();
+    match engine.finalize_object() {
+        Err(Error::RelocationOverflow { site, .. }) => {
+            assert!(site.kind == "ABS32" || site.kind == "ABS32S", "{}", site.kind);
+            assert_eq!(site.symbol, "g");
+        }
+        // The data mapping may land below 4 GiB only if the kernel put text
+        // low; then the fixup is in range and the code must work.
+        Ok(()) => {
+            let f = engine.get_function_address("addr_of_g").unwrap();
+            let g = engine.get_global_value_address("g").unwrap();
+            // SAFETY: finalized `ptr ()`.
+            assert_eq!(unsafe { call0::<u64>(f) }, g);
+            assert!(g < 1 << 32);
+        }
+        Err(other) => panic!("expected RelocationOverflow, got {other}"),
+    }
+}
