@@ -43,14 +43,35 @@ pub struct ArenaConfig {
     /// Optional address to place the reservation near (a hint: the kernel may
     /// put it elsewhere, and nothing already mapped is ever replaced).
     pub hint: Option<u64>,
+    /// With `hint`: look for a free range from `hint` up that ends at or
+    /// below this address before settling for wherever the kernel puts the
+    /// reservation.
+    pub below: Option<u64>,
 }
+
+/// Bytes an arena reserves by default (address space only; committed lazily).
+pub const DEFAULT_RESERVATION: u64 = 512 << 20;
+
+/// Where the arena asks to be placed by default. On x86-64, the low 2 GiB
+/// (256 MiB up), so that static small-code-model objects, which hold 32-bit
+/// absolute addresses (`R_X86_64_32`, `R_X86_64_32S`), link and run; calls
+/// from there into the process's libraries go through stubs. Several engines
+/// each find their own free range there. Elsewhere, no preference. A hint
+/// only: when the low range is full the reservation goes wherever the kernel
+/// puts it, and such objects fail with a range error.
+pub const DEFAULT_HINT: Option<u64> = if cfg!(target_arch = "x86_64") {
+    Some(0x1000_0000)
+} else {
+    None
+};
 
 impl Default for ArenaConfig {
     fn default() -> Self {
         ArenaConfig {
-            reservation: 1 << 30,
+            reservation: DEFAULT_RESERVATION,
             page_size: None,
-            hint: None,
+            hint: DEFAULT_HINT,
+            below: DEFAULT_HINT.map(|_| 1 << 31),
         }
     }
 }
@@ -171,16 +192,22 @@ impl Arena {
             .hint
             .and_then(|hint| usize::try_from(hint).ok())
             .map(|hint| hint & !(system_page - 1));
-        let reservation =
-            protect::map_aligned(hint, len, granule, libc::MAP_NORESERVE).map_err(|source| {
-                Error::OutOfMemory {
-                    requested,
-                    reason: format!(
-                        "the system refused to reserve {len} bytes of address space: {} ({source})",
-                        protect::errno_name(source.raw_os_error().unwrap_or(0))
-                    ),
-                }
-            })?;
+        let below = config.below.and_then(|b| usize::try_from(b).ok());
+        let low = match (hint, below) {
+            (Some(hint), Some(below)) => probe_below(hint, below, len, granule),
+            _ => None,
+        };
+        let reservation = match low {
+            Some(mapping) => Ok(mapping),
+            None => protect::map_aligned(hint, len, granule, libc::MAP_NORESERVE),
+        }
+        .map_err(|source| Error::OutOfMemory {
+            requested,
+            reason: format!(
+                "the system refused to reserve {len} bytes of address space: {} ({source})",
+                protect::errno_name(source.raw_os_error().unwrap_or(0))
+            ),
+        })?;
         let mut free = BTreeMap::new();
         free.insert(0, len);
         Ok(Arena {
@@ -557,6 +584,27 @@ impl Drop for Arena {
     }
 }
 
+/// Step between the addresses [`probe_below`] tries.
+const PROBE_STEP: usize = 256 << 20;
+
+/// Finds a free range of `len` bytes between `hint` and `below`, trying
+/// addresses `PROBE_STEP` apart. Never replaces existing memory.
+fn probe_below(hint: usize, below: usize, len: usize, granule: usize) -> Option<protect::Mapping> {
+    let step = PROBE_STEP.max(granule);
+    let mut at = protect::round_up_usize(hint, step)?;
+    while at.checked_add(len)? <= below {
+        if let Some(mapping) = protect::map_near(at, len) {
+            if mapping.start() == at {
+                return Some(mapping);
+            }
+            // The kernel took the address as a plain hint and went elsewhere.
+            protect::unmap(&mapping);
+        }
+        at += step;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tests::{assert_no_writable_executable_mapping, mapping_containing};
@@ -571,6 +619,23 @@ mod tests {
         layout
     }
 
+    #[test]
+    fn default_arenas_find_their_own_low_ranges() {
+        // Several engines each get a reservation in the low 2 GiB on x86-64.
+        let arenas: Vec<Arena> = (0..3)
+            .map(|_| Arena::new(ArenaConfig::default()).expect("reserve"))
+            .collect();
+        if cfg!(target_arch = "x86_64") {
+            for a in &arenas {
+                assert!(
+                    a.base() + a.reservation_len() <= 1 << 31,
+                    "arena at {:#x} not below 2 GiB",
+                    a.base()
+                );
+            }
+        }
+    }
+
     fn all_classes() -> ModuleLayout {
         layout([(100, 16), (32, 16), (64, 8), (200, 32), (300, 8)])
     }
@@ -580,6 +645,7 @@ mod tests {
             reservation,
             page_size,
             hint: None,
+            below: None,
         })
         .expect("reserve")
     }
@@ -609,7 +675,7 @@ mod tests {
     #[test]
     fn allocate_write_finalize_release() {
         let mut arena = Arena::new(ArenaConfig::default()).expect("reserve");
-        assert_eq!(arena.stats().reserved_bytes, 1 << 30);
+        assert_eq!(arena.stats().reserved_bytes, DEFAULT_RESERVATION);
         let allocation = arena.allocate(&all_classes()).expect("allocate");
         let page = page_size();
         let base = arena.base();
@@ -818,6 +884,7 @@ mod tests {
                 reservation: 1 << 20,
                 page_size: Some(bad),
                 hint: None,
+                below: None,
             });
             assert!(
                 matches!(result, Err(Error::Memory { .. })),
@@ -859,6 +926,7 @@ mod tests {
                 reservation: 1 << 20,
                 page_size: None,
                 hint: Some(spot),
+                below: None,
             })
             .expect("reserve");
             arena.base() == spot

@@ -390,6 +390,30 @@ mod aarch64 {
     }
 }
 
+/// Tries one address: `MAP_FIXED_NOREPLACE` where the system has it, so the
+/// mapping lands exactly there or not at all; a plain hint otherwise (and
+/// when the kernel does not know the flag). Never replaces existing memory.
+pub(super) fn map_near(hint: usize, len: usize) -> Option<Mapping> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        match map_anonymous(Some(hint), len, libc::PROT_NONE, libc::MAP_FIXED_NOREPLACE) {
+            Ok(mapping) => return Some(mapping),
+            // Taken, or beyond the address space: a plain hint would land
+            // wherever the kernel likes, so try the next address instead.
+            Err(error)
+                if matches!(
+                    error.raw_os_error(),
+                    Some(libc::EEXIST) | Some(libc::ENOMEM)
+                ) =>
+            {
+                return None
+            }
+            Err(_) => {}
+        }
+    }
+    map_anonymous(Some(hint), len, libc::PROT_NONE, 0).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -294,30 +294,6 @@ fn commit(pointer: *mut u8, request: Checked, total: u64) -> Result<Run> {
     })
 }
 
-/// Tries one address: `MAP_FIXED_NOREPLACE` where the system has it, so the
-/// mapping lands exactly there or not at all; a plain hint otherwise (and
-/// when the kernel does not know the flag). Never replaces existing memory.
-fn map_near(hint: usize, len: usize) -> Option<Mapping> {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    {
-        match protect::map_anonymous(Some(hint), len, libc::PROT_NONE, libc::MAP_FIXED_NOREPLACE) {
-            Ok(mapping) => return Some(mapping),
-            // Taken, or beyond the address space: a plain hint would land
-            // wherever the kernel likes, so try the next address instead.
-            Err(error)
-                if matches!(
-                    error.raw_os_error(),
-                    Some(libc::EEXIST) | Some(libc::ENOMEM)
-                ) =>
-            {
-                return None
-            }
-            Err(_) => {}
-        }
-    }
-    protect::map_anonymous(Some(hint), len, libc::PROT_NONE, 0).ok()
-}
-
 /// Maps `len` bytes aligned to `align` whose gap to `text` is at least `distance`.
 fn place_far(
     len: usize,
@@ -348,7 +324,7 @@ fn place_far(
                 continue;
             }
             tried += 1;
-            let Some(mapping) = map_near(hint, len) else {
+            let Some(mapping) = protect::map_near(hint, len) else {
                 continue;
             };
             if gap(&mapping, text) as u64 >= distance && mapping.start() % align == 0 {

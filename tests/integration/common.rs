@@ -40,12 +40,9 @@ pub fn engine_with(
 ) -> ExecutionEngine {
     let mut iter = modules.iter().enumerate();
     let (_, first) = iter.next().expect("at least one module");
-    let engine = rivet::create_mcjit_compiler(
-        module(first, "m0"),
-        machine(reloc, code_model),
-        Some(lmm),
-    )
-    .expect("engine");
+    let engine =
+        rivet::create_mcjit_compiler(module(first, "m0"), machine(reloc, code_model), Some(lmm))
+            .expect("engine");
     for (i, ir) in iter {
         engine.add_module(module(ir, &format!("m{i}")));
     }

@@ -115,16 +115,28 @@ fn check_program(engine: &rivet::ExecutionEngine, what: &str) {
         *(counter as *mut i64) = 1000;
         assert_eq!(call1::<i64, i64>(bump, 1), 1001, "{what}: global read");
         for (k, want) in CLASSIFY.iter().enumerate() {
-            assert_eq!(call1::<i32, i32>(classify, k as i32), *want, "{what}: case {k}");
+            assert_eq!(
+                call1::<i32, i32>(classify, k as i32),
+                *want,
+                "{what}: case {k}"
+            );
         }
         assert_eq!(call1::<i32, i32>(classify, 16), -1, "{what}");
         assert_eq!(call1::<i32, i32>(classify, -3), -1, "{what}");
         let x = 0.75f64;
         let want = (x * std::f64::consts::PI + 1.234567e-3) * std::f64::consts::E;
         assert_eq!(call1::<f64, f64>(poly, x), want, "{what}: constant pool");
-        assert_eq!(call1::<f64, f64>(trig, x), x.sin() + x.cos(), "{what}: libm");
+        assert_eq!(
+            call1::<f64, f64>(trig, x),
+            x.sin() + x.cos(),
+            "{what}: libm"
+        );
         assert_eq!(call0::<f64>(sum_values), 1.5 - 2.25 + 3.125, "{what}");
-        assert_eq!(*(values as *const f64).add(3), 2.375, "{what}: store to array");
+        assert_eq!(
+            *(values as *const f64).add(3),
+            2.375,
+            "{what}: store to array"
+        );
         assert_eq!(call2::<i64, i64, i64>(dispatch, 0, 21), 42, "{what}: table");
         assert_eq!(call2::<i64, i64, i64>(dispatch, 1, 14), 42, "{what}: table");
     }
@@ -197,7 +209,11 @@ fn calls_and_globals_across_two_modules() {
             // SAFETY: finalized function `i32 (i32)` and an i32 global.
             unsafe {
                 assert_eq!(call1::<i32, i32>(f, 3), 3 * 7 + 7);
-                assert_eq!(*(shared as *const i32), 8, "store went to the provider's global");
+                assert_eq!(
+                    *(shared as *const i32),
+                    8,
+                    "store went to the provider's global"
+                );
                 assert_eq!(call1::<i32, i32>(f, 2), 2 * 8 + 8);
             }
         }
@@ -206,8 +222,11 @@ fn calls_and_globals_across_two_modules() {
 
 #[test]
 fn modules_added_after_a_finalize_link_against_earlier_ones() {
-    let engine = engine(&[r#"define i64 @base(i64 %x) { %r = add i64 %x, 100
- ret i64 %r }"#], true);
+    let engine = engine(
+        &[r#"define i64 @base(i64 %x) { %r = add i64 %x, 100
+ ret i64 %r }"#],
+        true,
+    );
     let base = engine.get_function_address("base").unwrap();
     engine.add_module(module(
         r#"declare i64 @base(i64)
