@@ -1,10 +1,12 @@
-//! rivet: a JIT object linker and memory manager behind llvmlite's
-//! execution-engine API.
+#![doc = include_str!("../README.md")]
 //!
-//! LLVM turns IR into object bytes; everything after that is rivet's:
-//! parsing the object ([`load`]), laying it out and relocating it ([`link`],
-//! [`arch`]), placing it in memory it controls ([`memory`]), and answering
-//! address look-ups ([`ExecutionEngine`]).
+//! # Crate layout
+//!
+//! LLVM turns IR into object bytes ([`llvm`], behind the default `llvm`
+//! feature); everything after that is rivet's: parsing the object
+//! ([`load`]), laying it out and relocating it ([`link`], [`arch`]), placing
+//! it in memory it controls ([`memory`]), and answering address look-ups
+//! ([`ExecutionEngine`]).
 
 pub mod arch;
 mod error;

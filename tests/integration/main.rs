@@ -1,5 +1,6 @@
 //! rivet's integration tests: one binary, one module per area.
 
+mod cli;
 mod common;
 mod engine_api;
 mod llvmlite_parity;

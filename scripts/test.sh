@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# rivet's whole test suite, as CI runs it: set-up, formatting, lints, tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+cargo test
