@@ -180,8 +180,7 @@ fn link_map_lists_sections_symbols_got_and_memory() {
             })
             .unwrap_or_else(|| panic!("no line for {name}"));
         u64::from_str_radix(
-            line.trim()
-                .split_whitespace()
+            line.split_whitespace()
                 .next()
                 .unwrap()
                 .trim_start_matches("0x"),
