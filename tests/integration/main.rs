@@ -4,6 +4,7 @@ mod cli;
 mod common;
 mod engine_api;
 mod llvmlite_parity;
+mod loader;
 mod memory_protection;
 mod programs;
 mod relocations;

@@ -221,3 +221,63 @@ fn absolute_32_bit_data_pointing_above_4_gib_is_an_error() {
     // SAFETY: `p` is an i32 global.
     assert_eq!(unsafe { *(p as *const u32) } as u64, g);
 }
+
+/// Every ELF x86-64 relocation type rivet maps, including the ones LLVM's
+/// code generator rarely emits, made with `.reloc` in a data table and
+/// checked field by field against the psABI formula.
+#[test]
+fn every_elf_x86_64_relocation_type_patches_the_right_value() {
+    let asm = include_str!("../../fixtures/x86_64-every-reloc.s");
+    let obj = machine(RelocModel::Pic, CodeModel::Small)
+        .assemble(asm)
+        .unwrap();
+    for lmm in BOTH {
+        let engine = object_engine(lmm);
+        engine.keep_link_maps(true);
+        static EXT: u64 = 0;
+        let ext = &EXT as *const u64 as u64;
+        engine.add_global_mapping("ext", ext);
+        engine.add_global_mapping("low32", 0x7fff_0000);
+        engine.add_global_mapping("low16", 0xfffe);
+        engine.add_global_mapping("low8", 0x7e);
+        engine
+            .add_object_bytes(obj.clone(), "every-reloc.o")
+            .unwrap();
+        let table = engine.get_global_value_address("rel_table").unwrap();
+        let func = engine.get_function_address("func").unwrap();
+        let sized = engine.get_global_value_address("sized").unwrap();
+        assert_eq!(sized, table + 136);
+        let maps = engine.link_maps();
+        let got = &maps[0].1.got;
+        let slot = |name: &str| got.iter().find(|(t, _, _)| t == name).unwrap().1;
+        let got_base = got.iter().map(|(_, a, _)| *a).min().unwrap();
+        assert_eq!(got.iter().find(|(t, _, _)| t == "ext").unwrap().2, ext);
+        // SAFETY: `rel_table` is 16 quadwords of writable data.
+        let field = |i: u64| unsafe { *((table + 8 * i) as *const u64) };
+        let p = |i: u64| table + 8 * i;
+        let near = table + 128;
+        let i32_at = |i: u64| field(i) as u32 as i32 as i64;
+        assert_eq!(field(0), 0x7fff_0010, "R_X86_64_32");
+        assert_eq!(i32_at(1), slot("ext") as i64 - 4 - p(1) as i64, "GOTPCREL");
+        assert_eq!(i32_at(2), slot("ext") as i64 - 4 - p(2) as i64, "GOTPCRELX");
+        assert_eq!(i32_at(3), got_base as i64 + 3 - p(3) as i64, "GOTPC32");
+        assert_eq!(field(4), (func + 5).wrapping_sub(got_base), "PLTOFF64");
+        assert_eq!(i32_at(5), (slot("ext") - got_base) as i64, "GOT32");
+        assert_eq!(field(6), 25, "SIZE32");
+        assert_eq!(field(7), 32, "SIZE64");
+        assert_eq!(field(8), 0xffff, "R_X86_64_16");
+        assert_eq!(field(9), 0x7f, "R_X86_64_8");
+        assert_eq!(
+            field(10) as u16 as i16 as i64,
+            (near + 2 - p(10)) as i64,
+            "PC16"
+        );
+        assert_eq!(field(11) as u8 as i8 as i64, (near - p(11)) as i64, "PC8");
+        assert_eq!(field(12), got_base.wrapping_sub(p(12)), "GOTPC64");
+        assert_eq!(field(13), slot("ext") - got_base + 2, "GOT64");
+        assert_eq!(field(14), slot("func") - got_base, "GOTPLT64");
+        assert_eq!(field(15), (func - 8).wrapping_sub(p(15)), "PC64");
+        // One slot per target although `ext` is used by four fixups.
+        assert_eq!(got.len(), 2, "{got:?}");
+    }
+}
