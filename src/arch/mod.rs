@@ -6,7 +6,105 @@
 //! [`FixupError`]. It knows nothing about files, symbols or memory managers,
 //! which is what lets it be tested exhaustively in isolation.
 
+pub mod aarch64;
 pub mod x86_64;
+
+use crate::load::Arch;
+
+/// A fixup kind, by instruction set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RelocKind {
+    X86_64(x86_64::Reloc),
+    Aarch64(aarch64::Reloc),
+}
+
+impl RelocKind {
+    /// Whether the fixup reads a GOT slot that holds the target's address.
+    #[inline]
+    pub fn needs_got_slot(self) -> bool {
+        match self {
+            RelocKind::X86_64(r) => r.needs_got_slot(),
+            RelocKind::Aarch64(r) => r.needs_got_slot(),
+        }
+    }
+
+    /// Whether the fixup refers to the GOT base.
+    #[inline]
+    pub fn needs_got_base(self) -> bool {
+        match self {
+            RelocKind::X86_64(r) => r.needs_got_base(),
+            RelocKind::Aarch64(r) => r.needs_got_base(),
+        }
+    }
+
+    /// Whether the fixup is a branch that may be routed through a stub.
+    #[inline]
+    pub fn is_branch(self) -> bool {
+        match self {
+            RelocKind::X86_64(r) => r.is_branch(),
+            RelocKind::Aarch64(r) => r.is_branch(),
+        }
+    }
+
+    /// Whether a branch at `p` reaches `s + a` directly.
+    #[inline]
+    pub fn branch_reaches(self, p: u64, s: u64, a: i64) -> bool {
+        match self {
+            RelocKind::X86_64(r) => r.branch_reaches(p, s, a),
+            RelocKind::Aarch64(r) => r.branch_reaches(p, s, a),
+        }
+    }
+
+    /// Computes the fixup and writes it at the start of `place`.
+    #[inline]
+    pub fn apply(self, place: &mut [u8], v: &FixupValues) -> Result<(), FixupError> {
+        match self {
+            RelocKind::X86_64(r) => x86_64::apply(r, place, v),
+            RelocKind::Aarch64(r) => aarch64::apply(r, place, v),
+        }
+    }
+}
+
+impl std::fmt::Display for RelocKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RelocKind::X86_64(r) => r.fmt(f),
+            RelocKind::Aarch64(r) => r.fmt(f),
+        }
+    }
+}
+
+/// Stub and GOT geometry of one instruction set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StubGeometry {
+    pub stub_size: u64,
+    pub stub_align: u64,
+    pub got_slot_size: u64,
+}
+
+/// The stub and GOT geometry of `arch`.
+pub fn geometry(arch: Arch) -> StubGeometry {
+    match arch {
+        Arch::X86_64 => StubGeometry {
+            stub_size: x86_64::STUB_SIZE as u64,
+            stub_align: x86_64::STUB_ALIGN as u64,
+            got_slot_size: x86_64::GOT_SLOT_SIZE as u64,
+        },
+        Arch::Aarch64 => StubGeometry {
+            stub_size: aarch64::STUB_SIZE as u64,
+            stub_align: aarch64::STUB_ALIGN as u64,
+            got_slot_size: aarch64::GOT_SLOT_SIZE as u64,
+        },
+    }
+}
+
+/// Writes a stub for `arch` at the start of `place` that jumps to `target`.
+pub fn write_stub(arch: Arch, place: &mut [u8], target: u64) -> Result<(), FixupError> {
+    match arch {
+        Arch::X86_64 => x86_64::write_stub(place, target),
+        Arch::Aarch64 => aarch64::write_stub(place, target),
+    }
+}
 
 #[cfg(test)]
 mod x86_64_tests;

@@ -2,9 +2,9 @@
 //! cannot reach, and patch every fixup, in one linear walk per object.
 
 use super::layout::{ObjectLayout, NONE};
-use crate::arch::{x86_64, FixupError, FixupValues};
+use crate::arch::{self, FixupError, FixupValues};
 use crate::error::RelocationSite;
-use crate::load::{ObjectFile, RelocKind, Relocation, Section, Target};
+use crate::load::{ObjectFile, Relocation, Section, Target};
 use crate::memory::{Allocation, SegmentClass};
 use crate::{Error, Result};
 
@@ -121,10 +121,16 @@ pub(crate) fn apply(
         for reloc in &section.relocations {
             let p = section_addr.wrapping_add(reloc.offset);
             let s = addrs.of(reloc.target);
+            // A difference S - T + A folds T into the addend, so range checks
+            // see the true (possibly negative) value; addresses are below 2^63.
+            let a = match reloc.subtrahend {
+                Some(t) => reloc.addend.wrapping_sub(addrs.of(t) as i64),
+                None => reloc.addend,
+            };
             let mut values = FixupValues {
                 p,
                 s,
-                a: reloc.addend,
+                a,
                 got_base,
                 ..FixupValues::default()
             };
@@ -145,29 +151,26 @@ pub(crate) fn apply(
                 .ok()
                 .and_then(|o| bytes.get_mut(o..))
                 .ok_or_else(|| place_error(object, section, reloc))?;
-            match reloc.kind {
-                RelocKind::X86_64(kind) => {
-                    if kind.is_branch() && !kind.branch_reaches(p, s, reloc.addend) {
-                        if let Target::Symbol(i) = reloc.target {
-                            let stub = layout.stub_of_symbol[i as usize];
-                            if stub != NONE {
-                                let stub_offset = stub as u64 * layout.stub_size;
-                                if !stub_written[stub as usize] {
-                                    let field = stubs_writer
-                                        .slice(stub_offset, layout.stub_size)
-                                        .ok_or_else(|| internal("stub"))?;
-                                    x86_64::write_stub(field, s)
-                                        .map_err(|e| fixup_error(object, section, reloc, e))?;
-                                    stub_written[stub as usize] = true;
-                                }
-                                values.stub = stubs_base + stub_offset;
-                            }
+            let kind = reloc.kind;
+            if kind.is_branch() && !kind.branch_reaches(p, s, a) {
+                if let Target::Symbol(i) = reloc.target {
+                    let stub = layout.stub_of_symbol[i as usize];
+                    if stub != NONE {
+                        let stub_offset = stub as u64 * layout.stub_size;
+                        if !stub_written[stub as usize] {
+                            let field = stubs_writer
+                                .slice(stub_offset, layout.stub_size)
+                                .ok_or_else(|| internal("stub"))?;
+                            arch::write_stub(object.arch, field, s)
+                                .map_err(|e| fixup_error(object, section, reloc, e))?;
+                            stub_written[stub as usize] = true;
                         }
+                        values.stub = stubs_base + stub_offset;
                     }
-                    x86_64::apply(kind, place, &values)
-                        .map_err(|e| fixup_error(object, section, reloc, e))?;
                 }
             }
+            kind.apply(place, &values)
+                .map_err(|e| fixup_error(object, section, reloc, e))?;
         }
     }
     Ok(())

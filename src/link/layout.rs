@@ -1,8 +1,8 @@
 //! Planning: where each section of an object goes inside its module's
 //! segments, and which GOT slots and stubs the module needs.
 
-use crate::arch::x86_64;
-use crate::load::{Arch, ObjectFile, SectionKind, Target};
+use crate::arch;
+use crate::load::{ObjectFile, SectionKind, Target};
 use crate::memory::{ModuleLayout, SegmentClass};
 
 /// "No slot" in the per-symbol and per-section slot tables.
@@ -79,13 +79,12 @@ pub(crate) fn plan(
         common_offsets.push((symbol, offset));
     }
 
-    let (stub_size, stub_align, slot_size) = match object.arch {
-        Arch::X86_64 | Arch::Aarch64 => (
-            x86_64::STUB_SIZE as u64,
-            x86_64::STUB_ALIGN as u64,
-            x86_64::GOT_SLOT_SIZE as u64,
-        ),
-    };
+    let geometry = arch::geometry(object.arch);
+    let (stub_size, stub_align, slot_size) = (
+        geometry.stub_size,
+        geometry.stub_align,
+        geometry.got_slot_size,
+    );
     let mut got_of_symbol = vec![NONE; object.symbols.len()];
     let mut got_of_section = vec![NONE; object.sections.len()];
     let mut got_targets = Vec::new();

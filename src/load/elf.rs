@@ -55,6 +55,7 @@ pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'
             size: sh.sh_size(endian),
             align,
             relocations: Vec::new(),
+            comdat: None,
         });
     }
 
@@ -192,6 +193,7 @@ pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'
                 kind,
                 target,
                 addend: rela.r_addend(endian),
+                subtrahend: None,
             });
         }
         sections[target_index].relocations = relocations;

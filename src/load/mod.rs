@@ -7,7 +7,7 @@
 
 mod elf;
 
-use crate::arch::x86_64;
+pub use crate::arch::RelocKind;
 use crate::{Error, Result};
 
 /// The container format of an object.
@@ -63,6 +63,34 @@ pub struct Section<'data> {
     pub align: u64,
     /// Fixups to apply to this section, sorted by nothing in particular.
     pub relocations: Vec<Relocation>,
+    /// The COMDAT group the section belongs to, if any.
+    pub comdat: Option<Comdat<'data>>,
+}
+
+/// How the linker picks among sections of one COMDAT group (COFF's
+/// selections; an ELF group is `Any`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ComdatSelection {
+    /// Keep the first; drop the others.
+    Any,
+    /// A second copy is a duplicate-symbol error.
+    NoDuplicates,
+    /// Keep the first; copies of another size are an error.
+    SameSize,
+    /// Keep the first; copies with other contents are an error.
+    ExactMatch,
+    /// Keep the largest copy.
+    Largest,
+    /// Kept or dropped with section `parent` of the same object.
+    Associative { parent: u32 },
+}
+
+/// A section's COMDAT group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Comdat<'data> {
+    /// The group's name (its key symbol).
+    pub name: &'data str,
+    pub selection: ComdatSelection,
 }
 
 /// Symbol visibility to other objects.
@@ -124,46 +152,6 @@ pub enum Target {
     Section(u32),
 }
 
-/// A fixup kind, by instruction set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RelocKind {
-    X86_64(x86_64::Reloc),
-}
-
-impl RelocKind {
-    /// Whether the fixup reads a GOT slot that holds the target's address.
-    #[inline]
-    pub fn needs_got_slot(self) -> bool {
-        match self {
-            RelocKind::X86_64(r) => r.needs_got_slot(),
-        }
-    }
-
-    /// Whether the fixup refers to the GOT base.
-    #[inline]
-    pub fn needs_got_base(self) -> bool {
-        match self {
-            RelocKind::X86_64(r) => r.needs_got_base(),
-        }
-    }
-
-    /// Whether the fixup is a branch that may be routed through a stub.
-    #[inline]
-    pub fn is_branch(self) -> bool {
-        match self {
-            RelocKind::X86_64(r) => r.is_branch(),
-        }
-    }
-}
-
-impl std::fmt::Display for RelocKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RelocKind::X86_64(r) => r.fmt(f),
-        }
-    }
-}
-
 /// One fixup: patch `offset` bytes into its section with `kind` computed
 /// against `target` + `addend`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,6 +161,9 @@ pub struct Relocation {
     pub target: Target,
     /// Explicit addend (implicit addends are read by the loader).
     pub addend: i64,
+    /// For a difference (Mach-O `SUBTRACTOR` pairs): the value is
+    /// S - (this target's address) + A.
+    pub subtrahend: Option<Target>,
 }
 
 /// A parsed relocatable object, borrowing from its bytes.
