@@ -4,7 +4,7 @@
 use super::layout::{ObjectLayout, NONE};
 use crate::arch::{self, FixupError, FixupValues};
 use crate::error::RelocationSite;
-use crate::load::{ObjectFile, Relocation, Section, Target};
+use crate::load::{Definition, ObjectFile, Relocation, Section, Target};
 use crate::memory::{Allocation, SegmentClass};
 use crate::{Error, Result};
 
@@ -14,6 +14,10 @@ pub(crate) struct Addresses<'a> {
     pub symbols: &'a [u64],
     /// Run-time address of each section (0 when not loaded).
     pub sections: &'a [u64],
+    /// The module's image base (COFF image-relative fixups).
+    pub image_base: u64,
+    /// GOT slots whose value is not their target's address: (slot, value).
+    pub got_overrides: &'a [(u32, u64)],
 }
 
 impl Addresses<'_> {
@@ -96,7 +100,12 @@ pub(crate) fn apply(
             let field = got
                 .slice(slot as u64 * 8, 8)
                 .ok_or_else(|| internal("GOT"))?;
-            field.copy_from_slice(&addrs.of(target).to_le_bytes());
+            let value = addrs
+                .got_overrides
+                .iter()
+                .find(|(s, _)| *s as usize == slot)
+                .map_or_else(|| addrs.of(target), |&(_, v)| v);
+            field.copy_from_slice(&value.to_le_bytes());
         }
     }
 
@@ -127,11 +136,23 @@ pub(crate) fn apply(
                 Some(t) => reloc.addend.wrapping_sub(addrs.of(t) as i64),
                 None => reloc.addend,
             };
+            let target_section = match reloc.target {
+                Target::Section(i) => Some(i),
+                Target::Symbol(i) => match object.symbols.get(i as usize).map(|s| s.definition) {
+                    Some(Definition::Section { section, .. }) => Some(section),
+                    _ => None,
+                },
+            };
             let mut values = FixupValues {
                 p,
                 s,
                 a,
                 got_base,
+                image_base: addrs.image_base,
+                section_base: target_section
+                    .and_then(|i| addrs.sections.get(i as usize).copied())
+                    .unwrap_or(0),
+                section_index: target_section.map_or(0, |i| i as u16),
                 ..FixupValues::default()
             };
             if reloc.kind.needs_got_slot() {

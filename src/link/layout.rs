@@ -48,9 +48,12 @@ fn class_of(kind: SectionKind) -> Option<SegmentClass> {
 /// `owns_symbol(i)` says whether the object's own definition of symbol `i`
 /// is the one its references bind to (else the target may be anywhere, and a
 /// branch to it gets a stub reserved).
+/// `imports` lists the symbols that are pointer slots (COFF `__imp_`): each
+/// gets a GOT slot, which the symbol's address is.
 pub(crate) fn plan(
     object: &ObjectFile<'_>,
     commons: &[(u32, u64, u64)],
+    imports: &[u32],
     owns_symbol: impl Fn(usize) -> bool,
 ) -> ObjectLayout {
     let mut request = ModuleLayout::default();
@@ -91,6 +94,14 @@ pub(crate) fn plan(
     let mut stub_of_symbol = vec![NONE; object.symbols.len()];
     let mut stub_targets = Vec::new();
     let mut needs_got_base = false;
+    for &i in imports {
+        if let Some(slot) = got_of_symbol.get_mut(i as usize) {
+            if *slot == NONE {
+                *slot = got_targets.len() as u32;
+                got_targets.push(Target::Symbol(i));
+            }
+        }
+    }
     for section in &object.sections {
         for reloc in &section.relocations {
             let kind = reloc.kind;

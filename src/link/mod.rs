@@ -38,6 +38,13 @@ use crate::{Error, Result};
 
 /// The name the large code model uses for the GOT base.
 const GOT_BASE_NAME: &str = "_GLOBAL_OFFSET_TABLE_";
+/// COFF's name for the image base, which image-relative fixups count from.
+const IMAGE_BASE_NAME: &str = "__ImageBase";
+/// COFF's prefix for "a pointer to": `__imp_f` is a slot holding `f`'s address.
+const IMPORT_PREFIX: &str = "__imp_";
+/// Marks floating-point use in COFF objects; only its existence matters.
+const FLTUSED_NAME: &str = "_fltused";
+static FLTUSED: i32 = 0;
 
 /// One module to link: the engine's id for it and its parsed object.
 pub struct LinkUnit<'a, 'data> {
@@ -82,8 +89,22 @@ pub struct LinkMap {
 #[derive(Debug, Clone, Copy)]
 enum Resolved {
     Address(u64),
-    Batch { object: usize, symbol: usize },
+    Batch {
+        object: usize,
+        symbol: usize,
+    },
     GotBase,
+    ImageBase,
+    /// A slot (in the module's GOT) holding the address of what the inner
+    /// resolution gives: COFF's `__imp_` symbols.
+    ImportPointer(ImportTarget),
+}
+
+/// What an import pointer's slot holds.
+#[derive(Debug, Clone, Copy)]
+enum ImportTarget {
+    Address(u64),
+    Batch { object: usize, symbol: usize },
 }
 
 /// The definition that wins a name among the batch.
@@ -221,7 +242,19 @@ pub fn link(
                 own[si] = true;
                 continue;
             }
-            match resolve_name(sym.name, &winners, table, externals) {
+            let found = resolve_name(sym.name, &winners, table, externals).or_else(|| {
+                let inner = sym.name.strip_prefix(IMPORT_PREFIX)?;
+                Some(Resolved::ImportPointer(
+                    match resolve_name(inner, &winners, table, externals)? {
+                        Resolved::Address(a) => ImportTarget::Address(a),
+                        Resolved::Batch { object, symbol } => {
+                            ImportTarget::Batch { object, symbol }
+                        }
+                        _ => return None,
+                    },
+                ))
+            });
+            match found {
                 Some(r) => res[si] = Some(r),
                 None if sym.binding == Binding::Weak && !defined => {
                     res[si] = Some(Resolved::Address(0))
@@ -248,7 +281,13 @@ pub fn link(
             })
             .collect();
         let own = &owned[oi];
-        layouts.push(layout::plan(unit.object, &commons, |i| own[i]));
+        let imports: Vec<u32> = resolved[oi]
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| matches!(r, Some(Resolved::ImportPointer(_))))
+            .map(|(i, _)| i as u32)
+            .collect();
+        layouts.push(layout::plan(unit.object, &commons, &imports, |i| own[i]));
     }
     let mut allocations: Vec<Allocation> = Vec::with_capacity(units.len());
     let result = link_allocated(
@@ -334,14 +373,26 @@ fn link_allocated(
         symbol_addrs.push(syms);
     }
     // Fill in what resolves to other objects of the batch, or elsewhere.
+    let mut import_values: Vec<Vec<(u32, u64)>> = vec![Vec::new(); units.len()];
     for oi in 0..units.len() {
         let got_base = allocations[oi].segment(SegmentClass::Got).addr;
+        let image_base = image_base(&allocations[oi]);
         for si in 0..symbol_addrs[oi].len() {
             let addr = match resolved[oi][si] {
                 None => continue,
                 Some(Resolved::Address(a)) => a,
                 Some(Resolved::GotBase) => got_base,
+                Some(Resolved::ImageBase) => image_base,
                 Some(Resolved::Batch { object, symbol }) => symbol_addrs[object][symbol],
+                Some(Resolved::ImportPointer(target)) => {
+                    let value = match target {
+                        ImportTarget::Address(a) => a,
+                        ImportTarget::Batch { object, symbol } => symbol_addrs[object][symbol],
+                    };
+                    let slot = layouts[oi].got_of_symbol[si];
+                    import_values[oi].push((slot, value));
+                    got_base + slot as u64 * 8
+                }
             };
             symbol_addrs[oi][si] = addr;
         }
@@ -357,6 +408,8 @@ fn link_allocated(
             &apply::Addresses {
                 symbols: &symbol_addrs[oi],
                 sections: &section_addrs[oi],
+                image_base: image_base(&allocations[oi]),
+                got_overrides: &import_values[oi],
             },
         )?;
         let mut exports = Vec::new();
@@ -413,13 +466,30 @@ fn resolve_name(
     if let Some(e) = table.get(name) {
         return Some(Resolved::Address(e.address));
     }
-    if name == GOT_BASE_NAME {
-        return Some(Resolved::GotBase);
+    match name {
+        GOT_BASE_NAME => return Some(Resolved::GotBase),
+        IMAGE_BASE_NAME => return Some(Resolved::ImageBase),
+        _ => {}
     }
     if let Some(&a) = externals.user_symbols.get(name) {
         return Some(Resolved::Address(a));
     }
-    externals.lookup_loaded(name).map(Resolved::Address)
+    if let Some(a) = externals.lookup_loaded(name) {
+        return Some(Resolved::Address(a));
+    }
+    (name == FLTUSED_NAME).then(|| Resolved::Address(&FLTUSED as *const i32 as u64))
+}
+
+/// The lowest address of a module's allocation: the base that image-relative
+/// fixups (COFF `ADDR32NB`) count from.
+fn image_base(allocation: &Allocation) -> u64 {
+    allocation
+        .segments
+        .iter()
+        .filter(|s| s.size > 0)
+        .map(|s| s.addr)
+        .min()
+        .unwrap_or(0)
 }
 
 fn build_map(

@@ -281,3 +281,46 @@ fn every_elf_x86_64_relocation_type_patches_the_right_value() {
         assert_eq!(got.len(), 2, "{got:?}");
     }
 }
+
+#[test]
+fn import_pointers_and_linker_defined_symbols() {
+    // `__imp_x` is a slot holding x's address (COFF's import convention, which
+    // rivet provides for any format); `__ImageBase` is the module's lowest
+    // address; `_fltused` exists.
+    let asm = "
+        .text
+        .globl via_imp
+        via_imp:
+          movq __imp_host_value(%rip), %rax
+          movq (%rax), %rax
+          ret
+        .globl image_base
+        image_base:
+          leaq __ImageBase(%rip), %rax
+          ret
+        .data
+        .globl fltused_ref
+        fltused_ref:
+          .quad _fltused
+    ";
+    static HOST_VALUE: u64 = 0xfeed_beef;
+    let obj = machine(RelocModel::Pic, CodeModel::Small)
+        .assemble(asm)
+        .unwrap();
+    for lmm in BOTH {
+        let engine = object_engine(lmm);
+        engine.add_global_mapping("host_value", &HOST_VALUE as *const u64 as u64);
+        engine.add_object_bytes(obj.clone(), "imports.o").unwrap();
+        let via_imp = engine.get_function_address("via_imp").unwrap();
+        let image_base = engine.get_function_address("image_base").unwrap();
+        let fltused_ref = engine.get_global_value_address("fltused_ref").unwrap();
+        // SAFETY: finalized functions returning u64; fltused_ref is a quadword.
+        unsafe {
+            assert_eq!(call0::<u64>(via_imp), 0xfeed_beef);
+            let base = call0::<u64>(image_base);
+            assert!(base <= via_imp && base <= fltused_ref, "{base:#x}");
+            assert!(via_imp - base < 1 << 32);
+            assert_ne!(*(fltused_ref as *const u64), 0);
+        }
+    }
+}
