@@ -477,7 +477,7 @@ fn resolve_name(
     if let Some(a) = externals.lookup_loaded(name) {
         return Some(Resolved::Address(a));
     }
-    (name == FLTUSED_NAME).then(|| Resolved::Address(&FLTUSED as *const i32 as u64))
+    (name == FLTUSED_NAME).then_some(Resolved::Address(&FLTUSED as *const i32 as u64))
 }
 
 /// The lowest address of a module's allocation: the base that image-relative
