@@ -9,6 +9,7 @@
 //! ([`ExecutionEngine`]).
 
 pub mod arch;
+pub mod debug;
 mod error;
 pub mod link;
 #[cfg(feature = "llvm")]

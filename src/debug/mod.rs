@@ -1,0 +1,42 @@
+//! Making JIT code visible to the rest of the process: the unwinder
+//! (`.eh_frame` registration), debuggers (the GDB JIT interface) and
+//! profilers (perf map, jitdump).
+//!
+//! The engine describes each linked module once as a [`ModuleImage`]; each
+//! consumer keeps what it needs and is told again when the module goes.
+
+pub mod gdb;
+pub mod perf;
+
+use crate::load::Arch;
+
+/// A linked module as debuggers and profilers see it: where its sections
+/// and functions are at run time.
+#[derive(Debug, Clone, Copy)]
+pub struct ModuleImage<'a> {
+    /// The module's name (IR module identifier or object path).
+    pub name: &'a str,
+    pub arch: Arch,
+    pub sections: &'a [DebugSection<'a>],
+    pub symbols: &'a [DebugSymbol<'a>],
+}
+
+/// A loaded section at its run-time address.
+#[derive(Debug, Clone, Copy)]
+pub struct DebugSection<'a> {
+    pub name: &'a str,
+    pub addr: u64,
+    pub size: u64,
+    pub executable: bool,
+    pub writable: bool,
+}
+
+/// A defined symbol at its run-time address. Sizes are exact where the
+/// object gives them and otherwise run to the next symbol or section end.
+#[derive(Debug, Clone, Copy)]
+pub struct DebugSymbol<'a> {
+    pub name: &'a str,
+    pub addr: u64,
+    pub size: u64,
+    pub is_function: bool,
+}
