@@ -12,13 +12,18 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::link::{self, Externals, LinkMap, LinkOptions, LinkUnit, LinkedModule, SymbolTable};
+use crate::debug::unwind::UnwindRegistration;
+use crate::link::{
+    self, Externals, InitArray, LinkMap, LinkOptions, LinkUnit, LinkedModule, SymbolTable,
+};
 #[cfg(feature = "llvm")]
 use crate::llvm::{Module, TargetData, TargetMachine};
 use crate::load::ObjectFile;
+use crate::memory::SegmentClass;
 use crate::memory::{
     Arena, ArenaConfig, MemoryManager, MemoryStats, SectionsConfig, SectionsManager,
 };
+use crate::runtime::{self, atexit};
 use crate::{Error, Result};
 
 /// Identifies a module (IR or object) added to an engine.
@@ -66,6 +71,18 @@ struct ModuleEntry {
     /// Object bytes waiting to be linked (compiled, cached or added directly).
     object: Option<Vec<u8>>,
     linked: Option<LinkedModule>,
+    /// Run-time registrations of a linked module.
+    runtime: Option<ModuleRuntime>,
+}
+
+/// What a linked module registered with the process, undone on removal.
+struct ModuleRuntime {
+    /// Process-wide key for exit handlers.
+    key: u64,
+    /// Unwind tables registered with the unwinder.
+    unwind: Option<UnwindRegistration>,
+    constructors_ran: bool,
+    destructors_ran: bool,
 }
 
 struct State {
@@ -199,6 +216,7 @@ impl ExecutionEngine {
                 source,
                 object,
                 linked: None,
+                runtime: None,
             },
         );
         self.pending.fetch_add(1, Ordering::AcqRel);
@@ -257,7 +275,13 @@ impl ExecutionEngine {
                     }
                     table.forget_module(id.0);
                 }
-                state.memory.release(linked.allocation);
+                // The module's code still runs here: its destructors and exit
+                // handlers, then the unwinder forgets it, then memory goes.
+                drop(state);
+                if let Some(runtime) = entry.runtime {
+                    teardown(&linked, runtime);
+                }
+                lock(&self.state).memory.release(linked.allocation);
             }
             None => {
                 self.pending.fetch_sub(1, Ordering::AcqRel);
@@ -371,6 +395,7 @@ impl ExecutionEngine {
                 table.insert(name.clone(), *export);
             }
             entry.object = None;
+            entry.runtime = Some(register_runtime(&module));
             entry.linked = Some(module);
         }
         self.pending.store(0, Ordering::Release);
@@ -400,6 +425,88 @@ impl ExecutionEngine {
         self.lookup(name)
     }
 
+    /// Runs the constructors of every linked module whose constructors have
+    /// not run yet (from IR `llvm.global_ctors`, and from objects'
+    /// `.init_array`, `.ctors`, `__mod_init_func` and `.CRT$XC*`), lowest
+    /// priority first, finalizing pending modules first. Each module's
+    /// constructors run once.
+    pub fn run_static_constructors(&self) -> Result<()> {
+        let calls = {
+            let mut state = lock(&self.state);
+            self.finalize_locked(&mut state)?;
+            let mut calls = Vec::new();
+            for (order, entry) in state.modules.values_mut().enumerate() {
+                let (Some(linked), Some(rt)) = (&entry.linked, &mut entry.runtime) else {
+                    continue;
+                };
+                if rt.constructors_ran {
+                    continue;
+                }
+                rt.constructors_ran = true;
+                collect_calls(&linked.runtime.constructors, order, &mut calls);
+            }
+            calls.sort_by_key(|&(priority, order, index, _)| (priority, order, index));
+            calls
+        };
+        // Called without the lock: constructors may call back into the engine.
+        for (_, _, _, f) in calls {
+            // SAFETY: `f` is a constructor pointer from a linked, finalized
+            // module's initializer array; constructors take no arguments.
+            unsafe { call_initializer(f) };
+        }
+        Ok(())
+    }
+
+    /// Runs the destructors (`llvm.global_dtors`, `.fini_array`, `.dtors`,
+    /// `__mod_term_func`, `.CRT$XT*`) of every module whose constructors ran
+    /// and whose destructors have not, highest priority first. A module
+    /// removed (or dropped with its engine) after its constructors ran gets
+    /// its destructors then.
+    pub fn run_static_destructors(&self) -> Result<()> {
+        let calls = {
+            let mut state = lock(&self.state);
+            let mut calls = Vec::new();
+            for (order, entry) in state.modules.values_mut().enumerate() {
+                let (Some(linked), Some(rt)) = (&entry.linked, &mut entry.runtime) else {
+                    continue;
+                };
+                if !rt.constructors_ran || rt.destructors_ran {
+                    continue;
+                }
+                rt.destructors_ran = true;
+                collect_calls(&linked.runtime.destructors, order, &mut calls);
+            }
+            destructor_order(&mut calls);
+            calls
+        };
+        for (_, _, _, f) in calls {
+            // SAFETY: as for constructors.
+            unsafe { call_initializer(f) };
+        }
+        Ok(())
+    }
+
+    /// The function or global whose definition holds `addr`, with the
+    /// offset into it: a symbolizer for JIT frames in backtraces.
+    pub fn symbolize(&self, addr: u64) -> Option<(String, u64)> {
+        let table = self.table_read();
+        let state = lock(&self.state);
+        let module = state.modules.iter().find_map(|(&id, e)| {
+            let linked = e.linked.as_ref()?;
+            let inside = linked
+                .allocation
+                .segments
+                .iter()
+                .any(|s| s.size > 0 && addr >= s.addr && addr < s.addr + s.size);
+            inside.then_some(id)
+        })?;
+        table
+            .iter()
+            .filter(|(_, e)| e.module == module && e.address <= addr)
+            .max_by_key(|(_, e)| e.address)
+            .map(|(name, e)| (name.to_string(), addr - e.address))
+    }
+
     /// The memory manager's figures.
     pub fn memory_stats(&self) -> MemoryStats {
         lock(&self.state).memory.stats()
@@ -426,6 +533,102 @@ impl ExecutionEngine {
             .keys()
             .map(|&k| ModuleId(k))
             .collect()
+    }
+}
+
+/// Registers a freshly linked module with the process: its code ranges for
+/// exit-handler ownership, its unwind tables with the unwinder.
+fn register_runtime(module: &LinkedModule) -> ModuleRuntime {
+    let key = runtime::next_module_key();
+    for class in [SegmentClass::Text, SegmentClass::Stubs] {
+        let seg = module.allocation.segment(class);
+        atexit::add_code_range(seg.addr, seg.addr + seg.size, key);
+    }
+    let tables = &module.runtime.unwind_tables;
+    let unwind = (!tables.is_empty()).then(|| {
+        // SAFETY: the tables are relocated `.eh_frame` sections of a
+        // finalized module, each followed by the zero terminator the layout
+        // reserves; they stay mapped until `teardown` drops this first.
+        unsafe { UnwindRegistration::register(tables) }
+    });
+    ModuleRuntime {
+        key,
+        unwind,
+        constructors_ran: false,
+        destructors_ran: false,
+    }
+}
+
+/// Undoes [`register_runtime`] for a module about to be freed: runs its
+/// pending destructors and exit handlers, then unregisters its unwind tables.
+fn teardown(module: &LinkedModule, runtime: ModuleRuntime) {
+    // As `dlclose` does: exit handlers first (C++ static objects), then the
+    // destructor arrays.
+    atexit::module_removed(runtime.key);
+    if runtime.constructors_ran && !runtime.destructors_ran {
+        let mut calls = Vec::new();
+        collect_calls(&module.runtime.destructors, 0, &mut calls);
+        destructor_order(&mut calls);
+        for (_, _, _, f) in calls {
+            // SAFETY: destructor pointers of a module whose code is still mapped.
+            unsafe { call_initializer(f) };
+        }
+    }
+    drop(runtime.unwind);
+}
+
+/// (priority, module order, index within the module, function address).
+type InitCall = (u32, usize, usize, u64);
+
+/// Reads the function pointers of `arrays`, in each array's call order.
+fn collect_calls(arrays: &[InitArray], order: usize, calls: &mut Vec<InitCall>) {
+    let mut index = 0;
+    for array in arrays {
+        let pointers: Vec<u64> = (0..array.count)
+            // SAFETY: the array lies in the module's finalized, readable
+            // memory (`count` pointers at `addr`, as the linker laid it out).
+            .map(|i| unsafe { std::ptr::read_unaligned((array.addr + 8 * i) as *const u64) })
+            .collect();
+        let ordered: Box<dyn Iterator<Item = u64>> = if array.reverse {
+            Box::new(pointers.into_iter().rev())
+        } else {
+            Box::new(pointers.into_iter())
+        };
+        for f in ordered {
+            // 0 and -1 are the sentinels `.ctors` may hold.
+            if f != 0 && f != u64::MAX {
+                calls.push((array.priority, order, index, f));
+                index += 1;
+            }
+        }
+    }
+}
+
+/// Destructors run highest priority first, later modules first.
+fn destructor_order(calls: &mut [InitCall]) {
+    calls.sort_by_key(|&(priority, order, index, _)| {
+        (std::cmp::Reverse(priority), std::cmp::Reverse(order), index)
+    });
+}
+
+/// Calls a constructor or destructor.
+///
+/// # Safety
+/// `f` must be the address of a finalized `void (void)` function.
+unsafe fn call_initializer(f: u64) {
+    // SAFETY: guaranteed by the caller.
+    let f: extern "C" fn() = unsafe { std::mem::transmute(f as usize) };
+    f();
+}
+
+impl Drop for ExecutionEngine {
+    fn drop(&mut self) {
+        // Remove modules last-added first, so each one's destructors and exit
+        // handlers run while the code they call is still there.
+        let ids: Vec<u64> = lock(&self.state).modules.keys().rev().copied().collect();
+        for id in ids {
+            let _ = self.remove_module(ModuleId(id));
+        }
     }
 }
 

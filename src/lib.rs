@@ -16,6 +16,7 @@ pub mod link;
 pub mod llvm;
 pub mod load;
 pub mod memory;
+mod runtime;
 
 pub use error::{Error, RelocationSite, Result};
 mod engine;

@@ -7,6 +7,7 @@
 
 pub mod gdb;
 pub mod perf;
+pub mod unwind;
 
 use crate::load::Arch;
 

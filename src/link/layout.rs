@@ -68,7 +68,14 @@ pub(crate) fn plan(
         };
         let seg = request.get_mut(class);
         let offset = align_up(seg.size, section.align);
-        seg.size = offset + section.size;
+        // Unwind tables get a zero terminator after them, as a static
+        // linker's crtend would add, so the unwinder can walk them.
+        let terminator = if section.kind == SectionKind::Unwind {
+            4
+        } else {
+            0
+        };
+        seg.size = offset + section.size + terminator;
         seg.align = seg.align.max(section.align);
         placement.push(Some((class, offset)));
     }

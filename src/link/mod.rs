@@ -7,8 +7,14 @@
 //! 1. global mappings (`add_global_mapping`);
 //! 2. the engine's modules: those being linked now, then those linked before;
 //! 3. symbols the user registered (`add_symbol`; the last write of a name wins);
-//! 4. libraries loaded with `load_library_permanently`, in load order;
-//! 5. the process itself (`dlsym`).
+//! 4. names rivet's run time provides to JIT code (`atexit`, `__cxa_atexit`),
+//!    so that exit handlers are scoped to their module;
+//! 5. libraries loaded with `load_library_permanently`, in load order;
+//! 6. the process itself (`dlsym`).
+//!
+//! Linker-defined names: `_GLOBAL_OFFSET_TABLE_` (the module's GOT),
+//! `__ImageBase` and `__dso_handle` (the module's lowest address), `__imp_X`
+//! (a slot holding X's address) and `_fltused`.
 //!
 //! An undefined weak name found nowhere is 0. Any other name found nowhere
 //! fails the link with [`Error::UnresolvedSymbols`] listing every one.
@@ -26,10 +32,12 @@
 
 mod apply;
 mod layout;
+mod runtime_info;
 mod symbols;
 
 use std::collections::HashMap;
 
+pub use runtime_info::{InitArray, RuntimeInfo};
 pub use symbols::{Export, Externals, Strength, SymbolTable};
 
 use crate::load::{Binding, Definition, ObjectFile, SectionKind, SymbolKind, Target};
@@ -42,6 +50,8 @@ const GOT_BASE_NAME: &str = "_GLOBAL_OFFSET_TABLE_";
 const IMAGE_BASE_NAME: &str = "__ImageBase";
 /// COFF's prefix for "a pointer to": `__imp_f` is a slot holding `f`'s address.
 const IMPORT_PREFIX: &str = "__imp_";
+/// The handle C++ code passes to `__cxa_atexit`.
+const DSO_HANDLE_NAME: &str = "__dso_handle";
 /// Marks floating-point use in COFF objects; only its existence matters.
 const FLTUSED_NAME: &str = "_fltused";
 static FLTUSED: i32 = 0;
@@ -70,6 +80,8 @@ pub struct LinkedModule {
     /// Names this module now defines for the engine.
     pub exports: Vec<(String, Export)>,
     pub map: Option<LinkMap>,
+    /// Unwind tables and initializers, for the run-time side.
+    pub runtime: RuntimeInfo,
 }
 
 /// Where everything of one module went.
@@ -305,12 +317,15 @@ pub fn link(
             .into_iter()
             .zip(exports_and_maps)
             .zip(units)
-            .map(|((allocation, (exports, map)), unit)| LinkedModule {
-                module: unit.module,
-                allocation,
-                exports,
-                map,
-            })
+            .map(
+                |((allocation, (exports, map, runtime)), unit)| LinkedModule {
+                    module: unit.module,
+                    allocation,
+                    exports,
+                    map,
+                    runtime,
+                },
+            )
             .collect()),
         Err(e) => {
             for a in allocations {
@@ -321,7 +336,7 @@ pub fn link(
     }
 }
 
-type ExportsAndMap = (Vec<(String, Export)>, Option<LinkMap>);
+type ExportsAndMap = (Vec<(String, Export)>, Option<LinkMap>, RuntimeInfo);
 
 #[allow(clippy::too_many_arguments)]
 fn link_allocated(
@@ -438,7 +453,8 @@ fn link_allocated(
                 &section_addrs[oi],
             )
         });
-        out.push((exports, map));
+        let runtime = runtime_info::collect(object, &section_addrs[oi]);
+        out.push((exports, map, runtime));
     }
     if !options.skip_finalize {
         for a in allocations.iter() {
@@ -468,10 +484,16 @@ fn resolve_name(
     }
     match name {
         GOT_BASE_NAME => return Some(Resolved::GotBase),
-        IMAGE_BASE_NAME => return Some(Resolved::ImageBase),
+        // C++ code passes `&__dso_handle` (declared hidden, so reached
+        // PC-relative) to `__cxa_atexit`; any address inside the module
+        // serves, since rivet attributes exit handlers by their address.
+        IMAGE_BASE_NAME | DSO_HANDLE_NAME => return Some(Resolved::ImageBase),
         _ => {}
     }
     if let Some(&a) = externals.user_symbols.get(name) {
+        return Some(Resolved::Address(a));
+    }
+    if let Some(a) = crate::runtime::lookup(name) {
         return Some(Resolved::Address(a));
     }
     if let Some(a) = externals.lookup_loaded(name) {

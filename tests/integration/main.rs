@@ -8,4 +8,5 @@ mod loader;
 mod memory_protection;
 mod programs;
 mod relocations;
+mod runtime;
 mod symbols;

@@ -1,0 +1,180 @@
+//! What the run-time side needs to know about a linked module: where its
+//! unwind tables are, and which pointer arrays hold its constructors and
+//! destructors.
+
+use crate::load::{ObjectFile, SectionKind};
+
+/// Unwind tables and initializer arrays of one linked module.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuntimeInfo {
+    /// (address, size) of each unwind-table (`.eh_frame`) section; each is
+    /// followed in memory by a 4-byte zero terminator.
+    pub unwind_tables: Vec<(u64, u64)>,
+    /// Pointer arrays of constructors.
+    pub constructors: Vec<InitArray>,
+    /// Pointer arrays of destructors.
+    pub destructors: Vec<InitArray>,
+}
+
+/// A section holding function pointers to call at start-up or shut-down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InitArray {
+    /// Lower runs first for constructors and last for destructors.
+    pub priority: u32,
+    /// Run-time address of the first pointer.
+    pub addr: u64,
+    /// Number of pointers.
+    pub count: u64,
+    /// Whether the array is called from its last element to its first
+    /// (`.ctors` and `.fini_array`), rather than first to last.
+    pub reverse: bool,
+}
+
+/// Which list a section's pointers belong to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Constructor,
+    Destructor,
+}
+
+/// Default priority of an initializer without one.
+const DEFAULT_PRIORITY: u32 = 65535;
+
+/// Recognizes initializer sections by name, in every format rivet reads.
+fn classify(name: &str) -> Option<(Role, u32, bool)> {
+    let numbered = |rest: &str| -> Option<u32> {
+        if rest.is_empty() {
+            Some(DEFAULT_PRIORITY)
+        } else {
+            rest.strip_prefix('.')?.parse().ok()
+        }
+    };
+    if let Some(rest) = name.strip_prefix(".init_array") {
+        return Some((Role::Constructor, numbered(rest)?, false));
+    }
+    if let Some(rest) = name.strip_prefix(".fini_array") {
+        return Some((Role::Destructor, numbered(rest)?, true));
+    }
+    if let Some(rest) = name.strip_prefix(".ctors") {
+        // `.ctors.N` holds priority 65535 - N, and runs back to front.
+        let n = numbered(rest)?;
+        let priority = if rest.is_empty() {
+            n
+        } else {
+            DEFAULT_PRIORITY.saturating_sub(n)
+        };
+        return Some((Role::Constructor, priority, true));
+    }
+    if let Some(rest) = name.strip_prefix(".dtors") {
+        let n = numbered(rest)?;
+        let priority = if rest.is_empty() {
+            n
+        } else {
+            DEFAULT_PRIORITY.saturating_sub(n)
+        };
+        return Some((Role::Destructor, priority, false));
+    }
+    match name {
+        "__mod_init_func" => return Some((Role::Constructor, DEFAULT_PRIORITY, false)),
+        "__mod_term_func" => return Some((Role::Destructor, DEFAULT_PRIORITY, false)),
+        _ => {}
+    }
+    // COFF: `.CRT$XC*` are initializers and `.CRT$XT*` terminators, ordered by
+    // their suffix; `.CRT$XCU` is the default for C++ globals.
+    if let Some(suffix) = name.strip_prefix(".CRT$XC") {
+        return Some((Role::Constructor, crt_priority(suffix), false));
+    }
+    if let Some(suffix) = name.strip_prefix(".CRT$XT") {
+        return Some((Role::Destructor, crt_priority(suffix), false));
+    }
+    None
+}
+
+/// Orders `.CRT$XC<suffix>` sections as the MSVC linker does (by name):
+/// `U` (the default) maps to the default priority, others around it.
+fn crt_priority(suffix: &str) -> u32 {
+    if suffix == "U" {
+        return DEFAULT_PRIORITY;
+    }
+    // LLVM writes prioritized initializers as `.CRT$XCT<5 digits>`.
+    if let Some(digits) = suffix.strip_prefix('T') {
+        if let Ok(p) = digits.parse::<u32>() {
+            return p;
+        }
+    }
+    suffix
+        .bytes()
+        .next()
+        .map_or(DEFAULT_PRIORITY, |b| u32::from(b) * 256)
+}
+
+/// Collects `object`'s unwind tables and initializer arrays, given the
+/// run-time address of each of its sections.
+pub(crate) fn collect(object: &ObjectFile<'_>, section_addrs: &[u64]) -> RuntimeInfo {
+    let mut info = RuntimeInfo::default();
+    for (i, section) in object.sections.iter().enumerate() {
+        let addr = section_addrs.get(i).copied().unwrap_or(0);
+        if !section.kind.is_loaded() || addr == 0 {
+            continue;
+        }
+        if section.kind == SectionKind::Unwind && section.size > 0 {
+            info.unwind_tables.push((addr, section.size));
+            continue;
+        }
+        if let Some((role, priority, reverse)) = classify(section.name) {
+            let entry = InitArray {
+                priority,
+                addr,
+                count: section.size / 8,
+                reverse,
+            };
+            match role {
+                Role::Constructor => info.constructors.push(entry),
+                Role::Destructor => info.destructors.push(entry),
+            }
+        }
+    }
+    info
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn initializer_sections_are_recognized_with_priorities() {
+        assert_eq!(
+            classify(".init_array"),
+            Some((Role::Constructor, 65535, false))
+        );
+        assert_eq!(
+            classify(".init_array.101"),
+            Some((Role::Constructor, 101, false))
+        );
+        assert_eq!(
+            classify(".fini_array.200"),
+            Some((Role::Destructor, 200, true))
+        );
+        assert_eq!(classify(".ctors"), Some((Role::Constructor, 65535, true)));
+        assert_eq!(
+            classify(".ctors.65434"),
+            Some((Role::Constructor, 101, true))
+        );
+        assert_eq!(classify(".dtors"), Some((Role::Destructor, 65535, false)));
+        assert_eq!(
+            classify("__mod_init_func"),
+            Some((Role::Constructor, 65535, false))
+        );
+        assert_eq!(
+            classify(".CRT$XCU"),
+            Some((Role::Constructor, 65535, false))
+        );
+        assert_eq!(
+            classify(".CRT$XCT00101"),
+            Some((Role::Constructor, 101, false))
+        );
+        assert_eq!(classify(".init_array.x"), None);
+        assert_eq!(classify(".data"), None);
+        assert_eq!(classify(".init_arrayfoo"), None);
+    }
+}

@@ -1,0 +1,24 @@
+//! What JIT code needs from the process at run time, scoped to the engine
+//! that placed it: exit handlers registered with `atexit`/`__cxa_atexit`
+//! run when their module goes, not at process exit after the code is gone.
+
+pub mod atexit;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A process-wide key for a linked module (unique across engines), used
+/// by the run-time registries.
+pub(crate) fn next_module_key() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Names rivet defines for JIT code itself, consulted after the user's
+/// symbols and before libraries and the process.
+pub(crate) fn lookup(name: &str) -> Option<u64> {
+    Some(match name {
+        "atexit" => atexit::rivet_atexit as *const () as u64,
+        "__cxa_atexit" => atexit::rivet_cxa_atexit as *const () as u64,
+        _ => return None,
+    })
+}
