@@ -544,6 +544,9 @@ fn register_runtime(module: &LinkedModule) -> ModuleRuntime {
         let seg = module.allocation.segment(class);
         atexit::add_code_range(seg.addr, seg.addr + seg.size, key);
     }
+    if let Some(template) = module.runtime.tls {
+        runtime::tls::register(template);
+    }
     let tables = &module.runtime.unwind_tables;
     let unwind = (!tables.is_empty()).then(|| {
         // SAFETY: the tables are relocated `.eh_frame` sections of a
@@ -573,6 +576,9 @@ fn teardown(module: &LinkedModule, runtime: ModuleRuntime) {
             // SAFETY: destructor pointers of a module whose code is still mapped.
             unsafe { call_initializer(f) };
         }
+    }
+    if let Some(template) = module.runtime.tls {
+        runtime::tls::unregister(template.key);
     }
     drop(runtime.unwind);
 }

@@ -11,6 +11,16 @@ pub mod x86_64;
 
 use crate::load::Arch;
 
+/// A pair of GOT slots a dynamic-TLS fixup points at: (module key, offset),
+/// the argument `__tls_get_addr` takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TlsPair {
+    /// (module, offset of the target): general dynamic.
+    Symbol,
+    /// (module, 0): local dynamic, one per module.
+    Module,
+}
+
 /// A fixup kind, by instruction set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RelocKind {
@@ -34,6 +44,15 @@ impl RelocKind {
         match self {
             RelocKind::X86_64(r) => r.needs_got_base(),
             RelocKind::Aarch64(r) => r.needs_got_base(),
+        }
+    }
+
+    /// The TLS GOT pair the fixup points at, if any.
+    #[inline]
+    pub fn tls_pair(self) -> Option<TlsPair> {
+        match self {
+            RelocKind::X86_64(r) => r.tls_pair(),
+            RelocKind::Aarch64(_) => None,
         }
     }
 

@@ -56,11 +56,23 @@ pub enum Reloc {
     SecRel32,
     /// The target's section number, 16 bits. COFF `SECTION`.
     SectionIndex,
+    /// General-dynamic TLS: the address of a GOT pair (module, offset of S
+    /// in its TLS block) + A - P, signed 32 bits; the linker passes the
+    /// pair's address as `got_slot`. ELF `R_X86_64_TLSGD`.
+    TlsGd,
+    /// Local-dynamic TLS: the address of the module's GOT pair (module, 0)
+    /// + A - P, signed 32 bits (`got_slot`). ELF `R_X86_64_TLSLD`.
+    TlsLd,
+    /// S + A where S is the target's offset in its module's TLS block,
+    /// signed 32 bits. ELF `R_X86_64_DTPOFF32`.
+    DtpOff32,
+    /// As `DtpOff32`, 64 bits. ELF `R_X86_64_DTPOFF64`.
+    DtpOff64,
 }
 
 impl Reloc {
     /// Every kind, in declaration order.
-    pub const ALL: [Reloc; 22] = [
+    pub const ALL: [Reloc; 26] = [
         Reloc::Abs64,
         Reloc::Abs32,
         Reloc::Abs32S,
@@ -83,6 +95,10 @@ impl Reloc {
         Reloc::ImageRel32,
         Reloc::SecRel32,
         Reloc::SectionIndex,
+        Reloc::TlsGd,
+        Reloc::TlsLd,
+        Reloc::DtpOff32,
+        Reloc::DtpOff64,
     ];
 
     /// Whether the fixup reads a GOT slot holding S (the linker must make one).
@@ -101,6 +117,21 @@ impl Reloc {
                 self,
                 Reloc::GotPc32 | Reloc::GotPc64 | Reloc::GotOff64 | Reloc::PltOff64
             )
+    }
+
+    /// Whether the fixup's value is computed from `got_slot` (a GOT slot or
+    /// a TLS pair), which must then be a real address.
+    pub fn reads_got_slot(self) -> bool {
+        self.needs_got_slot() || self.tls_pair().is_some()
+    }
+
+    /// The TLS pair the fixup needs the linker to make, if any.
+    pub fn tls_pair(self) -> Option<crate::arch::TlsPair> {
+        match self {
+            Reloc::TlsGd => Some(crate::arch::TlsPair::Symbol),
+            Reloc::TlsLd => Some(crate::arch::TlsPair::Module),
+            _ => None,
+        }
     }
 
     /// Whether the fixup is a branch that may go through a stub when S is out of reach.
@@ -148,6 +179,10 @@ impl Reloc {
             Reloc::ImageRel32 => "IMAGEREL32",
             Reloc::SecRel32 => "SECREL32",
             Reloc::SectionIndex => "SECIDX16",
+            Reloc::TlsGd => "TLSGD",
+            Reloc::TlsLd => "TLSLD",
+            Reloc::DtpOff32 => "DTPOFF32",
+            Reloc::DtpOff64 => "DTPOFF64",
         }
     }
 
@@ -165,8 +200,12 @@ impl Reloc {
             | Reloc::Got32
             | Reloc::Size32
             | Reloc::ImageRel32
-            | Reloc::SecRel32 => 4,
-            Reloc::Abs64
+            | Reloc::SecRel32
+            | Reloc::TlsGd
+            | Reloc::TlsLd
+            | Reloc::DtpOff32 => 4,
+            Reloc::DtpOff64
+            | Reloc::Abs64
             | Reloc::Pc64
             | Reloc::GotPc64
             | Reloc::Got64
@@ -191,7 +230,10 @@ impl Reloc {
             | Reloc::Branch32
             | Reloc::GotPcRel32
             | Reloc::GotPc32
-            | Reloc::Got32 => Some((I32_MIN, I32_MAX)),
+            | Reloc::Got32
+            | Reloc::TlsGd
+            | Reloc::TlsLd
+            | Reloc::DtpOff32 => Some((I32_MIN, I32_MAX)),
             // R_X86_64_16 / _8: the psABI leaves the extension to the reader,
             // so accept anything that fits either way (as lld does).
             Reloc::Abs16 => Some((-0x8000, 0xFFFF)),
@@ -200,7 +242,8 @@ impl Reloc {
             Reloc::Pc8 => Some((-0x80, 0x7F)),
             // A COFF section number is an unsigned 16-bit field.
             Reloc::SectionIndex => Some((0, 0xFFFF)),
-            Reloc::Abs64
+            Reloc::DtpOff64
+            | Reloc::Abs64
             | Reloc::Pc64
             | Reloc::GotPc64
             | Reloc::Got64
@@ -269,7 +312,7 @@ pub fn apply(kind: Reloc, place: &mut [u8], v: &FixupValues) -> Result<(), Fixup
             available: place.len(),
         });
     }
-    if kind.needs_got_slot() && v.got_slot == 0 {
+    if kind.reads_got_slot() && v.got_slot == 0 {
         return Err(FixupError::Invalid(
             "the fixup reads a GOT slot but no GOT slot was given",
         ));
@@ -305,7 +348,8 @@ fn compute(kind: Reloc, v: &FixupValues) -> i128 {
     match kind {
         Reloc::Abs64 | Reloc::Abs32 | Reloc::Abs32S | Reloc::Abs16 | Reloc::Abs8 => s + a,
         Reloc::Pc32 | Reloc::Pc64 | Reloc::Pc16 | Reloc::Pc8 | Reloc::Branch32 => s + a - p,
-        Reloc::GotPcRel32 => slot + a - p,
+        Reloc::GotPcRel32 | Reloc::TlsGd | Reloc::TlsLd => slot + a - p,
+        Reloc::DtpOff32 | Reloc::DtpOff64 => s + a,
         Reloc::GotPc32 | Reloc::GotPc64 => got + a - p,
         Reloc::Got64 | Reloc::Got32 => slot - got + a,
         // PLTOFF64: L + A - GOT with L = S, a 64-bit field reaches anything.

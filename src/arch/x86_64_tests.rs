@@ -42,7 +42,8 @@ fn without_addend(kind: Reloc, v: &FixupValues) -> i128 {
     match kind {
         Reloc::Abs64 | Reloc::Abs32 | Reloc::Abs32S | Reloc::Abs16 | Reloc::Abs8 => s,
         Reloc::Pc32 | Reloc::Pc64 | Reloc::Pc16 | Reloc::Pc8 | Reloc::Branch32 => s - p,
-        Reloc::GotPcRel32 => slot - p,
+        Reloc::GotPcRel32 | Reloc::TlsGd | Reloc::TlsLd => slot - p,
+        Reloc::DtpOff32 | Reloc::DtpOff64 => s,
         Reloc::GotPc32 | Reloc::GotPc64 => got - p,
         Reloc::Got64 | Reloc::Got32 => slot - got,
         Reloc::GotOff64 | Reloc::PltOff64 => s - got,
@@ -127,6 +128,10 @@ fn declared_position(kind: Reloc) -> usize {
         Reloc::ImageRel32 => 19,
         Reloc::SecRel32 => 20,
         Reloc::SectionIndex => 21,
+        Reloc::TlsGd => 22,
+        Reloc::TlsLd => 23,
+        Reloc::DtpOff32 => 24,
+        Reloc::DtpOff64 => 25,
     }
 }
 
@@ -162,6 +167,10 @@ fn names_are_short_stable_and_unique() {
         (Reloc::ImageRel32, "IMAGEREL32"),
         (Reloc::SecRel32, "SECREL32"),
         (Reloc::SectionIndex, "SECIDX16"),
+        (Reloc::TlsGd, "TLSGD"),
+        (Reloc::TlsLd, "TLSLD"),
+        (Reloc::DtpOff32, "DTPOFF32"),
+        (Reloc::DtpOff64, "DTPOFF64"),
     ];
     assert_eq!(expected.len(), Reloc::ALL.len());
     for (kind, name) in expected {
@@ -186,7 +195,8 @@ fn field_sizes() {
             | Reloc::Got64
             | Reloc::GotOff64
             | Reloc::PltOff64
-            | Reloc::Size64 => 8,
+            | Reloc::Size64
+            | Reloc::DtpOff64 => 8,
             _ => 4,
         };
         assert_eq!(kind.field_size(), expected, "{kind}");
@@ -245,7 +255,7 @@ fn branch_reaches_exact_boundaries() {
 
 /// The range of every range-checked kind, written out from the psABI and
 /// the COFF spec rather than read from the code.
-const RANGES: [(Reloc, i128, i128); 15] = [
+const RANGES: [(Reloc, i128, i128); 18] = [
     (Reloc::Abs32, 0, U32_MAX),
     (Reloc::Abs32S, I32_MIN, I32_MAX),
     (Reloc::Abs16, -0x8000, 0xFFFF),
@@ -261,9 +271,12 @@ const RANGES: [(Reloc, i128, i128); 15] = [
     (Reloc::ImageRel32, 0, U32_MAX),
     (Reloc::SecRel32, 0, U32_MAX),
     (Reloc::SectionIndex, 0, 0xFFFF),
+    (Reloc::TlsGd, I32_MIN, I32_MAX),
+    (Reloc::TlsLd, I32_MIN, I32_MAX),
+    (Reloc::DtpOff32, I32_MIN, I32_MAX),
 ];
 
-const WRAPPING: [Reloc; 7] = [
+const WRAPPING: [Reloc; 8] = [
     Reloc::Abs64,
     Reloc::Pc64,
     Reloc::GotPc64,
@@ -271,6 +284,7 @@ const WRAPPING: [Reloc; 7] = [
     Reloc::GotOff64,
     Reloc::PltOff64,
     Reloc::Size64,
+    Reloc::DtpOff64,
 ];
 
 #[test]
@@ -641,7 +655,8 @@ fn reads(kind: Reloc) -> &'static [&'static str] {
     match kind {
         Reloc::Abs64 | Reloc::Abs32 | Reloc::Abs32S | Reloc::Abs16 | Reloc::Abs8 => &["s", "a"],
         Reloc::Pc32 | Reloc::Pc64 | Reloc::Pc16 | Reloc::Pc8 | Reloc::Branch32 => &["p", "s", "a"],
-        Reloc::GotPcRel32 => &["p", "got_slot", "a"],
+        Reloc::GotPcRel32 | Reloc::TlsGd | Reloc::TlsLd => &["p", "got_slot", "a"],
+        Reloc::DtpOff32 | Reloc::DtpOff64 => &["s", "a"],
         Reloc::GotPc32 | Reloc::GotPc64 => &["p", "got_base", "a"],
         Reloc::Got64 | Reloc::Got32 => &["got_slot", "got_base", "a"],
         Reloc::GotOff64 | Reloc::PltOff64 => &["s", "got_base", "a"],
@@ -855,7 +870,7 @@ fn got_slot_kinds_without_a_slot_are_invalid() {
         let mut v = with_value(kind, 0x20);
         v.got_slot = 0;
         let (result, place) = run(kind, &v);
-        if kind.needs_got_slot() {
+        if kind.reads_got_slot() {
             assert!(
                 matches!(result, Err(FixupError::Invalid(_))),
                 "{kind}: {result:?}"
@@ -927,7 +942,7 @@ fn sweep_of_edge_values_against_a_reference_model() {
         for kind in Reloc::ALL {
             let size = kind.field_size();
             let (result, place) = run(kind, &v);
-            if kind.needs_got_slot() && v.got_slot == 0 {
+            if kind.reads_got_slot() && v.got_slot == 0 {
                 assert!(matches!(result, Err(FixupError::Invalid(_))));
                 continue;
             }

@@ -1,7 +1,7 @@
 //! The relocation pass: copy bytes, fill the GOT, write stubs where a branch
 //! cannot reach, and patch every fixup, in one linear walk per object.
 
-use super::layout::{ObjectLayout, NONE};
+use super::layout::{ObjectLayout, TlsPairTarget, NONE};
 use crate::arch::{self, FixupError, FixupValues};
 use crate::error::RelocationSite;
 use crate::load::{Definition, ObjectFile, Relocation, Section, Target};
@@ -12,8 +12,14 @@ use crate::{Error, Result};
 pub(crate) struct Addresses<'a> {
     /// Run-time address of each symbol (0 when not defined anywhere, e.g. undefined weak).
     pub symbols: &'a [u64],
-    /// Run-time address of each section (0 when not loaded).
+    /// Run-time address of each section (0 when not loaded): where its
+    /// bytes and fixups are.
     pub sections: &'a [u64],
+    /// What a reference to each section resolves to: its address, or its
+    /// offset in the TLS block for a thread-local section.
+    pub section_targets: &'a [u64],
+    /// The module's TLS key (0: no TLS block).
+    pub tls_key: u64,
     /// The module's image base (COFF image-relative fixups).
     pub image_base: u64,
     /// GOT slots whose value is not their target's address: (slot, value).
@@ -25,7 +31,7 @@ impl Addresses<'_> {
     fn of(&self, target: Target) -> u64 {
         match target {
             Target::Symbol(i) => self.symbols.get(i as usize).copied().unwrap_or(0),
-            Target::Section(i) => self.sections.get(i as usize).copied().unwrap_or(0),
+            Target::Section(i) => self.section_targets.get(i as usize).copied().unwrap_or(0),
         }
     }
 }
@@ -107,6 +113,18 @@ pub(crate) fn apply(
                 .map_or_else(|| addrs.of(target), |&(_, v)| v);
             field.copy_from_slice(&value.to_le_bytes());
         }
+        // TLS pairs: (module key, offset) as `__tls_get_addr` reads them.
+        for &(slot, what) in &layout.tls_pairs {
+            let offset = match what {
+                TlsPairTarget::Symbol(i) => addrs.of(Target::Symbol(i)),
+                TlsPairTarget::Module => 0,
+            };
+            let field = got
+                .slice(slot as u64 * 8, 16)
+                .ok_or_else(|| internal("TLS GOT pair"))?;
+            field[..8].copy_from_slice(&addrs.tls_key.to_le_bytes());
+            field[8..].copy_from_slice(&offset.to_le_bytes());
+        }
     }
 
     let stubs_base = allocation.segment(SegmentClass::Stubs).addr;
@@ -167,6 +185,33 @@ pub(crate) fn apply(
             }
             if let Target::Symbol(i) = reloc.target {
                 values.size = object.symbols.get(i as usize).map_or(0, |s| s.size);
+            }
+            if let Some(pair) = reloc.kind.tls_pair() {
+                let slot = match (pair, reloc.target) {
+                    (arch::TlsPair::Symbol, Target::Symbol(i)) => {
+                        layout.tls_pair_of_symbol[i as usize]
+                    }
+                    _ => layout.tls_module_pair,
+                };
+                let defined_here = match reloc.target {
+                    Target::Symbol(i) => object
+                        .symbols
+                        .get(i as usize)
+                        .is_some_and(|s| s.definition != Definition::Undefined),
+                    Target::Section(_) => true,
+                };
+                if addrs.tls_key == 0 || !defined_here {
+                    return Err(Error::BadRelocation {
+                        site: site(object, section, reloc),
+                        reason: "the thread-local variable is not defined in this module; \
+                                 rivet resolves thread-locals within one module only"
+                            .to_string(),
+                    });
+                }
+                if slot == NONE {
+                    return Err(internal("TLS pair missing"));
+                }
+                values.got_slot = got_base + slot as u64 * 8;
             }
             let place = usize::try_from(reloc.offset)
                 .ok()

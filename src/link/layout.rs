@@ -28,6 +28,38 @@ pub(crate) struct ObjectLayout {
     /// The symbol each stub jumps to, in stub order.
     pub stub_targets: Vec<u32>,
     pub stub_size: u64,
+    /// The module's thread-local block, if it has TLS sections.
+    pub tls: Option<TlsBlock>,
+    /// TLS GOT pairs: (first slot, what the pair describes); the slots come
+    /// after `got_targets`' slots.
+    pub tls_pairs: Vec<(u32, TlsPairTarget)>,
+    /// The general-dynamic pair of each symbol (`NONE`: none).
+    pub tls_pair_of_symbol: Vec<u32>,
+    /// The local-dynamic pair of the module (`NONE`: none).
+    pub tls_module_pair: u32,
+}
+
+/// What a TLS GOT pair describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TlsPairTarget {
+    /// (module, offset of this symbol in the block).
+    Symbol(u32),
+    /// (module, 0).
+    Module,
+}
+
+/// The layout of a module's thread-local block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TlsBlock {
+    /// Offset of the initial image in the ReadOnly segment.
+    pub image_offset: u64,
+    /// Bytes of initialized data (the image); the rest of the block is zero.
+    pub image_size: u64,
+    /// Bytes of the whole block.
+    pub size: u64,
+    pub align: u64,
+    /// Offset of each section in the block (`u64::MAX` for non-TLS sections).
+    pub section_offsets: Vec<u64>,
 }
 
 fn align_up(value: u64, align: u64) -> u64 {
@@ -39,8 +71,34 @@ fn class_of(kind: SectionKind) -> Option<SegmentClass> {
         SectionKind::Text => Some(SegmentClass::Text),
         SectionKind::ReadOnly | SectionKind::Unwind => Some(SegmentClass::ReadOnly),
         SectionKind::Data | SectionKind::ZeroFill => Some(SegmentClass::Data),
-        SectionKind::Ignored => None,
+        // Thread-local sections are laid out in the TLS block; the image of
+        // `.tdata` is placed in ReadOnly by `plan` itself.
+        SectionKind::Ignored | SectionKind::TlsData | SectionKind::TlsZeroFill => None,
     }
+}
+
+/// Lays out the thread-local block: initialized sections first (they form
+/// the image copied into each thread's block), then zero-filled ones.
+fn plan_tls(object: &ObjectFile<'_>) -> Option<(u64, u64, u64, Vec<u64>)> {
+    if !object.sections.iter().any(|s| s.kind.is_tls()) {
+        return None;
+    }
+    let mut offsets = vec![u64::MAX; object.sections.len()];
+    let (mut size, mut align, mut image_size) = (0u64, 1u64, 0u64);
+    for kind in [SectionKind::TlsData, SectionKind::TlsZeroFill] {
+        for (i, section) in object.sections.iter().enumerate() {
+            if section.kind == kind {
+                let offset = align_up(size, section.align);
+                offsets[i] = offset;
+                size = offset + section.size;
+                align = align.max(section.align);
+            }
+        }
+        if kind == SectionKind::TlsData {
+            image_size = size;
+        }
+    }
+    Some((image_size, size, align, offsets))
 }
 
 /// Plans `object`. `commons` lists the common blocks whose storage this
@@ -79,6 +137,24 @@ pub(crate) fn plan(
         seg.align = seg.align.max(section.align);
         placement.push(Some((class, offset)));
     }
+    let tls = plan_tls(object).map(|(image_size, size, align, section_offsets)| {
+        let seg = request.get_mut(SegmentClass::ReadOnly);
+        let image_offset = align_up(seg.size, align);
+        seg.size = image_offset + image_size;
+        seg.align = seg.align.max(align);
+        for (i, section) in object.sections.iter().enumerate() {
+            if section.kind == SectionKind::TlsData {
+                placement[i] = Some((SegmentClass::ReadOnly, image_offset + section_offsets[i]));
+            }
+        }
+        TlsBlock {
+            image_offset,
+            image_size,
+            size,
+            align,
+            section_offsets,
+        }
+    });
     let mut common_offsets = Vec::with_capacity(commons.len());
     for &(symbol, size, align) in commons {
         let seg = request.get_mut(SegmentClass::Data);
@@ -109,9 +185,29 @@ pub(crate) fn plan(
             }
         }
     }
+    let mut tls_pairs = Vec::new();
+    let mut tls_pair_of_symbol = vec![NONE; object.symbols.len()];
+    let mut tls_module_pair = NONE;
     for section in &object.sections {
         for reloc in &section.relocations {
             let kind = reloc.kind;
+            match (kind.tls_pair(), reloc.target) {
+                (Some(arch::TlsPair::Symbol), Target::Symbol(i)) => {
+                    if let Some(pair) = tls_pair_of_symbol.get_mut(i as usize) {
+                        if *pair == NONE {
+                            *pair = tls_pairs.len() as u32;
+                            tls_pairs.push((0, TlsPairTarget::Symbol(i)));
+                        }
+                    }
+                }
+                (Some(_), _) => {
+                    if tls_module_pair == NONE {
+                        tls_module_pair = tls_pairs.len() as u32;
+                        tls_pairs.push((0, TlsPairTarget::Module));
+                    }
+                }
+                (None, _) => {}
+            }
             if kind.needs_got_slot() {
                 let slot = match reloc.target {
                     Target::Symbol(i) => got_of_symbol.get_mut(i as usize),
@@ -140,10 +236,23 @@ pub(crate) fn plan(
             }
         }
     }
-    if !got_targets.is_empty() || needs_got_base {
+    // TLS pairs take two slots each, after the ordinary ones; the index
+    // tables then hold each pair's first slot.
+    let first_pair_slot = got_targets.len() as u32;
+    for (k, pair) in tls_pairs.iter_mut().enumerate() {
+        pair.0 = first_pair_slot + 2 * k as u32;
+    }
+    for pair in tls_pair_of_symbol.iter_mut().filter(|p| **p != NONE) {
+        *pair = first_pair_slot + 2 * *pair;
+    }
+    if tls_module_pair != NONE {
+        tls_module_pair = first_pair_slot + 2 * tls_module_pair;
+    }
+    let slots = got_targets.len() as u64 + 2 * tls_pairs.len() as u64;
+    if slots > 0 || needs_got_base {
         // A GOT base must be a real address even when no slot is used.
         *request.get_mut(SegmentClass::Got) = crate::memory::SegmentRequest {
-            size: (got_targets.len() as u64).max(1) * slot_size,
+            size: slots.max(1) * slot_size,
             align: slot_size,
         };
     }
@@ -163,5 +272,9 @@ pub(crate) fn plan(
         stub_of_symbol,
         stub_targets,
         stub_size,
+        tls,
+        tls_pairs,
+        tls_pair_of_symbol,
+        tls_module_pair,
     }
 }

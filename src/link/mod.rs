@@ -37,7 +37,7 @@ mod symbols;
 
 use std::collections::HashMap;
 
-pub use runtime_info::{InitArray, RuntimeInfo};
+pub use runtime_info::{InitArray, RuntimeInfo, TlsTemplate};
 pub use symbols::{Export, Externals, Strength, SymbolTable};
 
 use crate::load::{Binding, Definition, ObjectFile, SectionKind, SymbolKind, Target};
@@ -356,6 +356,7 @@ fn link_allocated(
     // Addresses of sections and of the symbols each object owns.
     let mut section_addrs: Vec<Vec<u64>> = Vec::with_capacity(units.len());
     let mut symbol_addrs: Vec<Vec<u64>> = Vec::with_capacity(units.len());
+    let mut section_targets: Vec<Vec<u64>> = Vec::with_capacity(units.len());
     for (oi, unit) in units.iter().enumerate() {
         let object = unit.object;
         let alloc = &allocations[oi];
@@ -365,6 +366,16 @@ fn link_allocated(
             .iter()
             .map(|p| p.map_or(0, |(class, off)| alloc.segment(class).addr + off))
             .collect();
+        // What a reference to each section means: its address, or for a
+        // thread-local section its offset in the module's TLS block.
+        let mut targets = secs.clone();
+        if let Some(tls) = &layout.tls {
+            for (i, &off) in tls.section_offsets.iter().enumerate() {
+                if off != u64::MAX {
+                    targets[i] = off;
+                }
+            }
+        }
         let mut syms = vec![0u64; object.symbols.len()];
         let data_base = alloc.segment(SegmentClass::Data).addr;
         for (si, sym) in object.symbols.iter().enumerate() {
@@ -373,7 +384,7 @@ fn link_allocated(
             }
             syms[si] = match sym.definition {
                 Definition::Section { section, offset } => {
-                    secs.get(section as usize).copied().unwrap_or(0) + offset
+                    targets.get(section as usize).copied().unwrap_or(0) + offset
                 }
                 Definition::Absolute(v) => v,
                 Definition::Common { .. } => layout
@@ -385,6 +396,7 @@ fn link_allocated(
             };
         }
         section_addrs.push(secs);
+        section_targets.push(targets);
         symbol_addrs.push(syms);
     }
     // Fill in what resolves to other objects of the batch, or elsewhere.
@@ -416,6 +428,13 @@ fn link_allocated(
     let mut out = Vec::with_capacity(units.len());
     for (oi, unit) in units.iter().enumerate() {
         let object = unit.object;
+        let tls = layouts[oi].tls.as_ref().map(|block| TlsTemplate {
+            key: crate::runtime::next_module_key(),
+            image: allocations[oi].segment(SegmentClass::ReadOnly).addr + block.image_offset,
+            image_size: block.image_size,
+            size: block.size,
+            align: block.align,
+        });
         apply::apply(
             object,
             &layouts[oi],
@@ -423,8 +442,10 @@ fn link_allocated(
             &apply::Addresses {
                 symbols: &symbol_addrs[oi],
                 sections: &section_addrs[oi],
+                section_targets: &section_targets[oi],
                 image_base: image_base(&allocations[oi]),
                 got_overrides: &import_values[oi],
+                tls_key: tls.map_or(0, |t| t.key),
             },
         )?;
         let mut exports = Vec::new();
@@ -453,7 +474,8 @@ fn link_allocated(
                 &section_addrs[oi],
             )
         });
-        let runtime = runtime_info::collect(object, &section_addrs[oi]);
+        let mut runtime = runtime_info::collect(object, &section_addrs[oi]);
+        runtime.tls = tls;
         out.push((exports, map, runtime));
     }
     if !options.skip_finalize {

@@ -14,6 +14,22 @@ pub struct RuntimeInfo {
     pub constructors: Vec<InitArray>,
     /// Pointer arrays of destructors.
     pub destructors: Vec<InitArray>,
+    /// The module's thread-local block, if it has one.
+    pub tls: Option<TlsTemplate>,
+}
+
+/// A module's thread-local block: what each thread's copy starts as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlsTemplate {
+    /// Process-wide key `__tls_get_addr` finds the module's block by.
+    pub key: u64,
+    /// Run-time address of the initial image (`.tdata` contents).
+    pub image: u64,
+    /// Bytes of the image; the rest of the block starts zeroed.
+    pub image_size: u64,
+    /// Bytes of a thread's block.
+    pub size: u64,
+    pub align: u64,
 }
 
 /// A section holding function pointers to call at start-up or shut-down.

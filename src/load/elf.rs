@@ -36,7 +36,7 @@ pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'
     let mut sections = Vec::with_capacity(table.len());
     for (index, sh) in table.enumerate() {
         let sec_name = str_of(name, table.section_name(endian, sh).map_err(bad)?)?;
-        let kind = section_kind(name, index, sec_name, sh, endian)?;
+        let kind = section_kind(index, sec_name, sh, endian)?;
         let align = sh.sh_addralign(endian).max(1);
         if !align.is_power_of_two() {
             return Err(malformed(
@@ -106,12 +106,9 @@ pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'
             }
         };
         if let Definition::Section { section, .. } = definition {
-            if sym.st_type() == elf::STT_TLS
-                || sections[section as usize].kind == SectionKind::Ignored
-                    && binding != Binding::Local
+            if sections[section as usize].kind == SectionKind::Ignored && binding != Binding::Local
             {
-                // A global defined in a section rivet does not load (TLS is refused
-                // earlier; anything else here is a malformed object).
+                // A global defined in a section rivet does not load.
                 return Err(malformed(
                     name,
                     format!("symbol `{sym_name}` is defined in a section that is not loaded"),
@@ -213,7 +210,6 @@ fn str_of<'data>(object: &str, bytes: &'data [u8]) -> Result<&'data str> {
 }
 
 fn section_kind(
-    object: &str,
     index: SectionIndex,
     name: &str,
     sh: &elf::SectionHeader64<Endianness>,
@@ -225,12 +221,11 @@ fn section_kind(
         return Ok(SectionKind::Ignored);
     }
     if flags & elf::SHF_TLS.0 != 0 {
-        return Err(unsupported(
-            object,
-            &format!(
-                "section `{name}` holds thread-local storage, which rivet does not support yet"
-            ),
-        ));
+        return Ok(if sh_type == elf::SHT_NOBITS {
+            SectionKind::TlsZeroFill
+        } else {
+            SectionKind::TlsData
+        });
     }
     Ok(if sh_type == elf::SHT_NOBITS {
         SectionKind::ZeroFill
@@ -271,6 +266,20 @@ fn x86_64_kind(r_type: elf::RelocationType) -> Result<Option<RelocKind>, String>
         elf::R_X86_64_PLTOFF64 => X::PltOff64,
         elf::R_X86_64_SIZE32 => X::Size32,
         elf::R_X86_64_SIZE64 => X::Size64,
+        elf::R_X86_64_TLSGD => X::TlsGd,
+        elf::R_X86_64_TLSLD => X::TlsLd,
+        elf::R_X86_64_DTPOFF32 => X::DtpOff32,
+        elf::R_X86_64_DTPOFF64 => X::DtpOff64,
+        elf::R_X86_64_GOTTPOFF | elf::R_X86_64_TPOFF32 | elf::R_X86_64_TPOFF64 => {
+            return Err(format!(
+                "{} (the initial- and local-exec TLS models need the process's static \
+                 TLS block; compile PIC so LLVM uses the general- or local-dynamic model)",
+                elf::machine_names(elf::EM_X86_64)
+                    .r
+                    .name(r_type)
+                    .unwrap_or("a static TLS relocation")
+            ))
+        }
         other => {
             let name = elf::machine_names(elf::EM_X86_64)
                 .r

@@ -38,6 +38,11 @@ pub enum SectionKind {
     Data,
     /// Zero-initialized writable data (bss): no bytes in the file.
     ZeroFill,
+    /// Initialized thread-local data (`.tdata`): the template of each
+    /// thread's copy.
+    TlsData,
+    /// Zero-initialized thread-local data (`.tbss`).
+    TlsZeroFill,
     /// Not loaded: debug info, notes, symbol and string tables, relocation tables.
     Ignored,
 }
@@ -46,6 +51,11 @@ impl SectionKind {
     /// Whether the section is placed in memory.
     pub fn is_loaded(self) -> bool {
         self != SectionKind::Ignored
+    }
+
+    /// Whether the section is thread-local (each thread has its own copy).
+    pub fn is_tls(self) -> bool {
+        matches!(self, SectionKind::TlsData | SectionKind::TlsZeroFill)
     }
 }
 

@@ -3,6 +3,7 @@
 //! run when their module goes, not at process exit after the code is gone.
 
 pub mod atexit;
+pub mod tls;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -13,12 +14,13 @@ pub(crate) fn next_module_key() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Names rivet defines for JIT code itself, consulted after the user's
+/// Names rivet defines for JIT code itself (exit handlers, `__tls_get_addr`), consulted after the user's
 /// symbols and before libraries and the process.
 pub(crate) fn lookup(name: &str) -> Option<u64> {
     Some(match name {
         "atexit" => atexit::rivet_atexit as *const () as u64,
         "__cxa_atexit" => atexit::rivet_cxa_atexit as *const () as u64,
+        "__tls_get_addr" => tls::rivet_tls_get_addr as *const () as u64,
         _ => return None,
     })
 }

@@ -239,3 +239,98 @@ fn a_backtrace_inside_a_callback_walks_through_and_names_jit_frames() {
     }
     assert!(found_caller, "the unwinder did not get past the JIT frames");
 }
+
+const THREAD_LOCALS: &str = r#"
+    @counter = thread_local global i64 100
+    @hidden = internal thread_local global i64 7
+    @zeroed = thread_local global [4 x i64] zeroinitializer
+    define i64 @bump(i64 %by) {
+      %v = load i64, ptr @counter
+      %n = add i64 %v, %by
+      store i64 %n, ptr @counter
+      ret i64 %n
+    }
+    define i64 @bump_hidden(i64 %by) {
+      %v = load i64, ptr @hidden
+      %n = add i64 %v, %by
+      store i64 %n, ptr @hidden
+      %p = getelementptr [4 x i64], ptr @zeroed, i64 0, i64 2
+      %z = load i64, ptr %p
+      %z1 = add i64 %z, 1
+      store i64 %z1, ptr %p
+      ret i64 %n
+    }
+    define i64 @zeroed_slot() {
+      %p = getelementptr [4 x i64], ptr @zeroed, i64 0, i64 2
+      %z = load i64, ptr %p
+      ret i64 %z
+    }
+    define ptr @counter_addr() { ret ptr @counter }
+"#;
+
+#[test]
+fn thread_locals_have_one_copy_per_thread_with_its_initial_value() {
+    for lmm in BOTH {
+        let engine = std::sync::Arc::new(engine(&[THREAD_LOCALS], lmm));
+        let bump = engine.get_function_address("bump").unwrap();
+        let bump_hidden = engine.get_function_address("bump_hidden").unwrap();
+        let zeroed_slot = engine.get_function_address("zeroed_slot").unwrap();
+        let counter_addr = engine.get_function_address("counter_addr").unwrap();
+        // All four threads live until each has its copy, so addresses are
+        // comparable (a finished thread's block is freed and may be reused).
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+        let workers: Vec<_> = (1..=4u64)
+            .map(|t| {
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    // SAFETY: finalized functions of the signatures used.
+                    unsafe {
+                        assert_eq!(call1::<i64, i64>(bump, 0), 100, "initial value");
+                        assert_eq!(call0::<i64>(zeroed_slot), 0, "tbss starts zeroed");
+                        for _ in 0..10 {
+                            call1::<i64, i64>(bump, t as i64);
+                            call1::<i64, i64>(bump_hidden, 2 * t as i64);
+                            std::thread::yield_now();
+                        }
+                        let result = (
+                            call1::<i64, i64>(bump, 0),
+                            call1::<i64, i64>(bump_hidden, 0),
+                            call0::<i64>(zeroed_slot),
+                            call0::<u64>(counter_addr),
+                        );
+                        barrier.wait();
+                        result
+                    }
+                })
+            })
+            .collect();
+        let results: Vec<_> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+        for (t, &(counter, hidden, zeroed, _)) in (1..=4i64).zip(&results) {
+            assert_eq!(counter, 100 + 10 * t, "thread {t}: general dynamic");
+            assert_eq!(hidden, 7 + 20 * t, "thread {t}: local dynamic");
+            assert_eq!(zeroed, 11, "thread {t}: tbss");
+        }
+        let mut addrs: Vec<u64> = results.iter().map(|r| r.3).collect();
+        addrs.sort();
+        addrs.dedup();
+        assert_eq!(addrs.len(), 4, "each thread has its own copy");
+        // SAFETY: finalized `i64 (i64)`; this thread's copy is untouched.
+        assert_eq!(unsafe { call1::<i64, i64>(bump, 0) }, 100);
+    }
+}
+
+#[test]
+fn static_tls_models_are_refused_with_a_clear_error() {
+    let mut m = module(THREAD_LOCALS, "static_tls");
+    let obj = machine(RelocModel::Static, CodeModel::Small)
+        .emit_object(&mut m)
+        .unwrap();
+    let engine = ExecutionEngine::with_lmm(Some(true)).unwrap();
+    let err = engine.add_object_bytes(obj, "static_tls.o").unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(err, rivet::Error::UnsupportedRelocation { .. }) && message.contains("TPOFF"),
+        "{message}"
+    );
+    assert!(message.contains("compile PIC"), "{message}");
+}
