@@ -68,11 +68,40 @@ enum Source {
 struct ModuleEntry {
     name: String,
     source: Source,
-    /// Object bytes waiting to be linked (compiled, cached or added directly).
-    object: Option<Vec<u8>>,
+    /// The object waiting to be linked (compiled, cached or added directly).
+    object: Option<ParsedObject>,
     linked: Option<LinkedModule>,
     /// Run-time registrations of a linked module.
     runtime: Option<ModuleRuntime>,
+}
+
+/// Object bytes with their parsed model, kept together so that each object
+/// is parsed once, when it arrives, and the model can borrow the bytes.
+struct ParsedObject {
+    // Field order matters: `object` borrows `bytes`' heap buffer and is
+    // dropped first.
+    object: ObjectFile<'static>,
+    #[allow(dead_code)] // Only owned, for `object` to borrow.
+    bytes: Vec<u8>,
+}
+
+impl ParsedObject {
+    fn new(bytes: Vec<u8>, name: &str) -> Result<ParsedObject> {
+        // SAFETY: the buffer is on the heap and owned by the value returned;
+        // it is never written, reallocated or freed while `object` lives
+        // (no method hands out `bytes` mutably, and `object` drops first).
+        // Moving a `Vec` moves only its pointer, not the buffer, and `Vec`
+        // (unlike `Box`) asserts no uniqueness over it, so the borrow stays
+        // valid. `object()` shortens the lifetime to the value's own.
+        let data: &'static [u8] =
+            unsafe { std::slice::from_raw_parts(bytes.as_ptr(), bytes.len()) };
+        let object = ObjectFile::parse(data, name)?;
+        Ok(ParsedObject { object, bytes })
+    }
+
+    fn object(&self) -> &ObjectFile<'_> {
+        &self.object
+    }
 }
 
 /// What a linked module registered with the process, undone on removal.
@@ -205,7 +234,7 @@ impl ExecutionEngine {
         self.table.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn insert(&self, name: String, source: Source, object: Option<Vec<u8>>) -> ModuleId {
+    fn insert(&self, name: String, source: Source, object: Option<ParsedObject>) -> ModuleId {
         let mut state = lock(&self.state);
         let id = state.next_id;
         state.next_id += 1;
@@ -253,8 +282,8 @@ impl ExecutionEngine {
     /// Adds a relocatable object held in memory; `name` names it in errors.
     /// The bytes are checked now, so a malformed object fails here.
     pub fn add_object_bytes(&self, bytes: Vec<u8>, name: &str) -> Result<ModuleId> {
-        ObjectFile::parse(&bytes, name)?;
-        Ok(self.insert(name.to_string(), Source::Object, Some(bytes)))
+        let parsed = ParsedObject::new(bytes, name)?;
+        Ok(self.insert(name.to_string(), Source::Object, Some(parsed)))
     }
 
     /// Removes a module: its names disappear, its memory goes back to the
@@ -359,10 +388,10 @@ impl ExecutionEngine {
             if entry.linked.is_some() {
                 continue;
             }
-            let Some(bytes) = entry.object.as_deref() else {
+            let Some(parsed) = entry.object.as_ref() else {
                 continue;
             };
-            objects.push(ObjectFile::parse(bytes, &entry.name)?);
+            objects.push(parsed.object());
             ids.push(id);
         }
         if objects.is_empty() {
@@ -371,7 +400,7 @@ impl ExecutionEngine {
         let units: Vec<LinkUnit<'_, '_>> = ids
             .iter()
             .zip(&objects)
-            .map(|(&module, object)| LinkUnit { module, object })
+            .map(|(&module, &object)| LinkUnit { module, object })
             .collect();
         let options = LinkOptions {
             map: *keep_maps,
@@ -391,6 +420,7 @@ impl ExecutionEngine {
                 continue;
             };
             table.set_module_name(module.module, entry.name.clone());
+            table.reserve(module.exports.len());
             for (name, export) in &module.exports {
                 table.insert(name.clone(), *export);
             }
@@ -657,7 +687,7 @@ fn compile_pending(state: &mut State) -> Result<()> {
             continue;
         };
         if let Some(bytes) = getbuffer.as_ref().and_then(|f| f(module)) {
-            entry.object = Some(bytes);
+            entry.object = Some(ParsedObject::new(bytes, &entry.name)?);
             continue;
         }
         let tm = target_machine.as_ref().ok_or_else(|| {
@@ -670,7 +700,7 @@ fn compile_pending(state: &mut State) -> Result<()> {
         if let Some(f) = notify.as_ref() {
             f(module, &bytes);
         }
-        entry.object = Some(bytes);
+        entry.object = Some(ParsedObject::new(bytes, &entry.name)?);
     }
     Ok(())
 }

@@ -31,14 +31,17 @@
 //! existing one. Bindings in code already finalized never change.
 
 mod apply;
+mod hash;
 mod layout;
 mod runtime_info;
 mod symbols;
 
-use std::collections::HashMap;
 
+pub use hash::{NameHasher, NameMap};
 pub use runtime_info::{InitArray, RuntimeInfo, TlsTemplate};
 pub use symbols::{Export, Externals, Strength, SymbolTable};
+
+use std::sync::Arc;
 
 use crate::load::{Binding, Definition, ObjectFile, SectionKind, SymbolKind, Target};
 use crate::memory::{Allocation, MemoryManager, SegmentClass};
@@ -78,7 +81,7 @@ pub struct LinkedModule {
     pub module: u64,
     pub allocation: Allocation,
     /// Names this module now defines for the engine.
-    pub exports: Vec<(String, Export)>,
+    pub exports: Vec<(Arc<str>, Export)>,
     pub map: Option<LinkMap>,
     /// Unwind tables and initializers, for the run-time side.
     pub runtime: RuntimeInfo,
@@ -140,8 +143,10 @@ fn strength_of(binding: Binding, definition: Definition) -> Strength {
 fn collect_definitions<'u>(
     units: &'u [LinkUnit<'_, '_>],
     table: &SymbolTable,
-) -> Result<HashMap<&'u str, Winner>> {
-    let mut winners: HashMap<&'u str, Winner> = HashMap::new();
+) -> Result<NameMap<&'u str, Winner>> {
+    let symbols: usize = units.iter().map(|u| u.object.symbols.len()).sum();
+    let mut winners: NameMap<&'u str, Winner> =
+        NameMap::with_capacity_and_hasher(symbols / 2, Default::default());
     for (oi, unit) in units.iter().enumerate() {
         let object = unit.object;
         for (si, sym) in object.symbols.iter().enumerate() {
@@ -336,7 +341,7 @@ pub fn link(
     }
 }
 
-type ExportsAndMap = (Vec<(String, Export)>, Option<LinkMap>, RuntimeInfo);
+type ExportsAndMap = (Vec<(Arc<str>, Export)>, Option<LinkMap>, RuntimeInfo);
 
 #[allow(clippy::too_many_arguments)]
 fn link_allocated(
@@ -344,7 +349,7 @@ fn link_allocated(
     layouts: &[layout::ObjectLayout],
     owned: &[Vec<bool>],
     resolved: &[Vec<Option<Resolved>>],
-    winners: &HashMap<&str, Winner>,
+    winners: &NameMap<&str, Winner>,
     memory: &mut dyn MemoryManager,
     allocations: &mut Vec<Allocation>,
     options: LinkOptions,
@@ -455,7 +460,7 @@ fn link_allocated(
             }
             if let Some(w) = winners.get(sym.name) {
                 exports.push((
-                    sym.name.to_string(),
+                    Arc::from(sym.name),
                     Export {
                         address: symbol_addrs[oi][si],
                         module: unit.module,
@@ -488,7 +493,7 @@ fn link_allocated(
 
 fn resolve_name(
     name: &str,
-    winners: &HashMap<&str, Winner>,
+    winners: &NameMap<&str, Winner>,
     table: &SymbolTable,
     externals: &Externals,
 ) -> Option<Resolved> {

@@ -1,7 +1,9 @@
 //! The engine's table of defined symbols, and the places outside the engine
 //! that names resolve to.
 
-use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::hash::NameMap;
 use std::path::Path;
 
 use crate::load::SymbolKind;
@@ -32,8 +34,8 @@ pub struct Export {
 /// Name → definition, for everything the engine has linked.
 #[derive(Debug, Default)]
 pub struct SymbolTable {
-    symbols: HashMap<String, Export>,
-    module_names: HashMap<u64, String>,
+    symbols: NameMap<Arc<str>, Export>,
+    module_names: NameMap<u64, String>,
 }
 
 impl SymbolTable {
@@ -44,8 +46,13 @@ impl SymbolTable {
     }
 
     /// Records a definition, replacing any earlier one of the name.
-    pub fn insert(&mut self, name: String, export: Export) {
+    pub fn insert(&mut self, name: Arc<str>, export: Export) {
         self.symbols.insert(name, export);
+    }
+
+    /// Makes room for `additional` more names.
+    pub fn reserve(&mut self, additional: usize) {
+        self.symbols.reserve(additional);
     }
 
     /// Removes `name` if module `module` defines it.
@@ -84,7 +91,7 @@ impl SymbolTable {
 
     /// Every definition, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Export)> {
-        self.symbols.iter().map(|(k, v)| (k.as_str(), v))
+        self.symbols.iter().map(|(k, v)| (&**k, v))
     }
 }
 
@@ -93,9 +100,9 @@ impl SymbolTable {
 /// loaded libraries and the process come after them.
 pub struct Externals {
     /// `add_global_mapping`: consulted before anything else.
-    pub global_mappings: HashMap<String, u64>,
+    pub global_mappings: NameMap<String, u64>,
     /// `add_symbol`: after the engine's modules; the last write of a name wins.
-    pub user_symbols: HashMap<String, u64>,
+    pub user_symbols: NameMap<String, u64>,
     libraries: Vec<(String, libloading::Library)>,
     process: Option<libloading::os::unix::Library>,
 }
@@ -116,8 +123,8 @@ impl std::fmt::Debug for Externals {
 impl Default for Externals {
     fn default() -> Self {
         Externals {
-            global_mappings: HashMap::new(),
-            user_symbols: HashMap::new(),
+            global_mappings: NameMap::default(),
+            user_symbols: NameMap::default(),
             libraries: Vec::new(),
             process: Some(libloading::os::unix::Library::this()),
         }

@@ -161,14 +161,17 @@ pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'
         for rela in relas {
             let offset = rela.r_offset(endian);
             let r_type = rela.r_type(endian, false);
-            let kind = x86_64_kind(r_type).map_err(|what| Error::UnsupportedRelocation {
-                object: name.to_string(),
-                section: target_name.to_string(),
-                offset,
-                kind: what,
-            })?;
-            let Some(kind) = kind else {
-                continue;
+            let kind = match x86_64_kind(r_type) {
+                Mapped::Kind(kind) => kind,
+                Mapped::Skip => continue,
+                Mapped::Unsupported => {
+                    return Err(Error::UnsupportedRelocation {
+                        object: name.to_string(),
+                        section: target_name.to_string(),
+                        offset,
+                        kind: x86_64_unsupported(r_type),
+                    })
+                }
             };
             let sym_index = rela.r_sym(endian, false) as usize;
             let Some(sym) = symbols.get(sym_index) else {
@@ -240,11 +243,21 @@ fn section_kind(
     })
 }
 
-/// Maps an ELF x86-64 relocation type to a fixup kind. `Ok(None)`: nothing to do.
-/// `Err(name)`: a type rivet does not implement.
-fn x86_64_kind(r_type: elf::RelocationType) -> Result<Option<RelocKind>, String> {
+/// What an ELF relocation type means to rivet.
+#[derive(Clone, Copy)]
+enum Mapped {
+    /// Nothing to do (`R_*_NONE`).
+    Skip,
+    Kind(RelocKind),
+    /// A type rivet does not implement.
+    Unsupported,
+}
+
+/// Maps an ELF x86-64 relocation type to a fixup kind.
+#[inline]
+fn x86_64_kind(r_type: elf::RelocationType) -> Mapped {
     let kind = match r_type {
-        elf::R_X86_64_NONE => return Ok(None),
+        elf::R_X86_64_NONE => return Mapped::Skip,
         elf::R_X86_64_64 => X::Abs64,
         elf::R_X86_64_32 => X::Abs32,
         elf::R_X86_64_32S => X::Abs32S,
@@ -270,23 +283,23 @@ fn x86_64_kind(r_type: elf::RelocationType) -> Result<Option<RelocKind>, String>
         elf::R_X86_64_TLSLD => X::TlsLd,
         elf::R_X86_64_DTPOFF32 => X::DtpOff32,
         elf::R_X86_64_DTPOFF64 => X::DtpOff64,
-        elf::R_X86_64_GOTTPOFF | elf::R_X86_64_TPOFF32 | elf::R_X86_64_TPOFF64 => {
-            return Err(format!(
-                "{} (the initial- and local-exec TLS models need the process's static \
-                 TLS block; compile PIC so LLVM uses the general- or local-dynamic model)",
-                elf::machine_names(elf::EM_X86_64)
-                    .r
-                    .name(r_type)
-                    .unwrap_or("a static TLS relocation")
-            ))
-        }
-        other => {
-            let name = elf::machine_names(elf::EM_X86_64)
-                .r
-                .name(other)
-                .map_or_else(|| format!("R_X86_64 type {}", other.0), str::to_string);
-            return Err(name);
-        }
+        _ => return Mapped::Unsupported,
     };
-    Ok(Some(RelocKind::X86_64(kind)))
+    Mapped::Kind(RelocKind::X86_64(kind))
+}
+
+/// Why an x86-64 relocation type is not supported, for the error.
+#[cold]
+fn x86_64_unsupported(r_type: elf::RelocationType) -> String {
+    let name = elf::machine_names(elf::EM_X86_64)
+        .r
+        .name(r_type)
+        .map_or_else(|| format!("R_X86_64 type {}", r_type.0), str::to_string);
+    match r_type {
+        elf::R_X86_64_GOTTPOFF | elf::R_X86_64_TPOFF32 | elf::R_X86_64_TPOFF64 => format!(
+            "{name} (the initial- and local-exec TLS models need the process's static \
+             TLS block; compile PIC so LLVM uses the general- or local-dynamic model)"
+        ),
+        _ => name,
+    }
 }
