@@ -6,7 +6,10 @@
 //! consumer keeps what it needs and is told again when the module goes.
 
 pub mod gdb;
+pub mod image;
 pub mod perf;
+mod process_memory;
+pub mod symfile;
 pub mod unwind;
 
 use crate::load::Arch;

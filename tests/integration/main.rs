@@ -2,6 +2,7 @@
 
 mod cli;
 mod common;
+mod debuggers;
 mod engine_api;
 mod llvmlite_parity;
 mod loader;

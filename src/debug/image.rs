@@ -1,0 +1,166 @@
+//! Turning a [`LinkMap`] into the sections and symbols of a
+//! [`ModuleImage`](super::ModuleImage).
+//!
+//! A link map knows where each section and symbol went but not how long a
+//! symbol is or whether it is code. Here a symbol is code when the section
+//! holding it is executable, and its size runs to the next higher symbol
+//! address in the same section or to the section's end.
+
+use super::{DebugSection, DebugSymbol};
+use crate::link::LinkMap;
+use crate::memory::SegmentClass;
+
+/// The sections and symbols of one linked module, borrowed from its link map.
+/// Build a [`ModuleImage`](super::ModuleImage) from them:
+///
+/// ```no_run
+/// # fn demo(name: &str, map: &rivet::link::LinkMap) {
+/// use rivet::debug::{image::ImageParts, ModuleImage};
+/// use rivet::load::Arch;
+/// let parts = ImageParts::from_link_map(map);
+/// let image = ModuleImage {
+///     name,
+///     arch: Arch::X86_64,
+///     sections: &parts.sections,
+///     symbols: &parts.symbols,
+/// };
+/// # let _ = image;
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ImageParts<'a> {
+    pub sections: Vec<DebugSection<'a>>,
+    pub symbols: Vec<DebugSymbol<'a>>,
+}
+
+impl<'a> ImageParts<'a> {
+    /// The loaded sections of `map` and the symbols that lie inside one of
+    /// them. Symbols outside every loaded section (file symbols, absolute
+    /// symbols) are left out: they name no place in the module's memory.
+    pub fn from_link_map(map: &'a LinkMap) -> ImageParts<'a> {
+        let sections: Vec<DebugSection<'a>> = map
+            .sections
+            .iter()
+            .map(|(name, addr, size, _align, class)| DebugSection {
+                name,
+                addr: *addr,
+                size: *size,
+                executable: matches!(class, SegmentClass::Text | SegmentClass::Stubs),
+                writable: *class == SegmentClass::Data,
+            })
+            .collect();
+
+        // Section indices by start address, for finding the one holding an
+        // address. Loaded sections do not overlap; empty ones hold nothing.
+        let mut by_addr: Vec<usize> = (0..sections.len())
+            .filter(|&i| sections[i].size != 0)
+            .collect();
+        by_addr.sort_by_key(|&i| sections[i].addr);
+        let holder = |addr: u64| -> Option<usize> {
+            let after = by_addr.partition_point(|&i| sections[i].addr <= addr);
+            let &i = by_addr[..after].last()?;
+            let s = &sections[i];
+            (addr - s.addr < s.size).then_some(i)
+        };
+
+        // Each section's symbol addresses, sorted and deduplicated, so a
+        // symbol's size is the distance to the next one.
+        let placed: Vec<(usize, &'a str, u64)> = map
+            .symbols
+            .iter()
+            .filter_map(|(name, addr)| Some((holder(*addr)?, name.as_str(), *addr)))
+            .collect();
+        let mut starts: Vec<Vec<u64>> = vec![Vec::new(); sections.len()];
+        for &(section, _, addr) in &placed {
+            starts[section].push(addr);
+        }
+        for list in &mut starts {
+            list.sort_unstable();
+            list.dedup();
+        }
+
+        let symbols = placed
+            .into_iter()
+            .map(|(section, name, addr)| {
+                let s = &sections[section];
+                let list = &starts[section];
+                let next = list[list.partition_point(|&a| a <= addr)..]
+                    .first()
+                    .copied()
+                    .unwrap_or(s.addr + s.size);
+                DebugSymbol {
+                    name,
+                    addr,
+                    size: next - addr,
+                    is_function: s.executable,
+                }
+            })
+            .collect();
+        ImageParts { sections, symbols }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map() -> LinkMap {
+        LinkMap {
+            sections: vec![
+                (".text".into(), 0x1000, 0x40, 16, SegmentClass::Text),
+                (".rodata".into(), 0x2000, 0x10, 8, SegmentClass::ReadOnly),
+                (".bss".into(), 0x3000, 0x8, 8, SegmentClass::Data),
+                (".empty".into(), 0x4000, 0, 1, SegmentClass::ReadOnly),
+            ],
+            symbols: [
+                ("g", 0x1020),
+                ("f", 0x1000),
+                ("f_alias", 0x1000),
+                ("k", 0x2008),
+                ("v", 0x3000),
+                ("file.c", 0),
+                ("at_empty", 0x4000),
+            ]
+            .into_iter()
+            .map(|(n, a)| (n.to_string(), a))
+            .collect(),
+            got: Vec::new(),
+            stubs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn sizes_run_to_the_next_symbol_or_section_end() {
+        let map = map();
+        let parts = ImageParts::from_link_map(&map);
+        let got: Vec<(&str, u64, u64, bool)> = parts
+            .symbols
+            .iter()
+            .map(|s| (s.name, s.addr, s.size, s.is_function))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("g", 0x1020, 0x20, true),
+                ("f", 0x1000, 0x20, true),
+                ("f_alias", 0x1000, 0x20, true),
+                ("k", 0x2008, 0x8, false),
+                ("v", 0x3000, 0x8, false),
+            ]
+        );
+        let flags: Vec<(&str, bool, bool)> = parts
+            .sections
+            .iter()
+            .map(|s| (s.name, s.executable, s.writable))
+            .collect();
+        assert_eq!(
+            flags,
+            vec![
+                (".text", true, false),
+                (".rodata", false, false),
+                (".bss", false, true),
+                (".empty", false, false),
+            ]
+        );
+    }
+}

@@ -1,0 +1,572 @@
+//! Debuggers and profilers see JIT code: the GDB JIT interface (checked in
+//! the descriptor and by running gdb itself), the perf map and jitdump.
+//!
+//! The program gdb runs is this test binary, filtered to one test
+//! ([`gdb_descriptor_lists_module_until_drop`]), which links a module,
+//! registers it and calls into it. So the debugged code is always the code
+//! under test, built by the same `cargo test`, with no second binary to
+//! build or to go stale.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+use goblin::elf::Elf;
+use rivet::debug::gdb::{self, GdbRegistration};
+use rivet::debug::image::ImageParts;
+use rivet::debug::perf::{Profiler, ProfilerOptions};
+use rivet::debug::ModuleImage;
+use rivet::link::LinkMap;
+use rivet::load::Arch;
+use rivet::ExecutionEngine;
+
+/// `rivet_gdb_target` calls `rivet_gdb_inner`, so a stop in the inner one
+/// has a JIT frame above it to unwind through.
+const GDB_TARGET: &str = r#"
+define i64 @rivet_gdb_inner(i64 %x) noinline {
+  %y = mul i64 %x, 3
+  ret i64 %y
+}
+
+define i64 @rivet_gdb_target(i64 %x) noinline {
+  %a = call i64 @rivet_gdb_inner(i64 %x)
+  %b = add i64 %a, 1
+  ret i64 %b
+}
+"#;
+
+/// Functions of different sizes, a data object and a constant.
+const PROFILED: &str = r#"
+@counter = global i64 0, align 8
+@table = constant [4 x i32] [i32 1, i32 2, i32 3, i32 4], align 4
+
+define i64 @prof_small(i64 %x) {
+  %y = add i64 %x, 1
+  ret i64 %y
+}
+
+define i64 @prof_loop(i64 %n) {
+entry:
+  br label %loop
+loop:
+  %i = phi i64 [ 0, %entry ], [ %i1, %loop ]
+  %acc = phi i64 [ 0, %entry ], [ %acc1, %loop ]
+  %idx = and i64 %i, 3
+  %p = getelementptr [4 x i32], ptr @table, i64 0, i64 %idx
+  %v = load i32, ptr %p
+  %v64 = sext i32 %v to i64
+  %acc1 = add i64 %acc, %v64
+  %i1 = add i64 %i, 1
+  %done = icmp uge i64 %i1, %n
+  br i1 %done, label %exit, label %loop
+exit:
+  %c = load i64, ptr @counter
+  %c1 = add i64 %c, 1
+  store i64 %c1, ptr @counter
+  ret i64 %acc1
+}
+
+define i64 @prof_calls(i64 %x) {
+  %a = call i64 @prof_small(i64 %x)
+  %b = call i64 @prof_loop(i64 %a)
+  ret i64 %b
+}
+"#;
+
+fn host_arch() -> Arch {
+    if cfg!(target_arch = "aarch64") {
+        Arch::Aarch64
+    } else {
+        Arch::X86_64
+    }
+}
+
+/// An engine holding `ir` (module `m0`), finalized, with its link map and
+/// the object bytes it was linked from.
+fn linked(ir: &str, lmm: bool) -> (ExecutionEngine, String, LinkMap, Vec<u8>) {
+    let engine = engine(&[ir], lmm);
+    let objects: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+    let sink = objects.clone();
+    engine.set_object_cache(
+        Some(Box::new(move |_, bytes| {
+            sink.lock().unwrap().push(bytes.to_vec())
+        })),
+        None,
+    );
+    engine.keep_link_maps(true);
+    engine.finalize_object().unwrap();
+    let mut maps = engine.link_maps();
+    assert_eq!(maps.len(), 1);
+    let (name, map) = maps.remove(0);
+    let object = objects
+        .lock()
+        .unwrap()
+        .pop()
+        .expect("notify saw the object");
+    (engine, name, map, object)
+}
+
+/// The symbol `name` of an ELF file: (value, size, section index, is a function).
+fn elf_symbol(elf: &Elf<'_>, name: &str) -> Option<(u64, u64, usize, bool)> {
+    elf.syms.iter().find_map(|s| {
+        (elf.strtab.get_at(s.st_name) == Some(name))
+            .then(|| (s.st_value, s.st_size, s.st_shndx, s.is_function()))
+    })
+}
+
+/// Whether `symfile` is an image naming `name` at `addr`.
+fn names_at(symfile: &[u8], name: &str, addr: u64) -> bool {
+    Elf::parse(symfile)
+        .ok()
+        .and_then(|elf| elf_symbol(&elf, name))
+        .is_some_and(|(value, ..)| value == addr)
+}
+
+#[test]
+fn registrations_and_profilers_can_be_held_by_a_shared_engine() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<GdbRegistration>();
+    assert_send_sync::<Profiler>();
+}
+
+/// Also the program gdb runs (see the module docs): registers a module,
+/// checks the process's descriptor lists it, calls into it, unregisters and
+/// checks the descriptor no longer does.
+#[test]
+fn gdb_descriptor_lists_module_until_drop() {
+    assert!(
+        gdb::interface_available(),
+        "libLLVM defines the GDB JIT interface"
+    );
+    let (engine, name, map, _) = linked(GDB_TARGET, true);
+    let target = engine.get_function_address("rivet_gdb_target").unwrap();
+    let inner = engine.get_function_address("rivet_gdb_inner").unwrap();
+    let parts = ImageParts::from_link_map(&map);
+    let image = ModuleImage {
+        name: &name,
+        arch: host_arch(),
+        sections: &parts.sections,
+        symbols: &parts.symbols,
+    };
+    let registration = GdbRegistration::register(&image)
+        .unwrap()
+        .expect("an interface to register with");
+
+    // The descriptor's list holds an image naming our function at its
+    // address, in a section at the address of the module's .text.
+    let listed = gdb::registered_symfiles();
+    let ours: Vec<&Vec<u8>> = listed
+        .iter()
+        .filter(|f| names_at(f, "rivet_gdb_target", target))
+        .collect();
+    assert_eq!(ours.len(), 1, "{} entries listed", listed.len());
+    assert_eq!(ours[0].as_slice(), registration.symfile());
+    let elf = Elf::parse(ours[0]).unwrap();
+    let (_, size, shndx, is_function) = elf_symbol(&elf, "rivet_gdb_target").unwrap();
+    assert!(is_function);
+    let section = &elf.section_headers[shndx];
+    let text = map
+        .sections
+        .iter()
+        .find(|s| (s.1..s.1 + s.2).contains(&target))
+        .expect("a section holds the function");
+    assert_eq!(
+        elf.shdr_strtab.get_at(section.sh_name),
+        Some(text.0.as_str())
+    );
+    assert_eq!((section.sh_addr, section.sh_size), (text.1, text.2));
+    assert!(size > 0 && target + size <= text.1 + text.2);
+    assert_eq!(elf_symbol(&elf, "rivet_gdb_inner").unwrap().0, inner);
+
+    // Under gdb this stops at both functions.
+    // SAFETY: finalized `i64 (i64)`.
+    assert_eq!(unsafe { call1::<i64, i64>(target, 5) }, 16);
+
+    drop(registration);
+    assert!(
+        !gdb::registered_symfiles()
+            .iter()
+            .any(|f| names_at(f, "rivet_gdb_target", target)),
+        "the entry is gone from the descriptor after drop"
+    );
+    // The code is still there; only the debugger's view went away.
+    // SAFETY: as above; the engine still holds the module.
+    assert_eq!(unsafe { call1::<i64, i64>(target, 1) }, 4);
+}
+
+#[test]
+fn gdb_registrations_from_many_threads_keep_the_list_intact() {
+    let (engine, name, map, _) = linked(GDB_TARGET, false);
+    let target = engine.get_function_address("rivet_gdb_target").unwrap();
+    let parts = ImageParts::from_link_map(&map);
+    let image = ModuleImage {
+        name: &name,
+        arch: host_arch(),
+        sections: &parts.sections,
+        symbols: &parts.symbols,
+    };
+    // Four threads register the module 25 times each and drop the
+    // registrations in an order of their own, interleaving on the list.
+    std::thread::scope(|scope| {
+        for t in 0..4 {
+            let image = &image;
+            scope.spawn(move || {
+                let mut held: Vec<GdbRegistration> = (0..25)
+                    .map(|_| GdbRegistration::register(image).unwrap().unwrap())
+                    .collect();
+                while !held.is_empty() {
+                    let i = (t * 7 + held.len() * 3) % held.len();
+                    drop(held.swap_remove(i));
+                }
+            });
+        }
+    });
+    let left = gdb::registered_symfiles()
+        .iter()
+        .filter(|f| names_at(f, "rivet_gdb_target", target))
+        .count();
+    assert_eq!(left, 0);
+}
+
+/// Runs `command`, killing it after `limit`; returns its combined output.
+fn output_within(mut command: Command, limit: Duration) -> (Option<i32>, String) {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let text = format!("{}\n{}", out.join().unwrap(), err.join().unwrap());
+    (status, text)
+}
+
+fn gdb_on_path() -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("gdb"))
+            .find(|p| p.is_file())
+    })
+}
+
+/// The lines of gdb's output that are backtrace frames (`#N ...`), grouped
+/// by backtrace.
+fn backtraces(output: &str) -> Vec<Vec<&str>> {
+    let mut all: Vec<Vec<&str>> = Vec::new();
+    for line in output.lines().map(str::trim_start) {
+        if line.starts_with("#0 ") {
+            all.push(vec![line]);
+        } else if line.starts_with('#') {
+            if let Some(last) = all.last_mut() {
+                last.push(line);
+            }
+        }
+    }
+    all
+}
+
+#[test]
+fn gdb_breaks_in_jit_function_and_backtraces_through_it() {
+    let Some(gdb) = gdb_on_path() else {
+        eprintln!(
+            "SKIPPED gdb_breaks_in_jit_function_and_backtraces_through_it: \
+             gdb is not on PATH (scripts/setup.sh installs it)"
+        );
+        return;
+    };
+    let exe = std::env::current_exe().unwrap();
+    let mut command = Command::new(gdb);
+    command
+        .args(["-nx", "-batch"])
+        .args(["-ex", "set debuginfod enabled off"])
+        .args(["-ex", "set startup-with-shell off"])
+        .args(["-ex", "set breakpoint pending on"])
+        .args(["-ex", "break rivet_gdb_target"])
+        .args(["-ex", "break rivet_gdb_inner"])
+        .args(["-ex", "run"])
+        .args(["-ex", "bt"])
+        .args(["-ex", "continue"])
+        .args(["-ex", "bt"])
+        .args(["-ex", "kill"])
+        .arg("--args")
+        .arg(&exe)
+        .args([
+            "debuggers::gdb_descriptor_lists_module_until_drop",
+            "--exact",
+            "--test-threads=1",
+            "--nocapture",
+        ]);
+    let (status, output) = output_within(command, Duration::from_secs(300));
+    assert!(status.is_some(), "gdb did not finish in time:\n{output}");
+
+    // Both breakpoints, set by name before the code existed, were hit.
+    // `Thread 2 "name" hit Breakpoint 1, 0x... in rivet_gdb_target ()`, or
+    // without the thread part when the program has one thread. (The
+    // "Breakpoint 1 (rivet_gdb_target) pending." line does not match.)
+    let hit = |name: &str| {
+        output
+            .lines()
+            .any(|l| l.contains("Breakpoint ") && l.contains(&format!(" in {name} (")))
+    };
+    assert!(
+        hit("rivet_gdb_target"),
+        "no stop in rivet_gdb_target:\n{output}"
+    );
+    assert!(
+        hit("rivet_gdb_inner"),
+        "no stop in rivet_gdb_inner:\n{output}"
+    );
+
+    // First stop: the JIT function is frame 0, called from the test.
+    // Second stop: inner is frame 0 and the backtrace unwinds through the
+    // JIT frame of rivet_gdb_target into the Rust test function.
+    let traces = backtraces(&output);
+    assert_eq!(traces.len(), 2, "two backtraces:\n{output}");
+    assert!(traces[0][0].contains(" in rivet_gdb_target ("), "{output}");
+    assert!(traces[1][0].contains(" in rivet_gdb_inner ("), "{output}");
+    assert!(
+        traces[1].len() >= 3 && traces[1][1].contains(" in rivet_gdb_target ("),
+        "frame 1 is the JIT caller:\n{output}"
+    );
+    // Frame 2 is Rust code again: with the module's .eh_frame in the image,
+    // gdb unwinds rivet_gdb_target correctly (without it, gdb guesses a
+    // bogus third JIT frame here).
+    assert!(
+        traces[1][2].contains(" in integration::"),
+        "frame 2 is the Rust caller:\n{output}"
+    );
+    assert!(
+        traces[1][2..]
+            .iter()
+            .any(|f| f.contains("gdb_descriptor_lists_module_until_drop")),
+        "the Rust test that called into JIT code is further up:\n{output}"
+    );
+}
+
+/// A fresh directory for one test's output files.
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rivet-debuggers-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The functions the object defines, with their ELF sizes.
+fn object_functions(object: &[u8]) -> BTreeMap<String, u64> {
+    let elf = Elf::parse(object).unwrap();
+    elf.syms
+        .iter()
+        .filter(|s| s.is_function() && s.st_shndx != 0)
+        .map(|s| (elf.strtab.get_at(s.st_name).unwrap().to_string(), s.st_size))
+        .collect()
+}
+
+#[test]
+fn perf_map_lines_match_the_engines_addresses() {
+    for lmm in BOTH {
+        let (engine, name, map, object) = linked(PROFILED, lmm);
+        let parts = ImageParts::from_link_map(&map);
+        let image = ModuleImage {
+            name: &name,
+            arch: host_arch(),
+            sections: &parts.sections,
+            symbols: &parts.symbols,
+        };
+        let dir = scratch(&format!("perf-map-{lmm}"));
+        let mut profiler = Profiler::open(ProfilerOptions {
+            perf_map: true,
+            perf_map_dir: Some(dir.clone()),
+            ..ProfilerOptions::default()
+        })
+        .unwrap();
+        let path = dir.join(format!("perf-{}.map", std::process::id()));
+        assert_eq!(profiler.perf_map_path(), Some(path.as_path()));
+        profiler.module_loaded(&image).unwrap();
+
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut lines: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        for line in text.lines() {
+            let mut fields = line.splitn(3, ' ');
+            let start = fields.next().unwrap();
+            let size = fields.next().unwrap();
+            let sym = fields.next().unwrap();
+            assert!(
+                !start.starts_with("0x") && !size.starts_with("0x"),
+                "{line}"
+            );
+            let start = u64::from_str_radix(start, 16).unwrap();
+            let size = u64::from_str_radix(size, 16).unwrap();
+            assert!(lines.insert(sym.to_string(), (start, size)).is_none());
+        }
+
+        // One line per function of the object, none for data.
+        let functions = object_functions(&object);
+        assert_eq!(
+            lines.keys().collect::<Vec<_>>(),
+            functions.keys().collect::<Vec<_>>()
+        );
+        for (sym, &(start, size)) in &lines {
+            assert_eq!(start, engine.get_function_address(sym).unwrap(), "{sym}");
+            // The size runs to the next function: the function's own bytes
+            // plus alignment padding (functions are 16-byte aligned).
+            let own = functions[sym];
+            assert!(size >= own && size - own < 16, "{sym}: {size} vs {own}");
+            assert!(size > 0);
+        }
+        // SAFETY: finalized `i64 (i64)`: 4 iterations over 1, 2, 3, 4.
+        assert_eq!(unsafe { call1::<i64, i64>(lines["prof_calls"].0, 3) }, 10);
+
+        // A second module appends; earlier lines stay.
+        profiler.module_loaded(&image).unwrap();
+        let again = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(again, format!("{text}{text}"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+/// A parsed jitdump record: (id, timestamp, body).
+type Record = (u32, u64, Vec<u8>);
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_ne_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_ne_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+/// Parses a jitdump file: header fields and records.
+fn parse_jitdump(bytes: &[u8]) -> ([u32; 6], u64, Vec<Record>) {
+    let header = [0, 4, 8, 12, 16, 20].map(|at| u32_at(bytes, at));
+    let timestamp = u64_at(bytes, 24);
+    let mut records = Vec::new();
+    let mut at = header[2] as usize;
+    while at < bytes.len() {
+        let id = u32_at(bytes, at);
+        let size = u32_at(bytes, at + 4) as usize;
+        let stamp = u64_at(bytes, at + 8);
+        assert!(size >= 16 && at + size <= bytes.len(), "record at {at}");
+        records.push((id, stamp, bytes[at + 16..at + size].to_vec()));
+        at += size;
+    }
+    (header, timestamp, records)
+}
+
+fn mapped_permissions(path: &Path) -> Option<String> {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let path = path.to_str().unwrap();
+    maps.lines()
+        .find(|l| l.ends_with(path))
+        .map(|l| l.split_whitespace().nth(1).unwrap().to_string())
+}
+
+#[test]
+fn jitdump_records_every_function_with_its_code() {
+    let (engine, name, map, object) = linked(PROFILED, true);
+    let parts = ImageParts::from_link_map(&map);
+    let image = ModuleImage {
+        name: &name,
+        arch: host_arch(),
+        sections: &parts.sections,
+        symbols: &parts.symbols,
+    };
+    let dir = scratch("jitdump");
+    let options = ProfilerOptions {
+        jitdump: true,
+        jitdump_dir: Some(dir.clone()),
+        ..ProfilerOptions::default()
+    };
+    let mut profiler = Profiler::open(options.clone()).unwrap();
+    // A second profiler for the same directory shares the file.
+    let mut second = Profiler::open(options).unwrap();
+    let path = dir.join(format!("jit-{}.dump", std::process::id()));
+    assert_eq!(profiler.jitdump_path(), Some(path.as_path()));
+    assert_eq!(second.jitdump_path(), Some(path.as_path()));
+    // perf record notices the file by its executable mapping, which is
+    // never writable.
+    assert_eq!(mapped_permissions(&path).as_deref(), Some("r-xp"));
+
+    profiler.module_loaded(&image).unwrap();
+    second.module_loaded(&image).unwrap();
+    drop(profiler);
+    let open = std::fs::read(&path).unwrap();
+    assert!(
+        parse_jitdump(&open).2.iter().all(|r| r.0 == 0),
+        "no close record while an engine still has the file"
+    );
+    drop(second);
+    assert_eq!(mapped_permissions(&path), None, "unmapped after the last");
+
+    let bytes = std::fs::read(&path).unwrap();
+    let (header, created, records) = parse_jitdump(&bytes);
+    let em = if cfg!(target_arch = "aarch64") {
+        183
+    } else {
+        62
+    };
+    assert_eq!(header, [0x4A69_5444, 1, 40, em, 0, std::process::id()]);
+    assert_eq!(u64_at(&bytes, 32), 0, "flags");
+
+    let functions = object_functions(&object);
+    let (close, loads) = records.split_last().unwrap();
+    assert_eq!(close.0, 3, "JIT_CODE_CLOSE ends the file");
+    assert!(close.2.is_empty());
+    assert_eq!(loads.len(), 2 * functions.len(), "each function, twice");
+    let mut indices = Vec::new();
+    let mut last_stamp = created;
+    for (id, stamp, body) in loads {
+        assert_eq!(*id, 0, "JIT_CODE_LOAD");
+        assert!(*stamp >= last_stamp, "monotonic timestamps");
+        last_stamp = *stamp;
+        assert_eq!(u32_at(body, 0), std::process::id());
+        let (vma, code_addr, size) = (u64_at(body, 8), u64_at(body, 16), u64_at(body, 24));
+        indices.push(u64_at(body, 32));
+        let name_end = 40 + body[40..].iter().position(|&b| b == 0).unwrap();
+        let sym = std::str::from_utf8(&body[40..name_end]).unwrap();
+        let code = &body[name_end + 1..];
+        assert_eq!(vma, code_addr);
+        assert_eq!(
+            code_addr,
+            engine.get_function_address(sym).unwrap(),
+            "{sym}"
+        );
+        let own = functions[sym];
+        assert!(size >= own && size - own < 16, "{sym}: {size} vs {own}");
+        assert_eq!(code.len() as u64, size);
+        // SAFETY: the engine holds the module, so its code is mapped
+        // (read + execute) for `size` bytes from its address.
+        let live = unsafe { std::slice::from_raw_parts(code_addr as *const u8, size as usize) };
+        assert_eq!(code, live, "{sym}: the record holds the code in memory");
+    }
+    indices.sort_unstable();
+    indices.dedup();
+    assert_eq!(indices.len(), loads.len(), "code indices are unique");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
