@@ -12,7 +12,11 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use crate::debug::gdb::GdbRegistration;
+use crate::debug::image::ImageParts;
+use crate::debug::perf::{Profiler, ProfilerOptions};
 use crate::debug::unwind::UnwindRegistration;
+use crate::debug::ModuleImage;
 use crate::link::{
     self, Externals, InitArray, LinkMap, LinkOptions, LinkUnit, LinkedModule, SymbolTable,
 };
@@ -110,6 +114,8 @@ struct ModuleRuntime {
     key: u64,
     /// Unwind tables registered with the unwinder.
     unwind: Option<UnwindRegistration>,
+    /// The module's image as registered with the debugger.
+    gdb: Option<GdbRegistration>,
     constructors_ran: bool,
     destructors_ran: bool,
 }
@@ -126,6 +132,10 @@ struct State {
     #[cfg(feature = "llvm")]
     getbuffer: Option<GetBufferFn>,
     keep_maps: bool,
+    /// Register every linked module with the debugger (GDB JIT interface).
+    gdb: bool,
+    /// Perf map / jitdump output, when switched on.
+    profiler: Option<Profiler>,
 }
 
 /// The engine: owns modules and the memory they are linked into.
@@ -165,6 +175,11 @@ pub fn check_jit_execution() -> Result<()> {
     crate::memory::check_jit_execution()
 }
 
+/// Whether environment variable `name` is set to something other than "" or "0".
+fn env_flag(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0")
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while the lock was held (only possible from a user callback)
     // leaves state that is still consistent: every mutation is completed
@@ -189,6 +204,8 @@ impl ExecutionEngine {
                 #[cfg(feature = "llvm")]
                 getbuffer: None,
                 keep_maps: false,
+                gdb: env_flag("RIVET_GDB"),
+                profiler: None,
             }),
             table: RwLock::new(SymbolTable::default()),
             pending: AtomicUsize::new(0),
@@ -224,6 +241,25 @@ impl ExecutionEngine {
     /// Keeps a [`LinkMap`] of every module linked from now on.
     pub fn keep_link_maps(&self, keep: bool) {
         lock(&self.state).keep_maps = keep;
+    }
+
+    /// Registers every module linked from now on with debuggers through the
+    /// GDB JIT interface (also switched on by `RIVET_GDB=1`), so that gdb
+    /// can break in JIT functions by name and backtrace through them.
+    pub fn enable_gdb(&self, on: bool) {
+        lock(&self.state).gdb = on;
+    }
+
+    /// Writes a perf map and/or jitdump naming every function linked from
+    /// now on (also switched on by `RIVET_PERF_MAP=1` / `RIVET_JITDUMP=1`).
+    pub fn enable_profiling(&self, options: ProfilerOptions) -> Result<()> {
+        let profiler = if options.any() {
+            Some(Profiler::open(options)?)
+        } else {
+            None
+        };
+        lock(&self.state).profiler = profiler;
+        Ok(())
     }
 
     fn table_read(&self) -> RwLockReadGuard<'_, SymbolTable> {
@@ -380,6 +416,8 @@ impl ExecutionEngine {
             modules,
             externals,
             keep_maps,
+            gdb,
+            profiler,
             ..
         } = state;
         let mut ids = Vec::new();
@@ -403,7 +441,8 @@ impl ExecutionEngine {
             .map(|(&module, &object)| LinkUnit { module, object })
             .collect();
         let options = LinkOptions {
-            map: *keep_maps,
+            // Debuggers and profilers describe modules from their maps.
+            map: *keep_maps || *gdb || profiler.is_some(),
             skip_finalize: false,
         };
         let linked = {
@@ -425,7 +464,25 @@ impl ExecutionEngine {
                 table.insert(name.clone(), *export);
             }
             entry.object = None;
-            entry.runtime = Some(register_runtime(&module));
+            let mut runtime = register_runtime(&module);
+            if let Some(map) = module.map.as_ref() {
+                let parts = ImageParts::from_link_map(map);
+                let image = ModuleImage {
+                    name: &entry.name,
+                    arch: module.arch,
+                    sections: &parts.sections,
+                    symbols: &parts.symbols,
+                };
+                // Debug and profiler output is best effort: failing to
+                // describe a module to them does not fail the link.
+                if *gdb {
+                    runtime.gdb = GdbRegistration::register(&image).ok().flatten();
+                }
+                if let Some(p) = profiler.as_mut() {
+                    let _ = p.module_loaded(&image);
+                }
+            }
+            entry.runtime = Some(runtime);
             entry.linked = Some(module);
         }
         self.pending.store(0, Ordering::Release);
@@ -587,6 +644,7 @@ fn register_runtime(module: &LinkedModule) -> ModuleRuntime {
     ModuleRuntime {
         key,
         unwind,
+        gdb: None,
         constructors_ran: false,
         destructors_ran: false,
     }
@@ -610,6 +668,7 @@ fn teardown(module: &LinkedModule, runtime: ModuleRuntime) {
     if let Some(template) = module.runtime.tls {
         runtime::tls::unregister(template.key);
     }
+    drop(runtime.gdb);
     drop(runtime.unwind);
 }
 

@@ -78,7 +78,11 @@ mod tests {
         assert_eq!(b.hash_one("f17"), b.hash_one(String::from("f17").as_str()));
         hashes.sort_unstable();
         hashes.dedup();
-        assert_eq!(hashes.len(), names.len(), "no collisions among 20,000 names");
+        assert_eq!(
+            hashes.len(),
+            names.len(),
+            "no collisions among 20,000 names"
+        );
         // Names differing only in length-padding bytes still differ.
         assert_ne!(b.hash_one("a"), b.hash_one("a\0"));
     }

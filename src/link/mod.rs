@@ -36,7 +36,6 @@ mod layout;
 mod runtime_info;
 mod symbols;
 
-
 pub use hash::{NameHasher, NameMap};
 pub use runtime_info::{InitArray, RuntimeInfo, TlsTemplate};
 pub use symbols::{Export, Externals, Strength, SymbolTable};
@@ -79,6 +78,8 @@ pub struct LinkOptions {
 #[derive(Debug)]
 pub struct LinkedModule {
     pub module: u64,
+    /// The instruction set of the module's code.
+    pub arch: crate::load::Arch,
     pub allocation: Allocation,
     /// Names this module now defines for the engine.
     pub exports: Vec<(Arc<str>, Export)>,
@@ -325,6 +326,7 @@ pub fn link(
             .map(
                 |((allocation, (exports, map, runtime)), unit)| LinkedModule {
                     module: unit.module,
+                    arch: unit.object.arch,
                     allocation,
                     exports,
                     map,

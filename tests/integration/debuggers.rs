@@ -570,3 +570,50 @@ fn jitdump_records_every_function_with_its_code() {
     assert_eq!(indices.len(), loads.len(), "code indices are unique");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Through the engine: `enable_gdb` registers each linked module, and
+/// `remove_module` takes it off the descriptor's list.
+#[test]
+fn the_engine_registers_modules_with_gdb_and_unregisters_on_removal() {
+    let engine = rivet::ExecutionEngine::with_lmm(Some(true)).unwrap();
+    let mut engine = engine;
+    engine.set_target_machine(rivet::llvm::TargetMachine::host().unwrap());
+    engine.enable_gdb(true);
+    let id = engine.add_module(module(PROFILED, "engine_gdb"));
+    let f = engine.get_function_address("prof_calls").unwrap();
+    let listed = |addr: u64| {
+        gdb::registered_symfiles()
+            .iter()
+            .any(|s| names_at(s, "prof_calls", addr))
+    };
+    assert!(listed(f), "registered at finalize");
+    engine.remove_module(id).unwrap();
+    assert!(!listed(f), "unregistered on removal");
+}
+
+/// Through the engine: `enable_profiling` writes a perf map line for each
+/// function the engine places, at the engine's own addresses.
+#[test]
+fn the_engine_writes_its_functions_to_the_perf_map() {
+    let dir = scratch("engine-perf-map");
+    let mut engine = rivet::ExecutionEngine::with_lmm(Some(false)).unwrap();
+    engine.set_target_machine(rivet::llvm::TargetMachine::host().unwrap());
+    engine
+        .enable_profiling(ProfilerOptions {
+            perf_map: true,
+            perf_map_dir: Some(dir.clone()),
+            ..ProfilerOptions::default()
+        })
+        .unwrap();
+    engine.add_module(module(PROFILED, "engine_perf"));
+    let f = engine.get_function_address("prof_calls").unwrap();
+    let text =
+        std::fs::read_to_string(dir.join(format!("perf-{}.map", std::process::id()))).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.ends_with(" prof_calls"))
+        .unwrap_or_else(|| panic!("no line for prof_calls in {text}"));
+    let start = u64::from_str_radix(line.split(' ').next().unwrap(), 16).unwrap();
+    assert_eq!(start, f);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
