@@ -5,6 +5,7 @@
 //! carries an explicit addend. It allocates no executable memory and resolves
 //! nothing.
 
+mod coff;
 mod elf;
 
 pub use crate::arch::RelocKind;
@@ -196,9 +197,8 @@ impl<'data> ObjectFile<'data> {
             Ok(object::FileKind::MachO64) | Ok(object::FileKind::MachO32) => {
                 Err(unsupported(name, "Mach-O objects are not supported yet"))
             }
-            Ok(object::FileKind::Coff) | Ok(object::FileKind::CoffBig) => {
-                Err(unsupported(name, "COFF objects are not supported yet"))
-            }
+            Ok(object::FileKind::Coff) => coff::parse(data, name),
+            Ok(object::FileKind::CoffBig) => coff::parse_bigobj(data, name),
             Ok(kind) => Err(unsupported(name, &format!("{kind:?} files"))),
             Err(e) => Err(malformed(name, e.to_string())),
         }

@@ -1,6 +1,7 @@
 //! rivet's integration tests: one binary, one module per area.
 
 mod cli;
+mod coff;
 mod common;
 mod debuggers;
 mod engine_api;
