@@ -265,26 +265,9 @@ fn parse_with<'data, H: CoffHeader>(data: &'data [u8], name: &str) -> Result<Obj
         }
     }
     // The effective (non-associative) selection and group name of each section.
-    let mut effective: Vec<Option<(ComdatSelection, &'data str)>> = vec![None; sections.len()];
-    for n in 1..sections.len() {
-        let mut at = n;
-        for _ in 0..MAX_ASSOCIATION_DEPTH {
-            match comdats[at] {
-                Some(RawComdat {
-                    selection: ComdatSelection::Associative { parent },
-                    ..
-                }) => at = parent as usize,
-                Some(RawComdat {
-                    selection,
-                    key: Some(key),
-                }) => {
-                    effective[n] = Some((selection, key));
-                    break;
-                }
-                _ => break,
-            }
-        }
-    }
+    let effective: Vec<Option<(ComdatSelection, &'data str)>> = (0..sections.len())
+        .map(|n| effective_comdat(&comdats, n))
+        .collect();
     for (n, raw_comdat) in comdats.iter().enumerate() {
         if let Some(c) = raw_comdat {
             // An associative section is named by its group's key when its
@@ -581,6 +564,30 @@ fn section_symbol_of<S: CoffSymbol>(sym: &S) -> Option<usize> {
     }
 }
 
+/// The selection and key of the group section `n` belongs to, following
+/// associative sections to their parents (at most [`MAX_ASSOCIATION_DEPTH`]
+/// steps; a longer or circular chain is no group).
+fn effective_comdat<'data>(
+    comdats: &[Option<RawComdat<'data>>],
+    n: usize,
+) -> Option<(ComdatSelection, &'data str)> {
+    let mut at = n;
+    for _ in 0..MAX_ASSOCIATION_DEPTH {
+        match comdats.get(at).copied().flatten()? {
+            RawComdat {
+                selection: ComdatSelection::Associative { parent },
+                ..
+            } => at = parent as usize,
+            RawComdat {
+                selection,
+                key: Some(key),
+            } => return Some((selection, key)),
+            RawComdat { key: None, .. } => return None,
+        }
+    }
+    None
+}
+
 /// The binding of an external defined in a section with this effective COMDAT
 /// selection.
 fn comdat_binding(comdat: Option<(ComdatSelection, &str)>) -> Binding {
@@ -598,7 +605,6 @@ fn comdat_binding(comdat: Option<(ComdatSelection, &str)>) -> Binding {
 
 /// A weak external (section 0): a weak definition at its default when the
 /// default is defined here, else an undefined weak symbol.
-#[allow(clippy::too_many_arguments)]
 fn weak_external<'data, H: CoffHeader>(
     object: &str,
     symtab: &object::read::coff::SymbolTable<'data, &'data [u8], H>,
