@@ -18,6 +18,17 @@
 //! (n = 0..=5) is relative to the end of the instruction, n bytes after the
 //! 4-byte field, so its model addend is `A - 4 - n` for a `Pc32` fixup.
 //!
+//! # Branches
+//!
+//! COFF has a single REL32 for calls, jumps and RIP-relative data. A plain
+//! REL32 in code whose field follows a `call rel32` (E8), `jmp rel32` (E9)
+//! or `jcc rel32` (0F 8x) opcode becomes a [`X::Branch32`] fixup, so that the
+//! linker can route it through a stub when the target is out of reach (a
+//! host function far from the arena); every other REL32 is `Pc32`, which is
+//! an error when out of reach. RuntimeDyld stubs every REL32 against an
+//! external symbol, which is wrong for data; JITLink's fix promotes branch
+//! sites only, as here.
+//!
 //! # Symbols
 //!
 //! - Section symbols (static, value 0, with a section-definition record) are
@@ -534,6 +545,14 @@ fn parse_with<'data, H: CoffHeader>(data: &'data [u8], name: &str) -> Result<Obj
                 }
                 _ => Target::Symbol(sym_index as u32),
             };
+            let kind = if typ == pe::IMAGE_REL_AMD64_REL32
+                && section.kind == SectionKind::Text
+                && is_branch_site(section.data, offset)
+            {
+                X::Branch32
+            } else {
+                kind
+            };
             relocations.push(Relocation {
                 offset,
                 kind: RelocKind::X86_64(kind),
@@ -763,6 +782,24 @@ fn parse_aligncomm<'data>(drectve: &[&'data [u8]]) -> Vec<(&'data str, u64)> {
         }
     }
     out
+}
+
+/// Whether the 4-byte field at `offset` of code `text` is the displacement
+/// of a `call rel32` (E8), `jmp rel32` (E9) or `jcc rel32` (0F 80..8F).
+///
+/// COFF has one REL32 type for branches and RIP-relative data; only a branch
+/// may go through a stub, so the opcode before the field decides. A
+/// RIP-relative memory operand has its ModRM byte (mod 00, r/m 101: 05, 0D,
+/// .., 3D) right before the field, which none of these opcodes can be.
+fn is_branch_site(text: &[u8], offset: u64) -> bool {
+    let Some(at) = usize::try_from(offset).ok().filter(|&o| o >= 1) else {
+        return false;
+    };
+    match text.get(at - 1) {
+        Some(0xE8 | 0xE9) => true,
+        Some(0x80..=0x8F) => at >= 2 && text.get(at - 2) == Some(&0x0F),
+        _ => false,
+    }
 }
 
 /// Reads the implicit addend: `width` bytes at the start of `place`, sign-extended.

@@ -153,7 +153,8 @@ fn every_relocation_type_maps_to_its_kind_and_explicit_addend() {
         (0x19, X::Abs64, sym, 0), // movabsq $sym
         (0x22, X::Abs32, sym, 2), // movl $sym+2
         (0x29, X::Pc32, Target::Symbol(SYM_LOCAL), -4),
-        (0x2E, X::Pc32, Target::Symbol(SYM_EXT), -4),
+        // `callq ext`: a REL32 after a call opcode is a branch.
+        (0x2E, X::Branch32, Target::Symbol(SYM_EXT), -4),
     ];
     assert_eq!(o.sections[1].relocations.len(), text.len());
     for (offset, kind, target, addend) in text {
@@ -860,4 +861,48 @@ fn bigobj_objects_parse_like_regular_ones() {
             );
         }
     }
+}
+
+#[test]
+fn rel32_at_call_jump_and_jcc_sites_is_a_branch() {
+    let asm = r#"
+.text
+f:
+  callq ext
+  jmp ext
+  jne ext
+  movl ext(%rip), %eax
+  leaq ext(%rip), %rax
+  cmpl $0, ext(%rip)
+.data
+.byte 0xE8
+.long ext-.
+"#;
+    let bytes = assemble(asm);
+    let o = ObjectFile::parse(&bytes, "branches.obj").unwrap();
+    let kinds: Vec<_> = o.sections[1]
+        .relocations
+        .iter()
+        .map(|r| (r.kind, r.addend))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (x(X::Branch32), -4),
+            (x(X::Branch32), -4),
+            (x(X::Branch32), -4),
+            (x(X::Pc32), -4),
+            (x(X::Pc32), -4),
+            // The immediate byte after the field makes the implicit addend -1.
+            (x(X::Pc32), -5),
+        ]
+    );
+    // In data, the byte before the field is not an opcode.
+    let data: Vec<_> = o.sections[2].relocations.iter().map(|r| r.kind).collect();
+    assert_eq!(data, [x(X::Pc32)]);
+    // REL32_n is never a branch: nothing follows a branch's displacement.
+    let mut bytes = bytes.clone();
+    set_reloc_type(&mut bytes, 1, 0, 5);
+    let o = ObjectFile::parse(&bytes, "branches.obj").unwrap();
+    assert_eq!(o.sections[1].relocations[0].kind, x(X::Pc32));
 }
