@@ -56,7 +56,8 @@
 //!   error); an associative section follows its parent's selection. The
 //!   exact selection is kept in [`Section::comdat`] for the linker.
 //! - `_fltused`, which objects with floating point reference, is left
-//!   undefined: the engine resolves it.
+//!   undefined for the engine to resolve (until the engine defines it, a
+//!   caller registers it with `add_symbol`).
 //!
 //! # Sections
 //!
@@ -136,7 +137,7 @@ fn parse_with<'data, H: CoffHeader>(data: &'data [u8], name: &str) -> Result<Obj
     });
     let mut is_comdat = vec![false];
     let mut drectve: Vec<&'data [u8]> = Vec::new();
-    for (index, sh) in table.enumerate() {
+    for sh in table.iter() {
         let sec_name = str_of(name, sh.name(strings).map_err(bad)?)?;
         let flags = sh.characteristics.get(LE);
         let kind = section_kind(name, sec_name, flags)?;
@@ -158,7 +159,6 @@ fn parse_with<'data, H: CoffHeader>(data: &'data [u8], name: &str) -> Result<Obj
             comdat: None,
         });
         is_comdat.push(flags.contains(pe::IMAGE_SCN_LNK_COMDAT));
-        debug_assert_eq!(sections.len(), index.0 + 1);
     }
 
     // The raw symbol table: one entry per record, `None` for auxiliary records.
@@ -191,7 +191,11 @@ fn parse_with<'data, H: CoffHeader>(data: &'data [u8], name: &str) -> Result<Obj
         let Some(n) = section_symbol_of(sym) else {
             continue;
         };
-        if !is_comdat.get(n).copied().unwrap_or(false) || comdats[n].is_some() {
+        // Sections that are not loaded (COMDAT debug info) need no group.
+        if !is_comdat.get(n).copied().unwrap_or(false)
+            || comdats[n].is_some()
+            || !sections[n].kind.is_loaded()
+        {
             continue;
         }
         let aux = symtab.aux_section(SymbolIndex(index)).map_err(bad)?;
@@ -367,12 +371,10 @@ fn parse_with<'data, H: CoffHeader>(data: &'data [u8], name: &str) -> Result<Obj
                 }
             } else {
                 let binding = match class {
-                    pe::IMAGE_SYM_CLASS_EXTERNAL if weak_default[index] => {
-                        if sym_name.starts_with(WEAK_DEFAULT_PREFIX) {
-                            Binding::Local
-                        } else {
-                            comdat_binding(effective[n])
-                        }
+                    pe::IMAGE_SYM_CLASS_EXTERNAL
+                        if weak_default[index] && sym_name.starts_with(WEAK_DEFAULT_PREFIX) =>
+                    {
+                        Binding::Local
                     }
                     pe::IMAGE_SYM_CLASS_EXTERNAL => comdat_binding(effective[n]),
                     pe::IMAGE_SYM_CLASS_WEAK_EXTERNAL => Binding::Weak,
@@ -438,7 +440,9 @@ fn parse_with<'data, H: CoffHeader>(data: &'data [u8], name: &str) -> Result<Obj
             }
         } else if section_number == pe::IMAGE_SYM_ABSOLUTE {
             let binding = match class {
-                pe::IMAGE_SYM_CLASS_EXTERNAL if sym_name.starts_with(WEAK_DEFAULT_PREFIX) => {
+                pe::IMAGE_SYM_CLASS_EXTERNAL
+                    if weak_default[index] && sym_name.starts_with(WEAK_DEFAULT_PREFIX) =>
+                {
                     Binding::Local
                 }
                 pe::IMAGE_SYM_CLASS_EXTERNAL => Binding::Global,

@@ -2,6 +2,7 @@
 //! `x86_64-pc-windows-msvc`, and on copies of them patched by hand.
 
 use crate::arch::x86_64::Reloc as X;
+use crate::arch::FixupValues;
 use crate::llvm::{Module, TargetMachine, TargetOptions};
 use crate::load::{
     Binding, ComdatSelection, Definition, Format, ObjectFile, RelocKind, Relocation, SectionKind,
@@ -905,4 +906,68 @@ f:
     set_reloc_type(&mut bytes, 1, 0, 5);
     let o = ObjectFile::parse(&bytes, "branches.obj").unwrap();
     assert_eq!(o.sections[1].relocations[0].kind, x(X::Pc32));
+}
+
+/// The field each fixup of EVERY_RELOC writes when the arch code applies the
+/// loader's kind and addend, with `.text` at 0x10000, `.data` at 0x20000,
+/// the image base at 0x8000 and `ext` at 0x30000: the values the COFF
+/// definitions give (`S + A - image base`, `S + A - section base`, the
+/// section number plus A, `S + A - (end of instruction)`).
+#[test]
+fn loader_addends_with_the_arch_math_give_the_coff_values() {
+    let mut bytes = assemble(EVERY_RELOC);
+    // REL32_4 for `movl $5, sym(%rip)`, as MSVC writes it.
+    set_reloc_type(&mut bytes, 1, 2, 8);
+    set_i32(&mut bytes, 1, 0xF, 0);
+    let o = ObjectFile::parse(&bytes, "every.obj").unwrap();
+    let (text, data, image_base, ext) = (0x10000u64, 0x20000u64, 0x8000u64, 0x30000u64);
+    let sym = data + 8;
+    let local = data;
+    let apply = |section: usize, offset: u64| -> Vec<u8> {
+        let r = reloc_at(&o, section, offset);
+        let s = match r.target {
+            Target::Symbol(SYM_SYM) => sym,
+            Target::Symbol(SYM_LOCAL) => local,
+            Target::Symbol(SYM_EXT) => ext,
+            other => panic!("{other:?}"),
+        };
+        let p = [0, text, data][section] + offset;
+        let v = FixupValues {
+            p,
+            s,
+            a: r.addend,
+            image_base,
+            section_base: if s == ext { 0 } else { data },
+            section_index: 2,
+            ..FixupValues::default()
+        };
+        let mut field = vec![0u8; 8];
+        r.kind.apply(&mut field, &v).unwrap();
+        field.truncate(match r.kind {
+            RelocKind::X86_64(k) => k.field_size(),
+            _ => unreachable!(),
+        });
+        field
+    };
+    let le32 = |v: i64| (v as i32).to_le_bytes().to_vec();
+    // .text: displacements from the end of each instruction.
+    assert_eq!(apply(1, 0x2), le32((sym - (text + 0x6)) as i64));
+    assert_eq!(apply(1, 0x9), le32((sym + 1 - (text + 0xD)) as i64));
+    // `movl $5, sym(%rip)` ends 4 bytes after its field.
+    assert_eq!(apply(1, 0xF), le32((sym - (text + 0xF + 4 + 4)) as i64));
+    assert_eq!(apply(1, 0x19), sym.to_le_bytes());
+    assert_eq!(apply(1, 0x22), le32((sym + 2) as i64));
+    assert_eq!(apply(1, 0x2E), le32((ext - (text + 0x32)) as i64));
+    // .data
+    assert_eq!(apply(2, 0x10), le32(8 + 3), "SECREL: offset in .data");
+    assert_eq!(apply(2, 0x14), 2u16.to_le_bytes(), "SECTION: .data is 2");
+    assert_eq!(
+        apply(2, 0x16),
+        le32((sym + 4 - image_base) as i64),
+        "ADDR32NB"
+    );
+    assert_eq!(apply(2, 0x1A), (sym - 5).to_le_bytes());
+    assert_eq!(apply(2, 0x22), le32((sym + 6) as i64));
+    assert_eq!(apply(2, 0x26), (local + 2).to_le_bytes());
+    assert_eq!(apply(2, 0x2E), le32((ext - 8) as i64));
 }

@@ -1312,3 +1312,68 @@ fn far_data_references_are_errors_not_stubs() {
         }
     }
 }
+
+/// A function with debug info, one in a COMDAT: CodeView (`.debug$S`,
+/// `.debug$T`, one associative to the COMDAT) and DWARF sections.
+const DEBUG_INFO: &str = r#"
+define i32 @dbgf(i32 %x) nounwind !dbg !6 {
+  %r = add i32 %x, 1, !dbg !9
+  ret i32 %r, !dbg !9
+}
+$cf = comdat any
+define linkonce_odr i32 @cf(i32 %x) nounwind comdat !dbg !10 {
+  %r = mul i32 %x, 5, !dbg !11
+  ret i32 %r, !dbg !11
+}
+!llvm.dbg.cu = !{!0}
+!llvm.module.flags = !{!3, !4, !5}
+!0 = distinct !DICompileUnit(language: DW_LANG_C99, file: !1, producer: "t", isOptimized: false, runtimeVersion: 0, emissionKind: FullDebug)
+!1 = !DIFile(filename: "t.c", directory: "/")
+!3 = !{i32 2, !"CodeView", i32 1}
+!4 = !{i32 2, !"Debug Info Version", i32 3}
+!5 = !{i32 2, !"Dwarf Version", i32 4}
+!6 = distinct !DISubprogram(name: "dbgf", scope: !1, file: !1, line: 1, type: !7, scopeLine: 1, spFlags: DISPFlagDefinition, unit: !0)
+!7 = !DISubroutineType(types: !8)
+!8 = !{null}
+!9 = !DILocation(line: 2, column: 3, scope: !6)
+!10 = distinct !DISubprogram(name: "cf", scope: !1, file: !1, line: 5, type: !7, scopeLine: 5, spFlags: DISPFlagDefinition, unit: !0)
+!11 = !DILocation(line: 6, column: 3, scope: !10)
+"#;
+
+#[test]
+fn objects_with_debug_info_link_without_loading_it() {
+    for triple in [WIN, "x86_64-w64-windows-gnu"] {
+        let tm = TargetMachine::new(&TargetOptions {
+            triple: Some(triple.into()),
+            ..TargetOptions::default()
+        })
+        .unwrap();
+        let mut m = Module::parse_ir(DEBUG_INFO, "dbg").unwrap();
+        let obj = tm.emit_object(&mut m).unwrap();
+        let parsed = ObjectFile::parse(&obj, "dbg.obj").unwrap();
+        let debug: Vec<_> = parsed
+            .sections
+            .iter()
+            .filter(|s| s.name.starts_with(".debug"))
+            .collect();
+        assert!(debug.len() >= 3, "{triple}: {} debug sections", debug.len());
+        for s in debug {
+            assert_eq!(
+                s.kind,
+                rivet::load::SectionKind::Ignored,
+                "{triple}: {}",
+                s.name
+            );
+            assert!(s.relocations.is_empty());
+        }
+        for lmm in BOTH {
+            let engine = coff_engine(lmm);
+            engine.add_object_bytes(obj.clone(), "dbg.obj").unwrap();
+            // SAFETY: win64 `i32 -> i32` functions.
+            unsafe {
+                assert_eq!(win1::<i32, i32>(addr(&engine, "dbgf"), 41), 42, "{triple}");
+                assert_eq!(win1::<i32, i32>(addr(&engine, "cf"), 3), 15, "{triple}");
+            }
+        }
+    }
+}
