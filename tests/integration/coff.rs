@@ -1377,3 +1377,52 @@ fn objects_with_debug_info_link_without_loading_it() {
         }
     }
 }
+
+#[test]
+fn bad_coff_objects_are_typed_errors_at_add_time() {
+    let obj = win_machine().assemble(REL32_STORES).unwrap();
+    // IMAGE_REL_AMD64_SREL32 in place of the first REL32.
+    let mut srel = obj.clone();
+    let sh = section_header(&srel, 1);
+    let entry = u32_at(&srel, sh + 24) as usize;
+    srel[entry + 8..entry + 10].copy_from_slice(&0x0Eu16.to_le_bytes());
+    // A relocation naming a symbol past the table.
+    let mut bad_symbol = obj.clone();
+    bad_symbol[entry + 4..entry + 8].copy_from_slice(&5000u32.to_le_bytes());
+    for lmm in BOTH {
+        let engine = coff_engine(lmm);
+        match engine.add_object_bytes(srel.clone(), "srel.obj") {
+            Err(Error::UnsupportedRelocation {
+                object,
+                section,
+                kind,
+                ..
+            }) => {
+                assert_eq!(
+                    (object.as_str(), section.as_str(), kind.as_str()),
+                    ("srel.obj", ".text", "IMAGE_REL_AMD64_SREL32")
+                );
+            }
+            other => panic!("expected UnsupportedRelocation, got {other:?}"),
+        }
+        match engine.add_object_bytes(bad_symbol.clone(), "sym.obj") {
+            Err(Error::MalformedObject { object, reason }) => {
+                assert_eq!(object, "sym.obj");
+                assert!(reason.contains("symbol 5000"), "{reason}");
+            }
+            other => panic!("expected MalformedObject, got {other:?}"),
+        }
+        match engine.add_object_bytes(obj[..obj.len() / 3].to_vec(), "cut.obj") {
+            Err(Error::MalformedObject { object, .. }) => assert_eq!(object, "cut.obj"),
+            other => panic!("expected MalformedObject, got {other:?}"),
+        }
+        assert_eq!(engine.memory_stats().allocations, 0);
+        // The engine still links good objects.
+        engine.add_object_bytes(obj.clone(), "good.obj").unwrap();
+        // SAFETY: `store5` takes nothing and stores to `slot`; `load_n` returns it.
+        unsafe {
+            win0::<()>(addr(&engine, "store5"));
+            assert_eq!(win0::<i32>(addr(&engine, "load_n")), 5);
+        }
+    }
+}
