@@ -1065,8 +1065,9 @@ fn addr32nb_fixups_are_offsets_from_the_image_base() {
             engine.get_global_value_address("ro_const").unwrap()
         );
         // The image base is the lowest address of the module's allocation;
-        // a COFF object uses no GOT and no stubs, so that is its lowest
-        // section. Every section lies within 4 GiB above it.
+        // this module makes no calls and reads nothing through a GOT, so it
+        // has no GOT and no stubs and that is its lowest section. Every
+        // section lies within 4 GiB above it.
         let (low, high) = module_span(&engine, "image.obj");
         assert_eq!(base, low, "lmm={lmm}");
         assert!(high - base <= u64::from(u32::MAX));
@@ -1105,7 +1106,7 @@ fn pdata_entries_are_image_relative() {
             assert_eq!(win1::<i32, i32>(addr(&engine, "outer"), 1), 6);
             assert_eq!(win1::<i32, i32>(addr(&engine, "use_inl"), 1), 15);
         }
-        let (low, _) = module_span(&engine, "unwind.obj");
+        let (low, high) = module_span(&engine, "unwind.obj");
         let maps = engine.link_maps();
         let map = &maps.iter().find(|(n, _)| n == "unwind.obj").unwrap().1;
         let functions: Vec<u64> = ["outer", "inl", "use_inl"]
@@ -1118,22 +1119,34 @@ fn pdata_entries_are_image_relative() {
             .filter(|s| s.0 == ".xdata")
             .map(|s| (s.1, s.2))
             .collect();
-        let mut begins = Vec::new();
+        let mut entries = Vec::new();
         for s in map.sections.iter().filter(|s| s.0 == ".pdata") {
             // SAFETY: a finalized .pdata section of `s.2` bytes.
-            let entries =
-                unsafe { std::slice::from_raw_parts(s.1 as *const u32, s.2 as usize / 4) };
-            for e in entries.chunks(3) {
-                let (begin, end, info) = (
-                    low + u64::from(e[0]),
-                    low + u64::from(e[1]),
-                    low + u64::from(e[2]),
-                );
-                assert!(functions.contains(&begin), "lmm={lmm}: {begin:#x}");
-                assert!(end > begin);
-                assert!(xdata.iter().any(|&(x, size)| (x..x + size).contains(&info)));
-                begins.push(begin);
-            }
+            let words = unsafe { std::slice::from_raw_parts(s.1 as *const u32, s.2 as usize / 4) };
+            entries.extend(words.chunks(3).map(|e| (e[0], e[1], e[2])));
+        }
+        // The module calls `ext` in another module, so it may have stubs,
+        // which may lie below its sections: take the base the entries imply
+        // (the lowest function is the lowest begin) and check that every
+        // entry agrees with it.
+        let lowest_begin = entries.iter().map(|e| e.0).min().unwrap();
+        let base = functions.iter().min().unwrap() - u64::from(lowest_begin);
+        assert!(
+            base <= low,
+            "lmm={lmm}: the image base lies below the module"
+        );
+        assert!(high - base <= u64::from(u32::MAX));
+        let mut begins = Vec::new();
+        for (b, e, i) in entries {
+            let (begin, end, info) = (
+                base + u64::from(b),
+                base + u64::from(e),
+                base + u64::from(i),
+            );
+            assert!(functions.contains(&begin), "lmm={lmm}: {begin:#x}");
+            assert!(end > begin);
+            assert!(xdata.iter().any(|&(x, size)| (x..x + size).contains(&info)));
+            begins.push(begin);
         }
         begins.sort_unstable();
         let mut expect = functions.clone();
