@@ -281,9 +281,20 @@ fn coff_program_runs_in_every_relocation_and_code_model() {
             engine
                 .add_object_bytes(objects[1].clone(), "b.obj")
                 .unwrap();
-            engine
-                .finalize_object()
-                .unwrap_or_else(|e| panic!("{reloc:?}/{code_model:?} lmm={lmm}: {e}"));
+            match engine.finalize_object() {
+                Ok(()) => {}
+                // The arena's low placement is a hint: when the low 2 GiB
+                // is taken (by other tests' arenas) it lands higher, and
+                // 32-bit absolute addresses cannot reach it.
+                Err(Error::RelocationOverflow { site, value, .. })
+                    if code_model == CodeModel::Small && reloc == RelocModel::Static =>
+                {
+                    assert_eq!(site.kind, "ABS32", "{site}");
+                    assert!(value > i128::from(u32::MAX), "{site}: {value:#x}");
+                    continue;
+                }
+                Err(e) => panic!("{reloc:?}/{code_model:?} lmm={lmm}: {e}"),
+            }
             check_program(&engine, &format!("{reloc:?}/{code_model:?} lmm={lmm}"));
         }
     }
