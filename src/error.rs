@@ -67,6 +67,15 @@ pub enum Error {
         second: String,
     },
 
+    /// Copies of a COMDAT group that its selection says must agree do not.
+    #[error("COMDAT `{name}` in `{first}` and `{second}`: {reason}")]
+    ComdatMismatch {
+        name: String,
+        first: String,
+        second: String,
+        reason: String,
+    },
+
     /// Two common definitions of one symbol that cannot share storage.
     #[error("common symbol `{name}` of {size} bytes in `{object}` does not fit the {existing} bytes already allocated")]
     CommonSizeMismatch {

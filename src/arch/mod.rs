@@ -47,6 +47,16 @@ impl RelocKind {
         }
     }
 
+    /// Whether the fixup is computed from the target's section (COFF
+    /// `SECREL`, `SECTION`).
+    #[inline]
+    pub fn is_section_relative(self) -> bool {
+        matches!(
+            self,
+            RelocKind::X86_64(x86_64::Reloc::SecRel32 | x86_64::Reloc::SectionIndex)
+        )
+    }
+
     /// The TLS GOT pair the fixup points at, if any.
     #[inline]
     pub fn tls_pair(self) -> Option<TlsPair> {

@@ -18,6 +18,9 @@ pub(crate) struct Addresses<'a> {
     /// What a reference to each section resolves to: its address, or its
     /// offset in the TLS block for a thread-local section.
     pub section_targets: &'a [u64],
+    /// The section (address, number in its object) each symbol lives in,
+    /// when known: for section-relative fixups.
+    pub symbol_sections: &'a [Option<(u64, u16)>],
     /// The module's TLS key (0: no TLS block).
     pub tls_key: u64,
     /// The module's image base (COFF image-relative fixups).
@@ -154,25 +157,30 @@ pub(crate) fn apply(
                 Some(t) => reloc.addend.wrapping_sub(addrs.of(t) as i64),
                 None => reloc.addend,
             };
-            let target_section = match reloc.target {
-                Target::Section(i) => Some(i),
-                Target::Symbol(i) => match object.symbols.get(i as usize).map(|s| s.definition) {
-                    Some(Definition::Section { section, .. }) => Some(section),
-                    _ => None,
-                },
-            };
             let mut values = FixupValues {
                 p,
                 s,
                 a,
                 got_base,
                 image_base: addrs.image_base,
-                section_base: target_section
-                    .and_then(|i| addrs.sections.get(i as usize).copied())
-                    .unwrap_or(0),
-                section_index: target_section.map_or(0, |i| i as u16),
                 ..FixupValues::default()
             };
+            if reloc.kind.is_section_relative() {
+                let home = match reloc.target {
+                    Target::Section(i) => addrs.sections.get(i as usize).map(|&b| (b, i as u16)),
+                    Target::Symbol(i) => addrs.symbol_sections.get(i as usize).copied().flatten(),
+                };
+                let Some((base, number)) = home else {
+                    return Err(Error::BadRelocation {
+                        site: site(object, section, reloc),
+                        reason: "section-relative fixup against a symbol defined outside \
+                                 the modules linked with it"
+                            .to_string(),
+                    });
+                };
+                values.section_base = base;
+                values.section_index = number;
+            }
             if reloc.kind.needs_got_slot() {
                 let slot = match reloc.target {
                     Target::Symbol(i) => layout.got_of_symbol[i as usize],

@@ -42,7 +42,9 @@ pub use symbols::{Export, Externals, Strength, SymbolTable};
 
 use std::sync::Arc;
 
-use crate::load::{Binding, Definition, ObjectFile, SectionKind, SymbolKind, Target};
+use crate::load::{
+    Binding, ComdatSelection, Definition, ObjectFile, SectionKind, SymbolKind, Target,
+};
 use crate::memory::{Allocation, MemoryManager, SegmentClass};
 use crate::{Error, Result};
 
@@ -132,6 +134,18 @@ struct Winner {
     common_align: u64,
 }
 
+/// The COMDAT section defining symbol `index` of `object`, with its selection.
+fn comdat_of<'o, 'data>(
+    object: &'o ObjectFile<'data>,
+    index: usize,
+) -> Option<(&'o crate::load::Section<'data>, ComdatSelection)> {
+    let Definition::Section { section, .. } = object.symbols.get(index)?.definition else {
+        return None;
+    };
+    let section = object.sections.get(section as usize)?;
+    Some((section, section.comdat?.selection))
+}
+
 fn strength_of(binding: Binding, definition: Definition) -> Strength {
     match (binding, definition) {
         (_, Definition::Common { size, .. }) => Strength::Common { size },
@@ -209,7 +223,34 @@ fn collect_definitions<'u>(
                             w.strength = Strength::Common { size: a.max(b) };
                             w.common_align = w.common_align.max(common_align);
                         }
-                        (Strength::Weak, Strength::Weak) => {}
+                        (Strength::Weak, Strength::Weak) => {
+                            // COMDAT copies: the group's selection decides.
+                            let first = units[w.object].object;
+                            if let (Some((kept, selection)), Some((other, _))) =
+                                (comdat_of(first, w.symbol), comdat_of(object, si))
+                            {
+                                let mismatch = |reason: &str| Error::ComdatMismatch {
+                                    name: sym.name.to_string(),
+                                    first: first.name.clone(),
+                                    second: object.name.clone(),
+                                    reason: reason.to_string(),
+                                };
+                                match selection {
+                                    ComdatSelection::SameSize if kept.size != other.size => {
+                                        return Err(mismatch("sizes differ (SAME_SIZE)"))
+                                    }
+                                    ComdatSelection::ExactMatch
+                                        if kept.size != other.size || kept.data != other.data =>
+                                    {
+                                        return Err(mismatch("contents differ (EXACT_MATCH)"))
+                                    }
+                                    ComdatSelection::Largest if other.size > kept.size => {
+                                        *w = candidate
+                                    }
+                                    _ => {}
+                                }
+                            }
+                        }
                         (_, Strength::Strong) | (Strength::Weak, Strength::Common { .. }) => {
                             *w = candidate
                         }
@@ -406,6 +447,37 @@ fn link_allocated(
         section_targets.push(targets);
         symbol_addrs.push(syms);
     }
+    // The section each symbol lives in (its address and number in the
+    // defining object), for section-relative fixups; `None` when the
+    // definition is outside the batch.
+    let mut symbol_sections: Vec<Vec<Option<(u64, u16)>>> = units
+        .iter()
+        .enumerate()
+        .map(|(oi, unit)| {
+            unit.object
+                .symbols
+                .iter()
+                .enumerate()
+                .map(|(si, sym)| match sym.definition {
+                    Definition::Section { section, .. } if owned[oi][si] => Some((
+                        section_addrs[oi]
+                            .get(section as usize)
+                            .copied()
+                            .unwrap_or(0),
+                        section as u16,
+                    )),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect();
+    for oi in 0..units.len() {
+        for si in 0..symbol_sections[oi].len() {
+            if let Some(Resolved::Batch { object, symbol }) = resolved[oi][si] {
+                symbol_sections[oi][si] = symbol_sections[object][symbol];
+            }
+        }
+    }
     // Fill in what resolves to other objects of the batch, or elsewhere.
     let mut import_values: Vec<Vec<(u32, u64)>> = vec![Vec::new(); units.len()];
     for oi in 0..units.len() {
@@ -450,6 +522,7 @@ fn link_allocated(
                 symbols: &symbol_addrs[oi],
                 sections: &section_addrs[oi],
                 section_targets: &section_targets[oi],
+                symbol_sections: &symbol_sections[oi],
                 image_base: image_base(&allocations[oi]),
                 got_overrides: &import_values[oi],
                 tls_key: tls.map_or(0, |t| t.key),
@@ -553,7 +626,8 @@ fn build_map(
     let mut map = LinkMap::default();
     for (i, section) in object.sections.iter().enumerate() {
         if let Some((class, _)) = layout.placement[i] {
-            if section.kind != SectionKind::Ignored {
+            // Empty sections take no memory and may have no address.
+            if section.kind != SectionKind::Ignored && section.size > 0 {
                 map.sections.push((
                     section.name.to_string(),
                     section_addrs[i],

@@ -50,7 +50,7 @@ pub struct ArenaConfig {
 }
 
 /// Bytes an arena reserves by default (address space only; committed lazily).
-pub const DEFAULT_RESERVATION: u64 = 512 << 20;
+pub const DEFAULT_RESERVATION: u64 = 256 << 20;
 
 /// Where the arena asks to be placed by default. On x86-64, the low 2 GiB
 /// (256 MiB up), so that static small-code-model objects, which hold 32-bit
@@ -585,7 +585,7 @@ impl Drop for Arena {
 }
 
 /// Step between the addresses [`probe_below`] tries.
-const PROBE_STEP: usize = 256 << 20;
+const PROBE_STEP: usize = 64 << 20;
 
 /// Finds a free range of `len` bytes between `hint` and `below`, trying
 /// addresses `PROBE_STEP` apart. Never replaces existing memory.

@@ -517,7 +517,6 @@ fn fltused_is_referenced_and_resolved_through_add_symbol() {
 }
 
 #[test]
-#[ignore = "needs the engine to define _fltused by default"]
 fn fltused_needs_no_registration() {
     let engine = ExecutionEngine::with_lmm(Some(true)).unwrap();
     engine
@@ -1061,7 +1060,6 @@ fn module_span(engine: &ExecutionEngine, name: &str) -> (u64, u64) {
 }
 
 #[test]
-#[ignore = "needs image_base/section_base/section_index from src/link"]
 fn addr32nb_fixups_are_offsets_from_the_image_base() {
     for lmm in BOTH {
         let engine = image_engine(lmm);
@@ -1086,7 +1084,6 @@ fn addr32nb_fixups_are_offsets_from_the_image_base() {
 }
 
 #[test]
-#[ignore = "needs image_base/section_base/section_index from src/link"]
 fn pdata_entries_are_image_relative() {
     let tm = win_machine();
     let mut m = Module::parse_ir(UNWIND, "unwind").unwrap();
@@ -1167,7 +1164,6 @@ fn pdata_entries_are_image_relative() {
 }
 
 #[test]
-#[ignore = "needs image_base/section_base/section_index from src/link"]
 fn secrel_fixups_are_offsets_in_the_target_section() {
     for lmm in BOTH {
         let engine = image_engine(lmm);
@@ -1181,7 +1177,6 @@ fn secrel_fixups_are_offsets_in_the_target_section() {
 }
 
 #[test]
-#[ignore = "needs image_base/section_base/section_index from src/link"]
 fn section_fixups_hold_the_target_section_number() {
     let obj = win_machine().assemble(IMAGE_RELOCS).unwrap();
     let parsed = ObjectFile::parse(&obj, "image.obj").unwrap();
@@ -1448,5 +1443,80 @@ fn bad_coff_objects_are_typed_errors_at_add_time() {
             win0::<()>(addr(&engine, "store5"));
             assert_eq!(win0::<i32>(addr(&engine, "load_n")), 5);
         }
+    }
+}
+
+/// A group `kx` with selection `sel` whose function returns `value`, padded
+/// with `pad` bytes of int3 after the `ret`.
+fn comdat_copy(sel: &str, value: u32, pad: usize) -> Vec<u8> {
+    let asm = format!(
+        ".section .text$kx,\"xr\",{sel},kx\n.globl kx\nkx:\n  movl ${value}, %eax\n  ret\n  .fill {pad}, 1, 0xcc\n"
+    );
+    win_machine().assemble(&asm).unwrap()
+}
+
+#[test]
+fn comdat_selections_are_enforced_across_objects() {
+    let link = |a: Vec<u8>, b: Vec<u8>| {
+        let engine = coff_engine(true);
+        engine.add_object_bytes(a, "a.obj").unwrap();
+        engine.add_object_bytes(b, "b.obj").unwrap();
+        let result = engine.finalize_object();
+        (engine, result)
+    };
+    // SAME_SIZE: equal sizes link (first copy kept); different sizes fail.
+    let (engine, result) = link(
+        comdat_copy("same_size", 1, 0),
+        comdat_copy("same_size", 2, 0),
+    );
+    result.unwrap();
+    // SAFETY: `kx` is a finalized win64 `u32 ()`.
+    assert_eq!(unsafe { win0::<u32>(addr(&engine, "kx")) }, 1);
+    let (_, result) = link(
+        comdat_copy("same_size", 1, 0),
+        comdat_copy("same_size", 1, 4),
+    );
+    match result {
+        Err(Error::ComdatMismatch {
+            name,
+            first,
+            second,
+            reason,
+        }) => {
+            assert_eq!(
+                (name.as_str(), first.as_str(), second.as_str()),
+                ("kx", "a.obj", "b.obj")
+            );
+            assert!(reason.contains("SAME_SIZE"), "{reason}");
+        }
+        other => panic!("expected ComdatMismatch, got {other:?}"),
+    }
+    // EXACT_MATCH: identical copies link; different contents fail.
+    let (_, result) = link(
+        comdat_copy("same_contents", 3, 0),
+        comdat_copy("same_contents", 3, 0),
+    );
+    result.unwrap();
+    let (_, result) = link(
+        comdat_copy("same_contents", 3, 0),
+        comdat_copy("same_contents", 4, 0),
+    );
+    assert!(
+        matches!(&result, Err(Error::ComdatMismatch { reason, .. }) if reason.contains("EXACT_MATCH")),
+        "{result:?}"
+    );
+    // LARGEST: the larger copy is kept, in whichever order they come.
+    for (a, b) in [(0, 8), (8, 0)] {
+        let (engine, result) = link(
+            comdat_copy("largest", 10 + a as u32, a),
+            comdat_copy("largest", 10 + b as u32, b),
+        );
+        result.unwrap();
+        // SAFETY: `kx` is a finalized win64 `u32 ()`.
+        assert_eq!(
+            unsafe { win0::<u32>(addr(&engine, "kx")) },
+            18,
+            "order {a},{b}"
+        );
     }
 }
