@@ -7,6 +7,7 @@
 
 mod coff;
 mod elf;
+mod macho;
 
 pub use crate::arch::RelocKind;
 use crate::{Error, Result};
@@ -194,9 +195,8 @@ impl<'data> ObjectFile<'data> {
         match object::FileKind::parse(data) {
             Ok(object::FileKind::Elf64) => elf::parse(data, name),
             Ok(object::FileKind::Elf32) => Err(unsupported(name, "32-bit ELF")),
-            Ok(object::FileKind::MachO64) | Ok(object::FileKind::MachO32) => {
-                Err(unsupported(name, "Mach-O objects are not supported yet"))
-            }
+            Ok(object::FileKind::MachO64) => macho::parse(data, name),
+            Ok(object::FileKind::MachO32) => Err(unsupported(name, "32-bit Mach-O")),
             Ok(object::FileKind::Coff) => coff::parse(data, name),
             Ok(object::FileKind::CoffBig) => coff::parse_bigobj(data, name),
             Ok(kind) => Err(unsupported(name, &format!("{kind:?} files"))),

@@ -7,6 +7,7 @@ mod debuggers;
 mod engine_api;
 mod llvmlite_parity;
 mod loader;
+mod macho;
 mod memory_protection;
 mod programs;
 mod relocations;
