@@ -57,6 +57,15 @@ impl RelocKind {
         )
     }
 
+    /// Whether the fixup is computed from the target's size (ELF `SIZE*`).
+    #[inline]
+    pub fn is_size(self) -> bool {
+        matches!(
+            self,
+            RelocKind::X86_64(x86_64::Reloc::Size32 | x86_64::Reloc::Size64)
+        )
+    }
+
     /// The TLS GOT pair the fixup points at, if any.
     #[inline]
     pub fn tls_pair(self) -> Option<TlsPair> {

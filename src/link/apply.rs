@@ -191,7 +191,7 @@ pub(crate) fn apply(
                 }
                 values.got_slot = got_base + slot as u64 * 8;
             }
-            if let Target::Symbol(i) = reloc.target {
+            if let (true, Target::Symbol(i)) = (reloc.kind.is_size(), reloc.target) {
                 values.size = object.symbols.get(i as usize).map_or(0, |s| s.size);
             }
             if let Some(pair) = reloc.kind.tls_pair() {

@@ -2,7 +2,7 @@
 
 use object::elf;
 use object::read::elf::{FileHeader, Rela as _, SectionHeader, Sym as _};
-use object::{Endianness, SectionIndex, SymbolIndex};
+use object::{LittleEndian, SectionIndex, SymbolIndex};
 
 use super::{
     malformed, unsupported, Arch, Binding, Definition, Format, ObjectFile, RelocKind, Relocation,
@@ -13,8 +13,13 @@ use crate::{Error, Result};
 
 pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'data>> {
     let bad = |e: object::read::Error| malformed(name, e.to_string());
-    let header = elf::FileHeader64::<Endianness>::parse(data).map_err(bad)?;
-    let endian = header.endian().map_err(bad)?;
+    // Every target rivet links is little-endian; fixing the byte order at
+    // compile time keeps the per-relocation reads branch-free.
+    let header = elf::FileHeader64::<LittleEndian>::parse(data).map_err(bad)?;
+    if !header.is_little_endian() {
+        return Err(unsupported(name, "big-endian ELF"));
+    }
+    let endian = LittleEndian;
     if header.e_type(endian) != elf::ET_REL {
         return Err(unsupported(
             name,
@@ -215,8 +220,8 @@ fn str_of<'data>(object: &str, bytes: &'data [u8]) -> Result<&'data str> {
 fn section_kind(
     index: SectionIndex,
     name: &str,
-    sh: &elf::SectionHeader64<Endianness>,
-    endian: Endianness,
+    sh: &elf::SectionHeader64<LittleEndian>,
+    endian: LittleEndian,
 ) -> Result<SectionKind> {
     let flags = sh.sh_flags(endian).0;
     let sh_type = sh.sh_type(endian);
