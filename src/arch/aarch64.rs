@@ -4,7 +4,7 @@
 //! file computes the value, checks its range and alignment, and encodes it
 //! into the instruction or data at the place (little-endian).
 
-use super::{FixupError, FixupValues};
+use super::{check_range, read_le, write_le, FixupError, FixupValues};
 
 /// The fixup kinds of AArch64, format-neutral. Names follow AAELF64; the doc
 /// of each says which raw types map to it. `Page(x)` is `x & !0xfff`.
@@ -69,7 +69,8 @@ pub enum Reloc {
     MovwUabsG2Nc,
     /// bits [63:48]. ELF `MOVW_UABS_G3`.
     MovwUabsG3,
-    /// `movn/movz`: S + A - P bits [15:0], signed check; sets movn/movz by sign. ELF `MOVW_PREL_G0`.
+    /// `movn/movz`: S + A - P bits [15:0], signed check; sets movn/movz by sign
+    /// (a `movk` at the place keeps its opcode and takes the raw bits). ELF `MOVW_PREL_G0`.
     MovwPrelG0,
     /// `movk`: bits [15:0], not checked. ELF `MOVW_PREL_G0_NC`.
     MovwPrelG0Nc,
@@ -81,44 +82,167 @@ pub enum Reloc {
     MovwPrelG2,
     /// bits [47:32], not checked. ELF `MOVW_PREL_G2_NC`.
     MovwPrelG2Nc,
-    /// bits [63:48]. ELF `MOVW_PREL_G3`.
+    /// bits [63:48], no check needed; sets movn/movz by sign as G0-G2 do. ELF `MOVW_PREL_G3`.
     MovwPrelG3,
-    /// `adrp` to the GOT slot: Page(G) - Page(P). ELF `ADR_GOT_PAGE`, Mach-O `GOT_LOAD_PAGE21`.
+    /// `adrp` to the GOT slot: Page(G + A) - Page(P), checked as `AdrPrelPgHi21`.
+    /// ELF `ADR_GOT_PAGE`, Mach-O `GOT_LOAD_PAGE21`.
     AdrGotPage,
-    /// `ldr x` from the GOT slot: G & 0xfff >> 3, 8-aligned. ELF `LD64_GOT_LO12_NC`,
+    /// `ldr x` from the GOT slot: ((G + A) & 0xfff) >> 3, 8-aligned. ELF `LD64_GOT_LO12_NC`,
     /// Mach-O `GOT_LOAD_PAGEOFF12`.
     Ld64GotLo12Nc,
-    /// G + A - P, 32 bits signed. Mach-O `POINTER_TO_GOT` (pc-relative, length 2).
+    /// G + A - P, 32 bits signed. Mach-O `POINTER_TO_GOT` (pc-relative, length 2),
+    /// ELF `GOTPCREL32`.
     GotPrel32,
-    /// G, 64 bits (the slot's address). Mach-O `POINTER_TO_GOT` (absolute, length 3).
+    /// G + A, 64 bits (the slot's address). Mach-O `POINTER_TO_GOT` (absolute, length 3).
     GotAbs64,
 }
 
 impl Reloc {
+    /// Every kind, in declaration order.
+    pub const ALL: [Reloc; 39] = [
+        Reloc::Abs64,
+        Reloc::Abs32,
+        Reloc::Abs16,
+        Reloc::Prel64,
+        Reloc::Prel32,
+        Reloc::Prel16,
+        Reloc::Call26,
+        Reloc::Jump26,
+        Reloc::CondBr19,
+        Reloc::TstBr14,
+        Reloc::AdrPrelPgHi21,
+        Reloc::AdrPrelPgHi21Nc,
+        Reloc::AdrPrelLo21,
+        Reloc::AddAbsLo12Nc,
+        Reloc::Ldst8AbsLo12Nc,
+        Reloc::Ldst16AbsLo12Nc,
+        Reloc::Ldst32AbsLo12Nc,
+        Reloc::Ldst64AbsLo12Nc,
+        Reloc::Ldst128AbsLo12Nc,
+        Reloc::PageOff12,
+        Reloc::LdPrelLo19,
+        Reloc::MovwUabsG0,
+        Reloc::MovwUabsG0Nc,
+        Reloc::MovwUabsG1,
+        Reloc::MovwUabsG1Nc,
+        Reloc::MovwUabsG2,
+        Reloc::MovwUabsG2Nc,
+        Reloc::MovwUabsG3,
+        Reloc::MovwPrelG0,
+        Reloc::MovwPrelG0Nc,
+        Reloc::MovwPrelG1,
+        Reloc::MovwPrelG1Nc,
+        Reloc::MovwPrelG2,
+        Reloc::MovwPrelG2Nc,
+        Reloc::MovwPrelG3,
+        Reloc::AdrGotPage,
+        Reloc::Ld64GotLo12Nc,
+        Reloc::GotPrel32,
+        Reloc::GotAbs64,
+    ];
+
     /// Whether the fixup reads a GOT slot holding S (the linker must make one).
     pub fn needs_got_slot(self) -> bool {
-        todo!()
+        matches!(
+            self,
+            Reloc::AdrGotPage | Reloc::Ld64GotLo12Nc | Reloc::GotPrel32 | Reloc::GotAbs64
+        )
     }
 
     /// Whether the fixup refers to the GOT base.
+    ///
+    /// No AArch64 kind uses the GOT base alone; every kind that needs a slot
+    /// needs a GOT, so this is the same set as [`Reloc::needs_got_slot`].
     pub fn needs_got_base(self) -> bool {
-        todo!()
+        self.needs_got_slot()
     }
 
     /// Whether the fixup is a branch that may go through a stub (veneer).
     pub fn is_branch(self) -> bool {
-        todo!()
+        self.branch_range().is_some()
     }
 
     /// Whether the branch at `p` reaches `s + a` directly (false for non-branches).
+    ///
+    /// Only the range is considered; a target that is not 4-aligned is an
+    /// error of [`apply`] whether or not it is in range.
     pub fn branch_reaches(self, p: u64, s: u64, a: i64) -> bool {
-        let _ = (p, s, a);
-        todo!()
+        match self.branch_range() {
+            Some((min, max)) => {
+                let value = i128::from(s) + i128::from(a) - i128::from(p);
+                (min..=max).contains(&value)
+            }
+            None => false,
+        }
     }
 
-    /// A short stable name for messages, e.g. `CALL26`.
+    /// The byte displacements a branch kind encodes, `[min, max]` (`max` is
+    /// the last multiple of 4 that fits); `None` for the other kinds.
+    pub fn branch_range(self) -> Option<(i128, i128)> {
+        let bits = match self {
+            Reloc::Call26 | Reloc::Jump26 => 28,
+            Reloc::CondBr19 => 21,
+            Reloc::TstBr14 => 16,
+            _ => return None,
+        };
+        Some((-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 4))
+    }
+
+    /// A short stable name for messages, e.g. `CALL26`: the AAELF64 name
+    /// without `R_AARCH64_`, or the Mach-O name for the Mach-O-only kinds
+    /// (`PAGEOFF12`, `GOT_PREL32`, `GOT_ABS64`).
     pub fn name(self) -> &'static str {
-        todo!()
+        match self {
+            Reloc::Abs64 => "ABS64",
+            Reloc::Abs32 => "ABS32",
+            Reloc::Abs16 => "ABS16",
+            Reloc::Prel64 => "PREL64",
+            Reloc::Prel32 => "PREL32",
+            Reloc::Prel16 => "PREL16",
+            Reloc::Call26 => "CALL26",
+            Reloc::Jump26 => "JUMP26",
+            Reloc::CondBr19 => "CONDBR19",
+            Reloc::TstBr14 => "TSTBR14",
+            Reloc::AdrPrelPgHi21 => "ADR_PREL_PG_HI21",
+            Reloc::AdrPrelPgHi21Nc => "ADR_PREL_PG_HI21_NC",
+            Reloc::AdrPrelLo21 => "ADR_PREL_LO21",
+            Reloc::AddAbsLo12Nc => "ADD_ABS_LO12_NC",
+            Reloc::Ldst8AbsLo12Nc => "LDST8_ABS_LO12_NC",
+            Reloc::Ldst16AbsLo12Nc => "LDST16_ABS_LO12_NC",
+            Reloc::Ldst32AbsLo12Nc => "LDST32_ABS_LO12_NC",
+            Reloc::Ldst64AbsLo12Nc => "LDST64_ABS_LO12_NC",
+            Reloc::Ldst128AbsLo12Nc => "LDST128_ABS_LO12_NC",
+            Reloc::PageOff12 => "PAGEOFF12",
+            Reloc::LdPrelLo19 => "LD_PREL_LO19",
+            Reloc::MovwUabsG0 => "MOVW_UABS_G0",
+            Reloc::MovwUabsG0Nc => "MOVW_UABS_G0_NC",
+            Reloc::MovwUabsG1 => "MOVW_UABS_G1",
+            Reloc::MovwUabsG1Nc => "MOVW_UABS_G1_NC",
+            Reloc::MovwUabsG2 => "MOVW_UABS_G2",
+            Reloc::MovwUabsG2Nc => "MOVW_UABS_G2_NC",
+            Reloc::MovwUabsG3 => "MOVW_UABS_G3",
+            Reloc::MovwPrelG0 => "MOVW_PREL_G0",
+            Reloc::MovwPrelG0Nc => "MOVW_PREL_G0_NC",
+            Reloc::MovwPrelG1 => "MOVW_PREL_G1",
+            Reloc::MovwPrelG1Nc => "MOVW_PREL_G1_NC",
+            Reloc::MovwPrelG2 => "MOVW_PREL_G2",
+            Reloc::MovwPrelG2Nc => "MOVW_PREL_G2_NC",
+            Reloc::MovwPrelG3 => "MOVW_PREL_G3",
+            Reloc::AdrGotPage => "ADR_GOT_PAGE",
+            Reloc::Ld64GotLo12Nc => "LD64_GOT_LO12_NC",
+            Reloc::GotPrel32 => "GOT_PREL32",
+            Reloc::GotAbs64 => "GOT_ABS64",
+        }
+    }
+
+    /// The bytes the fixup writes at the start of the place: 4 for every
+    /// instruction kind, the data width for the data kinds.
+    pub fn field_size(self) -> usize {
+        match self {
+            Reloc::Abs16 | Reloc::Prel16 => 2,
+            Reloc::Abs64 | Reloc::Prel64 | Reloc::GotAbs64 => 8,
+            _ => 4,
+        }
     }
 }
 
@@ -138,14 +262,412 @@ pub const GOT_SLOT_SIZE: usize = 8;
 /// Computes the fixup `kind` from `v` and writes it into the instruction or
 /// data at the start of `place`. Branch kinds use `v.stub` when S + A - P is
 /// out of reach and `v.stub` is non-zero.
+///
+/// Values are computed in `i128`, so nothing wraps before the range check.
+/// The ranges are AAELF64's; a checked kind outside its range gives
+/// [`FixupError::Overflow`] with the computed value (for `adrp` kinds the
+/// byte distance between the pages, for branches the byte displacement).
+/// The `_NC` kinds and the 64-bit data kinds take the value's low bits.
+///
+/// Instruction kinds first check that the word at the place is the
+/// instruction the kind applies to (`b`/`bl` for `CALL26`/`JUMP26`, `adrp`,
+/// `add` immediate, a load or store with an unsigned 12-bit offset, a move
+/// wide, ...) and rewrite only its immediate field (and, for the signed MOVW
+/// kinds, the `movz`/`movn` opcode bit). Notes per kind:
+///
+/// - Branches and `LD_PREL_LO19`: a target that is not 4-aligned is
+///   [`FixupError::Invalid`]; the `max` of an overflow is the last multiple of 4
+///   that fits.
+///   Through a stub the value is L + A - P, the stub standing in for S.
+/// - `LDSTn_ABS_LO12_NC`, `LD64_GOT_LO12_NC` and `PAGEOFF12`: the low 12
+///   bits are scaled by the access size; low bits that the scaling would
+///   drop are [`FixupError::Invalid`]. `PAGEOFF12` reads the scale from the
+///   instruction: `add`/`sub` immediate 1, loads and stores (general and
+///   SIMD&FP, 8 to 128 bits, and `prfm`) their access size.
+/// - `MOVW_PREL_G0`..`G3`: for X >= 0 the instruction becomes `movz` with the
+///   group of X, else `movn` with the group of !X (AAELF64's MOV[NZ]), so
+///   that the instruction alone or followed by `movk`s builds X. A `movk` at
+///   the place keeps its opcode and takes the group of X. The `_NC` kinds
+///   and the `UABS` kinds keep the opcode.
+/// - GOT kinds use G + A, G being `v.got_slot` (the slot's address); a
+///   missing slot (`v.got_slot == 0`) is [`FixupError::Invalid`].
+///
+/// # Errors
+///
+/// A place shorter than the field gives [`FixupError::PlaceOutOfBounds`], a
+/// value out of range [`FixupError::Overflow`], a misaligned value, a
+/// missing GOT slot or a wrong instruction [`FixupError::Invalid`]. On any
+/// error the place is left untouched.
 pub fn apply(kind: Reloc, place: &mut [u8], v: &FixupValues) -> Result<(), FixupError> {
-    let _ = (kind, place, v);
-    todo!()
+    let size = kind.field_size();
+    if place.len() < size {
+        return Err(FixupError::PlaceOutOfBounds {
+            needed: size,
+            available: place.len(),
+        });
+    }
+    if kind.needs_got_slot() && v.got_slot == 0 {
+        return Err(FixupError::Invalid(
+            "the fixup reads a GOT slot but no GOT slot was given",
+        ));
+    }
+    let p = i128::from(v.p);
+    let s = i128::from(v.s);
+    let a = i128::from(v.a);
+    let g = i128::from(v.got_slot);
+    // Truncation to the low bits (`as u64`) is the intent below: each
+    // checked value has been range-checked first.
+    match kind {
+        Reloc::Abs64 => write_le::<8>(place, (s + a) as u64),
+        Reloc::Prel64 => write_le::<8>(place, (s + a - p) as u64),
+        Reloc::GotAbs64 => write_le::<8>(place, (g + a) as u64),
+        Reloc::Abs32 => write_le::<4>(place, check_range(s + a, -(1 << 31), U32_MAX)? as u64),
+        Reloc::Prel32 => write_le::<4>(place, check_range(s + a - p, -(1 << 31), U32_MAX)? as u64),
+        Reloc::GotPrel32 => write_le::<4>(place, check_range(g + a - p, I32_MIN, I32_MAX)? as u64),
+        Reloc::Abs16 => write_le::<2>(place, check_range(s + a, -(1 << 15), U16_MAX)? as u64),
+        Reloc::Prel16 => write_le::<2>(place, check_range(s + a - p, -(1 << 15), U16_MAX)? as u64),
+        _ => {
+            let insn = read_le::<4>(place)? as u32;
+            let patched = patch_instruction(kind, insn, v)?;
+            write_le::<4>(place, u64::from(patched))
+        }
+    }
+}
+
+const I32_MIN: i128 = i32::MIN as i128;
+const I32_MAX: i128 = i32::MAX as i128;
+const U32_MAX: i128 = u32::MAX as i128;
+const U16_MAX: i128 = u16::MAX as i128;
+
+/// `x & !0xfff`, the 4 KiB page of an address (also for negative values).
+fn page(x: i128) -> i128 {
+    x & !0xfff
+}
+
+/// `b` or `bl` (imm26).
+fn is_b_or_bl(insn: u32) -> bool {
+    insn & 0x7c00_0000 == 0x1400_0000
+}
+
+/// `b.cond`/`bc.cond`, `cbz` or `cbnz` (imm19 at [23:5]).
+fn is_cond_branch(insn: u32) -> bool {
+    insn & 0xff00_0000 == 0x5400_0000 || insn & 0x7e00_0000 == 0x3400_0000
+}
+
+/// `tbz` or `tbnz` (imm14 at [18:5]).
+fn is_test_branch(insn: u32) -> bool {
+    insn & 0x7e00_0000 == 0x3600_0000
+}
+
+/// `adrp`.
+fn is_adrp(insn: u32) -> bool {
+    insn & 0x9f00_0000 == 0x9000_0000
+}
+
+/// `adr`.
+fn is_adr(insn: u32) -> bool {
+    insn & 0x9f00_0000 == 0x1000_0000
+}
+
+/// `add`/`adds`/`sub`/`subs` (immediate): imm12 at [21:10], unscaled.
+fn is_add_sub_imm(insn: u32) -> bool {
+    insn & 0x1f80_0000 == 0x1100_0000
+}
+
+/// A load or store with an unsigned 12-bit scaled offset (general or
+/// SIMD&FP registers, and `prfm`): imm12 at [21:10].
+fn is_load_store_uimm(insn: u32) -> bool {
+    insn & 0x3b00_0000 == 0x3900_0000
+}
+
+/// `ldr`/`ldrsw`/`prfm` (literal): imm19 at [23:5].
+fn is_load_literal(insn: u32) -> bool {
+    insn & 0x3b00_0000 == 0x1800_0000
+}
+
+/// `movn`, `movz` or `movk` (opc 01 is unallocated): imm16 at [20:5].
+fn is_move_wide(insn: u32) -> bool {
+    insn & 0x1f80_0000 == 0x1280_0000 && insn & 0x6000_0000 != 0x2000_0000
+}
+
+/// `movk` (opc 11).
+fn is_movk(insn: u32) -> bool {
+    insn & 0x6000_0000 == 0x6000_0000
+}
+
+/// log2 of the access size of a load/store with an unsigned offset.
+fn load_store_scale(insn: u32) -> u32 {
+    let size = insn >> 30;
+    let simd = insn & (1 << 26) != 0;
+    let opc_high = insn & (1 << 23) != 0;
+    if simd && size == 0 && opc_high {
+        4 // 128-bit q register
+    } else {
+        size
+    }
+}
+
+fn expect(ok: bool, what: &'static str) -> Result<(), FixupError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(FixupError::Invalid(what))
+    }
+}
+
+/// Replaces bits `[shift + width - 1 : shift]` of `insn` with the low
+/// `width` bits of `value`.
+fn with_field(insn: u32, value: i128, shift: u32, width: u32) -> u32 {
+    let mask = ((1u64 << width) - 1) as u32;
+    (insn & !(mask << shift)) | (((value as u64 as u32) & mask) << shift)
+}
+
+/// Writes a 21-bit `adr`/`adrp` immediate: immlo at [30:29], immhi at [23:5].
+fn with_adr_imm(insn: u32, imm: i128) -> u32 {
+    with_field(with_field(insn, imm, 29, 2), imm >> 2, 5, 19)
+}
+
+/// The displacement of a branch: S + A - P when it is in range, else
+/// L + A - P through the stub when there is one.
+fn branch_value(kind: Reloc, v: &FixupValues) -> Result<i128, FixupError> {
+    let Some((min, max)) = kind.branch_range() else {
+        return Err(FixupError::Invalid("not a branch kind"));
+    };
+    let direct = i128::from(v.s) + i128::from(v.a) - i128::from(v.p);
+    if direct & 3 != 0 {
+        return Err(FixupError::Invalid(
+            "the branch target is not 4-byte aligned",
+        ));
+    }
+    if (min..=max).contains(&direct) || v.stub == 0 {
+        return check_range(direct, min, max);
+    }
+    let via_stub = i128::from(v.stub) + i128::from(v.a) - i128::from(v.p);
+    if via_stub & 3 != 0 {
+        return Err(FixupError::Invalid("the stub is not 4-byte aligned"));
+    }
+    check_range(via_stub, min, max)
+}
+
+/// The low 12 bits of `x` scaled by `scale`, or an error when the dropped
+/// bits are not zero.
+fn scaled_lo12(x: i128, scale: u32) -> Result<i128, FixupError> {
+    let lo = x & 0xfff;
+    if lo & ((1 << scale) - 1) != 0 {
+        return Err(FixupError::Invalid(
+            "the address is not aligned to the access size of the load or store",
+        ));
+    }
+    Ok(lo >> scale)
+}
+
+/// How a MOVW kind computes and encodes its 16-bit group.
+struct MovwGroup {
+    /// The group's lowest bit: 0, 16, 32 or 48.
+    shift: u32,
+    /// The checked range of the whole value, if any.
+    range: Option<(i128, i128)>,
+    /// S + A - P (else S + A).
+    pc_relative: bool,
+    /// MOV[NZ]: the opcode follows the sign of the value.
+    sets_opcode: bool,
+}
+
+/// The move-wide group of `kind`, `None` for other kinds.
+fn movw_group(kind: Reloc) -> Option<MovwGroup> {
+    let unsigned = |bits: u32| Some((0, (1i128 << bits) - 1));
+    let signed = |bits: u32| Some((-(1i128 << bits), (1i128 << bits) - 1));
+    let (shift, range, pc_relative, sets_opcode) = match kind {
+        Reloc::MovwUabsG0 => (0, unsigned(16), false, false),
+        Reloc::MovwUabsG0Nc => (0, None, false, false),
+        Reloc::MovwUabsG1 => (16, unsigned(32), false, false),
+        Reloc::MovwUabsG1Nc => (16, None, false, false),
+        Reloc::MovwUabsG2 => (32, unsigned(48), false, false),
+        Reloc::MovwUabsG2Nc => (32, None, false, false),
+        Reloc::MovwUabsG3 => (48, None, false, false),
+        Reloc::MovwPrelG0 => (0, signed(16), true, true),
+        Reloc::MovwPrelG0Nc => (0, None, true, false),
+        Reloc::MovwPrelG1 => (16, signed(32), true, true),
+        Reloc::MovwPrelG1Nc => (16, None, true, false),
+        Reloc::MovwPrelG2 => (32, signed(48), true, true),
+        Reloc::MovwPrelG2Nc => (32, None, true, false),
+        Reloc::MovwPrelG3 => (48, None, true, true),
+        _ => return None,
+    };
+    Some(MovwGroup {
+        shift,
+        range,
+        pc_relative,
+        sets_opcode,
+    })
+}
+
+/// The instruction word with the fixup `kind` encoded into it.
+fn patch_instruction(kind: Reloc, insn: u32, v: &FixupValues) -> Result<u32, FixupError> {
+    let p = i128::from(v.p);
+    let s = i128::from(v.s);
+    let a = i128::from(v.a);
+    let g = i128::from(v.got_slot);
+    const PAGE_RANGE: (i128, i128) = (-(1 << 32), (1 << 32) - 1);
+    match kind {
+        Reloc::Call26 | Reloc::Jump26 => {
+            expect(
+                is_b_or_bl(insn),
+                "CALL26/JUMP26 applies to a b or bl instruction",
+            )?;
+            Ok(with_field(insn, branch_value(kind, v)? >> 2, 0, 26))
+        }
+        Reloc::CondBr19 => {
+            expect(
+                is_cond_branch(insn),
+                "CONDBR19 applies to a b.cond, cbz or cbnz instruction",
+            )?;
+            Ok(with_field(insn, branch_value(kind, v)? >> 2, 5, 19))
+        }
+        Reloc::TstBr14 => {
+            expect(
+                is_test_branch(insn),
+                "TSTBR14 applies to a tbz or tbnz instruction",
+            )?;
+            Ok(with_field(insn, branch_value(kind, v)? >> 2, 5, 14))
+        }
+        Reloc::AdrPrelPgHi21 | Reloc::AdrPrelPgHi21Nc | Reloc::AdrGotPage => {
+            expect(
+                is_adrp(insn),
+                "an ADRP fixup applies to an adrp instruction",
+            )?;
+            let target = if kind == Reloc::AdrGotPage {
+                g + a
+            } else {
+                s + a
+            };
+            let x = page(target) - page(p);
+            if kind != Reloc::AdrPrelPgHi21Nc {
+                check_range(x, PAGE_RANGE.0, PAGE_RANGE.1)?;
+            }
+            Ok(with_adr_imm(insn, x >> 12))
+        }
+        Reloc::AdrPrelLo21 => {
+            expect(is_adr(insn), "ADR_PREL_LO21 applies to an adr instruction")?;
+            let x = check_range(s + a - p, -(1 << 20), (1 << 20) - 1)?;
+            Ok(with_adr_imm(insn, x))
+        }
+        Reloc::AddAbsLo12Nc => {
+            expect(
+                is_add_sub_imm(insn),
+                "ADD_ABS_LO12_NC applies to an add (immediate) instruction",
+            )?;
+            Ok(with_field(insn, (s + a) & 0xfff, 10, 12))
+        }
+        Reloc::Ldst8AbsLo12Nc
+        | Reloc::Ldst16AbsLo12Nc
+        | Reloc::Ldst32AbsLo12Nc
+        | Reloc::Ldst64AbsLo12Nc
+        | Reloc::Ldst128AbsLo12Nc
+        | Reloc::Ld64GotLo12Nc => {
+            expect(
+                is_load_store_uimm(insn),
+                "an LDST fixup applies to a load or store with an unsigned offset",
+            )?;
+            let (x, scale) = match kind {
+                Reloc::Ldst8AbsLo12Nc => (s + a, 0),
+                Reloc::Ldst16AbsLo12Nc => (s + a, 1),
+                Reloc::Ldst32AbsLo12Nc => (s + a, 2),
+                Reloc::Ldst64AbsLo12Nc => (s + a, 3),
+                Reloc::Ldst128AbsLo12Nc => (s + a, 4),
+                _ => (g + a, 3),
+            };
+            Ok(with_field(insn, scaled_lo12(x, scale)?, 10, 12))
+        }
+        Reloc::PageOff12 => {
+            let scale = if is_add_sub_imm(insn) {
+                0
+            } else if is_load_store_uimm(insn) {
+                load_store_scale(insn)
+            } else {
+                return Err(FixupError::Invalid(
+                    "PAGEOFF12 applies to an add (immediate) or a load or store with an unsigned offset",
+                ));
+            };
+            Ok(with_field(insn, scaled_lo12(s + a, scale)?, 10, 12))
+        }
+        Reloc::LdPrelLo19 => {
+            expect(
+                is_load_literal(insn),
+                "LD_PREL_LO19 applies to an ldr (literal) instruction",
+            )?;
+            let x = s + a - p;
+            if x & 3 != 0 {
+                return Err(FixupError::Invalid("the literal is not 4-byte aligned"));
+            }
+            check_range(x, -(1 << 20), (1 << 20) - 4)?;
+            Ok(with_field(insn, x >> 2, 5, 19))
+        }
+        _ => {
+            let Some(group) = movw_group(kind) else {
+                return Err(FixupError::Invalid("not an instruction fixup"));
+            };
+            expect(
+                is_move_wide(insn),
+                "a MOVW fixup applies to a movz, movn or movk instruction",
+            )?;
+            let x = if group.pc_relative { s + a - p } else { s + a };
+            if let Some((min, max)) = group.range {
+                check_range(x, min, max)?;
+            }
+            let shift = group.shift;
+            if !group.sets_opcode || is_movk(insn) {
+                return Ok(with_field(insn, x >> shift, 5, 16));
+            }
+            // MOV[NZ]: movz (opc 10) with X, or movn (opc 00) with !X.
+            let opcode_cleared = insn & !(0b11 << 29);
+            Ok(if x >= 0 {
+                with_field(opcode_cleared | (0b10 << 29), x >> shift, 5, 16)
+            } else {
+                with_field(opcode_cleared, !x >> shift, 5, 16)
+            })
+        }
+    }
+}
+
+/// The two instructions of a stub: `ldr x16, #8` and `br x16`.
+const STUB_LDR_X16: u32 = 0x5800_0050;
+const STUB_BR_X16: u32 = 0xd61f_0200;
+
+/// The 16 bytes of a stub that jumps to `target`:
+///
+/// ```text
+/// 50 00 00 58   ldr x16, #8
+/// 00 02 1f d6   br  x16
+/// <target>      .quad target
+/// ```
+pub fn stub_bytes(target: u64) -> [u8; STUB_SIZE] {
+    let mut stub = [0u8; STUB_SIZE];
+    stub[0..4].copy_from_slice(&STUB_LDR_X16.to_le_bytes());
+    stub[4..8].copy_from_slice(&STUB_BR_X16.to_le_bytes());
+    stub[8..16].copy_from_slice(&target.to_le_bytes());
+    stub
 }
 
 /// Writes a veneer at the start of `place` that jumps to `target` using only
 /// x16 (IP0), which the procedure-call standard leaves free for veneers.
+/// The stub is [`stub_bytes`]; its literal is at offset 8, so a stub placed
+/// at [`STUB_ALIGN`] has it 8-aligned.
+///
+/// # Errors
+///
+/// A place shorter than [`STUB_SIZE`] gives [`FixupError::PlaceOutOfBounds`]
+/// and is left untouched.
 pub fn write_stub(place: &mut [u8], target: u64) -> Result<(), FixupError> {
-    let _ = (place, target);
-    todo!()
+    let available = place.len();
+    match place.get_mut(..STUB_SIZE) {
+        Some(field) => {
+            field.copy_from_slice(&stub_bytes(target));
+            Ok(())
+        }
+        None => Err(FixupError::PlaceOutOfBounds {
+            needed: STUB_SIZE,
+            available,
+        }),
+    }
 }

@@ -145,6 +145,8 @@ pub fn write_stub(arch: Arch, place: &mut [u8], target: u64) -> Result<(), Fixup
 }
 
 #[cfg(test)]
+mod aarch64_tests;
+#[cfg(test)]
 mod x86_64_tests;
 
 /// Why a fixup could not be written.

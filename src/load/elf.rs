@@ -8,6 +8,7 @@ use super::{
     malformed, unsupported, Arch, Binding, Definition, Format, ObjectFile, RelocKind, Relocation,
     Section, SectionKind, Symbol, SymbolKind, Target,
 };
+use crate::arch::aarch64::Reloc as A64;
 use crate::arch::x86_64::Reloc as X;
 use crate::{Error, Result};
 
@@ -28,12 +29,7 @@ pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'
     }
     let arch = match header.e_machine(endian) {
         elf::EM_X86_64 => Arch::X86_64,
-        elf::EM_AARCH64 => {
-            return Err(unsupported(
-                name,
-                "ELF AArch64 objects are not supported yet",
-            ))
-        }
+        elf::EM_AARCH64 => Arch::Aarch64,
         other => return Err(unsupported(name, &format!("ELF machine {}", other.0))),
     };
     let table = header.sections(endian, data).map_err(bad)?;
@@ -139,7 +135,7 @@ pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'
                         return Err(unsupported(
                             name,
                             &format!(
-                                "section {} holds REL/CREL relocations; only RELA is supported on x86-64",
+                                "section {} holds REL/CREL relocations; only RELA is supported",
                                 index.0
                             ),
                         ));
@@ -166,7 +162,11 @@ pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'
         for rela in relas {
             let offset = rela.r_offset(endian);
             let r_type = rela.r_type(endian, false);
-            let kind = match x86_64_kind(r_type) {
+            let mapped = match arch {
+                Arch::X86_64 => x86_64_kind(r_type),
+                Arch::Aarch64 => aarch64_kind(r_type),
+            };
+            let kind = match mapped {
                 Mapped::Kind(kind) => kind,
                 Mapped::Skip => continue,
                 Mapped::Unsupported => {
@@ -174,7 +174,7 @@ pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'
                         object: name.to_string(),
                         section: target_name.to_string(),
                         offset,
-                        kind: x86_64_unsupported(r_type),
+                        kind: unsupported_name(arch, r_type),
                     })
                 }
             };
@@ -293,13 +293,17 @@ fn x86_64_kind(r_type: elf::RelocationType) -> Mapped {
     Mapped::Kind(RelocKind::X86_64(kind))
 }
 
-/// Why an x86-64 relocation type is not supported, for the error.
+/// Why a relocation type is not supported, for the error.
 #[cold]
-fn x86_64_unsupported(r_type: elf::RelocationType) -> String {
-    let name = elf::machine_names(elf::EM_X86_64)
+fn unsupported_name(arch: Arch, r_type: elf::RelocationType) -> String {
+    let (machine, prefix) = match arch {
+        Arch::X86_64 => (elf::EM_X86_64, "R_X86_64"),
+        Arch::Aarch64 => (elf::EM_AARCH64, "R_AARCH64"),
+    };
+    let name = elf::machine_names(machine)
         .r
         .name(r_type)
-        .map_or_else(|| format!("R_X86_64 type {}", r_type.0), str::to_string);
+        .map_or_else(|| format!("{prefix} type {}", r_type.0), str::to_string);
     match r_type {
         elf::R_X86_64_GOTTPOFF | elf::R_X86_64_TPOFF32 | elf::R_X86_64_TPOFF64 => format!(
             "{name} (the initial- and local-exec TLS models need the process's static \
@@ -308,3 +312,54 @@ fn x86_64_unsupported(r_type: elf::RelocationType) -> String {
         _ => name,
     }
 }
+
+/// Maps an ELF AArch64 relocation type to a fixup kind (TLS types are not
+/// implemented).
+#[inline]
+fn aarch64_kind(r_type: elf::RelocationType) -> Mapped {
+    let kind = match r_type {
+        elf::R_AARCH64_NONE | R_AARCH64_NONE_ALIAS => return Mapped::Skip,
+        elf::R_AARCH64_ABS64 => A64::Abs64,
+        elf::R_AARCH64_ABS32 => A64::Abs32,
+        elf::R_AARCH64_ABS16 => A64::Abs16,
+        elf::R_AARCH64_PREL64 => A64::Prel64,
+        elf::R_AARCH64_PREL32 => A64::Prel32,
+        elf::R_AARCH64_PREL16 => A64::Prel16,
+        elf::R_AARCH64_CALL26 => A64::Call26,
+        elf::R_AARCH64_JUMP26 => A64::Jump26,
+        elf::R_AARCH64_CONDBR19 => A64::CondBr19,
+        elf::R_AARCH64_TSTBR14 => A64::TstBr14,
+        elf::R_AARCH64_ADR_PREL_PG_HI21 => A64::AdrPrelPgHi21,
+        elf::R_AARCH64_ADR_PREL_PG_HI21_NC => A64::AdrPrelPgHi21Nc,
+        elf::R_AARCH64_ADR_PREL_LO21 => A64::AdrPrelLo21,
+        elf::R_AARCH64_ADD_ABS_LO12_NC => A64::AddAbsLo12Nc,
+        elf::R_AARCH64_LDST8_ABS_LO12_NC => A64::Ldst8AbsLo12Nc,
+        elf::R_AARCH64_LDST16_ABS_LO12_NC => A64::Ldst16AbsLo12Nc,
+        elf::R_AARCH64_LDST32_ABS_LO12_NC => A64::Ldst32AbsLo12Nc,
+        elf::R_AARCH64_LDST64_ABS_LO12_NC => A64::Ldst64AbsLo12Nc,
+        elf::R_AARCH64_LDST128_ABS_LO12_NC => A64::Ldst128AbsLo12Nc,
+        elf::R_AARCH64_LD_PREL_LO19 => A64::LdPrelLo19,
+        elf::R_AARCH64_MOVW_UABS_G0 => A64::MovwUabsG0,
+        elf::R_AARCH64_MOVW_UABS_G0_NC => A64::MovwUabsG0Nc,
+        elf::R_AARCH64_MOVW_UABS_G1 => A64::MovwUabsG1,
+        elf::R_AARCH64_MOVW_UABS_G1_NC => A64::MovwUabsG1Nc,
+        elf::R_AARCH64_MOVW_UABS_G2 => A64::MovwUabsG2,
+        elf::R_AARCH64_MOVW_UABS_G2_NC => A64::MovwUabsG2Nc,
+        elf::R_AARCH64_MOVW_UABS_G3 => A64::MovwUabsG3,
+        elf::R_AARCH64_MOVW_PREL_G0 => A64::MovwPrelG0,
+        elf::R_AARCH64_MOVW_PREL_G0_NC => A64::MovwPrelG0Nc,
+        elf::R_AARCH64_MOVW_PREL_G1 => A64::MovwPrelG1,
+        elf::R_AARCH64_MOVW_PREL_G1_NC => A64::MovwPrelG1Nc,
+        elf::R_AARCH64_MOVW_PREL_G2 => A64::MovwPrelG2,
+        elf::R_AARCH64_MOVW_PREL_G2_NC => A64::MovwPrelG2Nc,
+        elf::R_AARCH64_MOVW_PREL_G3 => A64::MovwPrelG3,
+        elf::R_AARCH64_ADR_GOT_PAGE => A64::AdrGotPage,
+        elf::R_AARCH64_LD64_GOT_LO12_NC => A64::Ld64GotLo12Nc,
+        elf::R_AARCH64_GOTPCREL32 => A64::GotPrel32,
+        _ => return Mapped::Unsupported,
+    };
+    Mapped::Kind(RelocKind::Aarch64(kind))
+}
+
+/// AAELF64's withdrawn code 256, which it says to treat as `R_AARCH64_NONE`.
+const R_AARCH64_NONE_ALIAS: elf::RelocationType = elf::RelocationType(256);

@@ -1,0 +1,1188 @@
+//! Tests of the AArch64 relocation math: every kind, the exact boundaries of
+//! every checked kind, the instruction words each fixup writes (compared with
+//! words assembled by hand with `llvm-mc -triple aarch64 -show-encoding`; the
+//! assembly is in the comment next to each word), stubs, and short places.
+
+use super::aarch64::{apply, stub_bytes, write_stub, Reloc, GOT_SLOT_SIZE, STUB_ALIGN, STUB_SIZE};
+use super::{geometry, FixupError, FixupValues};
+use crate::load::Arch;
+
+/// What the bytes past a field hold, so a test can see what was written.
+const FILL: u8 = 0xAA;
+/// Bytes past the field in each place, which no fixup may touch.
+const SLACK: usize = 4;
+
+const G_SLOT: u64 = 0x4000_0010;
+
+/// P, S and A, with a GOT slot at [`G_SLOT`].
+fn at(p: u64, s: u64, a: i64) -> FixupValues {
+    FixupValues {
+        p,
+        s,
+        a,
+        got_base: 0x4000_0000,
+        got_slot: G_SLOT,
+        ..FixupValues::default()
+    }
+}
+
+fn overflow(value: i128, min: i128, max: i128) -> FixupError {
+    FixupError::Overflow { value, min, max }
+}
+
+/// Applies an instruction kind to `insn`; checks that nothing past the word
+/// is written, and that an error leaves the word untouched.
+#[track_caller]
+fn patch(kind: Reloc, insn: u32, v: &FixupValues) -> Result<u32, FixupError> {
+    let mut place = insn.to_le_bytes().to_vec();
+    place.extend([FILL; SLACK]);
+    let result = apply(kind, &mut place, v);
+    assert!(
+        place[4..].iter().all(|&b| b == FILL),
+        "{kind} wrote past its word: {place:x?}"
+    );
+    let word = u32::from_le_bytes([place[0], place[1], place[2], place[3]]);
+    match result {
+        Ok(()) => Ok(word),
+        Err(e) => {
+            assert_eq!(word, insn, "{kind} changed the word on error {e:?}");
+            Err(e)
+        }
+    }
+}
+
+/// Applies a data kind to a place of FILL bytes; returns the field.
+#[track_caller]
+fn data(kind: Reloc, v: &FixupValues) -> Result<Vec<u8>, FixupError> {
+    let size = kind.field_size();
+    let mut place = vec![FILL; size + SLACK];
+    let result = apply(kind, &mut place, v);
+    assert!(
+        place[size..].iter().all(|&b| b == FILL),
+        "{kind} wrote past its field: {place:x?}"
+    );
+    match result {
+        Ok(()) => Ok(place[..size].to_vec()),
+        Err(e) => {
+            assert!(place.iter().all(|&b| b == FILL), "{kind} wrote on error");
+            Err(e)
+        }
+    }
+}
+
+fn le(value: i128, size: usize) -> Vec<u8> {
+    (value as u64).to_le_bytes()[..size].to_vec()
+}
+
+/// The position of each kind in the declaration; a new kind fails to compile
+/// here until the tests learn about it.
+fn declared_position(kind: Reloc) -> usize {
+    match kind {
+        Reloc::Abs64 => 0,
+        Reloc::Abs32 => 1,
+        Reloc::Abs16 => 2,
+        Reloc::Prel64 => 3,
+        Reloc::Prel32 => 4,
+        Reloc::Prel16 => 5,
+        Reloc::Call26 => 6,
+        Reloc::Jump26 => 7,
+        Reloc::CondBr19 => 8,
+        Reloc::TstBr14 => 9,
+        Reloc::AdrPrelPgHi21 => 10,
+        Reloc::AdrPrelPgHi21Nc => 11,
+        Reloc::AdrPrelLo21 => 12,
+        Reloc::AddAbsLo12Nc => 13,
+        Reloc::Ldst8AbsLo12Nc => 14,
+        Reloc::Ldst16AbsLo12Nc => 15,
+        Reloc::Ldst32AbsLo12Nc => 16,
+        Reloc::Ldst64AbsLo12Nc => 17,
+        Reloc::Ldst128AbsLo12Nc => 18,
+        Reloc::PageOff12 => 19,
+        Reloc::LdPrelLo19 => 20,
+        Reloc::MovwUabsG0 => 21,
+        Reloc::MovwUabsG0Nc => 22,
+        Reloc::MovwUabsG1 => 23,
+        Reloc::MovwUabsG1Nc => 24,
+        Reloc::MovwUabsG2 => 25,
+        Reloc::MovwUabsG2Nc => 26,
+        Reloc::MovwUabsG3 => 27,
+        Reloc::MovwPrelG0 => 28,
+        Reloc::MovwPrelG0Nc => 29,
+        Reloc::MovwPrelG1 => 30,
+        Reloc::MovwPrelG1Nc => 31,
+        Reloc::MovwPrelG2 => 32,
+        Reloc::MovwPrelG2Nc => 33,
+        Reloc::MovwPrelG3 => 34,
+        Reloc::AdrGotPage => 35,
+        Reloc::Ld64GotLo12Nc => 36,
+        Reloc::GotPrel32 => 37,
+        Reloc::GotAbs64 => 38,
+    }
+}
+
+#[test]
+fn all_lists_every_kind_once_in_declaration_order() {
+    for (i, &kind) in Reloc::ALL.iter().enumerate() {
+        assert_eq!(declared_position(kind), i, "{kind:?}");
+    }
+}
+
+#[test]
+fn names_are_aaelf_style_and_unique() {
+    let expected = [
+        "ABS64",
+        "ABS32",
+        "ABS16",
+        "PREL64",
+        "PREL32",
+        "PREL16",
+        "CALL26",
+        "JUMP26",
+        "CONDBR19",
+        "TSTBR14",
+        "ADR_PREL_PG_HI21",
+        "ADR_PREL_PG_HI21_NC",
+        "ADR_PREL_LO21",
+        "ADD_ABS_LO12_NC",
+        "LDST8_ABS_LO12_NC",
+        "LDST16_ABS_LO12_NC",
+        "LDST32_ABS_LO12_NC",
+        "LDST64_ABS_LO12_NC",
+        "LDST128_ABS_LO12_NC",
+        "PAGEOFF12",
+        "LD_PREL_LO19",
+        "MOVW_UABS_G0",
+        "MOVW_UABS_G0_NC",
+        "MOVW_UABS_G1",
+        "MOVW_UABS_G1_NC",
+        "MOVW_UABS_G2",
+        "MOVW_UABS_G2_NC",
+        "MOVW_UABS_G3",
+        "MOVW_PREL_G0",
+        "MOVW_PREL_G0_NC",
+        "MOVW_PREL_G1",
+        "MOVW_PREL_G1_NC",
+        "MOVW_PREL_G2",
+        "MOVW_PREL_G2_NC",
+        "MOVW_PREL_G3",
+        "ADR_GOT_PAGE",
+        "LD64_GOT_LO12_NC",
+        "GOT_PREL32",
+        "GOT_ABS64",
+    ];
+    for (kind, name) in Reloc::ALL.iter().zip(expected) {
+        assert_eq!(kind.name(), name);
+        assert_eq!(kind.to_string(), name);
+        assert_eq!(
+            super::RelocKind::Aarch64(*kind).to_string(),
+            name,
+            "dispatch"
+        );
+    }
+}
+
+#[test]
+fn got_and_branch_classification() {
+    for kind in Reloc::ALL {
+        let got = matches!(
+            kind,
+            Reloc::AdrGotPage | Reloc::Ld64GotLo12Nc | Reloc::GotPrel32 | Reloc::GotAbs64
+        );
+        let branch = matches!(
+            kind,
+            Reloc::Call26 | Reloc::Jump26 | Reloc::CondBr19 | Reloc::TstBr14
+        );
+        assert_eq!(kind.needs_got_slot(), got, "{kind}");
+        assert_eq!(kind.needs_got_base(), got, "{kind}");
+        assert_eq!(kind.is_branch(), branch, "{kind}");
+        let rk = super::RelocKind::Aarch64(kind);
+        assert_eq!(rk.needs_got_slot(), got, "{kind}");
+        assert_eq!(rk.is_branch(), branch, "{kind}");
+    }
+}
+
+#[test]
+fn geometry_matches_the_stub() {
+    let g = geometry(Arch::Aarch64);
+    assert_eq!(g.stub_size, STUB_SIZE as u64);
+    assert_eq!(g.stub_align, STUB_ALIGN as u64);
+    assert_eq!(g.got_slot_size, GOT_SLOT_SIZE as u64);
+    assert_eq!((STUB_SIZE, STUB_ALIGN, GOT_SLOT_SIZE), (16, 8, 8));
+}
+
+// ---- data ----------------------------------------------------------------
+
+#[test]
+fn sixty_four_bit_data_kinds_write_every_bit() {
+    let v = at(0x1000_0000, 0x7f12_3456_789a_bcde, -0x1e);
+    assert_eq!(
+        data(Reloc::Abs64, &v),
+        Ok(0x7f12_3456_789a_bcc0u64.to_le_bytes().to_vec())
+    );
+    // S + A - P may be negative: two's complement of 64 bits.
+    let v = at(0x7000_0000_0000, 0x1000, 8);
+    assert_eq!(
+        data(Reloc::Prel64, &v),
+        Ok(le(0x1008 - 0x7000_0000_0000, 8))
+    );
+    // G + A: the slot's address (S does not matter).
+    let v = at(0x1000_0000, 0xdead_beef, 8);
+    assert_eq!(
+        data(Reloc::GotAbs64, &v),
+        Ok((G_SLOT + 8).to_le_bytes().to_vec())
+    );
+}
+
+/// The checked data kinds and their AAELF64 ranges.
+const DATA_RANGES: [(Reloc, i128, i128); 5] = [
+    (Reloc::Abs32, -(1 << 31), (1 << 32) - 1),
+    (Reloc::Abs16, -(1 << 15), (1 << 16) - 1),
+    (Reloc::Prel32, -(1 << 31), (1 << 32) - 1),
+    (Reloc::Prel16, -(1 << 15), (1 << 16) - 1),
+    (Reloc::GotPrel32, -(1 << 31), (1 << 31) - 1),
+];
+
+/// Values for `kind` whose result is `value`, reached through the addend
+/// from a realistic P, S and G.
+fn data_values(kind: Reloc, value: i128) -> FixupValues {
+    let mut v = at(0x2000_0000, 0x2000_8000, 0);
+    let without = match kind {
+        Reloc::Abs32 | Reloc::Abs16 => i128::from(v.s),
+        Reloc::Prel32 | Reloc::Prel16 => i128::from(v.s) - i128::from(v.p),
+        Reloc::GotPrel32 => i128::from(v.got_slot) - i128::from(v.p),
+        _ => unreachable!("not a checked data kind"),
+    };
+    v.a = i64::try_from(value - without).unwrap();
+    v
+}
+
+#[test]
+fn checked_data_kinds_accept_exactly_their_range() {
+    for (kind, min, max) in DATA_RANGES {
+        let size = kind.field_size();
+        for value in [min, max, 0, -1, 1] {
+            assert_eq!(
+                data(kind, &data_values(kind, value)),
+                Ok(le(value, size)),
+                "{kind} {value:#x}"
+            );
+        }
+        for value in [min - 1, max + 1] {
+            assert_eq!(
+                data(kind, &data_values(kind, value)),
+                Err(overflow(value, min, max)),
+                "{kind} {value:#x}"
+            );
+        }
+    }
+}
+
+#[test]
+fn prel_uses_the_place() {
+    // S - P with no addend, and a negative result.
+    let v = at(0x3000_0100, 0x3000_0000, 0);
+    assert_eq!(
+        data(Reloc::Prel32, &v),
+        Ok((-0x100i32).to_le_bytes().to_vec())
+    );
+    assert_eq!(
+        data(Reloc::Prel16, &v),
+        Ok((-0x100i16).to_le_bytes().to_vec())
+    );
+}
+
+// ---- branches -----------------------------------------------------------
+
+const BL_0: u32 = 0x9400_0000; // bl #0
+const B_0: u32 = 0x1400_0000; // b #0
+const BNE_0: u32 = 0x5400_0001; // b.ne #0
+const BEQ_0: u32 = 0x5400_0000; // b.eq #0
+const CBZ_X3_0: u32 = 0xb400_0003; // cbz x3, #0
+const CBNZ_W5_0: u32 = 0x3500_0005; // cbnz w5, #0
+const TBNZ_W2_3_0: u32 = 0x3718_0002; // tbnz w2, #3, #0
+const TBZ_W2_3_0: u32 = 0x3618_0002; // tbz w2, #3, #0
+const TBZ_X7_40_0: u32 = 0xb640_0007; // tbz x7, #40, #0
+const NOP: u32 = 0xd503_201f; // nop
+
+const P: u64 = 0x1000_0000;
+
+#[test]
+fn call26_and_jump26_boundaries() {
+    for kind in [Reloc::Call26, Reloc::Jump26] {
+        let (min, max) = (-(1i128 << 27), (1i128 << 27) - 4);
+        // bl #134217724
+        assert_eq!(
+            patch(kind, BL_0, &at(P, P + 0x7ff_fffc, 0)),
+            Ok(0x95ff_ffff)
+        );
+        // bl #-134217728
+        assert_eq!(
+            patch(kind, BL_0, &at(P, P - 0x800_0000, 0)),
+            Ok(0x9600_0000)
+        );
+        assert_eq!(
+            patch(kind, BL_0, &at(P, P + 0x800_0000, 0)),
+            Err(overflow(1 << 27, min, max))
+        );
+        assert_eq!(
+            patch(kind, BL_0, &at(P, P - 0x800_0004, 0)),
+            Err(overflow(-(1 << 27) - 4, min, max))
+        );
+        // b #4096, through the addend
+        assert_eq!(patch(kind, B_0, &at(P, P, 0x1000)), Ok(0x1400_0400));
+        // b #-4
+        assert_eq!(patch(kind, B_0, &at(P, P - 4, 0)), Ok(0x17ff_ffff));
+    }
+}
+
+#[test]
+fn call26_keeps_b_and_bl_apart() {
+    // Mach-O BRANCH26 covers tail calls (b) too: the opcode bit is kept.
+    assert_eq!(
+        patch(Reloc::Call26, B_0, &at(P, P + 0x1000, 0)),
+        Ok(0x1400_0400)
+    );
+    assert_eq!(
+        patch(Reloc::Jump26, BL_0, &at(P, P + 0x1000, 0)),
+        Ok(0x9400_0400)
+    );
+}
+
+#[test]
+fn branches_reject_misaligned_targets_and_other_instructions() {
+    for (kind, insn) in [
+        (Reloc::Call26, BL_0),
+        (Reloc::Jump26, B_0),
+        (Reloc::CondBr19, BNE_0),
+        (Reloc::TstBr14, TBZ_W2_3_0),
+    ] {
+        for s in [P + 2, P + 1, P - 3] {
+            assert!(
+                matches!(patch(kind, insn, &at(P, s, 0)), Err(FixupError::Invalid(_))),
+                "{kind} to {s:#x}"
+            );
+        }
+        // A misaligned target far away is still a misaligned target.
+        let mut v = at(P, P + (1 << 40) + 2, 0);
+        v.stub = P + 0x40;
+        assert!(matches!(patch(kind, insn, &v), Err(FixupError::Invalid(_))));
+        assert!(
+            matches!(
+                patch(kind, NOP, &at(P, P + 8, 0)),
+                Err(FixupError::Invalid(_))
+            ),
+            "{kind} on a nop"
+        );
+    }
+    // b.cond is not a tbz, nor a bl a b.cond.
+    assert!(matches!(
+        patch(Reloc::TstBr14, BNE_0, &at(P, P + 8, 0)),
+        Err(FixupError::Invalid(_))
+    ));
+    assert!(matches!(
+        patch(Reloc::CondBr19, BL_0, &at(P, P + 8, 0)),
+        Err(FixupError::Invalid(_))
+    ));
+}
+
+#[test]
+fn condbr19_boundaries() {
+    let (min, max) = (-(1i128 << 20), (1i128 << 20) - 4);
+    let k = Reloc::CondBr19;
+    // b.ne #1048572
+    assert_eq!(patch(k, BNE_0, &at(P, P + 1_048_572, 0)), Ok(0x547f_ffe1));
+    // b.ne #-1048576
+    assert_eq!(patch(k, BNE_0, &at(P, P - 1_048_576, 0)), Ok(0x5480_0001));
+    assert_eq!(
+        patch(k, BNE_0, &at(P, P + 1_048_576, 0)),
+        Err(overflow(1 << 20, min, max))
+    );
+    assert_eq!(
+        patch(k, BNE_0, &at(P, P - 1_048_580, 0)),
+        Err(overflow(-(1 << 20) - 4, min, max))
+    );
+    // cbz x3, #1048572
+    assert_eq!(
+        patch(k, CBZ_X3_0, &at(P, P + 1_048_572, 0)),
+        Ok(0xb47f_ffe3)
+    );
+    // cbnz w5, #-8
+    assert_eq!(patch(k, CBNZ_W5_0, &at(P, P - 8, 0)), Ok(0x35ff_ffc5));
+}
+
+#[test]
+fn tstbr14_boundaries() {
+    let (min, max) = (-(1i128 << 15), (1i128 << 15) - 4);
+    let k = Reloc::TstBr14;
+    // tbnz w2, #3, #32764
+    assert_eq!(
+        patch(k, TBNZ_W2_3_0, &at(P, P + 32_764, 0)),
+        Ok(0x371b_ffe2)
+    );
+    // tbz w2, #3, #-32768
+    assert_eq!(patch(k, TBZ_W2_3_0, &at(P, P - 32_768, 0)), Ok(0x361c_0002));
+    assert_eq!(
+        patch(k, TBZ_W2_3_0, &at(P, P + 32_768, 0)),
+        Err(overflow(1 << 15, min, max))
+    );
+    assert_eq!(
+        patch(k, TBZ_W2_3_0, &at(P, P - 32_772, 0)),
+        Err(overflow(-(1 << 15) - 4, min, max))
+    );
+    // tbz x7, #40, #-4: bit b5 (the 64-bit register's high bit number) is kept.
+    assert_eq!(patch(k, TBZ_X7_40_0, &at(P, P - 4, 0)), Ok(0xb647_ffe7));
+}
+
+#[test]
+fn branch_reaches_matches_each_range_exactly() {
+    for (kind, half) in [
+        (Reloc::Call26, 1i64 << 27),
+        (Reloc::Jump26, 1 << 27),
+        (Reloc::CondBr19, 1 << 20),
+        (Reloc::TstBr14, 1 << 15),
+    ] {
+        let p = 0x4000_0000u64;
+        assert!(kind.branch_reaches(p, p, half - 4), "{kind}");
+        assert!(!kind.branch_reaches(p, p, half), "{kind}");
+        assert!(kind.branch_reaches(p, p, -half), "{kind}");
+        assert!(!kind.branch_reaches(p, p, -half - 4), "{kind}");
+        // S matters as well as A.
+        assert!(kind.branch_reaches(p, p + (half as u64) - 4, 0), "{kind}");
+        assert!(!kind.branch_reaches(p, p + half as u64, 0), "{kind}");
+        assert!(super::RelocKind::Aarch64(kind).branch_reaches(p, p, 0));
+    }
+    for kind in Reloc::ALL.iter().filter(|k| !k.is_branch()) {
+        assert!(!kind.branch_reaches(P, P, 0), "{kind}");
+    }
+}
+
+#[test]
+fn far_branches_go_through_the_stub() {
+    let far = 0x7f00_0000_0000u64;
+    // (kind, instruction, stub address, expected word)
+    let cases = [
+        (Reloc::Call26, BL_0, P + 0x100, 0x9400_0040), // bl #0x100
+        (Reloc::Jump26, B_0, P + 0x7ff_fffc, 0x15ff_ffff), // b #134217724
+        (Reloc::CondBr19, BEQ_0, P - 8, 0x54ff_ffc0),  // b.eq #-8
+        (Reloc::TstBr14, TBZ_X7_40_0, P - 4, 0xb647_ffe7), // tbz x7, #40, #-4
+    ];
+    for (kind, insn, stub, expected) in cases {
+        let mut v = at(P, far, 0);
+        // Without a stub: the direct value overflows.
+        let (min, max) = kind.branch_range().unwrap();
+        assert_eq!(
+            patch(kind, insn, &v),
+            Err(overflow(i128::from(far) - i128::from(P), min, max)),
+            "{kind}"
+        );
+        v.stub = stub;
+        assert_eq!(patch(kind, insn, &v), Ok(expected), "{kind}");
+        // A stub out of reach overflows with the value through the stub.
+        let half = -min;
+        v.stub = (i128::from(P) + half) as u64;
+        assert_eq!(
+            patch(kind, insn, &v),
+            Err(overflow(half, min, max)),
+            "{kind}"
+        );
+        // A target in reach never uses the stub.
+        let mut v = at(P, P + 8, 0);
+        v.stub = stub;
+        let direct = patch(kind, insn, &v).unwrap();
+        let mut without = v;
+        without.stub = 0;
+        assert_eq!(Ok(direct), patch(kind, insn, &without), "{kind}");
+        assert_ne!(direct, expected, "{kind}");
+    }
+    // A misaligned stub is refused.
+    let mut v = at(P, far, 0);
+    v.stub = P + 0x102;
+    assert!(matches!(
+        patch(Reloc::Call26, BL_0, &v),
+        Err(FixupError::Invalid(_))
+    ));
+}
+
+// ---- adrp / adr ---------------------------------------------------------
+
+const ADRP_X0_0: u32 = 0x9000_0000; // adrp x0, #0
+const ADRP_X1_0: u32 = 0x9000_0001; // adrp x1, #0
+const ADRP_X3_0: u32 = 0x9000_0003; // adrp x3, #0
+const ADR_X2_0: u32 = 0x1000_0002; // adr x2, #0
+
+#[test]
+fn adr_prel_pg_hi21_boundaries() {
+    let k = Reloc::AdrPrelPgHi21;
+    let (min, max) = (-(1i128 << 32), (1i128 << 32) - 1);
+    let p = 0x2_0000_0ffc; // page 0x2_0000_0000
+    let page = 0x2_0000_0000u64;
+    // adrp x1, #4294963200 (the last page forward), from inside that page
+    assert_eq!(
+        patch(k, ADRP_X1_0, &at(p, page + 0xffff_f000 + 0xabc, 0)),
+        Ok(0xf07f_ffe1)
+    );
+    // adrp x1, #-4294967296 (the last page back)
+    assert_eq!(
+        patch(k, ADRP_X1_0, &at(p, page - 0x1_0000_0000 + 0xfff, 0)),
+        Ok(0x9080_0001)
+    );
+    assert_eq!(
+        patch(k, ADRP_X1_0, &at(p, page + 0x1_0000_0000, 0)),
+        Err(overflow(1 << 32, min, max))
+    );
+    assert_eq!(
+        patch(k, ADRP_X1_0, &at(p, page - 0x1_0000_1000 + 0xfff, 0)),
+        Err(overflow(-(1 << 32) - 0x1000, min, max))
+    );
+}
+
+#[test]
+fn adrp_counts_pages_not_bytes() {
+    let k = Reloc::AdrPrelPgHi21;
+    // Four bytes apart across a page boundary: adrp x0, #4096
+    assert_eq!(
+        patch(k, ADRP_X0_0, &at(0x1000_0ffc, 0x1000_1000, 0)),
+        Ok(0xb000_0000)
+    );
+    // The addend moves S + A into the previous page: adrp x3, #-4096
+    assert_eq!(
+        patch(k, ADRP_X3_0, &at(0x1000_0000, 0x1000_0000, -1)),
+        Ok(0xf0ff_ffe3)
+    );
+    // adrp x1, #0x12345000 with an addend inside the page
+    assert_eq!(
+        patch(k, ADRP_X1_0, &at(0x1000_0000, 0x1000_0000, 0x1234_5010)),
+        Ok(0xb009_1a21)
+    );
+    // Same page: 0
+    assert_eq!(
+        patch(k, ADRP_X1_0, &at(0x1000_0004, 0x1000_0ff0, 0)),
+        Ok(ADRP_X1_0)
+    );
+}
+
+#[test]
+fn adr_prel_pg_hi21_nc_takes_the_low_bits() {
+    let k = Reloc::AdrPrelPgHi21Nc;
+    let page = 0x2_0000_0000u64;
+    // 2^32 forward is out of range for the checked kind; NC writes its low
+    // 21 page bits, which are those of -2^32: adrp x1, #-4294967296
+    assert_eq!(
+        patch(k, ADRP_X1_0, &at(page, page + 0x1_0000_0000, 0)),
+        Ok(0x9080_0001)
+    );
+    // In range it agrees with the checked kind: adrp x1, #4294963200
+    assert_eq!(
+        patch(k, ADRP_X1_0, &at(page, page + 0xffff_f000, 0)),
+        Ok(0xf07f_ffe1)
+    );
+}
+
+#[test]
+fn adr_got_page_uses_the_slot() {
+    let k = Reloc::AdrGotPage;
+    let mut v = at(0x1000_0000, 0xdead_0000, 8);
+    v.got_slot = 0x2000_0ff8; // G + A = 0x2000_1000
+                              // adrp x0, #0x10001000
+    assert_eq!(patch(k, ADRP_X0_0, &v), Ok(0xb008_0000));
+    v.got_slot = 0x1_1000_0000;
+    v.a = 0;
+    assert_eq!(
+        patch(k, ADRP_X0_0, &v),
+        Err(overflow(1 << 32, -(1 << 32), (1 << 32) - 1))
+    );
+}
+
+#[test]
+fn adrp_kinds_need_an_adrp() {
+    for k in [
+        Reloc::AdrPrelPgHi21,
+        Reloc::AdrPrelPgHi21Nc,
+        Reloc::AdrGotPage,
+    ] {
+        assert!(
+            matches!(
+                patch(k, ADR_X2_0, &at(P, P, 0)),
+                Err(FixupError::Invalid(_))
+            ),
+            "{k}"
+        );
+    }
+}
+
+#[test]
+fn adr_prel_lo21_boundaries() {
+    let k = Reloc::AdrPrelLo21;
+    let (min, max) = (-(1i128 << 20), (1i128 << 20) - 1);
+    // adr x2, #1048575 (any byte: adr is not scaled)
+    assert_eq!(
+        patch(k, ADR_X2_0, &at(P, P + 1_048_575, 0)),
+        Ok(0x707f_ffe2)
+    );
+    // adr x2, #-1048576
+    assert_eq!(
+        patch(k, ADR_X2_0, &at(P, P - 1_048_576, 0)),
+        Ok(0x1080_0002)
+    );
+    assert_eq!(
+        patch(k, ADR_X2_0, &at(P, P + 1_048_576, 0)),
+        Err(overflow(1 << 20, min, max))
+    );
+    assert_eq!(
+        patch(k, ADR_X2_0, &at(P, P - 1_048_577, 0)),
+        Err(overflow(-(1 << 20) - 1, min, max))
+    );
+    assert!(matches!(
+        patch(k, ADRP_X0_0, &at(P, P, 0)),
+        Err(FixupError::Invalid(_))
+    ));
+}
+
+// ---- lo12 ----------------------------------------------------------------
+
+const ADD_X0_X1_4095: u32 = 0x913f_fc20; // add x0, x1, #4095
+const ADD_X0_X1_0: u32 = 0x9100_0020; // add x0, x1, #0
+const ADD_W3_W4_0: u32 = 0x1100_0083; // add w3, w4, #0
+const LDRB_W0_X1: u32 = 0x3940_0020; // ldrb w0, [x1]
+const LDRB_W0_X1_4095: u32 = 0x397f_fc20; // ldrb w0, [x1, #4095]
+const LDRH_W0_X1: u32 = 0x7940_0020; // ldrh w0, [x1]
+const LDR_W0_X1: u32 = 0xb940_0020; // ldr w0, [x1]
+const LDR_X0_X1: u32 = 0xf940_0020; // ldr x0, [x1]
+const LDR_Q0_X1: u32 = 0x3dc0_0020; // ldr q0, [x1]
+const STRB_W9_X10: u32 = 0x3900_0149; // strb w9, [x10]
+const STR_X3_SP: u32 = 0xf900_03e3; // str x3, [sp]
+const LDUR_X0_X1_1: u32 = 0xf840_1020; // ldur x0, [x1, #1]
+const LDR_X0_LIT_0: u32 = 0x5800_0000; // ldr x0, #0
+const LDR_W3_LIT_0: u32 = 0x1800_0003; // ldr w3, #0
+
+#[test]
+fn add_abs_lo12_nc_replaces_the_immediate() {
+    let k = Reloc::AddAbsLo12Nc;
+    // add x0, x1, #0xabc (the old #4095 is replaced, not or-ed)
+    assert_eq!(
+        patch(k, ADD_X0_X1_4095, &at(P, 0x1234_5abc, 0)),
+        Ok(0x912a_f020)
+    );
+    // add w3, w4, #0x123
+    assert_eq!(
+        patch(k, ADD_W3_W4_0, &at(P, 0x7000_0123, 0)),
+        Ok(0x1104_8c83)
+    );
+    // S + A below zero still gives its low 12 bits: -0xedd & 0xfff = 0x123
+    assert_eq!(patch(k, ADD_W3_W4_0, &at(P, 0, -0xedd)), Ok(0x1104_8c83));
+    assert!(matches!(
+        patch(k, LDR_X0_X1, &at(P, 0x1000, 0)),
+        Err(FixupError::Invalid(_))
+    ));
+}
+
+#[test]
+fn ldst_lo12_scale_and_alignment() {
+    let s = 0x1234_5000u64;
+    // (kind, instruction, lo12 accepted, expected word, lo12 misaligned)
+    let cases: [(Reloc, u32, u64, u32, u64); 6] = [
+        // ldrb w0, [x1, #4095]
+        (Reloc::Ldst8AbsLo12Nc, LDRB_W0_X1, 0xfff, 0x397f_fc20, 0),
+        // ldrh w0, [x1, #4094]
+        (
+            Reloc::Ldst16AbsLo12Nc,
+            LDRH_W0_X1,
+            0xffe,
+            0x795f_fc20,
+            0xfff,
+        ),
+        // ldr w0, [x1, #4092]
+        (Reloc::Ldst32AbsLo12Nc, LDR_W0_X1, 0xffc, 0xb94f_fc20, 0xffe),
+        // ldr x0, [x1, #4088]
+        (Reloc::Ldst64AbsLo12Nc, LDR_X0_X1, 0xff8, 0xf947_fc20, 0xffc),
+        // ldr q0, [x1, #4080]
+        (
+            Reloc::Ldst128AbsLo12Nc,
+            LDR_Q0_X1,
+            0xff0,
+            0x3dc3_fc20,
+            0xff8,
+        ),
+        // str x3, [sp, #4080]
+        (Reloc::Ldst64AbsLo12Nc, STR_X3_SP, 0xff0, 0xf907_fbe3, 0xff1),
+    ];
+    for (kind, insn, lo, expected, bad) in cases {
+        assert_eq!(patch(kind, insn, &at(P, s + lo, 0)), Ok(expected), "{kind}");
+        // Through the addend, too.
+        assert_eq!(
+            patch(kind, insn, &at(P, s, lo as i64)),
+            Ok(expected),
+            "{kind}"
+        );
+        if bad != 0 {
+            assert!(
+                matches!(
+                    patch(kind, insn, &at(P, s + bad, 0)),
+                    Err(FixupError::Invalid(_))
+                ),
+                "{kind} at {bad:#x}"
+            );
+        }
+        assert!(
+            matches!(
+                patch(kind, ADD_X0_X1_0, &at(P, s, 0)),
+                Err(FixupError::Invalid(_))
+            ),
+            "{kind} on add"
+        );
+        assert!(
+            matches!(
+                patch(kind, LDUR_X0_X1_1, &at(P, s, 0)),
+                Err(FixupError::Invalid(_))
+            ),
+            "{kind} on ldur"
+        );
+    }
+    // strb w9, [x10, #4080]; and a full immediate replaced by 0: ldrb w0, [x1]
+    assert_eq!(
+        patch(Reloc::Ldst8AbsLo12Nc, STRB_W9_X10, &at(P, s + 0xff0, 0)),
+        Ok(0x393f_c149)
+    );
+    assert_eq!(
+        patch(Reloc::Ldst8AbsLo12Nc, LDRB_W0_X1_4095, &at(P, s, 0)),
+        Ok(LDRB_W0_X1)
+    );
+}
+
+#[test]
+fn ld64_got_lo12_nc_uses_the_slot() {
+    let k = Reloc::Ld64GotLo12Nc;
+    let mut v = at(P, 0xdead_0000, 0);
+    v.got_slot = 0x2000_0ff8;
+    // ldr x0, [x1, #4088]
+    assert_eq!(patch(k, LDR_X0_X1, &v), Ok(0xf947_fc20));
+    v.a = 8; // G + A = 0x2000_1000: ldr x0, [x1]
+    assert_eq!(patch(k, LDR_X0_X1, &v), Ok(LDR_X0_X1));
+    v.a = 4;
+    assert!(matches!(
+        patch(k, LDR_X0_X1, &v),
+        Err(FixupError::Invalid(_))
+    ));
+}
+
+#[test]
+fn pageoff12_scales_by_the_instruction() {
+    let s = 0x5555_5000u64 + 0xff0;
+    // (instruction, the instruction with #4080, as assembled)
+    let cases = [
+        (ADD_X0_X1_0, 0x913f_c020), // add x0, x1, #4080
+        (LDRB_W0_X1, 0x397f_c020),  // ldrb w0, [x1, #4080]
+        (LDRH_W0_X1, 0x795f_e020),  // ldrh w0, [x1, #4080]
+        (LDR_W0_X1, 0xb94f_f020),   // ldr w0, [x1, #4080]
+        (LDR_X0_X1, 0xf947_f820),   // ldr x0, [x1, #4080]
+        (0x3d40_0020, 0x3d7f_c020), // ldr b0, [x1, #4080]
+        (0x7d40_0020, 0x7d5f_e020), // ldr h0, [x1, #4080]
+        (0xbd40_0020, 0xbd4f_f020), // ldr s0, [x1, #4080]
+        (0xfd40_0020, 0xfd47_f820), // ldr d0, [x1, #4080]
+        (LDR_Q0_X1, 0x3dc3_fc20),   // ldr q0, [x1, #4080]
+        (0x3d80_0020, 0x3d83_fc20), // str q0, [x1, #4080]
+        (0xb980_0020, 0xb98f_f020), // ldrsw x0, [x1, #4080]
+        (0xf980_0020, 0xf987_f820), // prfm pldl1keep, [x1, #4080]
+        (STRB_W9_X10, 0x393f_c149), // strb w9, [x10, #4080]
+    ];
+    for (insn, expected) in cases {
+        assert_eq!(
+            patch(Reloc::PageOff12, insn, &at(P, s, 0)),
+            Ok(expected),
+            "{insn:#010x}"
+        );
+    }
+    // add x0, x1, #0xabc: add is never scaled
+    assert_eq!(
+        patch(Reloc::PageOff12, ADD_X0_X1_0, &at(P, 0x1234_5abc, 0)),
+        Ok(0x912a_f020)
+    );
+    // Offsets the access size does not divide.
+    for (insn, lo) in [
+        (LDR_Q0_X1, 0xff8),
+        (LDR_X0_X1, 0xff4),
+        (0xbd40_0020, 0xff2), // ldr s0
+        (LDRH_W0_X1, 0xff1),
+    ] {
+        assert!(
+            matches!(
+                patch(Reloc::PageOff12, insn, &at(P, 0x5555_5000 + lo, 0)),
+                Err(FixupError::Invalid(_))
+            ),
+            "{insn:#010x} {lo:#x}"
+        );
+    }
+    // Instructions PAGEOFF12 does not apply to.
+    for insn in [LDUR_X0_X1_1, ADRP_X0_0, LDR_X0_LIT_0, NOP, 0xd280_0000] {
+        assert!(
+            matches!(
+                patch(Reloc::PageOff12, insn, &at(P, s, 0)),
+                Err(FixupError::Invalid(_))
+            ),
+            "{insn:#010x}"
+        );
+    }
+}
+
+#[test]
+fn ld_prel_lo19_boundaries() {
+    let k = Reloc::LdPrelLo19;
+    let (min, max) = (-(1i128 << 20), (1i128 << 20) - 4);
+    // ldr x0, #1048572
+    assert_eq!(
+        patch(k, LDR_X0_LIT_0, &at(P, P + 1_048_572, 0)),
+        Ok(0x587f_ffe0)
+    );
+    // ldr x0, #-1048576
+    assert_eq!(
+        patch(k, LDR_X0_LIT_0, &at(P, P - 1_048_576, 0)),
+        Ok(0x5880_0000)
+    );
+    // ldr w3, #256
+    assert_eq!(patch(k, LDR_W3_LIT_0, &at(P, P, 0x100)), Ok(0x1800_0803));
+    assert_eq!(
+        patch(k, LDR_X0_LIT_0, &at(P, P + 1_048_576, 0)),
+        Err(overflow(1 << 20, min, max))
+    );
+    assert_eq!(
+        patch(k, LDR_X0_LIT_0, &at(P, P - 1_048_580, 0)),
+        Err(overflow(-(1 << 20) - 4, min, max))
+    );
+    assert!(matches!(
+        patch(k, LDR_X0_LIT_0, &at(P, P + 2, 0)),
+        Err(FixupError::Invalid(_))
+    ));
+    assert!(matches!(
+        patch(k, LDR_X0_X1, &at(P, P + 8, 0)),
+        Err(FixupError::Invalid(_))
+    ));
+}
+
+// ---- move wide -----------------------------------------------------------
+
+const MOVZ_X0_0: u32 = 0xd280_0000; // movz x0, #0
+const MOVZ_X0_0_16: u32 = 0xd2a0_0000; // movz x0, #0, lsl #16
+const MOVZ_X0_0_32: u32 = 0xd2c0_0000; // movz x0, #0, lsl #32
+const MOVZ_X0_0_48: u32 = 0xd2e0_0000; // movz x0, #0, lsl #48
+const MOVZ_X7_0_32: u32 = 0xd2c0_0007; // movz x7, #0, lsl #32
+const MOVK_X0_0: u32 = 0xf280_0000; // movk x0, #0
+const MOVK_X0_0_16: u32 = 0xf2a0_0000; // movk x0, #0, lsl #16
+const MOVK_X0_0_32: u32 = 0xf2c0_0000; // movk x0, #0, lsl #32
+const MOVK_X0_0_48: u32 = 0xf2e0_0000; // movk x0, #0, lsl #48
+const MOVK_X7_0_32: u32 = 0xf2c0_0007; // movk x7, #0, lsl #32
+const MOVN_X0_0: u32 = 0x9280_0000; // movn x0, #0
+const MOVZ_W7_0: u32 = 0x5280_0007; // movz w7, #0
+
+#[test]
+fn movw_uabs_groups_and_checks() {
+    let x: u64 = 0x1234_5678_9abc_def0;
+    // Unchecked groups of one value.
+    assert_eq!(
+        patch(Reloc::MovwUabsG0Nc, MOVK_X0_0, &at(P, x, 0)),
+        Ok(0xf29b_de00)
+    ); // movk x0, #0xdef0
+    assert_eq!(
+        patch(Reloc::MovwUabsG1Nc, MOVK_X0_0_16, &at(P, x, 0)),
+        Ok(0xf2b3_5780)
+    ); // movk x0, #0x9abc, lsl #16
+    assert_eq!(
+        patch(Reloc::MovwUabsG2Nc, MOVK_X0_0_32, &at(P, x, 0)),
+        Ok(0xf2ca_cf00)
+    ); // movk x0, #0x5678, lsl #32
+    assert_eq!(
+        patch(Reloc::MovwUabsG3, MOVK_X0_0_48, &at(P, x, 0)),
+        Ok(0xf2e2_4680)
+    ); // movk x0, #0x1234, lsl #48
+    assert_eq!(
+        patch(Reloc::MovwUabsG3, MOVZ_X0_0_48, &at(P, x, 0)),
+        Ok(0xd2e2_4680)
+    ); // movz x0, #0x1234, lsl #48
+    assert_eq!(
+        patch(Reloc::MovwUabsG2Nc, MOVK_X7_0_32, &at(P, x, 0)),
+        Ok(0xf2ca_cf07)
+    ); // movk x7, #0x5678, lsl #32
+       // G3 of the largest address: movk x9, #0xffff, lsl #48
+    assert_eq!(
+        patch(Reloc::MovwUabsG3, 0xf2e0_0009, &at(P, u64::MAX, 0)),
+        Ok(0xf2ff_ffe9)
+    );
+
+    // Checked groups: the largest value, then one more, then -1.
+    // (kind, instruction, largest value, word with it)
+    let checked = [
+        (Reloc::MovwUabsG0, MOVZ_X0_0, 0xffffu64, 0xd29f_ffe0), // movz x0, #0xffff
+        (Reloc::MovwUabsG1, MOVZ_X0_0_16, 0xffff_ffff, 0xd2bf_ffe0), // movz x0, #0xffff, lsl #16
+        (
+            Reloc::MovwUabsG2,
+            MOVZ_X7_0_32,
+            0xffff_ffff_ffff,
+            0xd2df_ffe7,
+        ), // movz x7, #0xffff, lsl #32
+    ];
+    for (kind, insn, largest, expected) in checked {
+        assert_eq!(
+            patch(kind, insn, &at(P, largest, 0)),
+            Ok(expected),
+            "{kind}"
+        );
+        let max = i128::from(largest);
+        assert_eq!(
+            patch(kind, insn, &at(P, largest + 1, 0)),
+            Err(overflow(max + 1, 0, max)),
+            "{kind}"
+        );
+        assert_eq!(
+            patch(kind, insn, &at(P, 0, -1)),
+            Err(overflow(-1, 0, max)),
+            "{kind}"
+        );
+        assert_eq!(patch(kind, insn, &at(P, 0, 0)), Ok(insn), "{kind}");
+    }
+    // A UABS group keeps the opcode and the 32-bit form: movz w7, #0x1234
+    assert_eq!(
+        patch(Reloc::MovwUabsG0, MOVZ_W7_0, &at(P, 0x1234, 0)),
+        Ok(0x5282_4687)
+    );
+}
+
+#[test]
+fn movw_prel_g0_switches_movz_and_movn() {
+    let k = Reloc::MovwPrelG0;
+    let (min, max) = (-(1i128 << 16), (1i128 << 16) - 1);
+    // movz x0, #0xffff
+    assert_eq!(patch(k, MOVZ_X0_0, &at(P, P + 0xffff, 0)), Ok(0xd29f_ffe0));
+    // From a movn too: X >= 0 makes it movz. movz x0, #0xfffe
+    assert_eq!(patch(k, MOVN_X0_0, &at(P, P + 0xfffe, 0)), Ok(0xd29f_ffc0));
+    // X = -0x10000: movn x0, #0xffff
+    assert_eq!(
+        patch(k, MOVZ_X0_0, &at(P, P - 0x1_0000, 0)),
+        Ok(0x929f_ffe0)
+    );
+    // X = -1: movn x0, #0
+    assert_eq!(patch(k, MOVZ_X0_0, &at(P, P - 1, 0)), Ok(0x9280_0000));
+    // movz w7, #0x1234 and movn w7, #0x1233 (= -0x1234)
+    assert_eq!(patch(k, MOVZ_W7_0, &at(P, P, 0x1234)), Ok(0x5282_4687));
+    assert_eq!(patch(k, MOVZ_W7_0, &at(P, P, -0x1234)), Ok(0x1282_4667));
+    assert_eq!(
+        patch(k, MOVZ_X0_0, &at(P, P + 0x1_0000, 0)),
+        Err(overflow(0x1_0000, min, max))
+    );
+    assert_eq!(
+        patch(k, MOVZ_X0_0, &at(P, P - 0x1_0001, 0)),
+        Err(overflow(-0x1_0001, min, max))
+    );
+    // A movk keeps its opcode and takes X's bits: movk x0, #0xfffe
+    assert_eq!(patch(k, MOVK_X0_0, &at(P, P - 2, 0)), Ok(0xf29f_ffc0));
+}
+
+#[test]
+fn movw_prel_g1_g2_g3_switch_by_sign() {
+    // (kind, movz of the group, value, expected word)
+    let cases: [(Reloc, u32, i64, u32); 8] = [
+        // movz x0, #0xffff, lsl #16
+        (Reloc::MovwPrelG1, MOVZ_X0_0_16, 0xffff_ffff, 0xd2bf_ffe0),
+        // movn x0, #0xffff, lsl #16 (= -2^32)
+        (Reloc::MovwPrelG1, MOVZ_X0_0_16, -(1 << 32), 0x92bf_ffe0),
+        // movn x0, #0x1234, lsl #16 (= -0x12340001)
+        (Reloc::MovwPrelG1, MOVZ_X0_0_16, -0x1234_0001, 0x92a2_4680),
+        // movz x0, #0xffff, lsl #32
+        (
+            Reloc::MovwPrelG2,
+            MOVZ_X0_0_32,
+            0xffff_ffff_ffff,
+            0xd2df_ffe0,
+        ),
+        // movn x0, #0xffff, lsl #32 (= -2^48)
+        (Reloc::MovwPrelG2, MOVZ_X0_0_32, -(1 << 48), 0x92df_ffe0),
+        // movn x0, #0, lsl #32 (= -1)
+        (Reloc::MovwPrelG2, MOVZ_X0_0_32, -1, 0x92c0_0000),
+        // movz x0, #0x1234, lsl #48
+        (
+            Reloc::MovwPrelG3,
+            MOVZ_X0_0_48,
+            0x1234_5677_ffff_f000,
+            0xd2e2_4680,
+        ),
+        // movn x0, #0, lsl #48 (= -2^48)
+        (Reloc::MovwPrelG3, MOVZ_X0_0_48, -(1 << 48), 0x92e0_0000),
+    ];
+    for (kind, insn, x, expected) in cases {
+        assert_eq!(
+            patch(kind, insn, &at(P, P, x)),
+            Ok(expected),
+            "{kind} {x:#x}"
+        );
+    }
+    // The place matters: S - P with A = 0. X = 0x1000_0000 - 0x2340_0001 =
+    // -0x1340_0001: movn x0, #0x1340, lsl #16
+    assert_eq!(
+        patch(
+            Reloc::MovwPrelG1,
+            MOVZ_X0_0_16,
+            &at(0x2340_0001, 0x1000_0000, 0)
+        ),
+        Ok(0x92a2_6800)
+    );
+    // Boundaries of the checked groups.
+    for (kind, insn, bits) in [
+        (Reloc::MovwPrelG1, MOVZ_X0_0_16, 32),
+        (Reloc::MovwPrelG2, MOVZ_X0_0_32, 48),
+    ] {
+        let (min, max) = (-(1i128 << bits), (1i128 << bits) - 1);
+        assert!(patch(kind, insn, &at(P, P, max as i64)).is_ok());
+        assert!(patch(kind, insn, &at(P, P, min as i64)).is_ok());
+        assert_eq!(
+            patch(kind, insn, &at(P, P, (max + 1) as i64)),
+            Err(overflow(max + 1, min, max)),
+            "{kind}"
+        );
+        assert_eq!(
+            patch(kind, insn, &at(P, P, (min - 1) as i64)),
+            Err(overflow(min - 1, min, max)),
+            "{kind}"
+        );
+    }
+    // G3 is never out of range: P far above S gives X = 4 - 2^64, !X has
+    // 0xffff in group 3: movn x0, #0xffff, lsl #48
+    assert_eq!(
+        patch(Reloc::MovwPrelG3, MOVZ_X0_0_48, &at(u64::MAX - 3, 0, 0)),
+        Ok(0x92ff_ffe0)
+    );
+}
+
+#[test]
+fn movw_prel_nc_keeps_the_opcode() {
+    let x: i64 = -0x1234_0001; // 0xffff_ffff_edcb_ffff
+                               // movk x0, #0xffff
+    assert_eq!(
+        patch(Reloc::MovwPrelG0Nc, MOVK_X0_0, &at(P, P, x)),
+        Ok(0xf29f_ffe0)
+    );
+    // movk x0, #0xedcb, lsl #16
+    assert_eq!(
+        patch(Reloc::MovwPrelG1Nc, MOVK_X0_0_16, &at(P, P, x)),
+        Ok(0xf2bd_b960)
+    );
+    // movk x0, #0xffff, lsl #32
+    assert_eq!(
+        patch(Reloc::MovwPrelG2Nc, MOVK_X0_0_32, &at(P, P, x)),
+        Ok(0xf2df_ffe0)
+    );
+    // Out of every signed range, still written: movk x0, #0x5678, lsl #32
+    assert_eq!(
+        patch(
+            Reloc::MovwPrelG2Nc,
+            MOVK_X0_0_32,
+            &at(0x1000, 0x1234_5678_0000_1000, 0)
+        ),
+        Ok(0xf2ca_cf00)
+    );
+}
+
+#[test]
+fn movw_kinds_need_a_move_wide() {
+    let movw = Reloc::ALL
+        .iter()
+        .filter(|k| k.name().starts_with("MOVW_"))
+        .copied()
+        .collect::<Vec<_>>();
+    assert_eq!(movw.len(), 14);
+    // add; and opc = 01 of the move-wide class, which is unallocated.
+    for insn in [ADD_X0_X1_0, 0x3280_0000, NOP] {
+        for &kind in &movw {
+            assert!(
+                matches!(patch(kind, insn, &at(P, P, 0)), Err(FixupError::Invalid(_))),
+                "{kind} on {insn:#010x}"
+            );
+        }
+    }
+}
+
+// ---- GOT -----------------------------------------------------------------
+
+#[test]
+fn got_prel32_boundaries_and_missing_slots() {
+    // G + A - P = 0x10 + A with P = 0x4000_0000.
+    let v = |a: i64| at(0x4000_0000, 0xdead_0000, a);
+    let (min, max) = (-(1i128 << 31), (1i128 << 31) - 1);
+    assert_eq!(data(Reloc::GotPrel32, &v(0)), Ok(le(0x10, 4)));
+    assert_eq!(
+        data(Reloc::GotPrel32, &v(0x7fff_ffff - 0x10)),
+        Ok(le(max, 4))
+    );
+    assert_eq!(
+        data(Reloc::GotPrel32, &v(0x8000_0000 - 0x10)),
+        Err(overflow(max + 1, min, max))
+    );
+
+    for kind in Reloc::ALL.iter().filter(|k| k.needs_got_slot()) {
+        let mut no_slot = at(P, 0x5000, 0);
+        no_slot.got_slot = 0;
+        let insn = match kind {
+            Reloc::AdrGotPage => ADRP_X0_0,
+            _ => LDR_X0_X1,
+        };
+        let result = if kind.field_size() == 4 && *kind != Reloc::GotPrel32 {
+            patch(*kind, insn, &no_slot).map(|_| ())
+        } else {
+            data(*kind, &no_slot).map(|_| ())
+        };
+        assert!(
+            matches!(result, Err(FixupError::Invalid(_))),
+            "{kind} without a slot"
+        );
+    }
+}
+
+// ---- short places --------------------------------------------------------
+
+#[test]
+fn short_places_are_refused_untouched() {
+    for kind in Reloc::ALL {
+        let needed = kind.field_size();
+        let expected_size = match kind {
+            Reloc::Abs16 | Reloc::Prel16 => 2,
+            Reloc::Abs64 | Reloc::Prel64 | Reloc::GotAbs64 => 8,
+            _ => 4,
+        };
+        assert_eq!(needed, expected_size, "{kind}");
+        for available in [0, needed - 1] {
+            let mut place = vec![0x5a; available];
+            assert_eq!(
+                apply(kind, &mut place, &at(P, P + 8, 0)),
+                Err(FixupError::PlaceOutOfBounds { needed, available }),
+                "{kind}"
+            );
+            assert!(place.iter().all(|&b| b == 0x5a));
+        }
+    }
+}
+
+// ---- stubs ---------------------------------------------------------------
+
+#[test]
+fn stub_is_ldr_br_and_the_literal() {
+    let target = 0x0123_4567_89ab_cdefu64;
+    let mut expected = Vec::new();
+    expected.extend(0x5800_0050u32.to_le_bytes()); // ldr x16, #8
+    expected.extend(0xd61f_0200u32.to_le_bytes()); // br x16
+    expected.extend(target.to_le_bytes());
+    assert_eq!(stub_bytes(target).to_vec(), expected);
+
+    let mut place = vec![FILL; STUB_SIZE + SLACK];
+    assert_eq!(write_stub(&mut place, target), Ok(()));
+    assert_eq!(&place[..STUB_SIZE], &expected[..]);
+    assert!(place[STUB_SIZE..].iter().all(|&b| b == FILL));
+    assert_eq!(super::write_stub(Arch::Aarch64, &mut place[..], 7), Ok(()));
+    assert_eq!(&place[8..16], &7u64.to_le_bytes());
+
+    let mut short = vec![FILL; STUB_SIZE - 1];
+    assert_eq!(
+        write_stub(&mut short, target),
+        Err(FixupError::PlaceOutOfBounds {
+            needed: STUB_SIZE,
+            available: STUB_SIZE - 1
+        })
+    );
+    assert!(short.iter().all(|&b| b == FILL));
+}
