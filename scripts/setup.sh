@@ -12,7 +12,7 @@ set -euo pipefail
 need_pkgs=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
-for pkg in llvm-22-dev llvm-22 libzstd-dev zlib1g-dev pkg-config gcc gdb; do
+for pkg in llvm-22-dev llvm-22 libzstd-dev zlib1g-dev pkg-config gcc gdb make cmake libclang-22-dev; do
     have_pkg "$pkg" || need_pkgs+=("$pkg")
 done
 

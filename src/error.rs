@@ -120,6 +120,11 @@ pub enum Error {
     /// A shared library could not be loaded.
     #[error("cannot load library `{name}`: {reason}")]
     Library { name: String, reason: String },
+
+    /// The AArch64 emulator (feature `emulator`) failed: a fault in emulated
+    /// code, with its PC, or a refusal of the emulator itself.
+    #[error("emulator: {0}")]
+    Emulator(String),
 }
 
 fn format_unresolved(symbols: &[(String, String)]) -> String {

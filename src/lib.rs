@@ -10,6 +10,8 @@
 
 pub mod arch;
 pub mod debug;
+#[cfg(feature = "emulator")]
+pub mod emulator;
 mod error;
 pub mod link;
 #[cfg(feature = "llvm")]

@@ -55,34 +55,34 @@ pub enum Reloc {
     PageOff12,
     /// `ldr` literal: S + A - P, imm19 words (±1 MiB). ELF `LD_PREL_LO19`.
     LdPrelLo19,
-    /// `movz/movk`: bits [15:0] of S + A, checked to fit 16 bits unsigned. ELF `MOVW_UABS_G0`.
+    /// `movz/movk`: bits `[15:0]` of S + A, checked to fit 16 bits unsigned. ELF `MOVW_UABS_G0`.
     MovwUabsG0,
-    /// bits [15:0], not checked. ELF `MOVW_UABS_G0_NC`.
+    /// bits `[15:0]`, not checked. ELF `MOVW_UABS_G0_NC`.
     MovwUabsG0Nc,
-    /// bits [31:16], checked to fit 32 bits. ELF `MOVW_UABS_G1`.
+    /// bits `[31:16]`, checked to fit 32 bits. ELF `MOVW_UABS_G1`.
     MovwUabsG1,
-    /// bits [31:16], not checked. ELF `MOVW_UABS_G1_NC`.
+    /// bits `[31:16]`, not checked. ELF `MOVW_UABS_G1_NC`.
     MovwUabsG1Nc,
-    /// bits [47:32], checked to fit 48 bits. ELF `MOVW_UABS_G2`.
+    /// bits `[47:32]`, checked to fit 48 bits. ELF `MOVW_UABS_G2`.
     MovwUabsG2,
-    /// bits [47:32], not checked. ELF `MOVW_UABS_G2_NC`.
+    /// bits `[47:32]`, not checked. ELF `MOVW_UABS_G2_NC`.
     MovwUabsG2Nc,
-    /// bits [63:48]. ELF `MOVW_UABS_G3`.
+    /// bits `[63:48]`. ELF `MOVW_UABS_G3`.
     MovwUabsG3,
-    /// `movn/movz`: S + A - P bits [15:0], signed check; sets movn/movz by sign
+    /// `movn/movz`: S + A - P bits `[15:0]`, signed check; sets movn/movz by sign
     /// (a `movk` at the place keeps its opcode and takes the raw bits). ELF `MOVW_PREL_G0`.
     MovwPrelG0,
-    /// `movk`: bits [15:0], not checked. ELF `MOVW_PREL_G0_NC`.
+    /// `movk`: bits `[15:0]`, not checked. ELF `MOVW_PREL_G0_NC`.
     MovwPrelG0Nc,
-    /// bits [31:16], signed check. ELF `MOVW_PREL_G1`.
+    /// bits `[31:16]`, signed check. ELF `MOVW_PREL_G1`.
     MovwPrelG1,
-    /// bits [31:16], not checked. ELF `MOVW_PREL_G1_NC`.
+    /// bits `[31:16]`, not checked. ELF `MOVW_PREL_G1_NC`.
     MovwPrelG1Nc,
-    /// bits [47:32], signed check. ELF `MOVW_PREL_G2`.
+    /// bits `[47:32]`, signed check. ELF `MOVW_PREL_G2`.
     MovwPrelG2,
-    /// bits [47:32], not checked. ELF `MOVW_PREL_G2_NC`.
+    /// bits `[47:32]`, not checked. ELF `MOVW_PREL_G2_NC`.
     MovwPrelG2Nc,
-    /// bits [63:48], no check needed; sets movn/movz by sign as G0-G2 do. ELF `MOVW_PREL_G3`.
+    /// bits `[63:48]`, no check needed; sets movn/movz by sign as G0-G2 do. ELF `MOVW_PREL_G3`.
     MovwPrelG3,
     /// `adrp` to the GOT slot: Page(G + A) - Page(P), checked as `AdrPrelPgHi21`.
     /// ELF `ADR_GOT_PAGE`, Mach-O `GOT_LOAD_PAGE21`.
@@ -285,7 +285,7 @@ pub const GOT_SLOT_SIZE: usize = 8;
 ///   instruction: `add`/`sub` immediate 1, loads and stores (general and
 ///   SIMD&FP, 8 to 128 bits, and `prfm`) their access size.
 /// - `MOVW_PREL_G0`..`G3`: for X >= 0 the instruction becomes `movz` with the
-///   group of X, else `movn` with the group of !X (AAELF64's MOV[NZ]), so
+///   group of X, else `movn` with the group of !X (AAELF64's `MOV[NZ]`), so
 ///   that the instruction alone or followed by `movk`s builds X. A `movk` at
 ///   the place keeps its opcode and takes the group of X. The `_NC` kinds
 ///   and the `UABS` kinds keep the opcode.
@@ -349,12 +349,12 @@ fn is_b_or_bl(insn: u32) -> bool {
     insn & 0x7c00_0000 == 0x1400_0000
 }
 
-/// `b.cond`/`bc.cond`, `cbz` or `cbnz` (imm19 at [23:5]).
+/// `b.cond`/`bc.cond`, `cbz` or `cbnz` (imm19 at `[23:5]`).
 fn is_cond_branch(insn: u32) -> bool {
     insn & 0xff00_0000 == 0x5400_0000 || insn & 0x7e00_0000 == 0x3400_0000
 }
 
-/// `tbz` or `tbnz` (imm14 at [18:5]).
+/// `tbz` or `tbnz` (imm14 at `[18:5]`).
 fn is_test_branch(insn: u32) -> bool {
     insn & 0x7e00_0000 == 0x3600_0000
 }
@@ -369,23 +369,23 @@ fn is_adr(insn: u32) -> bool {
     insn & 0x9f00_0000 == 0x1000_0000
 }
 
-/// `add`/`adds`/`sub`/`subs` (immediate): imm12 at [21:10], unscaled.
+/// `add`/`adds`/`sub`/`subs` (immediate): imm12 at `[21:10]`, unscaled.
 fn is_add_sub_imm(insn: u32) -> bool {
     insn & 0x1f80_0000 == 0x1100_0000
 }
 
 /// A load or store with an unsigned 12-bit scaled offset (general or
-/// SIMD&FP registers, and `prfm`): imm12 at [21:10].
+/// SIMD&FP registers, and `prfm`): imm12 at `[21:10]`.
 fn is_load_store_uimm(insn: u32) -> bool {
     insn & 0x3b00_0000 == 0x3900_0000
 }
 
-/// `ldr`/`ldrsw`/`prfm` (literal): imm19 at [23:5].
+/// `ldr`/`ldrsw`/`prfm` (literal): imm19 at `[23:5]`.
 fn is_load_literal(insn: u32) -> bool {
     insn & 0x3b00_0000 == 0x1800_0000
 }
 
-/// `movn`, `movz` or `movk` (opc 01 is unallocated): imm16 at [20:5].
+/// `movn`, `movz` or `movk` (opc 01 is unallocated): imm16 at `[20:5]`.
 fn is_move_wide(insn: u32) -> bool {
     insn & 0x1f80_0000 == 0x1280_0000 && insn & 0x6000_0000 != 0x2000_0000
 }
@@ -422,7 +422,7 @@ fn with_field(insn: u32, value: i128, shift: u32, width: u32) -> u32 {
     (insn & !(mask << shift)) | (((value as u64 as u32) & mask) << shift)
 }
 
-/// Writes a 21-bit `adr`/`adrp` immediate: immlo at [30:29], immhi at [23:5].
+/// Writes a 21-bit `adr`/`adrp` immediate: immlo at `[30:29]`, immhi at `[23:5]`.
 fn with_adr_imm(insn: u32, imm: i128) -> u32 {
     with_field(with_field(insn, imm, 29, 2), imm >> 2, 5, 19)
 }

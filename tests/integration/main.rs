@@ -1,5 +1,6 @@
 //! rivet's integration tests: one binary, one module per area.
 
+mod aarch64;
 mod cli;
 mod coff;
 mod common;

@@ -1,0 +1,609 @@
+//! Runs AArch64 code on any host, over the bytes rivet linked (the optional
+//! `emulator` feature, which pulls in unicorn; GPL-2.0, so never a default).
+//!
+//! rivet links AArch64 objects into ordinary host memory: on an x86-64 host
+//! the arena is just bytes. [`Aarch64Emulator`] maps that host memory into
+//! an emulated AArch64 CPU *at the same addresses* (unicorn's
+//! `mem_map_ptr`), so every address rivet computed (code, GOT slots, stubs,
+//! data) is valid inside the emulator unchanged, and writes by the emulated
+//! code land in the host's memory.
+//!
+//! Calls from emulated code to host functions go through a *bridge*: each
+//! bridged name gets a trap address on a page the emulator owns; the engine
+//! maps the name to that address ([`Aarch64Emulator::add_global_mappings`]),
+//! and when emulated code branches there a hook calls the host function with
+//! the guest's `x0`-`x7` and `d0`-`d7`, writes its result to `x0` or `d0`,
+//! and the `ret` at the trap address returns to the caller.
+//!
+//! ```no_run
+//! # use rivet::emulator::{Aarch64Emulator, HostReturn, Perms};
+//! # fn run(engine: &rivet::ExecutionEngine, start: u64, len: u64) -> rivet::Result<()> {
+//! let mut emulator = Aarch64Emulator::new()?;
+//! emulator.bridge("sin", Box::new(|args| HostReturn::Float(args.d[0].sin())))?;
+//! emulator.add_global_mappings(engine); // before the module is linked
+//! let f = engine.get_function_address("f")?;
+//! // SAFETY: the engine's memory stays mapped while the emulator is used.
+//! unsafe { emulator.map_host_range(start, len)? };
+//! let (x0, d0) = emulator.call(f, &[1, 2], &[0.5])?;
+//! # Ok(()) }
+//! ```
+
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use unicorn_engine::{Arch, Mode, Prot, RegisterARM64, Unicorn};
+
+use crate::{Error, Result};
+
+/// The guest's argument registers at a bridged call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HostArgs {
+    /// `x0`-`x7`: integer and pointer arguments, in order.
+    pub x: [u64; 8],
+    /// `d0`-`d7`: floating-point arguments, in order.
+    pub d: [f64; 8],
+}
+
+/// What a bridged host function returns to the guest.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum HostReturn {
+    /// Nothing: `x0` and `d0` are left as they are.
+    Void,
+    /// An integer or pointer, in `x0`.
+    Int(u64),
+    /// A double, in `d0`.
+    Float(f64),
+}
+
+/// A host function that emulated code can call (see [`Aarch64Emulator::bridge`]).
+pub type HostFn = Box<dyn FnMut(&HostArgs) -> HostReturn>;
+
+/// Guest permissions of a mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Perms {
+    pub read: bool,
+    pub write: bool,
+    pub exec: bool,
+}
+
+impl Perms {
+    pub const R: Perms = Perms {
+        read: true,
+        write: false,
+        exec: false,
+    };
+    pub const RW: Perms = Perms {
+        read: true,
+        write: true,
+        exec: false,
+    };
+    pub const RX: Perms = Perms {
+        read: true,
+        write: false,
+        exec: true,
+    };
+
+    fn to_prot(self) -> Prot {
+        let mut prot = Prot::NONE;
+        if self.read {
+            prot |= Prot::READ;
+        }
+        if self.write {
+            prot |= Prot::WRITE;
+        }
+        if self.exec {
+            prot |= Prot::EXEC;
+        }
+        prot
+    }
+}
+
+/// The unicorn page: mappings are aligned to it.
+const PAGE: u64 = 0x1000;
+/// Bytes of the emulated stack.
+const STACK_SIZE: u64 = 1 << 20;
+/// Bytes of the trap page; one trap address every [`TRAP_STRIDE`] bytes.
+const TRAP_PAGE_SIZE: u64 = PAGE;
+const TRAP_STRIDE: u64 = 16;
+/// `ret`, what every trap address holds.
+const RET: u32 = 0xd65f_03c0;
+/// CPACR_EL1.FPEN = 0b11: floating point and SIMD do not trap at EL0/EL1.
+const CPACR_FPEN: u64 = 0b11 << 20;
+/// Longest a call may run before it is reported as stuck (microseconds).
+const CALL_TIMEOUT_US: u64 = 60 * 1_000_000;
+
+/// Host memory the emulator owns: the stack and the trap page, allocated
+/// with `mmap` so that their addresses cannot collide with any other host
+/// mapping that the emulator also maps at its host address.
+struct OwnedRegion {
+    ptr: *mut libc::c_void,
+    len: usize,
+}
+
+impl OwnedRegion {
+    fn new(len: u64) -> Result<OwnedRegion> {
+        let len = len as usize;
+        // SAFETY: an anonymous private mapping at an address the kernel picks;
+        // no existing memory is affected.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(Error::Memory {
+                op: "mmap (emulator stack and trap page)",
+                source: std::io::Error::last_os_error(),
+            });
+        }
+        Ok(OwnedRegion { ptr, len })
+    }
+
+    fn addr(&self) -> u64 {
+        self.ptr as u64
+    }
+}
+
+impl Drop for OwnedRegion {
+    fn drop(&mut self) {
+        // SAFETY: `ptr`/`len` is the mapping made in `new`, unmapped once; the
+        // unicorn instance that mapped it is closed before (field order of
+        // `Aarch64Emulator`).
+        unsafe {
+            libc::munmap(self.ptr, self.len);
+        }
+    }
+}
+
+/// What the hooks share with the emulator.
+#[derive(Default)]
+struct Bridges {
+    /// Host function by trap address.
+    functions: BTreeMap<u64, HostFn>,
+    /// A bridged function that panicked, to report after the run.
+    failure: Option<String>,
+}
+
+/// An emulated AArch64 CPU over host memory (see the module docs).
+///
+/// Not `Send`: unicorn instances belong to the thread that made them.
+pub struct Aarch64Emulator {
+    // Dropped first: closes unicorn before the memory it maps goes away.
+    uc: Unicorn<'static, Bridges>,
+    /// The stack (`STACK_SIZE` bytes), then the trap page.
+    owned: OwnedRegion,
+    /// Bridged names and their trap addresses.
+    names: BTreeMap<String, u64>,
+    /// Guest ranges mapped so far, to refuse overlaps clearly.
+    mapped: Vec<(u64, u64)>,
+}
+
+fn uc_error(what: &str, e: unicorn_engine::uc_error) -> Error {
+    Error::Emulator(format!("{what}: {e:?}"))
+}
+
+impl Aarch64Emulator {
+    /// A fresh CPU with a 1 MiB stack and a trap page, floating point enabled.
+    pub fn new() -> Result<Aarch64Emulator> {
+        let mut uc = Unicorn::new_with_data(Arch::ARM64, Mode::LITTLE_ENDIAN, Bridges::default())
+            .map_err(|e| uc_error("cannot create an AArch64 CPU", e))?;
+        let owned = OwnedRegion::new(STACK_SIZE + TRAP_PAGE_SIZE)?;
+        let stack = owned.addr();
+        let trap_page = stack + STACK_SIZE;
+        // Every trap address holds `ret`, so a bridged call returns to its
+        // caller once the hook has run.
+        // SAFETY: the trap page is the last TRAP_PAGE_SIZE bytes of `owned`,
+        // a live read-write mapping of ours; u32 stores are aligned (page start).
+        unsafe {
+            let words = trap_page as *mut u32;
+            for i in 0..(TRAP_PAGE_SIZE / 4) as usize {
+                words.add(i).write(RET.to_le());
+            }
+        }
+        // SAFETY: both ranges lie in `owned`, which lives as long as `uc`
+        // (dropped after it) and is never unmapped or re-protected meanwhile.
+        unsafe {
+            uc.mem_map_ptr(stack, STACK_SIZE, Prot::READ | Prot::WRITE, owned.ptr)
+                .map_err(|e| uc_error("cannot map the stack", e))?;
+            uc.mem_map_ptr(
+                trap_page,
+                TRAP_PAGE_SIZE,
+                Prot::READ | Prot::EXEC,
+                (trap_page as *mut u8).cast(),
+            )
+            .map_err(|e| uc_error("cannot map the trap page", e))?;
+        }
+        uc.add_code_hook(trap_page, trap_page + TRAP_PAGE_SIZE - 1, on_trap)
+            .map_err(|e| uc_error("cannot hook the trap page", e))?;
+        let cpacr = uc
+            .reg_read(RegisterARM64::CPACR_EL1)
+            .map_err(|e| uc_error("cannot read CPACR_EL1", e))?;
+        uc.reg_write(RegisterARM64::CPACR_EL1, cpacr | CPACR_FPEN)
+            .map_err(|e| uc_error("cannot enable floating point", e))?;
+        Ok(Aarch64Emulator {
+            uc,
+            owned,
+            names: BTreeMap::new(),
+            mapped: vec![(stack, stack + STACK_SIZE + TRAP_PAGE_SIZE)],
+        })
+    }
+
+    fn trap_page(&self) -> u64 {
+        self.owned.addr() + STACK_SIZE
+    }
+
+    /// The address calls return to: the first trap address, which is never
+    /// a bridge; a run stops when it reaches it.
+    pub fn return_sentinel(&self) -> u64 {
+        self.trap_page()
+    }
+
+    /// Maps `len` bytes of host memory at `addr` into the guest at the same
+    /// address with `perms`. `addr` and `len` are rounded out to 4 KiB pages.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Emulator`] when the range overlaps one mapped before or
+    /// unicorn refuses it.
+    ///
+    /// # Safety
+    ///
+    /// The whole page-rounded range must be host memory that stays mapped,
+    /// and readable (writable where `perms.write`, as the guest writes it
+    /// directly), for as long as this emulator lives: guest accesses go
+    /// straight to it, and a host fault there would crash the process.
+    pub unsafe fn map_host(&mut self, addr: u64, len: u64, perms: Perms) -> Result<()> {
+        let start = addr & !(PAGE - 1);
+        let end = addr
+            .checked_add(len)
+            .and_then(|e| e.checked_add(PAGE - 1))
+            .ok_or_else(|| Error::Emulator(format!("range {addr:#x}+{len:#x} wraps")))?
+            & !(PAGE - 1);
+        if end == start {
+            return Ok(());
+        }
+        if let Some((a, b)) = self
+            .mapped
+            .iter()
+            .find(|(a, b)| start < *b && *a < end)
+            .copied()
+        {
+            return Err(Error::Emulator(format!(
+                "{start:#x}..{end:#x} overlaps {a:#x}..{b:#x}, mapped before"
+            )));
+        }
+        // SAFETY: the caller promises the range stays mapped with at least
+        // `perms` for the emulator's life.
+        unsafe {
+            self.uc
+                .mem_map_ptr(start, end - start, perms.to_prot(), start as *mut _)
+        }
+        .map_err(|e| uc_error(&format!("cannot map {start:#x}..{end:#x}"), e))?;
+        self.mapped.push((start, end));
+        Ok(())
+    }
+
+    /// Maps every host mapping that `/proc/self/maps` lists inside
+    /// `[start, start + len)` (page-rounded) into the guest at the same
+    /// addresses, with the host's own permissions, and returns how many
+    /// pieces it mapped. Pages the host cannot access (`---`, such as the
+    /// arena's unused reservation) stay unmapped, so a guest access there is
+    /// an emulator error rather than a host crash.
+    ///
+    /// Map after the engine's finalize: permissions are taken as they are now.
+    ///
+    /// # Errors
+    ///
+    /// As [`Aarch64Emulator::map_host`]; also when `/proc/self/maps` cannot
+    /// be read.
+    ///
+    /// # Safety
+    ///
+    /// The host memory in the range must stay mapped with the permissions it
+    /// has now for as long as this emulator lives (for rivet's memory: keep
+    /// the engine and its modules alive, and do not finalize new code into
+    /// the range, while the emulator is used).
+    pub unsafe fn map_host_range(&mut self, start: u64, len: u64) -> Result<usize> {
+        let lo = start & !(PAGE - 1);
+        let hi = start.saturating_add(len).saturating_add(PAGE - 1) & !(PAGE - 1);
+        let maps = std::fs::read_to_string("/proc/self/maps")
+            .map_err(|e| Error::Emulator(format!("cannot read /proc/self/maps: {e}")))?;
+        let mut count = 0;
+        for (a, b, perms) in maps.lines().filter_map(parse_maps_line) {
+            let (a, b) = (a.max(lo), b.min(hi));
+            if a >= b || !perms.read {
+                continue;
+            }
+            // SAFETY: the host maps [a, b) readable (and writable where
+            // `perms.write`) now; the caller promises it stays so.
+            unsafe { self.map_host(a, b - a, perms)? };
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    /// Bridges `name` to the host function `f`: returns the trap address
+    /// that stands for it in the guest. A bridge made again for the same
+    /// name replaces the function and keeps the address.
+    ///
+    /// The function gets the guest's `x0`-`x7` and `d0`-`d7`; what it
+    /// returns goes to `x0` or `d0` (AAPCS64: integers and pointers in `x`,
+    /// doubles in `d`; arguments on the stack are not supported). A function
+    /// that panics stops the run, and [`Aarch64Emulator::call`] reports it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Emulator`] when every trap address of the page is taken.
+    pub fn bridge(&mut self, name: &str, f: HostFn) -> Result<u64> {
+        let addr = match self.names.get(name) {
+            Some(&addr) => addr,
+            None => {
+                let index = self.names.len() as u64 + 1; // 0 is the return sentinel
+                if index >= TRAP_PAGE_SIZE / TRAP_STRIDE {
+                    return Err(Error::Emulator(format!(
+                        "cannot bridge `{name}`: all {} trap addresses are taken",
+                        TRAP_PAGE_SIZE / TRAP_STRIDE - 1
+                    )));
+                }
+                let addr = self.trap_page() + index * TRAP_STRIDE;
+                self.names.insert(name.to_string(), addr);
+                addr
+            }
+        };
+        self.uc.get_data_mut().functions.insert(addr, f);
+        Ok(addr)
+    }
+
+    /// The trap address of a bridged name.
+    pub fn trap_address(&self, name: &str) -> Option<u64> {
+        self.names.get(name).copied()
+    }
+
+    /// Every bridged name with its trap address, in name order.
+    pub fn bridges(&self) -> Vec<(String, u64)> {
+        self.names.iter().map(|(n, &a)| (n.clone(), a)).collect()
+    }
+
+    /// Maps every bridged name to its trap address in `engine`
+    /// (`add_global_mapping`), so that modules linked from now on call the
+    /// host functions through the bridge.
+    pub fn add_global_mappings(&self, engine: &crate::ExecutionEngine) {
+        for (name, &addr) in &self.names {
+            engine.add_global_mapping(name, addr);
+        }
+    }
+
+    /// Calls the AArch64 function at `addr` with up to eight integer or
+    /// pointer arguments (`x0`-`x7`) and up to eight doubles (`d0`-`d7`),
+    /// on a fresh stack, and runs it until it returns. Gives `(x0, d0)` at
+    /// the return; the caller reads the one its signature returns.
+    ///
+    /// The translation cache is flushed first, so a call always runs the
+    /// bytes that are in memory now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Emulator`] for more than eight arguments of a kind, a fault
+    /// in the guest (with the PC and unicorn's reason), a run that does not
+    /// return within a minute, or a bridged function that panicked.
+    pub fn call(&mut self, addr: u64, int_args: &[u64], float_args: &[f64]) -> Result<(u64, f64)> {
+        if int_args.len() > 8 || float_args.len() > 8 {
+            return Err(Error::Emulator(format!(
+                "{} integer and {} float arguments: at most 8 of each are passed in registers",
+                int_args.len(),
+                float_args.len()
+            )));
+        }
+        let reg = |what: &'static str| move |e| uc_error(what, e);
+        self.uc
+            .ctl_flush_tb()
+            .map_err(reg("cannot flush the translation cache"))?;
+        for (i, &value) in int_args.iter().enumerate() {
+            self.uc
+                .reg_write(X_REGS[i], value)
+                .map_err(reg("cannot write x register"))?;
+        }
+        for (i, &value) in float_args.iter().enumerate() {
+            self.uc
+                .reg_write(D_REGS[i], value.to_bits())
+                .map_err(reg("cannot write d register"))?;
+        }
+        let sentinel = self.return_sentinel();
+        let stack_top = self.owned.addr() + STACK_SIZE;
+        self.uc
+            .reg_write(RegisterARM64::SP, stack_top)
+            .map_err(reg("cannot write sp"))?;
+        self.uc
+            .reg_write(RegisterARM64::X29, 0)
+            .map_err(reg("cannot write fp"))?;
+        self.uc
+            .reg_write(RegisterARM64::LR, sentinel)
+            .map_err(reg("cannot write lr"))?;
+        self.uc.get_data_mut().failure = None;
+        let run = self.uc.emu_start(addr, sentinel, CALL_TIMEOUT_US, 0);
+        let pc = self.uc.pc_read().unwrap_or(0);
+        if let Some(failure) = self.uc.get_data_mut().failure.take() {
+            return Err(Error::Emulator(failure));
+        }
+        if let Err(e) = run {
+            return Err(Error::Emulator(format!(
+                "the guest stopped at pc {pc:#x} calling {addr:#x}: {e:?}"
+            )));
+        }
+        if pc != sentinel {
+            return Err(Error::Emulator(format!(
+                "the call to {addr:#x} did not return (stopped at pc {pc:#x})"
+            )));
+        }
+        let x0 = self
+            .uc
+            .reg_read(RegisterARM64::X0)
+            .map_err(reg("cannot read x0"))?;
+        let d0 = self
+            .uc
+            .reg_read(RegisterARM64::D0)
+            .map_err(reg("cannot read d0"))?;
+        Ok((x0, f64::from_bits(d0)))
+    }
+}
+
+const X_REGS: [RegisterARM64; 8] = [
+    RegisterARM64::X0,
+    RegisterARM64::X1,
+    RegisterARM64::X2,
+    RegisterARM64::X3,
+    RegisterARM64::X4,
+    RegisterARM64::X5,
+    RegisterARM64::X6,
+    RegisterARM64::X7,
+];
+
+const D_REGS: [RegisterARM64; 8] = [
+    RegisterARM64::D0,
+    RegisterARM64::D1,
+    RegisterARM64::D2,
+    RegisterARM64::D3,
+    RegisterARM64::D4,
+    RegisterARM64::D5,
+    RegisterARM64::D6,
+    RegisterARM64::D7,
+];
+
+/// The code hook over the trap page: runs the bridged function of `addr`,
+/// if there is one (the return sentinel has none; the run stops there).
+fn on_trap(uc: &mut Unicorn<'_, Bridges>, addr: u64, _size: u32) {
+    if !uc.get_data().functions.contains_key(&addr) {
+        return;
+    }
+    let mut args = HostArgs {
+        x: [0; 8],
+        d: [0.0; 8],
+    };
+    for i in 0..8 {
+        args.x[i] = uc.reg_read(X_REGS[i]).unwrap_or(0);
+        args.d[i] = f64::from_bits(uc.reg_read(D_REGS[i]).unwrap_or(0));
+    }
+    let outcome = match uc.get_data_mut().functions.get_mut(&addr) {
+        // A panic must not unwind into unicorn's C frames.
+        Some(f) => catch_unwind(AssertUnwindSafe(|| f(&args))),
+        None => return,
+    };
+    let written = match outcome {
+        Ok(HostReturn::Void) => Ok(()),
+        Ok(HostReturn::Int(v)) => uc.reg_write(RegisterARM64::X0, v),
+        Ok(HostReturn::Float(v)) => uc.reg_write(RegisterARM64::D0, v.to_bits()),
+        Err(_) => {
+            uc.get_data_mut().failure =
+                Some(format!("the bridged host function at {addr:#x} panicked"));
+            let _ = uc.emu_stop();
+            return;
+        }
+    };
+    if let Err(e) = written {
+        uc.get_data_mut().failure = Some(format!(
+            "cannot return the result of the bridged function at {addr:#x}: {e:?}"
+        ));
+        let _ = uc.emu_stop();
+    }
+}
+
+/// One line of `/proc/self/maps`: (start, end, permissions).
+fn parse_maps_line(line: &str) -> Option<(u64, u64, Perms)> {
+    let mut parts = line.split_whitespace();
+    let (a, b) = parts.next()?.split_once('-')?;
+    let perms = parts.next()?.as_bytes();
+    Some((
+        u64::from_str_radix(a, 16).ok()?,
+        u64::from_str_radix(b, 16).ok()?,
+        Perms {
+            read: perms.first() == Some(&b'r'),
+            write: perms.get(1) == Some(&b'w'),
+            exec: perms.get(2) == Some(&b'x'),
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_lines_parse() {
+        assert_eq!(
+            parse_maps_line("7f00-7f10 r-xp 00000000 00:00 0   /x"),
+            Some((0x7f00, 0x7f10, Perms::RX))
+        );
+        assert_eq!(
+            parse_maps_line("1000-2000 rw-p 0 0:0 0"),
+            Some((0x1000, 0x2000, Perms::RW))
+        );
+        assert_eq!(
+            parse_maps_line("1000-2000 ---p 0 0:0 0").map(|(_, _, p)| p.read),
+            Some(false)
+        );
+        assert_eq!(parse_maps_line("garbage"), None);
+    }
+
+    /// Hand-assembled code in an emulator-owned host page: the emulator runs
+    /// host memory at its host address, and a bridged call returns.
+    #[test]
+    fn runs_host_memory_and_bridges() {
+        let mut emu = Aarch64Emulator::new().unwrap();
+        let twice = emu
+            .bridge("twice", Box::new(|a| HostReturn::Int(a.x[0] * 2 + a.x[1])))
+            .unwrap();
+        assert_eq!(emu.trap_address("twice"), Some(twice));
+        let page = OwnedRegion::new(PAGE).unwrap();
+        // f(a, b) = twice(a + 1, b) + 7, calling the bridge through x16:
+        let code: [u32; 9] = [
+            0xa9bf_7bfd,                                          // stp x29, x30, [sp, #-16]!
+            0x9100_0400,                                          // add x0, x0, #1
+            0xd280_0010 | ((twice & 0xffff) << 5) as u32,         // movz x16, #lo
+            0xf2a0_0010 | (((twice >> 16) & 0xffff) << 5) as u32, // movk x16, #.., lsl 16
+            0xf2c0_0010 | (((twice >> 32) & 0xffff) << 5) as u32, // movk x16, #.., lsl 32
+            0xf2e0_0010 | (((twice >> 48) & 0xffff) << 5) as u32, // movk x16, #.., lsl 48
+            0xd63f_0200,                                          // blr x16
+            0x9100_1c00,                                          // add x0, x0, #7
+            0xa8c1_7bfd,                                          // ldp x29, x30, [sp], #16
+        ];
+        // SAFETY: `page` is a live RW mapping of PAGE bytes.
+        unsafe {
+            let words = page.ptr as *mut u32;
+            for (i, w) in code.iter().chain(&[RET]).enumerate() {
+                words.add(i).write(*w);
+            }
+        }
+        // SAFETY: `page` is a readable host page that stays mapped until
+        // after `emu` is dropped (both are dropped explicitly, in that order).
+        unsafe { emu.map_host(page.addr(), PAGE, Perms::RX).unwrap() };
+        let (x0, _) = emu.call(page.addr(), &[20, 3], &[]).unwrap();
+        assert_eq!(x0, (20 + 1) * 2 + 3 + 7);
+        // A second overlapping mapping is refused.
+        // SAFETY: nothing is mapped; the call fails before unicorn sees it.
+        let again = unsafe { emu.map_host(page.addr() + 8, 4, Perms::R) };
+        assert!(matches!(again, Err(Error::Emulator(_))), "{again:?}");
+        drop(emu);
+        drop(page);
+    }
+
+    #[test]
+    fn faults_and_panics_are_errors() {
+        let mut emu = Aarch64Emulator::new().unwrap();
+        // Fetching from an unmapped address.
+        let err = emu.call(0x1000, &[], &[]).unwrap_err();
+        assert!(err.to_string().contains("0x1000"), "{err}");
+        // A bridge that panics, called directly (its trap address runs `ret`).
+        let boom = emu
+            .bridge("boom", Box::new(|_| panic!("host function failed")))
+            .unwrap();
+        let err = emu.call(boom, &[], &[]).unwrap_err();
+        assert!(err.to_string().contains("panicked"), "{err}");
+        // Too many arguments.
+        assert!(emu.call(boom, &[0; 9], &[]).is_err());
+    }
+}
