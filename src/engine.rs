@@ -634,8 +634,11 @@ fn register_runtime(module: &LinkedModule) -> ModuleRuntime {
     if let Some(template) = module.runtime.tls {
         runtime::tls::register(template);
     }
+    // Only code this machine runs gets unwind tables registered: objects for
+    // another instruction set (linked for an emulator) are not unwound here.
     let tables = &module.runtime.unwind_tables;
-    let unwind = (!tables.is_empty()).then(|| {
+    let native = Some(module.arch) == crate::load::Arch::host();
+    let unwind = (native && !tables.is_empty()).then(|| {
         // SAFETY: the tables are relocated `.eh_frame` sections of a
         // finalized module, each followed by the zero terminator the layout
         // reserves; they stay mapped until `teardown` drops this first.

@@ -304,11 +304,13 @@ fn unsupported_name(arch: Arch, r_type: elf::RelocationType) -> String {
         .r
         .name(r_type)
         .map_or_else(|| format!("{prefix} type {}", r_type.0), str::to_string);
-    match r_type {
-        elf::R_X86_64_GOTTPOFF | elf::R_X86_64_TPOFF32 | elf::R_X86_64_TPOFF64 => format!(
-            "{name} (the initial- and local-exec TLS models need the process's static \
+    match (arch, r_type) {
+        (Arch::X86_64, elf::R_X86_64_GOTTPOFF | elf::R_X86_64_TPOFF32 | elf::R_X86_64_TPOFF64) => {
+            format!(
+                "{name} (the initial- and local-exec TLS models need the process's static \
              TLS block; compile PIC so LLVM uses the general- or local-dynamic model)"
-        ),
+            )
+        }
         _ => name,
     }
 }

@@ -27,6 +27,20 @@ pub enum Arch {
     Aarch64,
 }
 
+impl Arch {
+    /// The instruction set this process runs (`None` if rivet links none
+    /// of its kind).
+    pub fn host() -> Option<Arch> {
+        if cfg!(target_arch = "x86_64") {
+            Some(Arch::X86_64)
+        } else if cfg!(target_arch = "aarch64") {
+            Some(Arch::Aarch64)
+        } else {
+            None
+        }
+    }
+}
+
 /// What a section holds, which decides where the linker places it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SectionKind {

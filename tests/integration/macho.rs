@@ -702,7 +702,6 @@ fn arm64_objects_parse_and_agree_on_every_type() {
 }
 
 #[test]
-#[ignore = "needs rivet::arch::aarch64 (its fixups are todo!() at this base; built on another branch)"]
 fn arm64_every_relocation_type_is_patched() {
     let bytes = assemble(ARM64, ARM64_EVERY);
     let ext = 0x0000_1122_3344_5566u64;
@@ -1017,7 +1016,6 @@ fn symbols_and_relocations_agree_with_goblin() {
 }
 
 #[test]
-#[ignore = "needs rivet::arch::aarch64 (its fixups are todo!() at this base; built on another branch)"]
 fn arm64_compiled_programs_link() {
     // Not executed here (that needs an emulator): linked, and the data the
     // linker wrote checked against the addresses it published.
