@@ -14,3 +14,4 @@ mod programs;
 mod relocations;
 mod runtime;
 mod symbols;
+mod targets;
