@@ -379,6 +379,14 @@ impl ExecutionEngine {
             .insert(name.to_string(), address);
     }
 
+    /// Sets a callback consulted for names not found among the engine's
+    /// modules and `add_symbol` registrations, before rivet's run time,
+    /// loaded libraries and the process: a bridge to an embedder's own
+    /// symbol table (llvmlite's `add_symbol` / `address_of_symbol`).
+    pub fn set_symbol_resolver(&self, resolver: Option<crate::link::SymbolResolver>) {
+        lock(&self.state).externals.resolver = resolver;
+    }
+
     /// Loads a shared library whose symbols resolve after the user's.
     pub fn load_library_permanently(&self, path: impl AsRef<Path>) -> Result<()> {
         lock(&self.state).externals.load_library(path.as_ref())

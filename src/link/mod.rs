@@ -6,7 +6,8 @@
 //! An undefined name is looked up, first hit wins, in:
 //! 1. global mappings (`add_global_mapping`);
 //! 2. the engine's modules: those being linked now, then those linked before;
-//! 3. symbols the user registered (`add_symbol`; the last write of a name wins);
+//! 3. symbols the user registered (`add_symbol`; the last write of a name
+//!    wins), then the user's resolver callback (`set_symbol_resolver`);
 //! 4. names rivet's run time provides to JIT code (`atexit`, `__cxa_atexit`),
 //!    so that exit handlers are scoped to their module;
 //! 5. libraries loaded with `load_library_permanently`, in load order;
@@ -38,7 +39,7 @@ mod symbols;
 
 pub use hash::{NameHasher, NameMap};
 pub use runtime_info::{InitArray, RuntimeInfo, TlsTemplate};
-pub use symbols::{Export, Externals, Strength, SymbolTable};
+pub use symbols::{Export, Externals, Strength, SymbolResolver, SymbolTable};
 
 use std::sync::Arc;
 
@@ -593,6 +594,9 @@ fn resolve_name(
         _ => {}
     }
     if let Some(&a) = externals.user_symbols.get(name) {
+        return Some(Resolved::Address(a));
+    }
+    if let Some(a) = externals.resolver.as_ref().and_then(|r| r(name)) {
         return Some(Resolved::Address(a));
     }
     if let Some(a) = crate::runtime::lookup(name) {

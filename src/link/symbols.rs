@@ -103,9 +103,15 @@ pub struct Externals {
     pub global_mappings: NameMap<String, u64>,
     /// `add_symbol`: after the engine's modules; the last write of a name wins.
     pub user_symbols: NameMap<String, u64>,
+    /// Consulted right after `user_symbols`: an embedder's own symbol
+    /// table (llvmlite's process-wide `add_symbol` table, for instance).
+    pub resolver: Option<SymbolResolver>,
     libraries: Vec<(String, libloading::Library)>,
     process: Option<libloading::os::unix::Library>,
 }
+
+/// A callback that maps a name to an address, or `None`.
+pub type SymbolResolver = Box<dyn Fn(&str) -> Option<u64> + Send + Sync>;
 
 impl std::fmt::Debug for Externals {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -125,6 +131,7 @@ impl Default for Externals {
         Externals {
             global_mappings: NameMap::default(),
             user_symbols: NameMap::default(),
+            resolver: None,
             libraries: Vec::new(),
             process: Some(libloading::os::unix::Library::this()),
         }

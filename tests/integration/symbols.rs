@@ -294,3 +294,49 @@ fn libraries_resolve_after_user_symbols() {
         .unwrap_err();
     assert!(matches!(err, Error::Library { ref name, .. } if name.contains("no-such-library-zzz")));
 }
+
+#[test]
+fn a_symbol_resolver_callback_comes_after_add_symbol_and_before_the_process() {
+    let engine = engine(
+        &[r#"declare i32 @from_resolver()
+             declare i32 @from_add_symbol()
+             declare double @sin(double)
+             define i32 @total() {
+               %a = call i32 @from_resolver()
+               %b = call i32 @from_add_symbol()
+               %r = add i32 %a, %b
+               ret i32 %r }
+             define double @s(double %x) { %r = call double @sin(double %x)
+               ret double %r }"#],
+        true,
+    );
+    engine.add_symbol("from_add_symbol", host_eleven as *const () as u64);
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let log = asked.clone();
+    engine.set_symbol_resolver(Some(Box::new(move |name: &str| {
+        log.lock().unwrap().push(name.to_string());
+        match name {
+            "from_resolver" => Some(host_seven as *const () as u64),
+            "from_add_symbol" => Some(0xdead),
+            _ => None,
+        }
+    })));
+    let total = engine.get_function_address("total").unwrap();
+    let s = engine.get_function_address("s").unwrap();
+    // SAFETY: finalized functions of the signatures used.
+    unsafe {
+        assert_eq!(call0::<i32>(total), 18, "add_symbol wins over the resolver");
+        assert_eq!(
+            call1::<f64, f64>(s, 0.5),
+            0.5f64.sin(),
+            "process after the resolver"
+        );
+    }
+    let asked = asked.lock().unwrap();
+    assert!(asked.contains(&"from_resolver".to_string()));
+    assert!(
+        asked.contains(&"sin".to_string()),
+        "asked before the process: {asked:?}"
+    );
+    assert!(!asked.contains(&"from_add_symbol".to_string()));
+}
