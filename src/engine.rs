@@ -472,7 +472,7 @@ impl ExecutionEngine {
                 table.insert(name.clone(), *export);
             }
             entry.object = None;
-            let mut runtime = register_runtime(&module);
+            let mut runtime = register_runtime(&module, memory.runs_code());
             if let Some(map) = module.map.as_ref() {
                 let parts = ImageParts::from_link_map(map);
                 let image = ModuleImage {
@@ -483,7 +483,7 @@ impl ExecutionEngine {
                 };
                 // Debug and profiler output is best effort: failing to
                 // describe a module to them does not fail the link.
-                if *gdb {
+                if *gdb && memory.runs_code() {
                     runtime.gdb = GdbRegistration::register(&image).ok().flatten();
                 }
                 if let Some(p) = profiler.as_mut() {
@@ -633,8 +633,19 @@ impl ExecutionEngine {
 
 /// Registers a freshly linked module with the process: its code ranges for
 /// exit-handler ownership, its unwind tables with the unwinder.
-fn register_runtime(module: &LinkedModule) -> ModuleRuntime {
+fn register_runtime(module: &LinkedModule, runs_code: bool) -> ModuleRuntime {
     let key = runtime::next_module_key();
+    if !runs_code {
+        // Code that does not run here has no constructors to run either:
+        // mark them done so that nothing ever calls into the image.
+        return ModuleRuntime {
+            key,
+            unwind: None,
+            gdb: None,
+            constructors_ran: true,
+            destructors_ran: true,
+        };
+    }
     for class in [SegmentClass::Text, SegmentClass::Stubs] {
         let seg = module.allocation.segment(class);
         atexit::add_code_range(seg.addr, seg.addr + seg.size, key);

@@ -179,6 +179,14 @@ pub trait MemoryManager: Send {
     fn release(&mut self, allocation: Allocation);
     /// Current figures.
     fn stats(&self) -> MemoryStats;
+
+    /// Whether code placed here runs in this process. A manager that lays
+    /// out an image at addresses of another address space (for inspection,
+    /// or another machine) returns `false`, and the engine then registers
+    /// nothing with the process (unwinder, debugger, exit handlers).
+    fn runs_code(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]
