@@ -28,7 +28,73 @@ pub enum RelocKind {
     Aarch64(aarch64::Reloc),
 }
 
+/// What the linker must provide for one fixup kind, gathered in one place so
+/// the relocation pass asks once per kind rather than once per relocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindProps {
+    pub got_slot: bool,
+    pub got_base: bool,
+    pub branch: bool,
+    pub section_relative: bool,
+    pub size: bool,
+    pub tls: Option<TlsPair>,
+}
+
+/// [`RelocKind::props`] remembered per kind: a pass over many relocations
+/// asks once per kind.
+pub struct PropsCache {
+    entries: [Option<(RelocKind, KindProps)>; RelocKind::INDEX_COUNT],
+}
+
+impl Default for PropsCache {
+    fn default() -> Self {
+        PropsCache {
+            entries: [None; RelocKind::INDEX_COUNT],
+        }
+    }
+}
+
+impl PropsCache {
+    /// The properties of `kind`.
+    #[inline]
+    pub fn get(&mut self, kind: RelocKind) -> KindProps {
+        let entry = &mut self.entries[kind.index() % RelocKind::INDEX_COUNT];
+        match entry {
+            Some((k, props)) if *k == kind => *props,
+            _ => {
+                let props = kind.props();
+                *entry = Some((kind, props));
+                props
+            }
+        }
+    }
+}
+
 impl RelocKind {
+    /// Number of distinct [`RelocKind::index`] values.
+    pub const INDEX_COUNT: usize = 128;
+
+    /// A small dense number for the kind, for per-kind tables.
+    #[inline]
+    pub fn index(self) -> usize {
+        match self {
+            RelocKind::X86_64(r) => r as usize,
+            RelocKind::Aarch64(r) => 64 + r as usize,
+        }
+    }
+
+    /// Everything the linker must provide for this kind.
+    pub fn props(self) -> KindProps {
+        KindProps {
+            got_slot: self.needs_got_slot(),
+            got_base: self.needs_got_base(),
+            branch: self.is_branch(),
+            section_relative: self.is_section_relative(),
+            size: self.is_size(),
+            tls: self.tls_pair(),
+        }
+    }
+
     /// Whether the fixup reads a GOT slot that holds the target's address.
     #[inline]
     pub fn needs_got_slot(self) -> bool {

@@ -2,7 +2,7 @@
 //! cannot reach, and patch every fixup, in one linear walk per object.
 
 use super::layout::{ObjectLayout, TlsPairTarget, NONE};
-use crate::arch::{self, FixupError, FixupValues};
+use crate::arch::{self, FixupError, FixupValues, PropsCache};
 use crate::error::RelocationSite;
 use crate::load::{Definition, ObjectFile, Relocation, Section, Target};
 use crate::memory::{Allocation, SegmentClass};
@@ -133,6 +133,7 @@ pub(crate) fn apply(
     let stubs_base = allocation.segment(SegmentClass::Stubs).addr;
     let mut stubs_writer = SegmentWriter::new(allocation, SegmentClass::Stubs);
     let mut stub_written = vec![false; layout.stub_targets.len()];
+    let mut props_cache = PropsCache::default();
 
     for (index, section) in object.sections.iter().enumerate() {
         if section.relocations.is_empty() {
@@ -149,6 +150,8 @@ pub(crate) fn apply(
             .slice(offset, section.size)
             .ok_or_else(|| internal(section.name))?;
         for reloc in &section.relocations {
+            let kind = reloc.kind;
+            let props = props_cache.get(kind);
             let p = section_addr.wrapping_add(reloc.offset);
             let s = addrs.of(reloc.target);
             // A difference S - T + A folds T into the addend, so range checks
@@ -165,7 +168,7 @@ pub(crate) fn apply(
                 image_base: addrs.image_base,
                 ..FixupValues::default()
             };
-            if reloc.kind.is_section_relative() {
+            if props.section_relative {
                 let home = match reloc.target {
                     Target::Section(i) => addrs.sections.get(i as usize).map(|&b| (b, i as u16)),
                     Target::Symbol(i) => addrs.symbol_sections.get(i as usize).copied().flatten(),
@@ -181,7 +184,7 @@ pub(crate) fn apply(
                 values.section_base = base;
                 values.section_index = number;
             }
-            if reloc.kind.needs_got_slot() {
+            if props.got_slot {
                 let slot = match reloc.target {
                     Target::Symbol(i) => layout.got_of_symbol[i as usize],
                     Target::Section(i) => layout.got_of_section[i as usize],
@@ -191,10 +194,10 @@ pub(crate) fn apply(
                 }
                 values.got_slot = got_base + slot as u64 * 8;
             }
-            if let (true, Target::Symbol(i)) = (reloc.kind.is_size(), reloc.target) {
+            if let (true, Target::Symbol(i)) = (props.size, reloc.target) {
                 values.size = object.symbols.get(i as usize).map_or(0, |s| s.size);
             }
-            if let Some(pair) = reloc.kind.tls_pair() {
+            if let Some(pair) = props.tls {
                 let slot = match (pair, reloc.target) {
                     (arch::TlsPair::Symbol, Target::Symbol(i)) => {
                         layout.tls_pair_of_symbol[i as usize]
@@ -225,8 +228,7 @@ pub(crate) fn apply(
                 .ok()
                 .and_then(|o| bytes.get_mut(o..))
                 .ok_or_else(|| place_error(object, section, reloc))?;
-            let kind = reloc.kind;
-            if kind.is_branch() && !kind.branch_reaches(p, s, a) {
+            if props.branch && !kind.branch_reaches(p, s, a) {
                 if let Target::Symbol(i) = reloc.target {
                     let stub = layout.stub_of_symbol[i as usize];
                     if stub != NONE {

@@ -1,7 +1,7 @@
 //! Planning: where each section of an object goes inside its module's
 //! segments, and which GOT slots and stubs the module needs.
 
-use crate::arch;
+use crate::arch::{self, PropsCache};
 use crate::load::{ObjectFile, SectionKind, Target};
 use crate::memory::{ModuleLayout, SegmentClass};
 
@@ -188,10 +188,12 @@ pub(crate) fn plan(
     let mut tls_pairs = Vec::new();
     let mut tls_pair_of_symbol = vec![NONE; object.symbols.len()];
     let mut tls_module_pair = NONE;
+    let mut props_cache = PropsCache::default();
     for section in &object.sections {
         for reloc in &section.relocations {
             let kind = reloc.kind;
-            match (kind.tls_pair(), reloc.target) {
+            let props = props_cache.get(kind);
+            match (props.tls, reloc.target) {
                 (Some(arch::TlsPair::Symbol), Target::Symbol(i)) => {
                     if let Some(pair) = tls_pair_of_symbol.get_mut(i as usize) {
                         if *pair == NONE {
@@ -208,7 +210,7 @@ pub(crate) fn plan(
                 }
                 (None, _) => {}
             }
-            if kind.needs_got_slot() {
+            if props.got_slot {
                 let slot = match reloc.target {
                     Target::Symbol(i) => got_of_symbol.get_mut(i as usize),
                     Target::Section(i) => got_of_section.get_mut(i as usize),
@@ -220,8 +222,8 @@ pub(crate) fn plan(
                     }
                 }
             }
-            needs_got_base |= kind.needs_got_base();
-            if kind.is_branch() {
+            needs_got_base |= props.got_base;
+            if props.branch {
                 if let Target::Symbol(i) = reloc.target {
                     let i = i as usize;
                     let far = object

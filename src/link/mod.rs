@@ -159,10 +159,17 @@ fn strength_of(binding: Binding, definition: Definition) -> Strength {
 fn collect_definitions<'u>(
     units: &'u [LinkUnit<'_, '_>],
     table: &SymbolTable,
-) -> Result<NameMap<&'u str, Winner>> {
+) -> Result<Winners<'u>> {
+    // One object defines each name at most once (its assembler saw to
+    // that), and no name it leaves undefined is defined in the batch: a
+    // table by symbol then answers every question without hashing names.
+    let mut single = (units.len() == 1).then(|| vec![None; units[0].object.symbols.len()]);
     let symbols: usize = units.iter().map(|u| u.object.symbols.len()).sum();
-    let mut winners: NameMap<&'u str, Winner> =
-        NameMap::with_capacity_and_hasher(symbols / 2, Default::default());
+    let mut winners: NameMap<&'u str, Winner> = if single.is_some() {
+        NameMap::default()
+    } else {
+        NameMap::with_capacity_and_hasher(symbols / 2, Default::default())
+    };
     for (oi, unit) in units.iter().enumerate() {
         let object = unit.object;
         for (si, sym) in object.symbols.iter().enumerate() {
@@ -205,6 +212,10 @@ fn collect_definitions<'u>(
                 strength,
                 common_align,
             };
+            if let Some(by_symbol) = single.as_mut() {
+                by_symbol[si] = Some(candidate);
+                continue;
+            }
             match winners.entry(sym.name) {
                 std::collections::hash_map::Entry::Vacant(v) => {
                     v.insert(candidate);
@@ -260,7 +271,49 @@ fn collect_definitions<'u>(
             }
         }
     }
-    Ok(winners)
+    Ok(match single {
+        Some(by_symbol) => Winners::Single(by_symbol),
+        None => Winners::Map(winners),
+    })
+}
+
+/// The definitions a batch provides: by name for several objects, by
+/// symbol index for one.
+enum Winners<'u> {
+    Map(NameMap<&'u str, Winner>),
+    Single(Vec<Option<Winner>>),
+}
+
+impl Winners<'_> {
+    /// The winning definition of `name`, for a reference from elsewhere in
+    /// the batch (always `None` for a single object: see `collect_definitions`).
+    #[inline]
+    fn by_name(&self, name: &str) -> Option<Winner> {
+        match self {
+            Winners::Map(m) => m.get(name).copied(),
+            Winners::Single(_) => None,
+        }
+    }
+
+    /// The winner of `name` if it is symbol `symbol` of object `object`.
+    #[inline]
+    fn owned_by(&self, name: &str, object: usize, symbol: usize) -> Option<Winner> {
+        match self {
+            Winners::Map(m) => m
+                .get(name)
+                .copied()
+                .filter(|w| w.object == object && w.symbol == symbol),
+            Winners::Single(v) => v.get(symbol).copied().flatten(),
+        }
+    }
+
+    /// Every winning definition.
+    fn all(&self) -> Box<dyn Iterator<Item = Winner> + '_> {
+        match self {
+            Winners::Map(m) => Box::new(m.values().copied()),
+            Winners::Single(v) => Box::new(v.iter().flatten().copied()),
+        }
+    }
 }
 
 /// Links `units` into memory from `memory`, resolving against `table` (what
@@ -294,11 +347,7 @@ pub fn link(
                 res[si] = Some(Resolved::Address(0));
                 continue;
             }
-            if defined
-                && winners
-                    .get(sym.name)
-                    .is_some_and(|w| w.object == oi && w.symbol == si)
-            {
+            if defined && winners.owned_by(sym.name, oi, si).is_some() {
                 own[si] = true;
                 continue;
             }
@@ -333,7 +382,7 @@ pub fn link(
     let mut layouts = Vec::with_capacity(units.len());
     for (oi, unit) in units.iter().enumerate() {
         let commons: Vec<(u32, u64, u64)> = winners
-            .values()
+            .all()
             .filter(|w| w.object == oi)
             .filter_map(|w| match w.strength {
                 Strength::Common { size } => Some((w.symbol as u32, size, w.common_align)),
@@ -393,7 +442,7 @@ fn link_allocated(
     layouts: &[layout::ObjectLayout],
     owned: &[Vec<bool>],
     resolved: &[Vec<Option<Resolved>>],
-    winners: &NameMap<&str, Winner>,
+    winners: &Winners<'_>,
     memory: &mut dyn MemoryManager,
     allocations: &mut Vec<Allocation>,
     options: LinkOptions,
@@ -534,7 +583,7 @@ fn link_allocated(
             if !sym.is_external() || !owned[oi][si] || sym.name.is_empty() {
                 continue;
             }
-            if let Some(w) = winners.get(sym.name) {
+            if let Some(w) = winners.owned_by(sym.name, oi, si) {
                 exports.push((
                     Arc::from(sym.name),
                     Export {
@@ -569,14 +618,14 @@ fn link_allocated(
 
 fn resolve_name(
     name: &str,
-    winners: &NameMap<&str, Winner>,
+    winners: &Winners<'_>,
     table: &SymbolTable,
     externals: &Externals,
 ) -> Option<Resolved> {
     if let Some(&a) = externals.global_mappings.get(name) {
         return Some(Resolved::Address(a));
     }
-    if let Some(w) = winners.get(name) {
+    if let Some(w) = winners.by_name(name) {
         return Some(Resolved::Batch {
             object: w.object,
             symbol: w.symbol,

@@ -61,9 +61,19 @@ pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'
     }
 
     let symtab = table.symbols(endian, data, elf::SHT_SYMTAB).map_err(bad)?;
+    // Names are read straight from the string table: most are short, and
+    // scanning for the terminator by hand beats a general search there.
+    let strtab = if symtab.is_empty() {
+        &[][..]
+    } else {
+        table
+            .section(symtab.string_section())
+            .and_then(|s| s.data(endian, data))
+            .map_err(bad)?
+    };
     let mut symbols = Vec::with_capacity(symtab.len());
     for (index, sym) in symtab.enumerate() {
-        let sym_name = str_of(name, symtab.symbol_name(endian, sym).map_err(bad)?)?;
+        let sym_name = name_at(name, strtab, sym.st_name(endian))?;
         let binding = match sym.st_bind() {
             elf::STB_LOCAL => Binding::Local,
             elf::STB_WEAK => Binding::Weak,
@@ -215,6 +225,28 @@ pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'
 
 fn str_of<'data>(object: &str, bytes: &'data [u8]) -> Result<&'data str> {
     std::str::from_utf8(bytes).map_err(|_| malformed(object, "a name is not valid UTF-8"))
+}
+
+/// The NUL-terminated name at `offset` in the string table `strtab`.
+#[inline]
+fn name_at<'data>(object: &str, strtab: &'data [u8], offset: u32) -> Result<&'data str> {
+    let rest = strtab.get(offset as usize..).ok_or_else(|| {
+        malformed(
+            object,
+            format!("name offset {offset} is past the string table"),
+        )
+    })?;
+    let len = rest
+        .iter()
+        .position(|&b| b == 0)
+        .ok_or_else(|| malformed(object, "a name is not terminated"))?;
+    let bytes = &rest[..len];
+    if bytes.is_ascii() {
+        // SAFETY: ASCII bytes are valid UTF-8.
+        Ok(unsafe { std::str::from_utf8_unchecked(bytes) })
+    } else {
+        str_of(object, bytes)
+    }
 }
 
 fn section_kind(
