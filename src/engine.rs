@@ -25,7 +25,8 @@ use crate::llvm::{Module, TargetData, TargetMachine};
 use crate::load::ObjectFile;
 use crate::memory::SegmentClass;
 use crate::memory::{
-    Arena, ArenaConfig, MemoryManager, MemoryStats, SectionsConfig, SectionsManager,
+    AllocationStats, Arena, ArenaConfig, MemoryManager, MemoryStats, SectionsConfig,
+    SectionsManager,
 };
 use crate::runtime::{self, atexit};
 use crate::{Error, Result};
@@ -605,6 +606,15 @@ impl ExecutionEngine {
     /// The memory manager's figures.
     pub fn memory_stats(&self) -> MemoryStats {
         lock(&self.state).memory.stats()
+    }
+
+    /// What module `id`'s memory costs, as the memory manager reports it
+    /// ([`MemoryManager::allocation_stats`]); `None` while the module is
+    /// not linked, or when the manager does not say.
+    pub fn module_memory_stats(&self, id: ModuleId) -> Option<AllocationStats> {
+        let state = lock(&self.state);
+        let linked = state.modules.get(&id.0)?.linked.as_ref()?;
+        state.memory.allocation_stats(&linked.allocation)
     }
 
     /// The link map of each linked module (kept only after

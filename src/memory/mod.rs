@@ -7,12 +7,26 @@
 //! where nothing runs). Then it calls [`MemoryManager::finalize`], which
 //! applies the final protections: no page is ever writable and executable at
 //! the same address.
+//!
+//! Built in: the [`Arena`] (regions sub-allocated per module, page mode or
+//! dual-mapped and packed, see [`ArenaMode`]), the per-section
+//! [`SectionsManager`], and the [`Image`] manager, which places modules at
+//! addresses the caller chooses in heap buffers, for linking without
+//! running. An embedder may supply its own [`MemoryManager`].
 
 mod arena;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod dual;
+mod free_list;
+mod image;
+mod pages;
 mod protect;
 mod sections;
 
-pub use arena::{Arena, ArenaConfig};
+pub use arena::{
+    Arena, ArenaConfig, ArenaMode, RegionInfo, DEFAULT_HINT, DEFAULT_MODE, DEFAULT_RESERVATION,
+};
+pub use image::{Image, ImageConfig};
 pub use protect::{check_jit_execution, page_size};
 pub use sections::{SectionsConfig, SectionsManager};
 
@@ -147,29 +161,90 @@ impl Allocation {
 }
 
 /// Figures a manager reports about itself.
+///
+/// Fragmentation shows in three of them: `free_bytes_in_committed` (memory
+/// paid for but holding nothing: page rounding, alignment padding, holes
+/// left by removed modules in pages still in use), and
+/// `free_reserved_bytes` against `largest_free_run` (address space left for
+/// new modules, and how much of it is in one piece).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MemoryStats {
-    /// Address space reserved.
+    /// Address space reserved, every view included (a dual-mapped arena
+    /// maps its memory twice).
     pub reserved_bytes: u64,
-    /// Bytes backed by memory (committed) now.
+    /// Bytes backed by memory (committed) now: whole pages that hold at
+    /// least one live segment.
     pub committed_bytes: u64,
     /// Committed bytes by class, indexed by `SegmentClass as usize`.
     pub committed_by_class: [u64; SegmentClass::COUNT],
+    /// Address space set aside for each class, indexed by
+    /// `SegmentClass as usize`: a dual-mapped arena's class pools (committed
+    /// or not); elsewhere the committed pages themselves.
+    pub reserved_by_class: [u64; SegmentClass::COUNT],
     /// Live allocations.
     pub allocations: u64,
-    /// Mappings the manager holds now (as `/proc/self/maps` would count them
-    /// before protection splits them).
+    /// Entries the manager's memory makes in `/proc/self/maps` (kernel
+    /// memory areas, after protections split them and merges join them):
+    /// what `vm.max_map_count` limits. The kernel may merge an area with a
+    /// neighbour that is not the manager's, so the process can show fewer.
     pub mappings: u64,
+    /// Reservations (arena regions) held; 0 for managers that map memory
+    /// per module.
+    pub regions: u64,
+    /// Bytes of live segments (the sizes the linker asked for).
+    pub live_bytes: u64,
+    /// Bytes of committed pages that hold no live segment:
+    /// `committed_bytes - live_bytes`.
+    pub free_bytes_in_committed: u64,
+    /// Reserved address space given to no module or class pool yet, where
+    /// new modules go without reserving more.
+    pub free_reserved_bytes: u64,
+    /// The largest contiguous piece of `free_reserved_bytes`: the largest
+    /// block a new module can get without reserving a new region.
+    pub largest_free_run: u64,
+}
+
+/// What one module's memory costs, as [`MemoryManager::allocation_stats`]
+/// reports it. Arrays are indexed by `SegmentClass as usize`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AllocationStats {
+    /// Bytes of each segment, as handed out.
+    pub bytes_by_class: [u64; SegmentClass::COUNT],
+    /// Bytes of the whole pages each segment touches. A page shared with
+    /// other modules counts in full for each of them.
+    pub pages_by_class: [u64; SegmentClass::COUNT],
+    /// Bytes of the pages only this module uses: what removing it gives
+    /// back to the system.
+    pub exclusive_by_class: [u64; SegmentClass::COUNT],
+}
+
+impl AllocationStats {
+    /// Bytes of all segments.
+    pub fn bytes(&self) -> u64 {
+        self.bytes_by_class.iter().sum()
+    }
+    /// Bytes of all pages touched (shared pages in full).
+    pub fn pages(&self) -> u64 {
+        self.pages_by_class.iter().sum()
+    }
+    /// Bytes of pages only this module uses.
+    pub fn exclusive(&self) -> u64 {
+        self.exclusive_by_class.iter().sum()
+    }
 }
 
 /// Supplies memory for linked modules.
 ///
-/// Contract: `allocate` returns writable memory for every requested class,
-/// each segment aligned as asked. Until `finalize` the linker may write all
-/// of it. `finalize` makes Text and Stubs read + execute, Got and ReadOnly
-/// read-only, Data read + write, and makes the code visible to instruction
-/// fetch on every thread. `release` returns the memory; the allocation's
-/// addresses must not be used afterwards.
+/// Contract: `allocate` returns memory for every requested class, each
+/// segment aligned as asked (at `addr`) and zero-filled, writable through
+/// `write_ptr`. Until `finalize` the linker may write all of it through
+/// `write_ptr`; addresses it computes use `addr`. `finalize` leaves Text and
+/// Stubs read + execute, Got and ReadOnly read-only, Data read + write (at
+/// `addr`), and makes the code visible to instruction fetch on every thread.
+/// `release` returns the memory; the allocation's addresses must not be used
+/// afterwards. A manager is given allocations of its own only, but must not
+/// misbehave when handed a foreign or released one (an error from
+/// `finalize`, nothing from `release`).
 pub trait MemoryManager: Send {
     /// Reserves and commits memory for one module.
     fn allocate(&mut self, layout: &ModuleLayout) -> Result<Allocation>;
@@ -186,6 +261,13 @@ pub trait MemoryManager: Send {
     /// nothing with the process (unwinder, debugger, exit handlers).
     fn runs_code(&self) -> bool {
         true
+    }
+
+    /// What one live allocation costs; `None` when the manager does not
+    /// know (the default) or the allocation is not one of its live ones.
+    fn allocation_stats(&self, allocation: &Allocation) -> Option<AllocationStats> {
+        let _ = allocation;
+        None
     }
 }
 

@@ -104,7 +104,7 @@ fn probe_page(mapping: &Mapping) -> Result<()> {
 }
 
 /// Explains why `mprotect(PROT_READ|PROT_EXEC)` was refused.
-fn refusal_reason(source: &io::Error) -> String {
+pub(super) fn refusal_reason(source: &io::Error) -> String {
     let errno = source.raw_os_error().unwrap_or(0);
     let hint = if errno == libc::EACCES || errno == libc::EPERM {
         "SELinux `execmem`/`deny_execmem` or PaX MPROTECT may forbid executable anonymous memory"
@@ -390,13 +390,230 @@ mod aarch64 {
     }
 }
 
+/// `MFD_EXEC` (Linux 6.3+): the memfd may be mapped executable even where
+/// `vm.memfd_noexec` makes new memfds non-executable by default.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const MFD_EXEC: libc::c_uint = 0x0010;
+
+/// A new anonymous memory file (`memfd_create`, close-on-exec) of `len`
+/// bytes, all holes: it uses no memory until pages are written.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(super) fn memfd(len: usize) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let name = c"rivet-arena";
+    let mut fd = -1;
+    for flags in [libc::MFD_CLOEXEC | MFD_EXEC, libc::MFD_CLOEXEC] {
+        // SAFETY: `name` is a NUL-terminated string; memfd_create only
+        // creates a new file descriptor.
+        fd = unsafe { libc::memfd_create(name.as_ptr(), flags) };
+        // Kernels before 6.3 do not know MFD_EXEC and say EINVAL.
+        if fd >= 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINVAL) {
+            break;
+        }
+    }
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by memfd_create and nothing else owns it.
+    let file = unsafe { OwnedFd::from_raw_fd(fd) };
+    let size = libc::off_t::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
+    // SAFETY: ftruncate on a file descriptor we own; it only sets the size.
+    if unsafe { libc::ftruncate(std::os::fd::AsRawFd::as_raw_fd(&file), size) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(file)
+}
+
+/// `mmap(NULL, len, prot, MAP_SHARED, fd, 0)`: a shared view of the whole
+/// file, wherever the kernel puts it.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(super) fn map_shared(
+    fd: std::os::fd::BorrowedFd<'_>,
+    len: usize,
+    prot: libc::c_int,
+) -> io::Result<Mapping> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: without MAP_FIXED the kernel picks unused address space, so no
+    // existing memory is affected; the result is checked before use.
+    let raw = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            prot,
+            libc::MAP_SHARED,
+            fd.as_raw_fd(),
+            0,
+        )
+    };
+    if raw == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    match NonNull::new(raw.cast::<u8>()) {
+        Some(base) => Ok(Mapping { base, len }),
+        None => {
+            // SAFETY: the kernel just created this mapping for us.
+            unsafe { libc::munmap(raw, len) };
+            Err(io::Error::from_raw_os_error(libc::ENOMEM))
+        }
+    }
+}
+
+/// Maps `len` bytes of `fd` from `offset` privately at exactly `addr`
+/// (`MAP_PRIVATE|MAP_FIXED`), replacing what was there. Never writable:
+/// `prot` must not contain `PROT_WRITE`, so the view never copies a page on
+/// write and always shows the file's current bytes.
+///
+/// # Safety
+///
+/// `[addr, addr + len)` must be page-aligned address space owned by the
+/// caller that nothing else uses (its old contents are discarded).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(super) unsafe fn map_file_fixed(
+    addr: *mut u8,
+    len: usize,
+    prot: libc::c_int,
+    fd: std::os::fd::BorrowedFd<'_>,
+    offset: usize,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    debug_assert_eq!(prot & libc::PROT_WRITE, 0);
+    let offset =
+        libc::off_t::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: guaranteed by the caller: MAP_FIXED only replaces address space
+    // the caller owns and no longer uses.
+    let raw = unsafe {
+        libc::mmap(
+            addr.cast(),
+            len,
+            prot,
+            libc::MAP_PRIVATE | libc::MAP_FIXED,
+            fd.as_raw_fd(),
+            offset,
+        )
+    };
+    if raw == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Turns `[addr, addr + len)` back into reserved address space: a fresh
+/// private anonymous `PROT_NONE`, `MAP_NORESERVE` mapping, exactly there.
+///
+/// # Safety
+///
+/// As [`map_file_fixed`]: the range is the caller's and unused.
+pub(super) unsafe fn map_none_fixed(addr: *mut u8, len: usize) -> io::Result<()> {
+    // SAFETY: guaranteed by the caller (see above).
+    let raw = unsafe {
+        libc::mmap(
+            addr.cast(),
+            len,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
+            -1,
+            0,
+        )
+    };
+    if raw == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Frees the file's pages in `[offset, offset + len)`: they read as zero
+/// afterwards, through every mapping of the file, and use no memory.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(super) fn punch_hole(
+    fd: std::os::fd::BorrowedFd<'_>,
+    offset: usize,
+    len: usize,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (libc::off_t::try_from(offset), libc::off_t::try_from(len)) else {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    };
+    // SAFETY: fallocate on a descriptor the caller owns; punching a hole only
+    // changes the file's contents in the range (to zeros).
+    let rc = unsafe {
+        libc::fallocate(
+            fd.as_raw_fd(),
+            libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+            offset,
+            len,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Discards private anonymous pages: they read as zero afterwards and use no
+/// memory (`madvise(MADV_DONTNEED)`).
+///
+/// # Safety
+///
+/// The range must be page-aligned private anonymous memory of the caller
+/// whose contents nobody needs any more.
+pub(super) unsafe fn discard(addr: *mut u8, len: usize) -> io::Result<()> {
+    if len == 0 {
+        return Ok(());
+    }
+    // SAFETY: guaranteed by the caller (see above).
+    if unsafe { libc::madvise(addr.cast(), len, libc::MADV_DONTNEED) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// How many entries `/proc/self/maps` shows for a range of `len` bytes made
+/// of the given pieces `(offset, len, kind)` in address order, the rest
+/// being reserved (`PROT_NONE`) address space: adjacent pieces of the same
+/// kind are one entry, as the kernel merges them.
+pub(super) fn count_areas<K: PartialEq + Copy>(
+    len: usize,
+    none: K,
+    pieces: impl IntoIterator<Item = (usize, usize, K)>,
+) -> u64 {
+    let mut count = 0;
+    let mut cursor = 0;
+    let mut last: Option<K> = None;
+    let mut push = |kind: K, last: &mut Option<K>| {
+        if *last != Some(kind) {
+            count += 1;
+            *last = Some(kind);
+        }
+    };
+    for (offset, piece_len, kind) in pieces {
+        if piece_len == 0 {
+            continue;
+        }
+        if offset > cursor {
+            push(none, &mut last);
+        }
+        push(kind, &mut last);
+        cursor = offset + piece_len;
+    }
+    if cursor < len {
+        push(none, &mut last);
+    }
+    count
+}
+
 /// Tries one address: `MAP_FIXED_NOREPLACE` where the system has it, so the
 /// mapping lands exactly there or not at all; a plain hint otherwise (and
 /// when the kernel does not know the flag). Never replaces existing memory.
-pub(super) fn map_near(hint: usize, len: usize) -> Option<Mapping> {
+/// The mapping is `PROT_NONE`; `extra_flags` may add `MAP_NORESERVE`.
+pub(super) fn map_near(hint: usize, len: usize, extra_flags: libc::c_int) -> Option<Mapping> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
-        match map_anonymous(Some(hint), len, libc::PROT_NONE, libc::MAP_FIXED_NOREPLACE) {
+        match map_anonymous(
+            Some(hint),
+            len,
+            libc::PROT_NONE,
+            libc::MAP_FIXED_NOREPLACE | extra_flags,
+        ) {
             Ok(mapping) => return Some(mapping),
             // Taken, or beyond the address space: a plain hint would land
             // wherever the kernel likes, so try the next address instead.
@@ -411,7 +628,7 @@ pub(super) fn map_near(hint: usize, len: usize) -> Option<Mapping> {
             Err(_) => {}
         }
     }
-    map_anonymous(Some(hint), len, libc::PROT_NONE, 0).ok()
+    map_anonymous(Some(hint), len, libc::PROT_NONE, extra_flags).ok()
 }
 
 #[cfg(test)]

@@ -14,7 +14,8 @@ use std::ptr::NonNull;
 
 use super::protect::{self, Mapping};
 use super::{
-    next_allocation_id, Allocation, MemoryManager, MemoryStats, ModuleLayout, Segment, SegmentClass,
+    next_allocation_id, Allocation, AllocationStats, MemoryManager, MemoryStats, ModuleLayout,
+    Segment, SegmentClass,
 };
 use crate::{Error, Result};
 
@@ -47,6 +48,37 @@ struct Run {
 struct ModuleMemory {
     mappings: Vec<Mapping>,
     runs: [Option<Run>; SegmentClass::COUNT],
+    /// Whether the runs have their final protections (else read + write).
+    finalized: bool,
+}
+
+impl ModuleMemory {
+    /// Entries of `/proc/self/maps` the module's mappings make: per mapping,
+    /// one per stretch of pages with the same protection.
+    fn areas(&self) -> u64 {
+        let mut count = 0;
+        for mapping in &self.mappings {
+            let mut pieces: Vec<(usize, usize, libc::c_int)> = SegmentClass::ALL
+                .iter()
+                .filter_map(|&class| {
+                    let run = self.runs[class as usize]?;
+                    let start = run.pointer.as_ptr() as usize;
+                    if start < mapping.start() || start >= mapping.end() {
+                        return None;
+                    }
+                    let prot = if self.finalized {
+                        protect::final_protection(class)
+                    } else {
+                        libc::PROT_READ | libc::PROT_WRITE
+                    };
+                    Some((start - mapping.start(), run.len, prot))
+                })
+                .collect();
+            pieces.sort_unstable_by_key(|piece| piece.0);
+            count += protect::count_areas(mapping.len, libc::PROT_NONE, pieces);
+        }
+        count
+    }
 }
 
 /// The per-section memory manager.
@@ -54,7 +86,6 @@ pub struct SectionsManager {
     config: SectionsConfig,
     live: HashMap<u64, ModuleMemory>,
     committed_by_class: [u64; SegmentClass::COUNT],
-    mappings: u64,
 }
 
 // SAFETY: the manager exclusively owns every mapping it records; the raw
@@ -98,7 +129,6 @@ impl SectionsManager {
             config,
             live: HashMap::new(),
             committed_by_class: [0; SegmentClass::COUNT],
-            mappings: 0,
         }
     }
 
@@ -324,7 +354,7 @@ fn place_far(
                 continue;
             }
             tried += 1;
-            let Some(mapping) = protect::map_near(hint, len) else {
+            let Some(mapping) = protect::map_near(hint, len, 0) else {
                 continue;
             };
             if gap(&mapping, text) as u64 >= distance && mapping.start() % align == 0 {
@@ -354,6 +384,7 @@ impl MemoryManager for SectionsManager {
         let mut memory = ModuleMemory {
             mappings: Vec::with_capacity(3),
             runs: [None; SegmentClass::COUNT],
+            finalized: false,
         };
         if let Err(error) = self.map_module(&checked, total, &mut memory) {
             Self::unmap_all(&memory);
@@ -370,7 +401,6 @@ impl MemoryManager for SectionsManager {
                 self.committed_by_class[class as usize] += run.len as u64;
             }
         }
-        self.mappings += memory.mappings.len() as u64;
         let id = next_allocation_id();
         self.live.insert(id, memory);
         Ok(Allocation { id, segments })
@@ -411,6 +441,9 @@ impl MemoryManager for SectionsManager {
                 unsafe { protect::publish_code(run.pointer.as_ptr(), run.len) };
             }
         }
+        if let Some(memory) = self.live.get_mut(&allocation.id) {
+            memory.finalized = true;
+        }
         Ok(())
     }
 
@@ -427,7 +460,6 @@ impl MemoryManager for SectionsManager {
                 self.committed_by_class[class as usize] -= run.len as u64;
             }
         }
-        self.mappings -= memory.mappings.len() as u64;
         Self::unmap_all(&memory);
     }
 
@@ -438,13 +470,40 @@ impl MemoryManager for SectionsManager {
             .flat_map(|memory| memory.mappings.iter())
             .map(|mapping| mapping.len as u64)
             .sum();
+        let live_bytes = self
+            .live
+            .values()
+            .flat_map(|memory| memory.runs.iter().flatten())
+            .map(|run| run.size)
+            .sum();
+        let committed_bytes = self.committed_by_class.iter().sum();
         MemoryStats {
             reserved_bytes: reserved,
-            committed_bytes: self.committed_by_class.iter().sum(),
+            committed_bytes,
             committed_by_class: self.committed_by_class,
+            reserved_by_class: self.committed_by_class,
             allocations: self.live.len() as u64,
-            mappings: self.mappings,
+            mappings: self.live.values().map(ModuleMemory::areas).sum(),
+            regions: 0,
+            live_bytes,
+            free_bytes_in_committed: committed_bytes - live_bytes,
+            free_reserved_bytes: 0,
+            largest_free_run: 0,
         }
+    }
+
+    fn allocation_stats(&self, allocation: &Allocation) -> Option<AllocationStats> {
+        let memory = self.live_memory(allocation)?;
+        let mut stats = AllocationStats::default();
+        for class in SegmentClass::ALL {
+            if let Some(run) = memory.runs[class as usize] {
+                let i = class as usize;
+                stats.bytes_by_class[i] = run.size;
+                stats.pages_by_class[i] = run.len as u64;
+                stats.exclusive_by_class[i] = run.len as u64;
+            }
+        }
+        Some(stats)
     }
 }
 
@@ -590,7 +649,9 @@ mod tests {
             manager.finalize(&allocation).expect("finalize");
             allocations.push(allocation);
         }
-        assert_eq!(manager.stats().mappings, 12);
+        // Per module: text + stubs (r-x) and the GOT (r--) in one mapping,
+        // rodata and data in one each.
+        assert_eq!(manager.stats().mappings, 16);
         for allocation in allocations {
             manager.release(allocation);
         }

@@ -128,7 +128,10 @@ fn remove_really_removes_and_the_module_can_come_back() {
             before.allocations - 1,
             "memory went back"
         );
-        assert!(after.committed_bytes < before.committed_bytes);
+        // Pages the module shared with others (the packed, dual-mapped
+        // arena) stay committed; the bytes it used are freed either way.
+        assert!(after.committed_bytes <= before.committed_bytes);
+        assert!(after.live_bytes < before.live_bytes);
         assert!(matches!(
             engine.get_function_address("triple"),
             Err(Error::SymbolNotFound(ref n)) if n == "triple"

@@ -1,0 +1,635 @@
+//! One region of the arena in dual-mapped mode ([`ArenaMode::DualMapped`]):
+//! many small modules share pages, and no page is ever writable and
+//! executable at the same address.
+//!
+//! # Two views of one file
+//!
+//! The region's bytes live in a memory file (`memfd_create`, sized to the
+//! region, all holes until written). The file is mapped twice:
+//!
+//! - the *run-time view*, at the region's reserved addresses: what code
+//!   runs from and what relocations are computed from ([`Segment::addr`]).
+//!   Its pages are private, never-writable mappings of the file:
+//!   `PROT_READ|PROT_EXEC` for text and stubs, `PROT_READ` for the GOT and
+//!   read-only data. A private mapping that is never written never copies a
+//!   page, so it always shows the file's current bytes;
+//! - the *write view*, one shared `PROT_READ|PROT_WRITE` mapping of the
+//!   whole file somewhere else: what the linker writes through
+//!   ([`Segment::write_ptr`]).
+//!
+//! Writable data does not need the trick: its pages in the run-time view
+//! are plain private anonymous memory, read + write, and `write_ptr` equals
+//! `addr`.
+//!
+//! So new code is written beside code that is already running, and
+//! finalize changes no protection: it only publishes the code (instruction
+//! cache maintenance through the executable address on AArch64, and a
+//! memory barrier).
+//!
+//! # Class pools
+//!
+//! The region is cut into *chunks* (a power of two, at least the page
+//! size). Each class has a pool of *spans*, runs of whole chunks mapped
+//! with the class's protection, and sub-allocates segments from them
+//! first-fit, at the segment's alignment, in multiples of [`QUANTUM`]
+//! bytes. Keeping a class's pages together keeps the number of kernel
+//! memory areas small: one per run of spans, not one per module.
+//!
+//! Each span counts the live segments on each of its pages. A page is
+//! committed while the count is non-zero; when its last segment goes, the
+//! page is given back to the system (a hole punched in the file, or
+//! `MADV_DONTNEED` for data) and reads as zero again. Bytes freed on a page
+//! that other segments still use are zeroed by hand, so every segment
+//! handed out starts zero-filled. A span left with no segment goes back to
+//! the region (its addresses reserved and inaccessible again), except that
+//! each class keeps one empty one-chunk span warm so a steady add/remove
+//! cycle does not remap.
+//!
+//! [`ArenaMode::DualMapped`]: super::ArenaMode::DualMapped
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+
+use super::free_list::FreeList;
+use super::protect::{self, Mapping};
+use super::{AllocationStats, ModuleLayout, Segment, SegmentClass};
+use crate::{Error, Result};
+
+/// Sub-allocation unit: segment sizes are rounded up to it and segments
+/// start at least this aligned.
+pub(super) const QUANTUM: usize = 16;
+
+/// The largest chunk.
+pub(super) const MAX_CHUNK: usize = 256 << 10;
+
+/// One class's segment of a live allocation; `len` 0 when not requested.
+#[derive(Debug, Clone, Copy, Default)]
+struct Part {
+    /// Offset from the region's base.
+    offset: usize,
+    /// Bytes taken (the size rounded up to [`QUANTUM`]).
+    len: usize,
+    /// Bytes requested.
+    size: u64,
+}
+
+/// A run of chunks given to one class.
+#[derive(Debug)]
+struct Span {
+    /// Bytes (a multiple of the chunk size).
+    len: usize,
+    /// Free ranges inside the span (offsets from the region's base).
+    free: FreeList,
+    /// Bytes taken by live segments.
+    used: usize,
+    /// Live segments touching each page of the span.
+    pages: Vec<u32>,
+}
+
+/// The result of trying to place a module in a region.
+pub(super) enum Placed {
+    /// Placed; the segments to hand out.
+    Segments([Segment; SegmentClass::COUNT]),
+    /// The region has no room for it.
+    NoRoom,
+    /// It would fit but commit `needed` bytes, more than the room under the cap.
+    OverCap { needed: u64 },
+}
+
+/// A dual-mapped region.
+pub(super) struct DualRegion {
+    /// The run-time view: reserved address space with spans mapped over it.
+    runtime: Mapping,
+    /// The write view: the whole file, shared, read + write.
+    write: Mapping,
+    /// The memory file.
+    file: OwnedFd,
+    /// Page (granule) size.
+    granule: usize,
+    /// Chunk size: spans are whole chunks.
+    chunk: usize,
+    /// Chunk runs of the region given to no class.
+    free: FreeList,
+    /// Each class's spans, by offset.
+    spans: [BTreeMap<usize, Span>; SegmentClass::COUNT],
+    /// Live allocations.
+    live: HashMap<u64, [Part; SegmentClass::COUNT]>,
+    /// Committed bytes per class (pages with live segments).
+    committed_by_class: [u64; SegmentClass::COUNT],
+    /// Bytes of live segments.
+    live_bytes: u64,
+    /// Bytes of chunks that could not be made inaccessible again after use
+    /// and are kept out of use (never expected).
+    quarantined: usize,
+}
+
+/// Whether a class lives in the memory file (else in anonymous memory).
+fn in_file(class: SegmentClass) -> bool {
+    class != SegmentClass::Data
+}
+
+/// Turns a failed `mmap`/`mprotect` of a span into the crate's error.
+fn map_error(class: SegmentClass, len: usize, source: io::Error) -> Error {
+    match source.raw_os_error() {
+        Some(libc::EACCES) | Some(libc::EPERM) if class.is_executable() => {
+            Error::JitExecutionRefused {
+                reason: format!(
+                    "mapping a memory file PROT_READ|PROT_EXEC for {} failed with {} ({source}); \
+                     the system forbids executable file mappings too",
+                    class.name(),
+                    protect::errno_name(source.raw_os_error().unwrap_or(0)),
+                ),
+            }
+        }
+        Some(libc::ENOMEM) => Error::OutOfMemory {
+            requested: len as u64,
+            reason: format!(
+                "the system refused to map {len} bytes for {}: {source}",
+                class.name()
+            ),
+        },
+        _ => Error::Memory { op: "mmap", source },
+    }
+}
+
+impl DualRegion {
+    /// A region over `runtime` (reserved, `PROT_NONE`, chunk-aligned, a
+    /// whole number of chunks). Takes ownership of `runtime`: it is unmapped
+    /// on failure too.
+    pub(super) fn new(runtime: Mapping, granule: usize, chunk: usize) -> io::Result<DualRegion> {
+        let views = protect::memfd(runtime.len).and_then(|file| {
+            let write = protect::map_shared(
+                file.as_fd(),
+                runtime.len,
+                libc::PROT_READ | libc::PROT_WRITE,
+            )?;
+            Ok((file, write))
+        });
+        let (file, write) = match views {
+            Ok(views) => views,
+            Err(error) => {
+                protect::unmap(&runtime);
+                return Err(error);
+            }
+        };
+        Ok(DualRegion {
+            free: FreeList::with_range(0, runtime.len),
+            runtime,
+            write,
+            file,
+            granule,
+            chunk,
+            spans: Default::default(),
+            live: HashMap::new(),
+            committed_by_class: [0; SegmentClass::COUNT],
+            live_bytes: 0,
+            quarantined: 0,
+        })
+    }
+
+    /// The run-time view.
+    pub(super) fn runtime(&self) -> &Mapping {
+        &self.runtime
+    }
+
+    /// The write view.
+    pub(super) fn write_view(&self) -> &Mapping {
+        &self.write
+    }
+
+    /// The run-time address of `offset`, with the view's provenance.
+    fn runtime_ptr(&self, offset: usize) -> *mut u8 {
+        self.runtime.base.as_ptr().wrapping_add(offset)
+    }
+
+    /// Where bytes of `class` at `offset` are written.
+    fn write_ptr(&self, class: SegmentClass, offset: usize) -> *mut u8 {
+        if in_file(class) {
+            self.write.base.as_ptr().wrapping_add(offset)
+        } else {
+            self.runtime_ptr(offset)
+        }
+    }
+
+    /// Committed bytes in all.
+    fn committed(&self) -> u64 {
+        self.committed_by_class.iter().sum()
+    }
+
+    /// Bytes a fresh region needs to hold `layout` wherever its spans fall.
+    pub(super) fn region_len(layout: &ModuleLayout, chunk: usize) -> u64 {
+        let chunk = chunk as u64;
+        layout
+            .segments
+            .iter()
+            .filter(|request| request.size > 0)
+            .map(|request| {
+                let len = request.size.next_multiple_of(QUANTUM as u64);
+                let align = request.align.max(1);
+                len.next_multiple_of(chunk) + align.saturating_sub(chunk)
+            })
+            .sum()
+    }
+
+    /// Places `layout` for allocation `id`, committing at most `room` more
+    /// bytes (no limit when `None`). The caller has checked sizes and
+    /// alignments (powers of two, at most the largest region).
+    pub(super) fn allocate(
+        &mut self,
+        id: u64,
+        layout: &ModuleLayout,
+        room: Option<u64>,
+    ) -> Result<Placed> {
+        let placed = self.try_allocate(id, layout, room)?;
+        if matches!(placed, Placed::NoRoom) && self.trim_empty_spans() {
+            // Warm spans of other classes may have been in the way.
+            return self.try_allocate(id, layout, room);
+        }
+        Ok(placed)
+    }
+
+    fn try_allocate(
+        &mut self,
+        id: u64,
+        layout: &ModuleLayout,
+        room: Option<u64>,
+    ) -> Result<Placed> {
+        let before = self.committed();
+        let mut parts = [Part::default(); SegmentClass::COUNT];
+        for class in SegmentClass::ALL {
+            let request = layout.get(class);
+            if request.size == 0 {
+                continue;
+            }
+            match self.take(class, request.size, request.align.max(1) as usize) {
+                Ok(Some(part)) => parts[class as usize] = part,
+                Ok(None) => {
+                    self.give_parts(&parts);
+                    return Ok(Placed::NoRoom);
+                }
+                Err(error) => {
+                    self.give_parts(&parts);
+                    return Err(error);
+                }
+            }
+        }
+        let needed = self.committed() - before;
+        if room.is_some_and(|room| needed > room) {
+            self.give_parts(&parts);
+            return Ok(Placed::OverCap { needed });
+        }
+        let mut segments = [Segment::EMPTY; SegmentClass::COUNT];
+        for class in SegmentClass::ALL {
+            let part = parts[class as usize];
+            if part.len == 0 {
+                continue;
+            }
+            segments[class as usize] = Segment {
+                addr: self.runtime_ptr(part.offset) as u64,
+                write_ptr: self.write_ptr(class, part.offset),
+                size: part.size,
+            };
+            self.live_bytes += part.size;
+        }
+        self.live.insert(id, parts);
+        Ok(Placed::Segments(segments))
+    }
+
+    /// Takes `size` bytes aligned to `align` from the pool of `class`.
+    fn take(&mut self, class: SegmentClass, size: u64, align: usize) -> Result<Option<Part>> {
+        // Both fit a usize: the caller checked they are at most 2 GiB.
+        let len = (size as usize).next_multiple_of(QUANTUM);
+        let align = align.max(QUANTUM);
+        let base = self.runtime.start();
+        let mut found = None;
+        for (&span_offset, span) in self.spans[class as usize].iter_mut() {
+            if let Some(offset) = span.free.take_first_fit(base, len, align) {
+                found = Some((span_offset, offset));
+                break;
+            }
+        }
+        let (span_offset, offset) = match found {
+            Some(found) => found,
+            None => {
+                let Some(span_offset) = self.add_span(class, len, align)? else {
+                    return Ok(None);
+                };
+                let offset = self.spans[class as usize]
+                    .get_mut(&span_offset)
+                    .and_then(|span| span.free.take_first_fit(base, len, align));
+                match offset {
+                    Some(offset) => (span_offset, offset),
+                    // Cannot happen: the span was made to hold it.
+                    None => return Ok(None),
+                }
+            }
+        };
+        let granule = self.granule;
+        let Some(span) = self.spans[class as usize].get_mut(&span_offset) else {
+            return Ok(None);
+        };
+        span.used += len;
+        let first = (offset - span_offset) / granule;
+        let last = (offset + len - 1 - span_offset) / granule;
+        let mut fresh = 0;
+        for count in &mut span.pages[first..=last] {
+            if *count == 0 {
+                fresh += 1;
+            }
+            *count += 1;
+        }
+        self.committed_by_class[class as usize] += (fresh * granule) as u64;
+        Ok(Some(Part { offset, len, size }))
+    }
+
+    /// Gives `class` a new span that can hold `len` bytes at `align`;
+    /// `Ok(None)` when the region has no chunks left for it.
+    fn add_span(&mut self, class: SegmentClass, len: usize, align: usize) -> Result<Option<usize>> {
+        let span_len = len.next_multiple_of(self.chunk);
+        let Some(offset) =
+            self.free
+                .take_first_fit(self.runtime.start(), span_len, align.max(self.chunk))
+        else {
+            return Ok(None);
+        };
+        let address = self.runtime_ptr(offset);
+        let prot = protect::final_protection(class);
+        let mapped = if in_file(class) {
+            // SAFETY: the chunks were just taken off the region's free list:
+            // reserved address space of ours that nothing uses. The file's
+            // range at the same offset is all holes (every page of a span
+            // is punched when its last segment goes).
+            unsafe { protect::map_file_fixed(address, span_len, prot, self.file.as_fd(), offset) }
+        } else {
+            // SAFETY: as above; data pages are anonymous, made read + write.
+            unsafe { protect::protect(address, span_len, prot) }.map_err(|error| match error {
+                Error::Memory { source, .. } => source,
+                other => io::Error::other(other.to_string()),
+            })
+        };
+        if let Err(source) = mapped {
+            self.unmap_chunks(offset, span_len);
+            return Err(map_error(class, span_len, source));
+        }
+        self.spans[class as usize].insert(
+            offset,
+            Span {
+                len: span_len,
+                free: FreeList::with_range(offset, span_len),
+                used: 0,
+                pages: vec![0; span_len / self.granule],
+            },
+        );
+        Ok(Some(offset))
+    }
+
+    /// Makes chunks reserved and inaccessible again and frees them (or
+    /// quarantines them when that fails).
+    fn unmap_chunks(&mut self, offset: usize, len: usize) {
+        // SAFETY: the chunks belong to this region and no live segment uses
+        // them; replacing them by a fresh PROT_NONE anonymous mapping only
+        // affects our own address space.
+        match unsafe { protect::map_none_fixed(self.runtime_ptr(offset), len) } {
+            Ok(()) => self.free.give_back(offset, len),
+            Err(_) => self.quarantined += len,
+        }
+    }
+
+    /// Gives back every non-empty part of `parts`.
+    fn give_parts(&mut self, parts: &[Part; SegmentClass::COUNT]) {
+        for class in SegmentClass::ALL {
+            let part = parts[class as usize];
+            if part.len > 0 {
+                self.give(class, part);
+            }
+        }
+    }
+
+    /// Gives back one segment: its pages' counts go down, pages left unused
+    /// are returned to the system, the other bytes are zeroed, and an empty
+    /// span goes back to the region unless it is its class's warm span.
+    fn give(&mut self, class: SegmentClass, part: Part) {
+        let granule = self.granule;
+        let Some((&span_offset, _)) = self.spans[class as usize].range(..=part.offset).next_back()
+        else {
+            return;
+        };
+        let end = part.offset + part.len;
+        let mut to_zero: Vec<(usize, usize)> = Vec::new();
+        let mut to_discard: Vec<(usize, usize)> = Vec::new();
+        {
+            let Some(span) = self.spans[class as usize].get_mut(&span_offset) else {
+                return;
+            };
+            span.free.give_back(part.offset, part.len);
+            span.used -= part.len;
+            let first = (part.offset - span_offset) / granule;
+            let last = (end - 1 - span_offset) / granule;
+            for (page, count) in span.pages[first..=last].iter_mut().enumerate() {
+                *count -= 1;
+                let page_start = span_offset + (first + page) * granule;
+                if *count == 0 {
+                    match to_discard.last_mut() {
+                        Some((start, len)) if *start + *len == page_start => *len += granule,
+                        _ => to_discard.push((page_start, granule)),
+                    }
+                } else {
+                    let from = part.offset.max(page_start);
+                    let to = end.min(page_start + granule);
+                    to_zero.push((from, to - from));
+                }
+            }
+        }
+        for &(offset, len) in &to_discard {
+            self.committed_by_class[class as usize] -= len as u64;
+            let discarded = if in_file(class) {
+                protect::punch_hole(self.file.as_fd(), offset, len)
+            } else {
+                // SAFETY: whole pages of a data span whose last segment was
+                // just given back: anonymous memory of ours nobody uses.
+                unsafe { protect::discard(self.runtime_ptr(offset), len) }
+            };
+            if discarded.is_err() {
+                // The pages keep their memory; zero them so reuse is clean.
+                to_zero.push((offset, len));
+            }
+        }
+        for (offset, len) in to_zero {
+            // SAFETY: the bytes are inside a mapped span of `class`, no live
+            // segment uses them (they were just freed), and the write
+            // pointer of the class is writable (the write view, or read +
+            // write data pages).
+            unsafe { std::ptr::write_bytes(self.write_ptr(class, offset), 0, len) };
+        }
+        let spans = &self.spans[class as usize];
+        if spans
+            .get(&span_offset)
+            .is_some_and(|span| span.used == 0 && (span.len > self.chunk || spans.len() > 1))
+        {
+            self.drop_span(class, span_offset);
+        }
+    }
+
+    /// Returns an empty span's chunks to the region.
+    fn drop_span(&mut self, class: SegmentClass, span_offset: usize) {
+        if let Some(span) = self.spans[class as usize].remove(&span_offset) {
+            debug_assert_eq!(span.used, 0);
+            self.unmap_chunks(span_offset, span.len);
+        }
+    }
+
+    /// Returns every empty span to the region; whether there was any.
+    fn trim_empty_spans(&mut self) -> bool {
+        let mut any = false;
+        for class in SegmentClass::ALL {
+            let empty: Vec<usize> = self.spans[class as usize]
+                .iter()
+                .filter(|(_, span)| span.used == 0)
+                .map(|(&offset, _)| offset)
+                .collect();
+            for offset in empty {
+                self.drop_span(class, offset);
+                any = true;
+            }
+        }
+        any
+    }
+
+    /// Whether `segments` are exactly those of live allocation `id`.
+    pub(super) fn owns(&self, id: u64, segments: &[Segment; SegmentClass::COUNT]) -> bool {
+        self.live.get(&id).is_some_and(|parts| {
+            SegmentClass::ALL.iter().all(|&class| {
+                let part = parts[class as usize];
+                let segment = segments[class as usize];
+                if part.len == 0 {
+                    segment.size == 0
+                } else {
+                    segment.addr == self.runtime_ptr(part.offset) as u64
+                        && segment.size == part.size
+                }
+            })
+        })
+    }
+
+    /// Publishes live allocation `id`'s code: nothing to protect, the
+    /// run-time view is already read + execute.
+    pub(super) fn finalize(&mut self, id: u64) {
+        let Some(parts) = self.live.get(&id) else {
+            return;
+        };
+        // Every write through the write view happens before the code's
+        // address can be handed out.
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+        for class in SegmentClass::ALL
+            .into_iter()
+            .filter(|class| class.is_executable())
+        {
+            let part = parts[class as usize];
+            // SAFETY: the range is inside a span of an executable class,
+            // mapped PROT_READ|PROT_EXEC (so readable) in the run-time view.
+            unsafe { protect::publish_code(self.runtime_ptr(part.offset), part.len) };
+        }
+    }
+
+    /// Gives back live allocation `id`.
+    pub(super) fn release(&mut self, id: u64) {
+        let Some(parts) = self.live.remove(&id) else {
+            return;
+        };
+        for part in &parts {
+            self.live_bytes -= part.size;
+        }
+        self.give_parts(&parts);
+    }
+
+    /// Figures of live allocation `id`.
+    pub(super) fn allocation_stats(&self, id: u64) -> Option<AllocationStats> {
+        let parts = self.live.get(&id)?;
+        let mut stats = AllocationStats::default();
+        for class in SegmentClass::ALL {
+            let part = parts[class as usize];
+            if part.len == 0 {
+                continue;
+            }
+            let Some((&span_offset, span)) =
+                self.spans[class as usize].range(..=part.offset).next_back()
+            else {
+                continue;
+            };
+            let first = (part.offset - span_offset) / self.granule;
+            let last = (part.offset + part.len - 1 - span_offset) / self.granule;
+            let pages = &span.pages[first..=last];
+            let i = class as usize;
+            stats.bytes_by_class[i] = part.size;
+            stats.pages_by_class[i] = (pages.len() * self.granule) as u64;
+            stats.exclusive_by_class[i] =
+                (pages.iter().filter(|&&count| count == 1).count() * self.granule) as u64;
+        }
+        Some(stats)
+    }
+
+    /// Live allocations.
+    pub(super) fn allocations(&self) -> usize {
+        self.live.len()
+    }
+
+    /// Committed bytes per class.
+    pub(super) fn committed_by_class(&self) -> [u64; SegmentClass::COUNT] {
+        self.committed_by_class
+    }
+
+    /// Address space given to each class's spans.
+    pub(super) fn reserved_by_class(&self) -> [u64; SegmentClass::COUNT] {
+        let mut reserved = [0; SegmentClass::COUNT];
+        for class in SegmentClass::ALL {
+            reserved[class as usize] = self.spans[class as usize]
+                .values()
+                .map(|span| span.len as u64)
+                .sum();
+        }
+        reserved
+    }
+
+    /// Bytes of live segments.
+    pub(super) fn live_bytes(&self) -> u64 {
+        self.live_bytes
+    }
+
+    /// Chunks given to no class.
+    pub(super) fn free(&self) -> &FreeList {
+        &self.free
+    }
+
+    /// Bytes kept out of use.
+    pub(super) fn quarantined(&self) -> usize {
+        self.quarantined
+    }
+
+    /// Entries of `/proc/self/maps` the region occupies: the write view,
+    /// and in the run-time view one per run of spans of the same backing
+    /// and protection, plus the reserved stretches between them.
+    pub(super) fn areas(&self) -> u64 {
+        let mut pieces: Vec<(usize, usize, (bool, libc::c_int))> = Vec::new();
+        for class in SegmentClass::ALL {
+            for (&offset, span) in &self.spans[class as usize] {
+                pieces.push((
+                    offset,
+                    span.len,
+                    (in_file(class), protect::final_protection(class)),
+                ));
+            }
+        }
+        pieces.sort_unstable_by_key(|piece| piece.0);
+        1 + protect::count_areas(self.runtime.len, (false, libc::PROT_NONE), pieces)
+    }
+}
+
+impl Drop for DualRegion {
+    fn drop(&mut self) {
+        // The engine drops modules, and the code pointers it handed out,
+        // before its memory. The file closes with `self.file`.
+        protect::unmap(&self.write);
+        protect::unmap(&self.runtime);
+    }
+}
