@@ -6,3 +6,5 @@ bash scripts/setup.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets --features emulator -- -D warnings
 cargo test --features emulator
+# The arena's other mode (a page run per class, protections per page) passes too.
+RIVET_ARENA_MODE=pages cargo test --features emulator --test integration

@@ -137,16 +137,25 @@ fn run(
 fn link(objects: &[PathBuf], map: bool, no_lmm: bool) -> Result<(), Box<dyn std::error::Error>> {
     let engine = ExecutionEngine::with_lmm(Some(!no_lmm))?;
     engine.keep_link_maps(map);
+    let mut ids = Vec::new();
     for object in objects {
-        engine.add_object_file(object)?;
+        ids.push(engine.add_object_file(object)?);
     }
     engine.finalize_object()?;
     if !map {
         println!("linked {} object(s)", objects.len());
         return Ok(());
     }
-    for (name, m) in engine.link_maps() {
+    for ((name, m), id) in engine.link_maps().into_iter().zip(&ids) {
         println!("module {name}");
+        if let Some(stats) = engine.module_memory_stats(*id) {
+            println!(
+                "  memory: {} bytes in {} bytes of pages ({} bytes of pages its own)",
+                stats.bytes(),
+                stats.pages(),
+                stats.exclusive()
+            );
+        }
         println!("  sections:");
         for (sec, addr, size, align, class) in &m.sections {
             let prot = match class {
@@ -180,8 +189,12 @@ fn link(objects: &[PathBuf], map: bool, no_lmm: bool) -> Result<(), Box<dyn std:
     }
     let stats = engine.memory_stats();
     println!(
-        "memory: reserved {} bytes, committed {} bytes, {} allocation(s), {} mapping(s)",
-        stats.reserved_bytes, stats.committed_bytes, stats.allocations, stats.mappings
+        "memory: reserved {} bytes, committed {} bytes, {} allocation(s), {} mapping(s), {} region(s)",
+        stats.reserved_bytes, stats.committed_bytes, stats.allocations, stats.mappings, stats.regions
+    );
+    println!(
+        "  live {} bytes; free in committed pages {} bytes; largest free run {} bytes",
+        stats.live_bytes, stats.free_bytes_in_committed, stats.largest_free_run
     );
     for class in SegmentClass::ALL {
         println!(

@@ -66,11 +66,12 @@ pub enum ArenaMode {
 const HAS_MEMFD: bool = cfg!(any(target_os = "linux", target_os = "android"));
 
 /// The mode an arena uses when neither its configuration nor
-/// `RIVET_ARENA_MODE` picks one: pages, for now. The dual-mapped mode packs
-/// modules into shared pages, so removing a small module need not lower the
-/// committed bytes (its pages stay in use by its neighbours); it becomes the
-/// default once every test accepts that.
-pub const DEFAULT_MODE: ArenaMode = ArenaMode::Pages;
+/// `RIVET_ARENA_MODE` picks one: dual-mapped, which packs many small modules
+/// into shared pages (code is never writable at the address it runs from:
+/// the linker writes through a second view of the same memory). Removing a
+/// small module frees its bytes; a page goes back to the system when its
+/// last user goes.
+pub const DEFAULT_MODE: ArenaMode = ArenaMode::DualMapped;
 
 impl ArenaMode {
     /// The environment variable [`ArenaConfig::default`] leaves the mode to:
@@ -1355,7 +1356,11 @@ mod tests {
                     assert_eq!(segment.addr % 16, 0);
                 }
                 let mut classes_on_pages = std::collections::HashSet::new();
-                for class in SegmentClass::ALL {
+                // Dual-mapped stubs sit right after the text, on its pages.
+                for class in SegmentClass::ALL
+                    .into_iter()
+                    .filter(|&c| mode == ArenaMode::Pages || c != SegmentClass::Stubs)
+                {
                     let page = allocation.segment(class).addr / granule as u64;
                     assert!(
                         classes_on_pages.insert(page),
@@ -1363,11 +1368,13 @@ mod tests {
                     );
                 }
                 let stats = arena.stats();
-                assert_eq!(stats.committed_bytes, 5 * granule as u64);
-                assert!(stats
-                    .committed_by_class
-                    .iter()
-                    .all(|&c| c == granule as u64));
+                let pages = if mode == ArenaMode::Pages { 5 } else { 4 };
+                assert_eq!(stats.committed_bytes, pages * granule as u64);
+                for class in SegmentClass::ALL {
+                    let shared = mode == ArenaMode::DualMapped && class == SegmentClass::Stubs;
+                    let want = if shared { 0 } else { granule as u64 };
+                    assert_eq!(stats.committed_by_class[class as usize], want, "{class:?}");
+                }
                 fill(&allocation, 0xC3);
                 arena.finalize(&allocation).expect("finalize");
                 let text = allocation.segment(SegmentClass::Text).addr;
@@ -1708,20 +1715,38 @@ mod tests {
         let a = arena.allocate(&all_classes()).expect("a");
         let b = arena.allocate(&all_classes()).expect("b");
         let stats = arena.stats();
+        // Stubs share the text's pages (they stay within branch reach), so
+        // four classes of pages serve both modules.
         assert_eq!(
             stats.committed_bytes,
-            5 * page,
+            4 * page,
             "two modules share every page"
         );
-        assert_eq!(stats.committed_by_class, [page; 5]);
+        assert_eq!(stats.committed_by_class, [page, 0, page, page, page]);
         for class in SegmentClass::ALL {
             let (x, y) = (a.segment(class), b.segment(class));
             assert_eq!(x.addr / page, y.addr / page, "{class:?} on one page");
             assert!(x.addr + x.size <= y.addr, "{class:?} does not overlap");
         }
+        let (text, stubs) = (
+            a.segment(SegmentClass::Text),
+            a.segment(SegmentClass::Stubs),
+        );
+        assert_eq!(
+            stubs.addr,
+            text.addr + text.size.next_multiple_of(16),
+            "stubs follow text"
+        );
         let a_stats = arena.allocation_stats(&a).expect("a's figures");
-        assert_eq!(a_stats.bytes(), 100 + 32 + 64 + 200 + 300);
-        assert_eq!(a_stats.pages(), 5 * page);
+        // The bytes handed out: as asked, the text rounded up to where the
+        // stubs begin.
+        let handed_out: u64 = a.segments.iter().map(|s| s.size).sum();
+        assert_eq!(a_stats.bytes(), handed_out);
+        assert_eq!(
+            handed_out,
+            100_u64.next_multiple_of(16) + 32 + 64 + 200 + 300
+        );
+        assert_eq!(a_stats.pages(), 4 * page);
         assert_eq!(a_stats.exclusive(), 0, "every page is shared with b");
         fill(&a, 0xEE);
         fill(&b, 0x11);
@@ -1732,8 +1757,8 @@ mod tests {
         for segment in &b.segments {
             assert!(bytes(segment).iter().all(|&x| x == 0x11));
         }
-        assert_eq!(arena.allocation_stats(&b).expect("b").exclusive(), 5 * page);
-        assert_eq!(arena.stats().committed_bytes, 5 * page);
+        assert_eq!(arena.allocation_stats(&b).expect("b").exclusive(), 4 * page);
+        assert_eq!(arena.stats().committed_bytes, 4 * page);
         let c = arena.allocate(&all_classes()).expect("c takes a's place");
         for segment in &c.segments {
             assert!(is_zero(segment), "freed bytes in a shared page were zeroed");

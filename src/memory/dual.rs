@@ -257,10 +257,21 @@ impl DualRegion {
     ) -> Result<Placed> {
         let before = self.committed();
         let mut parts = [Part::default(); SegmentClass::COUNT];
+        // Stubs (AArch64 veneers) must stay within reach of the branches that
+        // use them, as close as ±32 KiB: they share the text's part, right
+        // after the text, instead of coming from a pool of their own.
+        let text = layout.get(SegmentClass::Text);
+        let stubs = layout.get(SegmentClass::Stubs);
+        let stub_offset = (text.size > 0 && stubs.size > 0)
+            .then(|| text.size.next_multiple_of(stubs.align.max(1)));
         for class in SegmentClass::ALL {
-            let request = layout.get(class);
-            if request.size == 0 {
+            let mut request = layout.get(class);
+            if request.size == 0 || (class == SegmentClass::Stubs && stub_offset.is_some()) {
                 continue;
+            }
+            if let (SegmentClass::Text, Some(at)) = (class, stub_offset) {
+                request.size = at + stubs.size;
+                request.align = request.align.max(stubs.align);
             }
             match self.take(class, request.size, request.align.max(1) as usize) {
                 Ok(Some(part)) => parts[class as usize] = part,
@@ -274,6 +285,15 @@ impl DualRegion {
                 }
             }
         }
+        if let Some(at) = stub_offset {
+            // A part of no length of its own: the stubs live in the text's.
+            let text = parts[SegmentClass::Text as usize];
+            parts[SegmentClass::Stubs as usize] = Part {
+                offset: text.offset + at as usize,
+                len: 0,
+                size: stubs.size,
+            };
+        }
         let needed = self.committed() - before;
         if room.is_some_and(|room| needed > room) {
             self.give_parts(&parts);
@@ -282,15 +302,17 @@ impl DualRegion {
         let mut segments = [Segment::EMPTY; SegmentClass::COUNT];
         for class in SegmentClass::ALL {
             let part = parts[class as usize];
-            if part.len == 0 {
+            if part.size == 0 {
                 continue;
             }
             segments[class as usize] = Segment {
                 addr: self.runtime_ptr(part.offset) as u64,
                 write_ptr: self.write_ptr(class, part.offset),
-                size: part.size,
+                size: segment_size(&parts, class),
             };
-            self.live_bytes += part.size;
+            if part.len > 0 {
+                self.live_bytes += part.size;
+            }
         }
         self.live.insert(id, parts);
         Ok(Placed::Segments(segments))
@@ -502,11 +524,11 @@ impl DualRegion {
             SegmentClass::ALL.iter().all(|&class| {
                 let part = parts[class as usize];
                 let segment = segments[class as usize];
-                if part.len == 0 {
+                if part.size == 0 {
                     segment.size == 0
                 } else {
                     segment.addr == self.runtime_ptr(part.offset) as u64
-                        && segment.size == part.size
+                        && segment.size == segment_size(parts, class)
                 }
             })
         })
@@ -537,7 +559,7 @@ impl DualRegion {
         let Some(parts) = self.live.remove(&id) else {
             return;
         };
-        for part in &parts {
+        for part in parts.iter().filter(|p| p.len > 0) {
             self.live_bytes -= part.size;
         }
         self.give_parts(&parts);
@@ -550,6 +572,9 @@ impl DualRegion {
         for class in SegmentClass::ALL {
             let part = parts[class as usize];
             if part.len == 0 {
+                // Stubs inside the text's part: bytes of their own, pages
+                // counted with the text.
+                stats.bytes_by_class[class as usize] = part.size;
                 continue;
             }
             let Some((&span_offset, span)) =
@@ -561,7 +586,7 @@ impl DualRegion {
             let last = (part.offset + part.len - 1 - span_offset) / self.granule;
             let pages = &span.pages[first..=last];
             let i = class as usize;
-            stats.bytes_by_class[i] = part.size;
+            stats.bytes_by_class[i] = segment_size(parts, class);
             stats.pages_by_class[i] = (pages.len() * self.granule) as u64;
             stats.exclusive_by_class[i] =
                 (pages.iter().filter(|&&count| count == 1).count() * self.granule) as u64;
@@ -622,6 +647,18 @@ impl DualRegion {
         }
         pieces.sort_unstable_by_key(|piece| piece.0);
         1 + protect::count_areas(self.runtime.len, (false, libc::PROT_NONE), pieces)
+    }
+}
+
+/// The size of `class`'s segment: its part's, except that text which shares
+/// its part with the stubs ends where they begin.
+fn segment_size(parts: &[Part; SegmentClass::COUNT], class: SegmentClass) -> u64 {
+    let stubs = parts[SegmentClass::Stubs as usize];
+    let part = parts[class as usize];
+    if class == SegmentClass::Text && stubs.size > 0 && stubs.len == 0 {
+        (stubs.offset - part.offset) as u64
+    } else {
+        part.size
     }
 }
 

@@ -168,6 +168,9 @@ fn link_map_lists_sections_symbols_got_and_memory() {
         " sin",
         "memory: reserved",
         "mapping(s)",
+        "region(s)",
+        "bytes of pages its own",
+        "largest free run",
     ] {
         assert!(stdout.contains(needle), "missing `{needle}` in:\n{stdout}");
     }

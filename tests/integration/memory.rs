@@ -677,7 +677,7 @@ fn an_image_links_at_chosen_addresses_and_reads_back() {
         linked[0]
             .exports
             .iter()
-            .find(|(n, _)| n == name)
+            .find(|(n, _)| &**n == name)
             .map(|(_, e)| e.address)
             .unwrap()
     };
