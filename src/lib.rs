@@ -9,6 +9,7 @@
 //! ([`ExecutionEngine`]).
 
 pub mod arch;
+pub mod bridge;
 pub mod debug;
 #[cfg(feature = "emulator")]
 pub mod emulator;

@@ -1,11 +1,16 @@
 //! The `rivet` command: run IR like `lli`, or link objects and print a map.
 
+use std::collections::BTreeSet;
 use std::ffi::{c_char, c_int, CString};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use rivet::bridge::{
+    host_address, libcall_signature, FunctionSignature, HostFunction, Win64Thunks, CALLBACK_TAKERS,
+};
 use rivet::llvm::{Module, OptLevel, TargetMachine, TargetOptions};
+use rivet::load::{Arch, Definition, Format, ObjectFile};
 use rivet::memory::SegmentClass;
 use rivet::ExecutionEngine;
 
@@ -41,6 +46,11 @@ enum Command {
         /// Optimization level of the IR pipeline and code generator (0-3).
         #[arg(short = 'O', default_value_t = 2)]
         opt: u8,
+        /// Compile for this target and run the code in its convention:
+        /// x86-64 ELF, Mach-O (System V) and COFF (Windows x64, through
+        /// thunks) natively; AArch64 in the emulator (feature `emulator`).
+        #[arg(long, value_name = "TRIPLE")]
+        triple: Option<String>,
     },
     /// Link relocatable objects and print where everything went.
     Link {
@@ -66,7 +76,16 @@ fn main() -> ExitCode {
             objects,
             no_lmm,
             opt,
-        } => run(&file, &args, &entry, &objects, no_lmm, opt),
+            triple,
+        } => run(
+            &file,
+            &args,
+            &entry,
+            &objects,
+            no_lmm,
+            opt,
+            triple.as_deref(),
+        ),
         Command::Link {
             objects,
             map,
@@ -95,9 +114,21 @@ fn run(
     objects: &[PathBuf],
     no_lmm: bool,
     opt: u8,
+    triple: Option<&str>,
 ) -> Result<i32, Box<dyn std::error::Error>> {
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let mut module = Module::parse(&bytes, &file.display().to_string())?;
+    let program = file.display().to_string();
+    let mut module = Module::parse(&bytes, &program)?;
+    if let Some(triple) = triple {
+        let own = module.triple();
+        if !own.is_empty() && own != triple {
+            return Err(format!(
+                "{program} names target triple `{own}`; --triple {triple} needs a module \
+                 without one (or with the same)"
+            )
+            .into());
+        }
+    }
     let opt_level = match opt {
         0 => OptLevel::None,
         1 => OptLevel::Less,
@@ -105,33 +136,382 @@ fn run(
         _ => OptLevel::Aggressive,
     };
     let tm = TargetMachine::new(&TargetOptions {
+        triple: triple.map(str::to_owned),
         opt_level,
         ..TargetOptions::default()
     })?;
     if opt > 0 {
         tm.optimize(&mut module, &format!("default<O{}>", opt.min(3)))?;
     }
-    let engine = rivet::create_mcjit_compiler(module, tm, Some(!no_lmm))?;
+    // The IR's own declarations give the signatures that calls into the
+    // host are bridged with when the target's convention is not the host's.
+    let declared = module.declared_functions();
+    let declared_globals = module.declared_globals();
+    let mut inputs = vec![(program.clone(), tm.emit_object(&mut module)?)];
+    drop(module);
     for object in objects {
-        engine.add_object_file(object)?;
+        let bytes = std::fs::read(object).map_err(|source| rivet::Error::Io {
+            path: object.clone(),
+            source,
+        })?;
+        inputs.push((object.display().to_string(), bytes));
     }
-    engine.finalize_object()?;
-    let address = engine.get_function_address(entry)?;
+    let (convention, host_functions) = {
+        let parsed = inputs
+            .iter()
+            .map(|(name, bytes)| ObjectFile::parse(bytes, name))
+            .collect::<rivet::Result<Vec<_>>>()?;
+        let convention = Convention::of(&parsed, tm.triple())?;
+        let host_functions = match convention {
+            Convention::SystemV => Vec::new(),
+            _ => host_functions(
+                &program,
+                &parsed,
+                &declared,
+                &declared_globals,
+                convention.emulated(),
+            )?,
+        };
+        (convention, host_functions)
+    };
+    // Thunks are dropped after the engine (locals drop in reverse order).
+    let thunks = match convention {
+        Convention::Win64 => Some(Win64Thunks::new(&program, &host_functions)?),
+        _ => None,
+    };
+    let engine = ExecutionEngine::with_lmm(Some(!no_lmm))?;
+    if let Some(thunks) = &thunks {
+        thunks.add_global_mappings(&engine);
+    }
+    for (name, bytes) in inputs {
+        engine.add_object_bytes(bytes, &name)?;
+    }
 
-    let mut argv_owned = vec![CString::new(file.display().to_string())?];
+    let mut argv_owned = vec![CString::new(program.as_str())?];
     for a in args {
         argv_owned.push(CString::new(a.as_str())?);
     }
-    let mut argv: Vec<*const c_char> = argv_owned.iter().map(|a| a.as_ptr()).collect();
-    argv.push(std::ptr::null());
-    // SAFETY: `address` is the finalized, executable entry point the engine
-    // linked; the program's contract (like lli's) is that it has the C
-    // signature `int(int, char **)`. argv lives until the call returns.
-    let status = unsafe {
-        let f: extern "C" fn(c_int, *const *const c_char) -> c_int = std::mem::transmute(address);
-        f((argv.len() - 1) as c_int, argv.as_ptr())
+    match convention {
+        Convention::SystemV | Convention::Win64 => {
+            engine.finalize_object()?;
+            let address = engine.get_function_address(entry)?;
+            let mut argv: Vec<*const c_char> = argv_owned.iter().map(|a| a.as_ptr()).collect();
+            argv.push(std::ptr::null());
+            let argc = (argv.len() - 1) as c_int;
+            // SAFETY: `address` is the finalized, executable entry point the
+            // engine linked, native code of this machine in the convention
+            // `convention` names (COFF code calls the host through `thunks`,
+            // alive until after the call); the program's contract (like
+            // lli's) is that it has the C signature `int(int, char **)`.
+            // argv lives until the call returns.
+            let status = unsafe {
+                if matches!(convention, Convention::Win64) {
+                    let f: extern "win64" fn(c_int, *const *const c_char) -> c_int =
+                        std::mem::transmute(address as usize);
+                    f(argc, argv.as_ptr())
+                } else {
+                    let f: extern "C" fn(c_int, *const *const c_char) -> c_int =
+                        std::mem::transmute(address as usize);
+                    f(argc, argv.as_ptr())
+                }
+            };
+            Ok(status)
+        }
+        #[cfg(feature = "emulator")]
+        Convention::Emulated(variadic) => emulated::run(
+            &engine,
+            &program,
+            &host_functions,
+            variadic,
+            entry,
+            &argv_owned,
+        ),
+    }
+}
+
+/// How the linked code is called, and how it calls the host.
+#[derive(Debug, Clone, Copy)]
+enum Convention {
+    /// Native System V code (ELF and Mach-O x86-64 on an x86-64 host).
+    SystemV,
+    /// Native Windows x64 code (COFF x86-64): called as `extern "win64"`,
+    /// calling the host through thunks.
+    Win64,
+    /// AArch64 code run in the emulator; host functions are bridges.
+    #[cfg(feature = "emulator")]
+    Emulated(rivet::bridge::aarch64::VariadicArgs),
+}
+
+impl Convention {
+    /// The convention of the objects to link (all of one format and
+    /// instruction set) on this host.
+    fn of(objects: &[ObjectFile<'_>], triple: &str) -> Result<Convention, String> {
+        let first = objects.first().ok_or("nothing to run")?;
+        let (format, arch) = (first.format, first.arch);
+        if let Some(other) = objects
+            .iter()
+            .find(|o| o.format != format || o.arch != arch)
+        {
+            return Err(format!(
+                "`{}` is {:?} {:?} but the program is compiled for {triple} ({format:?} {arch:?}): \
+                 objects of one run share a convention",
+                other.name, other.format, other.arch
+            ));
+        }
+        let host = Arch::host();
+        match (format, arch) {
+            (Format::Coff, Arch::X86_64) if host == Some(Arch::X86_64) => Ok(Convention::Win64),
+            (Format::Elf | Format::MachO, _) if host == Some(arch) => Ok(Convention::SystemV),
+            (Format::Coff, Arch::Aarch64) => Err(format!(
+                "cannot run COFF AArch64 code ({triple}): the emulator's bridges follow AAPCS64, \
+                 not the Windows arm64 convention"
+            )),
+            (_, Arch::Aarch64) => Self::emulator(format, triple),
+            _ => Err(format!(
+                "cannot run {format:?} {arch:?} code ({triple}) on this host"
+            )),
+        }
+    }
+
+    #[cfg(feature = "emulator")]
+    fn emulator(format: Format, _triple: &str) -> Result<Convention, String> {
+        use rivet::bridge::aarch64::VariadicArgs;
+        Ok(Convention::Emulated(match format {
+            Format::MachO => VariadicArgs::OnStack,
+            _ => VariadicArgs::InRegisters,
+        }))
+    }
+
+    #[cfg(not(feature = "emulator"))]
+    fn emulator(_format: Format, triple: &str) -> Result<Convention, String> {
+        Err(format!(
+            "{triple} is AArch64 code, which this host runs only in rivet's emulator, and this \
+             rivet was built without the emulator (rebuild with `--features emulator`)"
+        ))
+    }
+
+    /// Whether the code runs in the emulator.
+    fn emulated(self) -> bool {
+        match self {
+            Convention::SystemV | Convention::Win64 => false,
+            #[cfg(feature = "emulator")]
+            Convention::Emulated(_) => true,
+        }
+    }
+}
+
+/// Names the linker defines itself (see `rivet::link`), never host functions.
+const LINKER_NAMES: &[&str] = &[
+    "_GLOBAL_OFFSET_TABLE_",
+    "__ImageBase",
+    "__dso_handle",
+    "_fltused",
+];
+
+/// The host functions that code in a foreign convention calls: every name
+/// the objects leave undefined (COFF's `__imp_X` counts as X) that the
+/// process defines, with its signature from the IR declarations or, for
+/// calls code generation adds, from [`libcall_signature`]. Names the
+/// process does not define are left to the link, which reports them.
+fn host_functions(
+    program: &str,
+    objects: &[ObjectFile<'_>],
+    declared: &[FunctionSignature],
+    declared_globals: &[String],
+    emulated: bool,
+) -> rivet::Result<Vec<HostFunction>> {
+    let refuse = |reason: String| rivet::Error::UnsupportedObject {
+        object: program.to_owned(),
+        reason,
     };
-    Ok(status)
+    let mut defined = BTreeSet::new();
+    let mut wanted = BTreeSet::new();
+    for object in objects {
+        for symbol in object.symbols.iter().filter(|s| s.is_external()) {
+            if symbol.definition == Definition::Undefined {
+                let name = symbol.name.strip_prefix("__imp_").unwrap_or(symbol.name);
+                wanted.insert(name);
+            } else {
+                defined.insert(symbol.name);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for name in wanted.difference(&defined) {
+        if name.is_empty() || LINKER_NAMES.contains(name) {
+            continue;
+        }
+        let signature = declared
+            .iter()
+            .find(|s| s.name == *name)
+            .cloned()
+            .or_else(|| libcall_signature(name));
+        if CALLBACK_TAKERS.contains(name) {
+            return Err(refuse(format!(
+                "it calls `{name}`, which would call foreign code back in the host's convention"
+            )));
+        }
+        let Some(address) = host_address(name) else {
+            continue;
+        };
+        match signature {
+            Some(signature) => out.push(HostFunction { signature, address }),
+            // Data is reached at its address: natively that is all there is.
+            None if declared_globals.iter().any(|g| g == name) && !emulated => {}
+            None if declared_globals.iter().any(|g| g == name) => {
+                return Err(refuse(format!(
+                    "it uses host variable `{name}`, which the emulator does not map"
+                )))
+            }
+            None => {
+                return Err(refuse(format!(
+                    "it refers to host symbol `{name}`, which the IR does not declare: \
+                     without its signature rivet cannot bridge the call"
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(feature = "emulator")]
+mod emulated {
+    //! Running AArch64 code in the emulator, over rivet's own memory.
+
+    use std::ffi::CString;
+
+    use rivet::arch::aarch64::{GOT_SLOT_SIZE, STUB_SIZE};
+    use rivet::bridge::aarch64::{bridge_host_functions, VariadicArgs};
+    use rivet::bridge::HostFunction;
+    use rivet::emulator::{Aarch64Emulator, Perms};
+    use rivet::ExecutionEngine;
+
+    /// The emulator's page size.
+    const PAGE: u64 = 0x1000;
+
+    /// Links what `engine` holds with the host functions bridged, maps its
+    /// memory and argv into an emulator and calls `entry(argc, argv)` there.
+    pub(super) fn run(
+        engine: &ExecutionEngine,
+        program: &str,
+        functions: &[HostFunction],
+        variadic: VariadicArgs,
+        entry: &str,
+        argv: &[CString],
+    ) -> Result<i32, Box<dyn std::error::Error>> {
+        // Dropped after the emulator that maps it (reverse order).
+        let block = ArgvBlock::new(argv)?;
+        let mut emu = Aarch64Emulator::new()?;
+        bridge_host_functions(&mut emu, program, functions, variadic)?;
+        emu.add_global_mappings(engine);
+        engine.keep_link_maps(true);
+        engine.finalize_object()?;
+        let address = engine.get_function_address(entry)?;
+        for (start, end) in linked_pages(engine) {
+            // SAFETY: pages of the engine's finalized modules, which stay
+            // mapped with these permissions while `engine` lives, which is
+            // longer than `emu` (a local of this call).
+            unsafe { emu.map_host_range(start, end - start)? };
+        }
+        // SAFETY: `block` is a read-write mapping of ours that outlives `emu`.
+        unsafe { emu.map_host(block.addr(), block.len as u64, Perms::RW)? };
+        let (x0, _) = emu.call(address, &[argv.len() as u64, block.addr()], &[])?;
+        Ok(x0 as u32 as i32)
+    }
+
+    /// The pages of every section, GOT slot and stub the engine linked,
+    /// merged into disjoint ranges.
+    fn linked_pages(engine: &ExecutionEngine) -> Vec<(u64, u64)> {
+        let mut spans = Vec::new();
+        for (_, map) in engine.link_maps() {
+            spans.extend(map.sections.iter().map(|s| (s.1, s.2)));
+            spans.extend(map.got.iter().map(|g| (g.1, GOT_SLOT_SIZE as u64)));
+            spans.extend(map.stubs.iter().map(|s| (s.1, STUB_SIZE as u64)));
+        }
+        let mut pages: Vec<(u64, u64)> = spans
+            .into_iter()
+            .filter(|&(_, len)| len > 0)
+            .map(|(a, len)| {
+                let end = a.saturating_add(len).saturating_add(PAGE - 1) & !(PAGE - 1);
+                (a & !(PAGE - 1), end)
+            })
+            .collect();
+        pages.sort_unstable();
+        let mut merged: Vec<(u64, u64)> = Vec::new();
+        for (a, b) in pages {
+            match merged.last_mut() {
+                Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        merged
+    }
+
+    /// argv for emulated code: the pointer array then the strings, in pages
+    /// of their own that the emulator maps at the same address.
+    struct ArgvBlock {
+        ptr: *mut libc::c_void,
+        len: usize,
+    }
+
+    impl ArgvBlock {
+        fn new(argv: &[CString]) -> Result<ArgvBlock, Box<dyn std::error::Error>> {
+            let table = (argv.len() + 1) * 8;
+            let strings: usize = argv.iter().map(|a| a.as_bytes_with_nul().len()).sum();
+            let len = (table + strings).div_ceil(PAGE as usize) * PAGE as usize;
+            // SAFETY: a new anonymous private read-write mapping where the
+            // kernel chooses; nothing existing is touched.
+            let ptr = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            if ptr == libc::MAP_FAILED {
+                return Err(format!(
+                    "cannot map argv for the emulator: {}",
+                    std::io::Error::last_os_error()
+                )
+                .into());
+            }
+            let block = ArgvBlock { ptr, len };
+            let base = ptr as u64;
+            let mut at = table;
+            for (i, arg) in argv.iter().enumerate() {
+                let bytes = arg.as_bytes_with_nul();
+                // SAFETY: `table + strings` ≤ `len` bytes are ours and
+                // writable: slot i of the table (8-aligned, page start) and
+                // the string's bytes at `at`, which stay inside the block.
+                unsafe {
+                    (ptr.cast::<u64>()).add(i).write(base + at as u64);
+                    std::ptr::copy_nonoverlapping(
+                        bytes.as_ptr(),
+                        ptr.cast::<u8>().add(at),
+                        bytes.len(),
+                    );
+                }
+                at += bytes.len();
+            }
+            // The table's last slot stays null (the mapping is zeroed).
+            Ok(block)
+        }
+
+        fn addr(&self) -> u64 {
+            self.ptr as u64
+        }
+    }
+
+    impl Drop for ArgvBlock {
+        fn drop(&mut self) {
+            // SAFETY: the mapping made in `new`, unmapped once, after the
+            // emulator that mapped it is gone.
+            unsafe { libc::munmap(self.ptr, self.len) };
+        }
+    }
 }
 
 fn link(objects: &[PathBuf], map: bool, no_lmm: bool) -> Result<(), Box<dyn std::error::Error>> {

@@ -6,13 +6,19 @@ use llvm_sys::analysis::{LLVMVerifierFailureAction, LLVMVerifyModule};
 use llvm_sys::bit_reader::LLVMParseBitcodeInContext2;
 use llvm_sys::bit_writer::LLVMWriteBitcodeToMemoryBuffer;
 use llvm_sys::core::{
-    LLVMDisposeModule, LLVMGetDataLayoutStr, LLVMGetModuleIdentifier, LLVMGetTarget,
-    LLVMModuleCreateWithNameInContext, LLVMPrintModuleToString, LLVMSetModuleIdentifier,
+    LLVMCountParamTypes, LLVMDisposeModule, LLVMGetDataLayoutStr, LLVMGetFirstFunction,
+    LLVMGetFirstGlobal, LLVMGetIntTypeWidth, LLVMGetIntrinsicID, LLVMGetModuleIdentifier,
+    LLVMGetNextFunction, LLVMGetNextGlobal, LLVMGetParamTypes, LLVMGetReturnType, LLVMGetTarget,
+    LLVMGetTypeKind, LLVMGetValueName2, LLVMGlobalGetValueType, LLVMIsDeclaration,
+    LLVMIsFunctionVarArg, LLVMModuleCreateWithNameInContext, LLVMPrintModuleToString,
+    LLVMSetModuleIdentifier,
 };
 use llvm_sys::ir_reader::LLVMParseIRInContext2;
-use llvm_sys::prelude::LLVMModuleRef;
+use llvm_sys::prelude::{LLVMModuleRef, LLVMTypeRef, LLVMValueRef};
+use llvm_sys::LLVMTypeKind;
 
 use super::ffi_util::{borrowed_string, take_message, Context, MemoryBuffer};
+use crate::bridge::{FunctionSignature, ValueKind};
 use crate::{Error, Result};
 
 /// Raw bitcode starts with `BC` 0xC0DE.
@@ -142,6 +148,62 @@ impl Module {
         buffer.map(|b| b.to_vec()).unwrap_or_default()
     }
 
+    /// The functions the module declares but does not define (the ones the
+    /// linker resolves elsewhere), with their IR signatures, in module
+    /// order. LLVM intrinsics (`llvm.*`) are left out: code generation
+    /// expands them or turns them into calls of its own.
+    ///
+    /// Only what the IR says is reported: calls that code generation adds
+    /// (`memcpy`, `memset` for large copies) have no declaration here.
+    pub fn declared_functions(&self) -> Vec<FunctionSignature> {
+        let mut out = Vec::new();
+        // SAFETY: `self.raw` is live; the iteration returns functions owned
+        // by the module, or null after the last one.
+        let mut function = unsafe { LLVMGetFirstFunction(self.raw) };
+        while !function.is_null() {
+            // SAFETY: `function` is a live function of this module; its
+            // value type is its function type, owned by the context.
+            unsafe {
+                if LLVMIsDeclaration(function) != 0 && LLVMGetIntrinsicID(function) == 0 {
+                    let ty = LLVMGlobalGetValueType(function);
+                    let count = LLVMCountParamTypes(ty) as usize;
+                    let mut params: Vec<LLVMTypeRef> = vec![std::ptr::null_mut(); count];
+                    if count > 0 {
+                        // Writes exactly `count` type references.
+                        LLVMGetParamTypes(ty, params.as_mut_ptr());
+                    }
+                    out.push(FunctionSignature {
+                        name: value_name(function),
+                        params: params.into_iter().map(|t| value_kind(t)).collect(),
+                        ret: value_kind(LLVMGetReturnType(ty)),
+                        variadic: LLVMIsFunctionVarArg(ty) != 0,
+                    });
+                }
+                function = LLVMGetNextFunction(function);
+            }
+        }
+        out
+    }
+
+    /// The names of the global variables the module declares but does not
+    /// define (`@x = external global ...`), in module order.
+    pub fn declared_globals(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        // SAFETY: `self.raw` is live; the iteration returns globals owned by
+        // the module, or null after the last one.
+        let mut global = unsafe { LLVMGetFirstGlobal(self.raw) };
+        while !global.is_null() {
+            // SAFETY: `global` is a live global variable of this module.
+            unsafe {
+                if LLVMIsDeclaration(global) != 0 {
+                    out.push(value_name(global));
+                }
+                global = LLVMGetNextGlobal(global);
+            }
+        }
+        out
+    }
+
     /// The raw module, valid while `self` lives.
     pub(crate) fn raw(&self) -> LLVMModuleRef {
         self.raw
@@ -245,6 +307,43 @@ impl std::fmt::Debug for Module {
     }
 }
 
+/// The name of a global value (copied).
+///
+/// # Safety
+///
+/// `value` must be a live global value.
+unsafe fn value_name(value: LLVMValueRef) -> String {
+    let mut len = 0usize;
+    // SAFETY: `value` is live (the caller's contract); the returned pointer
+    // and length describe the name, owned by the value, copied at once.
+    let ptr = unsafe { LLVMGetValueName2(value, &mut len) };
+    if ptr.is_null() || len == 0 {
+        return String::new();
+    }
+    // SAFETY: LLVM reports `len` readable bytes at `ptr`.
+    let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// How a value of IR type `ty` is passed, as far as calls across
+/// conventions care.
+///
+/// # Safety
+///
+/// `ty` must be a live type.
+unsafe fn value_kind(ty: LLVMTypeRef) -> ValueKind {
+    // SAFETY: `ty` is live (the caller's contract).
+    match unsafe { LLVMGetTypeKind(ty) } {
+        // SAFETY: as above; `ty` is an integer type here.
+        LLVMTypeKind::LLVMIntegerTypeKind => ValueKind::Int(unsafe { LLVMGetIntTypeWidth(ty) }),
+        LLVMTypeKind::LLVMPointerTypeKind => ValueKind::Ptr,
+        LLVMTypeKind::LLVMFloatTypeKind => ValueKind::F32,
+        LLVMTypeKind::LLVMDoubleTypeKind => ValueKind::F64,
+        LLVMTypeKind::LLVMVoidTypeKind => ValueKind::Void,
+        _ => ValueKind::Other,
+    }
+}
+
 /// Whether `bytes` start with raw bitcode or the bitcode wrapper header.
 pub(crate) fn is_bitcode(bytes: &[u8]) -> bool {
     bytes.starts_with(&BITCODE_MAGIC) || bytes.starts_with(&BITCODE_WRAPPER_MAGIC)
@@ -253,4 +352,37 @@ pub(crate) fn is_bitcode(bytes: &[u8]) -> bool {
 /// The memory-buffer name LLVM prints in parse errors (`name:line:col: ...`).
 fn buffer_name(name: &str) -> std::result::Result<CString, String> {
     CString::new(name).map_err(|_| "module name contains a NUL byte".to_owned())
+}
+
+#[cfg(test)]
+mod declared_tests {
+    use super::*;
+
+    #[test]
+    fn declared_functions_and_globals_with_their_signatures() {
+        let module = Module::parse_ir(
+            "@defined = global i32 0\n\
+             @ext = external global i64\n\
+             declare double @sin(double)\n\
+             declare i32 @printf(ptr, ...)\n\
+             declare void @take(i8, i64, float, ptr, <2 x i32>)\n\
+             declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)\n\
+             define i32 @f() { ret i32 0 }\n",
+            "declared",
+        )
+        .unwrap();
+        let sigs = module.declared_functions();
+        let text: Vec<String> = sigs.iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            text,
+            [
+                "double sin(double)",
+                "i32 printf(ptr, ...)",
+                "void take(i8, i64, float, ptr, <aggregate or other type>)",
+            ]
+        );
+        assert!(sigs[1].variadic && !sigs[0].variadic);
+        assert_eq!(sigs[2].params[0], ValueKind::Int(8));
+        assert_eq!(module.declared_globals(), ["ext"]);
+    }
 }

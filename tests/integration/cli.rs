@@ -195,3 +195,245 @@ fn link_map_lists_sections_symbols_got_and_memory() {
     let bump = addr_of("bump");
     assert!(bump >= text && bump < text + 4096, "{bump:#x} vs {text:#x}");
 }
+
+/// Every target `rivet run --triple` runs: x86-64 ELF, Mach-O and COFF
+/// natively (COFF through win64 → System V thunks), AArch64 ELF and Mach-O
+/// in the emulator when the binary has it.
+const NATIVE_TRIPLES: [&str; 3] = [
+    "x86_64-unknown-linux-gnu",
+    "x86_64-apple-macosx10.15",
+    "x86_64-pc-windows-msvc",
+];
+const EMULATED_TRIPLES: [&str; 2] = ["aarch64-unknown-linux-gnu", "arm64-apple-macosx11.0"];
+
+/// The triples this test binary's `rivet` can run (the binary is built with
+/// the test's features).
+fn runnable_triples() -> Vec<&'static str> {
+    let mut triples = NATIVE_TRIPLES.to_vec();
+    if cfg!(feature = "emulator") {
+        triples.extend(EMULATED_TRIPLES);
+    }
+    triples
+}
+
+/// What fixtures/ir/targets.ll prints and returns, computed here.
+fn targets_expected(word: Option<&str>) -> (String, i32) {
+    let classify = [
+        101i64, 203, 307, 401, 509, 601, 701, 809, 907, 1009, 1103, 1201, 1301, 1409, 1511, 1601,
+    ];
+    let argc = 1 + word.is_some() as i64;
+    let sum: i64 = classify.iter().sum();
+    let poly = (0.75 * std::f64::consts::PI + 1.234567e-3) * std::f64::consts::E + 3.125;
+    let mut text = format!("targets: argc={argc}");
+    if let Some(w) = word {
+        text += &format!(" word={w} len={}", w.len());
+    }
+    text += &format!(
+        "\nsin(0.75) * 1e6 = {}\nswitch: sum={sum} other=-1\npoly(0.75) * 1e9 = {}\ncounter: 42\n",
+        (0.75f64.sin() * 1e6) as i64,
+        (poly * 1e9) as i64
+    );
+    (text, ((sum + 42 + argc) % 251) as i32)
+}
+
+#[test]
+fn run_triple_gives_the_same_output_and_status_on_every_target() {
+    let triples = runnable_triples();
+    for word in [None, Some("hello-world")] {
+        let (want, status) = targets_expected(word);
+        for triple in &triples {
+            for extra in [&[][..], &["-O", "0", "--no-lmm"][..]] {
+                let out = rivet()
+                    .args(["run", "--triple", triple])
+                    .args(extra)
+                    .arg(fixture("targets.ll"))
+                    .args(word)
+                    .output()
+                    .unwrap();
+                let what = format!("{triple} {extra:?} {word:?}");
+                assert_eq!(
+                    String::from_utf8_lossy(&out.stdout),
+                    want,
+                    "{what}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                assert_eq!(out.status.code(), Some(status), "{what}");
+                assert!(out.stderr.is_empty(), "{what}: {out:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn run_triple_forwards_printf_where_the_convention_allows() {
+    let native = rivet()
+        .args(["run", fixture("hello_libm.ll").as_str(), "5"])
+        .output()
+        .unwrap();
+    assert!(native.status.success(), "{native:?}");
+    let rows = String::from_utf8_lossy(&native.stdout).into_owned();
+    assert!(rows.contains("sin(1.00) = +0.841471  [four]"), "{rows}");
+    // Windows x64 and ELF AArch64 pass variadic arguments where the bridge
+    // reads them: the same text as the host's printf.
+    let mut forwarded = vec!["x86_64-pc-windows-msvc"];
+    if cfg!(feature = "emulator") {
+        forwarded.push("aarch64-unknown-linux-gnu");
+    }
+    for triple in forwarded {
+        let out = rivet()
+            .args([
+                "run",
+                "--triple",
+                triple,
+                fixture("hello_libm.ll").as_str(),
+                "5",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{triple}: {out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), rows, "{triple}");
+    }
+    // Apple arm64 passes them on the stack, which the bridge does not read:
+    // refused before anything runs, naming the function.
+    if cfg!(feature = "emulator") {
+        let out = rivet()
+            .args(["run", "--triple", "arm64-apple-macosx11.0"])
+            .arg(fixture("hello_libm.ll"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert!(out.stdout.is_empty(), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("`printf`") && stderr.contains("on the stack"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn run_triple_refuses_what_it_cannot_bridge_by_name() {
+    let variadic = temp("variadic.ll");
+    std::fs::write(
+        &variadic,
+        "@fmt = private constant [3 x i8] c\"%d\\00\"\n\
+         declare i32 @snprintf(ptr, i64, ptr, ...)\n\
+         define i32 @main(i32 %argc, ptr %argv) {\n\
+           %b = alloca [16 x i8]\n\
+           %r = call i32 (ptr, i64, ptr, ...) @snprintf(ptr %b, i64 16, ptr @fmt, i32 %argc)\n\
+           ret i32 %r\n\
+         }\n",
+    )
+    .unwrap();
+    let six = temp("six_args.ll");
+    std::fs::write(
+        &six,
+        "declare ptr @mmap(ptr, i64, i32, i32, i32, i64)\n\
+         define i32 @main(i32 %argc, ptr %argv) {\n\
+           %p = call ptr @mmap(ptr null, i64 4096, i32 3, i32 34, i32 -1, i64 0)\n\
+           ret i32 0\n\
+         }\n",
+    )
+    .unwrap();
+    let mut cases = vec![
+        (
+            "x86_64-pc-windows-msvc",
+            &variadic,
+            "`snprintf`",
+            "variadic",
+        ),
+        ("x86_64-pc-windows-msvc", &six, "`mmap`", "6 arguments"),
+    ];
+    if cfg!(feature = "emulator") {
+        cases.push((
+            "aarch64-unknown-linux-gnu",
+            &variadic,
+            "`snprintf`",
+            "variadic",
+        ));
+    }
+    for (triple, file, name, why) in cases {
+        let out = rivet()
+            .args(["run", "--triple", triple, file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{triple} {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(name) && stderr.contains(why),
+            "{triple}: {stderr}"
+        );
+    }
+    // The System V targets call the host directly: no bridge, no refusal.
+    let out = rivet()
+        .args([
+            "run",
+            "--triple",
+            "x86_64-apple-macosx10.15",
+            six.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}
+
+#[test]
+fn run_triple_reports_mismatches_and_missing_support() {
+    let pinned = temp("pinned.ll");
+    std::fs::write(
+        &pinned,
+        "target triple = \"x86_64-unknown-linux-gnu\"\n\
+         define i32 @main(i32 %argc, ptr %argv) { ret i32 7 }\n",
+    )
+    .unwrap();
+    let out = rivet()
+        .args([
+            "run",
+            "--triple",
+            "x86_64-pc-windows-msvc",
+            pinned.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("x86_64-unknown-linux-gnu") && stderr.contains("--triple"),
+        "{stderr}"
+    );
+    // The module's own triple, given again, is fine.
+    let status = rivet()
+        .args([
+            "run",
+            "--triple",
+            "x86_64-unknown-linux-gnu",
+            pinned.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(7));
+
+    let out = rivet()
+        .args(["run", "--triple", "nonsense-cpu-none"])
+        .arg(fixture("targets.ll"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no target for triple `nonsense-cpu-none`"),
+        "{stderr}"
+    );
+
+    if !cfg!(feature = "emulator") {
+        for triple in EMULATED_TRIPLES {
+            let out = rivet()
+                .args(["run", "--triple", triple, fixture("targets.ll").as_str()])
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(1));
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains("built without the emulator"), "{stderr}");
+        }
+    }
+}
