@@ -194,6 +194,13 @@ fn run(
     match convention {
         Convention::SystemV | Convention::Win64 => {
             engine.finalize_object()?;
+            let native = matches!(convention, Convention::SystemV);
+            if native {
+                // As lli does: static constructors before the entry point.
+                // (Windows-convention initializers would need a thunk of
+                // their own; they are not run.)
+                engine.run_static_constructors()?;
+            }
             let address = engine.get_function_address(entry)?;
             let mut argv: Vec<*const c_char> = argv_owned.iter().map(|a| a.as_ptr()).collect();
             argv.push(std::ptr::null());
@@ -215,6 +222,9 @@ fn run(
                     f(argc, argv.as_ptr())
                 }
             };
+            if native {
+                engine.run_static_destructors()?;
+            }
             Ok(status)
         }
         #[cfg(feature = "emulator")]

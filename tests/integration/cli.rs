@@ -437,3 +437,43 @@ fn run_triple_reports_mismatches_and_missing_support() {
         }
     }
 }
+
+#[test]
+fn run_calls_static_constructors_before_main_and_destructors_after() {
+    let path = temp("ctors.ll");
+    std::fs::write(
+        &path,
+        r#"@msg_ctor = private constant [6 x i8] c"ctor!\00"
+@msg_main = private constant [6 x i8] c"main!\00"
+@msg_dtor = private constant [6 x i8] c"dtor!\00"
+@ready = global i32 0
+@llvm.global_ctors = appending global [1 x { i32, ptr, ptr }] [{ i32, ptr, ptr } { i32 65535, ptr @init, ptr null }]
+@llvm.global_dtors = appending global [1 x { i32, ptr, ptr }] [{ i32, ptr, ptr } { i32 65535, ptr @fini, ptr null }]
+declare i32 @puts(ptr)
+define internal void @init() { call i32 @puts(ptr @msg_ctor)
+  store i32 7, ptr @ready
+  ret void }
+define internal void @fini() { call i32 @puts(ptr @msg_dtor)
+  ret void }
+define i32 @main(i32 %argc, ptr %argv) {
+  call i32 @puts(ptr @msg_main)
+  %r = load i32, ptr @ready
+  ret i32 %r
+}
+"#,
+    )
+    .unwrap();
+    let out = rivet()
+        .args(["run", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "main saw the constructor's store"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "ctor!\nmain!\ndtor!\n"
+    );
+}
