@@ -33,6 +33,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use unicorn_engine::{Arch, Mode, Prot, RegisterARM64, Unicorn};
 
+use crate::memory::HostPages;
 use crate::{Error, Result};
 
 /// The guest's argument registers at a bridged call.
@@ -112,54 +113,6 @@ const CPACR_FPEN: u64 = 0b11 << 20;
 /// Longest a call may run before it is reported as stuck (microseconds).
 const CALL_TIMEOUT_US: u64 = 60 * 1_000_000;
 
-/// Host memory the emulator owns: the stack and the trap page, allocated
-/// with `mmap` so that their addresses cannot collide with any other host
-/// mapping that the emulator also maps at its host address.
-struct OwnedRegion {
-    ptr: *mut libc::c_void,
-    len: usize,
-}
-
-impl OwnedRegion {
-    fn new(len: u64) -> Result<OwnedRegion> {
-        let len = len as usize;
-        // SAFETY: an anonymous private mapping at an address the kernel picks;
-        // no existing memory is affected.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(Error::Memory {
-                op: "mmap (emulator stack and trap page)",
-                source: std::io::Error::last_os_error(),
-            });
-        }
-        Ok(OwnedRegion { ptr, len })
-    }
-
-    fn addr(&self) -> u64 {
-        self.ptr as u64
-    }
-}
-
-impl Drop for OwnedRegion {
-    fn drop(&mut self) {
-        // SAFETY: `ptr`/`len` is the mapping made in `new`, unmapped once; the
-        // unicorn instance that mapped it is closed before (field order of
-        // `Aarch64Emulator`).
-        unsafe {
-            libc::munmap(self.ptr, self.len);
-        }
-    }
-}
-
 /// What the hooks share with the emulator.
 #[derive(Default)]
 struct Bridges {
@@ -176,7 +129,7 @@ pub struct Aarch64Emulator {
     // Dropped first: closes unicorn before the memory it maps goes away.
     uc: Unicorn<'static, Bridges>,
     /// The stack (`STACK_SIZE` bytes), then the trap page.
-    owned: OwnedRegion,
+    owned: HostPages,
     /// Bridged names and their trap addresses.
     names: BTreeMap<String, u64>,
     /// Guest ranges mapped so far, to refuse overlaps clearly.
@@ -192,7 +145,10 @@ impl Aarch64Emulator {
     pub fn new() -> Result<Aarch64Emulator> {
         let mut uc = Unicorn::new_with_data(Arch::ARM64, Mode::LITTLE_ENDIAN, Bridges::default())
             .map_err(|e| uc_error("cannot create an AArch64 CPU", e))?;
-        let owned = OwnedRegion::new(STACK_SIZE + TRAP_PAGE_SIZE)?;
+        let owned = HostPages::new(
+            (STACK_SIZE + TRAP_PAGE_SIZE) as usize,
+            "mmap (emulator stack and trap page)",
+        )?;
         let stack = owned.addr();
         let trap_page = stack + STACK_SIZE;
         // Every trap address holds `ret`, so a bridged call returns to its
@@ -208,8 +164,13 @@ impl Aarch64Emulator {
         // SAFETY: both ranges lie in `owned`, which lives as long as `uc`
         // (dropped after it) and is never unmapped or re-protected meanwhile.
         unsafe {
-            uc.mem_map_ptr(stack, STACK_SIZE, Prot::READ | Prot::WRITE, owned.ptr)
-                .map_err(|e| uc_error("cannot map the stack", e))?;
+            uc.mem_map_ptr(
+                stack,
+                STACK_SIZE,
+                Prot::READ | Prot::WRITE,
+                stack as *mut std::ffi::c_void,
+            )
+            .map_err(|e| uc_error("cannot map the stack", e))?;
             uc.mem_map_ptr(
                 trap_page,
                 TRAP_PAGE_SIZE,
@@ -558,7 +519,7 @@ mod tests {
             .bridge("twice", Box::new(|a| HostReturn::Int(a.x[0] * 2 + a.x[1])))
             .unwrap();
         assert_eq!(emu.trap_address("twice"), Some(twice));
-        let page = OwnedRegion::new(PAGE).unwrap();
+        let page = HostPages::new(PAGE as usize, "test page").unwrap();
         // f(a, b) = twice(a + 1, b) + 7, calling the bridge through x16:
         let code: [u32; 9] = [
             0xa9bf_7bfd,                                          // stp x29, x30, [sp, #-16]!
@@ -573,7 +534,7 @@ mod tests {
         ];
         // SAFETY: `page` is a live RW mapping of PAGE bytes.
         unsafe {
-            let words = page.ptr as *mut u32;
+            let words = page.addr() as *mut u32;
             for (i, w) in code.iter().chain(&[RET]).enumerate() {
                 words.add(i).write(*w);
             }

@@ -394,6 +394,7 @@ mod emulated {
     use rivet::bridge::aarch64::{bridge_host_functions, VariadicArgs};
     use rivet::bridge::HostFunction;
     use rivet::emulator::{Aarch64Emulator, Perms};
+    use rivet::memory::HostPages;
     use rivet::ExecutionEngine;
 
     /// The emulator's page size.
@@ -410,7 +411,7 @@ mod emulated {
         argv: &[CString],
     ) -> Result<i32, Box<dyn std::error::Error>> {
         // Dropped after the emulator that maps it (reverse order).
-        let block = ArgvBlock::new(argv)?;
+        let block = argv_block(argv)?;
         let mut emu = Aarch64Emulator::new()?;
         bridge_host_functions(&mut emu, program, functions, variadic)?;
         emu.add_global_mappings(engine);
@@ -424,7 +425,7 @@ mod emulated {
             unsafe { emu.map_host_range(start, end - start)? };
         }
         // SAFETY: `block` is a read-write mapping of ours that outlives `emu`.
-        unsafe { emu.map_host(block.addr(), block.len as u64, Perms::RW)? };
+        unsafe { emu.map_host(block.addr(), block.len() as u64, Perms::RW)? };
         let (x0, _) = emu.call(address, &[argv.len() as u64, block.addr()], &[])?;
         Ok(x0 as u32 as i32)
     }
@@ -459,68 +460,21 @@ mod emulated {
 
     /// argv for emulated code: the pointer array then the strings, in pages
     /// of their own that the emulator maps at the same address.
-    struct ArgvBlock {
-        ptr: *mut libc::c_void,
-        len: usize,
-    }
-
-    impl ArgvBlock {
-        fn new(argv: &[CString]) -> Result<ArgvBlock, Box<dyn std::error::Error>> {
-            let table = (argv.len() + 1) * 8;
-            let strings: usize = argv.iter().map(|a| a.as_bytes_with_nul().len()).sum();
-            let len = (table + strings).div_ceil(PAGE as usize) * PAGE as usize;
-            // SAFETY: a new anonymous private read-write mapping where the
-            // kernel chooses; nothing existing is touched.
-            let ptr = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    len,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                    -1,
-                    0,
-                )
-            };
-            if ptr == libc::MAP_FAILED {
-                return Err(format!(
-                    "cannot map argv for the emulator: {}",
-                    std::io::Error::last_os_error()
-                )
-                .into());
-            }
-            let block = ArgvBlock { ptr, len };
-            let base = ptr as u64;
-            let mut at = table;
-            for (i, arg) in argv.iter().enumerate() {
-                let bytes = arg.as_bytes_with_nul();
-                // SAFETY: `table + strings` ≤ `len` bytes are ours and
-                // writable: slot i of the table (8-aligned, page start) and
-                // the string's bytes at `at`, which stay inside the block.
-                unsafe {
-                    (ptr.cast::<u64>()).add(i).write(base + at as u64);
-                    std::ptr::copy_nonoverlapping(
-                        bytes.as_ptr(),
-                        ptr.cast::<u8>().add(at),
-                        bytes.len(),
-                    );
-                }
-                at += bytes.len();
-            }
-            // The table's last slot stays null (the mapping is zeroed).
-            Ok(block)
+    fn argv_block(argv: &[CString]) -> Result<HostPages, Box<dyn std::error::Error>> {
+        let table = (argv.len() + 1) * 8;
+        let strings: usize = argv.iter().map(|a| a.as_bytes_with_nul().len()).sum();
+        let mut block = HostPages::new(table + strings, "mmap (argv for the emulator)")?;
+        let base = block.addr();
+        let bytes = block.as_mut_slice();
+        let mut at = table;
+        for (i, arg) in argv.iter().enumerate() {
+            let arg = arg.as_bytes_with_nul();
+            bytes[8 * i..8 * i + 8].copy_from_slice(&(base + at as u64).to_le_bytes());
+            bytes[at..at + arg.len()].copy_from_slice(arg);
+            at += arg.len();
         }
-
-        fn addr(&self) -> u64 {
-            self.ptr as u64
-        }
-    }
-
-    impl Drop for ArgvBlock {
-        fn drop(&mut self) {
-            // SAFETY: the mapping made in `new`, unmapped once, after the
-            // emulator that mapped it is gone.
-            unsafe { libc::munmap(self.ptr, self.len) };
-        }
+        // The table's last slot stays null (fresh pages are zeroed).
+        Ok(block)
     }
 }
 

@@ -41,6 +41,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::printf::{self, VarArgs};
 use super::{HostFunction, RegClass, CALLBACK_TAKERS, VARIADIC_SUPPORTED};
+use crate::memory::HostPages;
 use crate::{Error, Result};
 
 /// Integer argument registers by position (Windows x64): rcx, rdx, r8, r9.
@@ -56,8 +57,8 @@ const THUNK_ALIGN: usize = 16;
 /// Generated Windows x64 → System V thunks, one per host function, in
 /// read+execute memory (see the module docs).
 pub struct Win64Thunks {
-    region: *mut libc::c_void,
-    len: usize,
+    /// The thunks' code, read + execute; `None` when there are none.
+    pages: Option<HostPages>,
     addresses: BTreeMap<String, u64>,
 }
 
@@ -125,16 +126,16 @@ impl Win64Thunks {
             }
             emit_fixed_thunk(&mut code, &classes, function.address);
         }
-        let (region, len) = map_code(&code)?;
+        // Written once, then read + execute: W^X holds throughout.
+        let pages = (!code.is_empty())
+            .then(|| HostPages::with_code(&code, "win64 thunks"))
+            .transpose()?;
+        let base = pages.as_ref().map_or(0, HostPages::addr);
         let addresses = offsets
             .into_iter()
-            .map(|(name, offset)| (name, region as u64 + offset as u64))
+            .map(|(name, offset)| (name, base + offset as u64))
             .collect();
-        Ok(Win64Thunks {
-            region,
-            len,
-            addresses,
-        })
+        Ok(Win64Thunks { pages, addresses })
     }
 
     /// The thunk of `name`.
@@ -160,71 +161,13 @@ impl Win64Thunks {
     }
 }
 
-impl Drop for Win64Thunks {
-    fn drop(&mut self) {
-        if self.len == 0 {
-            return;
-        }
-        // SAFETY: `region`/`len` is the mapping made by `map_code`, unmapped
-        // once; the owner keeps `self` alive as long as code calls the thunks.
-        unsafe {
-            libc::munmap(self.region, self.len);
-        }
-    }
-}
-
 impl std::fmt::Debug for Win64Thunks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Win64Thunks")
-            .field("region", &self.region)
+            .field("pages", &self.pages)
             .field("thunks", &self.addresses)
             .finish()
     }
-}
-
-/// Copies `code` into fresh pages, then makes them read+execute.
-fn map_code(code: &[u8]) -> Result<(*mut libc::c_void, usize)> {
-    if code.is_empty() {
-        return Ok((std::ptr::null_mut(), 0));
-    }
-    let page = crate::memory::page_size();
-    let len = code.len().div_ceil(page) * page;
-    // SAFETY: a new anonymous private read-write mapping where the kernel
-    // chooses; no existing memory is touched.
-    let region = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if region == libc::MAP_FAILED {
-        return Err(Error::Memory {
-            op: "mmap (win64 thunks)",
-            source: std::io::Error::last_os_error(),
-        });
-    }
-    // SAFETY: `region` is a writable mapping of `len` ≥ `code.len()` bytes,
-    // ours alone, and does not overlap `code`. Then it is made
-    // read+execute (no longer writable): W^X holds throughout.
-    let protected = unsafe {
-        std::ptr::copy_nonoverlapping(code.as_ptr(), region.cast::<u8>(), code.len());
-        libc::mprotect(region, len, libc::PROT_READ | libc::PROT_EXEC)
-    };
-    if protected != 0 {
-        let source = std::io::Error::last_os_error();
-        // SAFETY: the mapping made above, never handed out.
-        unsafe { libc::munmap(region, len) };
-        return Err(Error::Memory {
-            op: "mprotect (win64 thunks)",
-            source,
-        });
-    }
-    // x86-64 keeps instruction fetch coherent with stores: no cache flush.
-    Ok((region, len))
 }
 
 /// `push rsi; push rdi; sub rsp, FRAME; movaps [rsp+16i], xmm(6+i)`.

@@ -18,6 +18,7 @@ mod arena;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod dual;
 mod free_list;
+mod host_pages;
 mod image;
 mod pages;
 mod protect;
@@ -26,6 +27,7 @@ mod sections;
 pub use arena::{
     Arena, ArenaConfig, ArenaMode, RegionInfo, DEFAULT_HINT, DEFAULT_MODE, DEFAULT_RESERVATION,
 };
+pub use host_pages::HostPages;
 pub use image::{Image, ImageConfig};
 pub use protect::{check_jit_execution, page_size};
 pub use sections::{SectionsConfig, SectionsManager};
