@@ -126,15 +126,7 @@ fn parse_with<'data, H: CoffHeader>(data: &'data [u8], name: &str) -> Result<Obj
 
     // Sections, 1-based, behind a placeholder.
     let mut sections = Vec::with_capacity(table.len() + 1);
-    sections.push(Section {
-        name: "",
-        kind: SectionKind::Ignored,
-        data: &[],
-        size: 0,
-        align: 1,
-        relocations: Vec::new(),
-        comdat: None,
-    });
+    sections.push(Section::placeholder());
     let mut is_comdat = vec![false];
     let mut drectve: Vec<&'data [u8]> = Vec::new();
     for sh in table.iter() {
@@ -319,13 +311,7 @@ fn parse_with<'data, H: CoffHeader>(data: &'data [u8], name: &str) -> Result<Obj
     let mut symbols: Vec<Symbol<'data>> = Vec::with_capacity(count);
     for (index, sym) in raw.iter().enumerate() {
         let Some(sym) = *sym else {
-            symbols.push(Symbol {
-                name: "",
-                binding: Binding::Local,
-                kind: SymbolKind::Other,
-                definition: Definition::Absolute(0),
-                size: 0,
-            });
+            symbols.push(Symbol::placeholder());
             continue;
         };
         let sym_name = symbol_name(index, sym)?;

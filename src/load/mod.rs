@@ -93,6 +93,23 @@ pub struct Section<'data> {
     pub comdat: Option<Comdat<'data>>,
 }
 
+impl Section<'_> {
+    /// A section that holds nothing and is not loaded: what formats that
+    /// number sections from 1 put at index 0, so model indices stay the
+    /// file's own.
+    pub fn placeholder() -> Self {
+        Section {
+            name: "",
+            kind: SectionKind::Ignored,
+            data: &[],
+            size: 0,
+            align: 1,
+            relocations: Vec::new(),
+            comdat: None,
+        }
+    }
+}
+
 /// How the linker picks among sections of one COMDAT group (COFF's
 /// selections; an ELF group is `Any`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,6 +180,19 @@ pub struct Symbol<'data> {
 }
 
 impl Symbol<'_> {
+    /// A nameless local symbol of no use, standing in for a table entry
+    /// that is not a symbol (COFF auxiliary records, Mach-O debug stabs), so
+    /// model indices stay the file's own.
+    pub fn placeholder() -> Self {
+        Symbol {
+            name: "",
+            binding: Binding::Local,
+            kind: SymbolKind::Other,
+            definition: Definition::Absolute(0),
+            size: 0,
+        }
+    }
+
     /// Whether other objects can see the symbol.
     pub fn is_external(&self) -> bool {
         self.binding != Binding::Local

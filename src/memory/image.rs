@@ -190,19 +190,7 @@ impl MemoryManager for Image {
             if request.size == 0 {
                 continue;
             }
-            let align = request.align.max(1);
-            if !align.is_power_of_two() {
-                return Err(Error::Memory {
-                    op: "allocate",
-                    source: io::Error::new(
-                        io::ErrorKind::InvalidInput,
-                        format!(
-                            "alignment {align} of the {} segment is not a power of two",
-                            class.name()
-                        ),
-                    ),
-                });
-            }
+            let align = request.checked_align(class)?;
             let start = cursor.checked_next_multiple_of(align);
             let end = start.and_then(|start| start.checked_add(request.size));
             let fits = end.filter(|&end| end <= self.config.end);

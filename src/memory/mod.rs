@@ -100,6 +100,28 @@ pub struct SegmentRequest {
     pub align: u64,
 }
 
+impl SegmentRequest {
+    /// The alignment (0 read as 1), or an error naming `class` when it is
+    /// not a power of two.
+    pub fn checked_align(&self, class: SegmentClass) -> Result<u64> {
+        let align = self.align.max(1);
+        if align.is_power_of_two() {
+            Ok(align)
+        } else {
+            Err(crate::Error::Memory {
+                op: "allocate",
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!(
+                        "alignment {align} of the {} segment is not a power of two",
+                        class.name()
+                    ),
+                ),
+            })
+        }
+    }
+}
+
 /// A whole module's memory needs, indexed by `SegmentClass as usize`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ModuleLayout {

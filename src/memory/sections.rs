@@ -150,19 +150,7 @@ impl SectionsManager {
             if request.size == 0 {
                 continue;
             }
-            let align = request.align.max(1);
-            if !align.is_power_of_two() {
-                return Err(Error::Memory {
-                    op: "allocate",
-                    source: io::Error::new(
-                        io::ErrorKind::InvalidInput,
-                        format!(
-                            "alignment {align} of the {} segment is not a power of two",
-                            class.name()
-                        ),
-                    ),
-                });
-            }
+            let align = request.checked_align(class)?;
             // Anything beyond the user address space (47 bits on x86-64 and
             // most AArch64 systems, 52 at most) cannot be mapped anyway.
             const LIMIT: u64 = 1 << 52;

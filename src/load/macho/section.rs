@@ -46,15 +46,7 @@ pub(super) fn parse<'data>(
 ) -> Result<(Vec<Section<'data>>, Vec<RawSection<'data>>)> {
     let mut sections = Vec::with_capacity(headers.len() + 1);
     let mut raw = Vec::with_capacity(headers.len() + 1);
-    sections.push(Section {
-        name: "",
-        kind: SectionKind::Ignored,
-        data: &[],
-        size: 0,
-        align: 1,
-        relocations: Vec::new(),
-        comdat: None,
-    });
+    sections.push(Section::placeholder());
     raw.push(RawSection::default());
 
     for (i, &header) in headers.iter().enumerate() {

@@ -49,13 +49,7 @@ pub(super) fn parse<'data>(
     for (index, nlist) in table.iter().enumerate() {
         let n_type = nlist.n_type();
         if n_type.is_stab() {
-            symbols.push(Symbol {
-                name: "",
-                binding: Binding::Local,
-                kind: SymbolKind::Other,
-                definition: Definition::Absolute(0),
-                size: 0,
-            });
+            symbols.push(Symbol::placeholder());
             continue;
         }
         let raw_name = nlist.name(endian, table.strings()).map_err(|_| {
