@@ -10,6 +10,8 @@
 
 pub mod arch;
 pub mod bridge;
+#[cfg(feature = "llvm")]
+pub mod check;
 pub mod debug;
 #[cfg(feature = "emulator")]
 pub mod emulator;

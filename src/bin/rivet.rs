@@ -64,6 +64,9 @@ enum Command {
         #[arg(long)]
         no_lmm: bool,
     },
+    /// Link for any target at chosen addresses, without running, and verify
+    /// the bytes with RuntimeDyldChecker expressions.
+    Check(rivet::check::CheckOptions),
 }
 
 fn main() -> ExitCode {
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
             map,
             no_lmm,
         } => link(&objects, map, no_lmm).map(|()| 0),
+        Command::Check(options) => Ok(rivet::check::cli(&options)),
     };
     match result {
         Ok(status) => {

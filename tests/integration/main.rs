@@ -1,6 +1,7 @@
 //! rivet's integration tests: one binary, one module per area.
 
 mod aarch64;
+mod check;
 mod cli;
 mod coff;
 mod common;
