@@ -1,0 +1,10 @@
+# ABS16 one below its minimum (-0x8000).
+# overflow-limits.s holds the last value accepted.
+#
+# rivet-check-args: --triple aarch64-unknown-linux-gnu
+# rivet-check-args: --map-section overflow-abs16-low.o,.data=0x20000
+# rivet-check-args: --dummy-extern zero=0
+# rivet-check-error: ABS16 at .data+0x0 in `overflow-abs16-low.o` against `zero` is out of range
+
+        .data
+        .hword  zero - 0x8001
