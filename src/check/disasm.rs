@@ -202,7 +202,7 @@ mod tests {
     fn aarch64_operands_are_numbered_as_llvm_numbers_them() {
         let d = Disassembler::new("aarch64-unknown-linux-gnu", "", "").unwrap();
         // adrp x0, #0x3000 (3 pages): operand 1 is the page count.
-        let adrp = 0x9000_0000u32 | (3 << 29) /* immlo */ | (0 << 5);
+        let adrp = 0x9000_0000u32 | (3 << 29); // immlo = 3, immhi = 0
         let insn = d.decode(&adrp.to_le_bytes(), 0).unwrap();
         assert_eq!(insn.size, 4);
         assert_eq!(insn.operands[1], Operand::Imm(3));

@@ -236,3 +236,241 @@ fn check_options_come_from_the_command_line_too() {
         "{stderr}"
     );
 }
+
+// Relocation types the LLVM assembler never writes (Mach-O SIGNED_1/2/4,
+// COFF REL32_1..5, ABSOLUTE and a SECTION with an addend in its field,
+// AArch64's withdrawn NONE code 256): assembled with the type it does
+// write, then patched, then checked with rivet check like any other.
+
+fn assemble(triple: &str, asm: &str) -> Vec<u8> {
+    TargetMachine::new(&TargetOptions {
+        triple: Some(triple.into()),
+        ..TargetOptions::default()
+    })
+    .unwrap()
+    .assemble(asm)
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Links `object` (written as `name`) and evaluates `checks` against it.
+fn check_object(name: &str, object: &[u8], checks: &str, extra: &[&str]) -> rivet::check::Report {
+    let dir = std::env::temp_dir().join(format!("rivet-check-patched-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let object_path = dir.join(name);
+    std::fs::write(&object_path, object).unwrap();
+    let check_path = dir.join(format!("{name}.checks"));
+    std::fs::write(&check_path, checks).unwrap();
+    let mut options = <CheckOptions as clap::Parser>::parse_from(
+        ["rivet-check"].iter().chain(extra.iter()).copied(),
+    );
+    options.checks = vec![check_path];
+    options.inputs = vec![object_path];
+    let report = rivet::check::run(&options).unwrap();
+    assert!(report.passed(), "{name}:\n{report}");
+    report
+}
+
+fn read_u32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap())
+}
+
+fn write_u32(bytes: &mut [u8], at: usize, value: u32) {
+    bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
+}
+
+/// (file offset of each relocation entry, its r_address) for a Mach-O section.
+fn macho_relocations(object: &[u8], section: &str) -> Vec<(usize, u32)> {
+    let macho = goblin::mach::MachO::parse(object, 0).unwrap();
+    for segment in macho.segments.iter() {
+        for (header, _) in segment.sections().unwrap() {
+            if header.name().unwrap() == section {
+                return (0..header.nreloc as usize)
+                    .map(|i| {
+                        let at = header.reloff as usize + 8 * i;
+                        (at, read_u32(object, at))
+                    })
+                    .collect();
+            }
+        }
+    }
+    panic!("no section {section}")
+}
+
+#[test]
+fn macho_signed_1_2_4_relocations() {
+    // Each instruction at a multiple of 16; after its displacement come 1,
+    // 2 or 4 bytes of immediate. LLVM writes SIGNED for all of them.
+    let asm = "
+        .section __TEXT,__text,regular,pure_instructions
+        .globl _main
+_main:
+s1:     movb    $0x12, _data+8(%rip)
+        .org    0x10
+s2:     movw    $0x1234, _data+12(%rip)
+        .org    0x20
+s4:     movl    $0x12345678, _data+16(%rip)
+        .org    0x30
+l1:     movb    $1, Lconst+4(%rip)
+        .org    0x40
+l2:     movw    $2, Lconst+6(%rip)
+        .org    0x50
+l4:     movl    $3, Lconst+8(%rip)
+        .section __TEXT,__const
+Lconst: .quad   0, 0
+        .section __DATA,__data
+        .globl  _data
+_data:  .space  32
+.subsections_via_symbols
+";
+    let mut object = assemble("x86_64-apple-macosx10.15", asm);
+    let mut patched = Vec::new();
+    for (at, address) in macho_relocations(&object, "__text") {
+        let word = read_u32(&object, at + 4);
+        assert_eq!(word >> 28, 1, "X86_64_RELOC_SIGNED at {address:#x}");
+        let n_type = match address / 16 {
+            0 | 3 => 6, // SIGNED_1
+            1 | 4 => 7, // SIGNED_2
+            _ => 8,     // SIGNED_4
+        };
+        write_u32(&mut object, at + 4, (word & 0x0fff_ffff) | (n_type << 28));
+        patched.push(n_type);
+    }
+    patched.sort();
+    assert_eq!(patched, [6, 6, 7, 7, 8, 8]);
+    let checks = "
+# jitlink-check: decode_operand(s1, 3) = _data + 8 - next_pc(s1)
+# jitlink-check: decode_operand(s2, 3) = _data + 12 - next_pc(s2)
+# jitlink-check: decode_operand(s4, 3) = _data + 16 - next_pc(s4)
+# jitlink-check: decode_operand(l1, 3) = section_addr(signed.o, __const) + 4 - next_pc(l1)
+# jitlink-check: decode_operand(l2, 3) = section_addr(signed.o, __const) + 6 - next_pc(l2)
+# jitlink-check: decode_operand(l4, 3) = section_addr(signed.o, __const) + 8 - next_pc(l4)
+";
+    let report = check_object("signed.o", &object, checks, &[]);
+    assert_eq!(report.files[0].checks.len(), 6);
+}
+
+/// (file offset of each relocation entry, its virtual address) of a COFF section.
+fn coff_relocations(object: &[u8], section: &str) -> Vec<(usize, u32, usize)> {
+    let coff = goblin::pe::Coff::parse(object).unwrap();
+    let header = coff
+        .sections
+        .iter()
+        .find(|s| s.name().unwrap() == section)
+        .unwrap_or_else(|| panic!("no section {section}"));
+    (0..header.number_of_relocations as usize)
+        .map(|i| {
+            let at = header.pointer_to_relocations as usize + 10 * i;
+            let address = read_u32(object, at);
+            (
+                at,
+                address,
+                header.pointer_to_raw_data as usize + address as usize,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn coff_rel32_n_absolute_and_section_addend_relocations() {
+    // Five pc-relative fields (REL32, to become REL32_1..5), a pointer (to
+    // become ABSOLUTE: left alone), a SECTION whose field will hold an
+    // addend, and a movb whose REL32 becomes REL32_1.
+    let asm = "
+        .text
+        .globl  main
+main:
+        movb    $1, target+4(%rip)
+        retq
+        .section .rdata,\"dr\"
+        .globl  target
+target: .quad   0
+        .data
+pc1:    .long   target - .
+pc2:    .long   target - .
+pc3:    .long   target - .
+pc4:    .long   target - .
+pc5:    .long   target - .
+pointer:
+        .quad   target
+section:
+        .secidx target
+";
+    let mut object = assemble("x86_64-pc-windows-msvc", asm);
+    let mut data = coff_relocations(&object, ".data");
+    data.sort_by_key(|r| r.1);
+    // Fields at .data+0, +4, ... +16 are REL32 (type 4); REL32_n is 4 + n
+    // and counts from n bytes further, so n more goes into the field.
+    for (n, &(at, address, field)) in data.iter().take(5).enumerate() {
+        let n = n + 1;
+        assert_eq!(address as usize, 4 * (n - 1));
+        assert_eq!(u16::from_le_bytes([object[at + 8], object[at + 9]]), 4);
+        object[at + 8..at + 10].copy_from_slice(&(4 + n as u16).to_le_bytes());
+        let value = read_u32(&object, field);
+        write_u32(&mut object, field, value + n as u32);
+    }
+    // The pointer: ABSOLUTE (0), a marker in its field.
+    let (at, address, field) = data[5];
+    assert_eq!(address, 20);
+    object[at + 8..at + 10].copy_from_slice(&0u16.to_le_bytes());
+    object[field..field + 8].copy_from_slice(&0x0123_4567_89ab_cdefu64.to_le_bytes());
+    // SECTION (type 10) with 0x7ffd in its field; target's section, .rdata,
+    // is section 4 (after .text, .data and .bss).
+    let (at, address, field) = data[6];
+    assert_eq!(
+        (
+            address,
+            u16::from_le_bytes([object[at + 8], object[at + 9]])
+        ),
+        (28, 10)
+    );
+    object[field..field + 2].copy_from_slice(&0x7ffdu16.to_le_bytes());
+    // The movb: REL32 holding -1 becomes REL32_1 holding 0.
+    let (at, _, field) = coff_relocations(&object, ".text")[0];
+    object[at + 8..at + 10].copy_from_slice(&5u16.to_le_bytes());
+    let value = read_u32(&object, field);
+    write_u32(&mut object, field, value.wrapping_add(1));
+
+    let checks = "
+# jitlink-check: *{4}pc1 = (target - pc1)[31:0]
+# jitlink-check: *{4}pc2 = (target - pc2)[31:0]
+# jitlink-check: *{4}pc3 = (target - pc3)[31:0]
+# jitlink-check: *{4}pc4 = (target - pc4)[31:0]
+# jitlink-check: *{4}pc5 = (target - pc5)[31:0]
+# jitlink-check: *{8}pointer = 0x0123456789abcdef
+# jitlink-check: *{2}section = 0x7ffd + 4
+# jitlink-check: decode_operand(main, 3) = target + 4 - next_pc(main)
+";
+    let report = check_object("rel32n.o", &object, checks, &[]);
+    assert_eq!(report.files[0].checks.len(), 8);
+}
+
+#[test]
+fn aarch64_withdrawn_none_code_256_changes_nothing() {
+    let asm = "
+        .data
+        .globl  target
+target: .quad   0
+marker:
+        .reloc  ., R_AARCH64_NONE, target
+        .word   0x11223344
+";
+    let mut object = assemble("aarch64-unknown-linux-gnu", asm);
+    let elf = goblin::elf::Elf::parse(&object).unwrap();
+    let (index, _) = elf
+        .shdr_relocs
+        .iter()
+        .find(|(_, relocs)| relocs.len() == 1)
+        .expect("the .rela.data section");
+    let offset = elf.section_headers[*index].sh_offset as usize;
+    drop(elf);
+    // r_info (after r_offset): type in the low 32 bits; 0 becomes 256.
+    assert_eq!(read_u32(&object, offset + 8), 0);
+    write_u32(&mut object, offset + 8, 256);
+    let report = check_object(
+        "none256.o",
+        &object,
+        "# jitlink-check: *{4}marker = 0x11223344\n",
+        &[],
+    );
+    assert_eq!(report.files[0].checks.len(), 1);
+}
