@@ -89,6 +89,12 @@ _func:
         nop
         nop
 
+        .section __TEXT,__const
+        .p2align 3
+        .quad   0
+Lconst:
+        .quad   0
+
         .section __DATA,__data
         .p2align 4
         .globl  _words
@@ -101,6 +107,12 @@ ptr64:
         .quad   _func + 4
 ptr32:
         .long   _words + 8
+# UNSIGNED against an assembler-local label of another section (LLVM
+# writes it against the section's `ltmp` symbol, + the label's offset).
+# jitlink-check: *{8}ptr_local = section_addr(relocations.o, __const) + 12
+        .p2align 3
+ptr_local:
+        .quad   Lconst + 4
 # SUBTRACTOR + UNSIGNED, 8 and 4 bytes.
 # jitlink-check: *{8}diff64 = _words - _func
 # jitlink-check: *{4}diff32 = (_func - _words + 0x10)[31:0]

@@ -19,6 +19,10 @@ call_local:
         callq   _func
 call_ext:
         callq   _ext_func
+# BRANCH to an assembler-local label of another section: not extern.
+# rtdyld-check: decode_operand(call_section, 0) = section_addr(relocations.o, __text_cold) + 1 - next_pc(call_section)
+call_section:
+        callq   Lcold
 
 # SIGNED, with 0, 1, 2 and 4 bytes of immediate after the displacement
 # (SIGNED, SIGNED_1, SIGNED_2, SIGNED_4), to an extern symbol + addend.
@@ -62,6 +66,11 @@ got_other:
 
         .globl  _func
 _func:
+        retq
+
+        .section __TEXT,__text_cold,regular,pure_instructions
+        nop
+Lcold:
         retq
 
         .section __TEXT,__const

@@ -89,7 +89,12 @@ pub fn evaluate(check: &str, env: &dyn Env) -> Outcome {
         return Outcome::Error("expected `lhs = rhs`: there is no `=`".to_string());
     };
     let side = |text: &str| -> Result<u64, String> {
-        let mut parser = Parser { text, pos: 0, env };
+        let mut parser = Parser {
+            text,
+            pos: 0,
+            env,
+            depth: 0,
+        };
         let value = parser.expression()?;
         parser.skip_space();
         if parser.pos < text.len() {
@@ -146,10 +151,16 @@ fn is_symbol_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '.' | '$')
 }
 
+/// How deep parentheses and loads may nest: deeper is an error, not a
+/// stack overflow.
+const MAX_DEPTH: usize = 256;
+
 struct Parser<'a> {
     text: &'a str,
     pos: usize,
     env: &'a dyn Env,
+    /// Parentheses and loads open now.
+    depth: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -217,19 +228,38 @@ impl<'a> Parser<'a> {
         Some(op)
     }
 
+    /// Runs `inner` one nesting level deeper.
+    fn nested(
+        &mut self,
+        inner: impl FnOnce(&mut Self) -> Result<u64, String>,
+    ) -> Result<u64, String> {
+        if self.depth >= MAX_DEPTH {
+            return Err(format!(
+                "parentheses and loads nest more than {MAX_DEPTH} deep in `{}`",
+                self.text
+            ));
+        }
+        self.depth += 1;
+        let result = inner(self);
+        self.depth -= 1;
+        result
+    }
+
     fn simple(&mut self) -> Result<u64, String> {
         self.skip_space();
         let value = match self.peek() {
             None => return Err(self.unexpected("a value")),
             Some('(') => {
                 self.pos += 1;
-                let value = self.expression()?;
-                self.expect(")")?;
-                value
+                self.nested(|p| {
+                    let value = p.expression()?;
+                    p.expect(")")?;
+                    Ok(value)
+                })?
             }
             Some('*') => {
                 self.pos += 1;
-                return self.load();
+                return self.nested(Self::load);
             }
             Some(c) if c.is_ascii_alphabetic() || c == '_' => self.identifier()?,
             Some(c) if c.is_ascii_digit() => self.number()?,
@@ -663,5 +693,12 @@ mod tests {
         assert!(matches!(eval("(foo = 1"), Outcome::Error(e) if e.contains("`)`")));
         assert!(matches!(eval("= 1"), Outcome::Error(e) if e.contains("a value")));
         assert!(matches!(eval("-1 = 1"), Outcome::Error(_)));
+        // Deep nesting is an error, not a stack overflow.
+        let deep = format!("{}1{} = 1", "(".repeat(100_000), ")".repeat(100_000));
+        assert!(matches!(eval(&deep), Outcome::Error(e) if e.contains("nest more than")));
+        let loads = format!("{}0 = 0", "*{8}".repeat(100_000));
+        assert!(matches!(eval(&loads), Outcome::Error(e) if e.contains("nest more than")));
+        let fine = format!("{}1{} = 1", "(".repeat(200), ")".repeat(200));
+        assert_eq!(eval(&fine), Outcome::True(1));
     }
 }

@@ -101,7 +101,7 @@ pub struct MapSection {
 
 /// Options of `rivet check` (its command line).
 #[derive(Debug, Clone, Default, clap::Parser)]
-#[command(name = "rivet check", no_binary_name = false)]
+#[command(name = "rivet check")]
 pub struct CheckOptions {
     /// Target triple to assemble and link for (default: that of the first
     /// object input).
@@ -785,6 +785,13 @@ pub fn run(options: &CheckOptions) -> std::result::Result<Report, CheckError> {
                 (format!("{stem}.o"), bytes)
             }
         };
+        if let Some(other) = inputs.iter().find(|i: &&Input| i.name == name) {
+            return Err(usage(format!(
+                "{} and {} would both be `{name}` in check expressions; rename one",
+                other.path.display(),
+                path.display()
+            )));
+        }
         inputs.push(Input { path, name, bytes });
     }
 

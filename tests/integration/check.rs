@@ -474,3 +474,44 @@ marker:
     );
     assert_eq!(report.files[0].checks.len(), 1);
 }
+
+#[test]
+fn the_readme_examples_are_asm_tests_and_their_output_is_what_rivet_prints() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for folder in ["elf-x86_64", "macho-arm64", "coff-x86_64"] {
+        let path = format!("asm-tests/{folder}/readme-example.s");
+        let text = std::fs::read_to_string(root().join(&path)).unwrap();
+        assert!(
+            readme.contains(&format!("```asm\n{text}```")),
+            "README.md does not show {path} as it is"
+        );
+        let verbose = folder == "elf-x86_64";
+        let mut command = Command::new(env!("CARGO_BIN_EXE_rivet"));
+        command.current_dir(root()).arg("check");
+        if verbose {
+            command.arg("-v");
+        }
+        let out = command.arg(&path).output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let shown = format!(
+            "$ rivet check {}{path}\n{}",
+            if verbose { "-v " } else { "" },
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(
+            readme.contains(&shown),
+            "README.md does not show this output:\n{shown}"
+        );
+    }
+    // And the failing example.
+    let out = Command::new(env!("CARGO_BIN_EXE_rivet"))
+        .current_dir(root())
+        .args(["check", "fixtures/check/broken-expectation.s"])
+        .output()
+        .unwrap();
+    let shown = format!(
+        "$ rivet check fixtures/check/broken-expectation.s\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(readme.contains(&shown), "README.md does not show:\n{shown}");
+}

@@ -1,0 +1,23 @@
+# rivet-check-args: --triple x86_64-unknown-linux-gnu
+# rivet-check-args: --dummy-extern puts=0x7f0000001000
+        .text
+        .globl  main
+main:
+# puts is 2^39 bytes away: the call goes through a stub that holds it.
+# jitlink-check: decode_operand(call, 0) = stub_addr(readme-example.o, puts) - next_pc(call)
+# jitlink-check: *{8}(stub_addr(readme-example.o, puts) + 2) = puts
+call:
+        callq   puts@PLT
+# RIP-relative data (R_X86_64_PC32) and a GOT slot (REX_GOTPCRELX).
+# jitlink-check: decode_operand(load, 4) = message - next_pc(load)
+# jitlink-check: decode_operand(got, 4) = got_addr(readme-example.o, puts) - next_pc(got)
+# jitlink-check: *{8}got_addr(readme-example.o, puts) = puts
+load:
+        leaq    message(%rip), %rdi
+got:
+        movq    puts@GOTPCREL(%rip), %rax
+        retq
+
+        .section .rodata,"a",@progbits
+message:
+        .asciz  "hello"
