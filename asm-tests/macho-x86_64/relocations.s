@@ -58,6 +58,8 @@ signed4_local:
 # jitlink-check: decode_operand(got_other, 5) = got_addr(relocations.o, _ext_data) - next_pc(got_other)
 # Under rtdyld-check, stub_addr names the GOT slot (RuntimeDyld's view).
 # rtdyld-check: stub_addr(relocations.o/__text, _ext_data) = got_addr(relocations.o, _ext_data)
+# (and in the older three-argument form of RuntimeDyld's tests)
+# rtdyld-check: decode_operand(got_load, 4) = stub_addr(relocations.o, __text, _ext_data) - next_pc(got_load)
 got_load:
         movq    _ext_data@GOTPCREL(%rip), %rax
 got_other:

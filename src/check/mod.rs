@@ -45,7 +45,9 @@
 //! back to it, so Mach-O checks and `--dummy-extern` use the names the file
 //! has. `stub_addr` and `got_addr` take a container `FILE` or
 //! `FILE/SECTION` (the section is only checked to exist: rivet keeps one
-//! stub area and one GOT per module). `stub_addr` gives the stub rivet
+//! stub area and one GOT per module); `stub_addr`'s optional third argument,
+//! a stub kind, is ignored (rivet has one kind), except that the older
+//! RuntimeDyld form `stub_addr(FILE, SECTION, SYMBOL)` is understood. `stub_addr` gives the stub rivet
 //! reserved for a branch to a symbol defined outside the module (written
 //! only when the branch needs it); for a COFF `__imp_` name, and for any
 //! name under the `rtdyld-check` prefix when the module has no stub for it,
@@ -867,6 +869,25 @@ struct LinkedModuleView {
     exports: Vec<(String, u64)>,
 }
 
+/// The instruction set a triple names, if rivet links it.
+fn triple_arch(triple: &str) -> Option<Arch> {
+    let arch = triple.split('-').next().unwrap_or("");
+    match arch {
+        "x86_64" | "amd64" => Some(Arch::X86_64),
+        "aarch64" | "arm64" => Some(Arch::Aarch64),
+        _ => None,
+    }
+}
+
+/// The triple of the run: the option's, or the first object's.
+fn options_triple(options: &CheckOptions, objects: &[ObjectFile<'_>]) -> String {
+    match (&options.triple, objects.first()) {
+        (Some(triple), _) => triple.clone(),
+        (None, Some(o)) => default_triple(o.format, o.arch).to_string(),
+        (None, None) => String::new(),
+    }
+}
+
 /// An address given to names found nowhere, so that the link goes on and
 /// reports every missing name at once.
 const MISSING_ADDRESS: u64 = 0;
@@ -878,6 +899,14 @@ fn link_inputs(options: &CheckOptions, inputs: &[Input]) -> std::result::Result<
         objects.push(ObjectFile::parse(&input.bytes, &input.name).map_err(|e| e.to_string())?);
     }
     let format = objects.first().map_or(Format::Elf, |o| o.format);
+    if let Some(arch) = triple_arch(&options_triple(options, &objects)) {
+        if let Some(other) = objects.iter().find(|o| o.arch != arch) {
+            return Err(format!(
+                "`{}` is {:?} code, but the triple is for {arch:?}",
+                other.name, other.arch
+            ));
+        }
+    }
     let pinned = pin_sections(inputs, &objects, &options.map_sections)?;
     let mut memory = PhonyMemory::new(PhonyLayout {
         start: options.target_addr_start.unwrap_or(DEFAULT_ADDR_START),
@@ -1148,10 +1177,25 @@ impl Env for ImageEnv<'_> {
         &self,
         container: &str,
         symbol: &str,
-        _kind: Option<&str>,
+        kind: Option<&str>,
     ) -> std::result::Result<u64, String> {
         let module = self.container(container)?;
         let view = &self.image.modules[module];
+        // Older RuntimeDyld tests write `stub_addr(FILE, SECTION, SYMBOL)`;
+        // today's third argument is a stub kind, which rivet (one kind of
+        // stub) otherwise ignores.
+        let symbol = match kind {
+            Some(third)
+                if view
+                    .map
+                    .sections
+                    .iter()
+                    .any(|s| s.0 == section_name(symbol)) =>
+            {
+                third
+            }
+            _ => symbol,
+        };
         let name = model_name(view.format, symbol);
         if let Some((_, addr)) = view.map.stubs.iter().find(|(n, _)| n == name) {
             return Ok(*addr);

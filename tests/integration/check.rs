@@ -184,6 +184,19 @@ fn objects_and_separate_check_files_work_and_the_triple_comes_from_the_object() 
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}{stderr}");
     assert!(stdout.contains("3 of 3 checks true: PASS"), "{stdout}");
+    // The same object with a triple of another instruction set is refused.
+    let out = Command::new(env!("CARGO_BIN_EXE_rivet"))
+        .args(["check", "--triple", "x86_64-unknown-linux-gnu", "--check"])
+        .arg(&checks)
+        .arg(&object_path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("`prebuilt.o` is Aarch64 code, but the triple is for X86_64"),
+        "{stderr}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
