@@ -39,7 +39,12 @@ pub enum Error {
     },
 
     /// A fixup whose value does not fit the field it patches.
-    #[error("relocation {site} is out of range: value {value:#x} not in [{min:#x}, {max:#x}]")]
+    #[error(
+        "relocation {site} is out of range: value {} not in [{}, {}]",
+        SignedHex(*.value),
+        SignedHex(*.min),
+        SignedHex(*.max)
+    )]
     RelocationOverflow {
         site: Box<RelocationSite>,
         value: i128,
@@ -155,8 +160,43 @@ impl std::fmt::Display for RelocationSite {
     }
 }
 
+/// Shows a signed value in hex with its sign (`-0x80000000`), not as a
+/// two's-complement bit pattern.
+struct SignedHex(i128);
+
+impl std::fmt::Display for SignedHex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0 < 0 {
+            write!(f, "-{:#x}", self.0.unsigned_abs())
+        } else {
+            write!(f, "{:#x}", self.0)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn overflow_values_show_their_sign() {
+        let e = super::Error::RelocationOverflow {
+            site: Box::new(super::RelocationSite {
+                object: "o".into(),
+                section: ".text".into(),
+                offset: 4,
+                kind: "PC32".into(),
+                symbol: "far".into(),
+            }),
+            value: -0x1_0000_0000,
+            min: -0x8000_0000,
+            max: 0x7fff_ffff,
+        };
+        let message = e.to_string();
+        assert!(
+            message.ends_with("value -0x100000000 not in [-0x80000000, 0x7fffffff]"),
+            "{message}"
+        );
+    }
+
     #[test]
     fn error_stays_small() {
         // Results travel through hot paths (look-ups); keep the error compact.

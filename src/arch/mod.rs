@@ -159,6 +159,16 @@ impl RelocKind {
         }
     }
 
+    /// The addend a branch of this kind has when it targets S itself: a
+    /// stub for a branch with addend A jumps to S + A - bias.
+    #[inline]
+    pub fn branch_bias(self) -> i64 {
+        match self {
+            RelocKind::X86_64(_) => x86_64::BRANCH32_BIAS,
+            RelocKind::Aarch64(_) => 0,
+        }
+    }
+
     /// Computes the fixup and writes it at the start of `place`.
     #[inline]
     pub fn apply(self, place: &mut [u8], v: &FixupValues) -> Result<(), FixupError> {

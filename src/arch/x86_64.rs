@@ -370,9 +370,15 @@ fn branch32_value(v: &FixupValues) -> Result<i128, FixupError> {
     if v.stub == 0 {
         return check_range(direct, I32_MIN, I32_MAX);
     }
-    let via_stub = i128::from(v.stub) + i128::from(v.a) - i128::from(v.p);
+    // The stub jumps to S + A + 4 itself (the linker writes it so), so the
+    // branch only has to reach the stub: L - 4 - P.
+    let via_stub = i128::from(v.stub) + i128::from(BRANCH32_BIAS) - i128::from(v.p);
     check_range(via_stub, I32_MIN, I32_MAX)
 }
+
+/// The addend a Branch32 has when it means "S itself": the field is 4 bytes
+/// before the next instruction, which the displacement counts from.
+pub const BRANCH32_BIAS: i64 = -4;
 
 /// The 16 bytes of a stub that jumps to `target`:
 ///

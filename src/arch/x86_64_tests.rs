@@ -778,6 +778,24 @@ fn branch32_falls_back_to_the_stub() {
 }
 
 #[test]
+fn branch32_through_a_stub_reaches_the_stub_whatever_the_addend() {
+    // `call far+4` has A = 0: the stub (written for far+4) is where the call
+    // must land, so the displacement is L - 4 - P, not L + A - P.
+    let p = 0x7f00_0000_1001u64;
+    let stub = p + 0x800;
+    for a in [0, 12, -4, -100] {
+        let v = FixupValues {
+            p,
+            s: 0x5555_0000_0000,
+            a,
+            stub,
+            ..FixupValues::default()
+        };
+        assert_writes(Reloc::Branch32, &v, &le32(0x800 - 4));
+    }
+}
+
+#[test]
 fn branch32_out_of_reach_without_a_stub_reports_the_direct_value() {
     let p = 0x7f00_0000_1001u64;
     let far = 0x5555_0000_0000u64;
@@ -952,7 +970,9 @@ fn sweep_of_edge_values_against_a_reference_model() {
                 None => Ok(direct),
                 Some((min, max)) if (min..=max).contains(&direct) => Ok(direct),
                 Some((min, max)) if kind == Reloc::Branch32 && v.stub != 0 => {
-                    let via = i128::from(v.stub) + i128::from(v.a) - i128::from(v.p);
+                    // Through a stub the branch reaches the stub itself (the
+                    // stub jumps to S + A + 4): L - 4 - P.
+                    let via = i128::from(v.stub) - 4 - i128::from(v.p);
                     if (min..=max).contains(&via) {
                         Ok(via)
                     } else {

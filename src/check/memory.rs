@@ -182,6 +182,11 @@ impl PhonyMemory {
 }
 
 impl MemoryManager for PhonyMemory {
+    /// The image is laid out at the target's addresses; nothing runs here.
+    fn runs_code(&self) -> bool {
+        false
+    }
+
     fn allocate(&mut self, layout: &ModuleLayout) -> Result<Allocation> {
         let module = self.modules;
         self.modules += 1;

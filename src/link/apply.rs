@@ -230,14 +230,16 @@ pub(crate) fn apply(
                 .ok_or_else(|| place_error(object, section, reloc))?;
             if props.branch && !kind.branch_reaches(p, s, a) {
                 if let Target::Symbol(i) = reloc.target {
-                    let stub = layout.stub_of_symbol[i as usize];
+                    // The stub jumps to the branch's real target itself.
+                    let offset = a.wrapping_sub(kind.branch_bias());
+                    let stub = layout.stub_for(i, offset);
                     if stub != NONE {
                         let stub_offset = stub as u64 * layout.stub_size;
                         if !stub_written[stub as usize] {
                             let field = stubs_writer
                                 .slice(stub_offset, layout.stub_size)
                                 .ok_or_else(|| internal("stub"))?;
-                            arch::write_stub(object.arch, field, s)
+                            arch::write_stub(object.arch, field, s.wrapping_add(offset as u64))
                                 .map_err(|e| fixup_error(object, section, reloc, e))?;
                             stub_written[stub as usize] = true;
                         }

@@ -23,10 +23,13 @@ pub(crate) struct ObjectLayout {
     pub got_of_section: Vec<u32>,
     /// What each GOT slot holds, in slot order.
     pub got_targets: Vec<Target>,
-    /// Stub per symbol (`NONE`: no stub).
+    /// Stub per symbol, for branches to the symbol itself (`NONE`: no stub).
     pub stub_of_symbol: Vec<u32>,
-    /// The symbol each stub jumps to, in stub order.
-    pub stub_targets: Vec<u32>,
+    /// Stubs for branches to a symbol plus an offset: (symbol, offset, stub).
+    /// Rare, so searched in order.
+    pub stub_of_offset: Vec<(u32, i64, u32)>,
+    /// What each stub jumps to, in stub order: (symbol, offset from it).
+    pub stub_targets: Vec<(u32, i64)>,
     pub stub_size: u64,
     /// The module's thread-local block, if it has TLS sections.
     pub tls: Option<TlsBlock>,
@@ -60,6 +63,23 @@ pub(crate) struct TlsBlock {
     pub align: u64,
     /// Offset of each section in the block (`u64::MAX` for non-TLS sections).
     pub section_offsets: Vec<u64>,
+}
+
+impl ObjectLayout {
+    /// The stub for a branch to symbol `symbol` plus `offset` (`NONE`: none).
+    pub(crate) fn stub_for(&self, symbol: u32, offset: i64) -> u32 {
+        if offset == 0 {
+            return self
+                .stub_of_symbol
+                .get(symbol as usize)
+                .copied()
+                .unwrap_or(NONE);
+        }
+        self.stub_of_offset
+            .iter()
+            .find(|&&(s, o, _)| s == symbol && o == offset)
+            .map_or(NONE, |&(_, _, stub)| stub)
+    }
 }
 
 fn align_up(value: u64, align: u64) -> u64 {
@@ -175,6 +195,7 @@ pub(crate) fn plan(
     let mut got_of_section = vec![NONE; object.sections.len()];
     let mut got_targets = Vec::new();
     let mut stub_of_symbol = vec![NONE; object.symbols.len()];
+    let mut stub_of_offset = Vec::new();
     let mut stub_targets = Vec::new();
     let mut needs_got_base = false;
     for &i in imports {
@@ -225,14 +246,25 @@ pub(crate) fn plan(
             needs_got_base |= props.got_base;
             if props.branch {
                 if let Target::Symbol(i) = reloc.target {
-                    let i = i as usize;
                     let far = object
                         .symbols
-                        .get(i)
-                        .is_some_and(|s| s.is_external() && !owns_symbol(i));
-                    if far && stub_of_symbol[i] == NONE {
-                        stub_of_symbol[i] = stub_targets.len() as u32;
-                        stub_targets.push(i as u32);
+                        .get(i as usize)
+                        .is_some_and(|s| s.is_external() && !owns_symbol(i as usize));
+                    // A stub jumps to the branch's real target, S + A - bias.
+                    let offset = reloc.addend.wrapping_sub(kind.branch_bias());
+                    let next = stub_targets.len() as u32;
+                    if far && offset == 0 {
+                        if stub_of_symbol[i as usize] == NONE {
+                            stub_of_symbol[i as usize] = next;
+                            stub_targets.push((i, 0));
+                        }
+                    } else if far
+                        && !stub_of_offset
+                            .iter()
+                            .any(|&(s, o, _)| s == i && o == offset)
+                    {
+                        stub_of_offset.push((i, offset, next));
+                        stub_targets.push((i, offset));
                     }
                 }
             }
@@ -272,6 +304,7 @@ pub(crate) fn plan(
         got_of_section,
         got_targets,
         stub_of_symbol,
+        stub_of_offset,
         stub_targets,
         stub_size,
         tls,

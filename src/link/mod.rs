@@ -307,6 +307,22 @@ impl Winners<'_> {
         }
     }
 
+    /// For a single object, its winning definition of `name`, found by
+    /// scanning its symbols: for the rare look-ups (`__imp_X` naming an X
+    /// of the same object) that `by_name` rightly does not answer.
+    fn scan_single(&self, units: &[LinkUnit<'_, '_>], name: &str) -> Option<Winner> {
+        let Winners::Single(v) = self else {
+            return None;
+        };
+        let object = units.first()?.object;
+        object
+            .symbols
+            .iter()
+            .enumerate()
+            .find(|(i, s)| s.name == name && v.get(*i).is_some_and(Option::is_some))
+            .and_then(|(i, _)| v[i])
+    }
+
     /// Every winning definition.
     fn all(&self) -> Box<dyn Iterator<Item = Winner> + '_> {
         match self {
@@ -353,8 +369,13 @@ pub fn link(
             }
             let found = resolve_name(sym.name, &winners, table, externals).or_else(|| {
                 let inner = sym.name.strip_prefix(IMPORT_PREFIX)?;
+                // `__imp_X` may point at an X of the same object.
+                let here = winners.scan_single(units, inner).map(|w| Resolved::Batch {
+                    object: w.object,
+                    symbol: w.symbol,
+                });
                 Some(Resolved::ImportPointer(
-                    match resolve_name(inner, &winners, table, externals)? {
+                    match here.or_else(|| resolve_name(inner, &winners, table, externals))? {
                         Resolved::Address(a) => ImportTarget::Address(a),
                         Resolved::Batch { object, symbol } => {
                             ImportTarget::Batch { object, symbol }
@@ -713,9 +734,14 @@ fn build_map(
         ));
     }
     let stubs_base = allocation.segment(SegmentClass::Stubs).addr;
-    for (k, &sym) in layout.stub_targets.iter().enumerate() {
+    for (k, &(sym, offset)) in layout.stub_targets.iter().enumerate() {
+        let name = object.target_name(Target::Symbol(sym));
         map.stubs.push((
-            object.target_name(Target::Symbol(sym)).to_string(),
+            if offset == 0 {
+                name.to_string()
+            } else {
+                format!("{name}{offset:+#x}")
+            },
             stubs_base + k as u64 * layout.stub_size,
         ));
     }

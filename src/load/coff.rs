@@ -792,10 +792,12 @@ fn is_branch_site(text: &[u8], offset: u64) -> bool {
     }
 }
 
-/// Reads the implicit addend: `width` bytes at the start of `place`, sign-extended.
+/// Reads the implicit addend: `width` bytes at the start of `place`; the
+/// 16-bit field (a section number) zero-extended as link.exe and lld read
+/// it, the others sign-extended.
 fn read_implicit(place: &[u8], width: usize) -> Result<i64, FixupError> {
     Ok(match width {
-        2 => i64::from(read_le::<2>(place)? as u16 as i16),
+        2 => i64::from(read_le::<2>(place)? as u16),
         4 => i64::from(read_le::<4>(place)? as u32 as i32),
         _ => read_le::<8>(place)? as i64,
     })
