@@ -7,6 +7,7 @@ mod coff;
 mod common;
 mod debuggers;
 mod engine_api;
+mod fuzz_regressions;
 mod llvmlite_parity;
 mod loader;
 mod macho;

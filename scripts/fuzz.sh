@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Fuzzes rivet's object loaders and linker with libFuzzer (cargo fuzz): one
+# target per format (fuzz/fuzz_targets/{elf,macho,coff}.rs), each run for a
+# bounded time from the committed seeds (fuzz/seeds/<format>/), the inputs
+# that once broke rivet (fuzz/regressions/<format>/) and the corpus of
+# earlier local runs (fuzz/corpus/<format>/, not committed).
+#
+# Every input must end in Ok or a typed error: a panic, abort, crash, hang
+# (-timeout) or runaway memory (-rss_limit_mb) fails the run. Findings are
+# written to fuzz/artifacts/<format>/; rerun one with
+#   cargo fuzz run --sanitizer none <format> fuzz/artifacts/<format>/<file>
+#
+# Runs on the stable toolchain: without a sanitizer, cargo fuzz passes only
+# stable flags (coverage instrumentation, debug assertions and overflow
+# checks in an optimized build).
+#
+#   FUZZ_SECONDS   seconds per target (default 60)
+#   FUZZ_TARGETS   targets to run (default "elf macho coff")
+#   scripts/fuzz.sh --make-seeds   regenerates fuzz/seeds with LLVM
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CARGO_FUZZ_VERSION=0.13.2
+seconds=${FUZZ_SECONDS:-60}
+targets=${FUZZ_TARGETS:-elf macho coff}
+
+if [ "${1:-}" = "--make-seeds" ]; then
+    exec cargo run --release --quiet --manifest-path fuzz/seedgen/Cargo.toml
+fi
+
+if ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then
+    echo "fuzz: FUZZ_SECONDS must be a positive number of seconds, not '$seconds'" >&2
+    exit 2
+fi
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "fuzz: installing cargo-fuzz $CARGO_FUZZ_VERSION"
+    cargo install cargo-fuzz --locked --version "$CARGO_FUZZ_VERSION"
+fi
+
+# Instrumented, optimized, with debug assertions (cargo fuzz's default).
+fuzz_flags=(--sanitizer none)
+cargo fuzz build "${fuzz_flags[@]}"
+
+log_dir=$(mktemp -d)
+trap 'rm -rf "$log_dir"' EXIT
+failed=()
+for target in $targets; do
+    corpus="fuzz/corpus/$target"
+    mkdir -p "$corpus"
+    inputs=("$corpus" "fuzz/seeds/$target")
+    if [ -d "fuzz/regressions/$target" ]; then
+        inputs+=("fuzz/regressions/$target")
+    fi
+    log="$log_dir/$target.log"
+    status=0
+    cargo fuzz run "${fuzz_flags[@]}" "$target" "${inputs[@]}" -- \
+        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+        -print_final_stats=1 >"$log" 2>&1 || status=$?
+
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
+    cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -n 1 | cut -d' ' -f2)
+    corpus_size=$(find "$corpus" -type f | wc -l)
+    seeds=$(find "fuzz/seeds/$target" -type f | wc -l)
+    if [ "$status" -eq 0 ]; then
+        echo "fuzz: $target: ok, ${runs:-?} executions in ${seconds}s (${rate:-?}/s), coverage ${cov:-?} edges, corpus $((corpus_size + seeds)) inputs ($seeds seeds + $corpus_size found)"
+    else
+        artifact=$(grep -oE "fuzz/artifacts/$target/[^ ]+" "$log" | head -n 1 || true)
+        echo "fuzz: $target: FAILED (exit $status) after ${runs:-?} executions; input: ${artifact:-none written}"
+        # The finding: libFuzzer's report and the panic message or backtrace.
+        grep -vE '^(#[0-9]+|INFO:|WARNING: Failed to find function)' "$log" | tail -n 60 >&2
+        failed+=("$target")
+    fi
+done
+
+if ((${#failed[@]})); then
+    echo "fuzz: targets that found a problem: ${failed[*]}" >&2
+    exit 1
+fi
