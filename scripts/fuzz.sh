@@ -16,6 +16,7 @@
 #
 #   FUZZ_SECONDS   seconds per target (default 60)
 #   FUZZ_TARGETS   targets to run (default "elf macho coff")
+#   FUZZ_SANITIZER none (default) or address
 #   scripts/fuzz.sh --make-seeds   regenerates fuzz/seeds with LLVM
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,7 +40,14 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 
 # Instrumented, optimized, with debug assertions (cargo fuzz's default).
-fuzz_flags=(--sanitizer none)
+# FUZZ_SANITIZER=address adds AddressSanitizer and leak checks, through
+# RUSTC_BOOTSTRAP=1 on a stable toolchain (slower; built in its own folder).
+sanitizer=${FUZZ_SANITIZER:-none}
+fuzz_flags=(--sanitizer "$sanitizer")
+if [ "$sanitizer" != none ]; then
+    export RUSTC_BOOTSTRAP=1
+    fuzz_flags+=(--target-dir "fuzz/target/$sanitizer")
+fi
 cargo fuzz build "${fuzz_flags[@]}"
 
 log_dir=$(mktemp -d)
@@ -68,8 +76,11 @@ for target in $targets; do
     else
         artifact=$(grep -oE "fuzz/artifacts/$target/[^ ]+" "$log" | head -n 1 || true)
         echo "fuzz: $target: FAILED (exit $status) after ${runs:-?} executions; input: ${artifact:-none written}"
-        # The finding: libFuzzer's report and the panic message or backtrace.
-        grep -vE '^(#[0-9]+|INFO:|WARNING: Failed to find function)' "$log" | tail -n 60 >&2
+        # The finding: the panic message or backtrace and libFuzzer's report,
+        # without progress lines, the input's bytes or cargo fuzz's own trace.
+        sed -e '/^Error: Fuzz target exited/,$d' "$log" |
+            grep -vE '^(#[0-9]+|INFO:|WARNING: Failed to find function|MS: )' |
+            cut -c1-300 | tail -n 60 >&2
         failed+=("$target")
     fi
 done

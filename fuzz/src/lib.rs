@@ -57,10 +57,11 @@ impl Format {
     pub fn matches(self, data: &[u8]) -> bool {
         match self {
             Format::Elf => data.starts_with(&ELF_IDENT[..4]),
-            Format::MachO => {
-                data.len() >= 4 && matches!(data[..4], [0xce | 0xcf, 0xfa, 0xed, 0xfe])
-                    || matches!(data.get(..4), Some([0xfe, 0xed, 0xfa, 0xce | 0xcf]))
-            }
+            // 32- and 64-bit magic, either byte order.
+            Format::MachO => matches!(
+                data.get(..4),
+                Some([0xce | 0xcf, 0xfa, 0xed, 0xfe] | [0xfe, 0xed, 0xfa, 0xce | 0xcf])
+            ),
             Format::Coff => {
                 COFF_MACHINES.iter().any(|m| data.starts_with(m)) || data.starts_with(&COFF_ANON)
             }
