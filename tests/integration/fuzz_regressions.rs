@@ -73,16 +73,25 @@ fn fuzz_regressions_end_in_ok_or_a_typed_error() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let outcome = stdout.lines().find_map(|l| l.strip_prefix(DONE));
         match (output.status.success(), outcome) {
-            (true, Some(outcome)) => eprintln!("{}:{outcome}", file.display()),
+            (true, Some(outcome)) => eprintln!("{}:{outcome}", shown(file)),
             _ => failures.push(format!(
                 "{}: {} (a crash or panic, not an error)\n{}",
-                file.display(),
+                shown(file),
                 output.status,
                 what_happened(&stderr)
             )),
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// A regression file's path from the repository's root.
+fn shown(file: &Path) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    file.strip_prefix(root)
+        .unwrap_or(file)
+        .display()
+        .to_string()
 }
 
 /// The panic message of a child's stderr, or its last lines.
