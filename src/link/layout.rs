@@ -4,6 +4,7 @@
 use crate::arch::{self, PropsCache};
 use crate::load::{ObjectFile, SectionKind, Target};
 use crate::memory::{ModuleLayout, SegmentClass};
+use crate::{Error, Result};
 
 /// "No slot" in the per-symbol and per-section slot tables.
 pub(crate) const NONE: u32 = u32::MAX;
@@ -82,8 +83,22 @@ impl ObjectLayout {
     }
 }
 
-fn align_up(value: u64, align: u64) -> u64 {
-    (value + align - 1) & !(align - 1)
+/// `value` rounded up to `align` (a power of two); `None` on overflow.
+fn align_up(value: u64, align: u64) -> Option<u64> {
+    Some(value.checked_add(align - 1)? & !(align - 1))
+}
+
+/// Places `size` bytes aligned to `align` after `end`: (offset, new end).
+fn place(end: u64, align: u64, size: u64) -> Option<(u64, u64)> {
+    let offset = align_up(end, align)?;
+    Some((offset, offset.checked_add(size)?))
+}
+
+fn too_big(object: &ObjectFile<'_>) -> Error {
+    Error::MalformedObject {
+        object: object.name.clone(),
+        reason: "its sections' sizes and alignments overflow the address space".to_string(),
+    }
 }
 
 fn class_of(kind: SectionKind) -> Option<SegmentClass> {
@@ -99,18 +114,22 @@ fn class_of(kind: SectionKind) -> Option<SegmentClass> {
 
 /// Lays out the thread-local block: initialized sections first (they form
 /// the image copied into each thread's block), then zero-filled ones.
-fn plan_tls(object: &ObjectFile<'_>) -> Option<(u64, u64, u64, Vec<u64>)> {
+/// (image size, block size, alignment, offset of each section in the block).
+type TlsPlan = (u64, u64, u64, Vec<u64>);
+
+fn plan_tls(object: &ObjectFile<'_>) -> Result<Option<TlsPlan>> {
     if !object.sections.iter().any(|s| s.kind.is_tls()) {
-        return None;
+        return Ok(None);
     }
     let mut offsets = vec![u64::MAX; object.sections.len()];
     let (mut size, mut align, mut image_size) = (0u64, 1u64, 0u64);
     for kind in [SectionKind::TlsData, SectionKind::TlsZeroFill] {
         for (i, section) in object.sections.iter().enumerate() {
             if section.kind == kind {
-                let offset = align_up(size, section.align);
+                let (offset, end) =
+                    place(size, section.align, section.size).ok_or_else(|| too_big(object))?;
                 offsets[i] = offset;
-                size = offset + section.size;
+                size = end;
                 align = align.max(section.align);
             }
         }
@@ -118,7 +137,7 @@ fn plan_tls(object: &ObjectFile<'_>) -> Option<(u64, u64, u64, Vec<u64>)> {
             image_size = size;
         }
     }
-    Some((image_size, size, align, offsets))
+    Ok(Some((image_size, size, align, offsets)))
 }
 
 /// Plans `object`. `commons` lists the common blocks whose storage this
@@ -133,7 +152,7 @@ pub(crate) fn plan(
     commons: &[(u32, u64, u64)],
     imports: &[u32],
     owns_symbol: impl Fn(usize) -> bool,
-) -> ObjectLayout {
+) -> Result<ObjectLayout> {
     let mut request = ModuleLayout::default();
     for seg in &mut request.segments {
         seg.align = 1;
@@ -145,7 +164,6 @@ pub(crate) fn plan(
             continue;
         };
         let seg = request.get_mut(class);
-        let offset = align_up(seg.size, section.align);
         // Unwind tables get a zero terminator after them, as a static
         // linker's crtend would add, so the unwinder can walk them.
         let terminator = if section.kind == SectionKind::Unwind {
@@ -153,35 +171,51 @@ pub(crate) fn plan(
         } else {
             0
         };
-        seg.size = offset + section.size + terminator;
+        let (offset, end) = section
+            .size
+            .checked_add(terminator)
+            .and_then(|len| place(seg.size, section.align, len))
+            .ok_or_else(|| too_big(object))?;
+        seg.size = end;
         seg.align = seg.align.max(section.align);
         placement.push(Some((class, offset)));
     }
-    let tls = plan_tls(object).map(|(image_size, size, align, section_offsets)| {
-        let seg = request.get_mut(SegmentClass::ReadOnly);
-        let image_offset = align_up(seg.size, align);
-        seg.size = image_offset + image_size;
-        seg.align = seg.align.max(align);
-        for (i, section) in object.sections.iter().enumerate() {
-            if section.kind == SectionKind::TlsData {
-                placement[i] = Some((SegmentClass::ReadOnly, image_offset + section_offsets[i]));
+    let tls = match plan_tls(object)? {
+        None => None,
+        Some((image_size, size, align, section_offsets)) => {
+            let seg = request.get_mut(SegmentClass::ReadOnly);
+            let (image_offset, end) =
+                place(seg.size, align, image_size).ok_or_else(|| too_big(object))?;
+            seg.size = end;
+            seg.align = seg.align.max(align);
+            for (i, section) in object.sections.iter().enumerate() {
+                if section.kind == SectionKind::TlsData {
+                    placement[i] =
+                        Some((SegmentClass::ReadOnly, image_offset + section_offsets[i]));
+                }
             }
+            Some(TlsBlock {
+                image_offset,
+                image_size,
+                size,
+                align,
+                section_offsets,
+            })
         }
-        TlsBlock {
-            image_offset,
-            image_size,
-            size,
-            align,
-            section_offsets,
-        }
-    });
+    };
     let mut common_offsets = Vec::with_capacity(commons.len());
     for &(symbol, size, align) in commons {
         let seg = request.get_mut(SegmentClass::Data);
-        let align = align.max(1).next_power_of_two();
-        let offset = align_up(seg.size, align);
-        seg.size = offset + size;
-        seg.align = seg.align.max(align);
+        let (offset, end) = align
+            .max(1)
+            .checked_next_power_of_two()
+            .and_then(|align| place(seg.size, align, size).map(|p| (p, align)))
+            .map(|((offset, end), align)| {
+                seg.align = seg.align.max(align);
+                (offset, end)
+            })
+            .ok_or_else(|| too_big(object))?;
+        seg.size = end;
         common_offsets.push((symbol, offset));
     }
 
@@ -296,7 +330,7 @@ pub(crate) fn plan(
             align: stub_align,
         };
     }
-    ObjectLayout {
+    Ok(ObjectLayout {
         request,
         placement,
         commons: common_offsets,
@@ -311,5 +345,5 @@ pub(crate) fn plan(
         tls_pairs,
         tls_pair_of_symbol,
         tls_module_pair,
-    }
+    })
 }

@@ -399,6 +399,21 @@ pub fn link(
         return Err(Error::UnresolvedSymbols { symbols: missing });
     }
 
+    // Unwind tables go to the process unwinder, which trusts them: check
+    // their structure before anything is allocated.
+    for unit in units {
+        for section in &unit.object.sections {
+            if section.kind == SectionKind::Unwind {
+                runtime_info::check_eh_frame(section.data).map_err(|why| {
+                    Error::MalformedObject {
+                        object: unit.object.name.clone(),
+                        reason: format!("unwind table `{}`: {why}", section.name),
+                    }
+                })?;
+            }
+        }
+    }
+
     // Plan and allocate every module; on any error give everything back.
     let mut layouts = Vec::with_capacity(units.len());
     for (oi, unit) in units.iter().enumerate() {
@@ -417,7 +432,7 @@ pub fn link(
             .filter(|(_, r)| matches!(r, Some(Resolved::ImportPointer(_))))
             .map(|(i, _)| i as u32)
             .collect();
-        layouts.push(layout::plan(unit.object, &commons, &imports, |i| own[i]));
+        layouts.push(layout::plan(unit.object, &commons, &imports, |i| own[i])?);
     }
     let mut allocations: Vec<Allocation> = Vec::with_capacity(units.len());
     let result = link_allocated(
@@ -502,9 +517,13 @@ fn link_allocated(
                 continue;
             }
             syms[si] = match sym.definition {
-                Definition::Section { section, offset } => {
-                    targets.get(section as usize).copied().unwrap_or(0) + offset
-                }
+                // A malformed offset may overflow: the address wraps, and
+                // every fixup that uses it is range-checked.
+                Definition::Section { section, offset } => targets
+                    .get(section as usize)
+                    .copied()
+                    .unwrap_or(0)
+                    .wrapping_add(offset),
                 Definition::Absolute(v) => v,
                 Definition::Common { .. } => layout
                     .commons

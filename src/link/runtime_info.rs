@@ -124,6 +124,64 @@ fn crt_priority(suffix: &str) -> u32 {
         .map_or(DEFAULT_PRIORITY, |b| u32::from(b) * 256)
 }
 
+/// Checks that `table` is an `.eh_frame` the process unwinder can walk
+/// without reading out of bounds or aborting: record lengths inside the
+/// table, CIE versions 1 or 3, augmentation strings the unwinder knows, and
+/// every FDE pointing at a CIE of the table. (The unwinder trusts what it is
+/// given; a malformed table must never reach it.)
+pub(crate) fn check_eh_frame(table: &[u8]) -> Result<(), String> {
+    let word = |at: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(table.get(at..at + 4)?.try_into().ok()?))
+    };
+    let mut cies = Vec::new();
+    let mut at = 0usize;
+    while at < table.len() {
+        let length = word(at).ok_or_else(|| format!("record at {at:#x} is cut short"))?;
+        if length == 0 {
+            break;
+        }
+        if length == u32::MAX {
+            return Err(format!("record at {at:#x} uses the 64-bit format"));
+        }
+        let body = at + 4;
+        let end = body
+            .checked_add(length as usize)
+            .filter(|&end| end <= table.len() && length >= 4)
+            .ok_or_else(|| format!("record at {at:#x} runs past the table"))?;
+        let id = word(body).ok_or_else(|| format!("record at {at:#x} is cut short"))?;
+        if id == 0 {
+            let version = *table.get(body + 4).ok_or("CIE without a version")?;
+            if version != 1 && version != 3 {
+                return Err(format!("CIE at {at:#x} has version {version}"));
+            }
+            let aug = &table[(body + 5).min(end)..end];
+            let nul = aug
+                .iter()
+                .position(|&b| b == 0)
+                .ok_or_else(|| format!("CIE at {at:#x} has an unterminated augmentation"))?;
+            let aug = &aug[..nul];
+            let known = aug.is_empty()
+                || (aug[0] == b'z' && aug[1..].iter().all(|c| b"RPLS".contains(c)))
+                || aug == b"eh";
+            if !known {
+                return Err(format!(
+                    "CIE at {at:#x} has an augmentation the unwinder does not know"
+                ));
+            }
+            cies.push(at);
+        } else {
+            // The CIE pointer counts back from the pointer field itself.
+            let cie = body
+                .checked_sub(id as usize)
+                .filter(|cie| cies.contains(cie))
+                .ok_or_else(|| format!("FDE at {at:#x} does not point at a CIE before it"))?;
+            let _ = cie;
+        }
+        at = end;
+    }
+    Ok(())
+}
+
 /// Collects `object`'s unwind tables and initializer arrays, given the
 /// run-time address of each of its sections.
 pub(crate) fn collect(object: &ObjectFile<'_>, section_addrs: &[u64]) -> RuntimeInfo {

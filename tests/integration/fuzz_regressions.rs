@@ -71,7 +71,9 @@ fn fuzz_regressions_end_in_ok_or_a_typed_error() {
             .unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let outcome = stdout.lines().find_map(|l| l.strip_prefix(DONE));
+        let outcome = stdout
+            .lines()
+            .find_map(|l| l.split_once(DONE).map(|(_, rest)| rest));
         match (output.status.success(), outcome) {
             (true, Some(outcome)) => eprintln!("{}:{outcome}", shown(file)),
             _ => failures.push(format!(
