@@ -133,6 +133,8 @@ struct State {
     #[cfg(feature = "llvm")]
     getbuffer: Option<GetBufferFn>,
     keep_maps: bool,
+    /// See [`LinkOptions::later_definitions_win`].
+    later_definitions_win: bool,
     /// Register every linked module with the debugger (GDB JIT interface).
     gdb: bool,
     /// Perf map / jitdump output, when switched on.
@@ -205,6 +207,7 @@ impl ExecutionEngine {
                 #[cfg(feature = "llvm")]
                 getbuffer: None,
                 keep_maps: false,
+                later_definitions_win: false,
                 gdb: env_flag("RIVET_GDB"),
                 profiler: None,
             }),
@@ -237,6 +240,16 @@ impl ExecutionEngine {
     #[cfg(feature = "llvm")]
     pub fn target_data(&self) -> Option<&TargetData> {
         self.target_data.as_ref()
+    }
+
+    /// Lets a module define a name that a module finalized *earlier*
+    /// already defines strongly: the new definition wins for later links and
+    /// look-ups, code already finalized keeps its binding. This is MCJIT's
+    /// behaviour, which llvmlite users (numba's cache reloads) rely on; by
+    /// default rivet refuses it with [`Error::DuplicateSymbol`]. Removing the
+    /// newer module removes the name; the older definition is not restored.
+    pub fn allow_redefinition(&self, allow: bool) {
+        lock(&self.state).later_definitions_win = allow;
     }
 
     /// Keeps a [`LinkMap`] of every module linked from now on.
@@ -425,6 +438,7 @@ impl ExecutionEngine {
             modules,
             externals,
             keep_maps,
+            later_definitions_win,
             gdb,
             profiler,
             ..
@@ -453,6 +467,7 @@ impl ExecutionEngine {
             // Debuggers and profilers describe modules from their maps.
             map: *keep_maps || *gdb || profiler.is_some(),
             skip_finalize: false,
+            later_definitions_win: *later_definitions_win,
         };
         let linked = {
             let table = self.table_read();

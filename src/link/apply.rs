@@ -4,7 +4,7 @@
 use super::layout::{ObjectLayout, TlsPairTarget, NONE};
 use crate::arch::{self, FixupError, FixupValues, PropsCache};
 use crate::error::RelocationSite;
-use crate::load::{Definition, ObjectFile, Relocation, Section, Target};
+use crate::load::{Definition, ObjectFile, Relocation, Section, SectionKind, Target};
 use crate::memory::{Allocation, SegmentClass};
 use crate::{Error, Result};
 
@@ -250,6 +250,21 @@ pub(crate) fn apply(
             kind.apply(place, &values)
                 .map_err(|e| fixup_error(object, section, reloc, e))?;
         }
+    }
+    // Unwind tables go to the process unwinder, which trusts them: check
+    // their structure as relocated (a fixup may land anywhere in them).
+    for (section, place) in object.sections.iter().zip(&layout.placement) {
+        let (SectionKind::Unwind, Some((class, offset))) = (section.kind, *place) else {
+            continue;
+        };
+        let mut writer = SegmentWriter::new(allocation, class);
+        let bytes = writer
+            .slice(offset, section.size)
+            .ok_or_else(|| internal(section.name))?;
+        super::runtime_info::check_eh_frame(bytes).map_err(|why| Error::MalformedObject {
+            object: object.name.clone(),
+            reason: format!("unwind table `{}`: {why}", section.name),
+        })?;
     }
     Ok(())
 }

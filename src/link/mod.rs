@@ -6,10 +6,11 @@
 //! An undefined name is looked up, first hit wins, in:
 //! 1. global mappings (`add_global_mapping`);
 //! 2. the engine's modules: those being linked now, then those linked before;
-//! 3. symbols the user registered (`add_symbol`; the last write of a name
-//!    wins), then the user's resolver callback (`set_symbol_resolver`);
-//! 4. names rivet's run time provides to JIT code (`atexit`, `__cxa_atexit`),
-//!    so that exit handlers are scoped to their module;
+//! 3. symbols the user registered (`add_symbol`; the last write of a name wins);
+//! 4. names rivet's run time provides to JIT code (`atexit`, `__cxa_atexit`,
+//!    `__tls_get_addr`), so that exit handlers and thread-locals are scoped
+//!    to their module; then the user's resolver callback
+//!    (`set_symbol_resolver`);
 //! 5. libraries loaded with `load_library_permanently`, in load order;
 //! 6. the process itself (`dlsym`).
 //!
@@ -28,7 +29,8 @@
 //! largest size and alignment (a common beats a weak definition), and two
 //! strong definitions are [`Error::DuplicateSymbol`]. Against modules linked
 //! earlier, a new strong definition replaces a weak or common one for every
-//! later link and look-up, and a new weak or common definition binds to the
+//! later link and look-up (and a strong one too, with
+//! [`LinkOptions::later_definitions_win`]), and a new weak or common definition binds to the
 //! existing one. Bindings in code already finalized never change.
 
 mod apply;
@@ -75,6 +77,12 @@ pub struct LinkOptions {
     /// Leave memory writable (skip [`MemoryManager::finalize`]); for images
     /// that are inspected rather than run.
     pub skip_finalize: bool,
+    /// A strong definition of a name that a module linked *before* defines
+    /// strongly replaces it for later links and look-ups (MCJIT's behaviour,
+    /// which llvmlite users such as numba rely on), instead of being
+    /// [`Error::DuplicateSymbol`]. Two strong definitions linked together
+    /// are an error either way.
+    pub later_definitions_win: bool,
 }
 
 /// A linked module: its memory and the names it defines.
@@ -159,6 +167,7 @@ fn strength_of(binding: Binding, definition: Definition) -> Strength {
 fn collect_definitions<'u>(
     units: &'u [LinkUnit<'_, '_>],
     table: &SymbolTable,
+    later_definitions_win: bool,
 ) -> Result<Winners<'u>> {
     // One object defines each name at most once (its assembler saw to
     // that), and no name it leaves undefined is defined in the batch: a
@@ -184,7 +193,7 @@ fn collect_definitions<'u>(
             };
             if let Some(existing) = table.get(sym.name) {
                 match (existing.strength, strength) {
-                    (Strength::Strong, Strength::Strong) => {
+                    (Strength::Strong, Strength::Strong) if !later_definitions_win => {
                         return Err(Error::DuplicateSymbol {
                             name: sym.name.to_string(),
                             first: table.module_name(existing.module).to_string(),
@@ -343,7 +352,7 @@ pub fn link(
     memory: &mut dyn MemoryManager,
     options: LinkOptions,
 ) -> Result<Vec<LinkedModule>> {
-    let winners = collect_definitions(units, table)?;
+    let winners = collect_definitions(units, table, options.later_definitions_win)?;
 
     // Which symbols each object defines for itself, and where the others go.
     let mut owned: Vec<Vec<bool>> = Vec::with_capacity(units.len());
@@ -397,21 +406,6 @@ pub fn link(
     }
     if !missing.is_empty() {
         return Err(Error::UnresolvedSymbols { symbols: missing });
-    }
-
-    // Unwind tables go to the process unwinder, which trusts them: check
-    // their structure before anything is allocated.
-    for unit in units {
-        for section in &unit.object.sections {
-            if section.kind == SectionKind::Unwind {
-                runtime_info::check_eh_frame(section.data).map_err(|why| {
-                    Error::MalformedObject {
-                        object: unit.object.name.clone(),
-                        reason: format!("unwind table `{}`: {why}", section.name),
-                    }
-                })?;
-            }
-        }
     }
 
     // Plan and allocate every module; on any error give everything back.
@@ -685,10 +679,10 @@ fn resolve_name(
     if let Some(&a) = externals.user_symbols.get(name) {
         return Some(Resolved::Address(a));
     }
-    if let Some(a) = externals.resolver.as_ref().and_then(|r| r(name)) {
+    if let Some(a) = crate::runtime::lookup(name) {
         return Some(Resolved::Address(a));
     }
-    if let Some(a) = crate::runtime::lookup(name) {
+    if let Some(a) = externals.resolver.as_ref().and_then(|r| r(name)) {
         return Some(Resolved::Address(a));
     }
     if let Some(a) = externals.lookup_loaded(name) {

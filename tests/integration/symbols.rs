@@ -340,3 +340,47 @@ fn a_symbol_resolver_callback_comes_after_add_symbol_and_before_the_process() {
     );
     assert!(!asked.contains(&"from_add_symbol".to_string()));
 }
+
+#[test]
+fn later_strong_definitions_win_when_allowed_as_in_mcjit() {
+    let first = r#"define i32 @sum(i32 %a, i32 %b) { %r = add i32 %a, %b
+                     ret i32 %r }
+                   define i32 @old_caller() { %r = call i32 @sum(i32 3, i32 2)
+                     ret i32 %r }"#;
+    let second = r#"define i32 @sum(i32 %a, i32 %b) { %r = sub i32 %a, %b
+                      ret i32 %r }"#;
+    // By default a second strong definition is an error, across finalizes too.
+    let engine = engine(&[first], true);
+    engine.finalize_object().unwrap();
+    engine.add_module(module(second, "second"));
+    assert!(matches!(
+        engine.finalize_object(),
+        Err(Error::DuplicateSymbol { ref name, .. }) if name == "sum"
+    ));
+    // With allow_redefinition the later one wins for look-ups; finalized
+    // code keeps its binding.
+    let engine = engine_with_redefinition(first);
+    let old_caller = engine.get_function_address("old_caller").unwrap();
+    engine.add_module(module(second, "second"));
+    let sum = engine.get_function_address("sum").unwrap();
+    // SAFETY: finalized functions of the signatures used.
+    unsafe {
+        assert_eq!(call2::<i32, i32, i32>(sum, 3, 2), 1, "the later definition");
+        assert_eq!(call0::<i32>(old_caller), 5, "the old binding");
+    }
+    // Two strong definitions in one finalize are still an error.
+    let engine = engine_with_redefinition(first);
+    engine.add_module(module(second, "second"));
+    engine.add_module(module(second, "third"));
+    assert!(matches!(
+        engine.finalize_object(),
+        Err(Error::DuplicateSymbol { ref first, ref second, .. }) if first == "second" && second == "third"
+    ));
+}
+
+fn engine_with_redefinition(ir: &str) -> rivet::ExecutionEngine {
+    let engine = engine(&[ir], true);
+    engine.allow_redefinition(true);
+    engine.finalize_object().unwrap();
+    engine
+}
