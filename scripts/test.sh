@@ -9,3 +9,4 @@ cargo test --features emulator
 # The arena's other mode (a page run per class, protections per page) passes too.
 RIVET_ARENA_MODE=pages cargo test --features emulator --test integration
 bash scripts/fuzz.sh
+bash scripts/python-test.sh

@@ -1,0 +1,501 @@
+"""rivet: a JIT linker behind llvmlite's execution-engine API.
+
+llvmlite turns IR into object bytes (``TargetMachine.emit_object``); rivet
+links those bytes into memory it controls and hands out addresses. The API is
+llvmlite's: ``create_mcjit_compiler``, ``check_jit_execution`` and an
+``ExecutionEngine`` with ``add_module``, ``finalize_object``,
+``get_function_address`` and the rest.
+
+``rivet.install()`` makes ``llvmlite.binding.create_mcjit_compiler``,
+``llvmlite.binding.ExecutionEngine`` and ``llvmlite.binding.check_jit_execution``
+be rivet's, so that numba compiles and runs on rivet unmodified. Setting
+``RIVET_INSTALL=1`` in the environment does the same when Python starts (a
+``.pth`` file installed with the package does it), which also covers the
+subprocesses numba's tests and caches start.
+"""
+
+import atexit
+import ctypes
+import os
+import sys
+import threading
+import weakref
+
+from rivet._rivet import (
+    DEFAULT_USE_LMM,
+    Engine as _Engine,
+    RivetError,
+    UnresolvedSymbolsError,
+    check_jit_execution as _native_check_jit_execution,
+)
+
+__all__ = [
+    "DEFAULT_USE_LMM",
+    "ExecutionEngine",
+    "RivetError",
+    "UnresolvedSymbolsError",
+    "check_jit_execution",
+    "create_mcjit_compiler",
+    "install",
+    "installed",
+    "uninstall",
+]
+
+__version__ = "0.1.0"
+
+# Names rivet's own run time defines for JIT code: exit handlers scoped to
+# the module that registered them, and thread-local storage. The process has
+# them too (libc), so the llvmlite resolver below leaves them to rivet.
+_RIVET_RUNTIME_NAMES = frozenset({"atexit", "__cxa_atexit", "__tls_get_addr"})
+
+
+def _resolve_in_llvmlite(name):
+    """Looks *name* up in llvmlite's process-wide table, in llvmlite's order:
+    ``llvmlite.binding.add_symbol`` registrations, then libraries loaded with
+    ``llvmlite.binding.load_library_permanently``, then the process."""
+    if name in _RIVET_RUNTIME_NAMES:
+        return None
+    from llvmlite import binding
+
+    return binding.address_of_symbol(name)
+
+
+def check_jit_execution():
+    """Raises OSError naming the refusal when the system does not let this
+    process run code it writes (SELinux, PaX, a noexec policy); returns
+    None otherwise."""
+    _native_check_jit_execution()
+
+
+def create_mcjit_compiler(module, target_machine, use_lmm=None):
+    """An engine that compiles with *target_machine* (llvmlite's
+    ``TargetMachine``) and holds *module* (llvmlite's ``ModuleRef``).
+
+    *use_lmm*: True for rivet's arena (one reservation, code and data within
+    ±2 GiB), False for its per-section manager, None for the default (the
+    arena on every platform)."""
+    return ExecutionEngine(module, target_machine, use_lmm=use_lmm)
+
+
+class _Entry(object):
+    """A module the engine owns."""
+
+    __slots__ = ("module", "raw", "native_id")
+
+    def __init__(self, module, raw):
+        self.module = module
+        # The LLVM module's address, kept so that the engine can still
+        # compile and dispose of a module whose ModuleRef the caller closed
+        # while the engine owned it (llvmlite lets that happen).
+        self.raw = raw
+        # rivet's number for the module's object, once compiled.
+        self.native_id = None
+
+
+def _closed_error():
+    # llvmlite raises ctypes.ArgumentError for any call on a closed engine
+    # (its pointer is gone); callers and llvmlite's tests rely on that type.
+    return ctypes.ArgumentError("the ExecutionEngine is closed")
+
+
+# Engines alive now. When Python exits they are left mapped rather than
+# freed, as llvmlite leaves MCJIT's: objects finalized late in interpreter
+# shutdown may still call JIT code (numba's array destructors, for example).
+_live_engines = weakref.WeakSet()
+
+
+@atexit.register
+def _keep_code_at_exit():
+    for engine in list(_live_engines):
+        engine._leak_at_exit()
+
+
+class ExecutionEngine(object):
+    """llvmlite's ``ExecutionEngine`` on rivet.
+
+    Owns the modules added to it. Code generation is lazy: modules are
+    compiled (with the engine's target machine, or taken from the object
+    cache) and linked at ``finalize_object`` or at the first address query.
+    """
+
+    _closed = False
+    _native = None
+
+    def __init__(self, module, target_machine, use_lmm=None):
+        self._native = _Engine(use_lmm)
+        self._tm = target_machine
+        self._td = None
+        self._entries = []
+        self._objects = []
+        self._lock = threading.RLock()
+        self._compiling = False
+        self._object_cache_notify = None
+        self._object_cache_getbuffer = None
+        self._native.set_symbol_resolver(_resolve_in_llvmlite)
+        _live_engines.add(self)
+        self.add_module(module)
+
+    # -- llvmlite's API -----------------------------------------------------
+
+    def add_module(self, module):
+        """The engine takes ownership of *module* (a ``ModuleRef``); it is
+        compiled at the next ``finalize_object`` or address query. KeyError
+        if it was added already."""
+        with self._lock:
+            self._check_open()
+            if self._find(module) is not None:
+                raise KeyError("module already added to this engine")
+            if module.closed:
+                raise _closed_module_error(module)
+            raw = ctypes.cast(module._ptr, ctypes.c_void_p).value
+            self._entries.append(_Entry(module, raw))
+            module._owned = True
+
+    def remove_module(self, module):
+        """Hands *module* back to the caller: its names disappear from the
+        engine and its code's memory is reused. KeyError if the engine does
+        not hold it."""
+        with self._lock:
+            self._check_open()
+            entry = self._find(module)
+            if entry is None:
+                raise KeyError("module not added to this engine")
+            if entry.native_id is not None:
+                self._native.remove_module(entry.native_id)
+            self._entries.remove(entry)
+            module._owned = False
+            if module.closed:
+                # Closed while the engine owned it: nobody else can free it.
+                _dispose_raw_module(entry.raw)
+
+    def finalize_object(self):
+        """Compiles and links every module added so far. Unresolved symbols
+        raise ``UnresolvedSymbolsError`` naming them (the modules stay
+        pending: register the names and call again)."""
+        with self._lock:
+            self._check_open()
+            self._compile_pending()
+            self._native.finalize()
+
+    def get_function_address(self, name):
+        """The address of function *name*, finalizing first; 0 when no
+        module of the engine defines it (as llvmlite returns)."""
+        return self._address(name)
+
+    def get_global_value_address(self, name):
+        """The address of global *name*, finalizing first; 0 when no module
+        of the engine defines it (as llvmlite returns)."""
+        return self._address(name)
+
+    def add_global_mapping(self, gv, addr):
+        """Maps the global *gv* (a ``ValueRef``, or a name) to *addr* ahead
+        of every other definition, for modules linked from now on."""
+        name = gv if isinstance(gv, str) else gv.name
+        addr = getattr(addr, "value", addr)
+        with self._lock:
+            self._check_open()
+            self._native.add_global_mapping(name, int(addr or 0))
+
+    def add_object_file(self, obj_file):
+        """Adds a relocatable object: a path, or an ``ObjectFileRef``."""
+        if isinstance(obj_file, (str, bytes, os.PathLike)):
+            path = os.fsdecode(obj_file)
+            with open(path, "rb") as f:
+                data = f.read()
+            name = path
+        else:
+            data = getattr(obj_file, "_rivet_object_bytes", None)
+            if data is None:
+                raise TypeError(
+                    "rivet needs the bytes of %r: create ObjectFileRef objects "
+                    "after `import rivet` (it records them), or pass a path"
+                    % (obj_file,)
+                )
+            name = "<ObjectFileRef>"
+        with self._lock:
+            self._check_open()
+            self._objects.append(self._native.add_object(data, name))
+
+    def set_object_cache(self, notify_func=None, getbuffer_func=None):
+        """*notify_func(module, buffer)* is called for every module compiled,
+        with the ``ModuleRef`` the caller added and the object's bytes;
+        *getbuffer_func(module)* is called before compiling one and may return
+        bytes that replace compiling it (notify is then not called)."""
+        with self._lock:
+            self._object_cache_notify = notify_func
+            self._object_cache_getbuffer = getbuffer_func
+
+    def run_static_constructors(self):
+        """Runs the static constructors of every module (once each)."""
+        with self._lock:
+            self._check_open()
+            self._compile_pending()
+            self._native.run_static_constructors()
+
+    def run_static_destructors(self):
+        """Runs the static destructors of every module whose constructors
+        ran."""
+        with self._lock:
+            self._check_open()
+            self._native.run_static_destructors()
+
+    @property
+    def target_data(self):
+        """llvmlite's ``TargetData`` for the engine's target machine (the
+        same object every time)."""
+        if self._td is None:
+            self._td = self._tm.target_data
+        return self._td
+
+    def enable_jit_events(self):
+        """Registers modules linked from now on with gdb and writes a perf
+        map naming their functions. Returns True."""
+        with self._lock:
+            self._check_open()
+            return self._native.enable_jit_events()
+
+    def close(self):
+        """Frees the engine: modules' destructors run, code is unmapped and
+        the modules it owned are disposed of. Closing twice does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        _live_engines.discard(self)
+        native = self._native
+        if native is not None:
+            native.close()
+        for entry in getattr(self, "_entries", ()):
+            module = entry.module
+            if module.closed:
+                _dispose_raw_module(entry.raw)
+            else:
+                module._owned = False
+                module.close()
+        self._entries = []
+        self._objects = []
+
+    @property
+    def closed(self):
+        return self._closed
+
+    def __enter__(self):
+        if self._closed:
+            raise RuntimeError("%s instance already closed" % (self.__class__,))
+        return self
+
+    def __exit__(self, exc_type, exc_val, exc_tb):
+        self.close()
+
+    def __del__(self):
+        if sys is None or sys.is_finalizing():
+            self._leak_at_exit()
+        else:
+            self.close()
+
+    # -- rivet's additions --------------------------------------------------
+
+    @property
+    def memory_stats(self):
+        """The memory manager's figures: reserved and committed bytes,
+        committed bytes per segment class, allocations, mappings."""
+        self._check_open()
+        return self._native.memory_stats()
+
+    def symbolize(self, address):
+        """``(name, offset)`` of the function or global holding *address*,
+        or None."""
+        self._check_open()
+        return self._native.symbolize(address)
+
+    @property
+    def module_count(self):
+        """How many modules (IR and objects) the engine holds."""
+        return len(self._entries) + len(self._objects)
+
+    # -- internals ----------------------------------------------------------
+
+    def _check_open(self):
+        if self._closed:
+            raise _closed_error()
+
+    def _find(self, module):
+        for entry in self._entries:
+            if entry.module is module:
+                return entry
+        return None
+
+    def _address(self, name):
+        with self._lock:
+            self._check_open()
+            self._compile_pending()
+            return self._native.address(name) or 0
+
+    def _compile_pending(self):
+        if self._compiling:
+            raise RuntimeError(
+                "object cache callbacks may not call back into the engine"
+            )
+        self._compiling = True
+        try:
+            for entry in self._entries:
+                if entry.native_id is not None:
+                    continue
+                module = entry.module
+                data = None
+                if self._object_cache_getbuffer is not None:
+                    data = self._object_cache_getbuffer(module)
+                if data is None:
+                    data = self._tm.emit_object(_compilable(module, entry.raw))
+                    if self._object_cache_notify is not None:
+                        self._object_cache_notify(module, data)
+                entry.native_id = self._native.add_object(
+                    bytes(data), _module_name(module, entry.raw)
+                )
+        finally:
+            self._compiling = False
+
+    def _leak_at_exit(self):
+        # Keep the code mapped until the process ends (see _live_engines).
+        native = self._native
+        if native is not None and not native.closed:
+            native.leak()
+        self._closed = True
+
+
+def _closed_module_error(module):
+    return ctypes.ArgumentError("%r is closed" % (module,))
+
+
+def _compilable(module, raw):
+    """*module*, or for a ModuleRef closed while the engine owned it, a
+    borrowed ModuleRef over the same LLVM module."""
+    if not module.closed:
+        return module
+    from llvmlite.binding import ffi, module as llmodule
+
+    borrowed = llmodule.ModuleRef(ctypes.cast(raw, ffi.LLVMModuleRef), None)
+    borrowed._owned = True  # never disposes: the engine does
+    return borrowed
+
+
+def _module_name(module, raw):
+    return _compilable(module, raw).name
+
+
+def _dispose_raw_module(raw):
+    from llvmlite.binding import ffi
+
+    ffi.lib.LLVMPY_DisposeModule(ctypes.cast(raw, ffi.LLVMModuleRef))
+
+
+# -- ObjectFileRef: remember the bytes ---------------------------------------
+
+def _record_object_file_bytes():
+    """Makes ``ObjectFileRef.from_data`` / ``from_path`` remember the bytes
+    they were made from, since llvmlite offers no way to read them back and
+    rivet links the bytes itself."""
+    try:
+        from llvmlite.binding import object_file
+    except ImportError:  # pragma: no cover - llvmlite is a dependency
+        return
+    cls = object_file.ObjectFileRef
+    if getattr(cls, "_rivet_records_bytes", False):
+        return
+    original_from_data = cls.from_data.__func__
+
+    def from_data(cls, data):
+        obj = original_from_data(cls, data)
+        obj._rivet_object_bytes = bytes(data)
+        return obj
+
+    def from_path(cls, path):
+        with open(path, "rb") as f:
+            data = f.read()
+        return cls.from_data(data)
+
+    cls.from_data = classmethod(from_data)
+    cls.from_path = classmethod(from_path)
+    cls._rivet_records_bytes = True
+
+
+_record_object_file_bytes()
+
+
+# -- install / uninstall -----------------------------------------------------
+
+_saved = None
+_PATCHED = ("create_mcjit_compiler", "ExecutionEngine", "check_jit_execution")
+_THIS = sys.modules[__name__]
+
+
+def installed():
+    """Whether ``install()`` is in effect."""
+    return _saved is not None
+
+
+def install():
+    """Makes llvmlite's ``create_mcjit_compiler``, ``ExecutionEngine`` and
+    ``check_jit_execution`` be rivet's, so code written for llvmlite, numba
+    included, runs on rivet. Call it before numba compiles anything (best:
+    before importing numba, or set ``RIVET_INSTALL=1``). Idempotent."""
+    global _saved
+    if _saved is not None:
+        return
+    from llvmlite import binding
+    from llvmlite.binding import executionengine
+
+    saved = {}
+    for target in (binding, executionengine):
+        for name in _PATCHED:
+            saved[(target, name)] = getattr(target, name)
+            setattr(target, name, getattr(_THIS, name))
+    _saved = saved
+    _patch_numba_proxies()
+
+
+def uninstall():
+    """Puts llvmlite's own engine back (engines already created stay as
+    they are)."""
+    global _saved
+    if _saved is None:
+        return
+    for (target, name), value in _saved.items():
+        setattr(target, name, value)
+    _saved = None
+
+
+def _patch_numba_proxies():
+    """numba's ``JitEngine`` binds ``llvmlite.binding.ExecutionEngine``'s
+    methods when numba is imported. If numba was imported before
+    ``install()``, make those proxies call the wrapped engine's own method,
+    whichever class it is."""
+    codegen = sys.modules.get("numba.core.codegen")
+    if codegen is None:
+        return
+    jit_engine = getattr(codegen, "JitEngine", None)
+    if jit_engine is None:
+        return
+
+    def forward(name):
+        def method(self, *args, **kwargs):
+            return getattr(self._ee, name)(*args, **kwargs)
+
+        method.__name__ = name
+        return method
+
+    for name in (
+        "set_object_cache",
+        "finalize_object",
+        "get_function_address",
+        "get_global_value_address",
+    ):
+        setattr(jit_engine, name, forward(name))
+
+
+def _env_flag(name):
+    value = os.environ.get(name, "")
+    return value not in ("", "0")
+
+
+if _env_flag("RIVET_INSTALL"):
+    install()
