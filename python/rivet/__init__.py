@@ -43,18 +43,12 @@ __all__ = [
 
 __version__ = "0.1.0"
 
-# Names rivet's own run time defines for JIT code: exit handlers scoped to
-# the module that registered them, and thread-local storage. The process has
-# them too (libc), so the llvmlite resolver below leaves them to rivet.
-_RIVET_RUNTIME_NAMES = frozenset({"atexit", "__cxa_atexit", "__tls_get_addr"})
-
 
 def _resolve_in_llvmlite(name):
     """Looks *name* up in llvmlite's process-wide table, in llvmlite's order:
     ``llvmlite.binding.add_symbol`` registrations, then libraries loaded with
-    ``llvmlite.binding.load_library_permanently``, then the process."""
-    if name in _RIVET_RUNTIME_NAMES:
-        return None
+    ``llvmlite.binding.load_library_permanently``, then the process. rivet
+    asks its own run-time names (``atexit``, ``__tls_get_addr``) first."""
     from llvmlite import binding
 
     return binding.address_of_symbol(name)

@@ -84,6 +84,9 @@ impl Engine {
     #[pyo3(signature = (use_lmm=None))]
     fn new(py: Python<'_>, use_lmm: Option<bool>) -> PyResult<Engine> {
         let engine = ExecutionEngine::with_lmm(use_lmm).map_err(|e| to_py(py, e))?;
+        // llvmlite's engine (MCJIT) lets a later module redefine a name an
+        // earlier finalize defined; numba reloads cached functions that way.
+        engine.allow_redefinition(true);
         Ok(Engine {
             engine: RwLock::new(Some(Arc::new(engine))),
             ids: Mutex::new(HashMap::new()),

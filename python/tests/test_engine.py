@@ -385,11 +385,6 @@ define i32 @call_%s(i32 %%a) {
         assert UNARY(ee.get_function_address("call_b"))(1) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: a strong definition in a later finalize is DuplicateSymbol; "
-    "MCJIT lets the later one win (numba reloads cached functions this way)",
-)
 def test_later_strong_definition_replaces_earlier_like_mcjit():
     with engine() as ee:
         assert BINARY(ee.get_function_address("sum"))(2, 3) == 5
