@@ -9,6 +9,8 @@
 //! ([`ExecutionEngine`]).
 
 pub mod arch;
+#[cfg(feature = "llvm")]
+pub mod bench;
 pub mod bridge;
 #[cfg(feature = "llvm")]
 pub mod check;

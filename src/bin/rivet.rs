@@ -67,6 +67,21 @@ enum Command {
     /// Link for any target at chosen addresses, without running, and verify
     /// the bytes with RuntimeDyldChecker expressions.
     Check(rivet::check::CheckOptions),
+    /// Benchmark rivet against LLVM's JIT linkers on the same objects; print one table.
+    Bench {
+        /// Smaller cases and fewer runs.
+        #[arg(long)]
+        quick: bool,
+        /// Run only this case (repeatable); see BENCHMARKS.md for the names.
+        #[arg(long = "case", value_name = "NAME")]
+        cases: Vec<String>,
+        /// Measured runs per case and linker.
+        #[arg(long)]
+        runs: Option<usize>,
+        /// Internal: run one (case, linker) pair in this process.
+        #[arg(long, hide = true)]
+        child: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -95,6 +110,19 @@ fn main() -> ExitCode {
             no_lmm,
         } => link(&objects, map, no_lmm).map(|()| 0),
         Command::Check(options) => Ok(rivet::check::cli(&options)),
+        Command::Bench {
+            quick,
+            cases,
+            runs,
+            child,
+        } => rivet::bench::command(&rivet::bench::Options {
+            quick,
+            cases,
+            runs,
+            child,
+        })
+        .map(|()| 0)
+        .map_err(Into::into),
     };
     match result {
         Ok(status) => {

@@ -9,6 +9,7 @@
 
 mod ffi_util;
 mod module;
+pub mod orc;
 mod target;
 
 pub use module::Module;

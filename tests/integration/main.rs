@@ -2,6 +2,7 @@
 
 mod aarch64;
 mod check;
+mod bench_smoke;
 mod cli;
 mod coff;
 mod common;

@@ -1,0 +1,133 @@
+//! The process's own figures (from `/proc/self`) and small statistics.
+
+/// What `/proc/self` says about this process at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Resident set size, bytes (`VmRSS`).
+    pub rss: u64,
+    /// Peak resident set size so far, bytes (`VmHWM`).
+    pub peak_rss: u64,
+    /// Lines of `/proc/self/maps`.
+    pub mappings: u64,
+    /// Bytes of anonymous mappings that are not `PROT_NONE` (heap
+    /// included): memory the process has committed, as opposed to reserved.
+    pub committed: u64,
+}
+
+/// Reads the figures (zeros where `/proc` cannot be read).
+pub fn snapshot() -> Snapshot {
+    let mut snap = Snapshot::default();
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        for line in status.lines() {
+            if let Some(rest) = line.strip_prefix("VmRSS:") {
+                snap.rss = kib(rest);
+            } else if let Some(rest) = line.strip_prefix("VmHWM:") {
+                snap.peak_rss = kib(rest);
+            }
+        }
+    }
+    if let Ok(maps) = std::fs::read_to_string("/proc/self/maps") {
+        (snap.mappings, snap.committed) = count_maps(&maps);
+    }
+    snap
+}
+
+/// (mappings, committed anonymous bytes) of a `/proc/<pid>/maps` text.
+fn count_maps(maps: &str) -> (u64, u64) {
+    let (mut mappings, mut committed) = (0, 0);
+    for line in maps.lines() {
+        mappings += 1;
+        let mut fields = line.split_whitespace();
+        let (Some(range), Some(perms), Some(_), Some(_), Some(inode)) = (
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+        ) else {
+            continue;
+        };
+        let path = fields.next().unwrap_or("");
+        let anonymous =
+            inode == "0" && (path.is_empty() || path == "[heap]" || path.starts_with("[anon"));
+        if !anonymous || perms.starts_with("---") {
+            continue;
+        }
+        if let Some((a, b)) = range.split_once('-') {
+            if let (Ok(a), Ok(b)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16)) {
+                committed += b.saturating_sub(a);
+            }
+        }
+    }
+    (mappings, committed)
+}
+
+fn kib(field: &str) -> u64 {
+    field
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse::<u64>()
+        .map_or(0, |k| k * 1024)
+}
+
+/// The median of `values` (the mean of the middle two for an even count); 0 for none.
+pub fn median(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    }
+}
+
+/// The median of integer samples.
+pub fn median_i64(values: &[i64]) -> i64 {
+    let as_f: Vec<f64> = values.iter().map(|&v| v as f64).collect();
+    median(&as_f).round() as i64
+}
+
+/// The smallest of `values`; 0 for none.
+pub fn minimum(values: &[f64]) -> f64 {
+    values.iter().copied().reduce(f64::min).unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_and_minimum() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(median(&[]), 0.0);
+        assert_eq!(minimum(&[3.0, 1.5, 2.0]), 1.5);
+        assert_eq!(median_i64(&[-5, 7, 1]), 1);
+    }
+
+    #[test]
+    fn committed_counts_accessible_anonymous_mappings_only() {
+        let maps = "\
+00400000-00401000 r-xp 00000000 08:01 1234 /usr/bin/x
+01000000-01021000 rw-p 00000000 00:00 0 [heap]
+7f0000000000-7f0000010000 rw-p 00000000 00:00 0
+7f0000010000-7f0000020000 ---p 00000000 00:00 0
+7f0000020000-7f0000021000 r-xp 00000000 00:00 0
+7ffc00000000-7ffc00021000 rw-p 00000000 00:00 0 [stack]
+";
+        let (mappings, committed) = count_maps(maps);
+        assert_eq!(mappings, 6);
+        assert_eq!(committed, 0x21000 + 0x10000 + 0x1000);
+    }
+
+    #[test]
+    fn snapshot_reads_this_process() {
+        let snap = snapshot();
+        assert!(snap.rss > 0 && snap.peak_rss >= snap.rss && snap.mappings > 0);
+    }
+}

@@ -1,0 +1,965 @@
+//! `rivet bench`: rivet against LLVM's JIT linkers on the same objects, in
+//! one run, printed as one table.
+//!
+//! For each case the parent process generates the IR ([`gen`]), compiles it
+//! once ([`inputs::compile`], timing code generation apart), and then runs
+//! every linker ([`linkers`]) in a fresh child process of its own (the same
+//! executable with a hidden `--child` flag), so that peak RSS, committed
+//! bytes and mappings belong to that linker alone. A child links the inputs
+//! several times, each time in a new linker instance that is torn down after
+//! the run, checks that the linked code computes what [`gen::expected`]
+//! says, and prints its figures on one line for the parent.
+//!
+//! What the clock covers is described in [`linkers`]; the floor in [`floor`].
+
+pub mod floor;
+pub mod gen;
+pub mod inputs;
+pub mod linkers;
+pub mod measure;
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use gen::{CodeShape, Spec};
+use inputs::{Bundle, Objects};
+use linkers::{Compiler, Linked, Linker};
+use measure::{median, median_i64, minimum, snapshot};
+
+use crate::llvm::orc::OrcLinker;
+use crate::llvm::{Module, TargetMachine};
+use crate::{Error, ExecutionEngine};
+
+/// What can stop `rivet bench`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BenchError {
+    /// rivet, LLVM or the file system failed.
+    #[error(transparent)]
+    Rivet(#[from] Error),
+    /// `--case` named no case.
+    #[error("unknown benchmark case `{name}`; known cases: {known}")]
+    UnknownCase { name: String, known: String },
+    /// The hidden `--child` argument was malformed.
+    #[error("bad --child argument `{0}`")]
+    BadChildArgument(String),
+    /// A child process failed or printed no figures.
+    #[error("benchmark child `{job}` failed ({status}): {stderr}")]
+    Child {
+        job: String,
+        status: String,
+        stderr: String,
+    },
+    /// Linked code computed something other than the model.
+    #[error("{linker}: linked code is wrong: {call} returned {got}, the model says {want}")]
+    WrongResult {
+        linker: String,
+        call: String,
+        got: i64,
+        want: i64,
+    },
+}
+
+/// The result type of the benchmark driver.
+pub type Result<T, E = BenchError> = std::result::Result<T, E>;
+
+/// What `rivet bench` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Fewer runs and smaller cases: a minute rather than several.
+    pub quick: bool,
+    /// Cases to run by name; empty means every case of the chosen set.
+    pub cases: Vec<String>,
+    /// Measured runs per case and linker (default 9, quick 5).
+    pub runs: Option<usize>,
+    /// Internal: run one (case, linker) pair in this process and print its
+    /// figures (`kind,linker,runs,bundle-path`).
+    pub child: Option<String>,
+}
+
+/// What a case measures.
+#[derive(Debug, Clone, Copy)]
+pub enum CaseKind {
+    /// Linking compiled objects: rivet, both LLJIT layers, the floor.
+    Link(Spec),
+    /// From parsed IR modules to addresses: rivet against MCJIT.
+    EndToEnd(Spec),
+    /// The speed of the linked code: small-model PIC against large model.
+    CodeSpeed { iterations: u64 },
+}
+
+/// One benchmark case.
+#[derive(Debug, Clone, Copy)]
+pub struct Case {
+    pub name: &'static str,
+    pub kind: CaseKind,
+    /// In the default (full) set.
+    pub full: bool,
+    /// In the `--quick` set.
+    pub quick: bool,
+}
+
+const fn spec(functions: usize, sections: bool, shape: CodeShape, split: bool) -> Spec {
+    Spec {
+        functions,
+        sections,
+        shape,
+        split,
+    }
+}
+
+/// Every case, in table order.
+pub const CASES: &[Case] = &[
+    Case {
+        name: "5k",
+        kind: CaseKind::Link(spec(5_000, false, CodeShape::SmallPic, false)),
+        full: true,
+        quick: true,
+    },
+    Case {
+        name: "20k",
+        kind: CaseKind::Link(spec(20_000, false, CodeShape::SmallPic, false)),
+        full: true,
+        quick: false,
+    },
+    Case {
+        name: "5k-sections",
+        kind: CaseKind::Link(spec(5_000, true, CodeShape::SmallPic, false)),
+        full: true,
+        quick: true,
+    },
+    Case {
+        name: "20k-sections",
+        kind: CaseKind::Link(spec(20_000, true, CodeShape::SmallPic, false)),
+        full: true,
+        quick: false,
+    },
+    Case {
+        name: "5k-large-static",
+        kind: CaseKind::Link(spec(5_000, false, CodeShape::LargeStatic, false)),
+        full: true,
+        quick: true,
+    },
+    Case {
+        name: "10k-modules",
+        kind: CaseKind::Link(spec(10_000, false, CodeShape::SmallPic, true)),
+        full: true,
+        quick: false,
+    },
+    Case {
+        name: "1k-modules",
+        kind: CaseKind::Link(spec(1_000, false, CodeShape::SmallPic, true)),
+        full: false,
+        quick: true,
+    },
+    Case {
+        name: "e2e-5k",
+        kind: CaseKind::EndToEnd(spec(5_000, false, CodeShape::SmallPic, false)),
+        full: true,
+        quick: false,
+    },
+    Case {
+        name: "e2e-1k",
+        kind: CaseKind::EndToEnd(spec(1_000, false, CodeShape::SmallPic, false)),
+        full: false,
+        quick: true,
+    },
+    Case {
+        name: "e2e-1k-modules",
+        kind: CaseKind::EndToEnd(spec(1_000, false, CodeShape::SmallPic, true)),
+        full: true,
+        quick: false,
+    },
+    Case {
+        name: "code-speed",
+        kind: CaseKind::CodeSpeed {
+            iterations: 50_000_000,
+        },
+        full: true,
+        quick: true,
+    },
+];
+
+/// The line a child prints its figures on.
+const CHILD_TAG: &str = "RIVET-BENCH-CHILD";
+/// A child stops adding runs once it has spent this long (after at least one).
+const CHILD_BUDGET: Duration = Duration::from_secs(40);
+/// A first run slower than this is measured rather than discarded as warm-up.
+const SLOW_RUN: Duration = Duration::from_secs(1);
+
+/// Runs `rivet bench` as `options` say: the whole table, or one child.
+pub fn command(options: &Options) -> Result<()> {
+    if let Some(child_spec) = &options.child {
+        return child(child_spec);
+    }
+    let report = run(options)?;
+    print!("{report}");
+    Ok(())
+}
+
+fn selected(options: &Options) -> Result<Vec<Case>> {
+    if options.cases.is_empty() {
+        return Ok(CASES
+            .iter()
+            .filter(|c| if options.quick { c.quick } else { c.full })
+            .copied()
+            .collect());
+    }
+    options
+        .cases
+        .iter()
+        .map(|name| {
+            CASES
+                .iter()
+                .find(|c| c.name == name)
+                .copied()
+                .ok_or_else(|| BenchError::UnknownCase {
+                    name: name.clone(),
+                    known: CASES.iter().map(|c| c.name).collect::<Vec<_>>().join(", "),
+                })
+        })
+        .collect()
+}
+
+/// Figures of one (case, linker) pair, as a child reports them.
+#[derive(Debug, Clone, Default)]
+pub struct ChildFigures {
+    /// Seconds of each measured run.
+    pub times: Vec<f64>,
+    /// Median change of VmRSS over a run, with the linker's result alive (bytes).
+    pub rss_delta: i64,
+    /// Median change of committed anonymous bytes, likewise.
+    pub committed_delta: i64,
+    /// Median change of the number of mappings, likewise.
+    pub maps_delta: i64,
+    /// The child's peak RSS (VmHWM) at the end (bytes): process-wide,
+    /// including the inputs and libLLVM's own pages.
+    pub peak_rss: u64,
+    /// The child's RSS before the first run (bytes).
+    pub base_rss: u64,
+    /// rivet's own committed bytes and mappings (rivet rows only).
+    pub rivet_committed: Option<u64>,
+    pub rivet_mappings: Option<u64>,
+}
+
+impl ChildFigures {
+    fn to_line(&self) -> String {
+        let times: Vec<String> = self.times.iter().map(|t| format!("{t:.9}")).collect();
+        let mut line = format!(
+            "{CHILD_TAG} times={} rss_delta={} committed_delta={} maps_delta={} peak_rss={} base_rss={}",
+            times.join(","),
+            self.rss_delta,
+            self.committed_delta,
+            self.maps_delta,
+            self.peak_rss,
+            self.base_rss
+        );
+        if let (Some(c), Some(m)) = (self.rivet_committed, self.rivet_mappings) {
+            let _ = write!(line, " rivet_committed={c} rivet_mappings={m}");
+        }
+        line
+    }
+
+    fn from_output(output: &str) -> Option<ChildFigures> {
+        let line = output.lines().find(|l| l.starts_with(CHILD_TAG))?;
+        let fields: HashMap<&str, &str> = line
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|kv| kv.split_once('='))
+            .collect();
+        let times = fields
+            .get("times")?
+            .split(',')
+            .map(|t| t.parse::<f64>().ok())
+            .collect::<Option<Vec<f64>>>()?;
+        Some(ChildFigures {
+            times,
+            rss_delta: fields.get("rss_delta")?.parse().ok()?,
+            committed_delta: fields.get("committed_delta")?.parse().ok()?,
+            maps_delta: fields.get("maps_delta")?.parse().ok()?,
+            peak_rss: fields.get("peak_rss")?.parse().ok()?,
+            base_rss: fields.get("base_rss")?.parse().ok()?,
+            rivet_committed: fields.get("rivet_committed").and_then(|v| v.parse().ok()),
+            rivet_mappings: fields.get("rivet_mappings").and_then(|v| v.parse().ok()),
+        })
+    }
+}
+
+/// One (kind, linker) to run in a child process.
+enum Job {
+    Link(Linker),
+    EndToEnd(Compiler),
+}
+
+impl Job {
+    fn kind(&self) -> &'static str {
+        match self {
+            Job::Link(_) => "link",
+            Job::EndToEnd(_) => "e2e",
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Job::Link(l) => l.name(),
+            Job::EndToEnd(c) => c.name(),
+        }
+    }
+}
+
+/// Checks the linked code: `f0(2)` must return what the model says.
+/// Returns (got, want) when it does not.
+fn check_linked(linked: &Linked<'_>, functions: usize, lookups: &[String]) -> Option<(i64, i64)> {
+    let &address = linked.addresses.first()?;
+    if lookups.first().map(String::as_str) != Some("f0") {
+        return None;
+    }
+    // SAFETY: `address` is the finalized address the linker returned for
+    // `f0`, which the generator defines as `i64 f0(i64)` (the bundle is
+    // written by this program's parent from the generator). Every linker
+    // under test has made it executable before returning it.
+    let got = unsafe {
+        let f: extern "C" fn(i64) -> i64 = std::mem::transmute(address as usize);
+        f(2)
+    };
+    let want = gen::expected(functions, 0, 2);
+    (got != want).then_some((got, want))
+}
+
+fn child(spec: &str) -> Result<()> {
+    let bad = || BenchError::BadChildArgument(spec.to_string());
+    let mut parts = spec.splitn(4, ',');
+    let (Some(kind), Some(name), Some(runs), Some(path)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    let job = match kind {
+        "link" => Job::Link(Linker::from_name(name).ok_or_else(bad)?),
+        "e2e" => Job::EndToEnd(Compiler::from_name(name).ok_or_else(bad)?),
+        _ => return Err(bad()),
+    };
+    let runs: usize = runs.parse().map_err(|_| bad())?;
+    let bundle = Bundle::read(Path::new(path))?;
+    let ir: Vec<(String, String)> = match job {
+        Job::EndToEnd(_) => bundle
+            .entries
+            .iter()
+            .map(|(n, b)| (n.clone(), String::from_utf8_lossy(b).into_owned()))
+            .collect(),
+        Job::Link(_) => Vec::new(),
+    };
+    let base = snapshot();
+    let started = Instant::now();
+    let mut figures = ChildFigures {
+        base_rss: base.rss,
+        ..ChildFigures::default()
+    };
+    let (mut rss, mut committed, mut maps) = (Vec::new(), Vec::new(), Vec::new());
+    let mut attempt = 0usize;
+    while figures.times.len() < runs.max(1) {
+        let before = snapshot();
+        let mut during = None;
+        let mut rivet = None;
+        let mut wrong = None;
+        let mut on_linked = |linked: &Linked<'_>| -> crate::Result<()> {
+            wrong = check_linked(linked, bundle.functions, &bundle.lookups);
+            during = Some(snapshot());
+            rivet = linked.rivet_stats;
+            Ok(())
+        };
+        let elapsed = match job {
+            Job::Link(linker) => {
+                linkers::link(linker, &bundle.entries, &bundle.lookups, &mut on_linked)?
+            }
+            Job::EndToEnd(compiler) => {
+                linkers::compile_and_link(compiler, &ir, &bundle.lookups, &mut on_linked)?
+            }
+        };
+        if let Some((got, want)) = wrong {
+            return Err(BenchError::WrongResult {
+                linker: name.to_string(),
+                call: "f0(2)".to_string(),
+                got,
+                want,
+            });
+        }
+        attempt += 1;
+        // The first run warms caches and the allocator; it is discarded
+        // unless it was slow enough that warming up does not matter.
+        if attempt == 1 && elapsed < SLOW_RUN {
+            continue;
+        }
+        figures.times.push(elapsed.as_secs_f64());
+        if let Some(during) = during {
+            rss.push(during.rss as i64 - before.rss as i64);
+            committed.push(during.committed as i64 - before.committed as i64);
+            maps.push(during.mappings as i64 - before.mappings as i64);
+        }
+        if let Some(stats) = rivet {
+            figures.rivet_committed = Some(stats.committed_bytes);
+            figures.rivet_mappings = Some(stats.mappings);
+        }
+        if started.elapsed() + elapsed > CHILD_BUDGET {
+            break;
+        }
+    }
+    figures.rss_delta = median_i64(&rss);
+    figures.committed_delta = median_i64(&committed);
+    figures.maps_delta = median_i64(&maps);
+    figures.peak_rss = snapshot().peak_rss;
+    println!("{}", figures.to_line());
+    Ok(())
+}
+
+fn run_child(exe: &Path, job: &Job, runs: usize, bundle: &Path) -> Result<ChildFigures> {
+    let arg = format!("{},{},{runs},{}", job.kind(), job.name(), bundle.display());
+    let output = std::process::Command::new(exe)
+        .args(["bench", "--child", &arg])
+        .output()
+        .map_err(|source| Error::Io {
+            path: exe.to_path_buf(),
+            source,
+        })?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    match ChildFigures::from_output(&stdout) {
+        Some(f) if output.status.success() => Ok(f),
+        _ => Err(BenchError::Child {
+            job: arg,
+            status: output.status.to_string(),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        }),
+    }
+}
+
+/// One row of the table.
+#[derive(Debug, Clone)]
+struct Row {
+    case: &'static str,
+    linker: &'static str,
+    figures: ChildFigures,
+    relocations: Option<usize>,
+}
+
+impl Row {
+    fn median(&self) -> f64 {
+        median(&self.figures.times)
+    }
+}
+
+/// Codegen and content figures of one compiled case.
+struct InputNote {
+    case: &'static str,
+    objects: usize,
+    functions: usize,
+    sections: usize,
+    relocations: usize,
+    bytes: usize,
+    parse: Duration,
+    codegen: Duration,
+}
+
+/// Runs the selected cases and returns the report (Markdown).
+pub fn run(options: &Options) -> Result<String> {
+    let cases = selected(options)?;
+    let runs = options.runs.unwrap_or(if options.quick { 5 } else { 9 });
+    let exe = std::env::current_exe().map_err(|source| Error::Io {
+        path: PathBuf::from("current executable"),
+        source,
+    })?;
+    let dir = std::env::temp_dir().join(format!("rivet-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    let result = run_cases(&cases, runs, options.quick, &exe, &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn run_cases(cases: &[Case], runs: usize, quick: bool, exe: &Path, dir: &Path) -> Result<String> {
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+    let mut speed = Vec::new();
+    for case in cases {
+        match case.kind {
+            CaseKind::Link(spec) => {
+                eprintln!("bench: {}: generating and compiling", case.name);
+                let objects = inputs::compile(&spec)?;
+                notes.push(note(case.name, &objects));
+                let path = dir.join(format!("{}.bundle", case.name));
+                Bundle {
+                    functions: objects.functions,
+                    entries: objects.objects.clone(),
+                    lookups: objects.lookups.clone(),
+                }
+                .write(&path)?;
+                for linker in Linker::ALL {
+                    eprintln!("bench: {}: {}", case.name, linker.name());
+                    let figures = run_child(exe, &Job::Link(linker), runs, &path)?;
+                    rows.push(Row {
+                        case: case.name,
+                        linker: linker.name(),
+                        figures,
+                        relocations: Some(objects.relocations),
+                    });
+                }
+                let _ = std::fs::remove_file(&path);
+            }
+            CaseKind::EndToEnd(spec) => {
+                let path = dir.join(format!("{}.bundle", case.name));
+                Bundle {
+                    functions: spec.functions,
+                    entries: spec
+                        .modules()
+                        .into_iter()
+                        .map(|(n, ir)| (n, ir.into_bytes()))
+                        .collect(),
+                    lookups: spec.lookups(),
+                }
+                .write(&path)?;
+                // Compiling dominates: a few runs are enough.
+                let e2e_runs = runs.clamp(1, 3);
+                for compiler in Compiler::ALL {
+                    eprintln!("bench: {}: {}", case.name, compiler.name());
+                    let figures = run_child(exe, &Job::EndToEnd(compiler), e2e_runs, &path)?;
+                    rows.push(Row {
+                        case: case.name,
+                        linker: compiler.name(),
+                        figures,
+                        relocations: None,
+                    });
+                }
+                let _ = std::fs::remove_file(&path);
+            }
+            CaseKind::CodeSpeed { iterations } => {
+                eprintln!("bench: {}", case.name);
+                let iterations = if quick { iterations / 5 } else { iterations };
+                speed = code_speed(iterations, 5)?;
+            }
+        }
+    }
+    Ok(render(&rows, &notes, &speed))
+}
+
+fn note(case: &'static str, objects: &Objects) -> InputNote {
+    InputNote {
+        case,
+        objects: objects.objects.len(),
+        functions: objects.functions,
+        sections: objects.sections,
+        relocations: objects.relocations,
+        bytes: objects.bytes(),
+        parse: objects.parse_time,
+        codegen: objects.codegen_time,
+    }
+}
+
+/// One code-speed measurement.
+#[derive(Debug, Clone)]
+pub struct Speed {
+    pub label: &'static str,
+    /// Best nanoseconds per loop iteration over the repeats.
+    pub ns_per_iteration: f64,
+    pub result: i64,
+}
+
+/// Times `hot_loop(iterations)` linked by rivet from small-model PIC and from
+/// large-model static code; `repeats` calls each, the best kept.
+pub fn code_speed(iterations: u64, repeats: usize) -> Result<Vec<Speed>> {
+    let mut out = Vec::new();
+    for (label, shape) in [
+        ("small-model PIC", CodeShape::SmallPic),
+        ("large-model static", CodeShape::LargeStatic),
+    ] {
+        let tm = TargetMachine::new(&shape.target_options())?;
+        let mut module = Module::parse_ir(&gen::hot_loop_ir(), "hot_loop")?;
+        let bytes = tm.emit_object(&mut module)?;
+        let engine = ExecutionEngine::with_lmm(Some(true))?;
+        engine.add_object_bytes(bytes, "hot_loop.o")?;
+        let address = engine.get_function_address("hot_loop")?;
+        // SAFETY: `hot_loop` is defined by `gen::hot_loop_ir` as
+        // `i64 hot_loop(i64)`, and the engine finalized it before returning
+        // its address; the engine outlives every call below.
+        let f: extern "C" fn(u64) -> i64 = unsafe { std::mem::transmute(address as usize) };
+        let want = gen::hot_loop_expected(iterations);
+        let _ = f(1000);
+        let mut best = f64::INFINITY;
+        for _ in 0..repeats.max(1) {
+            let start = Instant::now();
+            let got = f(std::hint::black_box(iterations));
+            let elapsed = start.elapsed().as_secs_f64();
+            if got != want {
+                return Err(BenchError::WrongResult {
+                    linker: format!("rivet ({label})"),
+                    call: format!("hot_loop({iterations})"),
+                    got,
+                    want,
+                });
+            }
+            best = best.min(elapsed);
+        }
+        out.push(Speed {
+            label,
+            ns_per_iteration: best * 1e9 / iterations.max(1) as f64,
+            result: want,
+        });
+    }
+    Ok(out)
+}
+
+fn ms(seconds: f64) -> String {
+    if seconds >= 1.0 {
+        format!("{:.0}", seconds * 1e3)
+    } else if seconds >= 0.01 {
+        format!("{:.1}", seconds * 1e3)
+    } else {
+        format!("{:.3}", seconds * 1e3)
+    }
+}
+
+fn mib(bytes: i64) -> String {
+    format!("{:.1}", bytes as f64 / (1 << 20) as f64)
+}
+
+fn ratio(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}×")
+    } else if x >= 10.0 {
+        format!("{x:.1}×")
+    } else {
+        format!("{x:.2}×")
+    }
+}
+
+fn render(rows: &[Row], notes: &[InputNote], speed: &[Speed]) -> String {
+    let find = |case: &str, linker: &str| {
+        rows.iter()
+            .find(|r| r.case == case && r.linker == linker)
+            .map(Row::median)
+            .filter(|m| *m > 0.0)
+    };
+    let mut table: Vec<Vec<String>> = vec![[
+        "case",
+        "linker",
+        "runs",
+        "median ms",
+        "min ms",
+        "M reloc/s",
+        "vs RTDyld",
+        "vs JITLink",
+        "vs MCJIT",
+        "÷ floor",
+        "peak RSS MiB",
+        "ΔRSS MiB",
+        "Δcommitted MiB",
+        "Δmaps",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()];
+    for row in rows {
+        let m = row.median();
+        let vs = |linker: &str| {
+            find(row.case, linker)
+                .map(|other| ratio(other / m))
+                .unwrap_or_default()
+        };
+        let is_link = row.relocations.is_some();
+        table.push(vec![
+            row.case.to_string(),
+            row.linker.to_string(),
+            row.figures.times.len().to_string(),
+            ms(m),
+            ms(minimum(&row.figures.times)),
+            row.relocations
+                .map(|r| format!("{:.1}", r as f64 / m / 1e6))
+                .unwrap_or_default(),
+            if is_link {
+                vs(OrcLinker::RuntimeDyld.name())
+            } else {
+                String::new()
+            },
+            if is_link {
+                vs(OrcLinker::JitLink.name())
+            } else {
+                String::new()
+            },
+            if is_link {
+                String::new()
+            } else {
+                vs(Compiler::Mcjit.name())
+            },
+            if is_link {
+                find(row.case, Linker::Floor.name())
+                    .map(|f| ratio(m / f))
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            },
+            mib(row.figures.peak_rss as i64),
+            mib(row.figures.rss_delta),
+            mib(row.figures.committed_delta),
+            row.figures.maps_delta.to_string(),
+        ]);
+    }
+    let mut out = String::new();
+    push_table(&mut out, &table);
+
+    out.push_str(
+        "\n\"vs X\" is X's median over this row's (above 1× this row is faster); \
+         \"÷ floor\" is this row's median over the floor's. Δ columns are medians over \
+         the runs of the change while the linked result is alive; peak RSS is the \
+         child process's VmHWM (inputs and libLLVM included).\n",
+    );
+    for row in rows {
+        if let (Some(c), Some(m)) = (row.figures.rivet_committed, row.figures.rivet_mappings) {
+            let _ = writeln!(
+                out,
+                "- {} {}: rivet's memory manager reports {:.1} MiB committed in {} mapping(s).",
+                row.case,
+                row.linker,
+                c as f64 / (1 << 20) as f64,
+                m
+            );
+        }
+    }
+
+    if !notes.is_empty() {
+        out.push_str(
+            "\nInputs (compiled once per case; code generation is not in the link times):\n\n",
+        );
+        let mut t: Vec<Vec<String>> = vec![[
+            "case",
+            "objects",
+            "functions",
+            "loaded sections",
+            "relocations",
+            "object MiB",
+            "IR parse s",
+            "codegen s",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()];
+        for n in notes {
+            t.push(vec![
+                n.case.to_string(),
+                n.objects.to_string(),
+                n.functions.to_string(),
+                n.sections.to_string(),
+                n.relocations.to_string(),
+                mib(n.bytes as i64),
+                format!("{:.2}", n.parse.as_secs_f64()),
+                format!("{:.2}", n.codegen.as_secs_f64()),
+            ]);
+        }
+        push_table(&mut out, &t);
+    }
+
+    if !speed.is_empty() {
+        out.push_str("\nSpeed of the linked code (hot_loop, linked by rivet, best of 5):\n\n");
+        let base = speed[0].ns_per_iteration;
+        let mut t: Vec<Vec<String>> = vec![vec![
+            "code".to_string(),
+            "ns / iteration".to_string(),
+            "vs small-model PIC".to_string(),
+        ]];
+        for s in speed {
+            t.push(vec![
+                s.label.to_string(),
+                format!("{:.3}", s.ns_per_iteration),
+                ratio(s.ns_per_iteration / base),
+            ]);
+        }
+        push_table(&mut out, &t);
+    }
+
+    let targets = targets(rows, notes);
+    if !targets.is_empty() {
+        out.push_str("\nTargets (issue 6):\n\n");
+        for t in targets {
+            let _ = writeln!(out, "- {t}");
+        }
+    }
+    out
+}
+
+/// The issue's targets, each with the figure measured and whether it is met.
+fn targets(rows: &[Row], notes: &[InputNote]) -> Vec<String> {
+    let med = |case: &str, linker: &str| {
+        rows.iter()
+            .find(|r| r.case == case && r.linker == linker)
+            .map(Row::median)
+            .filter(|m| *m > 0.0)
+    };
+    let verdict = |met: bool| if met { "met" } else { "MISSED" };
+    let mut out = Vec::new();
+    if let Some(r) = med("5k", "rivet") {
+        out.push(format!(
+            "5k object linked in ≤ 1.5 ms: {} ms, {}",
+            ms(r),
+            verdict(r <= 1.5e-3)
+        ));
+        if let Some(x) = med("5k", OrcLinker::RuntimeDyld.name()) {
+            out.push(format!(
+                "≥ 12× faster than RuntimeDyld: {}, {}",
+                ratio(x / r),
+                verdict(x / r >= 12.0)
+            ));
+        }
+        if let Some(x) = med("5k", OrcLinker::JitLink.name()) {
+            out.push(format!(
+                "≥ 10× faster than JITLink: {}, {}",
+                ratio(x / r),
+                verdict(x / r >= 10.0)
+            ));
+        }
+        if let Some(f) = med("5k", Linker::Floor.name()) {
+            out.push(format!(
+                "within 2× of the floor: {}, {}",
+                ratio(r / f),
+                verdict(r / f <= 2.0)
+            ));
+        }
+        let per_reloc = |case: &str| {
+            let relocs = notes.iter().find(|n| n.case == case)?.relocations as f64;
+            Some(med(case, "rivet")? / relocs)
+        };
+        if let Some(base) = per_reloc("5k") {
+            for case in ["20k", "20k-sections", "5k-sections"] {
+                if let Some(c) = per_reloc(case) {
+                    out.push(format!(
+                        "cost per relocation, {case} over 5k ≤ 1.3×: {}, {}",
+                        ratio(c / base),
+                        verdict(c / base <= 1.3)
+                    ));
+                }
+            }
+        }
+    }
+    for row in rows.iter().filter(|r| r.linker == Compiler::Rivet.name()) {
+        if let Some(m) = med(row.case, Compiler::Mcjit.name()) {
+            let r = row.median();
+            out.push(format!(
+                "{}: add_module → address never slower than MCJIT: rivet {} ms, MCJIT {} ms, {}",
+                row.case,
+                ms(r),
+                ms(m),
+                verdict(r <= m)
+            ));
+        }
+    }
+    out
+}
+
+/// Appends `rows` (the first is the header) as an aligned Markdown table.
+fn push_table(out: &mut String, rows: &[Vec<String>]) {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for (i, row) in rows.iter().enumerate() {
+        out.push('|');
+        for (c, width) in widths.iter().enumerate() {
+            let cell = row.get(c).map(String::as_str).unwrap_or("");
+            let pad = width - cell.chars().count();
+            // Text columns (the first two) left-aligned, figures right-aligned.
+            if c < 2 {
+                let _ = write!(out, " {cell}{} |", " ".repeat(pad));
+            } else {
+                let _ = write!(out, " {}{cell} |", " ".repeat(pad));
+            }
+        }
+        out.push('\n');
+        if i == 0 {
+            out.push('|');
+            for (c, width) in widths.iter().enumerate() {
+                let dashes = "-".repeat(*width);
+                if c < 2 {
+                    let _ = write!(out, " {dashes} |");
+                } else {
+                    let _ = write!(out, " {}: |", &dashes[..dashes.len().saturating_sub(1)]);
+                }
+            }
+            out.push('\n');
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn child_figures_round_trip_through_their_line() {
+        let f = ChildFigures {
+            times: vec![0.001, 0.002],
+            rss_delta: -4096,
+            committed_delta: 1 << 20,
+            maps_delta: 3,
+            peak_rss: 1 << 30,
+            base_rss: 1 << 29,
+            rivet_committed: Some(12345),
+            rivet_mappings: Some(4),
+        };
+        let back = ChildFigures::from_output(&format!("noise\n{}\n", f.to_line())).unwrap();
+        assert_eq!(back.times, f.times);
+        assert_eq!(back.rss_delta, -4096);
+        assert_eq!(back.committed_delta, 1 << 20);
+        assert_eq!(back.maps_delta, 3);
+        assert_eq!(back.peak_rss, 1 << 30);
+        assert_eq!(back.rivet_committed, Some(12345));
+        assert!(ChildFigures::from_output("nothing here").is_none());
+    }
+
+    #[test]
+    fn case_names_are_unique_and_selectable() {
+        for (i, a) in CASES.iter().enumerate() {
+            assert!(
+                CASES[i + 1..].iter().all(|b| b.name != a.name),
+                "{}",
+                a.name
+            );
+        }
+        let opts = Options {
+            cases: vec!["5k".into(), "code-speed".into()],
+            ..Options::default()
+        };
+        let names: Vec<&str> = selected(&opts).unwrap().iter().map(|c| c.name).collect();
+        assert_eq!(names, ["5k", "code-speed"]);
+        let opts = Options {
+            cases: vec!["no-such-case".into()],
+            ..Options::default()
+        };
+        let err = selected(&opts).unwrap_err().to_string();
+        assert!(
+            err.contains("no-such-case") && err.contains("5k-sections"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn table_is_aligned_markdown() {
+        let mut out = String::new();
+        push_table(
+            &mut out,
+            &[
+                vec!["case".into(), "linker".into(), "ms".into()],
+                vec!["5k".into(), "rivet".into(), "1.250".into()],
+            ],
+        );
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "| case | linker |    ms |");
+        assert_eq!(lines[1], "| ---- | ------ | ----: |");
+        assert_eq!(lines[2], "| 5k   | rivet  | 1.250 |");
+    }
+}
