@@ -349,7 +349,10 @@ mod tests {
     fn model_follows_the_recurrence() {
         // Depth 0 is the sum of the three globals read.
         let n = 10;
-        assert_eq!(expected(n, 2, 0), initial(2) + initial((7 * 2 + 3) % n) + 11);
+        assert_eq!(
+            expected(n, 2, 0),
+            initial(2) + initial((7 * 2 + 3) % n) + 11
+        );
         // Depth 1 adds three depth-0 calls and the external call.
         let s = expected(n, 0, 0);
         let want = expected(n, 1, 0) + expected(n, 5, 0) + ext_fn(s) + expected(n, 7, 0) + s;

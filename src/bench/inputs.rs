@@ -80,12 +80,14 @@ pub fn compile(spec: &Spec) -> Result<Objects> {
 }
 
 /// Inputs for one child run: entries (name, bytes — objects or IR text),
-/// the look-up names and the number of generated functions.
+/// the look-up names and the number of generated functions, and a smaller
+/// input of the same shape to warm up on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Bundle {
     pub functions: usize,
     pub entries: Vec<(String, Vec<u8>)>,
     pub lookups: Vec<String>,
+    pub warmup: Option<Box<Bundle>>,
 }
 
 const BUNDLE_MAGIC: &[u8; 8] = b"RVBENCH1";
@@ -93,28 +95,42 @@ const BUNDLE_MAGIC: &[u8; 8] = b"RVBENCH1";
 impl Bundle {
     /// Writes the bundle to `path`.
     pub fn write(&self, path: &Path) -> Result<()> {
-        let mut out = Vec::with_capacity(
-            64 + self
-                .entries
-                .iter()
-                .map(|(n, b)| n.len() + b.len() + 16)
-                .sum::<usize>(),
-        );
+        let mut out = Vec::with_capacity(64 + self.size_hint());
         out.extend_from_slice(BUNDLE_MAGIC);
-        out.extend_from_slice(&(self.functions as u64).to_le_bytes());
-        out.extend_from_slice(&(self.entries.len() as u64).to_le_bytes());
-        for (name, bytes) in &self.entries {
-            put(&mut out, name.as_bytes());
-            put(&mut out, bytes);
-        }
-        out.extend_from_slice(&(self.lookups.len() as u64).to_le_bytes());
-        for name in &self.lookups {
-            put(&mut out, name.as_bytes());
-        }
+        self.encode(&mut out);
         std::fs::write(path, out).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
         })
+    }
+
+    fn size_hint(&self) -> usize {
+        let own: usize = self
+            .entries
+            .iter()
+            .map(|(n, b)| n.len() + b.len() + 16)
+            .sum();
+        own + self.warmup.as_ref().map_or(0, |w| w.size_hint())
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&(self.functions as u64).to_le_bytes());
+        out.extend_from_slice(&(self.entries.len() as u64).to_le_bytes());
+        for (name, bytes) in &self.entries {
+            put(out, name.as_bytes());
+            put(out, bytes);
+        }
+        out.extend_from_slice(&(self.lookups.len() as u64).to_le_bytes());
+        for name in &self.lookups {
+            put(out, name.as_bytes());
+        }
+        match &self.warmup {
+            Some(w) => {
+                out.push(1);
+                w.encode(out);
+            }
+            None => out.push(0),
+        }
     }
 
     /// Reads a bundle written by [`Bundle::write`].
@@ -131,23 +147,38 @@ impl Bundle {
         if reader.take(8).ok_or_else(bad)? != BUNDLE_MAGIC {
             return Err(bad());
         }
-        let functions = reader.u64().ok_or_else(bad)? as usize;
-        let count = reader.u64().ok_or_else(bad)?;
+        let bundle = Bundle::decode(&mut reader, 0).ok_or_else(bad)?;
+        if reader.at != data.len() {
+            return Err(bad());
+        }
+        Ok(bundle)
+    }
+
+    fn decode(reader: &mut Reader<'_>, depth: usize) -> Option<Bundle> {
+        let functions = reader.u64()? as usize;
+        let count = reader.u64()?;
         let mut entries = Vec::new();
         for _ in 0..count {
-            let name = reader.string().ok_or_else(bad)?;
-            let bytes = reader.blob().ok_or_else(bad)?.to_vec();
+            let name = reader.string()?;
+            let bytes = reader.blob()?.to_vec();
             entries.push((name, bytes));
         }
-        let count = reader.u64().ok_or_else(bad)?;
+        let count = reader.u64()?;
         let mut lookups = Vec::new();
         for _ in 0..count {
-            lookups.push(reader.string().ok_or_else(bad)?);
+            lookups.push(reader.string()?);
         }
-        Ok(Bundle {
+        let warmup = match reader.take(1)? {
+            [0] => None,
+            // One level of warm-up input; a deeper nesting is not written.
+            [1] if depth == 0 => Some(Box::new(Bundle::decode(reader, depth + 1)?)),
+            _ => return None,
+        };
+        Some(Bundle {
             functions,
             entries,
             lookups,
+            warmup,
         })
     }
 }
@@ -191,10 +222,17 @@ mod tests {
 
     #[test]
     fn bundle_round_trips_and_refuses_garbage() {
+        let warmup = Bundle {
+            functions: 1,
+            entries: vec![("w.o".into(), vec![9])],
+            lookups: vec!["f0".into()],
+            warmup: None,
+        };
         let bundle = Bundle {
             functions: 3,
             entries: vec![("a.o".into(), vec![1, 2, 3]), ("b".into(), vec![])],
             lookups: vec!["f0".into(), "f2".into()],
+            warmup: Some(Box::new(warmup)),
         };
         let path = std::env::temp_dir().join(format!("rivet-bundle-test-{}", std::process::id()));
         bundle.write(&path).unwrap();

@@ -5,10 +5,15 @@
 //! once ([`inputs::compile`], timing code generation apart), and then runs
 //! every linker ([`linkers`]) in a fresh child process of its own (the same
 //! executable with a hidden `--child` flag), so that peak RSS, committed
-//! bytes and mappings belong to that linker alone. A child links the inputs
-//! several times, each time in a new linker instance that is torn down after
-//! the run, checks that the linked code computes what [`gen::expected`]
-//! says, and prints its figures on one line for the parent.
+//! bytes and mappings belong to that linker alone. A child first links a
+//! 50-function input of the same shape, untimed (so that no measured run is
+//! a cold start), then links the inputs several times, each time in a new
+//! linker instance that is torn down after the run; after every link it
+//! checks that the code computes what [`gen::expected`] says, and at the end
+//! it prints its figures on one line for the parent. A child stops adding
+//! runs after 40 s, and the parent kills a child that has not finished after
+//! 180 s (60 s with `--quick`) and reports that linker as slower than that.
+//! End-to-end cases run one child per run, the engines taking turns.
 //!
 //! What the clock covers is described in [`linkers`]; the floor in [`floor`].
 
@@ -125,10 +130,16 @@ pub const CASES: &[Case] = &[
         quick: false,
     },
     Case {
+        name: "1k-sections",
+        kind: CaseKind::Link(spec(1_000, true, CodeShape::SmallPic, false)),
+        full: true,
+        quick: true,
+    },
+    Case {
         name: "5k-sections",
         kind: CaseKind::Link(spec(5_000, true, CodeShape::SmallPic, false)),
         full: true,
-        quick: true,
+        quick: false,
     },
     Case {
         name: "20k-sections",
@@ -186,8 +197,12 @@ pub const CASES: &[Case] = &[
 const CHILD_TAG: &str = "RIVET-BENCH-CHILD";
 /// A child stops adding runs once it has spent this long (after at least one).
 const CHILD_BUDGET: Duration = Duration::from_secs(40);
-/// A first run slower than this is measured rather than discarded as warm-up.
-const SLOW_RUN: Duration = Duration::from_secs(1);
+/// A child still running after this long is killed and its linker reported
+/// as slower than that (the full set; `--quick` gives less).
+const CHILD_TIMEOUT: Duration = Duration::from_secs(180);
+const QUICK_CHILD_TIMEOUT: Duration = Duration::from_secs(60);
+/// Functions in the warm-up input each child links before measuring.
+const WARMUP_FUNCTIONS: usize = 50;
 
 /// Runs `rivet bench` as `options` say: the whole table, or one child.
 pub fn command(options: &Options) -> Result<()> {
@@ -262,6 +277,23 @@ impl ChildFigures {
         line
     }
 
+    /// One set of figures from several children: every run's time, the
+    /// median of their deltas, the highest peak.
+    fn merge(parts: &[ChildFigures]) -> ChildFigures {
+        let field =
+            |f: fn(&ChildFigures) -> i64| median_i64(&parts.iter().map(f).collect::<Vec<i64>>());
+        ChildFigures {
+            times: parts.iter().flat_map(|p| p.times.iter().copied()).collect(),
+            rss_delta: field(|p| p.rss_delta),
+            committed_delta: field(|p| p.committed_delta),
+            maps_delta: field(|p| p.maps_delta),
+            peak_rss: parts.iter().map(|p| p.peak_rss).max().unwrap_or(0),
+            base_rss: parts.iter().map(|p| p.base_rss).min().unwrap_or(0),
+            rivet_committed: parts.iter().rev().find_map(|p| p.rivet_committed),
+            rivet_mappings: parts.iter().rev().find_map(|p| p.rivet_mappings),
+        }
+    }
+
     fn from_output(output: &str) -> Option<ChildFigures> {
         let line = output.lines().find(|l| l.starts_with(CHILD_TAG))?;
         let fields: HashMap<&str, &str> = line
@@ -328,6 +360,45 @@ fn check_linked(linked: &Linked<'_>, functions: usize, lookups: &[String]) -> Op
     (got != want).then_some((got, want))
 }
 
+/// Links (or compiles and links) `bundle` once with the job's linker,
+/// checks the result against the model, and calls `observe` while the
+/// result is alive. Returns the time the linker took.
+fn run_once(
+    job: &Job,
+    name: &str,
+    bundle: &Bundle,
+    observe: &mut dyn FnMut(&Linked<'_>),
+) -> Result<Duration> {
+    let mut wrong = None;
+    let mut on_linked = |linked: &Linked<'_>| -> crate::Result<()> {
+        wrong = check_linked(linked, bundle.functions, &bundle.lookups);
+        observe(linked);
+        Ok(())
+    };
+    let elapsed = match job {
+        Job::Link(linker) => {
+            linkers::link(*linker, &bundle.entries, &bundle.lookups, &mut on_linked)?
+        }
+        Job::EndToEnd(compiler) => {
+            let ir: Vec<(String, String)> = bundle
+                .entries
+                .iter()
+                .map(|(n, b)| (n.clone(), String::from_utf8_lossy(b).into_owned()))
+                .collect();
+            linkers::compile_and_link(*compiler, &ir, &bundle.lookups, &mut on_linked)?
+        }
+    };
+    if let Some((got, want)) = wrong {
+        return Err(BenchError::WrongResult {
+            linker: name.to_string(),
+            call: "f0(2)".to_string(),
+            got,
+            want,
+        });
+    }
+    Ok(elapsed)
+}
+
 fn child(spec: &str) -> Result<()> {
     let bad = || BenchError::BadChildArgument(spec.to_string());
     let mut parts = spec.splitn(4, ',');
@@ -343,14 +414,12 @@ fn child(spec: &str) -> Result<()> {
     };
     let runs: usize = runs.parse().map_err(|_| bad())?;
     let bundle = Bundle::read(Path::new(path))?;
-    let ir: Vec<(String, String)> = match job {
-        Job::EndToEnd(_) => bundle
-            .entries
-            .iter()
-            .map(|(n, b)| (n.clone(), String::from_utf8_lossy(b).into_owned()))
-            .collect(),
-        Job::Link(_) => Vec::new(),
-    };
+    // A small input of the same shape first, untimed: it pages in the
+    // linker's code and warms the allocator, so that the first measured run
+    // is not a cold start.
+    if let Some(warmup) = &bundle.warmup {
+        run_once(&job, name, warmup, &mut |_| {})?;
+    }
     let base = snapshot();
     let started = Instant::now();
     let mut figures = ChildFigures {
@@ -358,40 +427,14 @@ fn child(spec: &str) -> Result<()> {
         ..ChildFigures::default()
     };
     let (mut rss, mut committed, mut maps) = (Vec::new(), Vec::new(), Vec::new());
-    let mut attempt = 0usize;
     while figures.times.len() < runs.max(1) {
         let before = snapshot();
         let mut during = None;
         let mut rivet = None;
-        let mut wrong = None;
-        let mut on_linked = |linked: &Linked<'_>| -> crate::Result<()> {
-            wrong = check_linked(linked, bundle.functions, &bundle.lookups);
+        let elapsed = run_once(&job, name, &bundle, &mut |linked| {
             during = Some(snapshot());
             rivet = linked.rivet_stats;
-            Ok(())
-        };
-        let elapsed = match job {
-            Job::Link(linker) => {
-                linkers::link(linker, &bundle.entries, &bundle.lookups, &mut on_linked)?
-            }
-            Job::EndToEnd(compiler) => {
-                linkers::compile_and_link(compiler, &ir, &bundle.lookups, &mut on_linked)?
-            }
-        };
-        if let Some((got, want)) = wrong {
-            return Err(BenchError::WrongResult {
-                linker: name.to_string(),
-                call: "f0(2)".to_string(),
-                got,
-                want,
-            });
-        }
-        attempt += 1;
-        // The first run warms caches and the allocator; it is discarded
-        // unless it was slow enough that warming up does not matter.
-        if attempt == 1 && elapsed < SLOW_RUN {
-            continue;
-        }
+        })?;
         figures.times.push(elapsed.as_secs_f64());
         if let Some(during) = during {
             rss.push(during.rss as i64 - before.rss as i64);
@@ -414,22 +457,81 @@ fn child(spec: &str) -> Result<()> {
     Ok(())
 }
 
-fn run_child(exe: &Path, job: &Job, runs: usize, bundle: &Path) -> Result<ChildFigures> {
+/// How a child ended.
+enum Outcome {
+    Done(ChildFigures),
+    /// Killed after running this long without finishing its first run.
+    TimedOut(Duration),
+}
+
+/// Runs one child; kills it (it is this process's own child) once it has
+/// run for `timeout`.
+fn run_child(
+    exe: &Path,
+    job: &Job,
+    runs: usize,
+    bundle: &Path,
+    timeout: Duration,
+) -> Result<Outcome> {
+    use std::io::Read as _;
+    use std::process::{Command, Stdio};
+
     let arg = format!("{},{},{runs},{}", job.kind(), job.name(), bundle.display());
-    let output = std::process::Command::new(exe)
+    let io_error = |source| Error::Io {
+        path: exe.to_path_buf(),
+        source,
+    };
+    let mut child = Command::new(exe)
         .args(["bench", "--child", &arg])
-        .output()
-        .map_err(|source| Error::Io {
-            path: exe.to_path_buf(),
-            source,
-        })?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(io_error)?;
+    // Drain both pipes on threads so that a chatty child cannot block.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_string(&mut text);
+            }
+            text
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(io_error)? {
+            break Some(status);
+        }
+        if started.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    let Some(status) = status else {
+        return Ok(Outcome::TimedOut(timeout));
+    };
     match ChildFigures::from_output(&stdout) {
-        Some(f) if output.status.success() => Ok(f),
+        Some(f) if status.success() => Ok(Outcome::Done(f)),
         _ => Err(BenchError::Child {
             job: arg,
-            status: output.status.to_string(),
-            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+            status: status.to_string(),
+            stderr: stderr.trim().to_string(),
         }),
     }
 }
@@ -441,11 +543,59 @@ struct Row {
     linker: &'static str,
     figures: ChildFigures,
     relocations: Option<usize>,
+    /// The child was killed after this long, before its first run ended.
+    timed_out: Option<Duration>,
+}
+
+/// A median, or for a linker that timed out the time it was given (a lower bound).
+#[derive(Debug, Clone, Copy)]
+struct Median {
+    seconds: f64,
+    at_least: bool,
 }
 
 impl Row {
-    fn median(&self) -> f64 {
-        median(&self.figures.times)
+    fn from_outcome(
+        case: &'static str,
+        linker: &'static str,
+        outcome: Outcome,
+        relocations: Option<usize>,
+    ) -> Row {
+        let (figures, timed_out) = match outcome {
+            Outcome::Done(f) => (f, None),
+            Outcome::TimedOut(t) => (ChildFigures::default(), Some(t)),
+        };
+        Row {
+            case,
+            linker,
+            figures,
+            relocations,
+            timed_out,
+        }
+    }
+
+    fn median(&self) -> Median {
+        match self.timed_out {
+            Some(t) => Median {
+                seconds: t.as_secs_f64(),
+                at_least: true,
+            },
+            None => Median {
+                seconds: median(&self.figures.times),
+                at_least: false,
+            },
+        }
+    }
+}
+
+/// `numerator / denominator` as a ratio, marked `>` or `<` when either is a lower bound.
+fn bounded_ratio(numerator: Median, denominator: Median) -> String {
+    let x = numerator.seconds / denominator.seconds;
+    match (numerator.at_least, denominator.at_least) {
+        (false, false) => ratio(x),
+        (true, false) => format!("> {}", ratio(x)),
+        (false, true) => format!("< {}", ratio(x)),
+        (true, true) => String::new(),
     }
 }
 
@@ -480,6 +630,11 @@ pub fn run(options: &Options) -> Result<String> {
 }
 
 fn run_cases(cases: &[Case], runs: usize, quick: bool, exe: &Path, dir: &Path) -> Result<String> {
+    let timeout = if quick {
+        QUICK_CHILD_TIMEOUT
+    } else {
+        CHILD_TIMEOUT
+    };
     let mut rows = Vec::new();
     let mut notes = Vec::new();
     let mut speed = Vec::new();
@@ -489,28 +644,38 @@ fn run_cases(cases: &[Case], runs: usize, quick: bool, exe: &Path, dir: &Path) -
                 eprintln!("bench: {}: generating and compiling", case.name);
                 let objects = inputs::compile(&spec)?;
                 notes.push(note(case.name, &objects));
+                let warmup = inputs::compile(&Spec {
+                    functions: WARMUP_FUNCTIONS,
+                    ..spec
+                })?;
                 let path = dir.join(format!("{}.bundle", case.name));
                 Bundle {
                     functions: objects.functions,
                     entries: objects.objects.clone(),
                     lookups: objects.lookups.clone(),
+                    warmup: Some(Box::new(Bundle {
+                        functions: warmup.functions,
+                        entries: warmup.objects,
+                        lookups: warmup.lookups,
+                        warmup: None,
+                    })),
                 }
                 .write(&path)?;
                 for linker in Linker::ALL {
                     eprintln!("bench: {}: {}", case.name, linker.name());
-                    let figures = run_child(exe, &Job::Link(linker), runs, &path)?;
-                    rows.push(Row {
-                        case: case.name,
-                        linker: linker.name(),
-                        figures,
-                        relocations: Some(objects.relocations),
-                    });
+                    let outcome = run_child(exe, &Job::Link(linker), runs, &path, timeout)?;
+                    rows.push(Row::from_outcome(
+                        case.name,
+                        linker.name(),
+                        outcome,
+                        Some(objects.relocations),
+                    ));
                 }
                 let _ = std::fs::remove_file(&path);
             }
             CaseKind::EndToEnd(spec) => {
                 let path = dir.join(format!("{}.bundle", case.name));
-                Bundle {
+                let ir_bundle = |spec: &Spec, warmup: Option<Box<Bundle>>| Bundle {
                     functions: spec.functions,
                     entries: spec
                         .modules()
@@ -518,19 +683,47 @@ fn run_cases(cases: &[Case], runs: usize, quick: bool, exe: &Path, dir: &Path) -
                         .map(|(n, ir)| (n, ir.into_bytes()))
                         .collect(),
                     lookups: spec.lookups(),
-                }
-                .write(&path)?;
-                // Compiling dominates: a few runs are enough.
+                    warmup,
+                };
+                let warmup = ir_bundle(
+                    &Spec {
+                        functions: WARMUP_FUNCTIONS,
+                        ..spec
+                    },
+                    None,
+                );
+                ir_bundle(&spec, Some(Box::new(warmup))).write(&path)?;
+                // Compiling dominates: a few runs are enough. The engines
+                // take turns, one child per run, so that a change in the
+                // machine's load during the case hits both alike.
                 let e2e_runs = runs.clamp(1, 3);
-                for compiler in Compiler::ALL {
-                    eprintln!("bench: {}: {}", case.name, compiler.name());
-                    let figures = run_child(exe, &Job::EndToEnd(compiler), e2e_runs, &path)?;
-                    rows.push(Row {
-                        case: case.name,
-                        linker: compiler.name(),
-                        figures,
-                        relocations: None,
-                    });
+                let mut merged: Vec<Vec<ChildFigures>> = vec![Vec::new(); Compiler::ALL.len()];
+                let mut timed_out: Vec<Option<Duration>> = vec![None; Compiler::ALL.len()];
+                for round in 0..e2e_runs {
+                    for (k, compiler) in Compiler::ALL.into_iter().enumerate() {
+                        if timed_out[k].is_some() {
+                            continue;
+                        }
+                        eprintln!(
+                            "bench: {}: {} (run {} of {e2e_runs})",
+                            case.name,
+                            compiler.name(),
+                            round + 1
+                        );
+                        match run_child(exe, &Job::EndToEnd(compiler), 1, &path, timeout)? {
+                            Outcome::Done(f) => merged[k].push(f),
+                            Outcome::TimedOut(t) => timed_out[k] = Some(t),
+                        }
+                    }
+                }
+                for ((compiler, figures), timed_out) in
+                    Compiler::ALL.into_iter().zip(merged).zip(timed_out)
+                {
+                    let outcome = match timed_out {
+                        Some(t) => Outcome::TimedOut(t),
+                        None => Outcome::Done(ChildFigures::merge(&figures)),
+                    };
+                    rows.push(Row::from_outcome(case.name, compiler.name(), outcome, None));
                 }
                 let _ = std::fs::remove_file(&path);
             }
@@ -639,7 +832,7 @@ fn render(rows: &[Row], notes: &[InputNote], speed: &[Speed]) -> String {
         rows.iter()
             .find(|r| r.case == case && r.linker == linker)
             .map(Row::median)
-            .filter(|m| *m > 0.0)
+            .filter(|m| m.seconds > 0.0)
     };
     let mut table: Vec<Vec<String>> = vec![[
         "case",
@@ -662,47 +855,54 @@ fn render(rows: &[Row], notes: &[InputNote], speed: &[Speed]) -> String {
     .collect()];
     for row in rows {
         let m = row.median();
+        if m.seconds <= 0.0 {
+            continue;
+        }
         let vs = |linker: &str| {
             find(row.case, linker)
-                .map(|other| ratio(other / m))
+                .map(|other| bounded_ratio(other, m))
                 .unwrap_or_default()
         };
         let is_link = row.relocations.is_some();
+        let link_only = |text: String| if is_link { text } else { String::new() };
+        let figures = &row.figures;
+        let measured = |text: String| if m.at_least { String::new() } else { text };
         table.push(vec![
             row.case.to_string(),
             row.linker.to_string(),
-            row.figures.times.len().to_string(),
-            ms(m),
-            ms(minimum(&row.figures.times)),
+            figures.times.len().to_string(),
+            if m.at_least {
+                format!("> {}", ms(m.seconds))
+            } else {
+                ms(m.seconds)
+            },
+            measured(ms(minimum(&figures.times))),
             row.relocations
-                .map(|r| format!("{:.1}", r as f64 / m / 1e6))
+                .map(|r| {
+                    let rate = format!("{:.1}", r as f64 / m.seconds / 1e6);
+                    if m.at_least {
+                        format!("< {rate}")
+                    } else {
+                        rate
+                    }
+                })
                 .unwrap_or_default(),
-            if is_link {
-                vs(OrcLinker::RuntimeDyld.name())
-            } else {
-                String::new()
-            },
-            if is_link {
-                vs(OrcLinker::JitLink.name())
-            } else {
-                String::new()
-            },
+            link_only(vs(OrcLinker::RuntimeDyld.name())),
+            link_only(vs(OrcLinker::JitLink.name())),
             if is_link {
                 String::new()
             } else {
                 vs(Compiler::Mcjit.name())
             },
-            if is_link {
+            link_only(
                 find(row.case, Linker::Floor.name())
-                    .map(|f| ratio(m / f))
-                    .unwrap_or_default()
-            } else {
-                String::new()
-            },
-            mib(row.figures.peak_rss as i64),
-            mib(row.figures.rss_delta),
-            mib(row.figures.committed_delta),
-            row.figures.maps_delta.to_string(),
+                    .map(|f| bounded_ratio(m, f))
+                    .unwrap_or_default(),
+            ),
+            measured(mib(figures.peak_rss as i64)),
+            measured(mib(figures.rss_delta)),
+            measured(mib(figures.committed_delta)),
+            measured(figures.maps_delta.to_string()),
         ]);
     }
     let mut out = String::new();
@@ -712,7 +912,8 @@ fn render(rows: &[Row], notes: &[InputNote], speed: &[Speed]) -> String {
         "\n\"vs X\" is X's median over this row's (above 1× this row is faster); \
          \"÷ floor\" is this row's median over the floor's. Δ columns are medians over \
          the runs of the change while the linked result is alive; peak RSS is the \
-         child process's VmHWM (inputs and libLLVM included).\n",
+         child process's VmHWM (inputs and libLLVM included). A linker still \
+         running when its time ran out is shown as \"> limit\", with no run measured.\n",
     );
     for row in rows {
         if let (Some(c), Some(m)) = (row.figures.rivet_committed, row.figures.rivet_mappings) {
@@ -792,7 +993,8 @@ fn targets(rows: &[Row], notes: &[InputNote]) -> Vec<String> {
     let med = |case: &str, linker: &str| {
         rows.iter()
             .find(|r| r.case == case && r.linker == linker)
-            .map(Row::median)
+            .filter(|r| r.timed_out.is_none())
+            .map(|r| r.median().seconds)
             .filter(|m| *m > 0.0)
     };
     let verdict = |met: bool| if met { "met" } else { "MISSED" };
@@ -842,12 +1044,23 @@ fn targets(rows: &[Row], notes: &[InputNote]) -> Vec<String> {
     }
     for row in rows.iter().filter(|r| r.linker == Compiler::Rivet.name()) {
         if let Some(m) = med(row.case, Compiler::Mcjit.name()) {
-            let r = row.median();
+            let r = row.median().seconds;
+            let generic = med(row.case, Compiler::RivetGenericCpu.name())
+                .map(|g| {
+                    format!(
+                        " (rivet compiling for the generic CPU, as MCJIT does: {} ms, {:+.1}%)",
+                        ms(g),
+                        (g / m - 1.0) * 100.0
+                    )
+                })
+                .unwrap_or_default();
             out.push(format!(
-                "{}: add_module → address never slower than MCJIT: rivet {} ms, MCJIT {} ms, {}",
+                "{}: add_module → address never slower than MCJIT: rivet {} ms, MCJIT {} ms, \
+                 {:+.1}%, {}{generic}",
                 row.case,
                 ms(r),
                 ms(m),
+                (r / m - 1.0) * 100.0,
                 verdict(r <= m)
             ));
         }
@@ -919,6 +1132,23 @@ mod tests {
         assert_eq!(back.peak_rss, 1 << 30);
         assert_eq!(back.rivet_committed, Some(12345));
         assert!(ChildFigures::from_output("nothing here").is_none());
+    }
+
+    #[test]
+    fn merged_figures_keep_every_time_and_the_highest_peak() {
+        let part = |t: f64, rss: i64, peak: u64| ChildFigures {
+            times: vec![t],
+            rss_delta: rss,
+            peak_rss: peak,
+            base_rss: peak / 2,
+            ..ChildFigures::default()
+        };
+        let m = ChildFigures::merge(&[part(1.0, 10, 100), part(2.0, 30, 300), part(3.0, 20, 200)]);
+        assert_eq!(m.times, [1.0, 2.0, 3.0]);
+        assert_eq!(m.rss_delta, 20);
+        assert_eq!(m.peak_rss, 300);
+        assert_eq!(m.base_rss, 50);
+        assert_eq!(m.rivet_committed, None);
     }
 
     #[test]
