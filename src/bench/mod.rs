@@ -50,13 +50,6 @@ pub enum BenchError {
     /// The hidden `--child` argument was malformed.
     #[error("bad --child argument `{0}`")]
     BadChildArgument(String),
-    /// A child process failed or printed no figures.
-    #[error("benchmark child `{job}` failed ({status}): {stderr}")]
-    Child {
-        job: String,
-        status: String,
-        stderr: String,
-    },
     /// Linked code computed something other than the model.
     #[error("{linker}: linked code is wrong: {call} returned {got}, the model says {want}")]
     WrongResult {
@@ -399,7 +392,30 @@ fn run_once(
     Ok(elapsed)
 }
 
+/// Stack of the thread a child measures on. LLJIT links objects that
+/// depend on each other recursively (each link looks up the next object's
+/// symbols, which links it, in place), about a stack frame chain per object
+/// in a chain; 10,000 such objects overflow the default 8 MiB main stack.
+/// The memory is reserved, and only what is used is committed.
+const CHILD_STACK: usize = 1 << 30;
+
 fn child(spec: &str) -> Result<()> {
+    let spec = spec.to_string();
+    let thread = std::thread::Builder::new()
+        .name("bench-child".to_string())
+        .stack_size(CHILD_STACK)
+        .spawn(move || child_on_this_thread(&spec))
+        .map_err(|source| Error::Io {
+            path: PathBuf::from("benchmark thread"),
+            source,
+        })?;
+    match thread.join() {
+        Ok(result) => result,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+fn child_on_this_thread(spec: &str) -> Result<()> {
     let bad = || BenchError::BadChildArgument(spec.to_string());
     let mut parts = spec.splitn(4, ',');
     let (Some(kind), Some(name), Some(runs), Some(path)) =
@@ -462,6 +478,8 @@ enum Outcome {
     Done(ChildFigures),
     /// Killed after running this long without finishing its first run.
     TimedOut(Duration),
+    /// Exited with an error or a signal; the reason, from its stderr.
+    Failed(String),
 }
 
 /// Runs one child; kills it (it is this process's own child) once it has
@@ -528,11 +546,15 @@ fn run_child(
     };
     match ChildFigures::from_output(&stdout) {
         Some(f) if status.success() => Ok(Outcome::Done(f)),
-        _ => Err(BenchError::Child {
-            job: arg,
-            status: status.to_string(),
-            stderr: stderr.trim().to_string(),
-        }),
+        _ => {
+            let last: Vec<&str> = stderr
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            let tail = last[last.len().saturating_sub(2)..].join(" / ");
+            Ok(Outcome::Failed(format!("{status}: {tail}")))
+        }
     }
 }
 
@@ -545,6 +567,8 @@ struct Row {
     relocations: Option<usize>,
     /// The child was killed after this long, before its first run ended.
     timed_out: Option<Duration>,
+    /// The child failed; why.
+    failed: Option<String>,
 }
 
 /// A median, or for a linker that timed out the time it was given (a lower bound).
@@ -561,9 +585,10 @@ impl Row {
         outcome: Outcome,
         relocations: Option<usize>,
     ) -> Row {
-        let (figures, timed_out) = match outcome {
-            Outcome::Done(f) => (f, None),
-            Outcome::TimedOut(t) => (ChildFigures::default(), Some(t)),
+        let (figures, timed_out, failed) = match outcome {
+            Outcome::Done(f) => (f, None, None),
+            Outcome::TimedOut(t) => (ChildFigures::default(), Some(t), None),
+            Outcome::Failed(why) => (ChildFigures::default(), None, Some(why)),
         };
         Row {
             case,
@@ -571,6 +596,7 @@ impl Row {
             figures,
             relocations,
             timed_out,
+            failed,
         }
     }
 
@@ -698,10 +724,10 @@ fn run_cases(cases: &[Case], runs: usize, quick: bool, exe: &Path, dir: &Path) -
                 // machine's load during the case hits both alike.
                 let e2e_runs = runs.clamp(1, 3);
                 let mut merged: Vec<Vec<ChildFigures>> = vec![Vec::new(); Compiler::ALL.len()];
-                let mut timed_out: Vec<Option<Duration>> = vec![None; Compiler::ALL.len()];
+                let mut ended: Vec<Option<Outcome>> = Compiler::ALL.iter().map(|_| None).collect();
                 for round in 0..e2e_runs {
                     for (k, compiler) in Compiler::ALL.into_iter().enumerate() {
-                        if timed_out[k].is_some() {
+                        if ended[k].is_some() {
                             continue;
                         }
                         eprintln!(
@@ -712,15 +738,14 @@ fn run_cases(cases: &[Case], runs: usize, quick: bool, exe: &Path, dir: &Path) -
                         );
                         match run_child(exe, &Job::EndToEnd(compiler), 1, &path, timeout)? {
                             Outcome::Done(f) => merged[k].push(f),
-                            Outcome::TimedOut(t) => timed_out[k] = Some(t),
+                            other => ended[k] = Some(other),
                         }
                     }
                 }
-                for ((compiler, figures), timed_out) in
-                    Compiler::ALL.into_iter().zip(merged).zip(timed_out)
+                for ((compiler, figures), ended) in Compiler::ALL.into_iter().zip(merged).zip(ended)
                 {
-                    let outcome = match timed_out {
-                        Some(t) => Outcome::TimedOut(t),
+                    let outcome = match ended {
+                        Some(other) => other,
                         None => Outcome::Done(ChildFigures::merge(&figures)),
                     };
                     rows.push(Row::from_outcome(case.name, compiler.name(), outcome, None));
@@ -830,7 +855,7 @@ fn ratio(x: f64) -> String {
 fn render(rows: &[Row], notes: &[InputNote], speed: &[Speed]) -> String {
     let find = |case: &str, linker: &str| {
         rows.iter()
-            .find(|r| r.case == case && r.linker == linker)
+            .find(|r| r.case == case && r.linker == linker && r.failed.is_none())
             .map(Row::median)
             .filter(|m| m.seconds > 0.0)
     };
@@ -854,6 +879,16 @@ fn render(rows: &[Row], notes: &[InputNote], speed: &[Speed]) -> String {
     .map(|s| s.to_string())
     .collect()];
     for row in rows {
+        if row.failed.is_some() {
+            let mut cells = vec![
+                row.case.to_string(),
+                row.linker.to_string(),
+                "0".to_string(),
+            ];
+            cells.push("failed".to_string());
+            table.push(cells);
+            continue;
+        }
         let m = row.median();
         if m.seconds <= 0.0 {
             continue;
@@ -916,6 +951,9 @@ fn render(rows: &[Row], notes: &[InputNote], speed: &[Speed]) -> String {
          running when its time ran out is shown as \"> limit\", with no run measured.\n",
     );
     for row in rows {
+        if let Some(why) = &row.failed {
+            let _ = writeln!(out, "- {} {}: failed: {why}", row.case, row.linker);
+        }
         if let (Some(c), Some(m)) = (row.figures.rivet_committed, row.figures.rivet_mappings) {
             let _ = writeln!(
                 out,
@@ -993,7 +1031,7 @@ fn targets(rows: &[Row], notes: &[InputNote]) -> Vec<String> {
     let med = |case: &str, linker: &str| {
         rows.iter()
             .find(|r| r.case == case && r.linker == linker)
-            .filter(|r| r.timed_out.is_none())
+            .filter(|r| r.timed_out.is_none() && r.failed.is_none())
             .map(|r| r.median().seconds)
             .filter(|m| *m > 0.0)
     };
@@ -1042,7 +1080,9 @@ fn targets(rows: &[Row], notes: &[InputNote]) -> Vec<String> {
             }
         }
     }
-    for row in rows.iter().filter(|r| r.linker == Compiler::Rivet.name()) {
+    for row in rows.iter().filter(|r| {
+        r.linker == Compiler::Rivet.name() && r.failed.is_none() && r.timed_out.is_none()
+    }) {
         if let Some(m) = med(row.case, Compiler::Mcjit.name()) {
             let r = row.median().seconds;
             let generic = med(row.case, Compiler::RivetGenericCpu.name())
