@@ -6,7 +6,7 @@
 //! the external function [`EXT_FN`] and one generated function through a
 //! table of function pointers, each with `d - 1`; it writes its result to
 //! its own global `w{i}` and returns it. With PIC and the small code model
-//! that is ten relocations a function: five GOT loads (`GOTPCREL`), three
+//! that is ten relocations a function: five GOT loads (`REX_GOTPCRELX`), three
 //! calls (`PLT32`), one `.eh_frame` entry (`PC32`) and one table slot
 //! (`R_X86_64_64`). Every function has `uwtable`, so `.eh_frame` is present.
 //!
