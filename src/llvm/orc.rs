@@ -449,9 +449,13 @@ impl<'m> Mcjit<'m> {
         let module_raw = module.into_raw();
         let mut raw: LLVMExecutionEngineRef = std::ptr::null_mut();
         let mut message: *mut c_char = std::ptr::null_mut();
-        // SAFETY: the module is handed over (LLVM owns it from here on,
-        // whether creation succeeds or not); `options` is initialised and of
-        // the size passed; LLVM writes an engine we own or a message we own.
+        // SAFETY: the module is handed over: LLVM's engine builder owns it
+        // from here on, whether creation succeeds or not. (The one failure
+        // that returns before taking it, an options struct larger than
+        // LLVM's, cannot happen: the size passed is llvm-sys's struct for
+        // this LLVM; and a module left in its context would be freed with
+        // the context, never twice.) `options` is initialised and of the
+        // size passed; LLVM writes an engine we own or a message we own.
         let failed = unsafe {
             LLVMCreateMCJITCompilerForModule(
                 &mut raw,
