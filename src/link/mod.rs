@@ -409,16 +409,17 @@ pub fn link(
     }
 
     // Plan and allocate every module; on any error give everything back.
+    // Common blocks, by the object that provides their storage: one pass
+    // over the winners, not one per object.
+    let mut commons_of: Vec<Vec<(u32, u64, u64)>> = vec![Vec::new(); units.len()];
+    for w in winners.all() {
+        if let Strength::Common { size } = w.strength {
+            commons_of[w.object].push((w.symbol as u32, size, w.common_align));
+        }
+    }
     let mut layouts = Vec::with_capacity(units.len());
     for (oi, unit) in units.iter().enumerate() {
-        let commons: Vec<(u32, u64, u64)> = winners
-            .all()
-            .filter(|w| w.object == oi)
-            .filter_map(|w| match w.strength {
-                Strength::Common { size } => Some((w.symbol as u32, size, w.common_align)),
-                _ => None,
-            })
-            .collect();
+        let commons = &commons_of[oi];
         let own = &owned[oi];
         let imports: Vec<u32> = resolved[oi]
             .iter()
@@ -426,7 +427,7 @@ pub fn link(
             .filter(|(_, r)| matches!(r, Some(Resolved::ImportPointer(_))))
             .map(|(i, _)| i as u32)
             .collect();
-        layouts.push(layout::plan(unit.object, &commons, &imports, |i| own[i])?);
+        layouts.push(layout::plan(unit.object, commons, &imports, |i| own[i])?);
     }
     let mut allocations: Vec<Allocation> = Vec::with_capacity(units.len());
     let result = link_allocated(

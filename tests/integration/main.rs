@@ -1,8 +1,8 @@
 //! rivet's integration tests: one binary, one module per area.
 
 mod aarch64;
-mod check;
 mod bench_smoke;
+mod check;
 mod cli;
 mod coff;
 mod common;
