@@ -159,14 +159,60 @@ pub(crate) fn check_eh_frame(table: &[u8]) -> Result<(), String> {
                 .iter()
                 .position(|&b| b == 0)
                 .ok_or_else(|| format!("CIE at {at:#x} has an unterminated augmentation"))?;
-            let aug = &aug[..nul];
-            let known = aug.is_empty()
-                || (aug[0] == b'z' && aug[1..].iter().all(|c| b"RPLS".contains(c)))
-                || aug == b"eh";
+            let aug_str = &aug[..nul];
+            let known = aug_str.is_empty()
+                || (aug_str[0] == b'z' && aug_str[1..].iter().all(|c| b"RPLS".contains(c)));
             if !known {
                 return Err(format!(
                     "CIE at {at:#x} has an augmentation the unwinder does not know"
                 ));
+            }
+            // The augmentation data: the unwinder aborts on a pointer
+            // encoding it cannot read, so check each one.
+            let cut = || format!("CIE at {at:#x} is cut short");
+            let byte = |cursor: usize| table.get(cursor).copied().filter(|_| cursor < end);
+            let leb = |cursor: &mut usize| -> Result<(), String> {
+                loop {
+                    let b = byte(*cursor).ok_or_else(cut)?;
+                    *cursor += 1;
+                    if b & 0x80 == 0 {
+                        return Ok(());
+                    }
+                }
+            };
+            let mut cursor = body + 5 + nul + 1;
+            leb(&mut cursor)?; // code alignment
+            leb(&mut cursor)?; // data alignment
+            if version == 1 {
+                cursor += 1;
+            } else {
+                leb(&mut cursor)?; // return address register
+            }
+            if aug_str.first() == Some(&b'z') {
+                leb(&mut cursor)?; // augmentation data length
+                for &c in &aug_str[1..] {
+                    if c == b'S' {
+                        continue;
+                    }
+                    let encoding = byte(cursor).ok_or_else(cut)?;
+                    cursor += 1;
+                    if !encoding_is_readable(encoding) {
+                        return Err(format!(
+                            "CIE at {at:#x} has pointer encoding {encoding:#x}, which the unwinder cannot read"
+                        ));
+                    }
+                    if c == b'P' {
+                        // The personality pointer itself.
+                        cursor += match encoding & 0x0f {
+                            0x02 | 0x0a => 2,
+                            0x03 | 0x0b => 4,
+                            _ => 8,
+                        };
+                        if cursor > end {
+                            return Err(cut());
+                        }
+                    }
+                }
             }
             cies.push(at);
         } else {
@@ -180,6 +226,18 @@ pub(crate) fn check_eh_frame(table: &[u8]) -> Result<(), String> {
         at = end;
     }
     Ok(())
+}
+
+/// Whether the unwinder can read a pointer of `encoding` with a fixed size
+/// (libgcc aborts on the others): absolute, 2/4/8-byte data, relative to
+/// the place, text, data, function or aligned; `omit` (0xff) is allowed.
+fn encoding_is_readable(encoding: u8) -> bool {
+    if encoding == 0xff {
+        return true;
+    }
+    let form = encoding & 0x0f;
+    let base = encoding & 0x70;
+    matches!(form, 0x00 | 0x02 | 0x03 | 0x04 | 0x0a | 0x0b | 0x0c) && base <= 0x50
 }
 
 /// Collects `object`'s unwind tables and initializer arrays, given the
