@@ -133,7 +133,8 @@ pub(crate) fn check_eh_frame(table: &[u8]) -> Result<(), String> {
     let word = |at: usize| -> Option<u32> {
         Some(u32::from_le_bytes(table.get(at..at + 4)?.try_into().ok()?))
     };
-    let mut cies = Vec::new();
+    // (offset, bytes of an FDE's address fields under its CIE's encoding).
+    let mut cies: Vec<(usize, usize)> = Vec::new();
     let mut at = 0usize;
     while at < table.len() {
         let length = word(at).ok_or_else(|| format!("record at {at:#x} is cut short"))?;
@@ -188,6 +189,8 @@ pub(crate) fn check_eh_frame(table: &[u8]) -> Result<(), String> {
             } else {
                 leb(&mut cursor)?; // return address register
             }
+            // FDE addresses are absolute 8-byte values unless 'R' says otherwise.
+            let mut address_size = 8;
             if aug_str.first() == Some(&b'z') {
                 leb(&mut cursor)?; // augmentation data length
                 for &c in &aug_str[1..] {
@@ -200,6 +203,20 @@ pub(crate) fn check_eh_frame(table: &[u8]) -> Result<(), String> {
                         return Err(format!(
                             "CIE at {at:#x} has pointer encoding {encoding:#x}, which the unwinder cannot read"
                         ));
+                    }
+                    if c == b'R' {
+                        // The unwinder reads FDE addresses with this encoding
+                        // while searching: direct, absolute or PC-relative.
+                        if encoding & 0x80 != 0 || encoding & 0x70 > 0x10 || encoding == 0xff {
+                            return Err(format!(
+                                "CIE at {at:#x} has FDE encoding {encoding:#x}, which the unwinder cannot search"
+                            ));
+                        }
+                        address_size = match encoding & 0x0f {
+                            0x02 | 0x0a => 2,
+                            0x03 | 0x0b => 4,
+                            _ => 8,
+                        };
                     }
                     if c == b'P' {
                         // The personality pointer itself.
@@ -214,14 +231,18 @@ pub(crate) fn check_eh_frame(table: &[u8]) -> Result<(), String> {
                     }
                 }
             }
-            cies.push(at);
+            cies.push((at, address_size));
         } else {
             // The CIE pointer counts back from the pointer field itself.
-            let cie = body
-                .checked_sub(id as usize)
-                .filter(|cie| cies.contains(cie))
+            let cie = body.checked_sub(id as usize);
+            let &(_, address_size) = cies
+                .iter()
+                .find(|(c, _)| Some(*c) == cie)
                 .ok_or_else(|| format!("FDE at {at:#x} does not point at a CIE before it"))?;
-            let _ = cie;
+            // The CIE pointer, then the start address and the length.
+            if (length as usize) < 4 + 2 * address_size {
+                return Err(format!("FDE at {at:#x} is too short for its addresses"));
+            }
         }
         at = end;
     }
