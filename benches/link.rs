@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use rivet::bench::gen::Spec;
+use rivet::bench::gen::{Spec, Split};
 use rivet::bench::inputs::{self, Objects};
 use rivet::bench::linkers::{self, Linker};
 
@@ -43,7 +43,7 @@ fn link_5k(c: &mut Criterion) {
 
 fn link_1k_modules(c: &mut Criterion) {
     let spec = Spec {
-        split: true,
+        split: Split::Linked,
         ..Spec::single(1_000)
     };
     let objects = inputs::compile(&spec).expect("compile 1k one-function objects");

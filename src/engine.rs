@@ -74,8 +74,10 @@ struct ModuleEntry {
     name: String,
     source: Source,
     /// The object waiting to be linked (compiled, cached or added directly).
-    object: Option<ParsedObject>,
-    linked: Option<LinkedModule>,
+    /// Boxed, as is the linked module: an entry lives as long as its
+    /// module, and these are large and needed only at one time or another.
+    object: Option<Box<ParsedObject>>,
+    linked: Option<Box<LinkedModule>>,
     /// Run-time registrations of a linked module.
     runtime: Option<ModuleRuntime>,
 }
@@ -124,6 +126,12 @@ struct ModuleRuntime {
 struct State {
     memory: Box<dyn MemoryManager>,
     modules: BTreeMap<u64, ModuleEntry>,
+    /// Modules added and not linked yet, in the order they were added:
+    /// a finalize visits these, not every module.
+    unlinked: Vec<u64>,
+    /// Linked modules whose constructors have not run, in the order they
+    /// were added.
+    constructors_due: Vec<u64>,
     next_id: u64,
     externals: Externals,
     #[cfg(feature = "llvm")]
@@ -198,6 +206,8 @@ impl ExecutionEngine {
             state: Mutex::new(State {
                 memory,
                 modules: BTreeMap::new(),
+                unlinked: Vec::new(),
+                constructors_due: Vec::new(),
                 next_id: 1,
                 externals: Externals::default(),
                 #[cfg(feature = "llvm")]
@@ -284,7 +294,7 @@ impl ExecutionEngine {
         self.table.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn insert(&self, name: String, source: Source, object: Option<ParsedObject>) -> ModuleId {
+    fn insert(&self, name: String, source: Source, object: Option<Box<ParsedObject>>) -> ModuleId {
         let mut state = lock(&self.state);
         let id = state.next_id;
         state.next_id += 1;
@@ -298,6 +308,7 @@ impl ExecutionEngine {
                 runtime: None,
             },
         );
+        state.unlinked.push(id);
         self.pending.fetch_add(1, Ordering::AcqRel);
         ModuleId(id)
     }
@@ -333,7 +344,7 @@ impl ExecutionEngine {
     /// The bytes are checked now, so a malformed object fails here.
     pub fn add_object_bytes(&self, bytes: Vec<u8>, name: &str) -> Result<ModuleId> {
         let parsed = ParsedObject::new(bytes, name)?;
-        Ok(self.insert(name.to_string(), Source::Object, Some(parsed)))
+        Ok(self.insert(name.to_string(), Source::Object, Some(Box::new(parsed))))
     }
 
     /// Removes a module: its names disappear, its memory goes back to the
@@ -347,6 +358,9 @@ impl ExecutionEngine {
             .ok_or(Error::ModuleNotFound(id.0))?;
         match entry.linked {
             Some(linked) => {
+                if let Ok(at) = state.constructors_due.binary_search(&id.0) {
+                    state.constructors_due.remove(at);
+                }
                 {
                     let mut table = self.table_write();
                     for (name, _) in &linked.exports {
@@ -363,6 +377,7 @@ impl ExecutionEngine {
                 lock(&self.state).memory.release(linked.allocation);
             }
             None => {
+                state.unlinked.retain(|&u| u != id.0);
                 self.pending.fetch_sub(1, Ordering::AcqRel);
             }
         }
@@ -436,6 +451,8 @@ impl ExecutionEngine {
         let State {
             memory,
             modules,
+            unlinked,
+            constructors_due,
             externals,
             keep_maps,
             later_definitions_win,
@@ -445,7 +462,10 @@ impl ExecutionEngine {
         } = state;
         let mut ids = Vec::new();
         let mut objects = Vec::new();
-        for (&id, entry) in modules.iter() {
+        for &id in unlinked.iter() {
+            let Some(entry) = modules.get(&id) else {
+                continue;
+            };
             if entry.linked.is_some() {
                 continue;
             }
@@ -476,6 +496,7 @@ impl ExecutionEngine {
         drop(units);
         drop(objects);
         let mut table = self.table_write();
+        let already = constructors_due.len();
         for module in linked {
             let Some(entry) = modules.get_mut(&module.module) else {
                 // Cannot happen: the lock was held throughout. Give the memory back.
@@ -507,7 +528,18 @@ impl ExecutionEngine {
                 }
             }
             entry.runtime = Some(runtime);
-            entry.linked = Some(module);
+            constructors_due.push(module.module);
+            entry.linked = Some(Box::new(module));
+        }
+        unlinked.clear();
+        // Ids come in increasing order (a finalize links every module added
+        // before it); sort only if that ever changes, as remove_module
+        // searches the list.
+        let fresh = constructors_due
+            .get(already.saturating_sub(1)..)
+            .unwrap_or_default();
+        if !fresh.is_sorted() {
+            constructors_due.sort_unstable();
         }
         self.pending.store(0, Ordering::Release);
         Ok(())
@@ -546,7 +578,17 @@ impl ExecutionEngine {
             let mut state = lock(&self.state);
             self.finalize_locked(&mut state)?;
             let mut calls = Vec::new();
-            for (order, entry) in state.modules.values_mut().enumerate() {
+            let State {
+                modules,
+                constructors_due,
+                ..
+            } = &mut *state;
+            // Module ids grow in the order modules were added, so they
+            // order calls of equal priority as the modules were added.
+            for id in constructors_due.drain(..) {
+                let Some(entry) = modules.get_mut(&id) else {
+                    continue;
+                };
                 let (Some(linked), Some(rt)) = (&entry.linked, &mut entry.runtime) else {
                     continue;
                 };
@@ -554,7 +596,7 @@ impl ExecutionEngine {
                     continue;
                 }
                 rt.constructors_ran = true;
-                collect_calls(&linked.runtime.constructors, order, &mut calls);
+                collect_calls(&linked.runtime.constructors, id as usize, &mut calls);
             }
             calls.sort_by_key(|&(priority, order, index, _)| (priority, order, index));
             calls
@@ -640,7 +682,7 @@ impl ExecutionEngine {
             .modules
             .values()
             .filter_map(|e| {
-                let map = e.linked.as_ref()?.map.clone()?;
+                let map = e.linked.as_ref()?.map.as_deref()?.clone();
                 Some((e.name.clone(), map))
             })
             .collect()
@@ -780,12 +822,16 @@ impl Drop for ExecutionEngine {
 fn compile_pending(state: &mut State) -> Result<()> {
     let State {
         modules,
+        unlinked,
         target_machine,
         notify,
         getbuffer,
         ..
     } = state;
-    for entry in modules.values_mut() {
+    for id in unlinked.iter() {
+        let Some(entry) = modules.get_mut(id) else {
+            continue;
+        };
         if entry.linked.is_some() || entry.object.is_some() {
             continue;
         }
@@ -793,7 +839,7 @@ fn compile_pending(state: &mut State) -> Result<()> {
             continue;
         };
         if let Some(bytes) = getbuffer.as_ref().and_then(|f| f(module)) {
-            entry.object = Some(ParsedObject::new(bytes, &entry.name)?);
+            entry.object = Some(Box::new(ParsedObject::new(bytes, &entry.name)?));
             continue;
         }
         let tm = target_machine.as_ref().ok_or_else(|| {
@@ -806,7 +852,7 @@ fn compile_pending(state: &mut State) -> Result<()> {
         if let Some(f) = notify.as_ref() {
             f(module, &bytes);
         }
-        entry.object = Some(ParsedObject::new(bytes, &entry.name)?);
+        entry.object = Some(Box::new(ParsedObject::new(bytes, &entry.name)?));
     }
     Ok(())
 }

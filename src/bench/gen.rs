@@ -82,8 +82,22 @@ pub struct Spec {
     /// sections, so the IR names each section explicitly.
     pub sections: bool,
     pub shape: CodeShape,
-    /// One module (object) per function instead of one module for all.
-    pub split: bool,
+    /// One module for all functions, or one per function.
+    pub split: Split,
+}
+
+/// How the functions are spread over modules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Split {
+    /// One module (object) holds every function.
+    No,
+    /// One module per function; each refers to other modules' functions
+    /// and globals, so the modules link together.
+    Linked,
+    /// One module per function; each refers only to its own function and
+    /// globals (and the host's), so each links on its own, in any order:
+    /// what a JIT that finalizes every module as it comes needs.
+    Standalone,
 }
 
 impl Spec {
@@ -93,14 +107,14 @@ impl Spec {
             functions,
             sections: false,
             shape: CodeShape::SmallPic,
-            split: false,
+            split: Split::No,
         }
     }
 
     /// The IR of each module, with its name.
     pub fn modules(&self) -> Vec<(String, String)> {
         let n = self.functions.max(1);
-        if self.split {
+        if self.split != Split::No {
             (0..n)
                 .map(|i| (format!("bench_f{i}"), self.split_module(i)))
                 .collect()
@@ -112,7 +126,7 @@ impl Spec {
     /// The functions to look up after linking: one per module, so that every
     /// module is linked by each linker (LLJIT links lazily, per object).
     pub fn lookups(&self) -> Vec<String> {
-        if self.split {
+        if self.split != Split::No {
             (0..self.functions.max(1))
                 .map(|i| format!("f{i}"))
                 .collect()
@@ -150,7 +164,7 @@ impl Spec {
         header(&mut ir);
         self.globals(&mut ir, i);
         let _ = writeln!(ir, "@tbl{i} = global ptr @f{i}, align 8");
-        let idx = Indices::of(i, n);
+        let idx = self.indices(i, n);
         let mut data = BTreeSet::new();
         let mut funcs = BTreeSet::new();
         data.insert(format!("@g{} = external global i64", idx.g));
@@ -172,6 +186,19 @@ impl Spec {
         ir
     }
 
+    fn indices(&self, i: usize, n: usize) -> Indices {
+        match self.split {
+            Split::Standalone => Indices::own(i),
+            Split::No | Split::Linked => Indices::of(i, n),
+        }
+    }
+
+    /// What `f{index}(depth)` returns in this spec's modules.
+    pub fn expected(&self, index: usize, depth: u32) -> i64 {
+        let n = self.functions.max(1);
+        model(index % n, depth, &|i| self.indices(i, n))
+    }
+
     fn globals(&self, ir: &mut String, i: usize) {
         let (g_section, w_section) = if self.sections {
             (
@@ -186,13 +213,13 @@ impl Spec {
     }
 
     fn function(&self, ir: &mut String, i: usize, n: usize) {
-        let idx = Indices::of(i, n);
+        let idx = self.indices(i, n);
         let section = if self.sections {
             format!(" section \".text.f{i}\"")
         } else {
             String::new()
         };
-        let slot = if self.split {
+        let slot = if self.split != Split::No {
             format!("  %fp = load ptr, ptr @tbl{}, align 8\n", idx.table)
         } else {
             format!(
@@ -264,23 +291,38 @@ impl Indices {
             table: (31 * i + 17) % n,
         }
     }
+
+    /// A function that uses only itself and its own globals.
+    fn own(i: usize) -> Indices {
+        Indices {
+            g: i,
+            call1: i,
+            call2: i,
+            table: i,
+        }
+    }
 }
 
-/// What `f{index}(depth)` returns when `functions` functions were generated.
+/// What `f{index}(depth)` returns when `functions` functions were generated
+/// in one module or in linked modules.
 pub fn expected(functions: usize, index: usize, depth: u32) -> i64 {
     let n = functions.max(1);
-    let i = index % n;
-    let idx = Indices::of(i, n);
+    model(index % n, depth, &|i| Indices::of(i, n))
+}
+
+/// What `f{i}(depth)` returns when `indices` says what each function uses.
+fn model(i: usize, depth: u32, indices: &dyn Fn(usize) -> Indices) -> i64 {
+    let idx = indices(i);
     let s = initial(i)
         .wrapping_add(initial(idx.g))
         .wrapping_add(EXT_GLOBAL_VALUE);
     if depth == 0 {
         return s;
     }
-    let x = expected(n, idx.call1, depth - 1);
-    let y = expected(n, idx.call2, depth - 1);
+    let x = model(idx.call1, depth - 1, indices);
+    let y = model(idx.call2, depth - 1, indices);
     let e = ext_fn(s);
-    let t = expected(n, idx.table, depth - 1);
+    let t = model(idx.table, depth - 1, indices);
     x.wrapping_add(y)
         .wrapping_add(e)
         .wrapping_add(t)
@@ -362,7 +404,7 @@ mod tests {
     #[test]
     fn split_modules_declare_what_they_use_once() {
         let spec = Spec {
-            split: true,
+            split: Split::Linked,
             ..Spec::single(4)
         };
         let modules = spec.modules();

@@ -22,16 +22,18 @@ pub mod gen;
 pub mod inputs;
 pub mod linkers;
 pub mod measure;
+pub mod memory;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use gen::{CodeShape, Spec};
+use gen::{CodeShape, Spec, Split};
 use inputs::{Bundle, Objects};
 use linkers::{Compiler, Linked, Linker};
 use measure::{median, median_i64, minimum, snapshot};
+use memory::{Manager, MemoryFigures, MemoryRow};
 
 use crate::llvm::orc::OrcLinker;
 use crate::llvm::{Module, TargetMachine};
@@ -86,6 +88,9 @@ pub enum CaseKind {
     EndToEnd(Spec),
     /// The speed of the linked code: small-model PIC against large model.
     CodeSpeed { iterations: u64 },
+    /// Memory of standalone one-function modules, each finalized on its
+    /// own, for every memory manager ([`memory`]).
+    Memory(Spec),
 }
 
 /// One benchmark case.
@@ -99,7 +104,7 @@ pub struct Case {
     pub quick: bool,
 }
 
-const fn spec(functions: usize, sections: bool, shape: CodeShape, split: bool) -> Spec {
+const fn spec(functions: usize, sections: bool, shape: CodeShape, split: Split) -> Spec {
     Spec {
         functions,
         sections,
@@ -112,69 +117,81 @@ const fn spec(functions: usize, sections: bool, shape: CodeShape, split: bool) -
 pub const CASES: &[Case] = &[
     Case {
         name: "5k",
-        kind: CaseKind::Link(spec(5_000, false, CodeShape::SmallPic, false)),
+        kind: CaseKind::Link(spec(5_000, false, CodeShape::SmallPic, Split::No)),
         full: true,
         quick: true,
     },
     Case {
         name: "20k",
-        kind: CaseKind::Link(spec(20_000, false, CodeShape::SmallPic, false)),
+        kind: CaseKind::Link(spec(20_000, false, CodeShape::SmallPic, Split::No)),
         full: true,
         quick: false,
     },
     Case {
         name: "1k-sections",
-        kind: CaseKind::Link(spec(1_000, true, CodeShape::SmallPic, false)),
+        kind: CaseKind::Link(spec(1_000, true, CodeShape::SmallPic, Split::No)),
         full: true,
         quick: true,
     },
     Case {
         name: "5k-sections",
-        kind: CaseKind::Link(spec(5_000, true, CodeShape::SmallPic, false)),
+        kind: CaseKind::Link(spec(5_000, true, CodeShape::SmallPic, Split::No)),
         full: true,
         quick: false,
     },
     Case {
         name: "20k-sections",
-        kind: CaseKind::Link(spec(20_000, true, CodeShape::SmallPic, false)),
+        kind: CaseKind::Link(spec(20_000, true, CodeShape::SmallPic, Split::No)),
         full: true,
         quick: false,
     },
     Case {
         name: "5k-large-static",
-        kind: CaseKind::Link(spec(5_000, false, CodeShape::LargeStatic, false)),
+        kind: CaseKind::Link(spec(5_000, false, CodeShape::LargeStatic, Split::No)),
         full: true,
         quick: true,
     },
     Case {
         name: "10k-modules",
-        kind: CaseKind::Link(spec(10_000, false, CodeShape::SmallPic, true)),
+        kind: CaseKind::Link(spec(10_000, false, CodeShape::SmallPic, Split::Linked)),
         full: true,
         quick: false,
     },
     Case {
         name: "1k-modules",
-        kind: CaseKind::Link(spec(1_000, false, CodeShape::SmallPic, true)),
+        kind: CaseKind::Link(spec(1_000, false, CodeShape::SmallPic, Split::Linked)),
         full: false,
         quick: true,
     },
     Case {
         name: "e2e-5k",
-        kind: CaseKind::EndToEnd(spec(5_000, false, CodeShape::SmallPic, false)),
+        kind: CaseKind::EndToEnd(spec(5_000, false, CodeShape::SmallPic, Split::No)),
         full: true,
         quick: false,
     },
     Case {
         name: "e2e-1k",
-        kind: CaseKind::EndToEnd(spec(1_000, false, CodeShape::SmallPic, false)),
+        kind: CaseKind::EndToEnd(spec(1_000, false, CodeShape::SmallPic, Split::No)),
         full: false,
         quick: true,
     },
     Case {
         name: "e2e-1k-modules",
-        kind: CaseKind::EndToEnd(spec(1_000, false, CodeShape::SmallPic, true)),
+        kind: CaseKind::EndToEnd(spec(1_000, false, CodeShape::SmallPic, Split::Linked)),
         full: true,
         quick: false,
+    },
+    Case {
+        name: "memory-10k-modules",
+        kind: CaseKind::Memory(spec(10_000, false, CodeShape::SmallPic, Split::Standalone)),
+        full: true,
+        quick: false,
+    },
+    Case {
+        name: "memory-1k-modules",
+        kind: CaseKind::Memory(spec(1_000, false, CodeShape::SmallPic, Split::Standalone)),
+        full: false,
+        quick: true,
     },
     Case {
         name: "code-speed",
@@ -316,6 +333,7 @@ impl ChildFigures {
 enum Job {
     Link(Linker),
     EndToEnd(Compiler),
+    Memory(Manager),
 }
 
 impl Job {
@@ -323,6 +341,7 @@ impl Job {
         match self {
             Job::Link(_) => "link",
             Job::EndToEnd(_) => "e2e",
+            Job::Memory(_) => "memory",
         }
     }
 
@@ -330,6 +349,7 @@ impl Job {
         match self {
             Job::Link(l) => l.name(),
             Job::EndToEnd(c) => c.name(),
+            Job::Memory(m) => m.name(),
         }
     }
 }
@@ -380,6 +400,8 @@ fn run_once(
                 .collect();
             linkers::compile_and_link(*compiler, &ir, &bundle.lookups, &mut on_linked)?
         }
+        // Measured by memory::measure, never run through here.
+        Job::Memory(m) => return Err(BenchError::BadChildArgument(m.name().to_string())),
     };
     if let Some((got, want)) = wrong {
         return Err(BenchError::WrongResult {
@@ -400,6 +422,10 @@ fn run_once(
 const CHILD_STACK: usize = 1 << 30;
 
 fn child(spec: &str) -> Result<()> {
+    if spec.starts_with("memory,") {
+        // Before any other thread allocates: the figures count mappings.
+        memory::heap_only_malloc();
+    }
     let spec = spec.to_string();
     let thread = std::thread::Builder::new()
         .name("bench-child".to_string())
@@ -426,10 +452,21 @@ fn child_on_this_thread(spec: &str) -> Result<()> {
     let job = match kind {
         "link" => Job::Link(Linker::from_name(name).ok_or_else(bad)?),
         "e2e" => Job::EndToEnd(Compiler::from_name(name).ok_or_else(bad)?),
+        "memory" => Job::Memory(Manager::from_name(name).ok_or_else(bad)?),
         _ => return Err(bad()),
     };
     let runs: usize = runs.parse().map_err(|_| bad())?;
     let bundle = Bundle::read(Path::new(path))?;
+    if let Job::Memory(manager) = job {
+        let spec = Spec {
+            split: Split::Standalone,
+            ..Spec::single(bundle.functions)
+        };
+        let warmup = bundle.warmup.as_ref().map_or(&[][..], |w| &w.entries[..]);
+        let figures = memory::measure(manager, &spec, &bundle.entries, warmup)?;
+        println!("{}", figures.to_line());
+        return Ok(());
+    }
     // A small input of the same shape first, untimed: it pages in the
     // linker's code and warms the allocator, so that the first measured run
     // is not a cold start.
@@ -482,15 +519,28 @@ enum Outcome {
     Failed(String),
 }
 
+/// How a child process ended, before its output is read as figures.
+enum ChildExit {
+    /// It exited: whether it succeeded, its stdout, and a failure's reason
+    /// (its status and the last lines of its stderr).
+    Exited {
+        success: bool,
+        stdout: String,
+        why: String,
+    },
+    /// Killed after running this long.
+    TimedOut(Duration),
+}
+
 /// Runs one child; kills it (it is this process's own child) once it has
 /// run for `timeout`.
-fn run_child(
+fn run_child_process(
     exe: &Path,
     job: &Job,
     runs: usize,
     bundle: &Path,
     timeout: Duration,
-) -> Result<Outcome> {
+) -> Result<ChildExit> {
     use std::io::Read as _;
     use std::process::{Command, Stdio};
 
@@ -542,20 +592,62 @@ fn run_child(
     let stdout = stdout.join().unwrap_or_default();
     let stderr = stderr.join().unwrap_or_default();
     let Some(status) = status else {
-        return Ok(Outcome::TimedOut(timeout));
+        return Ok(ChildExit::TimedOut(timeout));
     };
-    match ChildFigures::from_output(&stdout) {
-        Some(f) if status.success() => Ok(Outcome::Done(f)),
-        _ => {
-            let last: Vec<&str> = stderr
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .collect();
-            let tail = last[last.len().saturating_sub(2)..].join(" / ");
-            Ok(Outcome::Failed(format!("{status}: {tail}")))
-        }
-    }
+    let last: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let tail = last[last.len().saturating_sub(2)..].join(" / ");
+    Ok(ChildExit::Exited {
+        success: status.success(),
+        stdout,
+        why: format!("{status}: {tail}"),
+    })
+}
+
+/// Runs one timing child and reads its figures.
+fn run_child(
+    exe: &Path,
+    job: &Job,
+    runs: usize,
+    bundle: &Path,
+    timeout: Duration,
+) -> Result<Outcome> {
+    Ok(match run_child_process(exe, job, runs, bundle, timeout)? {
+        ChildExit::TimedOut(t) => Outcome::TimedOut(t),
+        ChildExit::Exited {
+            success,
+            stdout,
+            why,
+        } => match ChildFigures::from_output(&stdout) {
+            Some(f) if success => Outcome::Done(f),
+            _ => Outcome::Failed(why),
+        },
+    })
+}
+
+/// Runs one memory child and reads its figures, or why there are none.
+fn run_memory_child(
+    exe: &Path,
+    manager: Manager,
+    bundle: &Path,
+    timeout: Duration,
+) -> Result<std::result::Result<MemoryFigures, String>> {
+    Ok(
+        match run_child_process(exe, &Job::Memory(manager), 1, bundle, timeout)? {
+            ChildExit::TimedOut(t) => Err(format!("did not finish in {} s", t.as_secs())),
+            ChildExit::Exited {
+                success,
+                stdout,
+                why,
+            } => match MemoryFigures::from_output(&stdout) {
+                Some(f) if success => Ok(f),
+                _ => Err(why),
+            },
+        },
+    )
 }
 
 /// One row of the table.
@@ -664,6 +756,7 @@ fn run_cases(cases: &[Case], runs: usize, quick: bool, exe: &Path, dir: &Path) -
     let mut rows = Vec::new();
     let mut notes = Vec::new();
     let mut speed = Vec::new();
+    let mut memory_tables = String::new();
     for case in cases {
         match case.kind {
             CaseKind::Link(spec) => {
@@ -752,6 +845,38 @@ fn run_cases(cases: &[Case], runs: usize, quick: bool, exe: &Path, dir: &Path) -
                 }
                 let _ = std::fs::remove_file(&path);
             }
+            CaseKind::Memory(spec) => {
+                eprintln!("bench: {}: generating and compiling", case.name);
+                let objects = inputs::compile(&spec)?;
+                let section_bytes = memory::section_bytes(&objects.objects)?;
+                let warmup = inputs::compile(&Spec {
+                    functions: WARMUP_FUNCTIONS,
+                    ..spec
+                })?;
+                let path = dir.join(format!("{}.bundle", case.name));
+                Bundle {
+                    functions: objects.functions,
+                    entries: objects.objects,
+                    lookups: objects.lookups,
+                    warmup: Some(Box::new(Bundle {
+                        functions: warmup.functions,
+                        entries: warmup.objects,
+                        lookups: warmup.lookups,
+                        warmup: None,
+                    })),
+                }
+                .write(&path)?;
+                let mut memory_rows = Vec::new();
+                for manager in Manager::ALL {
+                    eprintln!("bench: {}: {}", case.name, manager.name());
+                    memory_rows.push(MemoryRow {
+                        manager,
+                        figures: run_memory_child(exe, manager, &path, timeout)?,
+                    });
+                }
+                memory_tables.push_str(&memory::render(case.name, section_bytes, &memory_rows));
+                let _ = std::fs::remove_file(&path);
+            }
             CaseKind::CodeSpeed { iterations } => {
                 eprintln!("bench: {}", case.name);
                 let iterations = if quick { iterations / 5 } else { iterations };
@@ -759,7 +884,13 @@ fn run_cases(cases: &[Case], runs: usize, quick: bool, exe: &Path, dir: &Path) -
             }
         }
     }
-    Ok(render(&rows, &notes, &speed))
+    let mut report = if rows.is_empty() && notes.is_empty() && speed.is_empty() {
+        String::new()
+    } else {
+        render(&rows, &notes, &speed)
+    };
+    report.push_str(&memory_tables);
+    Ok(report)
 }
 
 fn note(case: &'static str, objects: &Objects) -> InputNote {
@@ -1110,6 +1241,12 @@ fn targets(rows: &[Row], notes: &[InputNote]) -> Vec<String> {
 
 /// Appends `rows` (the first is the header) as an aligned Markdown table.
 fn push_table(out: &mut String, rows: &[Vec<String>]) {
+    push_table_with(out, rows, 2);
+}
+
+/// Appends `rows` as an aligned Markdown table whose first `text_columns`
+/// columns are left-aligned text and the rest right-aligned figures.
+fn push_table_with(out: &mut String, rows: &[Vec<String>], text_columns: usize) {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {
@@ -1125,8 +1262,7 @@ fn push_table(out: &mut String, rows: &[Vec<String>]) {
         for (c, width) in widths.iter().enumerate() {
             let cell = row.get(c).map(String::as_str).unwrap_or("");
             let pad = width - cell.chars().count();
-            // Text columns (the first two) left-aligned, figures right-aligned.
-            if c < 2 {
+            if c < text_columns {
                 let _ = write!(out, " {cell}{} |", " ".repeat(pad));
             } else {
                 let _ = write!(out, " {}{cell} |", " ".repeat(pad));
@@ -1137,7 +1273,7 @@ fn push_table(out: &mut String, rows: &[Vec<String>]) {
             out.push('|');
             for (c, width) in widths.iter().enumerate() {
                 let dashes = "-".repeat(*width);
-                if c < 2 {
+                if c < text_columns {
                     let _ = write!(out, " {dashes} |");
                 } else {
                     let _ = write!(out, " {}: |", &dashes[..dashes.len().saturating_sub(1)]);

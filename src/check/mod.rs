@@ -1026,7 +1026,7 @@ fn link_inputs(options: &CheckOptions, inputs: &[Input]) -> std::result::Result<
                 .iter()
                 .map(|(name, export)| (name.to_string(), export.address))
                 .collect(),
-            map,
+            map: *map,
         });
     }
     // Each mapped section must be where it was asked to be.

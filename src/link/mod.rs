@@ -94,7 +94,8 @@ pub struct LinkedModule {
     pub allocation: Allocation,
     /// Names this module now defines for the engine.
     pub exports: Vec<(Arc<str>, Export)>,
-    pub map: Option<LinkMap>,
+    /// Boxed: kept only when asked for, and the module record lives long.
+    pub map: Option<Box<LinkMap>>,
     /// Unwind tables and initializers, for the run-time side.
     pub runtime: RuntimeInfo,
 }
@@ -451,7 +452,7 @@ pub fn link(
                     arch: unit.object.arch,
                     allocation,
                     exports,
-                    map,
+                    map: map.map(Box::new),
                     runtime,
                 },
             )

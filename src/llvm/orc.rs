@@ -27,16 +27,18 @@ use llvm_sys::execution_engine::{
 use llvm_sys::orc2::ee::LLVMOrcCreateRTDyldObjectLinkingLayerWithSectionMemoryManager;
 use llvm_sys::orc2::lljit::{
     LLVMOrcCreateLLJIT, LLVMOrcCreateLLJITBuilder, LLVMOrcDisposeLLJIT, LLVMOrcLLJITAddObjectFile,
-    LLVMOrcLLJITBuilderSetObjectLinkingLayerCreator, LLVMOrcLLJITGetExecutionSession,
-    LLVMOrcLLJITGetMainJITDylib, LLVMOrcLLJITLookup, LLVMOrcLLJITMangleAndIntern, LLVMOrcLLJITRef,
+    LLVMOrcLLJITAddObjectFileWithRT, LLVMOrcLLJITBuilderSetObjectLinkingLayerCreator,
+    LLVMOrcLLJITGetExecutionSession, LLVMOrcLLJITGetMainJITDylib, LLVMOrcLLJITLookup,
+    LLVMOrcLLJITMangleAndIntern, LLVMOrcLLJITRef,
 };
 use llvm_sys::orc2::{
     LLVMJITEvaluatedSymbol, LLVMJITSymbolFlags, LLVMJITSymbolGenericFlags, LLVMOrcAbsoluteSymbols,
     LLVMOrcCJITDylibSearchOrderElement, LLVMOrcCLookupSetElement, LLVMOrcCSymbolMapPair,
     LLVMOrcCSymbolMapPairs, LLVMOrcDisposeMaterializationUnit, LLVMOrcExecutionSessionLookup,
-    LLVMOrcExecutionSessionRef, LLVMOrcJITDylibDefine, LLVMOrcJITDylibLookupFlags,
-    LLVMOrcLookupKind, LLVMOrcObjectLayerRef, LLVMOrcReleaseSymbolStringPoolEntry,
-    LLVMOrcSymbolLookupFlags, LLVMOrcSymbolStringPoolEntryStr,
+    LLVMOrcExecutionSessionRef, LLVMOrcJITDylibCreateResourceTracker, LLVMOrcJITDylibDefine,
+    LLVMOrcJITDylibLookupFlags, LLVMOrcLookupKind, LLVMOrcObjectLayerRef,
+    LLVMOrcReleaseResourceTracker, LLVMOrcReleaseSymbolStringPoolEntry, LLVMOrcResourceTrackerRef,
+    LLVMOrcResourceTrackerRemove, LLVMOrcSymbolLookupFlags, LLVMOrcSymbolStringPoolEntryStr,
 };
 use llvm_sys::prelude::{LLVMModuleRef, LLVMValueRef};
 use llvm_sys::target_machine::LLVMCodeModel;
@@ -250,6 +252,26 @@ impl Lljit {
         unsafe { check(err, || format!("{}: cannot add object", self.linker.name())) }
     }
 
+    /// Adds an object to the main JITDylib under a resource tracker of its
+    /// own, so that it can be removed (its memory freed) on its own later.
+    pub fn add_object_tracked(&self, object: ObjectBuffer) -> Result<TrackedObject<'_>> {
+        // SAFETY: `self.raw` is live, and so is its main JITDylib; the
+        // tracker returned is a reference we own (released by TrackedObject).
+        let tracker = TrackedObject {
+            raw: unsafe {
+                LLVMOrcJITDylibCreateResourceTracker(LLVMOrcLLJITGetMainJITDylib(self.raw))
+            },
+            jit: PhantomData,
+        };
+        let buffer = ManuallyDrop::new(object.buffer);
+        // SAFETY: `self.raw` and the tracker are live; LLJIT takes ownership
+        // of the buffer whether it succeeds or not.
+        let err = unsafe { LLVMOrcLLJITAddObjectFileWithRT(self.raw, tracker.raw, buffer.raw()) };
+        // SAFETY: `err` is null or an unconsumed error we own.
+        unsafe { check(err, || format!("{}: cannot add object", self.linker.name())) }?;
+        Ok(tracker)
+    }
+
     /// The address of `name`, linking whatever defines it first.
     pub fn lookup(&self, name: &str) -> Result<u64> {
         let c_name = c_string(name, "symbol name")?;
@@ -346,6 +368,32 @@ impl Lljit {
         let err = unsafe { LLVMOrcDisposeLLJIT(this.raw) };
         // SAFETY: `err` is null or an unconsumed error we own.
         unsafe { check(err, || "cannot dispose LLJIT".to_string()) }
+    }
+}
+
+/// An object added by [`Lljit::add_object_tracked`]: the handle that
+/// removes it. Dropping the handle keeps the object in the JIT.
+pub struct TrackedObject<'j> {
+    raw: LLVMOrcResourceTrackerRef,
+    jit: PhantomData<&'j Lljit>,
+}
+
+impl TrackedObject<'_> {
+    /// Removes the object: its symbols leave the JITDylib and the memory
+    /// its linking layer allocated for it is freed.
+    pub fn remove(self) -> Result<()> {
+        // SAFETY: `self.raw` is a live tracker of a live LLJIT (the lifetime
+        // ties the handle to it); Drop releases our reference afterwards.
+        let err = unsafe { LLVMOrcResourceTrackerRemove(self.raw) };
+        // SAFETY: `err` is null or an unconsumed error we own.
+        unsafe { check(err, || "cannot remove an object".to_string()) }
+    }
+}
+
+impl Drop for TrackedObject<'_> {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference to the tracker, released once.
+        unsafe { LLVMOrcReleaseResourceTracker(self.raw) };
     }
 }
 

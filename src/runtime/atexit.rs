@@ -21,12 +21,16 @@ enum Handler {
 struct Registry {
     /// Code ranges of live modules: start → (end, module key).
     ranges: BTreeMap<u64, (u64, u64)>,
+    /// The starts of each live module's ranges, so that removing a module
+    /// costs its own ranges, not every module's.
+    starts: BTreeMap<u64, Vec<u64>>,
     /// Handlers in registration order, with the owning module key.
     handlers: Vec<(u64, Handler)>,
 }
 
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     ranges: BTreeMap::new(),
+    starts: BTreeMap::new(),
     handlers: Vec::new(),
 });
 
@@ -37,7 +41,9 @@ fn registry() -> std::sync::MutexGuard<'static, Registry> {
 /// Records that `[start, end)` holds code of module `key`.
 pub(crate) fn add_code_range(start: u64, end: u64, key: u64) {
     if start < end {
-        registry().ranges.insert(start, (end, key));
+        let mut reg = registry();
+        reg.ranges.insert(start, (end, key));
+        reg.starts.entry(key).or_default().push(start);
     }
 }
 
@@ -51,7 +57,11 @@ fn owner_of(registry: &Registry, addr: u64) -> Option<u64> {
 pub(crate) fn module_removed(key: u64) {
     let handlers: Vec<Handler> = {
         let mut reg = registry();
-        reg.ranges.retain(|_, &mut (_, k)| k != key);
+        for start in reg.starts.remove(&key).unwrap_or_default() {
+            if reg.ranges.get(&start).is_some_and(|&(_, k)| k == key) {
+                reg.ranges.remove(&start);
+            }
+        }
         let mut mine = Vec::new();
         reg.handlers.retain(|&(k, h)| {
             if k == key {

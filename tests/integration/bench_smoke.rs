@@ -5,7 +5,7 @@
 
 use crate::common::call1;
 use rivet::bench::floor::FloorPlan;
-use rivet::bench::gen::{self, CodeShape, Spec};
+use rivet::bench::gen::{self, CodeShape, Spec, Split};
 use rivet::bench::inputs;
 use rivet::bench::linkers::{self, Compiler, Linked, Linker};
 use rivet::llvm::orc::{Lljit, ObjectBuffer, OrcLinker};
@@ -35,7 +35,7 @@ fn shapes() -> [(&'static str, Spec); 4] {
         (
             "one module per function",
             Spec {
-                split: true,
+                split: Split::Linked,
                 ..Spec::single(N)
             },
         ),
@@ -44,7 +44,7 @@ fn shapes() -> [(&'static str, Spec); 4] {
 
 /// Functions to call: a few for one object, every one for split modules.
 fn lookups(spec: &Spec) -> Vec<String> {
-    if spec.split {
+    if spec.split != Split::No {
         spec.lookups()
     } else {
         ["f0", "f7", "f49"].iter().map(|s| s.to_string()).collect()
@@ -135,7 +135,7 @@ fn generated_objects_have_the_documented_shape() {
     assert!(sections.sections >= 3 * N, "{}", sections.sections);
 
     let split = inputs::compile(&Spec {
-        split: true,
+        split: Split::Linked,
         ..Spec::single(N)
     })
     .unwrap();
@@ -194,5 +194,44 @@ fn lljit_reports_missing_symbols_and_bad_objects_as_errors() {
         let garbage = ObjectBuffer::copy_of(b"not an object at all", "garbage.o").unwrap();
         assert!(matches!(jit.add_object(garbage), Err(Error::Llvm(_))));
         jit.dispose().unwrap();
+    }
+}
+
+#[test]
+fn memory_bench_loads_removes_and_reloads_standalone_modules_with_every_manager() {
+    use rivet::bench::memory::{self, Manager};
+    const MODULES: usize = 24;
+    let spec = Spec {
+        split: Split::Standalone,
+        ..Spec::single(MODULES)
+    };
+    let objects = inputs::compile(&spec).unwrap();
+    assert_eq!(objects.objects.len(), MODULES);
+    let warmup = inputs::compile(&Spec {
+        functions: 3,
+        ..spec
+    })
+    .unwrap();
+    let sections = memory::section_bytes(&objects.objects).unwrap();
+    assert!(sections > 100 * MODULES as u64, "{sections}");
+    for manager in Manager::ALL {
+        // Every function is called and checked against the model inside.
+        let figures = memory::measure(manager, &spec, &objects.objects, &warmup.objects)
+            .unwrap_or_else(|e| panic!("{}: {e}", manager.name()));
+        assert_eq!(figures.modules, MODULES);
+        assert!(figures.load_seconds > 0.0);
+        match (manager, figures.own) {
+            (Manager::Arena, Some(own)) => {
+                // Packed: a few mappings whatever the number of modules.
+                assert!(own.mappings <= 8, "{own:?}");
+                assert!(own.live >= sections && own.committed >= own.live, "{own:?}");
+            }
+            (Manager::Sections, Some(own)) => {
+                assert!(own.mappings >= MODULES as u64, "{own:?}");
+                assert!(own.live >= sections, "{own:?}");
+            }
+            (Manager::Orc(_), None) => {}
+            (m, own) => panic!("{}: {own:?}", m.name()),
+        }
     }
 }

@@ -477,3 +477,52 @@ define i32 @main(i32 %argc, ptr %argv) {
         "ctor!\nmain!\ndtor!\n"
     );
 }
+
+/// The cells of the memory table's row for `manager`.
+fn memory_row<'a>(report: &'a str, manager: &str) -> Vec<&'a str> {
+    let line = report
+        .lines()
+        .find(|l| l.starts_with(&format!("| {manager} ")))
+        .unwrap_or_else(|| panic!("no row for {manager}:\n{report}"));
+    line.trim_matches('|').split('|').map(str::trim).collect()
+}
+
+#[test]
+fn bench_memory_case_prints_mappings_and_committed_bytes_for_every_manager() {
+    let out = Command::new(env!("CARGO_BIN_EXE_rivet"))
+        .args(["bench", "--case", "memory-1k-modules"])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(report.contains("1000 one-function modules"), "{report}");
+    // Columns: manager, load s, maps, reserved, committed, resident,
+    // committed ÷ sections, heap, maps half removed, committed half
+    // removed, maps re-added, committed re-added.
+    let number = |cell: &str| cell.parse::<f64>().unwrap_or_else(|_| panic!("{cell}"));
+    let arena = memory_row(&report, "rivet-arena");
+    let rtdyld = memory_row(&report, "lljit-rtdyld");
+    let sections = memory_row(&report, "rivet-sections");
+    memory_row(&report, "lljit-jitlink");
+    // LLVM's SectionMemoryManager maps memory per module; the arena does not.
+    assert!(number(rtdyld[2]) >= 2000.0, "{rtdyld:?}");
+    assert!(number(sections[2]) >= 2000.0, "{sections:?}");
+    assert!(number(arena[2]) <= 20.0, "{arena:?}");
+    assert!(
+        number(arena[4]) * 10.0 < number(rtdyld[4]),
+        "{arena:?} {rtdyld:?}"
+    );
+    // Removing half the modules gives LLVM's mappings back, and the arena
+    // reuses its memory for the modules added again.
+    assert!(number(rtdyld[8]) < number(rtdyld[2]) * 0.6, "{rtdyld:?}");
+    assert!(number(arena[10]) <= number(arena[2]), "{arena:?}");
+    assert!(number(arena[11]) <= number(arena[4]), "{arena:?}");
+    assert!(
+        report.contains("rivet-arena: rivet's manager reports"),
+        "{report}"
+    );
+}
