@@ -30,9 +30,14 @@ pub enum Reloc {
     /// A call or jump: S + A - P, signed 32 bits, or L + A - P through a stub
     /// when S is out of reach. ELF `R_X86_64_PLT32`, Mach-O `BRANCH`.
     Branch32,
-    /// GOT slot + A - P, signed 32 bits. ELF `R_X86_64_GOTPCREL`, `GOTPCRELX`,
-    /// `REX_GOTPCRELX`, Mach-O `GOT_LOAD`, `GOT`.
+    /// GOT slot + A - P, signed 32 bits. ELF `R_X86_64_GOTPCREL`, Mach-O
+    /// `GOT_LOAD`, `GOT`.
     GotPcRel32,
+    /// As `GotPcRel32`, on an instruction the linker may rewrite to reach S
+    /// directly. ELF `R_X86_64_GOTPCRELX`, `R_X86_64_REX_GOTPCRELX`. When the
+    /// linker makes no GOT slot for S (see [`relax_got_load`]), the `mov`
+    /// has become a `lea` and the field is S + A - P.
+    GotPcRelX,
     /// GOT base + A - P, signed 32 bits. ELF `R_X86_64_GOTPC32`.
     GotPc32,
     /// GOT base + A - P, 64 bits. ELF `R_X86_64_GOTPC64`.
@@ -72,7 +77,7 @@ pub enum Reloc {
 
 impl Reloc {
     /// Every kind, in declaration order.
-    pub const ALL: [Reloc; 26] = [
+    pub const ALL: [Reloc; 27] = [
         Reloc::Abs64,
         Reloc::Abs32,
         Reloc::Abs32S,
@@ -84,6 +89,7 @@ impl Reloc {
         Reloc::Pc8,
         Reloc::Branch32,
         Reloc::GotPcRel32,
+        Reloc::GotPcRelX,
         Reloc::GotPc32,
         Reloc::GotPc64,
         Reloc::Got64,
@@ -103,7 +109,10 @@ impl Reloc {
 
     /// Whether the fixup reads a GOT slot holding S (the linker must make one).
     pub fn needs_got_slot(self) -> bool {
-        matches!(self, Reloc::GotPcRel32 | Reloc::Got64 | Reloc::Got32)
+        matches!(
+            self,
+            Reloc::GotPcRel32 | Reloc::GotPcRelX | Reloc::Got64 | Reloc::Got32
+        )
     }
 
     /// Whether the fixup refers to the GOT base (the linker must give the
@@ -122,7 +131,7 @@ impl Reloc {
     /// Whether the fixup's value is computed from `got_slot` (a GOT slot or
     /// a TLS pair), which must then be a real address.
     pub fn reads_got_slot(self) -> bool {
-        self.needs_got_slot() || self.tls_pair().is_some()
+        (self.needs_got_slot() && self != Reloc::GotPcRelX) || self.tls_pair().is_some()
     }
 
     /// The TLS pair the fixup needs the linker to make, if any.
@@ -168,6 +177,7 @@ impl Reloc {
             Reloc::Pc8 => "PC8",
             Reloc::Branch32 => "BRANCH32",
             Reloc::GotPcRel32 => "GOTPCREL32",
+            Reloc::GotPcRelX => "GOTPCRELX",
             Reloc::GotPc32 => "GOTPC32",
             Reloc::GotPc64 => "GOTPC64",
             Reloc::Got64 => "GOT64",
@@ -196,6 +206,7 @@ impl Reloc {
             | Reloc::Pc32
             | Reloc::Branch32
             | Reloc::GotPcRel32
+            | Reloc::GotPcRelX
             | Reloc::GotPc32
             | Reloc::Got32
             | Reloc::Size32
@@ -229,6 +240,7 @@ impl Reloc {
             | Reloc::Pc32
             | Reloc::Branch32
             | Reloc::GotPcRel32
+            | Reloc::GotPcRelX
             | Reloc::GotPc32
             | Reloc::Got32
             | Reloc::TlsGd
@@ -293,7 +305,8 @@ pub const STUB_TARGET_OFFSET: usize = 2;
 ///   section id; with the usual A = 0 the two agree on the section number.
 /// - Kinds that read a GOT slot ([`Reloc::needs_got_slot`]) give
 ///   [`FixupError::Invalid`] when `v.got_slot` is 0, which means the linker
-///   made no slot.
+///   made no slot; except `GotPcRelX`, which then writes S + A - P for the
+///   `lea` that [`relax_got_load`] made of its `mov`.
 ///
 /// Branch32 through a stub writes L + A - P: the stub stands in for S, which
 /// is right for the usual call or jump to S (A = -4). A branch to S + k with
@@ -349,6 +362,9 @@ fn compute(kind: Reloc, v: &FixupValues) -> i128 {
         Reloc::Abs64 | Reloc::Abs32 | Reloc::Abs32S | Reloc::Abs16 | Reloc::Abs8 => s + a,
         Reloc::Pc32 | Reloc::Pc64 | Reloc::Pc16 | Reloc::Pc8 | Reloc::Branch32 => s + a - p,
         Reloc::GotPcRel32 | Reloc::TlsGd | Reloc::TlsLd => slot + a - p,
+        // Relaxed (no slot): the instruction now addresses S itself.
+        Reloc::GotPcRelX if v.got_slot == 0 => s + a - p,
+        Reloc::GotPcRelX => slot + a - p,
         Reloc::DtpOff32 | Reloc::DtpOff64 => s + a,
         Reloc::GotPc32 | Reloc::GotPc64 => got + a - p,
         Reloc::Got64 | Reloc::Got32 => slot - got + a,
@@ -374,6 +390,32 @@ fn branch32_value(v: &FixupValues) -> Result<i128, FixupError> {
     // branch only has to reach the stub: L - 4 - P.
     let via_stub = i128::from(v.stub) + i128::from(BRANCH32_BIAS) - i128::from(v.p);
     check_range(via_stub, I32_MIN, I32_MAX)
+}
+
+/// Whether the 4-byte field at `field` in `code` belongs to a RIP-relative
+/// `mov` from memory (`8B /r` with ModRM mod 00, r/m 101, any REX prefix):
+/// the one GOT load rivet relaxes, as the psABI allows for
+/// `R_X86_64_(REX_)GOTPCRELX`. Calls and jumps through the GOT are left
+/// alone (LLVM calls through the PLT, `R_X86_64_PLT32`).
+pub fn can_relax_got_load(code: &[u8], field: usize) -> bool {
+    field >= 2
+        && code.get(field - 2) == Some(&0x8B)
+        && code
+            .get(field - 1)
+            .is_some_and(|modrm| modrm & 0xC7 == 0x05)
+}
+
+/// Rewrites the `mov foo@GOTPCREL(%rip), %reg` whose field is at `field`
+/// into `lea foo(%rip), %reg` (opcode `8B` → `8D`; prefix, ModRM and field
+/// stay where they are), so that the code reaches S without a GOT slot.
+/// Returns false, changing nothing, when the instruction is not such a
+/// `mov` ([`can_relax_got_load`]).
+pub fn relax_got_load(code: &mut [u8], field: usize) -> bool {
+    if !can_relax_got_load(code, field) {
+        return false;
+    }
+    code[field - 2] = 0x8D;
+    true
 }
 
 /// The addend a Branch32 has when it means "S itself": the field is 4 bytes

@@ -2,7 +2,8 @@
 //! every range-checked kind, short places, stubs, and stubs executed.
 
 use super::x86_64::{
-    apply, stub_bytes, write_stub, Reloc, GOT_SLOT_SIZE, STUB_ALIGN, STUB_SIZE, STUB_TARGET_OFFSET,
+    apply, can_relax_got_load, relax_got_load, stub_bytes, write_stub, Reloc, GOT_SLOT_SIZE,
+    STUB_ALIGN, STUB_SIZE, STUB_TARGET_OFFSET,
 };
 use super::{read_le, FixupError, FixupValues};
 
@@ -43,6 +44,9 @@ fn without_addend(kind: Reloc, v: &FixupValues) -> i128 {
         Reloc::Abs64 | Reloc::Abs32 | Reloc::Abs32S | Reloc::Abs16 | Reloc::Abs8 => s,
         Reloc::Pc32 | Reloc::Pc64 | Reloc::Pc16 | Reloc::Pc8 | Reloc::Branch32 => s - p,
         Reloc::GotPcRel32 | Reloc::TlsGd | Reloc::TlsLd => slot - p,
+        // Relaxed when no slot is given: the instruction addresses S.
+        Reloc::GotPcRelX if v.got_slot == 0 => s - p,
+        Reloc::GotPcRelX => slot - p,
         Reloc::DtpOff32 | Reloc::DtpOff64 => s,
         Reloc::GotPc32 | Reloc::GotPc64 => got - p,
         Reloc::Got64 | Reloc::Got32 => slot - got,
@@ -117,21 +121,22 @@ fn declared_position(kind: Reloc) -> usize {
         Reloc::Pc8 => 8,
         Reloc::Branch32 => 9,
         Reloc::GotPcRel32 => 10,
-        Reloc::GotPc32 => 11,
-        Reloc::GotPc64 => 12,
-        Reloc::Got64 => 13,
-        Reloc::Got32 => 14,
-        Reloc::GotOff64 => 15,
-        Reloc::PltOff64 => 16,
-        Reloc::Size32 => 17,
-        Reloc::Size64 => 18,
-        Reloc::ImageRel32 => 19,
-        Reloc::SecRel32 => 20,
-        Reloc::SectionIndex => 21,
-        Reloc::TlsGd => 22,
-        Reloc::TlsLd => 23,
-        Reloc::DtpOff32 => 24,
-        Reloc::DtpOff64 => 25,
+        Reloc::GotPcRelX => 11,
+        Reloc::GotPc32 => 12,
+        Reloc::GotPc64 => 13,
+        Reloc::Got64 => 14,
+        Reloc::Got32 => 15,
+        Reloc::GotOff64 => 16,
+        Reloc::PltOff64 => 17,
+        Reloc::Size32 => 18,
+        Reloc::Size64 => 19,
+        Reloc::ImageRel32 => 20,
+        Reloc::SecRel32 => 21,
+        Reloc::SectionIndex => 22,
+        Reloc::TlsGd => 23,
+        Reloc::TlsLd => 24,
+        Reloc::DtpOff32 => 25,
+        Reloc::DtpOff64 => 26,
     }
 }
 
@@ -156,6 +161,7 @@ fn names_are_short_stable_and_unique() {
         (Reloc::Pc8, "PC8"),
         (Reloc::Branch32, "BRANCH32"),
         (Reloc::GotPcRel32, "GOTPCREL32"),
+        (Reloc::GotPcRelX, "GOTPCRELX"),
         (Reloc::GotPc32, "GOTPC32"),
         (Reloc::GotPc64, "GOTPC64"),
         (Reloc::Got64, "GOT64"),
@@ -206,7 +212,10 @@ fn field_sizes() {
 #[test]
 fn got_and_branch_flags() {
     for kind in Reloc::ALL {
-        let slot = matches!(kind, Reloc::GotPcRel32 | Reloc::Got64 | Reloc::Got32);
+        let slot = matches!(
+            kind,
+            Reloc::GotPcRel32 | Reloc::GotPcRelX | Reloc::Got64 | Reloc::Got32
+        );
         let base = slot
             || matches!(
                 kind,
@@ -255,7 +264,7 @@ fn branch_reaches_exact_boundaries() {
 
 /// The range of every range-checked kind, written out from the psABI and
 /// the COFF spec rather than read from the code.
-const RANGES: [(Reloc, i128, i128); 18] = [
+const RANGES: [(Reloc, i128, i128); 19] = [
     (Reloc::Abs32, 0, U32_MAX),
     (Reloc::Abs32S, I32_MIN, I32_MAX),
     (Reloc::Abs16, -0x8000, 0xFFFF),
@@ -265,6 +274,7 @@ const RANGES: [(Reloc, i128, i128); 18] = [
     (Reloc::Pc8, -0x80, 0x7F),
     (Reloc::Branch32, I32_MIN, I32_MAX),
     (Reloc::GotPcRel32, I32_MIN, I32_MAX),
+    (Reloc::GotPcRelX, I32_MIN, I32_MAX),
     (Reloc::GotPc32, I32_MIN, I32_MAX),
     (Reloc::Got32, I32_MIN, I32_MAX),
     (Reloc::Size32, 0, U32_MAX),
@@ -655,7 +665,9 @@ fn reads(kind: Reloc) -> &'static [&'static str] {
     match kind {
         Reloc::Abs64 | Reloc::Abs32 | Reloc::Abs32S | Reloc::Abs16 | Reloc::Abs8 => &["s", "a"],
         Reloc::Pc32 | Reloc::Pc64 | Reloc::Pc16 | Reloc::Pc8 | Reloc::Branch32 => &["p", "s", "a"],
-        Reloc::GotPcRel32 | Reloc::TlsGd | Reloc::TlsLd => &["p", "got_slot", "a"],
+        Reloc::GotPcRel32 | Reloc::GotPcRelX | Reloc::TlsGd | Reloc::TlsLd => {
+            &["p", "got_slot", "a"]
+        }
         Reloc::DtpOff32 | Reloc::DtpOff64 => &["s", "a"],
         Reloc::GotPc32 | Reloc::GotPc64 => &["p", "got_base", "a"],
         Reloc::Got64 | Reloc::Got32 => &["got_slot", "got_base", "a"],
@@ -1293,4 +1305,75 @@ mod execution {
         };
         assert_eq!(got, value);
     }
+}
+
+#[test]
+fn gotpcrelx_reads_its_slot_and_without_one_reaches_s_directly() {
+    let v = |f: fn(&mut FixupValues)| {
+        let mut v = FixupValues::default();
+        f(&mut v);
+        v
+    };
+    // With a slot: as GOTPCREL.
+    assert_writes(
+        Reloc::GotPcRelX,
+        &v(|v| {
+            v.p = 0x40_0000;
+            v.s = 0xdead_0000;
+            v.got_slot = 0x60_0018;
+            v.a = -4;
+        }),
+        &le32(0x20_0014),
+    );
+    // Relaxed (no slot): S + A - P, range-checked like a PC32.
+    assert_writes(
+        Reloc::GotPcRelX,
+        &v(|v| {
+            v.p = 0x40_0000;
+            v.s = 0x40_1000;
+            v.got_slot = 0;
+            v.a = -4;
+        }),
+        &le32(0xffc),
+    );
+    let mut place = [0u8; 4];
+    let far = FixupValues {
+        p: 0x1000,
+        s: 0x1_0000_1000,
+        a: -4,
+        got_slot: 0,
+        ..FixupValues::default()
+    };
+    assert!(matches!(
+        apply(Reloc::GotPcRelX, &mut place, &far),
+        Err(FixupError::Overflow { .. })
+    ));
+    // GOTPCREL without a slot stays an error.
+    assert!(matches!(
+        apply(Reloc::GotPcRel32, &mut place, &far),
+        Err(FixupError::Invalid(_))
+    ));
+}
+
+#[test]
+fn only_rip_relative_movs_are_relaxed_into_leas() {
+    // movq foo@GOTPCREL(%rip), %rax: 48 8b 05 <field>
+    let mut code = vec![0x48, 0x8B, 0x05, 0, 0, 0, 0];
+    assert!(can_relax_got_load(&code, 3));
+    assert!(relax_got_load(&mut code, 3));
+    assert_eq!(code, [0x48, 0x8D, 0x05, 0, 0, 0, 0]);
+    // movq foo@GOTPCREL(%rip), %r12: 4c 8b 25 <field>
+    let mut code = vec![0x4C, 0x8B, 0x25, 0, 0, 0, 0];
+    assert!(relax_got_load(&mut code, 3));
+    assert_eq!(code[1], 0x8D);
+    // call *foo@GOTPCREL(%rip): ff 15 <field> is left alone.
+    let mut call = vec![0xFF, 0x15, 0, 0, 0, 0];
+    assert!(!relax_got_load(&mut call, 2));
+    assert_eq!(call, [0xFF, 0x15, 0, 0, 0, 0]);
+    // A mov that is not RIP-relative (ModRM mod 01) is not a GOT load.
+    let mut other = vec![0x48, 0x8B, 0x45, 0, 0, 0, 0];
+    assert!(!relax_got_load(&mut other, 3));
+    // No room before the field.
+    assert!(!can_relax_got_load(&[0x8B, 0, 0, 0, 0], 1));
+    assert!(!can_relax_got_load(&[], 0));
 }

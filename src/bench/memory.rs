@@ -612,6 +612,37 @@ pub fn render(case: &str, section_bytes: u64, rows: &[MemoryRow]) -> String {
          malloc handed out and did not get back (the linker's bookkeeping: symbol \
          tables, module records, object copies it keeps).\n",
     );
+    if let Some(f) = rows
+        .iter()
+        .find(|r| r.manager == Manager::Arena)
+        .and_then(|r| r.figures.as_ref().ok())
+    {
+        // Issue 3's target: committed ≤ 1.25 × section bytes + a fixed
+        // overhead (at most one pool chunk per class), no mapping per module.
+        let overhead = f.loaded.committed - (section_bytes as f64 * 1.25) as i64;
+        let chunk_per_class = (crate::memory::SegmentClass::COUNT as i64) << 18;
+        let _ = writeln!(
+            out,
+            "- target, arena: committed = 1.25 × section bytes {} {} KiB (fixed overhead \
+             allowed: one 256 KiB pool chunk per class, {} KiB): {}; {} mapping(s) for {} \
+             modules: {}.",
+            if overhead < 0 { "−" } else { "+" },
+            overhead.abs() >> 10,
+            chunk_per_class >> 10,
+            if overhead <= chunk_per_class {
+                "met"
+            } else {
+                "MISSED"
+            },
+            f.loaded.mappings,
+            f.modules,
+            if (f.loaded.mappings as usize) * 100 < f.modules.max(100) {
+                "met"
+            } else {
+                "MISSED"
+            }
+        );
+    }
     for row in rows {
         match &row.figures {
             Err(why) => {

@@ -2,7 +2,7 @@
 //! cannot reach, and patch every fixup, in one linear walk per object.
 
 use super::layout::{ObjectLayout, TlsPairTarget, NONE};
-use crate::arch::{self, FixupError, FixupValues, PropsCache};
+use crate::arch::{self, FixupError, FixupValues, PropsCache, RelocKind};
 use crate::error::RelocationSite;
 use crate::load::{Definition, ObjectFile, Relocation, Section, SectionKind, Target};
 use crate::memory::{Allocation, SegmentClass};
@@ -189,10 +189,19 @@ pub(crate) fn apply(
                     Target::Symbol(i) => layout.got_of_symbol[i as usize],
                     Target::Section(i) => layout.got_of_section[i as usize],
                 };
-                if slot == NONE {
-                    return Err(internal("GOT slot missing"));
+                if slot != NONE {
+                    values.got_slot = got_base + slot as u64 * 8;
+                } else {
+                    // The layout made no slot: a GOT load it found it can
+                    // relax into a direct reference (the fixup then writes
+                    // S + A - P into the rewritten instruction).
+                    let relaxed = kind == RelocKind::X86_64(arch::x86_64::Reloc::GotPcRelX)
+                        && usize::try_from(reloc.offset)
+                            .is_ok_and(|at| arch::x86_64::relax_got_load(bytes, at));
+                    if !relaxed {
+                        return Err(internal("GOT slot missing"));
+                    }
                 }
-                values.got_slot = got_base + slot as u64 * 8;
             }
             if let (true, Target::Symbol(i)) = (props.size, reloc.target) {
                 values.size = object.symbols.get(i as usize).map_or(0, |s| s.size);

@@ -2,7 +2,7 @@
 //! segments, and which GOT slots and stubs the module needs.
 
 use crate::arch::{self, PropsCache};
-use crate::load::{ObjectFile, SectionKind, Target};
+use crate::load::{Definition, ObjectFile, Section, SectionKind, Target};
 use crate::memory::{ModuleLayout, SegmentClass};
 use crate::{Error, Result};
 
@@ -147,11 +147,16 @@ fn plan_tls(object: &ObjectFile<'_>) -> Result<Option<TlsPlan>> {
 /// branch to it gets a stub reserved).
 /// `imports` lists the symbols that are pointer slots (COFF `__imp_`): each
 /// gets a GOT slot, which the symbol's address is.
+/// See [`plan`]: the most bytes a module and its memory manager's span may
+/// each have for GOT loads to be relaxed (half of the ±2 GiB reach).
+const RELAX_SPAN: u64 = 1 << 30;
+
 pub(crate) fn plan(
     object: &ObjectFile<'_>,
     commons: &[(u32, u64, u64)],
     imports: &[u32],
     owns_symbol: impl Fn(usize) -> bool,
+    module_span: Option<u64>,
 ) -> Result<ObjectLayout> {
     let mut request = ModuleLayout::default();
     for seg in &mut request.segments {
@@ -219,6 +224,31 @@ pub(crate) fn plan(
         common_offsets.push((symbol, offset));
     }
 
+    // GOT loads of the module's own symbols can address them directly when
+    // the whole module is sure to lie within ±2 GiB of itself: its memory
+    // manager keeps a module within `module_span` bytes, and the module is
+    // not larger than that bound either. Half of the ±2 GiB each keeps the
+    // sum (with GOT and stubs) in reach.
+    let within = |bytes: u64| bytes <= RELAX_SPAN;
+    let sections_bytes = request.segments.iter().fold(0u64, |sum, seg| {
+        sum.saturating_add(seg.size).saturating_add(seg.align)
+    });
+    let relax = module_span.is_some_and(within) && within(sections_bytes);
+    let relaxable = |kind: arch::RelocKind, target: Target, section: &Section<'_>, at: u64| {
+        let Target::Symbol(i) = target else {
+            return false;
+        };
+        relax
+            && kind == arch::RelocKind::X86_64(arch::x86_64::Reloc::GotPcRelX)
+            && owns_symbol(i as usize)
+            && object
+                .symbols
+                .get(i as usize)
+                .is_some_and(|s| matches!(s.definition, Definition::Section { .. }))
+            && usize::try_from(at)
+                .is_ok_and(|at| arch::x86_64::can_relax_got_load(section.data, at))
+    };
+
     let geometry = arch::geometry(object.arch);
     let (stub_size, stub_align, slot_size) = (
         geometry.stub_size,
@@ -265,7 +295,7 @@ pub(crate) fn plan(
                 }
                 (None, _) => {}
             }
-            if props.got_slot {
+            if props.got_slot && !relaxable(kind, reloc.target, section, reloc.offset) {
                 let slot = match reloc.target {
                     Target::Symbol(i) => got_of_symbol.get_mut(i as usize),
                     Target::Section(i) => got_of_section.get_mut(i as usize),

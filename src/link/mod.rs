@@ -418,6 +418,7 @@ pub fn link(
             commons_of[w.object].push((w.symbol as u32, size, w.common_align));
         }
     }
+    let relax_within = memory.module_span();
     let mut layouts = Vec::with_capacity(units.len());
     for (oi, unit) in units.iter().enumerate() {
         let commons = &commons_of[oi];
@@ -428,7 +429,13 @@ pub fn link(
             .filter(|(_, r)| matches!(r, Some(Resolved::ImportPointer(_))))
             .map(|(i, _)| i as u32)
             .collect();
-        layouts.push(layout::plan(unit.object, commons, &imports, |i| own[i])?);
+        layouts.push(layout::plan(
+            unit.object,
+            commons,
+            &imports,
+            |i| own[i],
+            relax_within,
+        )?);
     }
     let mut allocations: Vec<Allocation> = Vec::with_capacity(units.len());
     let result = link_allocated(

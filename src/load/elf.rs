@@ -305,9 +305,8 @@ fn x86_64_kind(r_type: elf::RelocationType) -> Mapped {
         elf::R_X86_64_PC16 => X::Pc16,
         elf::R_X86_64_PC8 => X::Pc8,
         elf::R_X86_64_PLT32 => X::Branch32,
-        elf::R_X86_64_GOTPCREL | elf::R_X86_64_GOTPCRELX | elf::R_X86_64_REX_GOTPCRELX => {
-            X::GotPcRel32
-        }
+        elf::R_X86_64_GOTPCREL => X::GotPcRel32,
+        elf::R_X86_64_GOTPCRELX | elf::R_X86_64_REX_GOTPCRELX => X::GotPcRelX,
         elf::R_X86_64_GOTPC32 => X::GotPc32,
         elf::R_X86_64_GOTPC64 => X::GotPc64,
         elf::R_X86_64_GOT64 | elf::R_X86_64_GOTPLT64 => X::Got64,

@@ -768,6 +768,11 @@ fn dual_max_chunk() -> usize {
 }
 
 impl MemoryManager for Arena {
+    /// A module lives in one region: a region's length apart at most.
+    fn module_span(&self) -> Option<u64> {
+        Some(self.region_len as u64)
+    }
+
     fn allocate(&mut self, layout: &ModuleLayout) -> Result<Allocation> {
         let fresh = self.check(layout)?;
         let id = next_allocation_id();

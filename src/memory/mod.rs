@@ -287,6 +287,15 @@ pub trait MemoryManager: Send {
         true
     }
 
+    /// The most bytes that can separate two segments of one allocation
+    /// (of a module that is not itself larger), when the manager keeps
+    /// each module's segments that close; `None` (the default) when it
+    /// does not promise it. The linker relaxes GOT loads of a module's own
+    /// symbols into direct references when this is small enough.
+    fn module_span(&self) -> Option<u64> {
+        None
+    }
+
     /// What one live allocation costs; `None` when the manager does not
     /// know (the default) or the allocation is not one of its live ones.
     fn allocation_stats(&self, allocation: &Allocation) -> Option<AllocationStats> {

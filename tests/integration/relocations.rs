@@ -324,3 +324,59 @@ fn import_pointers_and_linker_defined_symbols() {
         }
     }
 }
+
+#[test]
+fn got_loads_of_a_modules_own_symbols_become_direct_in_the_arena() {
+    // PIC code loads `local` (defined here, but preemptible as far as the
+    // compiler knows) and `ext` through the GOT: `movq x@GOTPCREL(%rip)`,
+    // R_X86_64_REX_GOTPCRELX.
+    let ir = r#"
+        @local = global i64 41
+        @ext = external global i64
+        define ptr @addr_local() { ret ptr @local }
+        define i64 @get_local() { %v = load i64, ptr @local
+          %r = add i64 %v, 1
+          ret i64 %r }
+        define i64 @get_ext() { %v = load i64, ptr @ext
+          ret i64 %v }
+    "#;
+    static EXT: i64 = 7;
+    for lmm in [true, false] {
+        let engine = engine(&[ir], lmm);
+        engine.keep_link_maps(true);
+        engine.add_global_mapping("ext", &raw const EXT as u64);
+        let addr_local = engine.get_function_address("addr_local").unwrap();
+        let local = engine.get_global_value_address("local").unwrap();
+        // SAFETY: finalized functions of the signatures used.
+        unsafe {
+            assert_eq!(call0::<u64>(addr_local), local, "lmm={lmm}");
+            assert_eq!(
+                call0::<i64>(engine.get_function_address("get_local").unwrap()),
+                42
+            );
+            assert_eq!(
+                call0::<i64>(engine.get_function_address("get_ext").unwrap()),
+                7
+            );
+        }
+        // SAFETY: the function's first three bytes are mapped readable
+        // (executable code of a live module).
+        let opcode = unsafe { std::slice::from_raw_parts(addr_local as *const u8, 3) };
+        let got: Vec<String> = engine.link_maps()[0]
+            .1
+            .got
+            .iter()
+            .map(|(t, _, _)| t.clone())
+            .collect();
+        if lmm {
+            // The arena keeps a module within ±2 GiB of itself: the mov of
+            // the slot became a lea of `local`, and only `ext` has a slot.
+            assert_eq!(opcode, [0x48, 0x8D, 0x05], "lea local(%rip), %rax");
+            assert_eq!(got, ["ext"]);
+        } else {
+            // The per-section manager promises no such thing: the GOT stays.
+            assert_eq!(opcode, [0x48, 0x8B, 0x05], "mov local@GOTPCREL(%rip), %rax");
+            assert!(got.contains(&"local".to_string()), "{got:?}");
+        }
+    }
+}
