@@ -62,7 +62,8 @@ fn count_maps(maps: &str) -> (u64, u64) {
     (mappings, committed)
 }
 
-fn kib(field: &str) -> u64 {
+/// A `/proc` figure in kB (`  123 kB`) as bytes; 0 when unreadable.
+pub(super) fn kib(field: &str) -> u64 {
     field
         .trim()
         .trim_end_matches("kB")

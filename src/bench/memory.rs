@@ -125,7 +125,7 @@ impl Footprint {
             let Some(pss) = line.strip_prefix("Pss:") else {
                 continue;
             };
-            let bytes = kib(pss);
+            let bytes = i64::try_from(super::measure::kib(pss)).unwrap_or(i64::MAX);
             match current {
                 Kind::Anonymous => out.resident += bytes,
                 Kind::MemoryFile => {
@@ -198,15 +198,6 @@ fn malloc_in_use() -> i64 {
     // SAFETY: mallinfo2 only reads the allocator's counters (glibc 2.33+).
     let info = unsafe { libc::mallinfo2() };
     i64::try_from(info.uordblks.saturating_add(info.hblkhd)).unwrap_or(i64::MAX)
-}
-
-fn kib(field: &str) -> i64 {
-    field
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse::<i64>()
-        .map_or(0, |k| k * 1024)
 }
 
 /// What rivet's memory manager says of itself.

@@ -763,23 +763,7 @@ fn run_cases(cases: &[Case], runs: usize, quick: bool, exe: &Path, dir: &Path) -
                 eprintln!("bench: {}: generating and compiling", case.name);
                 let objects = inputs::compile(&spec)?;
                 notes.push(note(case.name, &objects));
-                let warmup = inputs::compile(&Spec {
-                    functions: WARMUP_FUNCTIONS,
-                    ..spec
-                })?;
-                let path = dir.join(format!("{}.bundle", case.name));
-                Bundle {
-                    functions: objects.functions,
-                    entries: objects.objects.clone(),
-                    lookups: objects.lookups.clone(),
-                    warmup: Some(Box::new(Bundle {
-                        functions: warmup.functions,
-                        entries: warmup.objects,
-                        lookups: warmup.lookups,
-                        warmup: None,
-                    })),
-                }
-                .write(&path)?;
+                let path = write_object_bundle(dir, case.name, &spec, &objects)?;
                 for linker in Linker::ALL {
                     eprintln!("bench: {}: {}", case.name, linker.name());
                     let outcome = run_child(exe, &Job::Link(linker), runs, &path, timeout)?;
@@ -849,23 +833,7 @@ fn run_cases(cases: &[Case], runs: usize, quick: bool, exe: &Path, dir: &Path) -
                 eprintln!("bench: {}: generating and compiling", case.name);
                 let objects = inputs::compile(&spec)?;
                 let section_bytes = memory::section_bytes(&objects.objects)?;
-                let warmup = inputs::compile(&Spec {
-                    functions: WARMUP_FUNCTIONS,
-                    ..spec
-                })?;
-                let path = dir.join(format!("{}.bundle", case.name));
-                Bundle {
-                    functions: objects.functions,
-                    entries: objects.objects,
-                    lookups: objects.lookups,
-                    warmup: Some(Box::new(Bundle {
-                        functions: warmup.functions,
-                        entries: warmup.objects,
-                        lookups: warmup.lookups,
-                        warmup: None,
-                    })),
-                }
-                .write(&path)?;
+                let path = write_object_bundle(dir, case.name, &spec, &objects)?;
                 let mut memory_rows = Vec::new();
                 for manager in Manager::ALL {
                     eprintln!("bench: {}: {}", case.name, manager.name());
@@ -891,6 +859,29 @@ fn run_cases(cases: &[Case], runs: usize, quick: bool, exe: &Path, dir: &Path) -
     };
     report.push_str(&memory_tables);
     Ok(report)
+}
+
+/// Writes `objects` (compiled from `spec`) to a bundle file in `dir` for the
+/// children of `case`, with a small input of the same shape to warm up on.
+fn write_object_bundle(dir: &Path, case: &str, spec: &Spec, objects: &Objects) -> Result<PathBuf> {
+    let warmup = inputs::compile(&Spec {
+        functions: WARMUP_FUNCTIONS,
+        ..*spec
+    })?;
+    let path = dir.join(format!("{case}.bundle"));
+    Bundle {
+        functions: objects.functions,
+        entries: objects.objects.clone(),
+        lookups: objects.lookups.clone(),
+        warmup: Some(Box::new(Bundle {
+            functions: warmup.functions,
+            entries: warmup.objects,
+            lookups: warmup.lookups,
+            warmup: None,
+        })),
+    }
+    .write(&path)?;
+    Ok(path)
 }
 
 fn note(case: &'static str, objects: &Objects) -> InputNote {
