@@ -25,6 +25,7 @@ use std::time::Instant;
 use super::gen::{self, Spec};
 use super::{BenchError, Result};
 use crate::llvm::orc::{Lljit, ObjectBuffer, OrcLinker, TrackedObject};
+use crate::memory::{ArenaMode, DEFAULT_MODE};
 use crate::{ExecutionEngine, ModuleId};
 
 /// A memory manager under measurement.
@@ -531,6 +532,11 @@ pub struct MemoryRow {
     pub figures: std::result::Result<MemoryFigures, String>,
 }
 
+/// The mode the children's arenas use (they inherit this environment).
+pub fn arena_mode() -> ArenaMode {
+    ArenaMode::from_env().ok().flatten().unwrap_or(DEFAULT_MODE)
+}
+
 fn mib(bytes: i64) -> String {
     format!("{:.2}", bytes as f64 / (1 << 20) as f64)
 }
@@ -641,10 +647,15 @@ pub fn render(case: &str, section_bytes: u64, rows: &[MemoryRow]) -> String {
             }
             Ok(f) => {
                 if let Some(own) = f.own {
+                    let mode = match (row.manager, arena_mode()) {
+                        (Manager::Arena, ArenaMode::DualMapped) => " (dual-mapped mode)",
+                        (Manager::Arena, ArenaMode::Pages) => " (page mode: a page per module)",
+                        _ => "",
+                    };
                     let _ = writeln!(
                         out,
-                        "- {}: rivet's manager reports {} mapping(s), {} MiB reserved, {} MiB \
-                         committed, {} MiB of live segments ({:.2}× the section bytes).",
+                        "- {}{mode}: rivet's manager reports {} mapping(s), {} MiB reserved, {} \
+                         MiB committed, {} MiB of live segments ({:.2}× the section bytes).",
                         row.manager.name(),
                         own.mappings,
                         mib(own.reserved as i64),
