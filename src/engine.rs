@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::debug::gdb::GdbRegistration;
 use crate::debug::image::ImageParts;
@@ -77,9 +77,18 @@ struct ModuleEntry {
     /// Boxed, as is the linked module: an entry lives as long as its
     /// module, and these are large and needed only at one time or another.
     object: Option<Box<ParsedObject>>,
-    linked: Option<Box<LinkedModule>>,
-    /// Run-time registrations of a linked module.
-    runtime: Option<ModuleRuntime>,
+    linked: Option<Box<Linked>>,
+}
+
+/// What the engine keeps of a linked module.
+struct Linked {
+    /// Its memory, unwind tables and initializers. Its exports have moved
+    /// to the engine's symbol table.
+    module: LinkedModule,
+    /// The names it defines in the symbol table, to take out on removal.
+    names: Box<[Arc<str>]>,
+    /// What it registered with the process.
+    runtime: ModuleRuntime,
 }
 
 /// Object bytes with their parsed model, kept together so that each object
@@ -305,7 +314,6 @@ impl ExecutionEngine {
                 source,
                 object,
                 linked: None,
-                runtime: None,
             },
         );
         state.unlinked.push(id);
@@ -358,12 +366,17 @@ impl ExecutionEngine {
             .ok_or(Error::ModuleNotFound(id.0))?;
         match entry.linked {
             Some(linked) => {
+                let Linked {
+                    module,
+                    names,
+                    runtime,
+                } = *linked;
                 if let Ok(at) = state.constructors_due.binary_search(&id.0) {
                     state.constructors_due.remove(at);
                 }
                 {
                     let mut table = self.table_write();
-                    for (name, _) in &linked.exports {
+                    for name in names.iter() {
                         table.remove_if_from(name, id.0);
                     }
                     table.forget_module(id.0);
@@ -371,10 +384,8 @@ impl ExecutionEngine {
                 // The module's code still runs here: its destructors and exit
                 // handlers, then the unwinder forgets it, then memory goes.
                 drop(state);
-                if let Some(runtime) = entry.runtime {
-                    teardown(&linked, runtime);
-                }
-                lock(&self.state).memory.release(linked.allocation);
+                teardown(&module, runtime);
+                lock(&self.state).memory.release(module.allocation);
             }
             None => {
                 state.unlinked.retain(|&u| u != id.0);
@@ -497,7 +508,7 @@ impl ExecutionEngine {
         drop(objects);
         let mut table = self.table_write();
         let already = constructors_due.len();
-        for module in linked {
+        for mut module in linked {
             let Some(entry) = modules.get_mut(&module.module) else {
                 // Cannot happen: the lock was held throughout. Give the memory back.
                 memory.release(module.allocation);
@@ -505,9 +516,13 @@ impl ExecutionEngine {
             };
             table.set_module_name(module.module, entry.name.clone());
             table.reserve(module.exports.len());
-            for (name, export) in &module.exports {
-                table.insert(name.clone(), *export);
-            }
+            let names: Box<[Arc<str>]> = std::mem::take(&mut module.exports)
+                .into_iter()
+                .map(|(name, export)| {
+                    table.insert(name.clone(), export);
+                    name
+                })
+                .collect();
             entry.object = None;
             let mut runtime = register_runtime(&module, memory.runs_code());
             if let Some(map) = module.map.as_ref() {
@@ -527,9 +542,12 @@ impl ExecutionEngine {
                     let _ = p.module_loaded(&image);
                 }
             }
-            entry.runtime = Some(runtime);
             constructors_due.push(module.module);
-            entry.linked = Some(Box::new(module));
+            entry.linked = Some(Box::new(Linked {
+                module,
+                names,
+                runtime,
+            }));
         }
         unlinked.clear();
         // Ids come in increasing order (a finalize links every module added
@@ -589,14 +607,14 @@ impl ExecutionEngine {
                 let Some(entry) = modules.get_mut(&id) else {
                     continue;
                 };
-                let (Some(linked), Some(rt)) = (&entry.linked, &mut entry.runtime) else {
+                let Some(linked) = entry.linked.as_deref_mut() else {
                     continue;
                 };
-                if rt.constructors_ran {
+                if linked.runtime.constructors_ran {
                     continue;
                 }
-                rt.constructors_ran = true;
-                collect_calls(&linked.runtime.constructors, id as usize, &mut calls);
+                linked.runtime.constructors_ran = true;
+                collect_calls(&linked.module.runtime.constructors, id as usize, &mut calls);
             }
             calls.sort_by_key(|&(priority, order, index, _)| (priority, order, index));
             calls
@@ -620,14 +638,15 @@ impl ExecutionEngine {
             let mut state = lock(&self.state);
             let mut calls = Vec::new();
             for (order, entry) in state.modules.values_mut().enumerate() {
-                let (Some(linked), Some(rt)) = (&entry.linked, &mut entry.runtime) else {
+                let Some(linked) = entry.linked.as_deref_mut() else {
                     continue;
                 };
+                let rt = &mut linked.runtime;
                 if !rt.constructors_ran || rt.destructors_ran {
                     continue;
                 }
                 rt.destructors_ran = true;
-                collect_calls(&linked.runtime.destructors, order, &mut calls);
+                collect_calls(&linked.module.runtime.destructors, order, &mut calls);
             }
             destructor_order(&mut calls);
             calls
@@ -647,6 +666,7 @@ impl ExecutionEngine {
         let module = state.modules.iter().find_map(|(&id, e)| {
             let linked = e.linked.as_ref()?;
             let inside = linked
+                .module
                 .allocation
                 .segments
                 .iter()
@@ -671,7 +691,7 @@ impl ExecutionEngine {
     pub fn module_memory_stats(&self, id: ModuleId) -> Option<AllocationStats> {
         let state = lock(&self.state);
         let linked = state.modules.get(&id.0)?.linked.as_ref()?;
-        state.memory.allocation_stats(&linked.allocation)
+        state.memory.allocation_stats(&linked.module.allocation)
     }
 
     /// The link map of each linked module (kept only after
@@ -682,7 +702,7 @@ impl ExecutionEngine {
             .modules
             .values()
             .filter_map(|e| {
-                let map = e.linked.as_ref()?.map.as_deref()?.clone();
+                let map = e.linked.as_ref()?.module.map.as_deref()?.clone();
                 Some((e.name.clone(), map))
             })
             .collect()
