@@ -218,6 +218,10 @@ pub struct MemoryFigures {
     pub modules: usize,
     /// Seconds to add, finalize and look up every module, one by one.
     pub load_seconds: f64,
+    /// Seconds to remove every other module.
+    pub remove_seconds: f64,
+    /// Seconds to add those again, one by one (each call checked too).
+    pub readd_seconds: f64,
     /// With every module loaded.
     pub loaded: Footprint,
     /// After removing every other module.
@@ -242,9 +246,12 @@ impl MemoryFigures {
                 .join(",")
         };
         let mut line = format!(
-            "{TAG} modules={} load_seconds={:.6} loaded={} half_removed={} readded={}",
+            "{TAG} modules={} load_seconds={:.6} remove_seconds={:.6} readd_seconds={:.6} \
+             loaded={} half_removed={} readded={}",
             self.modules,
             self.load_seconds,
+            self.remove_seconds,
+            self.readd_seconds,
             join(self.loaded),
             join(self.half_removed),
             join(self.readded)
@@ -279,6 +286,8 @@ impl MemoryFigures {
             match key {
                 "modules" => figures.modules = value.parse().ok()?,
                 "load_seconds" => figures.load_seconds = value.parse().ok()?,
+                "remove_seconds" => figures.remove_seconds = value.parse().ok()?,
+                "readd_seconds" => figures.readd_seconds = value.parse().ok()?,
                 "loaded" => figures.loaded = footprint(value)?,
                 "half_removed" => figures.half_removed = footprint(value)?,
                 "readded" => figures.readded = footprint(value)?,
@@ -416,21 +425,27 @@ fn phases<J: Jit>(
     }
     let loaded = Footprint::now().since(before);
     let own = jit.own_stats();
+    let started = Instant::now();
     for handle in handles.iter_mut().step_by(2) {
         if let Some(h) = handle.take() {
             jit.unload(h)?;
         }
     }
+    let remove_seconds = started.elapsed().as_secs_f64();
     let half_removed = Footprint::now().since(before);
+    let started = Instant::now();
     for (i, (name, bytes)) in objects.iter().enumerate().step_by(2) {
         let (handle, address) = jit.load(name, bytes, &format!("f{i}"))?;
         handles[i] = Some(handle);
         check_call(manager, spec, i, address)?;
     }
+    let readd_seconds = started.elapsed().as_secs_f64();
     let readded = Footprint::now().since(before);
     Ok(MemoryFigures {
         modules: objects.len(),
         load_seconds,
+        remove_seconds,
+        readd_seconds,
         loaded,
         half_removed,
         readded,
@@ -566,8 +581,10 @@ pub fn render(case: &str, section_bytes: u64, rows: &[MemoryRow]) -> String {
         "resident MiB",
         "committed ÷ sections",
         "heap MiB",
+        "remove half s",
         "maps, half removed",
         "committed MiB, half removed",
+        "re-add s",
         "maps, re-added",
         "committed MiB, re-added",
     ]
@@ -591,8 +608,10 @@ pub fn render(case: &str, section_bytes: u64, rows: &[MemoryRow]) -> String {
                         f.loaded.committed as f64 / section_bytes.max(1) as f64
                     ),
                     mib(f.loaded.heap),
+                    format!("{:.3}", f.remove_seconds),
                     f.half_removed.mappings.to_string(),
                     mib(f.half_removed.committed),
+                    format!("{:.3}", f.readd_seconds),
                     f.readded.mappings.to_string(),
                     mib(f.readded.committed),
                 ]);
@@ -713,6 +732,8 @@ Pss:                  12 kB
         let f = MemoryFigures {
             modules: 10,
             load_seconds: 0.25,
+            remove_seconds: 0.125,
+            readd_seconds: 0.5,
             loaded: Footprint {
                 mappings: 3,
                 reserved: 1 << 28,
