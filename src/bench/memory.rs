@@ -195,10 +195,18 @@ impl Footprint {
 
 /// Bytes glibc's malloc has handed out and not had back, from the heap and
 /// from its own mappings.
+/// 0 where the C library is not glibc.
 fn malloc_in_use() -> i64 {
-    // SAFETY: mallinfo2 only reads the allocator's counters (glibc 2.33+).
-    let info = unsafe { libc::mallinfo2() };
-    i64::try_from(info.uordblks.saturating_add(info.hblkhd)).unwrap_or(i64::MAX)
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallinfo2 only reads the allocator's counters (glibc 2.33+).
+        let info = unsafe { libc::mallinfo2() };
+        i64::try_from(info.uordblks.saturating_add(info.hblkhd)).unwrap_or(i64::MAX)
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        0
+    }
 }
 
 /// What rivet's memory manager says of itself.
@@ -473,10 +481,12 @@ pub fn section_bytes(objects: &[(String, Vec<u8>)]) -> crate::Result<u64> {
 /// Makes malloc keep to the `brk` heap, so that the linker's bookkeeping
 /// shows as heap and not as new anonymous mappings. Call it before the
 /// process has a second thread.
+/// Does nothing where the C library is not glibc.
 pub fn heap_only_malloc() {
     // SAFETY: mallopt only changes glibc's allocator parameters; called
     // before the measured work, with values glibc accepts (one arena;
     // 32 MiB is the largest mmap threshold glibc allows on 64-bit).
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 1);
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
@@ -723,6 +733,7 @@ Pss:                  12 kB
         assert_eq!(f.committed, 0x10000 + 2 * 1024);
         assert_eq!(f.resident, (8 + 2) * 1024);
         assert_eq!(f.heap, 0);
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
         assert!(Footprint::now().heap > 0);
         assert_eq!(f.since(f), Footprint::default());
     }
