@@ -46,7 +46,7 @@ pub use symbols::{Export, Externals, Strength, SymbolResolver, SymbolTable};
 use std::sync::Arc;
 
 use crate::load::{
-    Binding, ComdatSelection, Definition, ObjectFile, SectionKind, SymbolKind, Target,
+    Binding, ComdatSelection, Definition, ObjectFile, SectionKind, Symbol, SymbolKind, Target,
 };
 use crate::memory::{Allocation, MemoryManager, SegmentClass};
 use crate::{Error, Result};
@@ -621,11 +621,14 @@ fn link_allocated(
                 tls_key: tls.map_or(0, |t| t.key),
             },
         )?;
-        let mut exports = Vec::new();
-        for (si, sym) in object.symbols.iter().enumerate() {
-            if !sym.is_external() || !owned[oi][si] || sym.name.is_empty() {
-                continue;
-            }
+        // Sized once: a 5,000-function object exports 15,000 names, and
+        // growing by doubling would allocate and copy twice that.
+        let exportable = |(si, sym): &(usize, &Symbol<'_>)| {
+            sym.is_external() && owned[oi][*si] && !sym.name.is_empty()
+        };
+        let count = object.symbols.iter().enumerate().filter(exportable).count();
+        let mut exports = Vec::with_capacity(count);
+        for (si, sym) in object.symbols.iter().enumerate().filter(exportable) {
             if let Some(w) = winners.owned_by(sym.name, oi, si) {
                 exports.push((
                     Arc::from(sym.name),
