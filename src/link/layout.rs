@@ -140,6 +140,10 @@ fn plan_tls(object: &ObjectFile<'_>) -> Result<Option<TlsPlan>> {
     Ok(Some((image_size, size, align, offsets)))
 }
 
+/// See [`plan`]: the most bytes a module and its memory manager's span may
+/// each have for GOT loads to be relaxed (half of the ±2 GiB reach).
+const RELAX_SPAN: u64 = 1 << 30;
+
 /// Plans `object`. `commons` lists the common blocks whose storage this
 /// object provides, with the size and alignment agreed across the batch.
 /// `owns_symbol(i)` says whether the object's own definition of symbol `i`
@@ -147,10 +151,11 @@ fn plan_tls(object: &ObjectFile<'_>) -> Result<Option<TlsPlan>> {
 /// branch to it gets a stub reserved).
 /// `imports` lists the symbols that are pointer slots (COFF `__imp_`): each
 /// gets a GOT slot, which the symbol's address is.
-/// See [`plan`]: the most bytes a module and its memory manager's span may
-/// each have for GOT loads to be relaxed (half of the ±2 GiB reach).
-const RELAX_SPAN: u64 = 1 << 30;
-
+/// `module_span` is the memory manager's [`MemoryManager::module_span`]:
+/// with one of at most [`RELAX_SPAN`], x86-64 GOT loads of the object's own
+/// symbols get no slot (the relocation pass rewrites them into `lea`).
+///
+/// [`MemoryManager::module_span`]: crate::memory::MemoryManager::module_span
 pub(crate) fn plan(
     object: &ObjectFile<'_>,
     commons: &[(u32, u64, u64)],
