@@ -472,7 +472,7 @@ struct MovwGroup {
     range: Option<(i128, i128)>,
     /// S + A - P (else S + A).
     pc_relative: bool,
-    /// MOV[NZ]: the opcode follows the sign of the value.
+    /// `MOVN`/`MOVZ`: the opcode follows the sign of the value.
     sets_opcode: bool,
 }
 

@@ -536,7 +536,7 @@ fn default_triple(format: Format, arch: Arch) -> &'static str {
 /// Where the linker puts each section of `object` inside its module's
 /// segments: (class, offset). This follows `link::layout`'s rule (sections
 /// in file order, each aligned, unwind tables followed by a 4-byte
-/// terminator); [`check`] verifies the result against the link map.
+/// terminator); `check` verifies the result against the link map.
 fn section_placement(object: &ObjectFile<'_>) -> Vec<Option<(SegmentClass, u64)>> {
     let mut sizes = [0u64; SegmentClass::COUNT];
     object
