@@ -169,6 +169,29 @@ impl RelocKind {
         }
     }
 
+    /// Whether this fixup, at byte `field` of `code`, is a GOT load the
+    /// linker may turn into a direct reference to its target (no GOT slot):
+    /// x86-64 `GOTPCRELX` on a RIP-relative `mov`. False for every other kind.
+    #[inline]
+    pub fn can_relax_got_load(self, code: &[u8], field: usize) -> bool {
+        match self {
+            RelocKind::X86_64(x86_64::Reloc::GotPcRelX) => x86_64::can_relax_got_load(code, field),
+            _ => false,
+        }
+    }
+
+    /// Rewrites the instruction of a GOT load that
+    /// [`can_relax_got_load`](Self::can_relax_got_load) accepts so that it
+    /// addresses its target directly; the fixup then applies without a GOT
+    /// slot. Returns false, changing nothing, for anything else.
+    #[inline]
+    pub fn relax_got_load(self, code: &mut [u8], field: usize) -> bool {
+        match self {
+            RelocKind::X86_64(x86_64::Reloc::GotPcRelX) => x86_64::relax_got_load(code, field),
+            _ => false,
+        }
+    }
+
     /// Computes the fixup and writes it at the start of `place`.
     #[inline]
     pub fn apply(self, place: &mut [u8], v: &FixupValues) -> Result<(), FixupError> {

@@ -2,7 +2,7 @@
 //! cannot reach, and patch every fixup, in one linear walk per object.
 
 use super::layout::{ObjectLayout, TlsPairTarget, NONE};
-use crate::arch::{self, FixupError, FixupValues, PropsCache, RelocKind};
+use crate::arch::{self, FixupError, FixupValues, PropsCache};
 use crate::error::RelocationSite;
 use crate::load::{Definition, ObjectFile, Relocation, Section, SectionKind, Target};
 use crate::memory::{Allocation, SegmentClass};
@@ -195,9 +195,8 @@ pub(crate) fn apply(
                     // The layout made no slot: a GOT load it found it can
                     // relax into a direct reference (the fixup then writes
                     // S + A - P into the rewritten instruction).
-                    let relaxed = kind == RelocKind::X86_64(arch::x86_64::Reloc::GotPcRelX)
-                        && usize::try_from(reloc.offset)
-                            .is_ok_and(|at| arch::x86_64::relax_got_load(bytes, at));
+                    let relaxed = usize::try_from(reloc.offset)
+                        .is_ok_and(|at| kind.relax_got_load(bytes, at));
                     if !relaxed {
                         return Err(internal("GOT slot missing"));
                     }

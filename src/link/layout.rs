@@ -244,14 +244,12 @@ pub(crate) fn plan(
             return false;
         };
         relax
-            && kind == arch::RelocKind::X86_64(arch::x86_64::Reloc::GotPcRelX)
+            && usize::try_from(at).is_ok_and(|at| kind.can_relax_got_load(section.data, at))
             && owns_symbol(i as usize)
             && object
                 .symbols
                 .get(i as usize)
                 .is_some_and(|s| matches!(s.definition, Definition::Section { .. }))
-            && usize::try_from(at)
-                .is_ok_and(|at| arch::x86_64::can_relax_got_load(section.data, at))
     };
 
     let geometry = arch::geometry(object.arch);
