@@ -32,30 +32,48 @@ pub fn snapshot() -> Snapshot {
     snap
 }
 
+/// One mapping as a line of `/proc/<pid>/maps` (or a header line of
+/// `smaps`) describes it: `start-end perms offset dev inode [path]`.
+pub(super) struct MapLine<'a> {
+    pub size: u64,
+    /// Neither readable, writable nor executable (`---`): reserved only.
+    pub inaccessible: bool,
+    pub inode: &'a str,
+    pub path: &'a str,
+}
+
+impl<'a> MapLine<'a> {
+    /// The mapping `line` describes; `None` for any other line.
+    pub(super) fn parse(line: &'a str) -> Option<MapLine<'a>> {
+        let mut fields = line.split_whitespace();
+        let (start, end) = fields.next()?.split_once('-')?;
+        let start = u64::from_str_radix(start, 16).ok()?;
+        let end = u64::from_str_radix(end, 16).ok()?;
+        let perms = fields.next()?;
+        let (_offset, _device, inode) = (fields.next()?, fields.next()?, fields.next()?);
+        Some(MapLine {
+            size: end.saturating_sub(start),
+            inaccessible: perms.starts_with("---"),
+            inode,
+            path: fields.next().unwrap_or(""),
+        })
+    }
+
+    /// Anonymous memory (the heap and named anonymous areas included).
+    pub(super) fn is_anonymous(&self) -> bool {
+        self.inode == "0"
+            && (self.path.is_empty() || self.path == "[heap]" || self.path.starts_with("[anon"))
+    }
+}
+
 /// (mappings, committed anonymous bytes) of a `/proc/<pid>/maps` text.
 fn count_maps(maps: &str) -> (u64, u64) {
     let (mut mappings, mut committed) = (0, 0);
     for line in maps.lines() {
         mappings += 1;
-        let mut fields = line.split_whitespace();
-        let (Some(range), Some(perms), Some(_), Some(_), Some(inode)) = (
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-        ) else {
-            continue;
-        };
-        let path = fields.next().unwrap_or("");
-        let anonymous =
-            inode == "0" && (path.is_empty() || path == "[heap]" || path.starts_with("[anon"));
-        if !anonymous || perms.starts_with("---") {
-            continue;
-        }
-        if let Some((a, b)) = range.split_once('-') {
-            if let (Ok(a), Ok(b)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16)) {
-                committed += b.saturating_sub(a);
+        if let Some(m) = MapLine::parse(line) {
+            if m.is_anonymous() && !m.inaccessible {
+                committed += m.size;
             }
         }
     }

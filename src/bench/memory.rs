@@ -23,6 +23,7 @@ use std::fmt::Write as _;
 use std::time::Instant;
 
 use super::gen::{self, Spec};
+use super::measure::{kib, MapLine};
 use super::{BenchError, Result};
 use crate::llvm::orc::{Lljit, ObjectBuffer, OrcLinker, TrackedObject};
 use crate::memory::{ArenaMode, DEFAULT_MODE};
@@ -112,13 +113,23 @@ impl Footprint {
         let mut out = Footprint::default();
         let mut current = Kind::Other;
         for line in text.lines() {
-            if let Some((size, accessible, kind)) = mapping_header(line) {
+            if let Some(m) = MapLine::parse(line) {
                 out.mappings += 1;
-                current = kind;
-                if matches!(kind, Kind::Anonymous | Kind::MemoryFile) {
+                let size = i64::try_from(m.size).unwrap_or(i64::MAX);
+                current = if m.path == "[heap]" {
+                    // Bookkeeping, counted from the allocator instead.
+                    Kind::Other
+                } else if m.is_anonymous() {
+                    Kind::Anonymous
+                } else if m.path.starts_with("/memfd:") {
+                    Kind::MemoryFile
+                } else {
+                    Kind::Other
+                };
+                if matches!(current, Kind::Anonymous | Kind::MemoryFile) {
                     out.reserved += size;
                 }
-                if kind == Kind::Anonymous && accessible {
+                if current == Kind::Anonymous && !m.inaccessible {
                     out.committed += size;
                 }
                 continue;
@@ -126,7 +137,7 @@ impl Footprint {
             let Some(pss) = line.strip_prefix("Pss:") else {
                 continue;
             };
-            let bytes = i64::try_from(super::measure::kib(pss)).unwrap_or(i64::MAX);
+            let bytes = i64::try_from(kib(pss)).unwrap_or(i64::MAX);
             match current {
                 Kind::Anonymous => out.resident += bytes,
                 Kind::MemoryFile => {
@@ -136,29 +147,7 @@ impl Footprint {
                 Kind::Other => {}
             }
         }
-        return out;
-
-        /// (size, accessible, kind) of a mapping's header line
-        /// (`start-end perms offset dev inode [path]`); None for the
-        /// `Key: value` lines that follow it.
-        fn mapping_header(line: &str) -> Option<(i64, bool, Kind)> {
-            let mut fields = line.split_whitespace();
-            let (start, end) = fields.next()?.split_once('-')?;
-            let start = u64::from_str_radix(start, 16).ok()?;
-            let end = u64::from_str_radix(end, 16).ok()?;
-            let perms = fields.next()?;
-            let (_offset, _device, inode) = (fields.next()?, fields.next()?, fields.next()?);
-            let path = fields.next().unwrap_or("");
-            let kind = if inode == "0" && (path.is_empty() || path.starts_with("[anon")) {
-                Kind::Anonymous
-            } else if path.starts_with("/memfd:") {
-                Kind::MemoryFile
-            } else {
-                Kind::Other
-            };
-            let size = i64::try_from(end.saturating_sub(start)).unwrap_or(i64::MAX);
-            Some((size, !perms.starts_with("---"), kind))
-        }
+        out
     }
 
     /// `self - before`, field by field.
