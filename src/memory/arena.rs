@@ -971,21 +971,14 @@ fn probe_below(hint: usize, below: usize, len: usize, align: usize) -> Option<Ma
 
 #[cfg(test)]
 mod tests {
+    use super::super::page_size;
+    use super::super::tests::layout;
     use super::super::tests::{
         assert_no_writable_executable_mapping, mapping_containing, process_mappings,
     };
-    use super::super::{page_size, SegmentRequest};
     use super::*;
 
     const BOTH: [ArenaMode; 2] = [ArenaMode::Pages, ArenaMode::DualMapped];
-
-    fn layout(sizes: [(u64, u64); SegmentClass::COUNT]) -> ModuleLayout {
-        let mut layout = ModuleLayout::default();
-        for (request, (size, align)) in layout.segments.iter_mut().zip(sizes) {
-            *request = SegmentRequest { size, align };
-        }
-        layout
-    }
 
     fn all_classes() -> ModuleLayout {
         layout([(100, 16), (32, 16), (64, 8), (200, 32), (300, 8)])

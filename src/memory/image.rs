@@ -305,16 +305,8 @@ impl MemoryManager for Image {
 
 #[cfg(test)]
 mod tests {
-    use super::super::SegmentRequest;
+    use super::super::tests::layout;
     use super::*;
-
-    fn layout(sizes: [(u64, u64); SegmentClass::COUNT]) -> ModuleLayout {
-        let mut layout = ModuleLayout::default();
-        for (request, (size, align)) in layout.segments.iter_mut().zip(sizes) {
-            *request = SegmentRequest { size, align };
-        }
-        layout
-    }
 
     #[test]
     fn segments_are_placed_from_the_base_with_separation() {

@@ -306,7 +306,18 @@ pub trait MemoryManager: Send {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    //! Helpers that read `/proc/self/maps`.
+    //! Helpers for the managers' tests: layouts, and reading `/proc/self/maps`.
+
+    use super::{ModuleLayout, SegmentClass, SegmentRequest};
+
+    /// A module layout of (size, alignment) per class, in class order.
+    pub(crate) fn layout(sizes: [(u64, u64); SegmentClass::COUNT]) -> ModuleLayout {
+        let mut layout = ModuleLayout::default();
+        for (request, (size, align)) in layout.segments.iter_mut().zip(sizes) {
+            *request = SegmentRequest { size, align };
+        }
+        layout
+    }
 
     /// Every mapping of the process: (start, end, permissions).
     pub(crate) fn process_mappings() -> Vec<(u64, u64, String)> {
