@@ -6,8 +6,52 @@
 //! only, so they run on many threads while another thread adds and
 //! finalizes modules; code is made executable (and, where the hardware
 //! needs it, visible to instruction fetch) before its address is published.
+//!
+//! # Look-ups link what they need, as MCJIT's do
+//!
+//! `get_function_address` / `get_global_value_address` of a name a linked
+//! module defines answer from the symbol table at once, whatever is
+//! pending. A name that only pending modules define links those modules
+//! and, transitively, the pending modules defining names they need that
+//! nothing linked or mapped provides; other pending modules stay pending
+//! (so a module waiting for an `add_global_mapping` is not linked early,
+//! and one that cannot link does not fail unrelated look-ups).
+//! `finalize_object` links everything pending.
+//!
+//! # Locks
+//!
+//! Three, always taken in this order (a path may skip one, never go back):
+//! 1. `state`, a mutex over everything that changes: modules, the memory
+//!    manager, the externals;
+//! 2. `table`, a read-write lock over the names of linked modules; look-ups
+//!    of linked names take only its read side;
+//! 3. `guards`, a mutex over the [`CodeGuard`]s held; a leaf.
+//!
+//! No lock is held while JIT code runs (constructors, destructors, exit
+//! handlers). Callbacks that run while `state` is held (the object cache's,
+//! the symbol resolver) must not call back into the engine.
+//!
+//! # Unloading
+//!
+//! [`ExecutionEngine::remove_module`] takes a module's names out of the
+//! table at once: later look-ups and links no longer see them. Its code,
+//! data and registrations stay, callable, while
+//! - a live module binds to its definitions (directly, or through removed
+//!   modules that a live one still binds to): the engine records every
+//!   binding between modules when it links them; or
+//! - a [`CodeGuard`] taken before the removal is held (the engine's own
+//!   calls of constructors and destructors hold one too).
+//!
+//! Then the module is torn down (its exit handlers and destructors run, the
+//! unwinder and debugger forget it), its code is overwritten with trapping
+//! instructions where the memory manager can, and its memory returns to the
+//! memory manager, which may reuse the addresses for later modules. The
+//! embedder's part: a thread that may call code another thread removes
+//! holds a guard from before its look-up until the call returns.
+//! [`UnloadPolicy::Refuse`] makes `remove_module` refuse a module live
+//! modules bind to instead of deferring its release.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -18,11 +62,11 @@ use crate::debug::perf::{Profiler, ProfilerOptions};
 use crate::debug::unwind::UnwindRegistration;
 use crate::debug::ModuleImage;
 use crate::link::{
-    self, Externals, InitArray, LinkMap, LinkOptions, LinkUnit, LinkedModule, SymbolTable,
+    self, Externals, InitArray, LinkMap, LinkOptions, LinkUnit, LinkedModule, NameMap, SymbolTable,
 };
 #[cfg(feature = "llvm")]
 use crate::llvm::{Module, TargetData, TargetMachine};
-use crate::load::ObjectFile;
+use crate::load::{Definition, ObjectFile};
 use crate::memory::SegmentClass;
 use crate::memory::{
     AllocationStats, Arena, ArenaConfig, MemoryManager, MemoryStats, SectionsConfig,
@@ -89,6 +133,63 @@ struct Linked {
     names: Box<[Arc<str>]>,
     /// What it registered with the process.
     runtime: ModuleRuntime,
+    /// The modules (live, removed or being torn down) that bind to this
+    /// one: the reverse of their `module.binds_to`.
+    bound_by: HashSet<u64>,
+}
+
+/// A module removed from the engine whose memory is still kept.
+struct Retired {
+    linked: Box<Linked>,
+    /// The guard epoch of its removal: guards taken in it or before keep
+    /// the module.
+    epoch: u64,
+}
+
+/// What `remove_module` does with a module that live modules bind to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnloadPolicy {
+    /// Take its names out now; keep its code, data and registrations until
+    /// no live module binds to it (as `dlclose` keeps a library that
+    /// another one needs). The default.
+    #[default]
+    Defer,
+    /// Refuse with [`Error::ModuleInUse`], naming the modules that bind to it.
+    Refuse,
+}
+
+/// While held, no module removed after the guard was taken is torn down:
+/// code its thread looked up, or is running, stays mapped and callable.
+/// Take one before looking up an address that another thread may remove,
+/// and drop it once the call has returned. A guard costs a mutex-guarded
+/// counter, but it holds back the release of every module removed while
+/// it is held: keep it for a call, not for a thread's life.
+#[must_use = "the guard protects code only while it is held"]
+pub struct CodeGuard<'e> {
+    engine: &'e ExecutionEngine,
+    epoch: u64,
+}
+
+impl Drop for CodeGuard<'_> {
+    fn drop(&mut self) {
+        self.engine.release_guard(self.epoch);
+    }
+}
+
+impl std::fmt::Debug for CodeGuard<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodeGuard")
+            .field("epoch", &self.epoch)
+            .finish()
+    }
+}
+
+/// The guards held now, by epoch. Every removal starts a new epoch.
+#[derive(Default)]
+struct Guards {
+    epoch: u64,
+    /// Guards held, by the epoch they were taken in.
+    held: BTreeMap<u64, usize>,
 }
 
 /// Object bytes with their parsed model, kept together so that each object
@@ -141,6 +242,12 @@ struct State {
     /// Linked modules whose constructors have not run, in the order they
     /// were added.
     constructors_due: Vec<u64>,
+    /// Removed modules whose memory is still kept (see "Unloading").
+    retired: BTreeMap<u64, Retired>,
+    /// Removed modules being torn down now, with the lock released: they
+    /// still hold what they bind to.
+    tearing_down: HashSet<u64>,
+    unload_policy: UnloadPolicy,
     next_id: u64,
     externals: Externals,
     #[cfg(feature = "llvm")]
@@ -162,7 +269,12 @@ struct State {
 pub struct ExecutionEngine {
     state: Mutex<State>,
     table: RwLock<SymbolTable>,
+    guards: Mutex<Guards>,
+    /// `State::unlinked.len()`, read without the lock.
     pending: AtomicUsize,
+    /// `State::retired.len()`, so that dropping a guard looks for work
+    /// only when there is some.
+    retired: AtomicUsize,
     #[cfg(feature = "llvm")]
     target_data: Option<TargetData>,
 }
@@ -217,6 +329,9 @@ impl ExecutionEngine {
                 modules: BTreeMap::new(),
                 unlinked: Vec::new(),
                 constructors_due: Vec::new(),
+                retired: BTreeMap::new(),
+                tearing_down: HashSet::new(),
+                unload_policy: UnloadPolicy::default(),
                 next_id: 1,
                 externals: Externals::default(),
                 #[cfg(feature = "llvm")]
@@ -231,7 +346,9 @@ impl ExecutionEngine {
                 profiler: None,
             }),
             table: RwLock::new(SymbolTable::default()),
+            guards: Mutex::new(Guards::default()),
             pending: AtomicUsize::new(0),
+            retired: AtomicUsize::new(0),
             #[cfg(feature = "llvm")]
             target_data: None,
         }
@@ -355,50 +472,163 @@ impl ExecutionEngine {
         Ok(self.insert(name.to_string(), Source::Object, Some(Box::new(parsed))))
     }
 
-    /// Removes a module: its names disappear, its memory goes back to the
-    /// memory manager, and an IR module is handed back (it can be added
-    /// again). Code that other modules bound to it keeps the old addresses.
+    /// Removes a module: its names disappear at once, and an IR module is
+    /// handed back (it can be added again). Its memory goes back to the
+    /// memory manager once nothing holds it: see "Unloading" in this
+    /// module's docs. Code that other modules bound to it keeps working
+    /// until they are removed too. Under [`UnloadPolicy::Refuse`], a module
+    /// that live modules bind to is refused with [`Error::ModuleInUse`].
     pub fn remove_module(&self, id: ModuleId) -> Result<Removed> {
         let mut state = lock(&self.state);
         let entry = state
             .modules
-            .remove(&id.0)
+            .get(&id.0)
             .ok_or(Error::ModuleNotFound(id.0))?;
+        if state.unload_policy == UnloadPolicy::Refuse {
+            if let Some(linked) = entry.linked.as_deref() {
+                let mut dependents: Vec<String> = linked
+                    .bound_by
+                    .iter()
+                    .filter_map(|d| state.modules.get(d).map(|e| e.name.clone()))
+                    .collect();
+                if !dependents.is_empty() {
+                    dependents.sort();
+                    return Err(Error::ModuleInUse {
+                        module: entry.name.clone(),
+                        dependents,
+                    });
+                }
+            }
+        }
+        let Some(entry) = state.modules.remove(&id.0) else {
+            return Err(Error::ModuleNotFound(id.0));
+        };
         match entry.linked {
             Some(linked) => {
-                let Linked {
-                    module,
-                    names,
-                    runtime,
-                } = *linked;
                 if let Ok(at) = state.constructors_due.binary_search(&id.0) {
                     state.constructors_due.remove(at);
                 }
                 {
                     let mut table = self.table_write();
-                    for name in names.iter() {
+                    for name in linked.names.iter() {
                         table.remove_if_from(name, id.0);
                     }
                     table.forget_module(id.0);
                 }
-                // The module's code still runs here: its destructors and exit
-                // handlers, then the unwinder forgets it, then memory goes.
-                drop(state);
-                teardown(&module, runtime);
-                lock(&self.state).memory.release(module.allocation);
+                let epoch = {
+                    let mut guards = lock(&self.guards);
+                    let epoch = guards.epoch;
+                    guards.epoch += 1;
+                    epoch
+                };
+                state.retired.insert(id.0, Retired { linked, epoch });
+                self.retired.store(state.retired.len(), Ordering::Release);
             }
             None => {
                 state.unlinked.retain(|&u| u != id.0);
-                self.pending.fetch_sub(1, Ordering::AcqRel);
+                self.pending.store(state.unlinked.len(), Ordering::Release);
             }
         }
-        Ok(match entry.source {
+        let removed = match entry.source {
             #[cfg(feature = "llvm")]
             Source::Ir(module) => Removed {
                 module: Some(module),
             },
             Source::Object => Removed::default(),
-        })
+        };
+        self.reclaim(state);
+        Ok(removed)
+    }
+
+    /// Sets what [`remove_module`](Self::remove_module) does with a module
+    /// that live modules bind to (default: [`UnloadPolicy::Defer`]).
+    pub fn set_unload_policy(&self, policy: UnloadPolicy) {
+        lock(&self.state).unload_policy = policy;
+    }
+
+    /// A guard that keeps every module not removed yet mapped and callable
+    /// while it is held (see [`CodeGuard`]).
+    pub fn guard(&self) -> CodeGuard<'_> {
+        let mut guards = lock(&self.guards);
+        let epoch = guards.epoch;
+        *guards.held.entry(epoch).or_insert(0) += 1;
+        CodeGuard {
+            engine: self,
+            epoch,
+        }
+    }
+
+    fn release_guard(&self, epoch: u64) {
+        {
+            let mut guards = lock(&self.guards);
+            if let Some(count) = guards.held.get_mut(&epoch) {
+                *count -= 1;
+                if *count == 0 {
+                    guards.held.remove(&epoch);
+                }
+            }
+        }
+        if self.retired.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        // Never wait here: the thread may be inside a callback that holds
+        // the lock; the engine's next call does the work then.
+        let state = match self.state.try_lock() {
+            Ok(state) => state,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return,
+        };
+        self.reclaim(state);
+    }
+
+    /// Tears down and frees every removed module that nothing holds any
+    /// more (the engine does this at each removal and when a guard is
+    /// dropped; call it after dropping guards on another path). Returns how
+    /// many removed modules are still kept, by live modules binding to them
+    /// or by guards.
+    pub fn quiesce(&self) -> usize {
+        self.reclaim(lock(&self.state));
+        lock(&self.state).retired.len()
+    }
+
+    /// Tears down and frees the removed modules nothing holds, dependents
+    /// before what they bind to. Gives up the lock while their destructors
+    /// and exit handlers run.
+    fn reclaim<'e>(&'e self, mut state: MutexGuard<'e, State>) {
+        while !state.retired.is_empty() {
+            let oldest_guard = lock(&self.guards).held.keys().next().copied();
+            let order = reclaimable(&state, oldest_guard);
+            if order.is_empty() {
+                break;
+            }
+            let mut doomed = Vec::with_capacity(order.len());
+            for id in order {
+                if let Some(retired) = state.retired.remove(&id) {
+                    state.tearing_down.insert(id);
+                    doomed.push((id, retired.linked));
+                }
+            }
+            self.retired.store(state.retired.len(), Ordering::Release);
+            drop(state);
+            let mut freed = Vec::with_capacity(doomed.len());
+            for (id, linked) in doomed {
+                let Linked {
+                    module, runtime, ..
+                } = *linked;
+                teardown(&module, runtime);
+                freed.push((id, module));
+            }
+            state = lock(&self.state);
+            for (id, module) in freed {
+                state.tearing_down.remove(&id);
+                for dependency in module.binds_to.iter() {
+                    if let Some(linked) = state.linked_mut(*dependency) {
+                        linked.bound_by.remove(&id);
+                    }
+                }
+                state.memory.release(module.allocation);
+            }
+        }
     }
 
     /// Maps `name` to `address` ahead of everything else (llvmlite's
@@ -453,10 +683,11 @@ impl ExecutionEngine {
             return Ok(());
         }
         let mut state = lock(&self.state);
-        self.finalize_locked(&mut state)
+        self.link_pending(&mut state, None)
     }
 
-    fn finalize_locked(&self, state: &mut State) -> Result<()> {
+    /// Links the pending modules `only` names (sorted), or all of them.
+    fn link_pending(&self, state: &mut State, only: Option<&[u64]>) -> Result<()> {
         #[cfg(feature = "llvm")]
         compile_pending(state)?;
         let State {
@@ -470,10 +701,13 @@ impl ExecutionEngine {
             gdb,
             profiler,
             ..
-        } = state;
+        } = &mut *state;
         let mut ids = Vec::new();
         let mut objects = Vec::new();
         for &id in unlinked.iter() {
+            if only.is_some_and(|only| only.binary_search(&id).is_err()) {
+                continue;
+            }
             let Some(entry) = modules.get(&id) else {
                 continue;
             };
@@ -506,6 +740,7 @@ impl ExecutionEngine {
         };
         drop(units);
         drop(objects);
+        let mut edges = Vec::new();
         let mut table = self.table_write();
         let already = constructors_due.len();
         for mut module in linked {
@@ -542,16 +777,19 @@ impl ExecutionEngine {
                     let _ = p.module_loaded(&image);
                 }
             }
+            edges.extend(module.binds_to.iter().map(|&to| (module.module, to)));
             constructors_due.push(module.module);
             entry.linked = Some(Box::new(Linked {
                 module,
                 names,
                 runtime,
+                bound_by: HashSet::new(),
             }));
         }
-        unlinked.clear();
-        // Ids come in increasing order (a finalize links every module added
-        // before it); sort only if that ever changes, as remove_module
+        drop(table);
+        unlinked.retain(|id| ids.binary_search(id).is_err());
+        // Ids come in increasing order (modules link in the order they were
+        // added); sort only if that ever changes, as remove_module
         // searches the list.
         let fresh = constructors_due
             .get(already.saturating_sub(1)..)
@@ -559,15 +797,31 @@ impl ExecutionEngine {
         if !fresh.is_sorted() {
             constructors_due.sort_unstable();
         }
-        self.pending.store(0, Ordering::Release);
+        self.pending.store(unlinked.len(), Ordering::Release);
+        for (from, to) in edges {
+            if let Some(linked) = state.linked_mut(to) {
+                linked.bound_by.insert(from);
+            }
+        }
         Ok(())
     }
 
     fn lookup(&self, name: &str) -> Result<u64> {
+        // A name already linked answers at once, whatever is pending.
+        let linked = self.table_read().get(name).map(|e| e.address);
+        if let Some(address) = linked {
+            return Ok(address);
+        }
         if self.pending.load(Ordering::Acquire) != 0 {
             let mut state = lock(&self.state);
-            if self.pending.load(Ordering::Acquire) != 0 {
-                self.finalize_locked(&mut state)?;
+            #[cfg(feature = "llvm")]
+            compile_pending(&mut state)?;
+            let needed = {
+                let table = self.table_read();
+                pending_closure(&state, &table, name)
+            };
+            if let Some(needed) = needed {
+                self.link_pending(&mut state, Some(&needed))?;
             }
         }
         self.table_read()
@@ -592,9 +846,9 @@ impl ExecutionEngine {
     /// priority first, finalizing pending modules first. Each module's
     /// constructors run once.
     pub fn run_static_constructors(&self) -> Result<()> {
-        let calls = {
+        let (calls, guard) = {
             let mut state = lock(&self.state);
-            self.finalize_locked(&mut state)?;
+            self.link_pending(&mut state, None)?;
             let mut calls = Vec::new();
             let State {
                 modules,
@@ -617,14 +871,19 @@ impl ExecutionEngine {
                 collect_calls(&linked.module.runtime.constructors, id as usize, &mut calls);
             }
             calls.sort_by_key(|&(priority, order, index, _)| (priority, order, index));
-            calls
+            // Taken before the lock goes: a module removed from now on
+            // stays until the calls are done.
+            (calls, self.guard())
         };
         // Called without the lock: constructors may call back into the engine.
         for (_, _, _, f) in calls {
             // SAFETY: `f` is a constructor pointer from a linked, finalized
             // module's initializer array; constructors take no arguments.
+            // The guard keeps the module mapped even if another thread
+            // removes it meanwhile.
             unsafe { call_initializer(f) };
         }
+        drop(guard);
         Ok(())
     }
 
@@ -634,7 +893,7 @@ impl ExecutionEngine {
     /// removed (or dropped with its engine) after its constructors ran gets
     /// its destructors then.
     pub fn run_static_destructors(&self) -> Result<()> {
-        let calls = {
+        let (calls, guard) = {
             let mut state = lock(&self.state);
             let mut calls = Vec::new();
             for (order, entry) in state.modules.values_mut().enumerate() {
@@ -649,20 +908,22 @@ impl ExecutionEngine {
                 collect_calls(&linked.module.runtime.destructors, order, &mut calls);
             }
             destructor_order(&mut calls);
-            calls
+            (calls, self.guard())
         };
         for (_, _, _, f) in calls {
-            // SAFETY: as for constructors.
+            // SAFETY: as for constructors, the guard included.
             unsafe { call_initializer(f) };
         }
+        drop(guard);
         Ok(())
     }
 
     /// The function or global whose definition holds `addr`, with the
     /// offset into it: a symbolizer for JIT frames in backtraces.
     pub fn symbolize(&self, addr: u64) -> Option<(String, u64)> {
-        let table = self.table_read();
+        // The lock order: state, then table.
         let state = lock(&self.state);
+        let table = self.table_read();
         let module = state.modules.iter().find_map(|(&id, e)| {
             let linked = e.linked.as_ref()?;
             let inside = linked
@@ -716,6 +977,176 @@ impl ExecutionEngine {
             .map(|&k| ModuleId(k))
             .collect()
     }
+}
+
+impl State {
+    /// A linked module's record, live or removed and kept.
+    fn linked_mut(&mut self, id: u64) -> Option<&mut Linked> {
+        match self.modules.get_mut(&id) {
+            Some(entry) => entry.linked.as_deref_mut(),
+            None => self.retired.get_mut(&id).map(|r| &mut *r.linked),
+        }
+    }
+
+    fn linked(&self, id: u64) -> Option<&Linked> {
+        match self.modules.get(&id) {
+            Some(entry) => entry.linked.as_deref(),
+            None => self.retired.get(&id).map(|r| &*r.linked),
+        }
+    }
+}
+
+/// The removed modules that can be torn down now, dependents before what
+/// they bind to: those that no live module (nor one being torn down)
+/// reaches through bindings, directly or through other removed modules,
+/// and that no guard taken at `oldest_guard` or later holds.
+fn reclaimable(state: &State, oldest_guard: Option<u64>) -> Vec<u64> {
+    let mut kept: HashSet<u64> = HashSet::new();
+    let mut work = Vec::new();
+    for (&id, retired) in &state.retired {
+        let guarded = oldest_guard.is_some_and(|g| g <= retired.epoch);
+        let bound = retired
+            .linked
+            .bound_by
+            .iter()
+            .any(|d| state.modules.contains_key(d) || state.tearing_down.contains(d));
+        if guarded || bound {
+            kept.insert(id);
+            work.push(id);
+        }
+    }
+    while let Some(id) = work.pop() {
+        let Some(retired) = state.retired.get(&id) else {
+            continue;
+        };
+        for &to in retired.linked.module.binds_to.iter() {
+            if state.retired.contains_key(&to) && kept.insert(to) {
+                work.push(to);
+            }
+        }
+    }
+    // Order the rest: a module goes once every module binding to it has
+    // gone (later-added first among the ready ones); a cycle is broken at
+    // its latest module.
+    let mut waiting: HashMap<u64, usize> = state
+        .retired
+        .iter()
+        .filter(|(id, _)| !kept.contains(id))
+        .map(|(&id, r)| {
+            let dependents = r
+                .linked
+                .bound_by
+                .iter()
+                .filter(|d| state.retired.contains_key(d) && !kept.contains(d))
+                .count();
+            (id, dependents)
+        })
+        .collect();
+    let mut ready: BinaryHeap<u64> = waiting
+        .iter()
+        .filter(|(_, &n)| n == 0)
+        .map(|(&id, _)| id)
+        .collect();
+    let mut order = Vec::with_capacity(waiting.len());
+    loop {
+        while let Some(id) = ready.pop() {
+            if waiting.remove(&id).is_none() {
+                continue;
+            }
+            order.push(id);
+            let Some(linked) = state.linked(id) else {
+                continue;
+            };
+            for to in linked.module.binds_to.iter() {
+                if let Some(n) = waiting.get_mut(to) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        ready.push(*to);
+                    }
+                }
+            }
+        }
+        match waiting.keys().max() {
+            Some(&id) => ready.push(id),
+            None => break,
+        }
+    }
+    order
+}
+
+/// The pending modules a look-up of `name` must link (sorted): the ones
+/// defining it and, transitively, those defining a name they need that no
+/// global mapping and no linked module provides, and those whose definition
+/// of a name would beat (or, for commons, merge with) a weak or common one
+/// of theirs, so that the definition rules hold as in one finalize. `None`
+/// when no pending module defines `name`.
+fn pending_closure(state: &State, table: &SymbolTable, name: &str) -> Option<Vec<u64>> {
+    /// How firmly a definition holds its name: weak, common, strong.
+    fn rank(sym: &crate::load::Symbol<'_>) -> u8 {
+        match (sym.binding, sym.definition) {
+            (_, Definition::Common { .. }) => 1,
+            (crate::load::Binding::Weak, _) => 0,
+            _ => 2,
+        }
+    }
+    let object_of = |id: &u64| {
+        state
+            .modules
+            .get(id)
+            .and_then(|e| e.object.as_deref())
+            .map(ParsedObject::object)
+    };
+    let mut definers: NameMap<&str, Vec<(u64, u8)>> = NameMap::default();
+    for id in &state.unlinked {
+        let Some(object) = object_of(id) else {
+            continue;
+        };
+        for sym in &object.symbols {
+            if sym.is_external() && sym.definition != Definition::Undefined && !sym.name.is_empty()
+            {
+                definers.entry(sym.name).or_default().push((*id, rank(sym)));
+            }
+        }
+    }
+    let mut chosen: BTreeSet<u64> = definers.get(name)?.iter().map(|&(id, _)| id).collect();
+    let mut work: Vec<u64> = chosen.iter().copied().collect();
+    while let Some(id) = work.pop() {
+        let Some(object) = object_of(&id) else {
+            continue;
+        };
+        for sym in &object.symbols {
+            if sym.name.is_empty() {
+                continue;
+            }
+            let mine = match sym.definition {
+                Definition::Undefined => None,
+                _ if !sym.is_external() => continue,
+                _ => Some(rank(sym)),
+            };
+            if mine == Some(2) {
+                continue;
+            }
+            // A COFF import pointer `__imp_X` needs `X`.
+            let inner = mine.is_none().then(|| sym.name.strip_prefix("__imp_"));
+            for wanted in [Some(sym.name), inner.flatten()].into_iter().flatten() {
+                if state.externals.global_mappings.contains_key(wanted)
+                    || table.get(wanted).is_some()
+                {
+                    continue;
+                }
+                for &(d, theirs) in definers.get(wanted).into_iter().flatten() {
+                    let needed = match mine {
+                        None => true,
+                        Some(mine) => theirs > mine || (theirs == 1 && mine == 1),
+                    };
+                    if needed && chosen.insert(d) {
+                        work.push(d);
+                    }
+                }
+            }
+        }
+    }
+    Some(chosen.into_iter().collect())
 }
 
 /// Registers a freshly linked module with the process: its code ranges for
@@ -829,10 +1260,14 @@ impl Drop for ExecutionEngine {
     fn drop(&mut self) {
         // Remove modules last-added first, so each one's destructors and exit
         // handlers run while the code they call is still there.
+        // No guard can outlive the engine (each borrows it), so every
+        // module nothing else binds to is freed as it is removed, and the
+        // last removal frees the rest.
         let ids: Vec<u64> = lock(&self.state).modules.keys().rev().copied().collect();
         for id in ids {
             let _ = self.remove_module(ModuleId(id));
         }
+        self.reclaim(lock(&self.state));
     }
 }
 

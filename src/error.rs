@@ -98,6 +98,14 @@ pub enum Error {
     #[error("module {0} is not in this engine")]
     ModuleNotFound(u64),
 
+    /// `remove_module` refused (under [`crate::UnloadPolicy::Refuse`]):
+    /// live modules bind to the module's definitions.
+    #[error("module `{module}` cannot be removed: {} bind to it", .dependents.join(", "))]
+    ModuleInUse {
+        module: String,
+        dependents: Vec<String>,
+    },
+
     /// The memory manager cannot satisfy a request (reservation full, cap reached).
     #[error("out of memory: {requested} bytes requested; {reason}")]
     OutOfMemory { requested: u64, reason: String },

@@ -28,6 +28,9 @@ mod runtime;
 pub use error::{Error, RelocationSite, Result};
 mod engine;
 
-pub use engine::{check_jit_execution, ExecutionEngine, ModuleId, Removed, DEFAULT_USE_LMM};
+pub use engine::{
+    check_jit_execution, CodeGuard, ExecutionEngine, ModuleId, Removed, UnloadPolicy,
+    DEFAULT_USE_LMM,
+};
 #[cfg(feature = "llvm")]
 pub use engine::{create_mcjit_compiler, GetBufferFn, NotifyFn};

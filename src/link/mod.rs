@@ -98,6 +98,10 @@ pub struct LinkedModule {
     pub map: Option<Box<LinkMap>>,
     /// Unwind tables and initializers, for the run-time side.
     pub runtime: RuntimeInfo,
+    /// The other modules (of the engine, or of this link) whose definitions
+    /// this module's code or data refer to, sorted: the engine keeps their
+    /// memory while this module lives.
+    pub binds_to: Box<[u64]>,
 }
 
 /// Where everything of one module went.
@@ -359,8 +363,10 @@ pub fn link(
     let mut owned: Vec<Vec<bool>> = Vec::with_capacity(units.len());
     let mut resolved: Vec<Vec<Option<Resolved>>> = Vec::with_capacity(units.len());
     let mut missing: Vec<(String, String)> = Vec::new();
+    let mut binds_to: Vec<Vec<u64>> = Vec::with_capacity(units.len());
     for (oi, unit) in units.iter().enumerate() {
         let object = unit.object;
+        let mut deps: Vec<u64> = Vec::new();
         let mut own = vec![false; object.symbols.len()];
         let mut res = vec![None; object.symbols.len()];
         for (si, sym) in object.symbols.iter().enumerate() {
@@ -377,25 +383,38 @@ pub fn link(
                 own[si] = true;
                 continue;
             }
-            let found = resolve_name(sym.name, &winners, table, externals).or_else(|| {
-                let inner = sym.name.strip_prefix(IMPORT_PREFIX)?;
-                // `__imp_X` may point at an X of the same object.
-                let here = winners.scan_single(units, inner).map(|w| Resolved::Batch {
-                    object: w.object,
-                    symbol: w.symbol,
+            let found =
+                resolve_name(sym.name, &winners, table, externals, &mut deps).or_else(|| {
+                    let inner = sym.name.strip_prefix(IMPORT_PREFIX)?;
+                    // `__imp_X` may point at an X of the same object.
+                    let here = winners.scan_single(units, inner).map(|w| Resolved::Batch {
+                        object: w.object,
+                        symbol: w.symbol,
+                    });
+                    Some(Resolved::ImportPointer(
+                        match here.or_else(|| {
+                            resolve_name(inner, &winners, table, externals, &mut deps)
+                        })? {
+                            Resolved::Address(a) => ImportTarget::Address(a),
+                            Resolved::Batch { object, symbol } => {
+                                ImportTarget::Batch { object, symbol }
+                            }
+                            _ => return None,
+                        },
+                    ))
                 });
-                Some(Resolved::ImportPointer(
-                    match here.or_else(|| resolve_name(inner, &winners, table, externals))? {
-                        Resolved::Address(a) => ImportTarget::Address(a),
-                        Resolved::Batch { object, symbol } => {
-                            ImportTarget::Batch { object, symbol }
-                        }
-                        _ => return None,
-                    },
-                ))
-            });
             match found {
-                Some(r) => res[si] = Some(r),
+                Some(r) => {
+                    let batch = match r {
+                        Resolved::Batch { object, .. } => Some(object),
+                        Resolved::ImportPointer(ImportTarget::Batch { object, .. }) => Some(object),
+                        _ => None,
+                    };
+                    if let Some(other) = batch.filter(|&other| other != oi) {
+                        deps.push(units[other].module);
+                    }
+                    res[si] = Some(r)
+                }
                 None if sym.binding == Binding::Weak && !defined => {
                     res[si] = Some(Resolved::Address(0))
                 }
@@ -404,6 +423,10 @@ pub fn link(
         }
         owned.push(own);
         resolved.push(res);
+        deps.sort_unstable();
+        deps.dedup();
+        deps.retain(|&d| d != unit.module);
+        binds_to.push(deps);
     }
     if !missing.is_empty() {
         return Err(Error::UnresolvedSymbols { symbols: missing });
@@ -453,14 +476,16 @@ pub fn link(
             .into_iter()
             .zip(exports_and_maps)
             .zip(units)
+            .zip(binds_to)
             .map(
-                |((allocation, (exports, map, runtime)), unit)| LinkedModule {
+                |(((allocation, (exports, map, runtime)), unit), binds_to)| LinkedModule {
                     module: unit.module,
                     arch: unit.object.arch,
                     allocation,
                     exports,
                     map: map.map(Box::new),
                     runtime,
+                    binds_to: binds_to.into_boxed_slice(),
                 },
             )
             .collect()),
@@ -662,11 +687,14 @@ fn link_allocated(
     Ok(out)
 }
 
+/// Where `name` resolves, in the documented order; a definition from a
+/// module the engine linked before is recorded in `deps`.
 fn resolve_name(
     name: &str,
     winners: &Winners<'_>,
     table: &SymbolTable,
     externals: &Externals,
+    deps: &mut Vec<u64>,
 ) -> Option<Resolved> {
     if let Some(&a) = externals.global_mappings.get(name) {
         return Some(Resolved::Address(a));
@@ -678,6 +706,7 @@ fn resolve_name(
         });
     }
     if let Some(e) = table.get(name) {
+        deps.push(e.module);
         return Some(Resolved::Address(e.address));
     }
     match name {

@@ -94,6 +94,12 @@ fn strong_definition_in_a_later_finalize_takes_over_the_name() {
     );
     let old_caller = engine.get_function_address("old_caller").unwrap();
     engine.add_module(module(r#"define i32 @late() { ret i32 2 }"#, "strong"));
+    // As in MCJIT, a look-up of a linked name answers at once: the weak
+    // definition, until the strong one is linked.
+    let weak_late = engine.get_function_address("late").unwrap();
+    // SAFETY: finalized `i32 ()`.
+    assert_eq!(unsafe { call0::<i32>(weak_late) }, 1);
+    engine.finalize_object().unwrap();
     let late = engine.get_function_address("late").unwrap();
     // SAFETY: finalized `i32 ()` functions.
     unsafe {
@@ -362,6 +368,7 @@ fn later_strong_definitions_win_when_allowed_as_in_mcjit() {
     let engine = engine_with_redefinition(first);
     let old_caller = engine.get_function_address("old_caller").unwrap();
     engine.add_module(module(second, "second"));
+    engine.finalize_object().unwrap();
     let sum = engine.get_function_address("sum").unwrap();
     // SAFETY: finalized functions of the signatures used.
     unsafe {
