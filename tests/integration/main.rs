@@ -20,3 +20,4 @@ mod runtime;
 mod soak;
 mod symbols;
 mod targets;
+mod unloading;
