@@ -146,7 +146,7 @@ fn a_pending_module_that_cannot_link_fails_only_look_ups_that_need_it() {
             reader.join().unwrap();
         }
         assert!(engine.finalize_object().is_err(), "{name}");
-        engine.add_symbol("nowhere_to_be_found", rivet_test_five as usize as u64);
+        engine.add_symbol("nowhere_to_be_found", rivet_test_five as *const () as u64);
         engine.finalize_object().unwrap();
         let broken = engine.get_function_address("broken").unwrap();
         // SAFETY: finalized `i64 ()`.
@@ -312,8 +312,8 @@ fn a_constructor_running_while_its_module_is_removed_finishes_in_its_own_code() 
         CTOR_STAGE.store(0, Ordering::SeqCst);
         CTOR_RESULT.store(0, Ordering::SeqCst);
         let engine = Arc::new(engine_on(name));
-        engine.add_global_mapping("ctor_wait", ctor_wait as usize as u64);
-        engine.add_global_mapping("ctor_record", ctor_record as usize as u64);
+        engine.add_global_mapping("ctor_wait", ctor_wait as *const () as u64);
+        engine.add_global_mapping("ctor_record", ctor_record as *const () as u64);
         let id = engine.add_module(module(
             r#"declare void @ctor_wait()
                declare void @ctor_record(i64)
