@@ -81,6 +81,9 @@ numba_suites=(
     numba.tests.test_codegen
     numba.tests.test_caching
     numba.tests.test_nrt
+    # Look-ups that must not link modules waiting for a global mapping.
+    numba.tests.test_recursion
+    numba.tests.test_literal_dispatch
 )
 # The sample of array and ufunc tests (README lists it).
 numba_sample=(
