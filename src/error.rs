@@ -98,6 +98,22 @@ pub enum Error {
     #[error("module {0} is not in this engine")]
     ModuleNotFound(u64),
 
+    /// No live JIT library has this name.
+    #[error("No such library: {0}")]
+    LibraryNotFound(String),
+
+    /// A live JIT library already has this name.
+    #[error("a JIT library named `{0}` exists already")]
+    LibraryExists(String),
+
+    /// Linking JIT library `library` failed: `source` says why.
+    #[error("Failed to materialize symbols: {{ ({library}, {{ {} }}) }}: {source}", .exports.join(", "))]
+    LibraryLink {
+        library: String,
+        exports: Vec<String>,
+        source: Box<Error>,
+    },
+
     /// `remove_module` refused (under [`crate::UnloadPolicy::Refuse`]):
     /// live modules bind to the module's definitions.
     #[error("module `{module}` cannot be removed: {} bind to it", .dependents.join(", "))]

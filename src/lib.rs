@@ -29,8 +29,8 @@ pub use error::{Error, RelocationSite, Result};
 mod engine;
 
 pub use engine::{
-    check_jit_execution, CodeGuard, ExecutionEngine, ModuleId, Removed, UnloadPolicy,
-    DEFAULT_USE_LMM,
+    check_jit_execution, CodeGuard, ExecutionEngine, LibraryBuilder, LibraryId, LinkedLibrary,
+    ModuleId, Removed, UnloadPolicy, DEFAULT_USE_LMM,
 };
 #[cfg(feature = "llvm")]
 pub use engine::{create_mcjit_compiler, GetBufferFn, NotifyFn};

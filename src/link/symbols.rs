@@ -139,6 +139,23 @@ impl Default for Externals {
 }
 
 impl Externals {
+    /// Externals that reach nothing outside (no process look-up), for a
+    /// scope of its own such as a JIT library's; `search_process` adds the
+    /// process back.
+    pub fn isolated() -> Externals {
+        Externals {
+            process: None,
+            ..Externals::default()
+        }
+    }
+
+    /// Makes names resolve in the process (`dlsym`) after everything else.
+    pub fn search_process(&mut self) {
+        if self.process.is_none() {
+            self.process = Some(libloading::os::unix::Library::this());
+        }
+    }
+
     /// Loads a shared library whose symbols then resolve (after the user's).
     /// The library stays loaded as long as the engine lives.
     pub fn load_library(&mut self, path: &Path) -> Result<()> {

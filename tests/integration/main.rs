@@ -9,6 +9,7 @@ mod common;
 mod debuggers;
 mod engine_api;
 mod fuzz_regressions;
+mod libraries;
 mod llvmlite_parity;
 mod loader;
 mod macho;

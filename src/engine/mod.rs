@@ -75,6 +75,9 @@ use crate::memory::{
 use crate::runtime::{self, atexit};
 use crate::{Error, Result};
 
+mod library;
+pub use library::{LibraryBuilder, LibraryId, LinkedLibrary};
+
 /// Identifies a module (IR or object) added to an engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ModuleId(u64);
@@ -122,6 +125,9 @@ struct ModuleEntry {
     /// module, and these are large and needed only at one time or another.
     object: Option<Box<ParsedObject>>,
     linked: Option<Box<Linked>>,
+    /// The JIT library the module belongs to; `None` for the engine's own
+    /// (MCJIT-style) modules.
+    library: Option<u64>,
 }
 
 /// What the engine keeps of a linked module.
@@ -248,6 +254,8 @@ struct State {
     /// still hold what they bind to.
     tearing_down: HashSet<u64>,
     unload_policy: UnloadPolicy,
+    /// Live JIT libraries, by name.
+    libraries: BTreeMap<String, library::Library>,
     next_id: u64,
     externals: Externals,
     #[cfg(feature = "llvm")]
@@ -332,6 +340,7 @@ impl ExecutionEngine {
                 retired: BTreeMap::new(),
                 tearing_down: HashSet::new(),
                 unload_policy: UnloadPolicy::default(),
+                libraries: BTreeMap::new(),
                 next_id: 1,
                 externals: Externals::default(),
                 #[cfg(feature = "llvm")]
@@ -431,6 +440,7 @@ impl ExecutionEngine {
                 source,
                 object,
                 linked: None,
+                library: None,
             },
         );
         state.unlinked.push(id);
@@ -500,36 +510,14 @@ impl ExecutionEngine {
                 }
             }
         }
-        let Some(entry) = state.modules.remove(&id.0) else {
+        if entry.library.is_some() {
+            // A library's modules go with the library (`dispose_library`).
+            return Err(Error::ModuleNotFound(id.0));
+        }
+        let Some(source) = self.retire_locked(&mut state, id.0) else {
             return Err(Error::ModuleNotFound(id.0));
         };
-        match entry.linked {
-            Some(linked) => {
-                if let Ok(at) = state.constructors_due.binary_search(&id.0) {
-                    state.constructors_due.remove(at);
-                }
-                {
-                    let mut table = self.table_write();
-                    for name in linked.names.iter() {
-                        table.remove_if_from(name, id.0);
-                    }
-                    table.forget_module(id.0);
-                }
-                let epoch = {
-                    let mut guards = lock(&self.guards);
-                    let epoch = guards.epoch;
-                    guards.epoch += 1;
-                    epoch
-                };
-                state.retired.insert(id.0, Retired { linked, epoch });
-                self.retired.store(state.retired.len(), Ordering::Release);
-            }
-            None => {
-                state.unlinked.retain(|&u| u != id.0);
-                self.pending.store(state.unlinked.len(), Ordering::Release);
-            }
-        }
-        let removed = match entry.source {
+        let removed = match source {
             #[cfg(feature = "llvm")]
             Source::Ir(module) => Removed {
                 module: Some(module),
@@ -538,6 +526,40 @@ impl ExecutionEngine {
         };
         self.reclaim(state);
         Ok(removed)
+    }
+
+    /// Takes module `id` out of the engine: a linked module's names leave
+    /// the table and it joins the removed modules (freed by `reclaim`); a
+    /// pending one is forgotten. Returns what it was made from.
+    fn retire_locked(&self, state: &mut State, id: u64) -> Option<Source> {
+        let entry = state.modules.remove(&id)?;
+        match entry.linked {
+            Some(linked) => {
+                if let Ok(at) = state.constructors_due.binary_search(&id) {
+                    state.constructors_due.remove(at);
+                }
+                if entry.library.is_none() {
+                    let mut table = self.table_write();
+                    for name in linked.names.iter() {
+                        table.remove_if_from(name, id);
+                    }
+                    table.forget_module(id);
+                }
+                let epoch = {
+                    let mut guards = lock(&self.guards);
+                    let epoch = guards.epoch;
+                    guards.epoch += 1;
+                    epoch
+                };
+                state.retired.insert(id, Retired { linked, epoch });
+                self.retired.store(state.retired.len(), Ordering::Release);
+            }
+            None => {
+                state.unlinked.retain(|&u| u != id);
+                self.pending.store(state.unlinked.len(), Ordering::Release);
+            }
+        }
+        Some(entry.source)
     }
 
     /// Sets what [`remove_module`](Self::remove_module) does with a module
@@ -759,32 +781,16 @@ impl ExecutionEngine {
                 })
                 .collect();
             entry.object = None;
-            let mut runtime = register_runtime(&module, memory.runs_code());
-            if let Some(map) = module.map.as_ref() {
-                let parts = ImageParts::from_link_map(map);
-                let image = ModuleImage {
-                    name: &entry.name,
-                    arch: module.arch,
-                    sections: &parts.sections,
-                    symbols: &parts.symbols,
-                };
-                // Debug and profiler output is best effort: failing to
-                // describe a module to them does not fail the link.
-                if *gdb && memory.runs_code() {
-                    runtime.gdb = GdbRegistration::register(&image).ok().flatten();
-                }
-                if let Some(p) = profiler.as_mut() {
-                    let _ = p.module_loaded(&image);
-                }
-            }
             edges.extend(module.binds_to.iter().map(|&to| (module.module, to)));
             constructors_due.push(module.module);
-            entry.linked = Some(Box::new(Linked {
+            entry.linked = Some(adopt(
                 module,
                 names,
-                runtime,
-                bound_by: HashSet::new(),
-            }));
+                &entry.name,
+                memory.as_ref(),
+                *gdb,
+                profiler,
+            ));
         }
         drop(table);
         unlinked.retain(|id| ids.binary_search(id).is_err());
@@ -973,8 +979,9 @@ impl ExecutionEngine {
     pub fn module_ids(&self) -> Vec<ModuleId> {
         lock(&self.state)
             .modules
-            .keys()
-            .map(|&k| ModuleId(k))
+            .iter()
+            .filter(|(_, e)| e.library.is_none())
+            .map(|(&k, _)| ModuleId(k))
             .collect()
     }
 }
@@ -1149,6 +1156,43 @@ fn pending_closure(state: &State, table: &SymbolTable, name: &str) -> Option<Vec
     Some(chosen.into_iter().collect())
 }
 
+/// Makes the record of a freshly linked module whose exports are `names`:
+/// registers it with the process, and with the debugger (`gdb`) and the
+/// profiler when they are on.
+fn adopt(
+    module: LinkedModule,
+    names: Box<[Arc<str>]>,
+    name: &str,
+    memory: &dyn MemoryManager,
+    gdb: bool,
+    profiler: &mut Option<Profiler>,
+) -> Box<Linked> {
+    let mut runtime = register_runtime(&module, memory.runs_code());
+    if let Some(map) = module.map.as_ref() {
+        let parts = ImageParts::from_link_map(map);
+        let image = ModuleImage {
+            name,
+            arch: module.arch,
+            sections: &parts.sections,
+            symbols: &parts.symbols,
+        };
+        // Debug and profiler output is best effort: failing to describe a
+        // module to them does not fail the link.
+        if gdb && memory.runs_code() {
+            runtime.gdb = GdbRegistration::register(&image).ok().flatten();
+        }
+        if let Some(p) = profiler.as_mut() {
+            let _ = p.module_loaded(&image);
+        }
+    }
+    Box::new(Linked {
+        module,
+        names,
+        runtime,
+        bound_by: HashSet::new(),
+    })
+}
+
 /// Registers a freshly linked module with the process: its code ranges for
 /// exit-handler ownership, its unwind tables with the unwinder.
 fn register_runtime(module: &LinkedModule, runs_code: bool) -> ModuleRuntime {
@@ -1263,11 +1307,15 @@ impl Drop for ExecutionEngine {
         // No guard can outlive the engine (each borrows it), so every
         // module nothing else binds to is freed as it is removed, and the
         // last removal frees the rest.
-        let ids: Vec<u64> = lock(&self.state).modules.keys().rev().copied().collect();
+        let mut state = lock(&self.state);
+        state.libraries.clear();
+        let ids: Vec<u64> = state.modules.keys().rev().copied().collect();
         for id in ids {
-            let _ = self.remove_module(ModuleId(id));
+            let _ = self.retire_locked(&mut state, id);
+            self.reclaim(state);
+            state = lock(&self.state);
         }
-        self.reclaim(lock(&self.state));
+        self.reclaim(state);
     }
 }
 
