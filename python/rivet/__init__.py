@@ -29,9 +29,20 @@ from rivet._rivet import (
     check_jit_execution as _native_check_jit_execution,
 )
 
+from rivet.orcjit import (
+    JITLibraryBuilder,
+    LLJIT,
+    ResourceTracker,
+    create_lljit_compiler,
+)
+
 __all__ = [
     "DEFAULT_USE_LMM",
     "ExecutionEngine",
+    "JITLibraryBuilder",
+    "LLJIT",
+    "ResourceTracker",
+    "create_lljit_compiler",
     "RivetError",
     "UnresolvedSymbolsError",
     "check_jit_execution",
@@ -419,6 +430,8 @@ _record_object_file_bytes()
 
 _saved = None
 _PATCHED = ("create_mcjit_compiler", "ExecutionEngine", "check_jit_execution")
+# llvmlite's ORC API, in llvmlite.binding and llvmlite.binding.orcjit.
+_PATCHED_ORC = ("create_lljit_compiler", "LLJIT", "JITLibraryBuilder", "ResourceTracker")
 _THIS = sys.modules[__name__]
 
 
@@ -429,18 +442,23 @@ def installed():
 
 def install():
     """Makes llvmlite's ``create_mcjit_compiler``, ``ExecutionEngine`` and
-    ``check_jit_execution`` be rivet's, so code written for llvmlite, numba
-    included, runs on rivet. Call it before numba compiles anything (best:
+    ``check_jit_execution``, and its ORC API (``create_lljit_compiler``,
+    ``LLJIT``, ``JITLibraryBuilder``, ``ResourceTracker``), be rivet's, so
+    code written for llvmlite, numba included, runs on rivet. Call it before numba compiles anything (best:
     before importing numba, or set ``RIVET_INSTALL=1``). Idempotent."""
     global _saved
     if _saved is not None:
         return
     from llvmlite import binding
-    from llvmlite.binding import executionengine
+    from llvmlite.binding import executionengine, orcjit
 
     saved = {}
     for target in (binding, executionengine):
         for name in _PATCHED:
+            saved[(target, name)] = getattr(target, name)
+            setattr(target, name, getattr(_THIS, name))
+    for target in (binding, orcjit):
+        for name in _PATCHED_ORC:
             saved[(target, name)] = getattr(target, name)
             setattr(target, name, getattr(_THIS, name))
     _saved = saved

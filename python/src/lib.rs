@@ -18,6 +18,8 @@ use rivet::debug::perf::ProfilerOptions;
 use rivet::memory::SegmentClass;
 use rivet::{Error, ExecutionEngine, ModuleId};
 
+mod orc;
+
 create_exception!(
     _rivet,
     RivetError,
@@ -294,6 +296,7 @@ fn check_jit_execution(py: Python<'_>) -> PyResult<()> {
 fn _rivet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<Engine>()?;
+    m.add_class::<orc::LibraryEngine>()?;
     m.add_function(wrap_pyfunction!(check_jit_execution, m)?)?;
     m.add("RivetError", py.get_type::<RivetError>())?;
     m.add(

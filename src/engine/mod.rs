@@ -254,6 +254,8 @@ struct State {
     /// still hold what they bind to.
     tearing_down: HashSet<u64>,
     unload_policy: UnloadPolicy,
+    /// Whether tearing a module down runs its destructors and exit handlers.
+    run_destructors: bool,
     /// Live JIT libraries, by name.
     libraries: BTreeMap<String, library::Library>,
     next_id: u64,
@@ -340,6 +342,7 @@ impl ExecutionEngine {
                 retired: BTreeMap::new(),
                 tearing_down: HashSet::new(),
                 unload_policy: UnloadPolicy::default(),
+                run_destructors: true,
                 libraries: BTreeMap::new(),
                 next_id: 1,
                 externals: Externals::default(),
@@ -562,6 +565,16 @@ impl ExecutionEngine {
         Some(entry.source)
     }
 
+    /// Whether unloading a module (removal, a library's disposal, dropping
+    /// the engine) runs its destructors and the exit handlers its code
+    /// registered; on by default. Turn it off before dropping an engine
+    /// whose modules' destructors may refer to memory the embedder has
+    /// already freed, as a garbage collector tearing objects down in no
+    /// particular order does.
+    pub fn set_run_destructors(&self, run: bool) {
+        lock(&self.state).run_destructors = run;
+    }
+
     /// Sets what [`remove_module`](Self::remove_module) does with a module
     /// that live modules bind to (default: [`UnloadPolicy::Defer`]).
     pub fn set_unload_policy(&self, policy: UnloadPolicy) {
@@ -631,13 +644,14 @@ impl ExecutionEngine {
                 }
             }
             self.retired.store(state.retired.len(), Ordering::Release);
+            let run_destructors = state.run_destructors;
             drop(state);
             let mut freed = Vec::with_capacity(doomed.len());
             for (id, linked) in doomed {
                 let Linked {
                     module, runtime, ..
                 } = *linked;
-                teardown(&module, runtime);
+                teardown(&module, runtime, run_destructors);
                 freed.push((id, module));
             }
             state = lock(&self.state);
@@ -1236,11 +1250,11 @@ fn register_runtime(module: &LinkedModule, runs_code: bool) -> ModuleRuntime {
 
 /// Undoes [`register_runtime`] for a module about to be freed: runs its
 /// pending destructors and exit handlers, then unregisters its unwind tables.
-fn teardown(module: &LinkedModule, runtime: ModuleRuntime) {
+fn teardown(module: &LinkedModule, runtime: ModuleRuntime, run_destructors: bool) {
     // As `dlclose` does: exit handlers first (C++ static objects), then the
     // destructor arrays.
-    atexit::module_removed(runtime.key);
-    if runtime.constructors_ran && !runtime.destructors_ran {
+    atexit::module_removed(runtime.key, run_destructors);
+    if run_destructors && runtime.constructors_ran && !runtime.destructors_ran {
         let mut calls = Vec::new();
         collect_calls(&module.runtime.destructors, 0, &mut calls);
         destructor_order(&mut calls);

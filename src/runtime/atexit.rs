@@ -52,9 +52,9 @@ fn owner_of(registry: &Registry, addr: u64) -> Option<u64> {
     (addr < end).then_some(key)
 }
 
-/// Runs, last registered first, the exit handlers module `key` registered,
-/// and forgets its code ranges.
-pub(crate) fn module_removed(key: u64) {
+/// Runs (when `run`), last registered first, the exit handlers module
+/// `key` registered, and forgets them and its code ranges.
+pub(crate) fn module_removed(key: u64, run: bool) {
     let handlers: Vec<Handler> = {
         let mut reg = registry();
         for start in reg.starts.remove(&key).unwrap_or_default() {
@@ -73,6 +73,9 @@ pub(crate) fn module_removed(key: u64) {
         });
         mine
     };
+    if !run {
+        return;
+    }
     // Run without the lock: a handler may register or remove others.
     for handler in handlers.into_iter().rev() {
         // SAFETY: JIT code registered this handler with this signature, and
