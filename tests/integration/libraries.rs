@@ -17,6 +17,18 @@ fn engine() -> ExecutionEngine {
 
 const SUM: &str = "define i64 @sum(i64 %a, i64 %b) { %r = add i64 %a, %b\n ret i64 %r }";
 
+/// Links library `name` holding `sum`, exported.
+fn link_sum(engine: &ExecutionEngine, name: &str) -> rivet::LinkedLibrary {
+    engine
+        .link_library(
+            name,
+            LibraryBuilder::new()
+                .add_ir(module(SUM, name))
+                .export_symbol("sum"),
+        )
+        .unwrap()
+}
+
 extern "C" fn host_scale(x: i64) -> i64 {
     x * 10
 }
@@ -24,14 +36,7 @@ extern "C" fn host_scale(x: i64) -> i64 {
 #[test]
 fn link_order_and_imports_resolve_a_librarys_undefined_names() {
     let engine = engine();
-    let sum = engine
-        .link_library(
-            "sum",
-            LibraryBuilder::new()
-                .add_ir(module(SUM, "sum"))
-                .export_symbol("sum"),
-        )
-        .unwrap();
+    let sum = link_sum(&engine, "sum");
     assert_eq!(sum.exports[0].0, "sum");
     let user = engine
         .link_library(
@@ -249,14 +254,7 @@ fn constructors_run_at_link_destructors_once_at_dispose_and_memory_comes_back() 
 #[test]
 fn a_library_another_one_binds_to_keeps_its_memory_until_that_one_goes() {
     let engine = engine();
-    let sum = engine
-        .link_library(
-            "sum",
-            LibraryBuilder::new()
-                .add_ir(module(SUM, "sum"))
-                .export_symbol("sum"),
-        )
-        .unwrap();
+    let sum = link_sum(&engine, "sum");
     let user = engine
         .link_library(
             "user",
@@ -273,14 +271,7 @@ fn a_library_another_one_binds_to_keeps_its_memory_until_that_one_goes() {
     engine.dispose_library(sum.id).unwrap();
     assert_eq!(engine.quiesce(), 1, "sum is kept: user binds to it");
     for k in 0..32 {
-        let other = engine
-            .link_library(
-                &format!("other{k}"),
-                LibraryBuilder::new()
-                    .add_ir(module(SUM, "other"))
-                    .export_symbol("sum"),
-            )
-            .unwrap();
+        let other = link_sum(&engine, &format!("other{k}"));
         engine.dispose_library(other.id).unwrap();
         // SAFETY: `user` is live and its binding keeps `sum`'s code.
         assert_eq!(unsafe { call1::<i64, i64>(user.exports[0].1, 21) }, 42);
@@ -289,14 +280,7 @@ fn a_library_another_one_binds_to_keeps_its_memory_until_that_one_goes() {
     assert_eq!(engine.quiesce(), 0);
     assert_eq!(engine.memory_stats().allocations, 0);
     // The name can be linked again.
-    engine
-        .link_library(
-            "sum",
-            LibraryBuilder::new()
-                .add_ir(module(SUM, "sum"))
-                .export_symbol("sum"),
-        )
-        .unwrap();
+    link_sum(&engine, "sum");
 }
 
 #[test]
