@@ -499,6 +499,8 @@ impl ExecutionEngine {
             map: *keep_maps || *gdb || profiler.is_some(),
             skip_finalize: false,
             later_definitions_win: *later_definitions_win,
+            // DWARF is relocated only for the debugger's image.
+            debug_info: *gdb && memory.runs_code(),
         };
         let linked = {
             let table = self.table_read();
@@ -532,6 +534,7 @@ impl ExecutionEngine {
                     arch: module.arch,
                     sections: &parts.sections,
                     symbols: &parts.symbols,
+                    dwarf: parts.dwarf,
                 };
                 // Debug and profiler output is best effort: failing to
                 // describe a module to them does not fail the link.

@@ -53,6 +53,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Whether engines register their modules with gdb from the start: yes,
+/// as llvmlite's, unless `RIVET_GDB` is set to "0" (or to nothing).
+fn gdb_by_default() -> bool {
+    std::env::var_os("RIVET_GDB").is_none_or(|v| !v.is_empty() && v != "0")
+}
+
 /// One rivet execution engine: objects in, addresses out.
 ///
 /// Calls keep the interpreter attached, so callbacks into Python (the symbol
@@ -87,6 +93,14 @@ impl Engine {
         // llvmlite's engine (MCJIT) lets a later module redefine a name an
         // earlier finalize defined; numba reloads cached functions that way.
         engine.allow_redefinition(true);
+        // MCJIT also registers every module with gdb (its constructor adds
+        // LLVM's GDB registration listener), so numba's `debug=True` code
+        // is visible to gdb with no switch; so is rivet's, unless
+        // RIVET_GDB=0. The cost is paid per module: an ELF image of its
+        // symbols, plus its DWARF when the object carries any.
+        if gdb_by_default() {
+            engine.enable_gdb(true);
+        }
         Ok(Engine {
             engine: RwLock::new(Some(Arc::new(engine))),
             ids: Mutex::new(HashMap::new()),
@@ -196,8 +210,9 @@ impl Engine {
             .map_err(|e| to_py(py, e))
     }
 
-    /// Registers modules linked from now on with gdb (JIT interface) and
-    /// writes a perf map naming their functions. Returns True.
+    /// Registers modules linked from now on with gdb (JIT interface; on by
+    /// default unless RIVET_GDB=0) and writes a perf map naming their
+    /// functions. Returns True.
     fn enable_jit_events(&self, py: Python<'_>) -> PyResult<bool> {
         let engine = self.get()?;
         engine.enable_gdb(true);

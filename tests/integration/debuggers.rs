@@ -151,6 +151,7 @@ fn gdb_descriptor_lists_module_until_drop() {
         arch: host_arch(),
         sections: &parts.sections,
         symbols: &parts.symbols,
+        dwarf: parts.dwarf,
     };
     let registration = GdbRegistration::register(&image)
         .unwrap()
@@ -208,6 +209,7 @@ fn gdb_registrations_from_many_threads_keep_the_list_intact() {
         arch: host_arch(),
         sections: &parts.sections,
         symbols: &parts.symbols,
+        dwarf: parts.dwarf,
     };
     // Four threads register the module 25 times each and drop the
     // registrations in an order of their own, interleaving on the list.
@@ -398,6 +400,7 @@ fn perf_map_lines_match_the_engines_addresses() {
             arch: host_arch(),
             sections: &parts.sections,
             symbols: &parts.symbols,
+            dwarf: parts.dwarf,
         };
         let dir = scratch(&format!("perf-map-{lmm}"));
         let mut profiler = Profiler::open(ProfilerOptions {
@@ -496,6 +499,7 @@ fn jitdump_records_every_function_with_its_code() {
         arch: host_arch(),
         sections: &parts.sections,
         symbols: &parts.symbols,
+        dwarf: parts.dwarf,
     };
     let dir = scratch("jitdump");
     let options = ProfilerOptions {
