@@ -15,7 +15,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use rivet::debug::perf::ProfilerOptions;
-use rivet::memory::SegmentClass;
+use rivet::memory::{Arena, ArenaConfig, ArenaMode, SegmentClass};
 use rivet::{Error, ExecutionEngine, ModuleId};
 
 create_exception!(
@@ -59,6 +59,28 @@ fn gdb_by_default() -> bool {
     std::env::var_os("RIVET_GDB").is_none_or(|v| !v.is_empty() && v != "0")
 }
 
+/// An engine over the memory `use_lmm` asks for, fit for a debugger when
+/// `debuggable`.
+///
+/// A debugger sets a breakpoint by writing into the code's page. The
+/// arena's dual-mapped mode runs code from a private mapping of a memory
+/// file, so such a write gives the process its own copy of the page, and
+/// code that rivet writes later beside it (through the file) would not show
+/// there. Its page mode gives each module pages of its own, which a
+/// breakpoint cannot disturb: engines that register with gdb use it, unless
+/// `RIVET_ARENA_MODE` names a mode.
+fn engine_for(use_lmm: Option<bool>, debuggable: bool) -> rivet::Result<ExecutionEngine> {
+    let arena = use_lmm.unwrap_or(rivet::DEFAULT_USE_LMM);
+    if debuggable && arena && std::env::var_os(ArenaMode::ENV).is_none() {
+        let config = ArenaConfig {
+            mode: Some(ArenaMode::Pages),
+            ..ArenaConfig::default()
+        };
+        return Ok(ExecutionEngine::new(Box::new(Arena::new(config)?)));
+    }
+    ExecutionEngine::with_lmm(use_lmm)
+}
+
 /// One rivet execution engine: objects in, addresses out.
 ///
 /// Calls keep the interpreter attached, so callbacks into Python (the symbol
@@ -89,7 +111,8 @@ impl Engine {
     #[new]
     #[pyo3(signature = (use_lmm=None))]
     fn new(py: Python<'_>, use_lmm: Option<bool>) -> PyResult<Engine> {
-        let engine = ExecutionEngine::with_lmm(use_lmm).map_err(|e| to_py(py, e))?;
+        let gdb = gdb_by_default();
+        let engine = engine_for(use_lmm, gdb).map_err(|e| to_py(py, e))?;
         // llvmlite's engine (MCJIT) lets a later module redefine a name an
         // earlier finalize defined; numba reloads cached functions that way.
         engine.allow_redefinition(true);
@@ -98,7 +121,7 @@ impl Engine {
         // is visible to gdb with no switch; so is rivet's, unless
         // RIVET_GDB=0. The cost is paid per module: an ELF image of its
         // symbols, plus its DWARF when the object carries any.
-        if gdb_by_default() {
+        if gdb {
             engine.enable_gdb(true);
         }
         Ok(Engine {

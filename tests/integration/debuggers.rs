@@ -21,6 +21,7 @@ use rivet::debug::image::ImageParts;
 use rivet::debug::perf::{Profiler, ProfilerOptions};
 use rivet::debug::ModuleImage;
 use rivet::link::LinkMap;
+use rivet::llvm::{CodeModel, RelocModel};
 use rivet::load::Arch;
 use rivet::ExecutionEngine;
 
@@ -370,6 +371,149 @@ fn gdb_breaks_in_jit_function_and_backtraces_through_it() {
             .any(|f| f.contains("gdb_descriptor_lists_module_until_drop")),
         "the Rust test that called into JIT code is further up:\n{output}"
     );
+}
+
+/// `debug_args.c` compiled to IR with `-g` (DWARF 5): see the fixture.
+const DEBUG_ARGS: &str = include_str!("../../fixtures/debug/debug_args.ll");
+
+/// Little-endian u64s of `bytes` at every offset that holds a whole one.
+fn holds_u64(bytes: &[u8], value: u64) -> bool {
+    bytes
+        .windows(8)
+        .any(|w| u64::from_le_bytes(w.try_into().unwrap()) == value)
+}
+
+/// Also the program gdb runs in [`gdb_breaks_by_file_and_line_and_shows_arguments`]:
+/// an engine with gdb registration on links the `-g` fixture; the image it
+/// registers carries the module's DWARF, relocated (the functions' run-time
+/// addresses in `.debug_addr`), outside the module's memory; then the code
+/// runs (under gdb, stopping at `debug_args.c:4`).
+#[test]
+fn gdb_image_carries_the_modules_dwarf() {
+    for (model, code) in [
+        (RelocModel::Pic, CodeModel::Small),
+        // numba's objects: static, large code model.
+        (RelocModel::Static, CodeModel::Large),
+    ] {
+        let engine = rivet::create_mcjit_compiler(
+            module(DEBUG_ARGS, "debug_args"),
+            machine(model, code),
+            Some(true),
+        )
+        .unwrap();
+        // Before the first look-up, which links the module.
+        engine.enable_gdb(true);
+        let entry = engine.get_function_address("rivet_dbg_entry").unwrap();
+        let scale = engine.get_function_address("rivet_dbg_scale").unwrap();
+
+        let listed = gdb::registered_symfiles();
+        let ours = listed
+            .iter()
+            .find(|f| names_at(f, "rivet_dbg_entry", entry))
+            .expect("the module is registered");
+        let elf = Elf::parse(ours).unwrap();
+        let section = |name: &str| {
+            elf.section_headers
+                .iter()
+                .find(|h| elf.shdr_strtab.get_at(h.sh_name) == Some(name))
+                .unwrap_or_else(|| panic!("{model:?}/{code:?}: no {name} in the image"))
+        };
+        for name in [
+            ".debug_info",
+            ".debug_abbrev",
+            ".debug_line",
+            ".debug_str",
+            ".debug_addr",
+        ] {
+            let h = section(name);
+            assert!(h.sh_size > 0, "{name}");
+            assert_eq!(
+                h.sh_flags & u64::from(goblin::elf::section_header::SHF_ALLOC),
+                0
+            );
+            assert_eq!(h.sh_addr, 0, "{name} takes no memory");
+        }
+        let addr = section(".debug_addr");
+        let bytes = &ours[addr.sh_offset as usize..(addr.sh_offset + addr.sh_size) as usize];
+        assert!(
+            holds_u64(bytes, scale) && holds_u64(bytes, entry),
+            "{model:?}/{code:?}: .debug_addr holds the run-time addresses"
+        );
+        // SAFETY: finalized `i64 (i64)`: (7 * 3 + 1) - 1.
+        assert_eq!(unsafe { call1::<i64, i64>(entry, 7) }, 21);
+    }
+}
+
+#[test]
+fn gdb_breaks_by_file_and_line_and_shows_arguments() {
+    let Some(gdb) = gdb_on_path() else {
+        eprintln!(
+            "SKIPPED gdb_breaks_by_file_and_line_and_shows_arguments: \
+             gdb is not on PATH (scripts/setup.sh installs it)"
+        );
+        return;
+    };
+    let exe = std::env::current_exe().unwrap();
+    let mut command = Command::new(gdb);
+    command
+        .args(["-nx", "-batch"])
+        .args(["-ex", "set debuginfod enabled off"])
+        .args(["-ex", "set startup-with-shell off"])
+        .args(["-ex", "set breakpoint pending on"])
+        .args(["-ex", "break debug_args.c:4"])
+        .args(["-ex", "run"])
+        .args(["-ex", "info args"])
+        .args(["-ex", "bt 2"])
+        .args(["-ex", "next"])
+        .args(["-ex", "info locals"])
+        .args(["-ex", "kill"])
+        .arg("--args")
+        .arg(&exe)
+        .args([
+            "debuggers::gdb_image_carries_the_modules_dwarf",
+            "--exact",
+            "--test-threads=1",
+            "--nocapture",
+        ]);
+    let (status, output) = output_within(command, Duration::from_secs(300));
+    assert!(status.is_some(), "gdb did not finish in time:\n{output}");
+
+    // The line breakpoint, pending until the module was registered, bound
+    // and was hit, with the arguments in the stop line:
+    // `Thread 2 "..." hit Breakpoint 1, rivet_dbg_scale (x=7, factor=3) at ./debug_args.c:4`.
+    let stop = output
+        .lines()
+        .find(|l| l.contains("Breakpoint 1, "))
+        .unwrap_or_else(|| panic!("the breakpoint was not hit:\n{output}"));
+    assert!(
+        stop.contains("rivet_dbg_scale (x=7, factor=3) at ") && stop.ends_with("debug_args.c:4"),
+        "{stop}\n{output}"
+    );
+    // `info args`.
+    assert!(
+        output.lines().any(|l| l == "x = 7") && output.lines().any(|l| l == "factor = 3"),
+        "{output}"
+    );
+    // The backtrace shows source positions in both JIT frames.
+    let traces = backtraces(&output);
+    assert_eq!(traces.len(), 1, "{output}");
+    assert!(
+        traces[0][0].contains("rivet_dbg_scale (x=7, factor=3) at ")
+            && traces[0][0].ends_with("debug_args.c:4"),
+        "{output}"
+    );
+    assert!(
+        traces[0].len() >= 2
+            && traces[0][1].contains(" in rivet_dbg_entry (x=7) at ")
+            && traces[0][1].ends_with("debug_args.c:11"),
+        "frame 1 is the JIT caller, with its line:\n{output}"
+    );
+    // `next` steps to line 5, after `product` was computed.
+    assert!(
+        output.lines().any(|l| l.starts_with("5\t")),
+        "next stops at line 5:\n{output}"
+    );
+    assert!(output.lines().any(|l| l == "product = 21"), "{output}");
 }
 
 /// A fresh directory for one test's output files.
