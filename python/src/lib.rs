@@ -59,19 +59,35 @@ fn gdb_by_default() -> bool {
     std::env::var_os("RIVET_GDB").is_none_or(|v| !v.is_empty() && v != "0")
 }
 
-/// An engine over the memory `use_lmm` asks for, fit for a debugger when
-/// `debuggable`.
+/// Whether this process is being debugged: `RIVET_GDB=1` says so, and so
+/// does a tracer (a debugger that started the process or attached to it:
+/// `TracerPid` in `/proc/self/status`).
+fn debugging() -> bool {
+    if std::env::var_os("RIVET_GDB").is_some_and(|v| !v.is_empty() && v != "0") {
+        return true;
+    }
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("TracerPid:"))
+            .is_some_and(|pid| pid.trim() != "0")
+    })
+}
+
+/// An engine over the memory `use_lmm` asks for, fit for a debugger that
+/// sets breakpoints when `debugged`.
 ///
 /// A debugger sets a breakpoint by writing into the code's page. The
 /// arena's dual-mapped mode runs code from a private mapping of a memory
 /// file, so such a write gives the process its own copy of the page, and
-/// code that rivet writes later beside it (through the file) would not show
-/// there. Its page mode gives each module pages of its own, which a
-/// breakpoint cannot disturb: engines that register with gdb use it, unless
+/// code that rivet links later beside it (written through the file) would
+/// not show there. Its page mode gives each module pages of its own, which
+/// a breakpoint cannot disturb, at some 12 KiB and 3 mappings a module:
+/// engines created while the process is debugged use it, unless
 /// `RIVET_ARENA_MODE` names a mode.
-fn engine_for(use_lmm: Option<bool>, debuggable: bool) -> rivet::Result<ExecutionEngine> {
+fn engine_for(use_lmm: Option<bool>, debugged: bool) -> rivet::Result<ExecutionEngine> {
     let arena = use_lmm.unwrap_or(rivet::DEFAULT_USE_LMM);
-    if debuggable && arena && std::env::var_os(ArenaMode::ENV).is_none() {
+    if debugged && arena && std::env::var_os(ArenaMode::ENV).is_none() {
         let config = ArenaConfig {
             mode: Some(ArenaMode::Pages),
             ..ArenaConfig::default()
@@ -112,7 +128,7 @@ impl Engine {
     #[pyo3(signature = (use_lmm=None))]
     fn new(py: Python<'_>, use_lmm: Option<bool>) -> PyResult<Engine> {
         let gdb = gdb_by_default();
-        let engine = engine_for(use_lmm, gdb).map_err(|e| to_py(py, e))?;
+        let engine = engine_for(use_lmm, gdb && debugging()).map_err(|e| to_py(py, e))?;
         // llvmlite's engine (MCJIT) lets a later module redefine a name an
         // earlier finalize defined; numba reloads cached functions that way.
         engine.allow_redefinition(true);
