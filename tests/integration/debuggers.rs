@@ -444,6 +444,98 @@ fn gdb_image_carries_the_modules_dwarf() {
     }
 }
 
+/// On each ELF instruction set, the object's DWARF comes through the link
+/// relocated, into the link map (only when asked for): `.debug_addr` holds
+/// the functions' linked addresses and the rest of the bytes are the
+/// object's.
+#[test]
+fn elf_dwarf_is_linked_on_x86_64_and_aarch64() {
+    use rivet::link::{self, Externals, LinkOptions, LinkUnit, SymbolTable};
+    use rivet::llvm::{TargetMachine, TargetOptions};
+    use rivet::load::{ObjectFile, SectionKind};
+    use rivet::memory::{Image, ImageConfig};
+
+    for triple in ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"] {
+        let tm = TargetMachine::new(&TargetOptions {
+            triple: Some(triple.to_string()),
+            reloc: RelocModel::Pic,
+            code_model: CodeModel::Small,
+            ..TargetOptions::default()
+        })
+        .unwrap();
+        let bytes = tm
+            .emit_object(&mut module(DEBUG_ARGS, "debug_args"))
+            .unwrap();
+        let object = ObjectFile::parse(&bytes, "debug_args.o").unwrap();
+        let info = object
+            .sections
+            .iter()
+            .find(|s| s.name == ".debug_info")
+            .unwrap();
+        assert_eq!(info.kind, SectionKind::Debug, "{triple}");
+        assert!(!info.kind.is_loaded() && !info.relocations.is_empty());
+
+        let link_with = |debug_info: bool| {
+            let mut memory = Image::new(ImageConfig {
+                base: 0x5555_0000_0000,
+                ..ImageConfig::default()
+            });
+            let mut linked = link::link(
+                &[LinkUnit {
+                    module: 1,
+                    object: &object,
+                }],
+                &SymbolTable::default(),
+                &Externals::default(),
+                &mut memory,
+                LinkOptions {
+                    map: true,
+                    skip_finalize: true,
+                    debug_info,
+                    ..LinkOptions::default()
+                },
+            )
+            .unwrap();
+            *linked.remove(0).map.unwrap()
+        };
+        assert!(link_with(false).dwarf.is_empty(), "{triple}: off, none");
+        let map = link_with(true);
+        let names: Vec<&str> = map.dwarf.iter().map(|d| d.name.as_str()).collect();
+        for want in [
+            ".debug_abbrev",
+            ".debug_info",
+            ".debug_str_offsets",
+            ".debug_str",
+            ".debug_addr",
+            ".debug_line",
+            ".debug_line_str",
+        ] {
+            assert!(names.contains(&want), "{triple}: {want} in {names:?}");
+        }
+        // Nothing of it was placed in the module's memory.
+        assert!(map.sections.iter().all(|s| !s.0.starts_with(".debug")));
+        let address = |name: &str| map.symbols.iter().find(|s| s.0 == name).unwrap().1;
+        let dwarf = |name: &str| &map.dwarf.iter().find(|d| d.name == name).unwrap().data;
+        let (scale, entry) = (address("rivet_dbg_scale"), address("rivet_dbg_entry"));
+        assert!(scale >= 0x5555_0000_0000 && entry > scale);
+        assert!(
+            holds_u64(dwarf(".debug_addr"), scale) && holds_u64(dwarf(".debug_addr"), entry),
+            "{triple}"
+        );
+        // Sections without fixups come through as they are.
+        let original = |name: &str| {
+            object
+                .sections
+                .iter()
+                .find(|s| s.name == name)
+                .unwrap()
+                .data
+        };
+        assert_eq!(dwarf(".debug_str"), original(".debug_str"));
+        assert_eq!(dwarf(".debug_abbrev"), original(".debug_abbrev"));
+    }
+}
+
 #[test]
 fn gdb_breaks_by_file_and_line_and_shows_arguments() {
     let Some(gdb) = gdb_on_path() else {
