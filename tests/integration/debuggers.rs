@@ -536,6 +536,73 @@ fn elf_dwarf_is_linked_on_x86_64_and_aarch64() {
     }
 }
 
+/// Debug sections rivet cannot use never fail an object or a link: one
+/// whose fixups have a type rivet does not know is dropped when the object
+/// is read, one whose fixup lies outside it is left out of the link's DWARF,
+/// and the rest of the DWARF and the code come through.
+#[test]
+fn unusable_debug_sections_are_left_out_not_fatal() {
+    use rivet::link::{self, Externals, LinkOptions, LinkUnit, SymbolTable};
+    use rivet::load::{ObjectFile, SectionKind};
+    use rivet::memory::{Image, ImageConfig};
+
+    let mut bytes = object(DEBUG_ARGS, "debug_args");
+    let (info_relas, line_relas) = {
+        let elf = Elf::parse(&bytes).unwrap();
+        let at = |name: &str| {
+            let h = elf
+                .section_headers
+                .iter()
+                .find(|h| elf.shdr_strtab.get_at(h.sh_name) == Some(name))
+                .unwrap_or_else(|| panic!("{name}"));
+            assert!(h.sh_size >= 24, "{name} holds a relocation");
+            h.sh_offset as usize
+        };
+        (at(".rela.debug_info"), at(".rela.debug_line"))
+    };
+    // Elf64_Rela: r_offset, r_info (symbol << 32 | type), r_addend.
+    // An x86-64 relocation type that does not exist, in .debug_info's.
+    bytes[info_relas + 8..info_relas + 12].copy_from_slice(&0xfeu32.to_le_bytes());
+    // A place far past the end of .debug_line.
+    bytes[line_relas..line_relas + 8].copy_from_slice(&0x7fff_fff0u64.to_le_bytes());
+
+    let object = ObjectFile::parse(&bytes, "debug_args.o").unwrap();
+    let kind = |name: &str| {
+        object
+            .sections
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap()
+            .kind
+    };
+    assert_eq!(kind(".debug_info"), SectionKind::Ignored);
+    assert_eq!(kind(".debug_line"), SectionKind::Debug);
+    assert_eq!(kind(".debug_addr"), SectionKind::Debug);
+
+    let mut memory = Image::new(ImageConfig::default());
+    let linked = link::link(
+        &[LinkUnit {
+            module: 1,
+            object: &object,
+        }],
+        &SymbolTable::default(),
+        &Externals::default(),
+        &mut memory,
+        LinkOptions {
+            map: true,
+            skip_finalize: true,
+            debug_info: true,
+            ..LinkOptions::default()
+        },
+    )
+    .unwrap();
+    let map = linked[0].map.as_ref().unwrap();
+    let names: Vec<&str> = map.dwarf.iter().map(|d| d.name.as_str()).collect();
+    assert!(!names.contains(&".debug_info") && !names.contains(&".debug_line"));
+    assert!(names.contains(&".debug_addr") && names.contains(&".debug_str"));
+    assert!(map.symbols.iter().any(|s| s.0 == "rivet_dbg_entry"));
+}
+
 #[test]
 fn gdb_breaks_by_file_and_line_and_shows_arguments() {
     let Some(gdb) = gdb_on_path() else {
