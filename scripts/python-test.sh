@@ -4,7 +4,8 @@
 #   - rivet's own tests (python/tests, pytest),
 #   - llvmlite 0.50's engine tests with rivet installed,
 #   - numba 0.68's codegen, caching and NRT tests plus a sample of its array
-#     and ufunc tests, with rivet installed (RIVET_INSTALL=1),
+#     and ufunc tests, and its gdb suites, with rivet installed
+#     (RIVET_INSTALL=1),
 #   - the compile-and-first-call benchmark (python/bench_numba.py).
 #
 # The virtual environment lives in target/python-venv (RIVET_PY_VENV to move
@@ -17,7 +18,7 @@ venv=${RIVET_PY_VENV:-$root/target/python-venv}
 python=${PYTHON:-python3}
 
 # Pinned versions (llvmlite 0.50.x and numba 0.68.x are what rivet targets).
-pins=(llvmlite==0.50.0 numba==0.68.1 numpy==2.4.6 maturin==1.16.0 pytest==9.2.0)
+pins=(llvmlite==0.50.0 numba==0.68.1 numpy==2.4.6 maturin==1.16.0 pytest==9.2.0 pexpect==4.9.0)
 
 if ! "$python" -c 'import venv, ensurepip' >/dev/null 2>&1; then
     echo "python-test: installing python3-venv"
@@ -99,6 +100,12 @@ for suite in "${numba_suites[@]}"; do
 done
 run_suite "numba array and ufunc sample, with rivet installed" \
     python -m numba.runtests -m 2 "${numba_sample[@]}"
+# gdb sees numba's debug=True code (breaks by file:line, shows arguments).
+# numba needs NUMBA_GDB_BINARY to find gdb; serial, as test_gdb_bindings
+# gives each case 20 s.
+command -v gdb >/dev/null || echo "python-test: no gdb (scripts/setup.sh installs it); numba skips these"
+run_suite "numba's gdb suites, with rivet installed" env NUMBA_GDB_BINARY=gdb \
+    python -m numba.runtests numba.tests.test_gdb_dwarf numba.tests.test_gdb_bindings
 unset RIVET_INSTALL
 
 if [ "${BENCH:-1}" != 0 ]; then

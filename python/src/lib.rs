@@ -15,7 +15,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use rivet::debug::perf::ProfilerOptions;
-use rivet::memory::SegmentClass;
+use rivet::memory::{Arena, ArenaConfig, ArenaMode, SegmentClass};
 use rivet::{Error, ExecutionEngine, ModuleId};
 
 mod orc;
@@ -55,6 +55,50 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Whether engines register their modules with gdb from the start: yes,
+/// as llvmlite's, unless `RIVET_GDB` is set to "0" (or to nothing).
+fn gdb_by_default() -> bool {
+    std::env::var_os("RIVET_GDB").is_none_or(|v| !v.is_empty() && v != "0")
+}
+
+/// Whether this process is being debugged: `RIVET_GDB=1` says so, and so
+/// does a tracer (a debugger that started the process or attached to it:
+/// `TracerPid` in `/proc/self/status`).
+fn debugging() -> bool {
+    if std::env::var_os("RIVET_GDB").is_some_and(|v| !v.is_empty() && v != "0") {
+        return true;
+    }
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("TracerPid:"))
+            .is_some_and(|pid| pid.trim() != "0")
+    })
+}
+
+/// An engine over the memory `use_lmm` asks for, fit for a debugger that
+/// sets breakpoints when `debugged`.
+///
+/// A debugger sets a breakpoint by writing into the code's page. The
+/// arena's dual-mapped mode runs code from a private mapping of a memory
+/// file, so such a write gives the process its own copy of the page, and
+/// code that rivet links later beside it (written through the file) would
+/// not show there. Its page mode gives each module pages of its own, which
+/// a breakpoint cannot disturb, at some 12 KiB and 3 mappings a module:
+/// engines created while the process is debugged use it, unless
+/// `RIVET_ARENA_MODE` names a mode.
+fn engine_for(use_lmm: Option<bool>, debugged: bool) -> rivet::Result<ExecutionEngine> {
+    let arena = use_lmm.unwrap_or(rivet::DEFAULT_USE_LMM);
+    if debugged && arena && std::env::var_os(ArenaMode::ENV).is_none() {
+        let config = ArenaConfig {
+            mode: Some(ArenaMode::Pages),
+            ..ArenaConfig::default()
+        };
+        return Ok(ExecutionEngine::new(Box::new(Arena::new(config)?)));
+    }
+    ExecutionEngine::with_lmm(use_lmm)
+}
+
 /// One rivet execution engine: objects in, addresses out.
 ///
 /// Calls keep the interpreter attached, so callbacks into Python (the symbol
@@ -85,10 +129,19 @@ impl Engine {
     #[new]
     #[pyo3(signature = (use_lmm=None))]
     fn new(py: Python<'_>, use_lmm: Option<bool>) -> PyResult<Engine> {
-        let engine = ExecutionEngine::with_lmm(use_lmm).map_err(|e| to_py(py, e))?;
+        let gdb = gdb_by_default();
+        let engine = engine_for(use_lmm, gdb && debugging()).map_err(|e| to_py(py, e))?;
         // llvmlite's engine (MCJIT) lets a later module redefine a name an
         // earlier finalize defined; numba reloads cached functions that way.
         engine.allow_redefinition(true);
+        // MCJIT also registers every module with gdb (its constructor adds
+        // LLVM's GDB registration listener), so numba's `debug=True` code
+        // is visible to gdb with no switch; so is rivet's, unless
+        // RIVET_GDB=0. The cost is paid per module: an ELF image of its
+        // symbols, plus its DWARF when the object carries any.
+        if gdb {
+            engine.enable_gdb(true);
+        }
         Ok(Engine {
             engine: RwLock::new(Some(Arc::new(engine))),
             ids: Mutex::new(HashMap::new()),
@@ -198,8 +251,9 @@ impl Engine {
             .map_err(|e| to_py(py, e))
     }
 
-    /// Registers modules linked from now on with gdb (JIT interface) and
-    /// writes a perf map naming their functions. Returns True.
+    /// Registers modules linked from now on with gdb (JIT interface; on by
+    /// default unless RIVET_GDB=0) and writes a perf map naming their
+    /// functions. Returns True.
     fn enable_jit_events(&self, py: Python<'_>) -> PyResult<bool> {
         let engine = self.get()?;
         engine.enable_gdb(true);

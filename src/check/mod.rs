@@ -973,6 +973,7 @@ fn link_inputs(options: &CheckOptions, inputs: &[Input]) -> std::result::Result<
             map: true,
             skip_finalize: false,
             later_definitions_win: false,
+            debug_info: false,
         },
     );
     let missing = missing.lock().unwrap_or_else(|e| e.into_inner()).clone();

@@ -7,14 +7,26 @@
 //! puts a breakpoint on. To (un)register, a JIT links (unlinks) its entry,
 //! names it in `relevant_entry`, sets `action_flag` and calls the function.
 //!
-//! There is one descriptor per process and other JITs use it too: libLLVM
-//! 22, which rivet links through its `llvm` feature, defines (and exports)
-//! both symbols, and LLVM's own JITs register through them. rivet therefore
-//! defines neither; it finds them at run time in the process's global
-//! symbol scope. When they are absent (rivet built without LLVM and embedded
-//! in a process that does not define them, or a libLLVM loaded with
-//! `RTLD_LOCAL`), [`GdbRegistration::register`] returns `Ok(None)` and the
-//! module is simply not visible to debuggers.
+//! Where the descriptor lives depends on how rivet is built:
+//!
+//! - With the `llvm` feature rivet links libLLVM 22, which defines (and
+//!   exports) both symbols; LLVM's own JITs register through them. rivet
+//!   then defines neither (a second strong definition would clash) and
+//!   finds libLLVM's at run time in the process's global symbol scope.
+//! - Without it (the Python extension, or the core embedded elsewhere)
+//!   rivet defines its own exported `__jit_debug_descriptor` and
+//!   `__jit_debug_register_code`, and uses them whenever the process's
+//!   global scope has no descriptor of its own. A process may hold several
+//!   descriptors, one per object file that defines them: in Python,
+//!   llvmlite's library keeps LLVM's as local symbols, and rivet's
+//!   extension module, loaded `RTLD_LOCAL`, keeps its own. gdb looks the
+//!   two names up in every object file it loads (static symbols included),
+//!   breaks on every `__jit_debug_register_code` it finds and reads every
+//!   descriptor's list, so each JIT registers through the one it can reach.
+//!
+//! When a build with the `llvm` feature finds no descriptor (a libLLVM
+//! loaded with `RTLD_LOCAL`), [`GdbRegistration::register`] returns
+//! `Ok(None)` and the module is simply not visible to debuggers.
 //!
 //! Every change rivet makes to the descriptor is made under one process-wide
 //! lock, so registrations from several engines and threads do not race each
@@ -67,8 +79,14 @@ fn lock() -> MutexGuard<'static, ()> {
     DESCRIPTOR_LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Looks the interface up in the process's global scope.
+/// The interface this process registers through: the process's global
+/// one if it has one, else (without the `llvm` feature) rivet's own.
 fn interface() -> Option<Interface> {
+    process_interface().or_else(own::interface)
+}
+
+/// Looks the interface up in the process's global scope.
+fn process_interface() -> Option<Interface> {
     let process = libloading::os::unix::Library::this();
     // SAFETY: the symbols are looked up as untyped addresses (`*mut c_void`),
     // which is what dlsym returns; their types are given below, from the
@@ -100,6 +118,52 @@ fn interface() -> Option<Interface> {
     // Only version 1 of the protocol exists; anything else is not a
     // descriptor rivet knows how to use.
     (version == 1).then_some(interface)
+}
+
+/// rivet's own descriptor and notification function, defined only when
+/// rivet does not link libLLVM (which defines them: see the module docs).
+#[cfg(not(feature = "llvm"))]
+mod own {
+    use super::{Interface, JitDescriptor};
+    use std::ptr;
+
+    /// The descriptor gdb reads. Its version is set statically, as the
+    /// protocol asks, since gdb may read it before any code runs. Written
+    /// only under [`super::DESCRIPTOR_LOCK`].
+    #[no_mangle]
+    #[used]
+    #[allow(non_upper_case_globals)]
+    pub static mut __jit_debug_descriptor: JitDescriptor = JitDescriptor {
+        version: 1,
+        action_flag: super::JIT_NOACTION,
+        relevant_entry: ptr::null_mut(),
+        first_entry: ptr::null_mut(),
+    };
+
+    /// The function gdb puts its breakpoint on. It must stay a real,
+    /// out-of-line function: `black_box` keeps its body from being folded
+    /// into another function's and the call to it from being removed.
+    #[no_mangle]
+    #[inline(never)]
+    pub extern "C" fn __jit_debug_register_code() {
+        std::hint::black_box(());
+    }
+
+    pub(super) fn interface() -> Option<Interface> {
+        Some(Interface {
+            descriptor: ptr::addr_of_mut!(__jit_debug_descriptor),
+            register_code: __jit_debug_register_code,
+        })
+    }
+}
+
+/// With the `llvm` feature libLLVM's descriptor is the process's; rivet
+/// defines none.
+#[cfg(feature = "llvm")]
+mod own {
+    pub(super) fn interface() -> Option<super::Interface> {
+        None
+    }
 }
 
 /// One module registered with the debugger; unregistered on drop.
@@ -134,7 +198,8 @@ impl std::fmt::Debug for GdbRegistration {
 
 impl GdbRegistration {
     /// Builds an ELF image describing `image` and registers it. Returns
-    /// `Ok(None)` when the process has no JIT interface to register with.
+    /// `Ok(None)` when the process has no JIT interface to register with
+    /// (only possible with the `llvm` feature: see the module docs).
     ///
     /// Fails (with [`Error::Memory`](crate::Error::Memory)) only when the
     /// image names an unwind section whose bytes cannot be read.
@@ -251,4 +316,50 @@ pub fn registered_symfiles() -> Vec<Vec<u8>> {
         }
     }
     images
+}
+
+#[cfg(all(test, not(feature = "llvm")))]
+mod tests {
+    use super::*;
+    use crate::debug::DebugSymbol;
+    use crate::load::Arch;
+
+    /// Without libLLVM in the process, rivet registers through its own
+    /// exported descriptor, which lists the module until it is dropped.
+    #[test]
+    fn without_libllvm_rivet_registers_through_its_own_descriptor() {
+        assert!(process_interface().is_none(), "no libLLVM in this binary");
+        let own = own::interface().unwrap();
+        assert_eq!(interface().unwrap().descriptor, own.descriptor);
+        // SAFETY: reading the version of rivet's own static descriptor.
+        assert_eq!(
+            unsafe { ptr::addr_of!((*own.descriptor).version).read() },
+            1
+        );
+
+        let symbols = [DebugSymbol {
+            name: "rivet_own_descriptor_probe",
+            addr: 0x7000_1000,
+            size: 16,
+            is_function: true,
+        }];
+        let image = ModuleImage {
+            name: "m",
+            arch: Arch::X86_64,
+            sections: &[],
+            symbols: &symbols,
+            dwarf: &[],
+        };
+        let registration = GdbRegistration::register(&image).unwrap().unwrap();
+        let listed = |r: &GdbRegistration| registered_symfiles().iter().any(|f| f == r.symfile());
+        assert!(listed(&registration));
+        let _guard = lock();
+        // SAFETY: under the lock; the descriptor is rivet's own static.
+        let first = unsafe { ptr::addr_of!((*own.descriptor).first_entry).read() };
+        assert!(!first.is_null());
+        drop(_guard);
+        let copy = registration.symfile().to_vec();
+        drop(registration);
+        assert!(!registered_symfiles().contains(&copy), "gone after drop");
+    }
 }

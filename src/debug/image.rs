@@ -7,7 +7,7 @@
 //! address in the same section or to the section's end.
 
 use super::{DebugSection, DebugSymbol};
-use crate::link::LinkMap;
+use crate::link::{DwarfSection, LinkMap};
 use crate::memory::SegmentClass;
 
 /// The sections and symbols of one linked module, borrowed from its link map.
@@ -23,6 +23,7 @@ use crate::memory::SegmentClass;
 ///     arch: Arch::X86_64,
 ///     sections: &parts.sections,
 ///     symbols: &parts.symbols,
+///     dwarf: parts.dwarf,
 /// };
 /// # let _ = image;
 /// # }
@@ -31,6 +32,8 @@ use crate::memory::SegmentClass;
 pub struct ImageParts<'a> {
     pub sections: Vec<DebugSection<'a>>,
     pub symbols: Vec<DebugSymbol<'a>>,
+    /// The map's relocated DWARF sections.
+    pub dwarf: &'a [DwarfSection],
 }
 
 impl<'a> ImageParts<'a> {
@@ -96,7 +99,11 @@ impl<'a> ImageParts<'a> {
                 }
             })
             .collect();
-        ImageParts { sections, symbols }
+        ImageParts {
+            sections,
+            symbols,
+            dwarf: &map.dwarf,
+        }
     }
 }
 
@@ -126,6 +133,7 @@ mod tests {
             .collect(),
             got: Vec::new(),
             stubs: Vec::new(),
+            dwarf: Vec::new(),
         }
     }
 

@@ -12,6 +12,7 @@ mod process_memory;
 pub mod symfile;
 pub mod unwind;
 
+use crate::link::DwarfSection;
 use crate::load::Arch;
 
 /// A linked module as debuggers and profilers see it: where its sections
@@ -23,6 +24,10 @@ pub struct ModuleImage<'a> {
     pub arch: Arch,
     pub sections: &'a [DebugSection<'a>],
     pub symbols: &'a [DebugSymbol<'a>],
+    /// The module's DWARF, relocated (empty when the object has none or
+    /// debug information was not asked for): carried in the debugger's
+    /// image, not in memory.
+    pub dwarf: &'a [DwarfSection],
 }
 
 /// A loaded section at its run-time address.

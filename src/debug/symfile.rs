@@ -10,6 +10,11 @@
 //! only from the file, so its relocated bytes are copied in, which lets gdb
 //! unwind through JIT frames that keep no frame pointer.
 //!
+//! The module's DWARF, when it has any, follows as non-allocated sections
+//! (`sh_addr` 0, `SHF_ALLOC` clear) holding its relocated bytes: its
+//! addresses are already the run-time ones, as in any `ET_EXEC` file, so
+//! the debugger uses them as they are.
+//!
 //! Section counts past the ELF limit of 0xff00 use the gABI's extended
 //! numbering (`e_shnum = 0`, `SHN_XINDEX`, `SHT_SYMTAB_SHNDX`).
 
@@ -114,8 +119,9 @@ impl Strings {
 /// `.eh_frame` sections from memory, so fails when one of them is not
 /// readable at the address the image gives.
 pub fn build(image: &ModuleImage<'_>) -> Result<Vec<u8>> {
-    let n = image.sections.len() as u32;
-    // Indices: 0 null, 1..=n the module's sections, then the tables.
+    let n = (image.sections.len() + image.dwarf.len()) as u32;
+    // Indices: 0 null, 1..=n the module's sections then its DWARF, then
+    // the tables.
     let symtab_index = n + 1;
     // Without extended numbering the last index is n + 3 and e_shnum n + 4,
     // which must stay below SHN_LORESERVE.
@@ -165,7 +171,25 @@ pub fn build(image: &ModuleImage<'_>) -> Result<Vec<u8>> {
         });
     }
 
-    // The section index of each symbol: the section holding its address.
+    for dwarf in image.dwarf {
+        let offset = out.pos();
+        out.0.extend_from_slice(&dwarf.data);
+        headers.push(Shdr {
+            name: shstr.add(&dwarf.name),
+            kind: SHT_PROGBITS,
+            flags: 0,
+            addr: 0,
+            offset,
+            size: dwarf.data.len() as u64,
+            link: 0,
+            info: 0,
+            align: 1,
+            entsize: 0,
+        });
+    }
+
+    // The section index of each symbol: the section holding its address
+    // (only loaded sections hold addresses).
     let mut order: Vec<usize> = (0..image.sections.len())
         .filter(|&i| image.sections[i].size != 0)
         .collect();
@@ -391,6 +415,7 @@ mod tests {
             arch: Arch::Aarch64,
             sections: &sections,
             symbols: &symbols,
+            dwarf: &[],
         };
         let bytes = build(&image).unwrap();
         let file = object::File::parse(&*bytes).unwrap();
@@ -501,6 +526,7 @@ mod tests {
             arch: Arch::X86_64,
             sections: &sections,
             symbols: &symbols,
+            dwarf: &[],
         };
         let bytes = build(&image).unwrap();
         assert_eq!(&bytes[60..62], &0u16.to_ne_bytes(), "e_shnum is 0");
@@ -540,6 +566,7 @@ mod tests {
             arch: Arch::X86_64,
             sections: &sections,
             symbols: &[],
+            dwarf: &[],
         };
         let err = build(&image).unwrap_err();
         assert!(matches!(err, crate::Error::Memory { .. }), "{err}");

@@ -284,6 +284,7 @@ impl ExecutionEngine {
             .collect();
         let options = LinkOptions {
             map: state.keep_maps || state.gdb || state.profiler.is_some(),
+            debug_info: state.gdb && state.memory.runs_code(),
             skip_finalize: false,
             // The library's own definitions shadow its link order's.
             later_definitions_win: true,

@@ -20,12 +20,16 @@
 //!
 //! # Locks
 //!
-//! Three, always taken in this order (a path may skip one, never go back):
-//! 1. `state`, a mutex over everything that changes: modules, the memory
+//! Four, always taken in this order (a path may skip one, never go back):
+//! 1. `initializers`, the turn to run static constructors or destructors
+//!    (held while they run, so that a call returns only once the
+//!    initializers it found due have run, even those another thread's call
+//!    took first; a thread that holds the turn may take it again);
+//! 2. `state`, a mutex over everything that changes: modules, the memory
 //!    manager, the externals;
-//! 2. `table`, a read-write lock over the names of linked modules; look-ups
+//! 3. `table`, a read-write lock over the names of linked modules; look-ups
 //!    of linked names take only its read side;
-//! 3. `guards`, a mutex over the [`CodeGuard`]s held; a leaf.
+//! 4. `guards`, a mutex over the [`CodeGuard`]s held; a leaf.
 //!
 //! No lock is held while JIT code runs (constructors, destructors, exit
 //! handlers). Callbacks that run while `state` is held (the object cache's,
@@ -190,6 +194,22 @@ impl std::fmt::Debug for CodeGuard<'_> {
     }
 }
 
+/// The turn to run initializers; `taken` when this holder took it (not a
+/// nested call on the thread that holds it).
+struct InitializerTurn<'e> {
+    engine: &'e ExecutionEngine,
+    taken: bool,
+}
+
+impl Drop for InitializerTurn<'_> {
+    fn drop(&mut self) {
+        if self.taken {
+            *lock(&self.engine.initializers) = None;
+            self.engine.initializers_done.notify_all();
+        }
+    }
+}
+
 /// The guards held now, by epoch. Every removal starts a new epoch.
 #[derive(Default)]
 struct Guards {
@@ -277,6 +297,9 @@ struct State {
 
 /// The engine: owns modules and the memory they are linked into.
 pub struct ExecutionEngine {
+    /// The thread running static constructors or destructors, if any.
+    initializers: Mutex<Option<std::thread::ThreadId>>,
+    initializers_done: std::sync::Condvar,
     state: Mutex<State>,
     table: RwLock<SymbolTable>,
     guards: Mutex<Guards>,
@@ -334,6 +357,8 @@ impl ExecutionEngine {
     /// objects only.
     pub fn new(memory: Box<dyn MemoryManager>) -> ExecutionEngine {
         ExecutionEngine {
+            initializers: Mutex::new(None),
+            initializers_done: std::sync::Condvar::new(),
             state: Mutex::new(State {
                 memory,
                 modules: BTreeMap::new(),
@@ -593,6 +618,25 @@ impl ExecutionEngine {
         }
     }
 
+    /// Waits for the turn to run initializers (see "Locks"); the turn is
+    /// given back when the value returned is dropped.
+    fn initializer_turn(&self) -> InitializerTurn<'_> {
+        let me = std::thread::current().id();
+        let mut owner = lock(&self.initializers);
+        while owner.is_some_and(|o| o != me) {
+            owner = self
+                .initializers_done
+                .wait(owner)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        let taken = owner.is_none();
+        *owner = Some(me);
+        InitializerTurn {
+            engine: self,
+            taken,
+        }
+    }
+
     fn release_guard(&self, epoch: u64) {
         {
             let mut guards = lock(&self.guards);
@@ -769,6 +813,8 @@ impl ExecutionEngine {
             map: *keep_maps || *gdb || profiler.is_some(),
             skip_finalize: false,
             later_definitions_win: *later_definitions_win,
+            // DWARF is relocated only for the debugger's image.
+            debug_info: *gdb && memory.runs_code(),
         };
         let linked = {
             let table = self.table_read();
@@ -865,7 +911,10 @@ impl ExecutionEngine {
     /// `.init_array`, `.ctors`, `__mod_init_func` and `.CRT$XC*`), lowest
     /// priority first, finalizing pending modules first. Each module's
     /// constructors run once.
+    /// When it returns, every constructor due when it was called has run,
+    /// also those another thread's call had taken and was still running.
     pub fn run_static_constructors(&self) -> Result<()> {
+        let _turn = self.initializer_turn();
         let (calls, guard) = {
             let mut state = lock(&self.state);
             self.link_pending(&mut state, None)?;
@@ -913,6 +962,7 @@ impl ExecutionEngine {
     /// removed (or dropped with its engine) after its constructors ran gets
     /// its destructors then.
     pub fn run_static_destructors(&self) -> Result<()> {
+        let _turn = self.initializer_turn();
         let (calls, guard) = {
             let mut state = lock(&self.state);
             let mut calls = Vec::new();
@@ -1174,7 +1224,7 @@ fn pending_closure(state: &State, table: &SymbolTable, name: &str) -> Option<Vec
 /// registers it with the process, and with the debugger (`gdb`) and the
 /// profiler when they are on.
 fn adopt(
-    module: LinkedModule,
+    mut module: LinkedModule,
     names: Box<[Arc<str>]>,
     name: &str,
     memory: &dyn MemoryManager,
@@ -1182,13 +1232,14 @@ fn adopt(
     profiler: &mut Option<Profiler>,
 ) -> Box<Linked> {
     let mut runtime = register_runtime(&module, memory.runs_code());
-    if let Some(map) = module.map.as_ref() {
+    if let Some(map) = module.map.as_mut() {
         let parts = ImageParts::from_link_map(map);
         let image = ModuleImage {
             name,
             arch: module.arch,
             sections: &parts.sections,
             symbols: &parts.symbols,
+            dwarf: parts.dwarf,
         };
         // Debug and profiler output is best effort: failing to describe a
         // module to them does not fail the link.
@@ -1198,6 +1249,8 @@ fn adopt(
         if let Some(p) = profiler.as_mut() {
             let _ = p.module_loaded(&image);
         }
+        // The registered image holds its own copy of the DWARF.
+        map.dwarf = Vec::new();
     }
     Box::new(Linked {
         module,

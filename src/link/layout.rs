@@ -108,7 +108,10 @@ fn class_of(kind: SectionKind) -> Option<SegmentClass> {
         SectionKind::Data | SectionKind::ZeroFill => Some(SegmentClass::Data),
         // Thread-local sections are laid out in the TLS block; the image of
         // `.tdata` is placed in ReadOnly by `plan` itself.
-        SectionKind::Ignored | SectionKind::TlsData | SectionKind::TlsZeroFill => None,
+        SectionKind::Ignored
+        | SectionKind::Debug
+        | SectionKind::TlsData
+        | SectionKind::TlsZeroFill => None,
     }
 }
 
@@ -277,7 +280,13 @@ pub(crate) fn plan(
     let mut tls_pair_of_symbol = vec![NONE; object.symbols.len()];
     let mut tls_module_pair = NONE;
     let mut props_cache = PropsCache::default();
-    for section in &object.sections {
+    // Debug sections' fixups only ever name addresses (they are relocated
+    // apart, in `debug_sections`): they need no GOT slot, stub or TLS pair.
+    for section in object
+        .sections
+        .iter()
+        .filter(|s| s.kind != SectionKind::Debug)
+    {
         for reloc in &section.relocations {
             let kind = reloc.kind;
             let props = props_cache.get(kind);

@@ -34,11 +34,13 @@
 //! existing one. Bindings in code already finalized never change.
 
 mod apply;
+mod debug_sections;
 mod hash;
 mod layout;
 mod runtime_info;
 mod symbols;
 
+pub use debug_sections::DwarfSection;
 pub use hash::{NameHasher, NameMap};
 pub use runtime_info::{InitArray, RuntimeInfo, TlsTemplate};
 pub use symbols::{Export, Externals, Strength, SymbolResolver, SymbolTable};
@@ -83,6 +85,10 @@ pub struct LinkOptions {
     /// [`Error::DuplicateSymbol`]. Two strong definitions linked together
     /// are an error either way.
     pub later_definitions_win: bool,
+    /// Relocate each object's DWARF (`.debug_*` sections) into heap
+    /// buffers, carried in its [`LinkMap::dwarf`] (so only with `map`), for
+    /// debuggers. Off, DWARF costs nothing at link time.
+    pub debug_info: bool,
 }
 
 /// A linked module: its memory and the names it defines.
@@ -115,6 +121,9 @@ pub struct LinkMap {
     pub got: Vec<(String, u64, u64)>,
     /// (target, stub address) of each stub reserved.
     pub stubs: Vec<(String, u64)>,
+    /// The object's DWARF sections, relocated against the addresses above
+    /// (with [`LinkOptions::debug_info`]; else empty).
+    pub dwarf: Vec<DwarfSection>,
 }
 
 /// Where one not-owned symbol of an object resolves to.
@@ -666,7 +675,7 @@ fn link_allocated(
                 ));
             }
         }
-        let map = options.map.then(|| {
+        let mut map = options.map.then(|| {
             build_map(
                 object,
                 &layouts[oi],
@@ -675,6 +684,9 @@ fn link_allocated(
                 &section_addrs[oi],
             )
         });
+        if let (true, Some(map)) = (options.debug_info, map.as_mut()) {
+            map.dwarf = debug_sections::relocate(object, &section_targets[oi], &symbol_addrs[oi]);
+        }
         let mut runtime = runtime_info::collect(object, &section_addrs[oi]);
         runtime.tls = tls;
         out.push((exports, map, runtime));

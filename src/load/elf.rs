@@ -45,9 +45,14 @@ pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'
                 format!("section `{sec_name}` has alignment {align}, not a power of two"),
             ));
         }
-        let bytes = match kind {
-            SectionKind::Ignored | SectionKind::ZeroFill => &[][..],
-            _ => sh.data(endian, data).map_err(bad)?,
+        let (kind, bytes) = match kind {
+            SectionKind::Ignored | SectionKind::ZeroFill => (kind, &[][..]),
+            // Debug information is best effort: unreadable, it is left out.
+            SectionKind::Debug => match sh.data(endian, data) {
+                Ok(bytes) => (kind, bytes),
+                Err(_) => (SectionKind::Ignored, &[][..]),
+            },
+            _ => (kind, sh.data(endian, data).map_err(bad)?),
         };
         sections.push(Section {
             name: sec_name,
@@ -117,8 +122,7 @@ pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'
             }
         };
         if let Definition::Section { section, .. } = definition {
-            if sections[section as usize].kind == SectionKind::Ignored && binding != Binding::Local
-            {
+            if !sections[section as usize].kind.is_loaded() && binding != Binding::Local {
                 // A global defined in a section rivet does not load.
                 return Err(malformed(
                     name,
@@ -136,6 +140,32 @@ pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'
     }
 
     for (index, sh) in table.enumerate() {
+        let sh_type = sh.sh_type(endian);
+        let target_index = sh.sh_info(endian) as usize;
+        if matches!(sh_type, elf::SHT_RELA | elf::SHT_REL | elf::SHT_CREL)
+            && sections
+                .get(target_index)
+                .is_some_and(|s| s.kind == SectionKind::Debug)
+        {
+            // A debug section whose fixups rivet cannot read (REL, an
+            // unknown type, a bad symbol) is left out, as if the object had
+            // none: debug information never fails an object.
+            let parsed = match sh.rela(endian, data) {
+                Ok(Some((relas, _link))) => {
+                    relocations_of(name, arch, sections[target_index].name, relas, &symbols).ok()
+                }
+                _ => None,
+            };
+            let section = &mut sections[target_index];
+            match parsed {
+                Some(relocations) => section.relocations = relocations,
+                None => {
+                    section.kind = SectionKind::Ignored;
+                    section.data = &[];
+                }
+            }
+            continue;
+        }
         let (relas, _link) = match sh.rela(endian, data).map_err(bad)? {
             Some(r) => r,
             None => {
@@ -167,50 +197,7 @@ pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'
         if !target.kind.is_loaded() {
             continue;
         }
-        let target_name = target.name;
-        let mut relocations = Vec::with_capacity(relas.len());
-        for rela in relas {
-            let offset = rela.r_offset(endian);
-            let r_type = rela.r_type(endian, false);
-            let mapped = match arch {
-                Arch::X86_64 => x86_64_kind(r_type),
-                Arch::Aarch64 => aarch64_kind(r_type),
-            };
-            let kind = match mapped {
-                Mapped::Kind(kind) => kind,
-                Mapped::Skip => continue,
-                Mapped::Unsupported => {
-                    return Err(Error::UnsupportedRelocation {
-                        object: name.to_string(),
-                        section: target_name.to_string(),
-                        offset,
-                        kind: unsupported_name(arch, r_type),
-                    })
-                }
-            };
-            let sym_index = rela.r_sym(endian, false) as usize;
-            let Some(sym) = symbols.get(sym_index) else {
-                return Err(malformed(
-                    name,
-                    format!(
-                        "relocation at {target_name}+{offset:#x} names missing symbol {sym_index}"
-                    ),
-                ));
-            };
-            let target = match (sym.kind, sym.definition) {
-                (SymbolKind::Section, Definition::Section { section, .. }) => {
-                    Target::Section(section)
-                }
-                _ => Target::Symbol(SymbolIndex(sym_index).0 as u32),
-            };
-            relocations.push(Relocation {
-                offset,
-                kind,
-                target,
-                addend: rela.r_addend(endian),
-                subtrahend: None,
-            });
-        }
+        let relocations = relocations_of(name, arch, target.name, relas, &symbols)?;
         sections[target_index].relocations = relocations;
     }
 
@@ -221,6 +208,59 @@ pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'
         sections,
         symbols,
     })
+}
+
+/// The model's relocations of one RELA section, which applies to section
+/// `target_name`.
+#[inline]
+fn relocations_of(
+    name: &str,
+    arch: Arch,
+    target_name: &str,
+    relas: &[elf::Rela64<LittleEndian>],
+    symbols: &[Symbol<'_>],
+) -> Result<Vec<Relocation>> {
+    let endian = LittleEndian;
+    let mut relocations = Vec::with_capacity(relas.len());
+    for rela in relas {
+        let offset = rela.r_offset(endian);
+        let r_type = rela.r_type(endian, false);
+        let mapped = match arch {
+            Arch::X86_64 => x86_64_kind(r_type),
+            Arch::Aarch64 => aarch64_kind(r_type),
+        };
+        let kind = match mapped {
+            Mapped::Kind(kind) => kind,
+            Mapped::Skip => continue,
+            Mapped::Unsupported => {
+                return Err(Error::UnsupportedRelocation {
+                    object: name.to_string(),
+                    section: target_name.to_string(),
+                    offset,
+                    kind: unsupported_name(arch, r_type),
+                })
+            }
+        };
+        let sym_index = rela.r_sym(endian, false) as usize;
+        let Some(sym) = symbols.get(sym_index) else {
+            return Err(malformed(
+                name,
+                format!("relocation at {target_name}+{offset:#x} names missing symbol {sym_index}"),
+            ));
+        };
+        let target = match (sym.kind, sym.definition) {
+            (SymbolKind::Section, Definition::Section { section, .. }) => Target::Section(section),
+            _ => Target::Symbol(SymbolIndex(sym_index).0 as u32),
+        };
+        relocations.push(Relocation {
+            offset,
+            kind,
+            target,
+            addend: rela.r_addend(endian),
+            subtrahend: None,
+        });
+    }
+    Ok(relocations)
 }
 
 fn str_of<'data>(object: &str, bytes: &'data [u8]) -> Result<&'data str> {
@@ -257,8 +297,20 @@ fn section_kind(
 ) -> Result<SectionKind> {
     let flags = sh.sh_flags(endian).0;
     let sh_type = sh.sh_type(endian);
-    if index.0 == 0 || flags & elf::SHF_ALLOC.0 == 0 {
+    if index.0 == 0 {
         return Ok(SectionKind::Ignored);
+    }
+    if flags & elf::SHF_ALLOC.0 == 0 {
+        // DWARF, uncompressed (relocations of a compressed section apply to
+        // its inflated bytes, which rivet does not produce).
+        let dwarf = name.starts_with(".debug_")
+            && sh_type == elf::SHT_PROGBITS
+            && flags & elf::SHF_COMPRESSED.0 == 0;
+        return Ok(if dwarf {
+            SectionKind::Debug
+        } else {
+            SectionKind::Ignored
+        });
     }
     if flags & elf::SHF_TLS.0 != 0 {
         return Ok(if sh_type == elf::SHT_NOBITS {

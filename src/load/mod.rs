@@ -59,14 +59,19 @@ pub enum SectionKind {
     TlsData,
     /// Zero-initialized thread-local data (`.tbss`).
     TlsZeroFill,
-    /// Not loaded: debug info, notes, symbol and string tables, relocation tables.
+    /// Debug information (an ELF `.debug_*` section: DWARF). Not loaded and
+    /// takes no memory in a module; kept in the model, with its bytes and
+    /// relocations, so that the linker can relocate a heap copy for
+    /// debuggers when debugging is on.
+    Debug,
+    /// Not loaded: notes, symbol and string tables, relocation tables.
     Ignored,
 }
 
 impl SectionKind {
     /// Whether the section is placed in memory.
     pub fn is_loaded(self) -> bool {
-        self != SectionKind::Ignored
+        !matches!(self, SectionKind::Ignored | SectionKind::Debug)
     }
 
     /// Whether the section is thread-local (each thread has its own copy).

@@ -21,6 +21,7 @@ use rivet::debug::image::ImageParts;
 use rivet::debug::perf::{Profiler, ProfilerOptions};
 use rivet::debug::ModuleImage;
 use rivet::link::LinkMap;
+use rivet::llvm::{CodeModel, RelocModel};
 use rivet::load::Arch;
 use rivet::ExecutionEngine;
 
@@ -151,6 +152,7 @@ fn gdb_descriptor_lists_module_until_drop() {
         arch: host_arch(),
         sections: &parts.sections,
         symbols: &parts.symbols,
+        dwarf: parts.dwarf,
     };
     let registration = GdbRegistration::register(&image)
         .unwrap()
@@ -208,6 +210,7 @@ fn gdb_registrations_from_many_threads_keep_the_list_intact() {
         arch: host_arch(),
         sections: &parts.sections,
         symbols: &parts.symbols,
+        dwarf: parts.dwarf,
     };
     // Four threads register the module 25 times each and drop the
     // registrations in an order of their own, interleaving on the list.
@@ -370,6 +373,308 @@ fn gdb_breaks_in_jit_function_and_backtraces_through_it() {
     );
 }
 
+/// `debug_args.c` compiled to IR with `-g` (DWARF 5): see the fixture.
+const DEBUG_ARGS: &str = include_str!("../../fixtures/debug/debug_args.ll");
+
+/// Little-endian u64s of `bytes` at every offset that holds a whole one.
+fn holds_u64(bytes: &[u8], value: u64) -> bool {
+    bytes
+        .windows(8)
+        .any(|w| u64::from_le_bytes(w.try_into().unwrap()) == value)
+}
+
+/// Also the program gdb runs in [`gdb_breaks_by_file_and_line_and_shows_arguments`]:
+/// an engine with gdb registration on links the `-g` fixture; the image it
+/// registers carries the module's DWARF, relocated (the functions' run-time
+/// addresses in `.debug_addr`), outside the module's memory; then the code
+/// runs (under gdb, stopping at `debug_args.c:4`).
+#[test]
+fn gdb_image_carries_the_modules_dwarf() {
+    for (model, code) in [
+        (RelocModel::Pic, CodeModel::Small),
+        // numba's objects: static, large code model.
+        (RelocModel::Static, CodeModel::Large),
+    ] {
+        let engine = rivet::create_mcjit_compiler(
+            module(DEBUG_ARGS, "debug_args"),
+            machine(model, code),
+            Some(true),
+        )
+        .unwrap();
+        // Before the first look-up, which links the module.
+        engine.enable_gdb(true);
+        let entry = engine.get_function_address("rivet_dbg_entry").unwrap();
+        let scale = engine.get_function_address("rivet_dbg_scale").unwrap();
+
+        let listed = gdb::registered_symfiles();
+        let ours = listed
+            .iter()
+            .find(|f| names_at(f, "rivet_dbg_entry", entry))
+            .expect("the module is registered");
+        let elf = Elf::parse(ours).unwrap();
+        let section = |name: &str| {
+            elf.section_headers
+                .iter()
+                .find(|h| elf.shdr_strtab.get_at(h.sh_name) == Some(name))
+                .unwrap_or_else(|| panic!("{model:?}/{code:?}: no {name} in the image"))
+        };
+        for name in [
+            ".debug_info",
+            ".debug_abbrev",
+            ".debug_line",
+            ".debug_str",
+            ".debug_addr",
+        ] {
+            let h = section(name);
+            assert!(h.sh_size > 0, "{name}");
+            assert_eq!(
+                h.sh_flags & u64::from(goblin::elf::section_header::SHF_ALLOC),
+                0
+            );
+            assert_eq!(h.sh_addr, 0, "{name} takes no memory");
+        }
+        let addr = section(".debug_addr");
+        let bytes = &ours[addr.sh_offset as usize..(addr.sh_offset + addr.sh_size) as usize];
+        assert!(
+            holds_u64(bytes, scale) && holds_u64(bytes, entry),
+            "{model:?}/{code:?}: .debug_addr holds the run-time addresses"
+        );
+        // SAFETY: finalized `i64 (i64)`: (7 * 3 + 1) - 1.
+        assert_eq!(unsafe { call1::<i64, i64>(entry, 7) }, 21);
+    }
+}
+
+/// On each ELF instruction set, the object's DWARF comes through the link
+/// relocated, into the link map (only when asked for): `.debug_addr` holds
+/// the functions' linked addresses and the rest of the bytes are the
+/// object's.
+#[test]
+fn elf_dwarf_is_linked_on_x86_64_and_aarch64() {
+    use rivet::link::{self, Externals, LinkOptions, LinkUnit, SymbolTable};
+    use rivet::llvm::{TargetMachine, TargetOptions};
+    use rivet::load::{ObjectFile, SectionKind};
+    use rivet::memory::{Image, ImageConfig};
+
+    for triple in ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"] {
+        let tm = TargetMachine::new(&TargetOptions {
+            triple: Some(triple.to_string()),
+            reloc: RelocModel::Pic,
+            code_model: CodeModel::Small,
+            ..TargetOptions::default()
+        })
+        .unwrap();
+        let bytes = tm
+            .emit_object(&mut module(DEBUG_ARGS, "debug_args"))
+            .unwrap();
+        let object = ObjectFile::parse(&bytes, "debug_args.o").unwrap();
+        let info = object
+            .sections
+            .iter()
+            .find(|s| s.name == ".debug_info")
+            .unwrap();
+        assert_eq!(info.kind, SectionKind::Debug, "{triple}");
+        assert!(!info.kind.is_loaded() && !info.relocations.is_empty());
+
+        let link_with = |debug_info: bool| {
+            let mut memory = Image::new(ImageConfig {
+                base: 0x5555_0000_0000,
+                ..ImageConfig::default()
+            });
+            let mut linked = link::link(
+                &[LinkUnit {
+                    module: 1,
+                    object: &object,
+                }],
+                &SymbolTable::default(),
+                &Externals::default(),
+                &mut memory,
+                LinkOptions {
+                    map: true,
+                    skip_finalize: true,
+                    debug_info,
+                    ..LinkOptions::default()
+                },
+            )
+            .unwrap();
+            *linked.remove(0).map.unwrap()
+        };
+        assert!(link_with(false).dwarf.is_empty(), "{triple}: off, none");
+        let map = link_with(true);
+        let names: Vec<&str> = map.dwarf.iter().map(|d| d.name.as_str()).collect();
+        for want in [
+            ".debug_abbrev",
+            ".debug_info",
+            ".debug_str_offsets",
+            ".debug_str",
+            ".debug_addr",
+            ".debug_line",
+            ".debug_line_str",
+        ] {
+            assert!(names.contains(&want), "{triple}: {want} in {names:?}");
+        }
+        // Nothing of it was placed in the module's memory.
+        assert!(map.sections.iter().all(|s| !s.0.starts_with(".debug")));
+        let address = |name: &str| map.symbols.iter().find(|s| s.0 == name).unwrap().1;
+        let dwarf = |name: &str| &map.dwarf.iter().find(|d| d.name == name).unwrap().data;
+        let (scale, entry) = (address("rivet_dbg_scale"), address("rivet_dbg_entry"));
+        assert!(scale >= 0x5555_0000_0000 && entry > scale);
+        assert!(
+            holds_u64(dwarf(".debug_addr"), scale) && holds_u64(dwarf(".debug_addr"), entry),
+            "{triple}"
+        );
+        // Sections without fixups come through as they are.
+        let original = |name: &str| {
+            object
+                .sections
+                .iter()
+                .find(|s| s.name == name)
+                .unwrap()
+                .data
+        };
+        assert_eq!(dwarf(".debug_str"), original(".debug_str"));
+        assert_eq!(dwarf(".debug_abbrev"), original(".debug_abbrev"));
+    }
+}
+
+/// Debug sections rivet cannot use never fail an object or a link: one
+/// whose fixups have a type rivet does not know is dropped when the object
+/// is read, one whose fixup lies outside it is left out of the link's DWARF,
+/// and the rest of the DWARF and the code come through.
+#[test]
+fn unusable_debug_sections_are_left_out_not_fatal() {
+    use rivet::link::{self, Externals, LinkOptions, LinkUnit, SymbolTable};
+    use rivet::load::{ObjectFile, SectionKind};
+    use rivet::memory::{Image, ImageConfig};
+
+    let mut bytes = object(DEBUG_ARGS, "debug_args");
+    let (info_relas, line_relas) = {
+        let elf = Elf::parse(&bytes).unwrap();
+        let at = |name: &str| {
+            let h = elf
+                .section_headers
+                .iter()
+                .find(|h| elf.shdr_strtab.get_at(h.sh_name) == Some(name))
+                .unwrap_or_else(|| panic!("{name}"));
+            assert!(h.sh_size >= 24, "{name} holds a relocation");
+            h.sh_offset as usize
+        };
+        (at(".rela.debug_info"), at(".rela.debug_line"))
+    };
+    // Elf64_Rela: r_offset, r_info (symbol << 32 | type), r_addend.
+    // An x86-64 relocation type that does not exist, in .debug_info's.
+    bytes[info_relas + 8..info_relas + 12].copy_from_slice(&0xfeu32.to_le_bytes());
+    // A place far past the end of .debug_line.
+    bytes[line_relas..line_relas + 8].copy_from_slice(&0x7fff_fff0u64.to_le_bytes());
+
+    let object = ObjectFile::parse(&bytes, "debug_args.o").unwrap();
+    let kind = |name: &str| {
+        object
+            .sections
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap()
+            .kind
+    };
+    assert_eq!(kind(".debug_info"), SectionKind::Ignored);
+    assert_eq!(kind(".debug_line"), SectionKind::Debug);
+    assert_eq!(kind(".debug_addr"), SectionKind::Debug);
+
+    let mut memory = Image::new(ImageConfig::default());
+    let linked = link::link(
+        &[LinkUnit {
+            module: 1,
+            object: &object,
+        }],
+        &SymbolTable::default(),
+        &Externals::default(),
+        &mut memory,
+        LinkOptions {
+            map: true,
+            skip_finalize: true,
+            debug_info: true,
+            ..LinkOptions::default()
+        },
+    )
+    .unwrap();
+    let map = linked[0].map.as_ref().unwrap();
+    let names: Vec<&str> = map.dwarf.iter().map(|d| d.name.as_str()).collect();
+    assert!(!names.contains(&".debug_info") && !names.contains(&".debug_line"));
+    assert!(names.contains(&".debug_addr") && names.contains(&".debug_str"));
+    assert!(map.symbols.iter().any(|s| s.0 == "rivet_dbg_entry"));
+}
+
+#[test]
+fn gdb_breaks_by_file_and_line_and_shows_arguments() {
+    let Some(gdb) = gdb_on_path() else {
+        eprintln!(
+            "SKIPPED gdb_breaks_by_file_and_line_and_shows_arguments: \
+             gdb is not on PATH (scripts/setup.sh installs it)"
+        );
+        return;
+    };
+    let exe = std::env::current_exe().unwrap();
+    let mut command = Command::new(gdb);
+    command
+        .args(["-nx", "-batch"])
+        .args(["-ex", "set debuginfod enabled off"])
+        .args(["-ex", "set startup-with-shell off"])
+        .args(["-ex", "set breakpoint pending on"])
+        .args(["-ex", "break debug_args.c:4"])
+        .args(["-ex", "run"])
+        .args(["-ex", "info args"])
+        .args(["-ex", "bt 2"])
+        .args(["-ex", "next"])
+        .args(["-ex", "info locals"])
+        .args(["-ex", "kill"])
+        .arg("--args")
+        .arg(&exe)
+        .args([
+            "debuggers::gdb_image_carries_the_modules_dwarf",
+            "--exact",
+            "--test-threads=1",
+            "--nocapture",
+        ]);
+    let (status, output) = output_within(command, Duration::from_secs(300));
+    assert!(status.is_some(), "gdb did not finish in time:\n{output}");
+
+    // The line breakpoint, pending until the module was registered, bound
+    // and was hit, with the arguments in the stop line:
+    // `Thread 2 "..." hit Breakpoint 1, rivet_dbg_scale (x=7, factor=3) at ./debug_args.c:4`.
+    let stop = output
+        .lines()
+        .find(|l| l.contains("Breakpoint 1, "))
+        .unwrap_or_else(|| panic!("the breakpoint was not hit:\n{output}"));
+    assert!(
+        stop.contains("rivet_dbg_scale (x=7, factor=3) at ") && stop.ends_with("debug_args.c:4"),
+        "{stop}\n{output}"
+    );
+    // `info args`.
+    assert!(
+        output.lines().any(|l| l == "x = 7") && output.lines().any(|l| l == "factor = 3"),
+        "{output}"
+    );
+    // The backtrace shows source positions in both JIT frames.
+    let traces = backtraces(&output);
+    assert_eq!(traces.len(), 1, "{output}");
+    assert!(
+        traces[0][0].contains("rivet_dbg_scale (x=7, factor=3) at ")
+            && traces[0][0].ends_with("debug_args.c:4"),
+        "{output}"
+    );
+    assert!(
+        traces[0].len() >= 2
+            && traces[0][1].contains(" in rivet_dbg_entry (x=7) at ")
+            && traces[0][1].ends_with("debug_args.c:11"),
+        "frame 1 is the JIT caller, with its line:\n{output}"
+    );
+    // `next` steps to line 5, after `product` was computed.
+    assert!(
+        output.lines().any(|l| l.starts_with("5\t")),
+        "next stops at line 5:\n{output}"
+    );
+    assert!(output.lines().any(|l| l == "product = 21"), "{output}");
+}
+
 /// A fresh directory for one test's output files.
 fn scratch(test: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("rivet-debuggers-{}-{test}", std::process::id()));
@@ -398,6 +703,7 @@ fn perf_map_lines_match_the_engines_addresses() {
             arch: host_arch(),
             sections: &parts.sections,
             symbols: &parts.symbols,
+            dwarf: parts.dwarf,
         };
         let dir = scratch(&format!("perf-map-{lmm}"));
         let mut profiler = Profiler::open(ProfilerOptions {
@@ -496,6 +802,7 @@ fn jitdump_records_every_function_with_its_code() {
         arch: host_arch(),
         sections: &parts.sections,
         symbols: &parts.symbols,
+        dwarf: parts.dwarf,
     };
     let dir = scratch("jitdump");
     let options = ProfilerOptions {
