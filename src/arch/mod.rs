@@ -169,6 +169,19 @@ impl RelocKind {
         }
     }
 
+    /// Whether DWARF uses fixups of this kind: absolute addresses, section
+    /// offsets and thread-local offsets. Anything else in a debug section
+    /// (PC-relative, GOT, branch) has no meaning there.
+    pub fn is_debug_info_fixup(self) -> bool {
+        use aarch64::Reloc as A;
+        use x86_64::Reloc as X;
+        matches!(
+            self,
+            RelocKind::X86_64(X::Abs64 | X::Abs32 | X::Abs32S | X::DtpOff32 | X::DtpOff64)
+                | RelocKind::Aarch64(A::Abs64 | A::Abs32)
+        )
+    }
+
     /// Whether this fixup, at byte `field` of `code`, is a GOT load the
     /// linker may turn into a direct reference to its target (no GOT slot):
     /// x86-64 `GOTPCRELX` on a RIP-relative `mov`. False for every other kind.

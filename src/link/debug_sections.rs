@@ -21,7 +21,7 @@
 //! ([`LinkOptions::debug_info`](super::LinkOptions::debug_info)), which the
 //! engine does when it registers modules with gdb.
 
-use crate::arch::{aarch64, x86_64, FixupValues, RelocKind};
+use crate::arch::{FixupValues, RelocKind};
 use crate::error::RelocationSite;
 use crate::load::{ObjectFile, Relocation, Section, SectionKind, Target};
 use crate::{Error, Result};
@@ -33,19 +33,6 @@ pub struct DwarfSection {
     pub name: String,
     /// Its bytes, relocated.
     pub data: Vec<u8>,
-}
-
-/// Whether DWARF uses fixups of this kind: absolute addresses and section
-/// offsets, and thread-local offsets. Anything else in a debug section
-/// (PC-relative, GOT, branch) has no meaning there.
-fn used_by_dwarf(kind: RelocKind) -> bool {
-    use aarch64::Reloc as A;
-    use x86_64::Reloc as X;
-    matches!(
-        kind,
-        RelocKind::X86_64(X::Abs64 | X::Abs32 | X::Abs32S | X::DtpOff32 | X::DtpOff64)
-            | RelocKind::Aarch64(A::Abs64 | A::Abs32)
-    )
 }
 
 /// The relocated DWARF sections of `object`, in the object's order.
@@ -83,7 +70,7 @@ pub(crate) fn relocate_section(
 ) -> Result<Vec<u8>> {
     let mut data = section.data.to_vec();
     for reloc in &section.relocations {
-        if !used_by_dwarf(reloc.kind) {
+        if !reloc.kind.is_debug_info_fixup() {
             return Err(bad(object, section, reloc, "not a fixup DWARF uses"));
         }
         let target = match reloc.target {
@@ -136,6 +123,7 @@ fn bad(object: &ObjectFile<'_>, section: &Section<'_>, reloc: &Relocation, reaso
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arch::x86_64;
     use crate::load::{Arch, Binding, Definition, Format, Symbol, SymbolKind};
     use x86_64::Reloc as X;
 
