@@ -6,7 +6,7 @@
 //! DWARF is never loaded: it takes no memory in the module and never enters
 //! the arena. Each section is copied into a heap buffer of its own and
 //! patched through the same range-checked fixup arithmetic as code
-//! ([`RelocKind::apply`]). In the debugger's image the sections are
+//! ([`RelocKind::apply`](crate::arch::RelocKind::apply)). In the debugger's image the sections are
 //! non-allocated (address 0), so a reference from one debug section into
 //! another (`R_X86_64_32` against `.debug_str` + 0x1c) becomes the offset it
 //! names, and a reference to code or data (`R_X86_64_64` against `.ltext` +
@@ -21,7 +21,7 @@
 //! ([`LinkOptions::debug_info`](super::LinkOptions::debug_info)), which the
 //! engine does when it registers modules with gdb.
 
-use crate::arch::{FixupValues, RelocKind};
+use crate::arch::FixupValues;
 use crate::error::RelocationSite;
 use crate::load::{ObjectFile, Relocation, Section, SectionKind, Target};
 use crate::{Error, Result};
@@ -123,7 +123,7 @@ fn bad(object: &ObjectFile<'_>, section: &Section<'_>, reloc: &Relocation, reaso
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arch::x86_64;
+    use crate::arch::{x86_64, RelocKind};
     use crate::load::{Arch, Binding, Definition, Format, Symbol, SymbolKind};
     use x86_64::Reloc as X;
 
