@@ -236,6 +236,12 @@ pub struct ObjectFile<'data> {
 impl<'data> ObjectFile<'data> {
     /// Parses a relocatable object of any supported format.
     pub fn parse(data: &'data [u8], name: &str) -> Result<ObjectFile<'data>> {
+        let object = Self::parse_format(data, name)?;
+        object.check_symbol_offsets()?;
+        Ok(object)
+    }
+
+    fn parse_format(data: &'data [u8], name: &str) -> Result<ObjectFile<'data>> {
         match object::FileKind::parse(data) {
             Ok(object::FileKind::Elf64) => elf::parse(data, name),
             Ok(object::FileKind::Elf32) => Err(unsupported(name, "32-bit ELF")),
@@ -246,6 +252,37 @@ impl<'data> ObjectFile<'data> {
             Ok(kind) => Err(unsupported(name, &format!("{kind:?} files"))),
             Err(e) => Err(malformed(name, e.to_string())),
         }
+    }
+
+    /// Every symbol defined in a section lies inside it: at most at its
+    /// end (a symbol may mark the end, as `__stop_` and end labels do),
+    /// never past it. Checked once here for every format, so the linker
+    /// never exports an address outside the memory it placed.
+    fn check_symbol_offsets(&self) -> Result<()> {
+        for symbol in &self.symbols {
+            let Definition::Section { section, offset } = symbol.definition else {
+                continue;
+            };
+            let Some(placed) = self.sections.get(section as usize) else {
+                return Err(malformed(
+                    &self.name,
+                    format!(
+                        "symbol `{}` is defined in section {section}, which the object does not have",
+                        symbol.name
+                    ),
+                ));
+            };
+            if offset > placed.size {
+                return Err(Error::SymbolOutsideSection {
+                    object: self.name.clone(),
+                    symbol: symbol.name.to_string(),
+                    section: placed.name.to_string(),
+                    offset,
+                    size: placed.size,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The name of the thing a relocation targets, for messages.

@@ -9,6 +9,7 @@ mod common;
 mod debuggers;
 mod engine_api;
 mod fuzz_regressions;
+mod input_sizes;
 mod llvmlite_parity;
 mod loader;
 mod macho;
