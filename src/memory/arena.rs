@@ -980,6 +980,33 @@ mod tests {
 
     const BOTH: [ArenaMode; 2] = [ArenaMode::Pages, ArenaMode::DualMapped];
 
+    /// Publishing code runs the kernel's core-serializing barrier on every
+    /// thread (x86-64's cross-modifying-code rule, AArch64's context
+    /// synchronization) in both modes, whenever the kernel has it.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn finalize_serializes_every_core_where_the_kernel_can() {
+        use super::super::protect::{core_sync_state, CoreSync};
+        // The kernel's own answer: which membarrier commands it has.
+        // SAFETY: MEMBARRIER_CMD_QUERY only returns a bit mask.
+        let supported = unsafe { libc::syscall(libc::SYS_membarrier, 0, 0, 0) };
+        let sync_core = supported > 0 && supported & (1 << 5) != 0;
+        for mode in BOTH {
+            let mut arena = Arena::new(config(mode, 1 << 20, None)).unwrap();
+            let allocation = arena.allocate(&text_only(64)).unwrap();
+            let (_, before) = core_sync_state();
+            arena.finalize(&allocation).unwrap();
+            let (state, after) = core_sync_state();
+            if sync_core {
+                assert_eq!(state, Some(CoreSync::Registered), "{mode:?}");
+                assert!(after > before, "{mode:?}: no barrier at finalize");
+            } else {
+                assert_eq!(state, Some(CoreSync::Unavailable), "{mode:?}");
+            }
+            arena.release(allocation);
+        }
+    }
+
     fn all_classes() -> ModuleLayout {
         layout([(100, 16), (32, 16), (64, 8), (200, 32), (300, 8)])
     }
