@@ -28,8 +28,18 @@
 //! one region. When no region can hold a module, the arena reserves another
 //! one (placed like the first: on x86-64 in the low 2 GiB when there is room,
 //! next to the last region when it can), unless [`ArenaConfig::max_regions`]
-//! says not to. References between modules in different regions go through
-//! the GOT and stubs as the linker decides, like references into the process.
+//! says not to (at most [`DEFAULT_MAX_REGIONS`] by default). References
+//! between modules in different regions go through the GOT and stubs as the
+//! linker decides, like references into the process.
+//!
+//! A region beyond the first that holds no module any more is given back:
+//! its address space unmapped and, dual-mapped, its memory file closed. One
+//! empty region is kept as a spare while any module is live, so a module
+//! added and removed over and over at a region's edge does not map a region
+//! each time; when no module is live the arena is back to its first region.
+//! Dual-mapped regions each hold a file descriptor: a new one is refused
+//! with [`Error::OutOfMemory`] while it would leave the process less than a
+//! quarter of its `RLIMIT_NOFILE` (up to 256 descriptors) free.
 //!
 //! # Limits
 //!
@@ -147,8 +157,12 @@ pub struct ArenaConfig {
     /// counts them). An allocation that would pass it fails with
     /// [`Error::OutOfMemory`]; `None`: no cap.
     pub max_committed: Option<u64>,
-    /// The most regions the arena may reserve; `None`: as many as the
-    /// system gives. With `Some(1)` a full region is an error, not growth.
+    /// The most regions the arena may reserve at once (default
+    /// [`DEFAULT_MAX_REGIONS`]); `None`: as many as the system gives. With
+    /// `Some(1)` a full region is an error, not growth. Empty regions
+    /// beyond the first are given back (one is kept as a spare while
+    /// modules are live), and in dual-mapped mode a region is refused
+    /// while it would leave the process short of file descriptors.
     pub max_regions: Option<usize>,
     /// Testing hook: behave as if the system refused to make anonymous
     /// memory executable (`mprotect` failing with `EACCES`, as under
@@ -175,8 +189,8 @@ pub const DEFAULT_HINT: Option<u64> = if cfg!(target_arch = "x86_64") {
 
 impl Default for ArenaConfig {
     /// 256 MiB regions at the default placement, the system's page size,
-    /// the mode from `RIVET_ARENA_MODE` (else [`DEFAULT_MODE`]), no cap and
-    /// no limit on regions.
+    /// the mode from `RIVET_ARENA_MODE` (else [`DEFAULT_MODE`]), no cap on
+    /// committed bytes and at most [`DEFAULT_MAX_REGIONS`] regions.
     fn default() -> Self {
         ArenaConfig {
             reservation: DEFAULT_RESERVATION,
@@ -185,11 +199,16 @@ impl Default for ArenaConfig {
             below: DEFAULT_HINT.map(|_| 1 << 31),
             mode: None,
             max_committed: None,
-            max_regions: None,
+            max_regions: Some(DEFAULT_MAX_REGIONS),
             simulate_exec_refusal: false,
         }
     }
 }
+
+/// The most regions an arena reserves by default ([`ArenaConfig::max_regions`]):
+/// 64 GiB of address space at the default reservation, and as many memory
+/// files in dual-mapped mode.
+pub const DEFAULT_MAX_REGIONS: usize = 256;
 
 /// Where one region of an arena is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -551,22 +570,29 @@ impl Arena {
         match self.mode {
             ArenaMode::Pages => Ok(Region::Pages(PagesRegion::new(reservation, self.granule))),
             #[cfg(any(target_os = "linux", target_os = "android"))]
-            ArenaMode::DualMapped => DualRegion::new(reservation, self.granule, self.chunk)
-                .map(Region::Dual)
-                .map_err(|source| match source.raw_os_error() {
-                    Some(libc::ENOMEM) | Some(libc::EMFILE) | Some(libc::ENFILE) => {
-                        Error::OutOfMemory {
-                            requested: len as u64,
-                            reason: format!(
-                                "the system refused a memory file of {len} bytes or its write view: {source}"
-                            ),
+            ArenaMode::DualMapped => {
+                if let Err(error) = descriptor_room(len as u64) {
+                    protect::unmap(&reservation);
+                    return Err(error);
+                }
+                DualRegion::new(reservation, self.granule, self.chunk)
+                    .map(Region::Dual)
+                    .map_err(|source| match source.raw_os_error() {
+                        Some(libc::ENOMEM) | Some(libc::EMFILE) | Some(libc::ENFILE) => {
+                            Error::OutOfMemory {
+                                requested: len as u64,
+                                reason: format!(
+                                    "the system refused a memory file of {len} bytes or its \
+                                     write view: {source}"
+                                ),
+                            }
                         }
-                    }
-                    _ => Error::Memory {
-                        op: "memfd_create",
-                        source,
-                    },
-                }),
+                        _ => Error::Memory {
+                            op: "memfd_create",
+                            source,
+                        },
+                    })
+            }
             #[cfg(not(any(target_os = "linux", target_os = "android")))]
             ArenaMode::DualMapped => {
                 protect::unmap(&reservation);
@@ -885,6 +911,9 @@ impl MemoryManager for Arena {
                     if region.owns(allocation.id, &allocation.segments) {
                         region.release(allocation.id);
                         self.owners.remove(&allocation.id);
+                        if region.allocations() == 0 {
+                            self.trim_regions();
+                        }
                     }
                 }
             }
@@ -935,6 +964,33 @@ impl MemoryManager for Arena {
 }
 
 impl Arena {
+    /// Gives empty regions beyond the first back to the system (their
+    /// address space, and in dual-mapped mode their memory file and its
+    /// descriptor). While any module is live one empty region is kept as a
+    /// spare, so adding and removing a module at a region's edge does not
+    /// map and unmap a region each time; once no module is live the arena
+    /// is back to its first region alone, as when it was created.
+    fn trim_regions(&mut self) {
+        let spares = usize::from(self.regions.iter().any(|r| r.allocations() > 0));
+        let mut kept = 0;
+        for index in (1..self.regions.len()).rev() {
+            if self.regions[index].allocations() > 0 {
+                continue;
+            }
+            if kept < spares {
+                kept += 1;
+                continue;
+            }
+            // Dropping the region unmaps it and closes its file.
+            self.regions.remove(index);
+            for owner in self.owners.values_mut().flatten() {
+                if *owner > index {
+                    *owner -= 1;
+                }
+            }
+        }
+    }
+
     fn foreign(&self, allocation: &Allocation) -> Error {
         invalid_input(
             "finalize",
@@ -945,6 +1001,54 @@ impl Arena {
         )
     }
 }
+
+/// Refuses a new memory file (one descriptor per dual-mapped region) when
+/// the process would be left with less than a quarter of its descriptor
+/// limit (`RLIMIT_NOFILE`, at most [`DESCRIPTORS_LEFT`] of it) free: the
+/// arena must not take the descriptors the rest of the process needs to
+/// open files. An error naming the limit, before the system's `EMFILE`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn descriptor_room(requested: u64) -> Result<()> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes only the struct it is given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0
+        || limit.rlim_cur == libc::RLIM_INFINITY
+    {
+        return Ok(());
+    }
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+        // No way to count (no /proc): leave it to the system.
+        return Ok(());
+    };
+    // The directory's own descriptor is listed too.
+    let open = (entries.count() as u64).saturating_sub(1);
+    check_descriptors(open, limit.rlim_cur, requested)
+}
+
+/// [`descriptor_room`] once the open descriptors and the limit are known.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn check_descriptors(open: u64, limit: u64, requested: u64) -> Result<()> {
+    let left = (limit / 4).min(DESCRIPTORS_LEFT);
+    if open.saturating_add(1 + left) > limit {
+        return Err(Error::OutOfMemory {
+            requested,
+            reason: format!(
+                "a new arena region needs a memory file descriptor, but {open} of the process's \
+                 {limit} (RLIMIT_NOFILE) are open and the arena leaves {left} free for the rest \
+                 of the process; remove modules, raise the limit, or use larger regions \
+                 (ArenaConfig::reservation)"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// At most this many descriptors [`descriptor_room`] keeps free.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const DESCRIPTORS_LEFT: u64 = 256;
 
 /// Step between the addresses [`probe_below`] tries.
 const PROBE_STEP: usize = 64 << 20;
@@ -979,6 +1083,63 @@ mod tests {
     use super::*;
 
     const BOTH: [ArenaMode; 2] = [ArenaMode::Pages, ArenaMode::DualMapped];
+
+    /// Empty regions beyond the first go back to the system, one kept as a
+    /// spare while any module is live; with none live only the first stays.
+    #[test]
+    fn empty_regions_beyond_the_first_are_given_back() {
+        let big = text_only(600 << 10);
+        for mode in BOTH {
+            let mut arena = Arena::new(config(mode, 1 << 20, None)).unwrap();
+            let first = arena.regions()[0];
+            let empty = arena.stats();
+            let mut live: Vec<Allocation> = (0..4).map(|_| arena.allocate(&big).unwrap()).collect();
+            assert_eq!(arena.regions().len(), 4, "{mode:?}");
+            // The last region empties: kept as the spare.
+            arena.release(live.pop().unwrap());
+            assert_eq!(arena.regions().len(), 4, "{mode:?}: a spare stays");
+            // Another empties: the spare is enough, one goes.
+            arena.release(live.pop().unwrap());
+            assert_eq!(arena.regions().len(), 3, "{mode:?}");
+            // A module lands in the spare instead of a new region.
+            live.push(arena.allocate(&big).unwrap());
+            assert_eq!(arena.regions().len(), 3, "{mode:?}");
+            for allocation in live.drain(..) {
+                arena.release(allocation);
+            }
+            assert_eq!(arena.regions(), [first], "{mode:?}: only the first");
+            let stats = arena.stats();
+            assert_eq!(stats.reserved_bytes, empty.reserved_bytes, "{mode:?}");
+            assert_eq!(stats.committed_bytes, 0, "{mode:?}");
+            assert_eq!(stats.regions, 1, "{mode:?}");
+            // Owners were renumbered: everything still works.
+            let again = arena.allocate(&big).unwrap();
+            let other = arena.allocate(&big).unwrap();
+            arena.finalize(&other).unwrap();
+            arena.release(again);
+            arena.finalize(&other).unwrap();
+            arena.release(other);
+            assert_eq!(arena.stats().allocations, 0, "{mode:?}");
+        }
+    }
+
+    /// A new memory file is refused while it would leave the process less
+    /// than a quarter of its descriptor limit (at most 256), naming it.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn memory_files_leave_descriptors_for_the_process() {
+        assert!(check_descriptors(10, 1024, 1).is_ok());
+        assert!(check_descriptors(767, 1024, 1).is_ok());
+        let error = check_descriptors(768, 1024, 1).unwrap_err().to_string();
+        assert!(
+            error.contains("RLIMIT_NOFILE") && error.contains("768 of the process's 1024"),
+            "{error}"
+        );
+        assert!(check_descriptors(40, 64, 1).is_ok());
+        assert!(check_descriptors(48, 64, 1).is_err());
+        assert!(check_descriptors(1 << 20, 1 << 20, 1).is_err());
+        assert!(check_descriptors(1000, 1 << 20, 1).is_ok());
+    }
 
     /// Publishing code runs the kernel's core-serializing barrier on every
     /// thread (x86-64's cross-modifying-code rule, AArch64's context
@@ -1595,9 +1756,9 @@ mod tests {
 
     #[test]
     fn a_full_region_grows_the_arena() {
-        let page = page_size() as u64;
         for mode in BOTH {
             let mut arena = arena(mode, 1 << 20);
+            let empty = arena.stats();
             let mut allocations = Vec::new();
             while arena.stats().regions == 1 {
                 allocations.push(arena.allocate(&all_classes()).expect("allocate"));
@@ -1653,7 +1814,9 @@ mod tests {
             let stats = arena.stats();
             assert_eq!(stats.committed_bytes, 0);
             assert_eq!(stats.allocations, 0);
-            assert!(stats.reserved_bytes >= (5 << 20) - page);
+            // The grown regions went back: the first alone remains.
+            assert_eq!(stats.regions, 1);
+            assert_eq!(stats.reserved_bytes, empty.reserved_bytes);
         }
     }
 

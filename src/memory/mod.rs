@@ -25,7 +25,8 @@ mod protect;
 mod sections;
 
 pub use arena::{
-    Arena, ArenaConfig, ArenaMode, RegionInfo, DEFAULT_HINT, DEFAULT_MODE, DEFAULT_RESERVATION,
+    Arena, ArenaConfig, ArenaMode, RegionInfo, DEFAULT_HINT, DEFAULT_MAX_REGIONS, DEFAULT_MODE,
+    DEFAULT_RESERVATION,
 };
 pub use host_pages::HostPages;
 pub use image::{Image, ImageConfig};

@@ -15,6 +15,7 @@ mod loader;
 mod macho;
 mod memory;
 mod memory_protection;
+mod memory_return;
 mod programs;
 mod relocations;
 mod runtime;

@@ -1,0 +1,143 @@
+//! Memory that comes back: after every module is removed, the arena's
+//! regions beyond the first, their memory files and descriptors, and the
+//! thread-local blocks of removed modules are gone, in both arena modes.
+//! Each figure is this engine's own (its regions, its memory files' inodes,
+//! its module's TLS), so tests running beside it do not disturb it.
+
+use std::os::unix::fs::MetadataExt;
+
+use crate::common::*;
+use crate::memory::{engine_over, SharedArena, MODES};
+use rivet::memory::{ArenaConfig, ArenaMode, RegionInfo};
+
+/// Regions of 1 MiB: a module with 600 KiB of data needs one of its own.
+fn small_regions(mode: ArenaMode) -> ArenaConfig {
+    ArenaConfig {
+        reservation: 1 << 20,
+        hint: None,
+        below: None,
+        mode: Some(mode),
+        ..ArenaConfig::default()
+    }
+}
+
+/// A module with 600 KiB of zero-filled data and a function returning `index`.
+fn region_sized_module(index: usize) -> String {
+    format!(
+        "@fill{index} = global [76800 x i64] zeroinitializer\n\
+         define i64 @which{index}() {{\n\
+           store i64 1, ptr @fill{index}\n\
+           ret i64 {index} }}\n"
+    )
+}
+
+/// The inode of the memory file behind each dual-mapped region's write view.
+fn write_view_inodes(regions: &[RegionInfo]) -> Vec<u64> {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    regions
+        .iter()
+        .filter_map(|region| region.write_view)
+        .map(|view| {
+            maps.lines()
+                .find_map(|line| {
+                    let fields: Vec<&str> = line.split_whitespace().collect();
+                    let (start, end) = fields.first()?.split_once('-')?;
+                    let start = u64::from_str_radix(start, 16).ok()?;
+                    let end = u64::from_str_radix(end, 16).ok()?;
+                    (start <= view && view < end).then(|| fields.get(4)?.parse().ok())?
+                })
+                .unwrap_or_else(|| panic!("no mapping holds the write view {view:#x}"))
+        })
+        .collect()
+}
+
+/// Open descriptors of this process whose file is one of `inodes`.
+fn descriptors_of(inodes: &[u64]) -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|entry| std::fs::metadata(entry.ok()?.path()).ok())
+        .filter(|meta| inodes.contains(&meta.ino()))
+        .count()
+}
+
+/// Mappings of this process backed by one of `inodes`.
+fn mappings_of(inodes: &[u64]) -> usize {
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .filter(|line| {
+            line.split_whitespace()
+                .nth(4)
+                .and_then(|inode| inode.parse::<u64>().ok())
+                .is_some_and(|inode| inode != 0 && inodes.contains(&inode))
+        })
+        .count()
+}
+
+/// After removing every module of eight regions, the arena is back to the
+/// empty engine's figures: one region, the same reserved address space,
+/// nothing committed, and (dual-mapped) no descriptor or mapping of the
+/// other regions' memory files. Before, every region stayed reserved and
+/// its memory file open.
+#[test]
+fn removing_every_module_gives_regions_and_descriptors_back() {
+    const MODULES: usize = 8;
+    for mode in MODES {
+        let shared = SharedArena::new(small_regions(mode));
+        let engine = engine_over(Box::new(shared.clone()));
+        let empty = engine.memory_stats();
+        let first = shared.arena().regions();
+        assert_eq!(first.len(), 1, "{mode:?}");
+
+        let ids: Vec<_> = (0..MODULES)
+            .map(|i| {
+                let id = engine.add_module(module(&region_sized_module(i), &format!("r{i}")));
+                engine.finalize_object().unwrap();
+                id
+            })
+            .collect();
+        for i in 0..MODULES {
+            let address = engine.get_function_address(&format!("which{i}")).unwrap();
+            // SAFETY: a finalized `i64 ()` function.
+            assert_eq!(unsafe { call0::<i64>(address) }, i as i64, "{mode:?}");
+        }
+        let regions = shared.arena().regions();
+        assert!(
+            regions.len() >= MODULES,
+            "{mode:?}: {} regions",
+            regions.len()
+        );
+        let inodes = write_view_inodes(&regions[1..]);
+        if mode == ArenaMode::DualMapped {
+            assert_eq!(inodes.len(), regions.len() - 1);
+            assert_eq!(descriptors_of(&inodes), inodes.len(), "one file each");
+        }
+
+        for id in ids {
+            engine.remove_module(id).unwrap();
+        }
+        let after = engine.memory_stats();
+        assert_eq!(after.regions, empty.regions, "{mode:?}: regions");
+        assert_eq!(
+            after.reserved_bytes, empty.reserved_bytes,
+            "{mode:?}: reserved address space"
+        );
+        assert_eq!(
+            after.committed_bytes, empty.committed_bytes,
+            "{mode:?}: committed"
+        );
+        assert_eq!(after.allocations, 0, "{mode:?}");
+        assert_eq!(shared.arena().regions(), first, "{mode:?}: the first stays");
+        assert_eq!(descriptors_of(&inodes), 0, "{mode:?}: descriptors closed");
+        assert_eq!(mappings_of(&inodes), 0, "{mode:?}: views unmapped");
+
+        // The arena grows again as before.
+        engine.add_module(module(&region_sized_module(100), "again0"));
+        engine.add_module(module(&region_sized_module(101), "again1"));
+        engine.finalize_object().unwrap();
+        let address = engine.get_function_address("which101").unwrap();
+        // SAFETY: a finalized `i64 ()` function.
+        assert_eq!(unsafe { call0::<i64>(address) }, 101, "{mode:?}");
+        assert!(shared.arena().regions().len() >= 2, "{mode:?}");
+    }
+}
