@@ -141,3 +141,118 @@ fn removing_every_module_gives_regions_and_descriptors_back() {
         assert!(shared.arena().regions().len() >= 2, "{mode:?}");
     }
 }
+
+/// 256 KiB of thread-local zero-fill, one word of each 4 KiB page
+/// incremented by `touch`, which returns the first word.
+const TLS_PAGES: &str = r#"
+    @block = thread_local global [32768 x i64] zeroinitializer
+    define i64 @touch() {
+    entry:
+      br label %loop
+    loop:
+      %i = phi i64 [ 0, %entry ], [ %next, %loop ]
+      %p = getelementptr [32768 x i64], ptr @block, i64 0, i64 %i
+      %v = load i64, ptr %p
+      %w = add i64 %v, 1
+      store i64 %w, ptr %p
+      %next = add i64 %i, 512
+      %done = icmp uge i64 %next, 32768
+      br i1 %done, label %exit, label %loop
+    exit:
+      %first = load i64, ptr @block
+      ret i64 %first
+    }
+"#;
+
+/// Set in the child process that measures its own memory.
+const TLS_CHILD: &str = "RIVET_TLS_RSS_CHILD";
+
+/// Resident bytes of this process.
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    // SAFETY: sysconf only reads a configuration value.
+    pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64
+}
+
+/// A worker thread calls into modules that the main thread adds and then
+/// removes, one at a time: each gets a fresh 256 KiB thread-local block
+/// (its first call returns 1), and the worker's resident memory stays
+/// bounded by the one live module, not by the 400 it touched. Before, a
+/// removed module's block stayed with the worker until it exited (+100 MiB
+/// here). Measured in a child process, so other tests' memory is not in it.
+#[test]
+fn thread_local_blocks_of_removed_modules_are_freed_on_every_thread() {
+    const WARM_UP: usize = 20;
+    const CYCLES: usize = 400;
+    const BOUND: u64 = 24 << 20;
+    if std::env::var_os(TLS_CHILD).is_none() {
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "memory_return::thread_local_blocks_of_removed_modules_are_freed_on_every_thread",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(TLS_CHILD, "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success() && stdout.contains("tls-rss:"),
+            "child failed ({}):\n{stdout}\n{stderr}",
+            output.status
+        );
+        eprintln!(
+            "{}",
+            stdout.lines().find(|l| l.contains("tls-rss:")).unwrap()
+        );
+        return;
+    }
+
+    use std::sync::mpsc;
+    use std::time::Duration;
+    // Watchdog: no wait in this test is longer than this.
+    const PATIENCE: Duration = Duration::from_secs(120);
+    let object = object(TLS_PAGES, "tls_pages");
+    let engine = rivet::ExecutionEngine::with_lmm(Some(true)).unwrap();
+    let (to_worker, work) = mpsc::channel::<Option<u64>>();
+    let (done, from_worker) = mpsc::channel::<i64>();
+    let worker = std::thread::spawn(move || {
+        while let Ok(Some(touch)) = work.recv_timeout(PATIENCE) {
+            // SAFETY: a finalized `i64 ()` function of a live module (the
+            // main thread removes it only after this answer).
+            let first = unsafe { call0::<i64>(touch) };
+            if done.send(first).is_err() {
+                break;
+            }
+        }
+    });
+    let mut baseline = 0;
+    for cycle in 0..WARM_UP + CYCLES {
+        if cycle == WARM_UP {
+            baseline = resident_bytes();
+        }
+        let id = engine
+            .add_object_bytes(object.clone(), "tls_pages.o")
+            .unwrap();
+        engine.finalize_object().unwrap();
+        let touch = engine.get_function_address("touch").unwrap();
+        to_worker.send(Some(touch)).unwrap();
+        let first = from_worker
+            .recv_timeout(PATIENCE)
+            .expect("watchdog: the worker did not answer");
+        assert_eq!(first, 1, "cycle {cycle}: a fresh block for a new module");
+        engine.remove_module(id).unwrap();
+    }
+    // The worker is still alive: what it holds is what is measured.
+    let grown = resident_bytes().saturating_sub(baseline);
+    to_worker.send(None).unwrap();
+    worker.join().unwrap();
+    println!("tls-rss: {CYCLES} modules of 256 KiB TLS, resident memory grew {grown} bytes");
+    assert!(
+        grown < BOUND,
+        "resident memory grew {grown} bytes over {CYCLES} removed modules (bound {BOUND})"
+    );
+}
