@@ -217,9 +217,10 @@ pub struct RegionInfo {
     pub start: u64,
     /// Bytes of address space the region spans.
     pub len: u64,
-    /// Dual-mapped: the first address of the region's write view (as long
-    /// as the region); `None` in page mode.
-    pub write_view: Option<u64>,
+    /// Dual-mapped: the inode of the region's memory file (as
+    /// `/proc/self/maps` and `fstat` show it), which the run-time view and
+    /// the write views of modules being linked map; `None` in page mode.
+    pub memory_file: Option<u64>,
 }
 
 impl RegionInfo {
@@ -250,10 +251,10 @@ impl Region {
         RegionInfo {
             start: runtime.start() as u64,
             len: runtime.len as u64,
-            write_view: match self {
+            memory_file: match self {
                 Region::Pages(_) => None,
                 #[cfg(any(target_os = "linux", target_os = "android"))]
-                Region::Dual(region) => Some(region.write_view().start() as u64),
+                Region::Dual(region) => Some(region.inode()),
             },
         }
     }
@@ -305,7 +306,7 @@ impl Region {
         match self {
             Region::Pages(region) => region.reservation().len as u64,
             #[cfg(any(target_os = "linux", target_os = "android"))]
-            Region::Dual(region) => (region.runtime().len + region.write_view().len) as u64,
+            Region::Dual(region) => (region.runtime().len + region.view_bytes()) as u64,
         }
     }
 
@@ -1077,9 +1078,7 @@ fn probe_below(hint: usize, below: usize, len: usize, align: usize) -> Option<Ma
 mod tests {
     use super::super::page_size;
     use super::super::tests::layout;
-    use super::super::tests::{
-        assert_no_writable_executable_mapping, mapping_containing, process_mappings,
-    };
+    use super::super::tests::{assert_no_writable_executable_mapping, mapping_containing};
     use super::*;
 
     const BOTH: [ArenaMode; 2] = [ArenaMode::Pages, ArenaMode::DualMapped];
@@ -1212,19 +1211,48 @@ mod tests {
         bytes(segment).iter().all(|&b| b == 0)
     }
 
-    /// Entries of `/proc/self/maps` overlapping the arena's regions and views.
+    /// Entries of `/proc/self/maps` overlapping the arena's regions, or
+    /// mapping one of its memory files elsewhere (write views).
     fn areas_in_maps(arena: &Arena) -> u64 {
-        let mut ranges = Vec::new();
-        for region in arena.regions() {
-            ranges.push((region.start, region.start + region.len));
-            if let Some(write) = region.write_view {
-                ranges.push((write, write + region.len));
-            }
-        }
-        process_mappings()
+        let regions = arena.regions();
+        let files: Vec<u64> = regions.iter().filter_map(|r| r.memory_file).collect();
+        let ranges: Vec<(u64, u64)> = regions
             .iter()
-            .filter(|(start, end, _)| ranges.iter().any(|&(a, b)| *start < b && a < *end))
+            .map(|region| (region.start, region.start + region.len))
+            .collect();
+        let maps = std::fs::read_to_string("/proc/self/maps").expect("read /proc/self/maps");
+        maps.lines()
+            .filter(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                let Some((start, end)) = fields.first().and_then(|r| r.split_once('-')) else {
+                    return false;
+                };
+                let start = u64::from_str_radix(start, 16).unwrap_or(0);
+                let end = u64::from_str_radix(end, 16).unwrap_or(0);
+                let inode: u64 = fields.get(4).and_then(|i| i.parse().ok()).unwrap_or(0);
+                ranges.iter().any(|&(a, b)| start < b && a < end)
+                    || (inode != 0 && files.contains(&inode))
+            })
             .count() as u64
+    }
+
+    /// Mappings of the process backed by memory file `inode`: (start, end,
+    /// permissions).
+    fn mappings_of_file(inode: u64) -> Vec<(u64, u64, String)> {
+        let maps = std::fs::read_to_string("/proc/self/maps").expect("read /proc/self/maps");
+        maps.lines()
+            .filter_map(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                let (start, end) = fields.first()?.split_once('-')?;
+                (fields.get(4)?.parse::<u64>().ok()? == inode).then(|| {
+                    (
+                        u64::from_str_radix(start, 16).unwrap_or(0),
+                        u64::from_str_radix(end, 16).unwrap_or(0),
+                        fields.get(1).map_or(String::new(), |p| p.to_string()),
+                    )
+                })
+            })
+            .collect()
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -1333,22 +1361,28 @@ mod tests {
     fn dual_views_differ_and_show_the_same_bytes() {
         let mut arena = arena(ArenaMode::DualMapped, 16 << 20);
         let region = arena.regions()[0];
-        let write = region.write_view.expect("a write view");
+        let file = region.memory_file.expect("a memory file");
         let allocation = arena.allocate(&all_classes()).expect("allocate");
+        let writable = |file: u64| {
+            mappings_of_file(file)
+                .into_iter()
+                .filter(|(_, _, perms)| perms.contains('w'))
+                .collect::<Vec<_>>()
+        };
+        let views = writable(file);
         for class in SegmentClass::ALL {
             let segment = allocation.segment(class);
             assert!(region.contains(segment.addr), "{class:?} in the region");
-            let offset = segment.addr - region.start;
+            let write = segment.write_ptr as u64;
             if class == SegmentClass::Data {
-                assert_eq!(
-                    segment.write_ptr as u64, segment.addr,
-                    "data is written in place"
-                );
+                assert_eq!(write, segment.addr, "data is written in place");
             } else {
-                assert_eq!(
-                    segment.write_ptr as u64,
-                    write + offset,
-                    "{class:?} written through the view"
+                assert!(!region.contains(write), "{class:?} written elsewhere");
+                assert!(
+                    views.iter().any(|(start, end, perms)| *start <= write
+                        && write + segment.size <= *end
+                        && perms == "rw-s"),
+                    "{class:?} written through a shared view of the file: {views:x?}"
                 );
             }
             assert!(is_zero(segment));
@@ -1361,6 +1395,18 @@ mod tests {
             );
         }
         arena.finalize(&allocation).expect("finalize");
+        assert_eq!(writable(file), [], "no writable view after finalize");
+        for class in SegmentClass::ALL {
+            assert!(
+                bytes(allocation.segment(class)).iter().all(|&b| b == 0x5A),
+                "{class:?} after finalize"
+            );
+        }
+        // Released unfinalized: its views go with it.
+        let unfinished = arena.allocate(&all_classes()).expect("allocate");
+        assert!(!writable(file).is_empty());
+        arena.release(unfinished);
+        assert_eq!(writable(file), [], "no view left by a release");
         arena.release(allocation);
         assert_eq!(arena.stats().committed_bytes, 0);
     }
@@ -1503,9 +1549,13 @@ mod tests {
                 assert_eq!(actual, perms, "{mode:?} {class:?} at {:#x}", segment.addr);
                 assert!(start <= segment.addr && segment.addr + segment.size <= end);
                 if mode == ArenaMode::DualMapped && class != SegmentClass::Data {
-                    let (_, _, view) =
-                        mapping_containing(segment.write_ptr as u64).expect("write view");
-                    assert_eq!(view, "rw-s", "{class:?} write view");
+                    // The write view went at finalize.
+                    let view = mapping_containing(segment.write_ptr as u64);
+                    assert!(
+                        view.as_ref()
+                            .is_none_or(|(_, _, perms)| !perms.contains('w')),
+                        "{class:?}: a writable view stays: {view:x?}"
+                    );
                 }
             }
             assert_no_writable_executable_mapping();
@@ -1833,7 +1883,7 @@ mod tests {
             reason.contains("EACCES") && reason.contains("simulated"),
             "{reason}"
         );
-        assert!(arena.regions()[0].write_view.is_some());
+        assert!(arena.regions()[0].memory_file.is_some());
         let allocation = arena.allocate(&all_classes()).expect("allocate");
         #[cfg(target_arch = "x86_64")]
         write_code(allocation.segment(SegmentClass::Text), &RETURN_7);
@@ -1993,7 +2043,9 @@ mod tests {
                     assert_eq!(stats.reserved_by_class, stats.committed_by_class);
                 }
                 ArenaMode::DualMapped => {
-                    assert_eq!(stats.reserved_bytes, 2 * (16 << 20), "two views");
+                    // The run-time view, and write views of the pages
+                    // each module being linked lies on (text: 2, GOT: 1).
+                    assert_eq!(stats.reserved_bytes, (16 << 20) + 6 * page, "views");
                     // Text: 2 × (page + 16) bytes packed: 3 pages; GOT: 1
                     // page; data: 2 × 3 pages back to back.
                     assert_eq!(stats.committed_by_class, [3 * page, 0, page, 0, 6 * page]);
@@ -2005,6 +2057,11 @@ mod tests {
                 }
             }
             assert_eq!(stats.mappings, areas_in_maps(&arena), "{mode:?}");
+            arena.finalize(&a).expect("finalize a");
+            arena.finalize(&b).expect("finalize b");
+            let finalized = arena.stats();
+            assert_eq!(finalized.reserved_bytes, 16 << 20, "{mode:?}: no views");
+            assert_eq!(finalized.mappings, areas_in_maps(&arena), "{mode:?}");
             let a_stats = arena.allocation_stats(&a).expect("a");
             assert_eq!(a_stats.bytes_by_class, [page + 1, 0, 10, 0, 3 * page]);
             arena.release(a);

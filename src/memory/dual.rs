@@ -13,18 +13,24 @@
 //!   `PROT_READ|PROT_EXEC` for text and stubs, `PROT_READ` for the GOT and
 //!   read-only data. A private mapping that is never written never copies a
 //!   page, so it always shows the file's current bytes;
-//! - the *write view*, one shared `PROT_READ|PROT_WRITE` mapping of the
-//!   whole file somewhere else: what the linker writes through
-//!   ([`Segment::write_ptr`]).
+//! - *write views*, shared `PROT_READ|PROT_WRITE` mappings somewhere else
+//!   of just the pages one module's segments lie on, made when the module
+//!   is allocated and unmapped when it is finalized (or released): what the
+//!   linker writes through ([`Segment::write_ptr`]). Between links no
+//!   writable view of the file exists, so finalized code, GOT and
+//!   read-only data are writable at no address; while a module is being
+//!   linked, only the pages it shares with others are writable elsewhere.
+//!   Bytes freed on a page still in use are zeroed with `pwrite`, not
+//!   through a view.
 //!
 //! Writable data does not need the trick: its pages in the run-time view
 //! are plain private anonymous memory, read + write, and `write_ptr` equals
 //! `addr`.
 //!
 //! So new code is written beside code that is already running, and
-//! finalize changes no protection: it only publishes the code (instruction
-//! cache maintenance through the executable address on AArch64, and a
-//! memory barrier).
+//! finalize changes no protection of the run-time view: it drops the write
+//! views and publishes the code (instruction cache maintenance through the
+//! executable address on AArch64, and a serializing barrier on every core).
 //!
 //! # Class pools
 //!
@@ -97,14 +103,23 @@ pub(super) enum Placed {
     OverCap { needed: u64 },
 }
 
+/// A writable view of some pages of the memory file, for one module's link.
+struct WriteView {
+    /// Offset in the file (and the region) of the view's first byte.
+    offset: usize,
+    mapping: Mapping,
+}
+
 /// A dual-mapped region.
 pub(super) struct DualRegion {
     /// The run-time view: reserved address space with spans mapped over it.
     runtime: Mapping,
-    /// The write view: the whole file, shared, read + write.
-    write: Mapping,
+    /// The write views of allocations not finalized yet.
+    views: HashMap<u64, Vec<WriteView>>,
     /// The memory file.
     file: OwnedFd,
+    /// The memory file's inode.
+    inode: u64,
     /// Page (granule) size.
     granule: usize,
     /// Chunk size: spans are whole chunks.
@@ -158,16 +173,8 @@ impl DualRegion {
     /// whole number of chunks). Takes ownership of `runtime`: it is unmapped
     /// on failure too.
     pub(super) fn new(runtime: Mapping, granule: usize, chunk: usize) -> io::Result<DualRegion> {
-        let views = protect::memfd(runtime.len).and_then(|file| {
-            let write = protect::map_shared(
-                file.as_fd(),
-                runtime.len,
-                libc::PROT_READ | libc::PROT_WRITE,
-            )?;
-            Ok((file, write))
-        });
-        let (file, write) = match views {
-            Ok(views) => views,
+        let file = match protect::memfd(runtime.len) {
+            Ok(file) => file,
             Err(error) => {
                 protect::unmap(&runtime);
                 return Err(error);
@@ -176,7 +183,8 @@ impl DualRegion {
         Ok(DualRegion {
             free: FreeList::with_range(0, runtime.len),
             runtime,
-            write,
+            views: HashMap::new(),
+            inode: protect::inode(file.as_fd()),
             file,
             granule,
             chunk,
@@ -193,9 +201,18 @@ impl DualRegion {
         &self.runtime
     }
 
-    /// The write view.
-    pub(super) fn write_view(&self) -> &Mapping {
-        &self.write
+    /// The inode of the region's memory file.
+    pub(super) fn inode(&self) -> u64 {
+        self.inode
+    }
+
+    /// Bytes of write views mapped now.
+    pub(super) fn view_bytes(&self) -> usize {
+        self.views
+            .values()
+            .flatten()
+            .map(|view| view.mapping.len)
+            .sum()
     }
 
     /// The run-time address of `offset`, with the view's provenance.
@@ -203,12 +220,89 @@ impl DualRegion {
         self.runtime.base.as_ptr().wrapping_add(offset)
     }
 
-    /// Where bytes of `class` at `offset` are written.
-    fn write_ptr(&self, class: SegmentClass, offset: usize) -> *mut u8 {
+    /// Maps a write view of the pages each in-file part of `parts` lies on.
+    fn map_views(&self, parts: &[Part; SegmentClass::COUNT]) -> Result<Vec<WriteView>> {
+        let page = protect::page_size();
+        let mut views: Vec<WriteView> = Vec::new();
+        for class in SegmentClass::ALL.into_iter().filter(|&c| in_file(c)) {
+            let part = parts[class as usize];
+            if part.len == 0 {
+                continue;
+            }
+            let offset = part.offset - part.offset % page;
+            let len = (part.offset + part.len).next_multiple_of(page) - offset;
+            let mapped = protect::map_shared(
+                self.file.as_fd(),
+                offset,
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+            );
+            match mapped {
+                Ok(mapping) => views.push(WriteView { offset, mapping }),
+                Err(source) => {
+                    for view in &views {
+                        protect::unmap(&view.mapping);
+                    }
+                    return Err(map_error(class, len, source));
+                }
+            }
+        }
+        Ok(views)
+    }
+
+    /// Unmaps allocation `id`'s write views, if it has any.
+    fn unmap_views(&mut self, id: u64) {
+        for view in self.views.remove(&id).into_iter().flatten() {
+            protect::unmap(&view.mapping);
+        }
+    }
+
+    /// Where bytes of `class` at `offset` are written through `views`.
+    fn write_ptr(&self, views: &[WriteView], class: SegmentClass, offset: usize) -> *mut u8 {
+        if !in_file(class) {
+            return self.runtime_ptr(offset);
+        }
+        views
+            .iter()
+            .find(|view| view.offset <= offset && offset < view.offset + view.mapping.len)
+            .map_or(std::ptr::null_mut(), |view| {
+                view.mapping
+                    .base
+                    .as_ptr()
+                    .wrapping_add(offset - view.offset)
+            })
+    }
+
+    /// Zeroes freed bytes of `class` at `offset`: through the file for
+    /// classes that live in it, in place for data.
+    fn zero(&self, class: SegmentClass, offset: usize, len: usize) {
         if in_file(class) {
-            self.write.base.as_ptr().wrapping_add(offset)
+            if protect::write_zeros(self.file.as_fd(), offset, len).is_ok() {
+                return;
+            }
+            // Never expected (a memory file takes writes inside its size):
+            // a short-lived view does the same.
+            if let Ok(view) = self.map_views(&{
+                let mut parts = [Part::default(); SegmentClass::COUNT];
+                parts[class as usize] = Part {
+                    offset,
+                    len,
+                    size: len as u64,
+                };
+                parts
+            }) {
+                let ptr = self.write_ptr(&view, class, offset);
+                // SAFETY: the view maps the file's pages over `[offset,
+                // offset + len)` read + write; no live segment uses them.
+                unsafe { std::ptr::write_bytes(ptr, 0, len) };
+                for view in &view {
+                    protect::unmap(&view.mapping);
+                }
+            }
         } else {
-            self.runtime_ptr(offset)
+            // SAFETY: read + write data pages of a mapped span; no live
+            // segment uses the bytes (they were just freed).
+            unsafe { std::ptr::write_bytes(self.runtime_ptr(offset), 0, len) };
         }
     }
 
@@ -299,6 +393,13 @@ impl DualRegion {
             self.give_parts(&parts);
             return Ok(Placed::OverCap { needed });
         }
+        let views = match self.map_views(&parts) {
+            Ok(views) => views,
+            Err(error) => {
+                self.give_parts(&parts);
+                return Err(error);
+            }
+        };
         let mut segments = [Segment::EMPTY; SegmentClass::COUNT];
         for class in SegmentClass::ALL {
             let part = parts[class as usize];
@@ -307,7 +408,7 @@ impl DualRegion {
             }
             segments[class as usize] = Segment {
                 addr: self.runtime_ptr(part.offset) as u64,
-                write_ptr: self.write_ptr(class, part.offset),
+                write_ptr: self.write_ptr(&views, class, part.offset),
                 size: segment_size(&parts, class),
             };
             if part.len > 0 {
@@ -315,6 +416,7 @@ impl DualRegion {
             }
         }
         self.live.insert(id, parts);
+        self.views.insert(id, views);
         Ok(Placed::Segments(segments))
     }
 
@@ -478,11 +580,7 @@ impl DualRegion {
             }
         }
         for (offset, len) in to_zero {
-            // SAFETY: the bytes are inside a mapped span of `class`, no live
-            // segment uses them (they were just freed), and the write
-            // pointer of the class is writable (the write view, or read +
-            // write data pages).
-            unsafe { std::ptr::write_bytes(self.write_ptr(class, offset), 0, len) };
+            self.zero(class, offset, len);
         }
         let spans = &self.spans[class as usize];
         if spans
@@ -537,12 +635,16 @@ impl DualRegion {
     /// Publishes live allocation `id`'s code: nothing to protect, the
     /// run-time view is already read + execute.
     pub(super) fn finalize(&mut self, id: u64) {
+        if !self.live.contains_key(&id) {
+            return;
+        }
+        // Every write through the write views happens before the code's
+        // address can be handed out; then no writable view stays.
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+        self.unmap_views(id);
         let Some(parts) = self.live.get(&id) else {
             return;
         };
-        // Every write through the write view happens before the code's
-        // address can be handed out.
-        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
         for class in SegmentClass::ALL
             .into_iter()
             .filter(|class| class.is_executable())
@@ -559,6 +661,8 @@ impl DualRegion {
         let Some(parts) = self.live.remove(&id) else {
             return;
         };
+        // Released before it was finalized: its views go now.
+        self.unmap_views(id);
         for part in parts.iter().filter(|p| p.len > 0) {
             self.live_bytes -= part.size;
         }
@@ -631,9 +735,10 @@ impl DualRegion {
         self.quarantined
     }
 
-    /// Entries of `/proc/self/maps` the region occupies: the write view,
-    /// and in the run-time view one per run of spans of the same backing
-    /// and protection, plus the reserved stretches between them.
+    /// Entries of `/proc/self/maps` the region occupies: the write views of
+    /// modules being linked, and in the run-time view one per run of spans
+    /// of the same backing and protection, plus the reserved stretches
+    /// between them.
     pub(super) fn areas(&self) -> u64 {
         let mut pieces: Vec<(usize, usize, (bool, libc::c_int))> = Vec::new();
         for class in SegmentClass::ALL {
@@ -646,7 +751,8 @@ impl DualRegion {
             }
         }
         pieces.sort_unstable_by_key(|piece| piece.0);
-        1 + protect::count_areas(self.runtime.len, (false, libc::PROT_NONE), pieces)
+        let views = self.views.values().map(Vec::len).sum::<usize>() as u64;
+        views + protect::count_areas(self.runtime.len, (false, libc::PROT_NONE), pieces)
     }
 }
 
@@ -666,7 +772,9 @@ impl Drop for DualRegion {
     fn drop(&mut self) {
         // The engine drops modules, and the code pointers it handed out,
         // before its memory. The file closes with `self.file`.
-        protect::unmap(&self.write);
+        for view in self.views.values().flatten() {
+            protect::unmap(&view.mapping);
+        }
         protect::unmap(&self.runtime);
     }
 }

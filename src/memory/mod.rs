@@ -248,7 +248,8 @@ impl Allocation {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MemoryStats {
     /// Address space reserved, every view included (a dual-mapped arena
-    /// maps its memory twice).
+    /// also maps the pages of modules being linked a second time, writable,
+    /// until they are finalized).
     pub reserved_bytes: u64,
     /// Bytes backed by memory (committed) now: whole pages that hold at
     /// least one live segment.

@@ -463,15 +463,19 @@ pub(super) fn memfd(len: usize) -> io::Result<std::os::fd::OwnedFd> {
     Ok(file)
 }
 
-/// `mmap(NULL, len, prot, MAP_SHARED, fd, 0)`: a shared view of the whole
-/// file, wherever the kernel puts it.
+/// `mmap(NULL, len, prot, MAP_SHARED, fd, offset)`: a shared view of
+/// `len` bytes of the file from `offset` (a multiple of the page size),
+/// wherever the kernel puts it.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(super) fn map_shared(
     fd: std::os::fd::BorrowedFd<'_>,
+    offset: usize,
     len: usize,
     prot: libc::c_int,
 ) -> io::Result<Mapping> {
     use std::os::fd::AsRawFd;
+    let offset =
+        libc::off_t::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: without MAP_FIXED the kernel picks unused address space, so no
     // existing memory is affected; the result is checked before use.
     let raw = unsafe {
@@ -481,7 +485,7 @@ pub(super) fn map_shared(
             prot,
             libc::MAP_SHARED,
             fd.as_raw_fd(),
-            0,
+            offset,
         )
     };
     if raw == libc::MAP_FAILED {
@@ -586,6 +590,53 @@ pub(super) fn punch_hole(
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// Writes `len` zero bytes into the file at `offset` (`pwrite`), without
+/// a writable mapping of it.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(super) fn write_zeros(
+    fd: std::os::fd::BorrowedFd<'_>,
+    mut offset: usize,
+    mut len: usize,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    static ZEROS: [u8; 4096] = [0; 4096];
+    while len > 0 {
+        let chunk = len.min(ZEROS.len());
+        let at = libc::off_t::try_from(offset)
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        // SAFETY: pwrite reads `chunk` bytes of a static buffer and writes
+        // them into a file the caller owns; no memory of ours is written.
+        let written = unsafe { libc::pwrite(fd.as_raw_fd(), ZEROS.as_ptr().cast(), chunk, at) };
+        if written < 0 {
+            let error = io::Error::last_os_error();
+            if error.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(error);
+        }
+        if written == 0 {
+            return Err(io::Error::from(io::ErrorKind::WriteZero));
+        }
+        offset += written as usize;
+        len -= written as usize;
+    }
+    Ok(())
+}
+
+/// The inode number of an open file (what `/proc/self/maps` shows).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(super) fn inode(fd: std::os::fd::BorrowedFd<'_>) -> u64 {
+    use std::os::fd::AsRawFd;
+    let mut stat = std::mem::MaybeUninit::<libc::stat>::zeroed();
+    // SAFETY: fstat writes one `struct stat` into the buffer given.
+    if unsafe { libc::fstat(fd.as_raw_fd(), stat.as_mut_ptr()) } != 0 {
+        return 0;
+    }
+    // SAFETY: fstat succeeded, so the struct is filled in (and it was
+    // zeroed before).
+    unsafe { stat.assume_init() }.st_ino
 }
 
 /// Discards private anonymous pages: they read as zero afterwards and use no

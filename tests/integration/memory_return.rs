@@ -8,7 +8,7 @@ use std::os::unix::fs::MetadataExt;
 
 use crate::common::*;
 use crate::memory::{engine_over, SharedArena, MODES};
-use rivet::memory::{ArenaConfig, ArenaMode, RegionInfo};
+use rivet::memory::{ArenaConfig, ArenaMode};
 
 /// Regions of 1 MiB: a module with 600 KiB of data needs one of its own.
 fn small_regions(mode: ArenaMode) -> ArenaConfig {
@@ -29,26 +29,6 @@ fn region_sized_module(index: usize) -> String {
            store i64 1, ptr @fill{index}\n\
            ret i64 {index} }}\n"
     )
-}
-
-/// The inode of the memory file behind each dual-mapped region's write view.
-fn write_view_inodes(regions: &[RegionInfo]) -> Vec<u64> {
-    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
-    regions
-        .iter()
-        .filter_map(|region| region.write_view)
-        .map(|view| {
-            maps.lines()
-                .find_map(|line| {
-                    let fields: Vec<&str> = line.split_whitespace().collect();
-                    let (start, end) = fields.first()?.split_once('-')?;
-                    let start = u64::from_str_radix(start, 16).ok()?;
-                    let end = u64::from_str_radix(end, 16).ok()?;
-                    (start <= view && view < end).then(|| fields.get(4)?.parse().ok())?
-                })
-                .unwrap_or_else(|| panic!("no mapping holds the write view {view:#x}"))
-        })
-        .collect()
 }
 
 /// Open descriptors of this process whose file is one of `inodes`.
@@ -107,7 +87,7 @@ fn removing_every_module_gives_regions_and_descriptors_back() {
             "{mode:?}: {} regions",
             regions.len()
         );
-        let inodes = write_view_inodes(&regions[1..]);
+        let inodes: Vec<u64> = regions[1..].iter().filter_map(|r| r.memory_file).collect();
         if mode == ArenaMode::DualMapped {
             assert_eq!(inodes.len(), regions.len() - 1);
             assert_eq!(descriptors_of(&inodes), inodes.len(), "one file each");
