@@ -5,11 +5,12 @@
 //! # Modes
 //!
 //! - [`ArenaMode::DualMapped`] (Linux): many small modules
-//!   share pages. Code lives in a memory file mapped twice, read + execute
-//!   where it runs and read + write where the linker writes it, so new code
-//!   is written beside running code and no page is ever writable and
-//!   executable at the same address. Finalize changes no protection. See
-//!   `dual.rs` for the details.
+//!   share pages. Code lives in a memory file mapped read + execute where
+//!   it runs and never mapped writable: the linker writes into staging
+//!   buffers that finalize copies into the file, so new code is placed
+//!   beside running code and no page is ever writable and executable, nor
+//!   has a writable alias. Finalize changes no protection. See `dual.rs`
+//!   for the details.
 //! - [`ArenaMode::Pages`] (the default, [`DEFAULT_MODE`]): each module gets its own pages, one run per
 //!   class, made writable while linking and given their final protection
 //!   with `mprotect` at finalize. Where the system refuses to make anonymous
@@ -67,8 +68,9 @@ use crate::{Error, Result};
 pub enum ArenaMode {
     /// Pages per module and class, protected with `mprotect` at finalize.
     Pages,
-    /// Modules packed into shared pages of a memory file mapped twice
-    /// (read + execute to run, read + write to link). Linux only.
+    /// Modules packed into shared pages of a memory file, mapped read +
+    /// execute (or read-only) to run and written only through the file
+    /// (`pwrite`) at finalize. Linux only.
     DualMapped,
 }
 
@@ -77,8 +79,9 @@ const HAS_MEMFD: bool = cfg!(any(target_os = "linux", target_os = "android"));
 
 /// The mode an arena uses when neither its configuration nor
 /// `RIVET_ARENA_MODE` picks one: dual-mapped, which packs many small modules
-/// into shared pages (code is never writable at the address it runs from:
-/// the linker writes through a second view of the same memory). Removing a
+/// into shared pages (code is never writable at any address: the linker
+/// writes into staging buffers that finalize copies into the memory file
+/// the code runs from). Removing a
 /// small module frees its bytes; a page goes back to the system when its
 /// last user goes.
 pub const DEFAULT_MODE: ArenaMode = ArenaMode::DualMapped;
@@ -218,8 +221,8 @@ pub struct RegionInfo {
     /// Bytes of address space the region spans.
     pub len: u64,
     /// Dual-mapped: the inode of the region's memory file (as
-    /// `/proc/self/maps` and `fstat` show it), which the run-time view and
-    /// the write views of modules being linked map; `None` in page mode.
+    /// `/proc/self/maps` and `fstat` show it), which the region's run-time
+    /// addresses map (never writable); `None` in page mode.
     pub memory_file: Option<u64>,
 }
 
@@ -306,7 +309,7 @@ impl Region {
         match self {
             Region::Pages(region) => region.reservation().len as u64,
             #[cfg(any(target_os = "linux", target_os = "android"))]
-            Region::Dual(region) => (region.runtime().len + region.view_bytes()) as u64,
+            Region::Dual(region) => region.runtime().len as u64,
         }
     }
 
@@ -583,8 +586,7 @@ impl Arena {
                             Error::OutOfMemory {
                                 requested: len as u64,
                                 reason: format!(
-                                    "the system refused a memory file of {len} bytes or its \
-                                     write view: {source}"
+                                    "the system refused a memory file of {len} bytes: {source}"
                                 ),
                             }
                         }
@@ -889,8 +891,7 @@ impl MemoryManager for Arena {
             }
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Some(Region::Dual(region)) if region.owns(allocation.id, &allocation.segments) => {
-                region.finalize(allocation.id);
-                Ok(())
+                region.finalize(allocation.id)
             }
             _ => Err(self.foreign(allocation)),
         }
@@ -1212,7 +1213,7 @@ mod tests {
     }
 
     /// Entries of `/proc/self/maps` overlapping the arena's regions, or
-    /// mapping one of its memory files elsewhere (write views).
+    /// mapping one of its memory files elsewhere (there should be none).
     fn areas_in_maps(arena: &Arena) -> u64 {
         let regions = arena.regions();
         let files: Vec<u64> = regions.iter().filter_map(|r| r.memory_file).collect();
@@ -1357,19 +1358,21 @@ mod tests {
         assert_eq!(arena.stats().committed_bytes, 0);
     }
 
+    /// The memory file is never mapped writable: the linker writes into
+    /// staging buffers, and finalize puts the bytes in the file, where the
+    /// run-time view shows them.
     #[test]
-    fn dual_views_differ_and_show_the_same_bytes() {
+    fn dual_mapped_code_is_never_writable_anywhere() {
         let mut arena = arena(ArenaMode::DualMapped, 16 << 20);
         let region = arena.regions()[0];
         let file = region.memory_file.expect("a memory file");
-        let allocation = arena.allocate(&all_classes()).expect("allocate");
         let writable = |file: u64| {
             mappings_of_file(file)
                 .into_iter()
                 .filter(|(_, _, perms)| perms.contains('w'))
                 .collect::<Vec<_>>()
         };
-        let views = writable(file);
+        let allocation = arena.allocate(&all_classes()).expect("allocate");
         for class in SegmentClass::ALL {
             let segment = allocation.segment(class);
             assert!(region.contains(segment.addr), "{class:?} in the region");
@@ -1377,23 +1380,20 @@ mod tests {
             if class == SegmentClass::Data {
                 assert_eq!(write, segment.addr, "data is written in place");
             } else {
-                assert!(!region.contains(write), "{class:?} written elsewhere");
+                assert!(!region.contains(write), "{class:?} staged elsewhere");
                 assert!(
-                    views.iter().any(|(start, end, perms)| *start <= write
-                        && write + segment.size <= *end
-                        && perms == "rw-s"),
-                    "{class:?} written through a shared view of the file: {views:x?}"
+                    mapping_containing(write).is_none_or(|(_, _, p)| !p.ends_with('s')),
+                    "{class:?}: staged in a view of the file"
                 );
             }
             assert!(is_zero(segment));
         }
+        assert_eq!(writable(file), [], "no writable view while linking");
         fill(&allocation, 0x5A);
-        for class in SegmentClass::ALL {
-            assert!(
-                bytes(allocation.segment(class)).iter().all(|&b| b == 0x5A),
-                "{class:?}"
-            );
-        }
+        assert!(
+            is_zero(allocation.segment(SegmentClass::Text)),
+            "staged bytes are not in the file before finalize"
+        );
         arena.finalize(&allocation).expect("finalize");
         assert_eq!(writable(file), [], "no writable view after finalize");
         for class in SegmentClass::ALL {
@@ -1402,11 +1402,15 @@ mod tests {
                 "{class:?} after finalize"
             );
         }
-        // Released unfinalized: its views go with it.
+        // Released unfinalized: its staged bytes never reach the file.
         let unfinished = arena.allocate(&all_classes()).expect("allocate");
-        assert!(!writable(file).is_empty());
+        fill(&unfinished, 0x77);
+        let text = *unfinished.segment(SegmentClass::Text);
         arena.release(unfinished);
-        assert_eq!(writable(file), [], "no view left by a release");
+        let again = arena.allocate(&all_classes()).expect("allocate");
+        assert_eq!(again.segment(SegmentClass::Text).addr, text.addr, "reused");
+        assert!(is_zero(again.segment(SegmentClass::Text)));
+        arena.release(again);
         arena.release(allocation);
         assert_eq!(arena.stats().committed_bytes, 0);
     }
@@ -1548,15 +1552,13 @@ mod tests {
                 let (start, end, actual) = mapping_containing(segment.addr).expect("mapped");
                 assert_eq!(actual, perms, "{mode:?} {class:?} at {:#x}", segment.addr);
                 assert!(start <= segment.addr && segment.addr + segment.size <= end);
-                if mode == ArenaMode::DualMapped && class != SegmentClass::Data {
-                    // The write view went at finalize.
-                    let view = mapping_containing(segment.write_ptr as u64);
-                    assert!(
-                        view.as_ref()
-                            .is_none_or(|(_, _, perms)| !perms.contains('w')),
-                        "{class:?}: a writable view stays: {view:x?}"
-                    );
-                }
+            }
+            if let Some(file) = arena.regions()[0].memory_file {
+                let writable: Vec<_> = mappings_of_file(file)
+                    .into_iter()
+                    .filter(|(_, _, perms)| perms.contains('w'))
+                    .collect();
+                assert_eq!(writable, [], "no writable mapping of the memory file");
             }
             assert_no_writable_executable_mapping();
             arena.release(allocation);
@@ -2043,9 +2045,8 @@ mod tests {
                     assert_eq!(stats.reserved_by_class, stats.committed_by_class);
                 }
                 ArenaMode::DualMapped => {
-                    // The run-time view, and write views of the pages
-                    // each module being linked lies on (text: 2, GOT: 1).
-                    assert_eq!(stats.reserved_bytes, (16 << 20) + 6 * page, "views");
+                    // One view: the run-time addresses.
+                    assert_eq!(stats.reserved_bytes, 16 << 20);
                     // Text: 2 × (page + 16) bytes packed: 3 pages; GOT: 1
                     // page; data: 2 × 3 pages back to back.
                     assert_eq!(stats.committed_by_class, [3 * page, 0, page, 0, 6 * page]);

@@ -2,35 +2,37 @@
 //! many small modules share pages, and no page is ever writable and
 //! executable at the same address.
 //!
-//! # Two views of one file
+//! # A memory file, written without a writable mapping
 //!
 //! The region's bytes live in a memory file (`memfd_create`, sized to the
-//! region, all holes until written). The file is mapped twice:
+//! region, all holes until written). The file is mapped once:
 //!
 //! - the *run-time view*, at the region's reserved addresses: what code
 //!   runs from and what relocations are computed from ([`Segment::addr`]).
 //!   Its pages are private, never-writable mappings of the file:
 //!   `PROT_READ|PROT_EXEC` for text and stubs, `PROT_READ` for the GOT and
 //!   read-only data. A private mapping that is never written never copies a
-//!   page, so it always shows the file's current bytes;
-//! - *write views*, shared `PROT_READ|PROT_WRITE` mappings somewhere else
-//!   of just the pages one module's segments lie on, made when the module
-//!   is allocated and unmapped when it is finalized (or released): what the
-//!   linker writes through ([`Segment::write_ptr`]). Between links no
-//!   writable view of the file exists, so finalized code, GOT and
-//!   read-only data are writable at no address; while a module is being
-//!   linked, only the pages it shares with others are writable elsewhere.
-//!   Bytes freed on a page still in use are zeroed with `pwrite`, not
-//!   through a view.
+//!   page, so it always shows the file's current bytes.
+//!
+//! The file is never mapped writable. The linker writes a module's text,
+//! stubs, GOT and read-only data into zero-filled heap buffers of their own
+//! (*staging buffers*, [`Segment::write_ptr`]), and finalize copies each
+//! into the file at its offset with `pwrite`, which changes only the
+//! module's own bytes of pages it may share with others. So no writable
+//! alias of code, GOT or read-only data exists at any time, finalized or
+//! not (measured cost in BENCHMARKS.md). Bytes freed on a page still in
+//! use are zeroed with `pwrite` too.
 //!
 //! Writable data does not need the trick: its pages in the run-time view
 //! are plain private anonymous memory, read + write, and `write_ptr` equals
 //! `addr`.
 //!
-//! So new code is written beside code that is already running, and
-//! finalize changes no protection of the run-time view: it drops the write
-//! views and publishes the code (instruction cache maintenance through the
+//! So new code is placed beside code that is already running, and
+//! finalize changes no protection: it writes the staged bytes into the
+//! file and publishes the code (instruction cache maintenance through the
 //! executable address on AArch64, and a serializing barrier on every core).
+//! Until then the module's run-time addresses read as zero (or as what
+//! the pages held).
 //!
 //! # Class pools
 //!
@@ -59,7 +61,7 @@ use std::os::fd::{AsFd, OwnedFd};
 
 use super::free_list::FreeList;
 use super::protect::{self, Mapping};
-use super::{AllocationStats, ModuleLayout, Segment, SegmentClass};
+use super::{try_zeroed_bytes, AllocationStats, ModuleLayout, Segment, SegmentClass};
 use crate::{Error, Result};
 
 /// Sub-allocation unit: segment sizes are rounded up to it and segments
@@ -103,19 +105,22 @@ pub(super) enum Placed {
     OverCap { needed: u64 },
 }
 
-/// A writable view of some pages of the memory file, for one module's link.
-struct WriteView {
-    /// Offset in the file (and the region) of the view's first byte.
+/// Bytes the linker writes for one in-file part of a module not finalized
+/// yet; copied into the file at finalize.
+struct Staged {
+    /// Offset of the part in the file (and the region).
     offset: usize,
-    mapping: Mapping,
+    /// Zero-filled, the part's length; never resized (the linker holds a
+    /// pointer into it).
+    bytes: Vec<u8>,
 }
 
 /// A dual-mapped region.
 pub(super) struct DualRegion {
     /// The run-time view: reserved address space with spans mapped over it.
     runtime: Mapping,
-    /// The write views of allocations not finalized yet.
-    views: HashMap<u64, Vec<WriteView>>,
+    /// The staging buffers of allocations not finalized yet.
+    staged: HashMap<u64, Vec<Staged>>,
     /// The memory file.
     file: OwnedFd,
     /// The memory file's inode.
@@ -183,7 +188,7 @@ impl DualRegion {
         Ok(DualRegion {
             free: FreeList::with_range(0, runtime.len),
             runtime,
-            views: HashMap::new(),
+            staged: HashMap::new(),
             inode: protect::inode(file.as_fd()),
             file,
             granule,
@@ -206,103 +211,72 @@ impl DualRegion {
         self.inode
     }
 
-    /// Bytes of write views mapped now.
-    pub(super) fn view_bytes(&self) -> usize {
-        self.views
-            .values()
-            .flatten()
-            .map(|view| view.mapping.len)
-            .sum()
-    }
-
     /// The run-time address of `offset`, with the view's provenance.
     fn runtime_ptr(&self, offset: usize) -> *mut u8 {
         self.runtime.base.as_ptr().wrapping_add(offset)
     }
 
-    /// Maps a write view of the pages each in-file part of `parts` lies on.
-    fn map_views(&self, parts: &[Part; SegmentClass::COUNT]) -> Result<Vec<WriteView>> {
-        let page = protect::page_size();
-        let mut views: Vec<WriteView> = Vec::new();
+    /// A zero-filled staging buffer for each in-file part of `parts`.
+    fn stage(parts: &[Part; SegmentClass::COUNT]) -> Result<Vec<Staged>> {
+        let mut staged = Vec::new();
         for class in SegmentClass::ALL.into_iter().filter(|&c| in_file(c)) {
             let part = parts[class as usize];
             if part.len == 0 {
                 continue;
             }
-            let offset = part.offset - part.offset % page;
-            let len = (part.offset + part.len).next_multiple_of(page) - offset;
-            let mapped = protect::map_shared(
-                self.file.as_fd(),
-                offset,
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-            );
-            match mapped {
-                Ok(mapping) => views.push(WriteView { offset, mapping }),
-                Err(source) => {
-                    for view in &views {
-                        protect::unmap(&view.mapping);
-                    }
-                    return Err(map_error(class, len, source));
-                }
-            }
+            let bytes = try_zeroed_bytes(part.len).ok_or_else(|| Error::OutOfMemory {
+                requested: part.len as u64,
+                reason: format!(
+                    "no heap buffer of {} bytes to link the {} segment into",
+                    part.len,
+                    class.name()
+                ),
+            })?;
+            staged.push(Staged {
+                offset: part.offset,
+                bytes,
+            });
         }
-        Ok(views)
+        Ok(staged)
     }
 
-    /// Unmaps allocation `id`'s write views, if it has any.
-    fn unmap_views(&mut self, id: u64) {
-        for view in self.views.remove(&id).into_iter().flatten() {
-            protect::unmap(&view.mapping);
-        }
-    }
-
-    /// Where bytes of `class` at `offset` are written through `views`.
-    fn write_ptr(&self, views: &[WriteView], class: SegmentClass, offset: usize) -> *mut u8 {
+    /// Where bytes of `class` at `offset` are written: the staging buffer
+    /// holding it, or in place for data.
+    fn write_ptr(&self, staged: &mut [Staged], class: SegmentClass, offset: usize) -> *mut u8 {
         if !in_file(class) {
             return self.runtime_ptr(offset);
         }
-        views
-            .iter()
-            .find(|view| view.offset <= offset && offset < view.offset + view.mapping.len)
-            .map_or(std::ptr::null_mut(), |view| {
-                view.mapping
-                    .base
-                    .as_ptr()
-                    .wrapping_add(offset - view.offset)
+        staged
+            .iter_mut()
+            .find(|s| s.offset <= offset && offset < s.offset + s.bytes.len())
+            .map_or(std::ptr::null_mut(), |s| {
+                s.bytes.as_mut_ptr().wrapping_add(offset - s.offset)
             })
     }
 
-    /// Zeroes freed bytes of `class` at `offset`: through the file for
-    /// classes that live in it, in place for data.
+    /// Zeroes freed bytes of `class` at `offset`: in the file for classes
+    /// that live in it, in place for data.
     fn zero(&self, class: SegmentClass, offset: usize, len: usize) {
-        if in_file(class) {
-            if protect::write_zeros(self.file.as_fd(), offset, len).is_ok() {
-                return;
-            }
-            // Never expected (a memory file takes writes inside its size):
-            // a short-lived view does the same.
-            if let Ok(view) = self.map_views(&{
-                let mut parts = [Part::default(); SegmentClass::COUNT];
-                parts[class as usize] = Part {
-                    offset,
-                    len,
-                    size: len as u64,
-                };
-                parts
-            }) {
-                let ptr = self.write_ptr(&view, class, offset);
-                // SAFETY: the view maps the file's pages over `[offset,
-                // offset + len)` read + write; no live segment uses them.
-                unsafe { std::ptr::write_bytes(ptr, 0, len) };
-                for view in &view {
-                    protect::unmap(&view.mapping);
-                }
-            }
-        } else {
+        if !in_file(class) {
             // SAFETY: read + write data pages of a mapped span; no live
             // segment uses the bytes (they were just freed).
             unsafe { std::ptr::write_bytes(self.runtime_ptr(offset), 0, len) };
+            return;
+        }
+        if protect::write_zeros(self.file.as_fd(), offset, len).is_ok() {
+            return;
+        }
+        // Never expected (a memory file takes writes inside its size): a
+        // short-lived view of the pages does the same.
+        let page = protect::page_size();
+        let start = offset - offset % page;
+        let end = (offset + len).next_multiple_of(page);
+        let prot = libc::PROT_READ | libc::PROT_WRITE;
+        if let Ok(view) = protect::map_shared(self.file.as_fd(), start, end - start, prot) {
+            // SAFETY: the view maps the file's pages over `[offset, offset +
+            // len)` read + write; no live segment uses those bytes.
+            unsafe { std::ptr::write_bytes(view.base.as_ptr().add(offset - start), 0, len) };
+            protect::unmap(&view);
         }
     }
 
@@ -393,8 +367,8 @@ impl DualRegion {
             self.give_parts(&parts);
             return Ok(Placed::OverCap { needed });
         }
-        let views = match self.map_views(&parts) {
-            Ok(views) => views,
+        let mut staged = match Self::stage(&parts) {
+            Ok(staged) => staged,
             Err(error) => {
                 self.give_parts(&parts);
                 return Err(error);
@@ -408,7 +382,7 @@ impl DualRegion {
             }
             segments[class as usize] = Segment {
                 addr: self.runtime_ptr(part.offset) as u64,
-                write_ptr: self.write_ptr(&views, class, part.offset),
+                write_ptr: self.write_ptr(&mut staged, class, part.offset),
                 size: segment_size(&parts, class),
             };
             if part.len > 0 {
@@ -416,7 +390,7 @@ impl DualRegion {
             }
         }
         self.live.insert(id, parts);
-        self.views.insert(id, views);
+        self.staged.insert(id, staged);
         Ok(Placed::Segments(segments))
     }
 
@@ -632,19 +606,43 @@ impl DualRegion {
         })
     }
 
-    /// Publishes live allocation `id`'s code: nothing to protect, the
-    /// run-time view is already read + execute.
-    pub(super) fn finalize(&mut self, id: u64) {
-        if !self.live.contains_key(&id) {
-            return;
-        }
-        // Every write through the write views happens before the code's
-        // address can be handed out; then no writable view stays.
-        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
-        self.unmap_views(id);
-        let Some(parts) = self.live.get(&id) else {
-            return;
+    /// Writes live allocation `id`'s staged bytes into the file and
+    /// publishes its code: nothing to protect, the run-time view is already
+    /// read + execute. On failure the bytes stay staged (a later finalize
+    /// tries again; release drops them).
+    pub(super) fn finalize(&mut self, id: u64) -> Result<()> {
+        let Some(parts) = self.live.get(&id).copied() else {
+            return Ok(());
         };
+        if let Some(staged) = self.staged.remove(&id) {
+            let fd = self.file.as_fd();
+            let failed = staged.iter().enumerate().find_map(|(i, part)| {
+                protect::write_at(fd, part.offset, &part.bytes)
+                    .err()
+                    .map(|source| (i, part.bytes.len(), source))
+            });
+            if let Some((i, len, source)) = failed {
+                // What was written is written again on a retry.
+                let rest = staged.into_iter().skip(i).collect();
+                self.staged.insert(id, rest);
+                return Err(match source.raw_os_error() {
+                    Some(libc::ENOMEM) | Some(libc::ENOSPC) => Error::OutOfMemory {
+                        requested: len as u64,
+                        reason: format!(
+                            "the system refused pages for {len} bytes of linked code or \
+                             constants in the arena's memory file: {source}"
+                        ),
+                    },
+                    _ => Error::Memory {
+                        op: "pwrite (the arena's memory file)",
+                        source,
+                    },
+                });
+            }
+        }
+        // Every byte is in the file before the code's address can be
+        // handed out.
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
         for class in SegmentClass::ALL
             .into_iter()
             .filter(|class| class.is_executable())
@@ -654,6 +652,7 @@ impl DualRegion {
             // mapped PROT_READ|PROT_EXEC (so readable) in the run-time view.
             unsafe { protect::publish_code(self.runtime_ptr(part.offset), part.len) };
         }
+        Ok(())
     }
 
     /// Gives back live allocation `id`.
@@ -661,8 +660,8 @@ impl DualRegion {
         let Some(parts) = self.live.remove(&id) else {
             return;
         };
-        // Released before it was finalized: its views go now.
-        self.unmap_views(id);
+        // Released before it was finalized: its staged bytes go unwritten.
+        self.staged.remove(&id);
         for part in parts.iter().filter(|p| p.len > 0) {
             self.live_bytes -= part.size;
         }
@@ -735,10 +734,9 @@ impl DualRegion {
         self.quarantined
     }
 
-    /// Entries of `/proc/self/maps` the region occupies: the write views of
-    /// modules being linked, and in the run-time view one per run of spans
-    /// of the same backing and protection, plus the reserved stretches
-    /// between them.
+    /// Entries of `/proc/self/maps` the region occupies: in the run-time
+    /// view, one per run of spans of the same backing and protection, plus
+    /// the reserved stretches between them.
     pub(super) fn areas(&self) -> u64 {
         let mut pieces: Vec<(usize, usize, (bool, libc::c_int))> = Vec::new();
         for class in SegmentClass::ALL {
@@ -751,8 +749,7 @@ impl DualRegion {
             }
         }
         pieces.sort_unstable_by_key(|piece| piece.0);
-        let views = self.views.values().map(Vec::len).sum::<usize>() as u64;
-        views + protect::count_areas(self.runtime.len, (false, libc::PROT_NONE), pieces)
+        protect::count_areas(self.runtime.len, (false, libc::PROT_NONE), pieces)
     }
 }
 
@@ -772,9 +769,6 @@ impl Drop for DualRegion {
     fn drop(&mut self) {
         // The engine drops modules, and the code pointers it handed out,
         // before its memory. The file closes with `self.file`.
-        for view in self.views.values().flatten() {
-            protect::unmap(&view.mapping);
-        }
         protect::unmap(&self.runtime);
     }
 }

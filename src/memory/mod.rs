@@ -247,9 +247,8 @@ impl Allocation {
 /// new modules, and how much of it is in one piece).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MemoryStats {
-    /// Address space reserved, every view included (a dual-mapped arena
-    /// also maps the pages of modules being linked a second time, writable,
-    /// until they are finalized).
+    /// Address space reserved (a dual-mapped arena maps its memory files
+    /// once, at the run-time addresses).
     pub reserved_bytes: u64,
     /// Bytes backed by memory (committed) now: whole pages that hold at
     /// least one live segment.

@@ -625,6 +625,38 @@ pub(super) fn write_zeros(
     Ok(())
 }
 
+/// Writes `bytes` into the file at `offset` (`pwrite`), without a writable
+/// mapping of it.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(super) fn write_at(
+    fd: std::os::fd::BorrowedFd<'_>,
+    mut offset: usize,
+    mut bytes: &[u8],
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    while !bytes.is_empty() {
+        let at = libc::off_t::try_from(offset)
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        // SAFETY: pwrite reads `bytes.len()` readable bytes and writes them
+        // into a file the caller owns; no memory of ours is written.
+        let written =
+            unsafe { libc::pwrite(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), at) };
+        if written < 0 {
+            let error = io::Error::last_os_error();
+            if error.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(error);
+        }
+        if written == 0 {
+            return Err(io::Error::from(io::ErrorKind::WriteZero));
+        }
+        offset += written as usize;
+        bytes = &bytes[written as usize..];
+    }
+    Ok(())
+}
+
 /// The inode number of an open file (what `/proc/self/maps` shows).
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(super) fn inode(fd: std::os::fd::BorrowedFd<'_>) -> u64 {

@@ -44,7 +44,7 @@ impl SharedArena {
     }
 
     /// Entries of `/proc/self/maps` that overlap the arena's regions or map
-    /// one of its memory files elsewhere (write views).
+    /// one of its memory files elsewhere (there should be none).
     pub fn areas_in_maps(&self) -> u64 {
         let regions = self.arena().regions();
         let files: Vec<u64> = regions.iter().filter_map(|r| r.memory_file).collect();
