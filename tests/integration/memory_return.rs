@@ -236,3 +236,94 @@ fn thread_local_blocks_of_removed_modules_are_freed_on_every_thread() {
         "resident memory grew {grown} bytes over {CYCLES} removed modules (bound {BOUND})"
     );
 }
+
+/// Set in the child process that lowers its own descriptor limit.
+const FD_CHILD: &str = "RIVET_FD_LIMIT_CHILD";
+
+/// With a low descriptor limit, dual-mapped regions (a memory file each)
+/// stop with an error naming the limit while the process can still open
+/// files; removing the modules gives the descriptors back and the arena
+/// grows again. Before, regions took descriptors until `EMFILE`, and then
+/// nothing in the process could open a file. In a child process, so the
+/// lowered limit touches no other test.
+#[test]
+fn dual_mapped_regions_leave_descriptors_for_the_process() {
+    if std::env::var_os(FD_CHILD).is_none() {
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "memory_return::dual_mapped_regions_leave_descriptors_for_the_process",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(FD_CHILD, "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.contains("fd-limit:"),
+            "child failed ({}):\n{stdout}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        return;
+    }
+
+    use rivet::memory::{Arena, MemoryManager, ModuleLayout, SegmentClass};
+    let open = || std::fs::read_dir("/proc/self/fd").unwrap().count() as u64 - 1;
+    let limit = open() + 64;
+    let mut rlimit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write only the struct given;
+    // this child process runs this test alone.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut rlimit), 0);
+        rlimit.rlim_cur = limit;
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit), 0);
+    }
+    let mut arena = Arena::new(small_regions(ArenaMode::DualMapped)).unwrap();
+    let mut layout = ModuleLayout::default();
+    *layout.get_mut(SegmentClass::ReadOnly) = rivet::memory::SegmentRequest {
+        size: 600 << 10,
+        align: 16,
+    };
+    let mut live = Vec::new();
+    let error = loop {
+        match arena.allocate(&layout) {
+            Ok(allocation) => live.push(allocation),
+            Err(error) => break error,
+        }
+        assert!(live.len() < 200, "never refused");
+    };
+    let message = error.to_string();
+    assert!(
+        matches!(error, rivet::Error::OutOfMemory { .. }) && message.contains("RLIMIT_NOFILE"),
+        "{message}"
+    );
+    let left = limit - open();
+    assert!(left >= 8, "{left} descriptors left");
+    let files: Vec<std::fs::File> = (0..8)
+        .map(|_| std::fs::File::open("/proc/self/status").expect("the process can open files"))
+        .collect();
+    drop(files);
+    let regions = arena.regions().len();
+    println!("fd-limit: {regions} regions under a limit of {limit}, {left} descriptors left");
+
+    for allocation in live.drain(..) {
+        arena.release(allocation);
+    }
+    assert_eq!(arena.regions().len(), 1, "regions given back");
+    assert_eq!(
+        open() + regions as u64 - 1,
+        limit - left,
+        "their files closed"
+    );
+    for _ in 0..regions {
+        live.push(arena.allocate(&layout).expect("grows again"));
+    }
+    for allocation in live {
+        arena.release(allocation);
+    }
+}
