@@ -31,8 +31,7 @@
 //! finalize changes no protection: it writes the staged bytes into the
 //! file and publishes the code (instruction cache maintenance through the
 //! executable address on AArch64, and a serializing barrier on every core).
-//! Until then the module's run-time addresses read as zero (or as what
-//! the pages held).
+//! Until then the module's run-time addresses read as zero.
 //!
 //! # Class pools
 //!
