@@ -286,3 +286,32 @@ fn elf_symbols_past_their_section_are_refused() {
     engine.finalize_object().unwrap();
     assert_ne!(engine.get_function_address("f").unwrap(), 0);
 }
+
+/// The managers that run code refuse the same inputs through the engine
+/// (the arena: larger than a region; the per-section manager: the system
+/// refuses the mapping), and the engine links the next object.
+#[test]
+fn the_engine_refuses_untrusted_sizes_in_both_managers() {
+    let mut aligned = assemble(SMALL);
+    set_section_align(&mut aligned, ".text.g", 1 << 40);
+    for lmm in [true, false] {
+        let engine = rivet::ExecutionEngine::with_lmm(Some(lmm)).unwrap();
+        for (name, bytes) in [
+            ("zero-fill.o", assemble(HUGE_ZERO_FILL)),
+            ("aligned.o", aligned.clone()),
+        ] {
+            let id = engine.add_object_bytes(bytes, name).unwrap();
+            let error = engine.finalize_object().unwrap_err();
+            assert!(
+                matches!(error, Error::OutOfMemory { .. } | Error::Memory { .. }),
+                "lmm {lmm}, {name}: {error}"
+            );
+            engine.remove_module(id).unwrap();
+        }
+        engine.add_object_bytes(assemble(SMALL), "sound.o").unwrap();
+        engine.finalize_object().unwrap();
+        let f = engine.get_function_address("f").unwrap();
+        // SAFETY: `f` is a finalized `void ()` that only returns.
+        unsafe { crate::common::call0::<()>(f) };
+    }
+}
