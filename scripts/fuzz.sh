@@ -3,7 +3,10 @@
 # target per format (fuzz/fuzz_targets/{elf,macho,coff}.rs), each run for a
 # bounded time from the committed seeds (fuzz/seeds/<format>/), the inputs
 # that once broke rivet (fuzz/regressions/<format>/) and the corpus of
-# earlier local runs (fuzz/corpus/<format>/, not committed).
+# earlier local runs (fuzz/corpus/<format>/, not committed). Two more link
+# into the heap-backed managers, from every format's seeds: `check` (rivet
+# check's memory) and `image` (memory::Image), with their own regressions
+# (fuzz/regressions/{check,image}/).
 #
 # Every input must end in Ok or a typed error: a panic, abort, crash, hang
 # (-timeout) or runaway memory (-rss_limit_mb) fails the run. Findings are
@@ -14,8 +17,9 @@
 # stable flags (coverage instrumentation, debug assertions and overflow
 # checks in an optimized build).
 #
-#   FUZZ_SECONDS   seconds per target (default 60)
-#   FUZZ_TARGETS   targets to run (default "elf macho coff")
+#   FUZZ_SECONDS   seconds per format target (default 60); check and image
+#                  get half of it (30 by default), to keep CI's total down
+#   FUZZ_TARGETS   targets to run (default "elf macho coff check image")
 #   FUZZ_SANITIZER none (default) or address
 #   scripts/fuzz.sh --make-seeds   regenerates fuzz/seeds with LLVM
 set -euo pipefail
@@ -23,7 +27,7 @@ cd "$(dirname "$0")/.."
 
 CARGO_FUZZ_VERSION=0.13.2
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-elf macho coff}
+targets=${FUZZ_TARGETS:-elf macho coff check image}
 
 if [ "${1:-}" = "--make-seeds" ]; then
     exec cargo run --release --quiet --manifest-path fuzz/seedgen/Cargo.toml
@@ -56,23 +60,33 @@ failed=()
 for target in $targets; do
     corpus="fuzz/corpus/$target"
     mkdir -p "$corpus"
-    inputs=("$corpus" "fuzz/seeds/$target")
+    case "$target" in
+        check | image)
+            seed_dirs=(fuzz/seeds/elf fuzz/seeds/macho fuzz/seeds/coff)
+            target_seconds=$(((seconds + 1) / 2))
+            ;;
+        *)
+            seed_dirs=("fuzz/seeds/$target")
+            target_seconds=$seconds
+            ;;
+    esac
+    inputs=("$corpus" "${seed_dirs[@]}")
     if [ -d "fuzz/regressions/$target" ]; then
         inputs+=("fuzz/regressions/$target")
     fi
     log="$log_dir/$target.log"
     status=0
     cargo fuzz run "${fuzz_flags[@]}" "$target" "${inputs[@]}" -- \
-        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+        -max_total_time="$target_seconds" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 >"$log" 2>&1 || status=$?
 
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
     cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -n 1 | cut -d' ' -f2)
     corpus_size=$(find "$corpus" -type f | wc -l)
-    seeds=$(find "fuzz/seeds/$target" -type f | wc -l)
+    seeds=$(find "${seed_dirs[@]}" -type f | wc -l)
     if [ "$status" -eq 0 ]; then
-        echo "fuzz: $target: ok, ${runs:-?} executions in ${seconds}s (${rate:-?}/s), coverage ${cov:-?} edges, corpus $((corpus_size + seeds)) inputs ($seeds seeds + $corpus_size found)"
+        echo "fuzz: $target: ok, ${runs:-?} executions in ${target_seconds}s (${rate:-?}/s), coverage ${cov:-?} edges, corpus $((corpus_size + seeds)) inputs ($seeds seeds + $corpus_size found)"
     else
         artifact=$(grep -oE "fuzz/artifacts/$target/[^ ]+" "$log" | head -n 1 || true)
         echo "fuzz: $target: FAILED (exit $status) after ${runs:-?} executions; input: ${artifact:-none written}"

@@ -64,6 +64,20 @@ pub enum Error {
     #[error("unresolved symbols: {}", format_unresolved(.symbols))]
     UnresolvedSymbols { symbols: Vec<(String, String)> },
 
+    /// A symbol whose value lies past the end of the section that defines
+    /// it (or wraps below its start).
+    #[error(
+        "symbol `{symbol}` in `{object}` lies at offset {offset:#x} of section `{section}`, \
+         past its end ({size:#x} bytes)"
+    )]
+    SymbolOutsideSection {
+        object: String,
+        symbol: String,
+        section: String,
+        offset: u64,
+        size: u64,
+    },
+
     /// Two strong definitions of one symbol.
     #[error("duplicate symbol `{name}`: defined in `{first}` and in `{second}`")]
     DuplicateSymbol {

@@ -9,12 +9,22 @@
 //! format's parser instead of stopping at "unknown file kind". The
 //! unmodified bytes are parsed too, so the format dispatch sees arbitrary
 //! input as well.
+//!
+//! Two more targets link into the heap-backed managers, where objects
+//! decide the sizes and alignments of heap buffers: `check` (the memory of
+//! `rivet check`, [`check`]) and `image` ([`image`]), each at a placement
+//! the input may choose ([`Placement`]).
 
 use std::borrow::Cow;
 use std::ffi::c_void;
 use std::sync::OnceLock;
 
+use std::collections::BTreeMap;
+
+use rivet::check::{PhonyLayout, PhonyMemory};
+use rivet::link::{Externals, LinkOptions, LinkUnit, LinkedModule, SymbolTable};
 use rivet::load::{Binding, Definition, ObjectFile};
+use rivet::memory::{Image, ImageConfig, MemoryManager, SegmentClass};
 use rivet::ExecutionEngine;
 
 /// The name every fuzzed object is given (it appears in errors).
@@ -238,4 +248,146 @@ fn probe_unwinder(address: u64) {
     // the process's loaded images. `address` is used as a number, never
     // dereferenced, and `bases` is a valid out-parameter.
     let _ = unsafe { _Unwind_Find_FDE(address as *mut c_void, &mut bases) };
+}
+
+/// Where a heap-backed manager (the image manager, `rivet check`'s memory)
+/// puts segments. Read from an input's first bytes when they are not an
+/// object's, so that the fuzzer explores placements (bases near the top of
+/// the address space, huge separations, pinned segments) as well as
+/// objects; an input that is an object as it stands gets the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    /// The first segment's address.
+    pub base: u64,
+    /// Bytes left after each segment.
+    pub separation: u64,
+    /// The checker pins this class's segment of the first module at `at`
+    /// (`SegmentClass::ALL` index); the image manager ends its addresses
+    /// there. `None`: neither.
+    pub pinned: Option<usize>,
+    pub at: u64,
+}
+
+/// Bytes of an input that make up a [`Placement`].
+pub const PLACEMENT_BYTES: usize = 20;
+
+impl Placement {
+    /// `rivet check`'s defaults: from 0x1000, no separation.
+    pub const DEFAULT: Placement = Placement {
+        base: 0x1000,
+        separation: 0,
+        pinned: None,
+        at: 0,
+    };
+
+    /// The placement and the object bytes of one input.
+    pub fn split(data: &[u8]) -> (Placement, &[u8]) {
+        let is_object = [Format::Elf, Format::MachO, Format::Coff]
+            .iter()
+            .any(|f| f.matches(data));
+        if is_object || data.len() < PLACEMENT_BYTES {
+            return (Placement::DEFAULT, data);
+        }
+        let word = |at: usize| {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(&data[at..at + 8]);
+            u64::from_le_bytes(bytes)
+        };
+        let separation = u64::from(u16::from_le_bytes([data[8], data[9]])) << (data[10] % 64);
+        let pinned = usize::from(data[11] % 6);
+        let placement = Placement {
+            base: word(0),
+            separation,
+            pinned: (pinned < 5).then_some(pinned),
+            at: word(12),
+        };
+        (placement, &data[PLACEMENT_BYTES..])
+    }
+}
+
+/// Links `object` alone into `memory`, every undefined name at address 0
+/// (as `rivet check` links names it cannot find, to report them all).
+fn link_alone(
+    object: &ObjectFile<'_>,
+    memory: &mut dyn MemoryManager,
+) -> rivet::Result<Vec<LinkedModule>> {
+    let mut externals = Externals::default();
+    externals.resolver = Some(Box::new(|_| Some(0)));
+    rivet::link::link(
+        &[LinkUnit { module: 1, object }],
+        &SymbolTable::default(),
+        &externals,
+        memory,
+        LinkOptions {
+            map: true,
+            ..LinkOptions::default()
+        },
+    )
+}
+
+/// One input through `rivet check`'s linking path: parse, link into the
+/// checker's memory at the input's placement, read every segment back by
+/// address as check expressions do, give everything back. A failed link
+/// must leave nothing allocated.
+pub fn check(data: &[u8]) {
+    let (placement, bytes) = Placement::split(data);
+    let Ok(object) = ObjectFile::parse(bytes, NAME) else {
+        return;
+    };
+    let mut pinned = BTreeMap::new();
+    if let Some(class) = placement.pinned {
+        pinned.insert((0, SegmentClass::ALL[class]), placement.at);
+    }
+    let mut memory = PhonyMemory::new(PhonyLayout {
+        start: placement.base,
+        separation: placement.separation,
+        pinned,
+    });
+    match link_alone(&object, &mut memory) {
+        Ok(linked) => {
+            for segment in memory.segments() {
+                let _ = memory.read(segment.addr, segment.size);
+                let _ = memory.read(segment.addr, 8);
+                let _ = memory.read_to_end(segment.addr.saturating_add(segment.size / 2));
+            }
+            let _ = memory.overlap();
+            for module in linked {
+                memory.release(module.allocation);
+            }
+        }
+        Err(e) => {
+            let _ = e.to_string();
+        }
+    }
+    assert!(memory.segments().is_empty(), "segments left behind");
+}
+
+/// One input through the image manager: parse, link at the input's base,
+/// separation and end, read every segment back, give everything back. A
+/// failed link must leave nothing allocated.
+pub fn image(data: &[u8]) {
+    let (placement, bytes) = Placement::split(data);
+    let Ok(object) = ObjectFile::parse(bytes, NAME) else {
+        return;
+    };
+    let mut image = Image::new(ImageConfig {
+        base: placement.base,
+        separation: placement.separation,
+        end: placement.pinned.map_or(u64::MAX, |_| placement.at),
+    });
+    match link_alone(&object, &mut image) {
+        Ok(linked) => {
+            for (addr, _, size) in image.segments() {
+                let _ = image.read(addr, size);
+                let _ = image.read_uint(addr.saturating_add(size.saturating_sub(8)), 8);
+            }
+            for module in linked {
+                image.release(module.allocation);
+            }
+        }
+        Err(e) => {
+            let _ = e.to_string();
+        }
+    }
+    assert_eq!(image.stats().allocations, 0, "allocations left behind");
 }

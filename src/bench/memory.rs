@@ -621,7 +621,7 @@ pub fn render(case: &str, section_bytes: u64, rows: &[MemoryRow]) -> String {
     out.push_str(
         "\nEvery figure is the change in the child process's /proc/self/smaps from just \
          before the JIT was created: maps = mappings; reserved = address space of \
-         anonymous and memory-file mappings (a dual-mapped arena maps its file twice); \
+         anonymous and memory-file mappings; \
          committed = accessible anonymous bytes plus the memory files' pages; resident = \
          proportional set size of both (a dual-mapped page counts once); heap = bytes \
          malloc handed out and did not get back (the linker's bookkeeping: symbol \

@@ -11,7 +11,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::memory::{Allocation, MemoryManager, MemoryStats, ModuleLayout, Segment, SegmentClass};
+use crate::memory::{
+    heap_segment_refused, try_zeroed_bytes, Allocation, MemoryManager, MemoryStats, ModuleLayout,
+    Segment, SegmentClass, HEAP_IMAGE_LIMIT,
+};
 use crate::{Error, Result};
 
 /// Where [`PhonyMemory`] puts segments.
@@ -198,26 +201,27 @@ impl MemoryManager for PhonyMemory {
             if request.size == 0 {
                 continue;
             }
-            let align = request.align.max(1);
-            if !align.is_power_of_two() {
-                self.segments.retain(|s| s.allocation != id);
-                return Err(Self::exhausted(
-                    request.size,
-                    format!("alignment {align} is not a power of two"),
-                ));
-            }
-            let addr = match self.place(module, class, request.size, align) {
-                Ok(addr) => addr,
+            // The same checks, and the same errors, as the image manager.
+            let placed = request.checked_align(class).and_then(|align| {
+                let held: u64 = self.segments.iter().map(|s| s.bytes.len() as u64).sum();
+                let bytes = held
+                    .checked_add(request.size)
+                    .filter(|&total| total <= HEAP_IMAGE_LIMIT)
+                    .and_then(|_| usize::try_from(request.size).ok())
+                    .and_then(try_zeroed_bytes)
+                    .ok_or_else(|| {
+                        heap_segment_refused("the checker's image", class, request.size, held)
+                    })?;
+                let addr = self.place(module, class, request.size, align)?;
+                Ok((addr, bytes))
+            });
+            let (addr, mut bytes) = match placed {
+                Ok(placed) => placed,
                 Err(e) => {
                     self.segments.retain(|s| s.allocation != id);
                     return Err(e);
                 }
             };
-            let Ok(len) = usize::try_from(request.size) else {
-                self.segments.retain(|s| s.allocation != id);
-                return Err(Self::exhausted(request.size, "larger than memory".into()));
-            };
-            let mut bytes = vec![0u8; len];
             let write_ptr = bytes.as_mut_ptr();
             self.segments.push(PhonySegment {
                 allocation: id,

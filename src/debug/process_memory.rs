@@ -9,7 +9,13 @@ use crate::{Error, Result};
 
 /// The `len` bytes at `addr` in this process.
 pub(crate) fn read(addr: u64, len: usize) -> Result<Vec<u8>> {
-    let mut buf = vec![0u8; len];
+    // `len` comes from a caller-filled image: allocate fallibly.
+    let mut buf = Vec::new();
+    buf.try_reserve_exact(len).map_err(|_| Error::OutOfMemory {
+        requested: len as u64,
+        reason: format!("no heap buffer for a copy of the JIT memory at {addr:#x}"),
+    })?;
+    buf.resize(len, 0);
     match read_with_process_vm_readv(addr, &mut buf) {
         Ok(()) => Ok(buf),
         // Some sandboxes forbid the system call; /proc/self/mem does the

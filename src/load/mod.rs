@@ -241,6 +241,12 @@ pub struct ObjectFile<'data> {
 impl<'data> ObjectFile<'data> {
     /// Parses a relocatable object of any supported format.
     pub fn parse(data: &'data [u8], name: &str) -> Result<ObjectFile<'data>> {
+        let object = Self::parse_format(data, name)?;
+        object.check_symbol_offsets()?;
+        Ok(object)
+    }
+
+    fn parse_format(data: &'data [u8], name: &str) -> Result<ObjectFile<'data>> {
         match object::FileKind::parse(data) {
             Ok(object::FileKind::Elf64) => elf::parse(data, name),
             Ok(object::FileKind::Elf32) => Err(unsupported(name, "32-bit ELF")),
@@ -251,6 +257,37 @@ impl<'data> ObjectFile<'data> {
             Ok(kind) => Err(unsupported(name, &format!("{kind:?} files"))),
             Err(e) => Err(malformed(name, e.to_string())),
         }
+    }
+
+    /// Every symbol defined in a section lies inside it: at most at its
+    /// end (a symbol may mark the end, as `__stop_` and end labels do),
+    /// never past it. Checked once here for every format, so the linker
+    /// never exports an address outside the memory it placed.
+    fn check_symbol_offsets(&self) -> Result<()> {
+        for symbol in &self.symbols {
+            let Definition::Section { section, offset } = symbol.definition else {
+                continue;
+            };
+            let Some(placed) = self.sections.get(section as usize) else {
+                return Err(malformed(
+                    &self.name,
+                    format!(
+                        "symbol `{}` is defined in section {section}, which the object does not have",
+                        symbol.name
+                    ),
+                ));
+            };
+            if offset > placed.size {
+                return Err(Error::SymbolOutsideSection {
+                    object: self.name.clone(),
+                    symbol: symbol.name.to_string(),
+                    section: placed.name.to_string(),
+                    offset,
+                    size: placed.size,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The name of the thing a relocation targets, for messages.
@@ -287,5 +324,62 @@ pub(crate) fn unsupported(object: &str, reason: &str) -> Error {
     Error::UnsupportedObject {
         object: object.to_string(),
         reason: reason.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The model's own check, whatever format filled it in: a symbol at its
+    /// section's end is fine, one past it (or wrapped below it) is an error
+    /// naming object, symbol and section; a missing section is malformed.
+    #[test]
+    fn symbols_must_lie_inside_their_section() {
+        let object = |offset: u64, section: u32| ObjectFile {
+            name: "model.o".into(),
+            format: Format::MachO,
+            arch: Arch::X86_64,
+            sections: vec![
+                Section::placeholder(),
+                Section {
+                    name: "__text",
+                    kind: SectionKind::Text,
+                    data: &[0xC3; 4],
+                    size: 4,
+                    align: 1,
+                    relocations: Vec::new(),
+                    comdat: None,
+                },
+            ],
+            symbols: vec![Symbol {
+                name: "_f",
+                binding: Binding::Global,
+                kind: SymbolKind::Function,
+                definition: Definition::Section { section, offset },
+                size: 0,
+            }],
+        };
+        assert!(object(0, 1).check_symbol_offsets().is_ok());
+        assert!(object(4, 1).check_symbol_offsets().is_ok(), "at the end");
+        for offset in [5, u64::MAX] {
+            match object(offset, 1).check_symbol_offsets() {
+                Err(Error::SymbolOutsideSection {
+                    object,
+                    symbol,
+                    section,
+                    offset: at,
+                    size,
+                }) => {
+                    assert_eq!((object.as_str(), symbol.as_str()), ("model.o", "_f"));
+                    assert_eq!((section.as_str(), at, size), ("__text", offset, 4));
+                }
+                other => panic!("offset {offset}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            object(0, 7).check_symbol_offsets(),
+            Err(Error::MalformedObject { .. })
+        ));
     }
 }

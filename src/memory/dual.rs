@@ -2,29 +2,36 @@
 //! many small modules share pages, and no page is ever writable and
 //! executable at the same address.
 //!
-//! # Two views of one file
+//! # A memory file, written without a writable mapping
 //!
 //! The region's bytes live in a memory file (`memfd_create`, sized to the
-//! region, all holes until written). The file is mapped twice:
+//! region, all holes until written). The file is mapped once:
 //!
 //! - the *run-time view*, at the region's reserved addresses: what code
 //!   runs from and what relocations are computed from ([`Segment::addr`]).
 //!   Its pages are private, never-writable mappings of the file:
 //!   `PROT_READ|PROT_EXEC` for text and stubs, `PROT_READ` for the GOT and
 //!   read-only data. A private mapping that is never written never copies a
-//!   page, so it always shows the file's current bytes;
-//! - the *write view*, one shared `PROT_READ|PROT_WRITE` mapping of the
-//!   whole file somewhere else: what the linker writes through
-//!   ([`Segment::write_ptr`]).
+//!   page, so it always shows the file's current bytes.
+//!
+//! The file is never mapped writable. The linker writes a module's text,
+//! stubs, GOT and read-only data into zero-filled heap buffers of their own
+//! (*staging buffers*, [`Segment::write_ptr`]), and finalize copies each
+//! into the file at its offset with `pwrite`, which changes only the
+//! module's own bytes of pages it may share with others. So no writable
+//! alias of code, GOT or read-only data exists at any time, finalized or
+//! not (measured cost in BENCHMARKS.md). Bytes freed on a page still in
+//! use are zeroed with `pwrite` too.
 //!
 //! Writable data does not need the trick: its pages in the run-time view
 //! are plain private anonymous memory, read + write, and `write_ptr` equals
 //! `addr`.
 //!
-//! So new code is written beside code that is already running, and
-//! finalize changes no protection: it only publishes the code (instruction
-//! cache maintenance through the executable address on AArch64, and a
-//! memory barrier).
+//! So new code is placed beside code that is already running, and
+//! finalize changes no protection: it writes the staged bytes into the
+//! file and publishes the code (instruction cache maintenance through the
+//! executable address on AArch64, and a serializing barrier on every core).
+//! Until then the module's run-time addresses read as zero.
 //!
 //! # Class pools
 //!
@@ -53,7 +60,7 @@ use std::os::fd::{AsFd, OwnedFd};
 
 use super::free_list::FreeList;
 use super::protect::{self, Mapping};
-use super::{AllocationStats, ModuleLayout, Segment, SegmentClass};
+use super::{try_zeroed_bytes, AllocationStats, ModuleLayout, Segment, SegmentClass};
 use crate::{Error, Result};
 
 /// Sub-allocation unit: segment sizes are rounded up to it and segments
@@ -97,14 +104,26 @@ pub(super) enum Placed {
     OverCap { needed: u64 },
 }
 
+/// Bytes the linker writes for one in-file part of a module not finalized
+/// yet; copied into the file at finalize.
+struct Staged {
+    /// Offset of the part in the file (and the region).
+    offset: usize,
+    /// Zero-filled, the part's length; never resized (the linker holds a
+    /// pointer into it).
+    bytes: Vec<u8>,
+}
+
 /// A dual-mapped region.
 pub(super) struct DualRegion {
     /// The run-time view: reserved address space with spans mapped over it.
     runtime: Mapping,
-    /// The write view: the whole file, shared, read + write.
-    write: Mapping,
+    /// The staging buffers of allocations not finalized yet.
+    staged: HashMap<u64, Vec<Staged>>,
     /// The memory file.
     file: OwnedFd,
+    /// The memory file's inode.
+    inode: u64,
     /// Page (granule) size.
     granule: usize,
     /// Chunk size: spans are whole chunks.
@@ -158,16 +177,8 @@ impl DualRegion {
     /// whole number of chunks). Takes ownership of `runtime`: it is unmapped
     /// on failure too.
     pub(super) fn new(runtime: Mapping, granule: usize, chunk: usize) -> io::Result<DualRegion> {
-        let views = protect::memfd(runtime.len).and_then(|file| {
-            let write = protect::map_shared(
-                file.as_fd(),
-                runtime.len,
-                libc::PROT_READ | libc::PROT_WRITE,
-            )?;
-            Ok((file, write))
-        });
-        let (file, write) = match views {
-            Ok(views) => views,
+        let file = match protect::memfd(runtime.len) {
+            Ok(file) => file,
             Err(error) => {
                 protect::unmap(&runtime);
                 return Err(error);
@@ -176,7 +187,8 @@ impl DualRegion {
         Ok(DualRegion {
             free: FreeList::with_range(0, runtime.len),
             runtime,
-            write,
+            staged: HashMap::new(),
+            inode: protect::inode(file.as_fd()),
             file,
             granule,
             chunk,
@@ -193,9 +205,9 @@ impl DualRegion {
         &self.runtime
     }
 
-    /// The write view.
-    pub(super) fn write_view(&self) -> &Mapping {
-        &self.write
+    /// The inode of the region's memory file.
+    pub(super) fn inode(&self) -> u64 {
+        self.inode
     }
 
     /// The run-time address of `offset`, with the view's provenance.
@@ -203,12 +215,67 @@ impl DualRegion {
         self.runtime.base.as_ptr().wrapping_add(offset)
     }
 
-    /// Where bytes of `class` at `offset` are written.
-    fn write_ptr(&self, class: SegmentClass, offset: usize) -> *mut u8 {
-        if in_file(class) {
-            self.write.base.as_ptr().wrapping_add(offset)
-        } else {
-            self.runtime_ptr(offset)
+    /// A zero-filled staging buffer for each in-file part of `parts`.
+    fn stage(parts: &[Part; SegmentClass::COUNT]) -> Result<Vec<Staged>> {
+        let mut staged = Vec::new();
+        for class in SegmentClass::ALL.into_iter().filter(|&c| in_file(c)) {
+            let part = parts[class as usize];
+            if part.len == 0 {
+                continue;
+            }
+            let bytes = try_zeroed_bytes(part.len).ok_or_else(|| Error::OutOfMemory {
+                requested: part.len as u64,
+                reason: format!(
+                    "no heap buffer of {} bytes to link the {} segment into",
+                    part.len,
+                    class.name()
+                ),
+            })?;
+            staged.push(Staged {
+                offset: part.offset,
+                bytes,
+            });
+        }
+        Ok(staged)
+    }
+
+    /// Where bytes of `class` at `offset` are written: the staging buffer
+    /// holding it, or in place for data.
+    fn write_ptr(&self, staged: &mut [Staged], class: SegmentClass, offset: usize) -> *mut u8 {
+        if !in_file(class) {
+            return self.runtime_ptr(offset);
+        }
+        staged
+            .iter_mut()
+            .find(|s| s.offset <= offset && offset < s.offset + s.bytes.len())
+            .map_or(std::ptr::null_mut(), |s| {
+                s.bytes.as_mut_ptr().wrapping_add(offset - s.offset)
+            })
+    }
+
+    /// Zeroes freed bytes of `class` at `offset`: in the file for classes
+    /// that live in it, in place for data.
+    fn zero(&self, class: SegmentClass, offset: usize, len: usize) {
+        if !in_file(class) {
+            // SAFETY: read + write data pages of a mapped span; no live
+            // segment uses the bytes (they were just freed).
+            unsafe { std::ptr::write_bytes(self.runtime_ptr(offset), 0, len) };
+            return;
+        }
+        if protect::write_zeros(self.file.as_fd(), offset, len).is_ok() {
+            return;
+        }
+        // Never expected (a memory file takes writes inside its size): a
+        // short-lived view of the pages does the same.
+        let page = protect::page_size();
+        let start = offset - offset % page;
+        let end = (offset + len).next_multiple_of(page);
+        let prot = libc::PROT_READ | libc::PROT_WRITE;
+        if let Ok(view) = protect::map_shared(self.file.as_fd(), start, end - start, prot) {
+            // SAFETY: the view maps the file's pages over `[offset, offset +
+            // len)` read + write; no live segment uses those bytes.
+            unsafe { std::ptr::write_bytes(view.base.as_ptr().add(offset - start), 0, len) };
+            protect::unmap(&view);
         }
     }
 
@@ -299,6 +366,13 @@ impl DualRegion {
             self.give_parts(&parts);
             return Ok(Placed::OverCap { needed });
         }
+        let mut staged = match Self::stage(&parts) {
+            Ok(staged) => staged,
+            Err(error) => {
+                self.give_parts(&parts);
+                return Err(error);
+            }
+        };
         let mut segments = [Segment::EMPTY; SegmentClass::COUNT];
         for class in SegmentClass::ALL {
             let part = parts[class as usize];
@@ -307,7 +381,7 @@ impl DualRegion {
             }
             segments[class as usize] = Segment {
                 addr: self.runtime_ptr(part.offset) as u64,
-                write_ptr: self.write_ptr(class, part.offset),
+                write_ptr: self.write_ptr(&mut staged, class, part.offset),
                 size: segment_size(&parts, class),
             };
             if part.len > 0 {
@@ -315,6 +389,7 @@ impl DualRegion {
             }
         }
         self.live.insert(id, parts);
+        self.staged.insert(id, staged);
         Ok(Placed::Segments(segments))
     }
 
@@ -478,11 +553,7 @@ impl DualRegion {
             }
         }
         for (offset, len) in to_zero {
-            // SAFETY: the bytes are inside a mapped span of `class`, no live
-            // segment uses them (they were just freed), and the write
-            // pointer of the class is writable (the write view, or read +
-            // write data pages).
-            unsafe { std::ptr::write_bytes(self.write_ptr(class, offset), 0, len) };
+            self.zero(class, offset, len);
         }
         let spans = &self.spans[class as usize];
         if spans
@@ -534,14 +605,42 @@ impl DualRegion {
         })
     }
 
-    /// Publishes live allocation `id`'s code: nothing to protect, the
-    /// run-time view is already read + execute.
-    pub(super) fn finalize(&mut self, id: u64) {
-        let Some(parts) = self.live.get(&id) else {
-            return;
+    /// Writes live allocation `id`'s staged bytes into the file and
+    /// publishes its code: nothing to protect, the run-time view is already
+    /// read + execute. On failure the bytes stay staged (a later finalize
+    /// tries again; release drops them).
+    pub(super) fn finalize(&mut self, id: u64) -> Result<()> {
+        let Some(parts) = self.live.get(&id).copied() else {
+            return Ok(());
         };
-        // Every write through the write view happens before the code's
-        // address can be handed out.
+        if let Some(staged) = self.staged.remove(&id) {
+            let fd = self.file.as_fd();
+            let failed = staged.iter().enumerate().find_map(|(i, part)| {
+                protect::write_at(fd, part.offset, &part.bytes)
+                    .err()
+                    .map(|source| (i, part.bytes.len(), source))
+            });
+            if let Some((i, len, source)) = failed {
+                // What was written is written again on a retry.
+                let rest = staged.into_iter().skip(i).collect();
+                self.staged.insert(id, rest);
+                return Err(match source.raw_os_error() {
+                    Some(libc::ENOMEM) | Some(libc::ENOSPC) => Error::OutOfMemory {
+                        requested: len as u64,
+                        reason: format!(
+                            "the system refused pages for {len} bytes of linked code or \
+                             constants in the arena's memory file: {source}"
+                        ),
+                    },
+                    _ => Error::Memory {
+                        op: "pwrite (the arena's memory file)",
+                        source,
+                    },
+                });
+            }
+        }
+        // Every byte is in the file before the code's address can be
+        // handed out.
         std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
         for class in SegmentClass::ALL
             .into_iter()
@@ -552,6 +651,7 @@ impl DualRegion {
             // mapped PROT_READ|PROT_EXEC (so readable) in the run-time view.
             unsafe { protect::publish_code(self.runtime_ptr(part.offset), part.len) };
         }
+        Ok(())
     }
 
     /// Gives back live allocation `id`.
@@ -559,6 +659,8 @@ impl DualRegion {
         let Some(parts) = self.live.remove(&id) else {
             return;
         };
+        // Released before it was finalized: its staged bytes go unwritten.
+        self.staged.remove(&id);
         for part in parts.iter().filter(|p| p.len > 0) {
             self.live_bytes -= part.size;
         }
@@ -631,9 +733,9 @@ impl DualRegion {
         self.quarantined
     }
 
-    /// Entries of `/proc/self/maps` the region occupies: the write view,
-    /// and in the run-time view one per run of spans of the same backing
-    /// and protection, plus the reserved stretches between them.
+    /// Entries of `/proc/self/maps` the region occupies: in the run-time
+    /// view, one per run of spans of the same backing and protection, plus
+    /// the reserved stretches between them.
     pub(super) fn areas(&self) -> u64 {
         let mut pieces: Vec<(usize, usize, (bool, libc::c_int))> = Vec::new();
         for class in SegmentClass::ALL {
@@ -646,7 +748,7 @@ impl DualRegion {
             }
         }
         pieces.sort_unstable_by_key(|piece| piece.0);
-        1 + protect::count_areas(self.runtime.len, (false, libc::PROT_NONE), pieces)
+        protect::count_areas(self.runtime.len, (false, libc::PROT_NONE), pieces)
     }
 }
 
@@ -666,7 +768,6 @@ impl Drop for DualRegion {
     fn drop(&mut self) {
         // The engine drops modules, and the code pointers it handed out,
         // before its memory. The file closes with `self.file`.
-        protect::unmap(&self.write);
         protect::unmap(&self.runtime);
     }
 }

@@ -18,8 +18,8 @@ use std::io;
 use std::ptr::NonNull;
 
 use super::{
-    next_allocation_id, Allocation, AllocationStats, MemoryManager, MemoryStats, ModuleLayout,
-    Segment, SegmentClass,
+    heap_segment_refused, next_allocation_id, try_zeroed_bytes, Allocation, AllocationStats,
+    MemoryManager, MemoryStats, ModuleLayout, Segment, SegmentClass, HEAP_IMAGE_LIMIT,
 };
 use crate::{Error, Result};
 
@@ -55,12 +55,13 @@ struct Buffer {
 }
 
 impl Buffer {
-    fn zeroed(len: usize) -> Buffer {
-        let boxed: Box<[u8]> = vec![0u8; len].into_boxed_slice();
+    /// `None` when the allocator refuses `len` bytes.
+    fn zeroed(len: usize) -> Option<Buffer> {
+        let boxed: Box<[u8]> = try_zeroed_bytes(len)?.into_boxed_slice();
         let raw = Box::into_raw(boxed);
         // A Box's pointer is never null.
         let ptr = NonNull::new(raw.cast::<u8>()).unwrap_or(NonNull::dangling());
-        Buffer { ptr, len }
+        Some(Buffer { ptr, len })
     }
 
     fn bytes(&self) -> &[u8] {
@@ -156,6 +157,14 @@ impl Image {
             .collect()
     }
 
+    /// Bytes of all live buffers.
+    fn held_bytes(&self) -> u64 {
+        self.segments
+            .values()
+            .map(|placed| placed.buffer.len as u64)
+            .sum()
+    }
+
     /// Whether `allocation` is a live allocation of this image.
     fn owns(&self, allocation: &Allocation) -> bool {
         self.live.get(&allocation.id).is_some_and(|addresses| {
@@ -210,16 +219,34 @@ impl MemoryManager for Image {
             places[class as usize] = Some(start);
             cursor = end.saturating_add(self.config.separation);
         }
+        // The buffers, all before anything is recorded; sizes come from
+        // the object, so both the limit and the allocator may refuse.
+        let mut held = self.held_bytes();
+        let mut buffers: [Option<Buffer>; SegmentClass::COUNT] = Default::default();
+        for class in SegmentClass::ALL {
+            if places[class as usize].is_none() {
+                continue;
+            }
+            let size = layout.get(class).size;
+            let buffer = held
+                .checked_add(size)
+                .filter(|&total| total <= HEAP_IMAGE_LIMIT)
+                // Checked to fit a usize above.
+                .and_then(|_| Buffer::zeroed(size as usize))
+                .ok_or_else(|| heap_segment_refused("the image", class, size, held))?;
+            held += size;
+            buffers[class as usize] = Some(buffer);
+        }
         let id = next_allocation_id();
         let mut segments = [Segment::EMPTY; SegmentClass::COUNT];
         let mut addresses = Vec::new();
         for class in SegmentClass::ALL {
-            let Some(addr) = places[class as usize] else {
+            let (Some(addr), Some(buffer)) =
+                (places[class as usize], buffers[class as usize].take())
+            else {
                 continue;
             };
-            // Checked to fit a usize above.
             let size = layout.get(class).size;
-            let buffer = Buffer::zeroed(size as usize);
             segments[class as usize] = Segment {
                 addr,
                 write_ptr: buffer.ptr.as_ptr(),

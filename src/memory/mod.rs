@@ -25,7 +25,8 @@ mod protect;
 mod sections;
 
 pub use arena::{
-    Arena, ArenaConfig, ArenaMode, RegionInfo, DEFAULT_HINT, DEFAULT_MODE, DEFAULT_RESERVATION,
+    Arena, ArenaConfig, ArenaMode, RegionInfo, DEFAULT_HINT, DEFAULT_MAX_REGIONS, DEFAULT_MODE,
+    DEFAULT_RESERVATION,
 };
 pub use host_pages::HostPages;
 pub use image::{Image, ImageConfig};
@@ -40,6 +41,59 @@ fn next_allocation_id() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The most bytes a manager that keeps segments in heap buffers ([`Image`],
+/// and the buffers of `rivet check`) holds at once. Segment sizes come from
+/// the objects being linked, which may ask for terabytes of zero-fill; past
+/// this a request is [`Error::OutOfMemory`](crate::Error::OutOfMemory), and
+/// below it the buffer is allocated fallibly, so a refusal of the system is
+/// the same error, never an abort.
+pub const HEAP_IMAGE_LIMIT: u64 = 1 << 30;
+
+/// A zero-filled heap buffer of exactly `len` bytes (capacity `len`), or
+/// `None` when the allocator refuses. Zeroed memory comes from the
+/// allocator (`calloc`), so large buffers are not written here.
+pub(crate) fn try_zeroed_bytes(len: usize) -> Option<Vec<u8>> {
+    if len == 0 {
+        return Some(Vec::new());
+    }
+    let layout = std::alloc::Layout::array::<u8>(len).ok()?;
+    // SAFETY: the layout has a non-zero size.
+    let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: `ptr` was allocated by the global allocator with the layout
+    // of `len` bytes of alignment 1 (what `Vec<u8>` uses for capacity
+    // `len`), and all `len` bytes are initialized (zero).
+    Some(unsafe { Vec::from_raw_parts(ptr, len, len) })
+}
+
+/// The error for a heap-backed segment of `class` that the limit or the
+/// allocator refuses: `held` bytes are already in use.
+pub(crate) fn heap_segment_refused(
+    manager: &str,
+    class: SegmentClass,
+    size: u64,
+    held: u64,
+) -> crate::Error {
+    let reason = if held.saturating_add(size) > HEAP_IMAGE_LIMIT {
+        format!(
+            "the {} segment of {size} bytes would take {manager} past its limit of \
+             {HEAP_IMAGE_LIMIT} bytes of heap buffers ({held} bytes already held)",
+            class.name()
+        )
+    } else {
+        format!(
+            "the system refused a heap buffer of {size} bytes for the {} segment of {manager}",
+            class.name()
+        )
+    };
+    crate::Error::OutOfMemory {
+        requested: size,
+        reason,
+    }
 }
 
 /// What a segment holds, which decides its final protection.
@@ -193,8 +247,8 @@ impl Allocation {
 /// new modules, and how much of it is in one piece).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MemoryStats {
-    /// Address space reserved, every view included (a dual-mapped arena
-    /// maps its memory twice).
+    /// Address space reserved (a dual-mapped arena maps its memory files
+    /// once, at the run-time addresses).
     pub reserved_bytes: u64,
     /// Bytes backed by memory (committed) now: whole pages that hold at
     /// least one live segment.

@@ -286,12 +286,16 @@ pub(super) unsafe fn protect(addr: *mut u8, len: usize, prot: libc::c_int) -> Re
 /// Makes freshly written code at `[addr, addr + len)` visible to instruction
 /// fetch on every thread.
 ///
-/// x86-64 keeps instruction and data caches coherent, and the `mprotect` that
-/// made the page executable already shot down every CPU's TLB entries, so
-/// nothing is needed. AArch64 needs the data cache cleaned to the point of
-/// unification and the instruction cache invalidated (broadcast to the inner
-/// shareable domain), then a context synchronization; other threads get it
-/// through `membarrier(PRIVATE_EXPEDITED_SYNC_CORE)` where the kernel has it.
+/// AArch64 needs the data cache cleaned to the point of unification and the
+/// instruction cache invalidated (broadcast to the inner shareable domain),
+/// then a context synchronization on this thread. x86-64 keeps caches
+/// coherent, but its cross-modifying-code rule still asks every other
+/// processor that may run the new bytes to execute a serializing
+/// instruction first: code can be written at an address another thread
+/// ran earlier code from (an arena reuses freed space), and the dual-mapped
+/// arena changes no protection at finalize, so no TLB shootdown serializes
+/// for it. On Linux both get that step on every thread of the process
+/// through `membarrier(PRIVATE_EXPEDITED_SYNC_CORE)` ([`sync_all_cores`]).
 ///
 /// # Safety
 ///
@@ -304,11 +308,77 @@ pub(super) unsafe fn publish_code(addr: *const u8, len: usize) {
     {
         // SAFETY: forwarded from the caller.
         unsafe { aarch64::clear_cache(addr as usize, len) };
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        aarch64::sync_all_cores();
     }
     #[cfg(not(target_arch = "aarch64"))]
-    let _ = (addr, len);
+    let _ = addr;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    sync_all_cores();
+}
+
+/// Whether this process may ask the kernel for a core-serializing barrier
+/// on all its threads, once known.
+#[cfg(all(test, any(target_os = "linux", target_os = "android")))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CoreSync {
+    /// Registered for `MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE`.
+    Registered,
+    /// The kernel lacks it (before 4.16, or not on this architecture).
+    Unavailable,
+}
+
+/// 0: not tried yet, 1: registered, 2: unavailable.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+static CORE_SYNC: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Barriers issued through [`sync_all_cores`], for tests.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+static CORE_SYNCS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Runs a context-synchronizing (serializing) event on every thread of the
+/// process, so none runs stale prefetched instructions. The process
+/// registers once, on first use. Best effort: where the kernel lacks the
+/// command, the code is still correct for threads that first learn the
+/// address through a lock (which the engine uses).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(super) fn sync_all_cores() {
+    use std::sync::atomic::Ordering;
+    const REGISTER_PRIVATE_EXPEDITED_SYNC_CORE: libc::c_long = 1 << 6;
+    const PRIVATE_EXPEDITED_SYNC_CORE: libc::c_long = 1 << 5;
+    if CORE_SYNC.load(Ordering::Acquire) == 0 {
+        // SAFETY: membarrier registration has no memory effects; bad
+        // commands only return an error. Two threads registering at once
+        // is harmless (registration is idempotent).
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_membarrier,
+                REGISTER_PRIVATE_EXPEDITED_SYNC_CORE,
+                0,
+                0,
+            )
+        };
+        CORE_SYNC.store(if rc == 0 { 1 } else { 2 }, Ordering::Release);
+    }
+    if CORE_SYNC.load(Ordering::Acquire) == 1 {
+        // SAFETY: as above; the command only interrupts this process's
+        // threads to make them execute a serializing event.
+        let rc = unsafe { libc::syscall(libc::SYS_membarrier, PRIVATE_EXPEDITED_SYNC_CORE, 0, 0) };
+        if rc == 0 {
+            CORE_SYNCS.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// What [`sync_all_cores`] found, and the barriers it has issued; `None`
+/// before its first use.
+#[cfg(all(test, any(target_os = "linux", target_os = "android")))]
+pub(super) fn core_sync_state() -> (Option<CoreSync>, u64) {
+    use std::sync::atomic::Ordering;
+    let state = match CORE_SYNC.load(Ordering::Acquire) {
+        1 => Some(CoreSync::Registered),
+        2 => Some(CoreSync::Unavailable),
+        _ => None,
+    };
+    (state, CORE_SYNCS.load(Ordering::Relaxed))
 }
 
 #[cfg(target_arch = "aarch64")]
@@ -357,37 +427,6 @@ mod aarch64 {
         // SAFETY: an instruction synchronization barrier for this thread.
         unsafe { asm!("isb", options(nostack, preserves_flags)) };
     }
-
-    /// Runs a context synchronization on every thread of the process, so
-    /// none keeps stale prefetched instructions. Best effort: kernels before
-    /// 4.16 lack the command, and then the code is still correct for threads
-    /// that first learn the address through a lock (which the engine uses).
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    pub(super) fn sync_all_cores() {
-        use std::sync::atomic::{AtomicU8, Ordering};
-        const REGISTER_PRIVATE_EXPEDITED_SYNC_CORE: libc::c_long = 1 << 6;
-        const PRIVATE_EXPEDITED_SYNC_CORE: libc::c_long = 1 << 5;
-        // 0: not tried yet, 1: registered, 2: unavailable.
-        static STATE: AtomicU8 = AtomicU8::new(0);
-        if STATE.load(Ordering::Acquire) == 0 {
-            // SAFETY: membarrier registration has no memory effects; bad
-            // commands only return an error.
-            let rc = unsafe {
-                libc::syscall(
-                    libc::SYS_membarrier,
-                    REGISTER_PRIVATE_EXPEDITED_SYNC_CORE,
-                    0,
-                    0,
-                )
-            };
-            STATE.store(if rc == 0 { 1 } else { 2 }, Ordering::Release);
-        }
-        if STATE.load(Ordering::Acquire) == 1 {
-            // SAFETY: as above; the command only interrupts this process's
-            // threads to make them execute a context-synchronizing event.
-            unsafe { libc::syscall(libc::SYS_membarrier, PRIVATE_EXPEDITED_SYNC_CORE, 0, 0) };
-        }
-    }
 }
 
 /// `MFD_EXEC` (Linux 6.3+): the memfd may be mapped executable even where
@@ -424,15 +463,19 @@ pub(super) fn memfd(len: usize) -> io::Result<std::os::fd::OwnedFd> {
     Ok(file)
 }
 
-/// `mmap(NULL, len, prot, MAP_SHARED, fd, 0)`: a shared view of the whole
-/// file, wherever the kernel puts it.
+/// `mmap(NULL, len, prot, MAP_SHARED, fd, offset)`: a shared view of
+/// `len` bytes of the file from `offset` (a multiple of the page size),
+/// wherever the kernel puts it.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(super) fn map_shared(
     fd: std::os::fd::BorrowedFd<'_>,
+    offset: usize,
     len: usize,
     prot: libc::c_int,
 ) -> io::Result<Mapping> {
     use std::os::fd::AsRawFd;
+    let offset =
+        libc::off_t::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: without MAP_FIXED the kernel picks unused address space, so no
     // existing memory is affected; the result is checked before use.
     let raw = unsafe {
@@ -442,7 +485,7 @@ pub(super) fn map_shared(
             prot,
             libc::MAP_SHARED,
             fd.as_raw_fd(),
-            0,
+            offset,
         )
     };
     if raw == libc::MAP_FAILED {
@@ -547,6 +590,85 @@ pub(super) fn punch_hole(
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// Writes `len` zero bytes into the file at `offset` (`pwrite`), without
+/// a writable mapping of it.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(super) fn write_zeros(
+    fd: std::os::fd::BorrowedFd<'_>,
+    mut offset: usize,
+    mut len: usize,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    static ZEROS: [u8; 4096] = [0; 4096];
+    while len > 0 {
+        let chunk = len.min(ZEROS.len());
+        let at = libc::off_t::try_from(offset)
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        // SAFETY: pwrite reads `chunk` bytes of a static buffer and writes
+        // them into a file the caller owns; no memory of ours is written.
+        let written = unsafe { libc::pwrite(fd.as_raw_fd(), ZEROS.as_ptr().cast(), chunk, at) };
+        if written < 0 {
+            let error = io::Error::last_os_error();
+            if error.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(error);
+        }
+        if written == 0 {
+            return Err(io::Error::from(io::ErrorKind::WriteZero));
+        }
+        offset += written as usize;
+        len -= written as usize;
+    }
+    Ok(())
+}
+
+/// Writes `bytes` into the file at `offset` (`pwrite`), without a writable
+/// mapping of it.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(super) fn write_at(
+    fd: std::os::fd::BorrowedFd<'_>,
+    mut offset: usize,
+    mut bytes: &[u8],
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    while !bytes.is_empty() {
+        let at = libc::off_t::try_from(offset)
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        // SAFETY: pwrite reads `bytes.len()` readable bytes and writes them
+        // into a file the caller owns; no memory of ours is written.
+        let written =
+            unsafe { libc::pwrite(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), at) };
+        if written < 0 {
+            let error = io::Error::last_os_error();
+            if error.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(error);
+        }
+        if written == 0 {
+            return Err(io::Error::from(io::ErrorKind::WriteZero));
+        }
+        offset += written as usize;
+        bytes = &bytes[written as usize..];
+    }
+    Ok(())
+}
+
+/// The inode number of an open file (what `/proc/self/maps` shows).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(super) fn inode(fd: std::os::fd::BorrowedFd<'_>) -> u64 {
+    use std::os::fd::AsRawFd;
+    let mut stat = std::mem::MaybeUninit::<libc::stat>::zeroed();
+    // SAFETY: fstat writes one `struct stat` into the buffer given.
+    if unsafe { libc::fstat(fd.as_raw_fd(), stat.as_mut_ptr()) } != 0 {
+        return 0;
+    }
+    // SAFETY: fstat succeeded, so the struct is filled in (and it was
+    // zeroed before).
+    unsafe { stat.assume_init() }.st_ino
 }
 
 /// Discards private anonymous pages: they read as zero afterwards and use no

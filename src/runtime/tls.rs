@@ -10,13 +10,15 @@
 //! (initial exec, local exec) need the process's static TLS area and are
 //! refused when the object is loaded.
 //!
-//! A thread's blocks are freed when the thread exits; removing a module
-//! frees the calling thread's block at once and other threads' at their exit.
+//! A thread's blocks are freed when the thread exits. Removing a module
+//! frees its block in every thread at once: each thread's list of blocks
+//! is shared (behind its own lock) with a process-wide registry of threads,
+//! so what threads hold is bounded by the live modules, not by every
+//! module a long-lived thread ever touched.
 
 use std::alloc::Layout;
-use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::sync::RwLock;
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use crate::link::TlsTemplate;
 
@@ -29,6 +31,11 @@ struct Block {
     layout: Layout,
 }
 
+// SAFETY: a block is heap memory owned by this value alone; the global
+// allocator frees it from any thread (`unregister` may drop another
+// thread's block, under that thread's lock, once the module is gone).
+unsafe impl Send for Block {}
+
 impl Drop for Block {
     fn drop(&mut self) {
         // SAFETY: `ptr` came from `alloc_zeroed(layout)` in `create_block`
@@ -37,9 +44,29 @@ impl Drop for Block {
     }
 }
 
+/// One thread's blocks, most recently created first. The thread takes the
+/// lock on every look-up (uncontended but for a removal).
+#[derive(Default)]
+struct ThreadBlocks(Mutex<Vec<Block>>);
+
+impl ThreadBlocks {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Block>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Every thread that has blocks (or had: dead entries are pruned).
+static THREADS: Mutex<Vec<Weak<ThreadBlocks>>> = Mutex::new(Vec::new());
+
 std::thread_local! {
-    /// This thread's blocks, most recently created first.
-    static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+    /// This thread's blocks; dropped (and freed) when the thread exits.
+    static BLOCKS: Arc<ThreadBlocks> = {
+        let blocks = Arc::new(ThreadBlocks::default());
+        let mut threads = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+        threads.retain(|thread| thread.strong_count() > 0);
+        threads.push(Arc::downgrade(&blocks));
+        blocks
+    };
 }
 
 /// Makes module `template.key`'s block available to every thread.
@@ -50,14 +77,34 @@ pub(crate) fn register(template: TlsTemplate) {
         .insert(template.key, template);
 }
 
-/// Forgets module `key`'s block (and frees this thread's copy).
+/// Forgets module `key`'s block and frees every thread's copy of it.
+///
+/// The template goes first: a thread that creates its copy does so under
+/// its own lock, reading the template there, so either it sees the
+/// template gone or its new copy is in its list before this takes the lock
+/// and frees it.
 pub(crate) fn unregister(key: u64) {
     TEMPLATES
         .write()
         .unwrap_or_else(|e| e.into_inner())
         .remove(&key);
-    // During thread teardown the list may already be gone: nothing to free.
-    let _ = BLOCKS.try_with(|b| b.borrow_mut().retain(|block| block.key != key));
+    let threads: Vec<Arc<ThreadBlocks>> = {
+        let mut threads = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+        threads.retain(|thread| thread.strong_count() > 0);
+        threads.iter().filter_map(Weak::upgrade).collect()
+    };
+    for thread in threads {
+        // Dropped outside the lock: freeing is the allocator's business.
+        let gone: Vec<Block> = {
+            let mut blocks = thread.lock();
+            let (gone, kept) = std::mem::take(&mut *blocks)
+                .into_iter()
+                .partition(|block| block.key == key);
+            *blocks = kept;
+            gone
+        };
+        drop(gone);
+    }
 }
 
 fn create_block(key: u64) -> Option<Block> {
@@ -99,7 +146,7 @@ pub unsafe extern "C" fn rivet_tls_get_addr(index: *const [u64; 2]) -> *mut u8 {
     let [key, offset] = unsafe { *index };
     BLOCKS
         .try_with(|blocks| {
-            let mut blocks = blocks.borrow_mut();
+            let mut blocks = blocks.lock();
             let base = match blocks.iter().find(|b| b.key == key) {
                 Some(block) => block.ptr,
                 None => match create_block(key) {

@@ -1,10 +1,14 @@
 //! Inputs that the fuzz targets (`fuzz/`, run by `scripts/fuzz.sh`) found
-//! to break rivet, kept in `fuzz/regressions/<format>/`. Each must end in
-//! `Ok` or a typed error when it goes through what a fuzz target does with
-//! an input: parse it, link it in an engine of its own, look symbols up,
-//! ask the process unwinder about a linked address (as the next panic,
-//! exception or backtrace in the process would), remove the module and drop
-//! the engine. Nothing linked is called.
+//! to break rivet, kept in `fuzz/regressions/<target>/`. Each must end in
+//! `Ok` or a typed error when it goes through what its fuzz target does
+//! with an input. The format targets (`elf`, `macho`, `coff`): parse it,
+//! link it in an engine of its own, look symbols up, ask the process
+//! unwinder about a linked address (as the next panic, exception or
+//! backtrace in the process would), remove the module and drop the engine.
+//! The heap-manager targets (`check`, `image`): link it alone into `rivet
+//! check`'s memory or the image manager at the placement its first bytes
+//! choose, read every segment back and release it, leaving nothing
+//! allocated. Nothing linked is called.
 //!
 //! An abort or a segmentation fault would take the whole test binary down,
 //! so each input is replayed in a child process: this test binary, running
@@ -23,13 +27,13 @@ const REPLAY: &str = "RIVET_FUZZ_REPLAY";
 const DONE: &str = "fuzz-replay-done:";
 /// The name the fuzz targets give every object.
 const NAME: &str = "fuzz";
-const FORMATS: [&str; 3] = ["elf", "macho", "coff"];
+const TARGETS: [&str; 5] = ["elf", "macho", "coff", "check", "image"];
 
 fn regression_files() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
     let mut files = Vec::new();
-    for format in FORMATS {
-        let Ok(entries) = std::fs::read_dir(root.join(format)) else {
+    for target in TARGETS {
+        let Ok(entries) = std::fs::read_dir(root.join(target)) else {
             continue;
         };
         for entry in entries {
@@ -47,14 +51,23 @@ fn regression_files() -> Vec<PathBuf> {
 fn fuzz_regressions_end_in_ok_or_a_typed_error() {
     if let Some(path) = std::env::var_os(REPLAY) {
         let bytes = std::fs::read(&path).unwrap();
-        let outcome = replay(&bytes);
+        let target = Path::new(&path)
+            .parent()
+            .and_then(Path::file_name)
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_string();
+        let outcome = match target.as_str() {
+            "check" | "image" => replay_heap(&target, &bytes),
+            _ => replay(&bytes),
+        };
         println!("{DONE} {outcome}");
         return;
     }
     let files = regression_files();
     assert!(
         !files.is_empty(),
-        "no inputs under fuzz/regressions/{{elf,macho,coff}}"
+        "no inputs under fuzz/regressions/{{elf,macho,coff,check,image}}"
     );
     let exe = std::env::current_exe().unwrap();
     let mut failures = Vec::new();
@@ -151,6 +164,104 @@ fn replay(bytes: &[u8]) -> String {
     };
     engine.remove_module(id).unwrap();
     drop(engine);
+    outcome
+}
+
+/// The placement of the `check` and `image` targets (fuzz/src/lib.rs,
+/// `Placement`): the default for an input that is an object as it stands,
+/// else read from its first 20 bytes.
+fn split_placement(data: &[u8]) -> ((u64, u64, Option<usize>, u64), &[u8]) {
+    let is_object = data.starts_with(b"\x7fELF")
+        || matches!(
+            data.get(..4),
+            Some([0xce | 0xcf, 0xfa, 0xed, 0xfe] | [0xfe, 0xed, 0xfa, 0xce | 0xcf])
+        )
+        || [
+            [0x4c, 0x01],
+            [0x64, 0x86],
+            [0x64, 0xaa],
+            [0xc4, 0x01],
+            [0x41, 0xa6],
+            [0x4e, 0xa6],
+        ]
+        .iter()
+        .any(|m| data.starts_with(m))
+        || data.starts_with(&[0x00, 0x00, 0xff, 0xff]);
+    if is_object || data.len() < 20 {
+        return ((0x1000, 0, None, 0), data);
+    }
+    let word = |at: usize| u64::from_le_bytes(data[at..at + 8].try_into().unwrap());
+    let separation = u64::from(u16::from_le_bytes([data[8], data[9]])) << (data[10] % 64);
+    let pinned = usize::from(data[11] % 6);
+    (
+        (
+            word(0),
+            separation,
+            (pinned < 5).then_some(pinned),
+            word(12),
+        ),
+        &data[20..],
+    )
+}
+
+/// The `check` and `image` targets' steps for one input.
+fn replay_heap(target: &str, data: &[u8]) -> String {
+    use rivet::check::{PhonyLayout, PhonyMemory};
+    use rivet::link::{Externals, LinkOptions, LinkUnit, SymbolTable};
+    use rivet::memory::{Image, ImageConfig, MemoryManager, SegmentClass};
+
+    let ((base, separation, pinned, at), bytes) = split_placement(data);
+    let object = match ObjectFile::parse(bytes, NAME) {
+        Ok(object) => object,
+        Err(e) => return format!("parse error: {e}"),
+    };
+    let mut externals = Externals::default();
+    externals.resolver = Some(Box::new(|_| Some(0)));
+    let mut phony;
+    let mut image;
+    let memory: &mut dyn MemoryManager = if target == "check" {
+        let mut pins = std::collections::BTreeMap::new();
+        if let Some(class) = pinned {
+            pins.insert((0, SegmentClass::ALL[class]), at);
+        }
+        phony = PhonyMemory::new(PhonyLayout {
+            start: base,
+            separation,
+            pinned: pins,
+        });
+        &mut phony
+    } else {
+        image = Image::new(ImageConfig {
+            base,
+            separation,
+            end: pinned.map_or(u64::MAX, |_| at),
+        });
+        &mut image
+    };
+    let linked = rivet::link::link(
+        &[LinkUnit {
+            module: 1,
+            object: &object,
+        }],
+        &SymbolTable::default(),
+        &externals,
+        memory,
+        LinkOptions {
+            map: true,
+            ..LinkOptions::default()
+        },
+    );
+    let outcome = match linked {
+        Ok(linked) => {
+            let count = linked.len();
+            for module in linked {
+                memory.release(module.allocation);
+            }
+            format!("linked {count} module(s) into the {target} manager")
+        }
+        Err(e) => format!("link error: {e}"),
+    };
+    assert_eq!(memory.stats().allocations, 0, "{target}: allocations left");
     outcome
 }
 

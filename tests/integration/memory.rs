@@ -43,19 +43,21 @@ impl SharedArena {
         [0, 1, 2, 3].map(|i| self.calls[i].load(Ordering::SeqCst))
     }
 
-    /// Entries of `/proc/self/maps` that overlap the arena's regions and
-    /// write views.
+    /// Entries of `/proc/self/maps` that overlap the arena's regions or map
+    /// one of its memory files elsewhere (there should be none).
     pub fn areas_in_maps(&self) -> u64 {
-        let mut ranges = Vec::new();
-        for region in self.arena().regions() {
-            ranges.push((region.start, region.start + region.len));
-            if let Some(write) = region.write_view {
-                ranges.push((write, write + region.len));
-            }
-        }
-        maps()
+        let regions = self.arena().regions();
+        let files: Vec<u64> = regions.iter().filter_map(|r| r.memory_file).collect();
+        let ranges: Vec<(u64, u64)> = regions
             .iter()
-            .filter(|(start, end, _)| ranges.iter().any(|&(a, b)| *start < b && a < *end))
+            .map(|region| (region.start, region.start + region.len))
+            .collect();
+        file_maps()
+            .iter()
+            .filter(|m| {
+                ranges.iter().any(|&(a, b)| m.start < b && a < m.end)
+                    || (m.inode != 0 && files.contains(&m.inode))
+            })
             .count() as u64
     }
 }
@@ -129,6 +131,33 @@ fn check_program(engine: &ExecutionEngine, what: &str) {
 }
 
 /// W^X over the whole process.
+/// One line of `/proc/self/maps` with the backing file's inode.
+#[derive(Debug)]
+pub struct FileMapping {
+    pub start: u64,
+    pub end: u64,
+    pub perms: String,
+    pub inode: u64,
+}
+
+/// Every mapping of the process, with inodes.
+pub fn file_maps() -> Vec<FileMapping> {
+    std::fs::read_to_string("/proc/self/maps")
+        .expect("read /proc/self/maps")
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (start, end) = fields.first()?.split_once('-')?;
+            Some(FileMapping {
+                start: u64::from_str_radix(start, 16).ok()?,
+                end: u64::from_str_radix(end, 16).ok()?,
+                perms: fields.get(1)?.to_string(),
+                inode: fields.get(4)?.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
 fn assert_no_writable_executable_mapping(what: &str) {
     let wx: Vec<_> = maps()
         .into_iter()
@@ -151,14 +180,24 @@ fn arena_mode_follows_the_environment() {
     let arena = Arena::new(ArenaConfig::default()).unwrap();
     let wanted = ArenaMode::from_env().unwrap().unwrap_or(DEFAULT_MODE);
     assert_eq!(arena.mode(), wanted);
-    let engine = ExecutionEngine::with_lmm(Some(true)).unwrap();
+    let mut engine = ExecutionEngine::with_lmm(Some(true)).unwrap();
     assert_eq!(
         engine.memory_stats().reserved_bytes,
-        match wanted {
-            ArenaMode::Pages => rivet::memory::DEFAULT_RESERVATION,
-            ArenaMode::DualMapped => 2 * rivet::memory::DEFAULT_RESERVATION,
-        },
-        "the engine's default arena is in that mode too"
+        rivet::memory::DEFAULT_RESERVATION
+    );
+    // The engine's default arena is in that mode too: its code is a view
+    // of a memory file when dual-mapped, anonymous memory in page mode.
+    engine.set_target_machine(host_machine());
+    engine.add_module(module("define i32 @seven() { ret i32 7 }", "seven"));
+    let seven = engine.get_function_address("seven").unwrap();
+    let backing = file_maps()
+        .into_iter()
+        .find(|m| m.start <= seven && seven < m.end)
+        .expect("mapped");
+    assert_eq!(
+        backing.inode != 0,
+        wanted == ArenaMode::DualMapped,
+        "the engine's default arena is in that mode too: {backing:x?}"
     );
 }
 
@@ -383,7 +422,7 @@ fn forced_refusal_of_executable_memory_falls_back_to_dual_mapping() {
     let bump = engine.get_function_address("bump").unwrap();
     let region = shared.arena().regions()[0];
     assert!(region.contains(bump));
-    assert!(region.write_view.is_some(), "dual-mapped");
+    assert!(region.memory_file.is_some(), "dual-mapped");
     assert_eq!(perms_at(bump).as_deref(), Some("r-xp"));
     assert_no_writable_executable_mapping("fallback");
 }
@@ -409,12 +448,24 @@ fn no_mapping_is_writable_and_executable_in_any_mode() {
         assert_eq!(perms_at(data).as_deref(), Some("rw-p"), "{mode:?} data");
         assert_eq!(perms_at(konst).as_deref(), Some("r--p"), "{mode:?} rodata");
         if mode == ArenaMode::DualMapped {
-            let region = shared.arena().regions()[0];
-            let write = region.write_view.unwrap() + (code - region.start);
-            assert_eq!(perms_at(write).as_deref(), Some("rw-s"), "the write view");
-            // The same bytes at both addresses, one writable, one executable.
-            // SAFETY: both addresses map the same finalized code.
-            unsafe { assert_eq!(*(write as *const [u8; 16]), *(code as *const [u8; 16])) };
+            // W^X without an alias: once finalized, no mapping of the
+            // memory file is writable anywhere (before, a `rw-s` view of
+            // the whole file stayed for the region's lifetime).
+            let file = shared.arena().regions()[0].memory_file.unwrap();
+            let views: Vec<FileMapping> = file_maps()
+                .into_iter()
+                .filter(|m| m.inode == file)
+                .collect();
+            assert!(
+                views.iter().any(|m| m.start <= code && code < m.end),
+                "the code is a view of the memory file"
+            );
+            let writable: Vec<&FileMapping> =
+                views.iter().filter(|m| m.perms.contains('w')).collect();
+            assert!(
+                writable.is_empty(),
+                "writable views of finalized code, GOT and rodata: {writable:x?}"
+            );
         }
         assert_no_writable_executable_mapping(&format!("{mode:?}"));
         // SAFETY: finalized `i64 ()`.
