@@ -21,7 +21,11 @@
 //! module's own bytes of pages it may share with others. So no writable
 //! alias of code, GOT or read-only data exists at any time, finalized or
 //! not (measured cost in BENCHMARKS.md). Bytes freed on a page still in
-//! use are zeroed with `pwrite` too.
+//! use are overwritten with `pwrite` too: code with trapping instructions
+//! (`int3` on x86-64, zero elsewhere), the rest with zeros. Code pages no
+//! segment uses any more are made inaccessible until they are handed out
+//! again. So a late call into a removed module's code faults, whichever
+//! page it lands on, until its addresses are reused.
 //!
 //! Writable data does not need the trick: its pages in the run-time view
 //! are plain private anonymous memory, read + write, and `write_ptr` equals
@@ -262,7 +266,15 @@ impl DualRegion {
             unsafe { std::ptr::write_bytes(self.runtime_ptr(offset), 0, len) };
             return;
         }
-        if protect::write_zeros(self.file.as_fd(), offset, len).is_ok() {
+        // Freed code becomes trapping instructions, so that a late call
+        // into it faults instead of running what is there; the staging
+        // buffers, not these bytes, are what a new segment starts from.
+        let fill = if class.is_executable() {
+            protect::TRAP_FILL
+        } else {
+            0
+        };
+        if protect::write_fill(self.file.as_fd(), offset, len, fill).is_ok() {
             return;
         }
         // Never expected (a memory file takes writes inside its size): a
@@ -274,7 +286,7 @@ impl DualRegion {
         if let Ok(view) = protect::map_shared(self.file.as_fd(), start, end - start, prot) {
             // SAFETY: the view maps the file's pages over `[offset, offset +
             // len)` read + write; no live segment uses those bytes.
-            unsafe { std::ptr::write_bytes(view.base.as_ptr().add(offset - start), 0, len) };
+            unsafe { std::ptr::write_bytes(view.base.as_ptr().add(offset - start), fill, len) };
             protect::unmap(&view);
         }
     }
@@ -430,13 +442,47 @@ impl DualRegion {
         let first = (offset - span_offset) / granule;
         let last = (offset + len - 1 - span_offset) / granule;
         let mut fresh = 0;
-        for count in &mut span.pages[first..=last] {
+        let mut reopen: Vec<(usize, usize)> = Vec::new();
+        for (page, count) in span.pages[first..=last].iter_mut().enumerate() {
             if *count == 0 {
                 fresh += 1;
+                let page_start = span_offset + (first + page) * granule;
+                match reopen.last_mut() {
+                    Some((start, len)) if *start + *len == page_start => *len += granule,
+                    _ => reopen.push((page_start, granule)),
+                }
             }
             *count += 1;
         }
         self.committed_by_class[class as usize] += (fresh * granule) as u64;
+        if class.is_executable() {
+            // Code pages that held no segment were made inaccessible
+            // (`give`); they become code pages again.
+            for (page_offset, page_len) in reopen {
+                // SAFETY: pages of a mapped span of this class, used by no
+                // live segment until this one; read + execute is the
+                // class's protection.
+                let reopened = unsafe {
+                    protect::protect(
+                        self.runtime_ptr(page_offset),
+                        page_len,
+                        protect::final_protection(class),
+                    )
+                };
+                if let Err(error) = reopened {
+                    // Undo the take: the bytes go back to the span.
+                    if let Some(span) = self.spans[class as usize].get_mut(&span_offset) {
+                        span.free.give_back(offset, len);
+                        span.used -= len;
+                        for count in &mut span.pages[first..=last] {
+                            *count -= 1;
+                        }
+                    }
+                    self.committed_by_class[class as usize] -= (fresh * granule) as u64;
+                    return Err(error);
+                }
+            }
+        }
         Ok(Some(Part { offset, len, size }))
     }
 
@@ -550,6 +596,13 @@ impl DualRegion {
             if discarded.is_err() {
                 // The pages keep their memory; zero them so reuse is clean.
                 to_zero.push((offset, len));
+            } else if class.is_executable() {
+                // A late call into code pages no segment uses faults: they
+                // become inaccessible until `take` hands them out again.
+                // Best effort: if this fails they read as zero.
+                // SAFETY: whole pages of a code span that no live segment
+                // uses (their count just reached zero).
+                let _ = unsafe { protect::protect(self.runtime_ptr(offset), len, libc::PROT_NONE) };
             }
         }
         for (offset, len) in to_zero {

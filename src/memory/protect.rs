@@ -592,35 +592,30 @@ pub(super) fn punch_hole(
     Ok(())
 }
 
-/// Writes `len` zero bytes into the file at `offset` (`pwrite`), without
-/// a writable mapping of it.
+/// The byte that, repeated, makes code of this machine trap when run:
+/// `int3` on x86-64; elsewhere 0 (`udf #0` on AArch64, an illegal
+/// instruction on RISC-V).
+pub(super) const TRAP_FILL: u8 = if cfg!(target_arch = "x86_64") {
+    0xcc
+} else {
+    0
+};
+
+/// Writes `len` copies of `byte` into the file at `offset` (`pwrite`),
+/// without a writable mapping of it.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub(super) fn write_zeros(
+pub(super) fn write_fill(
     fd: std::os::fd::BorrowedFd<'_>,
     mut offset: usize,
     mut len: usize,
+    byte: u8,
 ) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    static ZEROS: [u8; 4096] = [0; 4096];
+    let block = [byte; 4096];
     while len > 0 {
-        let chunk = len.min(ZEROS.len());
-        let at = libc::off_t::try_from(offset)
-            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-        // SAFETY: pwrite reads `chunk` bytes of a static buffer and writes
-        // them into a file the caller owns; no memory of ours is written.
-        let written = unsafe { libc::pwrite(fd.as_raw_fd(), ZEROS.as_ptr().cast(), chunk, at) };
-        if written < 0 {
-            let error = io::Error::last_os_error();
-            if error.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(error);
-        }
-        if written == 0 {
-            return Err(io::Error::from(io::ErrorKind::WriteZero));
-        }
-        offset += written as usize;
-        len -= written as usize;
+        let chunk = len.min(block.len());
+        write_at(fd, offset, &block[..chunk])?;
+        offset += chunk;
+        len -= chunk;
     }
     Ok(())
 }

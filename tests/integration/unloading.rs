@@ -547,3 +547,87 @@ fn stress(
         "only the stable module is left"
     );
 }
+
+const LATE_CALL_CHILD: &str = "RIVET_TEST_LATE_CALL";
+
+/// A call into a removed module's code, made without a guard, before its
+/// addresses are reused: it faults (each manager makes freed code trap or
+/// inaccessible) instead of running what is there. Run in a child process
+/// per manager, which must die by a signal, not exit.
+#[test]
+fn a_late_call_into_removed_code_faults_in_every_memory_manager() {
+    if let Some(name) = std::env::var_os(LATE_CALL_CHILD) {
+        let name = name.to_string_lossy().into_owned();
+        let engine = engine_on(&name);
+        // A neighbour keeps the arena's shared pages in use.
+        engine.add_module(module(&value_module("neighbour", 1), "neighbour"));
+        engine.finalize_object().unwrap();
+        let id = engine.add_module(module(&value_module("late", 7), "late"));
+        let late = engine.get_function_address("late").unwrap();
+        // SAFETY: finalized `i64 ()`.
+        assert_eq!(unsafe { call0::<i64>(late) }, 7);
+        engine.remove_module(id).unwrap();
+        assert_eq!(engine.quiesce(), 0, "nothing holds it");
+        if name == "arena-dual" && cfg!(target_arch = "x86_64") {
+            // The page is still in use (by the neighbour), so it stays
+            // readable: the freed code became `int3`s.
+            // SAFETY: a read-only view of a mapped, readable code page.
+            let bytes = unsafe { std::slice::from_raw_parts(late as *const u8, 8) };
+            assert_eq!(bytes, [0xcc; 8]);
+        }
+        println!("late-call: calling");
+        // SAFETY: deliberately not: the module is gone. The child must die
+        // by a signal here; returning (with any value) fails the test.
+        let value = unsafe { call0::<i64>(late) };
+        println!("late-call: returned {value}");
+        return;
+    }
+    use std::os::unix::process::ExitStatusExt;
+    for name in MANAGERS {
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "unloading::a_late_call_into_removed_code_faults_in_every_memory_manager",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(LATE_CALL_CHILD, name)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(stdout.contains("late-call: calling"), "{name}: {stdout}");
+        assert!(!stdout.contains("late-call: returned"), "{name}: {stdout}");
+        let signal = output.status.signal();
+        let expected: &[i32] = if name == "arena-dual" && cfg!(target_arch = "x86_64") {
+            &[libc::SIGTRAP]
+        } else {
+            &[libc::SIGTRAP, libc::SIGSEGV, libc::SIGILL, libc::SIGBUS]
+        };
+        assert!(
+            signal.is_some_and(|s| expected.contains(&s)),
+            "{name}: {:?}",
+            output.status
+        );
+    }
+}
+
+#[test]
+fn removed_code_is_reused_once_no_guard_holds_it() {
+    for name in ["arena-dual", "arena-pages"] {
+        let engine = engine_on(name);
+        let id = engine.add_module(module(&value_module("first", 1), "first"));
+        let first = engine.get_function_address("first").unwrap();
+        let guard = engine.guard();
+        engine.remove_module(id).unwrap();
+        engine.add_module(module(&value_module("second", 2), "second"));
+        let second = engine.get_function_address("second").unwrap();
+        assert_ne!(first, second, "{name}: not reused while a guard holds it");
+        drop(guard);
+        assert_eq!(engine.quiesce(), 0);
+        engine.add_module(module(&value_module("third", 3), "third"));
+        let third = engine.get_function_address("third").unwrap();
+        assert_eq!(first, third, "{name}: reused after quiescence");
+        // SAFETY: finalized `i64 ()`.
+        assert_eq!(unsafe { call0::<i64>(third) }, 3, "{name}");
+    }
+}
