@@ -530,6 +530,7 @@ fn default_triple(format: Format, arch: Arch) -> &'static str {
         (Format::MachO, Arch::Aarch64) => "arm64-apple-macosx",
         (Format::Coff, Arch::X86_64) => "x86_64-pc-windows-msvc",
         (Format::Coff, Arch::Aarch64) => "aarch64-pc-windows-msvc",
+        (_, Arch::Riscv64) => "riscv64-unknown-linux-gnu",
     }
 }
 
