@@ -31,6 +31,8 @@ mod win64;
 
 #[cfg(feature = "emulator")]
 pub mod aarch64;
+#[cfg(feature = "emulator")]
+pub mod riscv64;
 
 pub use win64::Win64Thunks;
 
