@@ -17,6 +17,7 @@ mod memory;
 mod memory_protection;
 mod programs;
 mod relocations;
+mod riscv64;
 mod runtime;
 mod soak;
 mod symbols;

@@ -1,0 +1,269 @@
+//! ELF RISC-V 64 (RV64GC, lp64d): clang-style IR compiles with the triple's
+//! defaults, objects whose local labels share names link and run right (the
+//! RuntimeDyld failure of llvmlite issues 923 and 1449), static code runs,
+//! and the loader's pairing refuses what it cannot pair, by name.
+
+use rivet::llvm::{Module, RelocModel, TargetMachine, TargetOptions};
+use rivet::load::{Arch, ObjectFile, RelocKind, Target};
+use rivet::ExecutionEngine;
+
+const TRIPLE: &str = "riscv64-unknown-linux-gnu";
+
+fn machine(reloc: RelocModel) -> TargetMachine {
+    TargetMachine::new(&TargetOptions {
+        triple: Some(TRIPLE.into()),
+        reloc,
+        ..TargetOptions::default()
+    })
+    .unwrap()
+}
+
+fn compile(tm: &TargetMachine, ir: &str, name: &str) -> Vec<u8> {
+    let mut m = Module::parse_ir(ir, name).unwrap();
+    tm.emit_object(&mut m).unwrap()
+}
+
+/// A module with a jump table: `pick_<tag>(k)` returns `base + table[k]`.
+fn switch_module(tag: &str, base: i64) -> String {
+    let cases: String = (0..12)
+        .map(|k| format!("    i64 {k}, label %c{k}\n"))
+        .collect();
+    let blocks: String = (0..12)
+        .map(|k| format!("c{k}:\n  ret i64 {}\n", base + k * 7 + 3))
+        .collect();
+    format!(
+        "define i64 @pick_{tag}(i64 %k) {{\nentry:\n  switch i64 %k, label %other [\n{cases}  ]\n{blocks}other:\n  ret i64 -1\n}}\n"
+    )
+}
+
+/// The local (`.L`) symbol names of an object.
+fn local_labels(bytes: &[u8]) -> Vec<String> {
+    let object = ObjectFile::parse(bytes, "labels.o").unwrap();
+    assert_eq!(object.arch, Arch::Riscv64);
+    object
+        .symbols
+        .iter()
+        .filter(|s| s.name.starts_with(".L"))
+        .map(|s| s.name.to_string())
+        .collect()
+}
+
+#[test]
+fn the_target_machine_is_rv64gc_lp64d_by_default() {
+    let tm = machine(RelocModel::Pic);
+    assert_eq!(tm.options().features.as_deref(), Some("+m,+a,+f,+d,+c"));
+    // The object says so too: RVC and the double-float ABI in e_flags.
+    let bytes = compile(&tm, "define double @f(double %x) { ret double %x }", "f");
+    let e_flags = u32::from_le_bytes(bytes[48..52].try_into().unwrap());
+    const EF_RISCV_RVC: u32 = 0x1;
+    const EF_RISCV_FLOAT_ABI_DOUBLE: u32 = 0x4;
+    assert_eq!(e_flags & 0x7, EF_RISCV_RVC | EF_RISCV_FLOAT_ABI_DOUBLE);
+}
+
+#[test]
+fn clang_style_ir_with_the_lp64d_abi_flag_compiles() {
+    // What clang writes for riscv64-unknown-linux-gnu: its own triple and
+    // layout, the target-abi module flag and per-function features.
+    let ir = r#"
+target datalayout = "e-m:e-p:64:64-i64:64-i128:128-n32:64-S128"
+target triple = "riscv64-unknown-linux-gnu"
+define dso_local double @scale(double noundef %x, i32 noundef signext %n) #0 {
+  %f = sitofp i32 %n to double
+  %r = fmul double %x, %f
+  ret double %r
+}
+attributes #0 = { "target-cpu"="generic-rv64" "target-features"="+64bit,+a,+c,+d,+f,+m,+relax,+zicsr,+zifencei,-save-restore" }
+!llvm.module.flags = !{!0}
+!0 = !{i32 1, !"target-abi", !"lp64d"}
+"#;
+    let bytes = compile(&machine(RelocModel::Pic), ir, "clang.c");
+    let object = ObjectFile::parse(&bytes, "clang.o").unwrap();
+    assert_eq!(object.arch, Arch::Riscv64);
+    assert!(object.symbols.iter().any(|s| s.name == "scale"));
+}
+
+#[test]
+fn every_pcrel_lo12_takes_its_high_part_by_place_not_name() {
+    let tm = machine(RelocModel::Pic);
+    let ir = format!(
+        "@g = global i64 5\n@h = external global i64\n{}\ndefine i64 @load() {{\n  %a = load i64, ptr @g\n  %b = load i64, ptr @h\n  %c = add i64 %a, %b\n  ret i64 %c\n}}\n",
+        switch_module("a", 0)
+    );
+    let bytes = compile(&tm, &ir, "pairs");
+    let object = ObjectFile::parse(&bytes, "pairs.o").unwrap();
+    let text = object
+        .sections
+        .iter()
+        .find(|s| s.name == ".text")
+        .expect(".text");
+    let kinds: Vec<RelocKind> = text.relocations.iter().map(|r| r.kind).collect();
+    use rivet::arch::riscv64::Reloc as R;
+    let low_kinds = [R::PcrelLo12I, R::PcrelLo12S, R::GotPcrelLo12I];
+    let lows: Vec<_> = text
+        .relocations
+        .iter()
+        .filter(|r| matches!(r.kind, RelocKind::Riscv64(k) if low_kinds.contains(&k)))
+        .collect();
+    assert!(!lows.is_empty(), "{kinds:?}");
+    assert!(
+        kinds.contains(&RelocKind::Riscv64(R::GotPcrelLo12I)),
+        "{kinds:?}"
+    );
+    for low in lows {
+        // The low part names what its high part names (never the label),
+        // with the distance between them in its addend.
+        let high = text
+            .relocations
+            .iter()
+            .filter(|h| {
+                matches!(h.kind, RelocKind::Riscv64(R::PcrelHi20 | R::GotHi20))
+                    && h.target == low.target
+                    && low.offset > h.offset
+            })
+            .find(|h| low.addend == h.addend + (low.offset - h.offset) as i64);
+        assert!(high.is_some(), "no high part for {low:?}");
+        if let Target::Symbol(i) = low.target {
+            assert!(!object.symbols[i as usize].name.starts_with(".Lpcrel_hi"));
+        }
+    }
+}
+
+#[test]
+fn a_pcrel_lo12_without_a_high_part_or_a_lone_sub_uleb128_is_refused_by_name() {
+    let tm = machine(RelocModel::Pic);
+    let cases = [
+        (
+            "lo_in_other_section",
+            "        .text\nlabel:\n        auipc a0, %pcrel_hi(x)\n        .section .text.b,\"ax\",@progbits\n        .reloc ., R_RISCV_PCREL_LO12_I, label\n        addi a0, a0, 0\n        .data\nx:\n        .quad 0\n",
+            "the label is in another section than the low part",
+        ),
+        (
+            "lone_sub",
+            "        .data\nx:\n        .reloc ., R_RISCV_SUB_ULEB128, x\n        .byte 0\n",
+            "R_RISCV_SUB_ULEB128 at .data+0x0 does not follow an R_RISCV_SET_ULEB128",
+        ),
+    ];
+    for (name, asm, message) in cases {
+        let bytes = tm.assemble(asm).unwrap();
+        let err = ObjectFile::parse(&bytes, &format!("{name}.o"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(message) && err.contains(&format!("{name}.o")),
+            "{name}: {err}"
+        );
+    }
+}
+
+#[cfg(feature = "emulator")]
+mod emulated {
+    use super::*;
+    use rivet::emulator::{Emulator, HostReturn};
+
+    /// Links `objects` into a fresh engine with `sin` bridged, maps what it
+    /// linked into a RISC-V emulator and returns both (the emulator first,
+    /// so it is dropped before the memory it maps).
+    fn link_and_map(objects: Vec<(Vec<u8>, &str)>) -> (Emulator, ExecutionEngine) {
+        let mut emu = Emulator::riscv64().unwrap();
+        emu.bridge("sin", Box::new(|a| HostReturn::Float(a.d[0].sin())))
+            .unwrap();
+        let engine = ExecutionEngine::with_lmm(Some(true)).unwrap();
+        engine.keep_link_maps(true);
+        emu.add_global_mappings(&engine);
+        for (bytes, name) in objects {
+            engine.add_object_bytes(bytes, name).unwrap();
+        }
+        engine.finalize_object().unwrap();
+        let (mut lo, mut hi) = (u64::MAX, 0u64);
+        for (_, map) in engine.link_maps() {
+            let spans = map
+                .sections
+                .iter()
+                .map(|s| (s.1, s.2))
+                .chain(map.got.iter().map(|g| (g.1, 8)))
+                .chain(map.stubs.iter().map(|s| (s.1, 24)));
+            for (a, len) in spans {
+                lo = lo.min(a);
+                hi = hi.max(a + len);
+            }
+        }
+        // SAFETY: the engine's finalized memory, which outlives the emulator
+        // (the caller keeps both and drops the emulator first).
+        unsafe { emu.map_host_range(lo, hi - lo) }.unwrap();
+        (emu, engine)
+    }
+
+    #[test]
+    fn jump_tables_in_objects_with_colliding_local_labels_run_right() {
+        let tm = machine(RelocModel::Pic);
+        let a = compile(&tm, &switch_module("a", 1000), "a");
+        let b = compile(&tm, &switch_module("b", 5000), "b");
+        let shared: Vec<String> = local_labels(&a)
+            .into_iter()
+            .filter(|l| local_labels(&b).contains(l))
+            .collect();
+        assert!(
+            shared.iter().any(|l| l.starts_with(".Lpcrel_hi")),
+            "both objects name a .Lpcrel_hi label alike: {shared:?}"
+        );
+        let (mut emu, engine) = link_and_map(vec![(a, "a.o"), (b, "b.o")]);
+        let pick_a = engine.get_function_address("pick_a").unwrap();
+        let pick_b = engine.get_function_address("pick_b").unwrap();
+        for k in 0..12u64 {
+            let (ra, _) = emu.call(pick_a, &[k], &[]).unwrap();
+            let (rb, _) = emu.call(pick_b, &[k], &[]).unwrap();
+            assert_eq!(ra as i64, 1000 + k as i64 * 7 + 3, "pick_a({k})");
+            assert_eq!(rb as i64, 5000 + k as i64 * 7 + 3, "pick_b({k})");
+        }
+        assert_eq!(emu.call(pick_b, &[12], &[]).unwrap().0 as i64, -1);
+        drop(emu);
+    }
+
+    #[test]
+    fn two_jump_tables_in_one_module_and_doubles_through_the_bridge() {
+        let ir = format!(
+            "{}{}declare double @sin(double)\ndefine double @wave(double %x, i64 %k) {{\n  %s = call double @sin(double %x)\n  %p = call i64 @pick_y(i64 %k)\n  %f = sitofp i64 %p to double\n  %r = fadd double %s, %f\n  ret double %r\n}}\n",
+            switch_module("x", 100),
+            switch_module("y", 200)
+        );
+        let bytes = compile(&machine(RelocModel::Pic), &ir, "two");
+        let (mut emu, engine) = link_and_map(vec![(bytes, "two.o")]);
+        let pick_x = engine.get_function_address("pick_x").unwrap();
+        let wave = engine.get_function_address("wave").unwrap();
+        for k in [0u64, 5, 11] {
+            assert_eq!(
+                emu.call(pick_x, &[k], &[]).unwrap().0 as i64,
+                100 + k as i64 * 7 + 3
+            );
+            let (_, fa0) = emu.call(wave, &[k], &[0.5]).unwrap();
+            assert_eq!(fa0, 0.5f64.sin() + (200 + k as i64 * 7 + 3) as f64);
+        }
+        drop(emu);
+    }
+
+    #[test]
+    fn static_code_with_absolute_hi20_lo12_runs_from_the_low_arena() {
+        let ir = r#"
+@table = global [4 x i64] [i64 11, i64 22, i64 33, i64 44]
+define i64 @at(i64 %i) {
+  %p = getelementptr [4 x i64], ptr @table, i64 0, i64 %i
+  %v = load i64, ptr %p
+  store i64 0, ptr %p
+  ret i64 %v
+}
+"#;
+        let bytes = compile(&machine(RelocModel::Static), ir, "static");
+        let object = ObjectFile::parse(&bytes, "static.o").unwrap();
+        use rivet::arch::riscv64::Reloc as R;
+        assert!(object.sections.iter().any(|s| s
+            .relocations
+            .iter()
+            .any(|r| r.kind == RelocKind::Riscv64(R::Hi20))));
+        let (mut emu, engine) = link_and_map(vec![(bytes, "static.o")]);
+        let at = engine.get_function_address("at").unwrap();
+        assert_eq!(emu.call(at, &[2], &[]).unwrap().0, 33);
+        assert_eq!(emu.call(at, &[2], &[]).unwrap().0, 0, "stored through it");
+        assert_eq!(emu.call(at, &[3], &[]).unwrap().0, 44);
+        drop(emu);
+    }
+}
