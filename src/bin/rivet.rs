@@ -48,7 +48,8 @@ enum Command {
         opt: u8,
         /// Compile for this target and run the code in its convention:
         /// x86-64 ELF, Mach-O (System V) and COFF (Windows x64, through
-        /// thunks) natively; AArch64 in the emulator (feature `emulator`).
+        /// thunks) natively; AArch64 and RISC-V 64 in the emulator (feature
+        /// `emulator`).
         #[arg(long, value_name = "TRIPLE")]
         triple: Option<String>,
     },
