@@ -3,7 +3,7 @@
 # (The assembler refuses `%pcrel_lo` of such a label; .reloc writes it.)
 #
 # rivet-check-args: --triple riscv64-unknown-linux-gnu
-# rivet-check-error: R_RISCV_PCREL_LO12 at .text+0x2 (label `not_an_auipc`): no R_RISCV_PCREL_HI20 or R_RISCV_GOT_HI20 at the label's offset 0x0
+# rivet-check-error: R_RISCV_PCREL_LO12 at .text+0x2 (label `not_an_auipc`): no R_RISCV_PCREL_HI20, GOT_HI20 or TLS_GD_HI20 at the label's offset 0x0
 
         .text
         .globl  main

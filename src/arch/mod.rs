@@ -142,7 +142,8 @@ impl RelocKind {
     pub fn tls_pair(self) -> Option<TlsPair> {
         match self {
             RelocKind::X86_64(r) => r.tls_pair(),
-            RelocKind::Aarch64(_) | RelocKind::Riscv64(_) => None,
+            RelocKind::Aarch64(_) => None,
+            RelocKind::Riscv64(r) => r.tls_pair(),
         }
     }
 

@@ -96,11 +96,23 @@ pub enum Reloc {
     /// unsigned LEB128 of the length already at the place.
     /// `R_RISCV_SET_ULEB128` (+ `R_RISCV_SUB_ULEB128`).
     SetUleb128,
+    /// `auipc` to the general-dynamic GOT pair (module, offset) of a
+    /// thread-local: the high 20 bits of G + A - P, G being the pair's
+    /// address. `R_RISCV_TLS_GD_HI20`.
+    TlsGdHi20,
+    /// I-type low 12 bits of G + A - P: a `PCREL_LO12_I` whose high part is
+    /// a `TLS_GD_HI20`.
+    TlsGdPcrelLo12I,
+    /// S + A, 32 bits signed: a thread-local's offset in its module's TLS
+    /// block (rivet's `__tls_get_addr` adds no bias). `R_RISCV_TLS_DTPREL32`.
+    DtpRel32,
+    /// As `DtpRel32`, 64 bits. `R_RISCV_TLS_DTPREL64`.
+    DtpRel64,
 }
 
 impl Reloc {
     /// Every kind, in declaration order.
-    pub const ALL: [Reloc; 30] = [
+    pub const ALL: [Reloc; 34] = [
         Reloc::Abs32,
         Reloc::Abs64,
         Reloc::Pcrel32,
@@ -131,6 +143,10 @@ impl Reloc {
         Reloc::Set16,
         Reloc::Set32,
         Reloc::SetUleb128,
+        Reloc::TlsGdHi20,
+        Reloc::TlsGdPcrelLo12I,
+        Reloc::DtpRel32,
+        Reloc::DtpRel64,
     ];
 
     /// Whether the fixup reads a GOT slot holding S.
@@ -142,6 +158,15 @@ impl Reloc {
     /// [`Reloc::needs_got_slot`]: no RISC-V kind uses the base alone).
     pub fn needs_got_base(self) -> bool {
         self.needs_got_slot()
+    }
+
+    /// The TLS GOT pair the fixup points at, if any (general dynamic; LLVM
+    /// uses it for the local-dynamic model too on RISC-V).
+    pub fn tls_pair(self) -> Option<super::TlsPair> {
+        match self {
+            Reloc::TlsGdHi20 | Reloc::TlsGdPcrelLo12I => Some(super::TlsPair::Symbol),
+            _ => None,
+        }
     }
 
     /// Whether the fixup is a call or jump that may go through a stub.
@@ -176,7 +201,10 @@ impl Reloc {
             Reloc::Jal => signed_even(21),
             Reloc::RvcBranch => signed_even(9),
             Reloc::RvcJump => signed_even(12),
-            Reloc::Call | Reloc::PcrelHi20 | Reloc::GotHi20 | Reloc::Hi20 => Some(HI20_RANGE),
+            Reloc::Call | Reloc::PcrelHi20 | Reloc::GotHi20 | Reloc::Hi20 | Reloc::TlsGdHi20 => {
+                Some(HI20_RANGE)
+            }
+            Reloc::DtpRel32 => Some((-(1 << 31), (1 << 31) - 1)),
             _ => None,
         }
     }
@@ -215,6 +243,10 @@ impl Reloc {
             Reloc::Set16 => "SET16",
             Reloc::Set32 => "SET32",
             Reloc::SetUleb128 => "SET_ULEB128",
+            Reloc::TlsGdHi20 => "TLS_GD_HI20",
+            Reloc::TlsGdPcrelLo12I => "TLS_GD_PCREL_LO12_I",
+            Reloc::DtpRel32 => "TLS_DTPREL32",
+            Reloc::DtpRel64 => "TLS_DTPREL64",
         }
     }
 
@@ -229,7 +261,7 @@ impl Reloc {
             | Reloc::Set8
             | Reloc::SetUleb128 => 1,
             Reloc::Add16 | Reloc::Sub16 | Reloc::Set16 | Reloc::RvcBranch | Reloc::RvcJump => 2,
-            Reloc::Abs64 | Reloc::Add64 | Reloc::Sub64 | Reloc::Call => 8,
+            Reloc::Abs64 | Reloc::Add64 | Reloc::Sub64 | Reloc::Call | Reloc::DtpRel64 => 8,
             _ => 4,
         }
     }
@@ -295,6 +327,11 @@ pub fn apply(kind: Reloc, place: &mut [u8], v: &FixupValues) -> Result<(), Fixup
             "the fixup reads a GOT slot but no GOT slot was given",
         ));
     }
+    if kind.tls_pair().is_some() && v.got_slot == 0 {
+        return Err(FixupError::Invalid(
+            "the fixup reads a TLS GOT pair but none was given",
+        ));
+    }
     let p = i128::from(v.p);
     let s = i128::from(v.s);
     let a = i128::from(v.a);
@@ -307,7 +344,8 @@ pub fn apply(kind: Reloc, place: &mut [u8], v: &FixupValues) -> Result<(), Fixup
     // checked value has been range-checked first.
     match kind {
         Reloc::Abs64 => write_le::<8>(place, (s + a) as u64),
-        Reloc::Abs32 => write_le::<4>(place, checked(s + a)? as u64),
+        Reloc::Abs32 | Reloc::DtpRel32 => write_le::<4>(place, checked(s + a)? as u64),
+        Reloc::DtpRel64 => write_le::<8>(place, (s + a) as u64),
         Reloc::Pcrel32 => write_le::<4>(place, checked(s + a - p)? as u64),
         Reloc::Add8 | Reloc::Sub8 | Reloc::Set8 => {
             let old = read_le::<1>(place)?;
@@ -376,23 +414,26 @@ pub fn apply(kind: Reloc, place: &mut [u8], v: &FixupValues) -> Result<(), Fixup
                     expect(is_jal(insn), "JAL applies to a jal instruction")?;
                     with_j_imm(insn, jal_value(v)?)
                 }
-                Reloc::PcrelHi20 | Reloc::GotHi20 => {
+                Reloc::PcrelHi20 | Reloc::GotHi20 | Reloc::TlsGdHi20 => {
                     expect(is_auipc(insn), "a HI20 PC-relative fixup applies to auipc")?;
-                    let target = if kind == Reloc::GotHi20 { g } else { s };
+                    let target = if kind == Reloc::PcrelHi20 { s } else { g };
                     with_hi20(insn, checked(target + a - p)?)
                 }
                 Reloc::Hi20 => {
                     expect(is_lui(insn), "HI20 applies to a lui instruction")?;
                     with_hi20(insn, checked(s + a)?)
                 }
-                Reloc::PcrelLo12I | Reloc::GotPcrelLo12I | Reloc::Lo12I => {
+                Reloc::PcrelLo12I
+                | Reloc::GotPcrelLo12I
+                | Reloc::TlsGdPcrelLo12I
+                | Reloc::Lo12I => {
                     expect(
                         is_i_type_imm(insn),
                         "an LO12_I fixup applies to a load, addi-form or jalr instruction",
                     )?;
                     let x = match kind {
                         Reloc::PcrelLo12I => s + a - p,
-                        Reloc::GotPcrelLo12I => g + a - p,
+                        Reloc::GotPcrelLo12I | Reloc::TlsGdPcrelLo12I => g + a - p,
                         _ => s + a,
                     };
                     with_i_imm(insn, x)

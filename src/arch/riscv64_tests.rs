@@ -550,3 +550,37 @@ fn short_places_are_refused_untouched() {
         assert!(place.iter().all(|&b| b == 0x5A), "{kind}");
     }
 }
+
+#[test]
+fn tls_gd_pair_and_dtprel() {
+    for kind in Reloc::ALL {
+        assert_eq!(
+            kind.tls_pair().is_some(),
+            matches!(kind, Reloc::TlsGdHi20 | Reloc::TlsGdPcrelLo12I),
+            "{kind}"
+        );
+    }
+    // The pair's address arrives as the slot: G + A - P, as GOT_HI20.
+    let p = 0x3000_0000;
+    let hi = patch(Reloc::TlsGdHi20, AUIPC_A0_0, &at(p, 0x10, 0)).unwrap();
+    let lo = patch(Reloc::TlsGdPcrelLo12I, ADDI_A0_A0_0, &at(p + 4, 0x10, 4)).unwrap();
+    assert_eq!(hi_lo_value(hi, lo), i128::from(G_SLOT) - i128::from(p));
+    let mut none = at(p, 0x10, 0);
+    none.got_slot = 0;
+    assert!(matches!(
+        patch(Reloc::TlsGdHi20, AUIPC_A0_0, &none),
+        Err(FixupError::Invalid(_))
+    ));
+    // DTPREL: the offset in the block, S + A.
+    let mut place = [0u8; 8];
+    apply(Reloc::DtpRel64, &mut place, &at(0, 0x18, 4)).unwrap();
+    assert_eq!(u64::from_le_bytes(place), 0x1c);
+    let range = Reloc::DtpRel32.range().unwrap();
+    let mut place = [0u8; 4];
+    apply(Reloc::DtpRel32, &mut place, &at(0, 0x7fff_ffff, 0)).unwrap();
+    assert_eq!(u32::from_le_bytes(place), 0x7fff_ffff);
+    assert_eq!(
+        apply(Reloc::DtpRel32, &mut place, &at(0, 0x8000_0000, 0)),
+        Err(overflow(0x8000_0000, range))
+    );
+}

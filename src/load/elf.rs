@@ -457,8 +457,9 @@ fn unsupported_name(arch: Arch, r_type: elf::RelocationType) -> String {
             )
         }
         (Arch::Riscv64, r) if RISCV_TLS.contains(&r) => format!(
-            "{name} (thread-local variables are not supported on RISC-V yet; rivet links \
-             RISC-V code without TLS)"
+            "{name} (the initial- and local-exec TLS models and TLS descriptors need the \
+             process's static TLS block or a descriptor resolver; compile PIC so LLVM uses \
+             the general-dynamic model)"
         ),
         _ => name,
     }
@@ -515,13 +516,12 @@ fn aarch64_kind(r_type: elf::RelocationType) -> Mapped {
 /// AAELF64's withdrawn code 256, which it says to treat as `R_AARCH64_NONE`.
 const R_AARCH64_NONE_ALIAS: elf::RelocationType = elf::RelocationType(256);
 
-/// RISC-V TLS relocation types (none is implemented).
-const RISCV_TLS: [elf::RelocationType; 10] = [
+/// RISC-V TLS relocation types rivet does not implement: the static models
+/// (initial and local exec) and TLS descriptors.
+const RISCV_TLS: [elf::RelocationType; 8] = [
     elf::R_RISCV_TLS_DTPMOD64,
-    elf::R_RISCV_TLS_DTPREL64,
     elf::R_RISCV_TLS_TPREL64,
     elf::R_RISCV_TLS_GOT_HI20,
-    elf::R_RISCV_TLS_GD_HI20,
     elf::R_RISCV_TPREL_HI20,
     elf::R_RISCV_TPREL_LO12_I,
     elf::R_RISCV_TPREL_LO12_S,
@@ -575,31 +575,35 @@ fn riscv64_kind(r_type: elf::RelocationType) -> Mapped {
         elf::R_RISCV_SET16 => RV::Set16,
         elf::R_RISCV_SET32 => RV::Set32,
         elf::R_RISCV_SET_ULEB128 => RV::SetUleb128,
+        elf::R_RISCV_TLS_GD_HI20 => RV::TlsGdHi20,
+        elf::R_RISCV_TLS_DTPREL32 => RV::DtpRel32,
+        elf::R_RISCV_TLS_DTPREL64 => RV::DtpRel64,
         elf::R_RISCV_SUB_ULEB128 => return Mapped::SubUleb128,
         _ => return Mapped::Unsupported,
     };
     Mapped::Kind(RelocKind::Riscv64(kind))
 }
 
-/// Resolves the RISC-V pairs of one section's relocations, as mapped by
-/// [`riscv64_kind`] (in file order):
+/// Resolves the RISC-V `PCREL_LO12` pairs of one section's relocations, as
+/// mapped by [`riscv64_kind`]. (`SUB_ULEB128` is folded into the
+/// `SET_ULEB128` before it, at the same offset, as the relocations are read:
+/// S1 + A1 - (S2 + A2), the second symbol as the subtrahend.)
 ///
-/// - A `PCREL_LO12_I`/`_S` names the label of the `auipc` that carries its
-///   high part. The label is found by its section and offset, never by its
-///   name (two objects, or two functions, may both have a `.Lpcrel_hi0`);
-///   the high part is the `PCREL_HI20` or `GOT_HI20` at that offset of this
-///   section. The low part takes the high part's target and the addend
-///   `A_hi + (offset_lo - offset_hi)`, so that its S + A - P is the high
-///   part's value; after a `GOT_HI20` it becomes `GOT_PCREL_LO12_I`.
-/// - A `SUB_ULEB128` folds into the `SET_ULEB128` just before it at the
-///   same offset: S1 + A1 - (S2 + A2), the second symbol as the subtrahend.
+/// A `PCREL_LO12_I`/`_S` names the label of the `auipc` that carries its
+/// high part. The label is found by its section and offset, never by its
+/// name (two objects, or two functions, may both have a `.Lpcrel_hi0`); the
+/// high part is the `PCREL_HI20`, `GOT_HI20` or `TLS_GD_HI20` at that offset
+/// of this section. The low part takes the high part's target and the
+/// addend `A_hi + (offset_lo - offset_hi)`, so that its S + A - P is the
+/// high part's value; after a `GOT_HI20` it becomes `GOT_PCREL_LO12_I`,
+/// after a `TLS_GD_HI20` `TLS_GD_PCREL_LO12_I`.
 ///
 /// # Errors
 ///
 /// A low part whose label is not in this section or has no high part at
-/// its offset, a store-form low part of a GOT load, and a `SUB_ULEB128`
-/// without its `SET_ULEB128` are [`Error::BadRelocation`]-style malformed
-/// object errors naming the section and offset.
+/// its offset, and a store-form low part of a GOT or TLS load, are
+/// [`Error::MalformedObject`] errors naming the object, section, offset and
+/// label.
 fn riscv64_pairs(
     name: &str,
     section_index: usize,
@@ -611,7 +615,12 @@ fn riscv64_pairs(
     let mut highs: Vec<(u64, usize)> = relocations
         .iter()
         .enumerate()
-        .filter(|(_, r)| matches!(r.kind, RelocKind::Riscv64(RV::PcrelHi20 | RV::GotHi20)))
+        .filter(|(_, r)| {
+            matches!(
+                r.kind,
+                RelocKind::Riscv64(RV::PcrelHi20 | RV::GotHi20 | RV::TlsGdHi20)
+            )
+        })
         .map(|(i, r)| (r.offset, i))
         .collect();
     highs.sort_unstable();
@@ -648,16 +657,18 @@ fn riscv64_pairs(
                 }
                 let Ok(at) = highs.binary_search_by_key(&label, |&(o, _)| o) else {
                     return Err(bad(format!(
-                        "no R_RISCV_PCREL_HI20 or R_RISCV_GOT_HI20 at the label's offset {label:#x}"
+                        "no R_RISCV_PCREL_HI20, GOT_HI20 or TLS_GD_HI20 at the label's offset {label:#x}"
                     )));
                 };
                 let high = relocations[highs[at].1];
-                let got = high.kind == RelocKind::Riscv64(RV::GotHi20);
-                let kind = match (got, kind) {
-                    (false, k) => k,
-                    (true, PENDING_LO12_I) => RV::GotPcrelLo12I,
-                    (true, _) => {
-                        return Err(bad("a store cannot take its address from a GOT_HI20".into()))
+                let kind = match (high.kind, kind) {
+                    (RelocKind::Riscv64(RV::PcrelHi20), k) => k,
+                    (RelocKind::Riscv64(RV::GotHi20), PENDING_LO12_I) => RV::GotPcrelLo12I,
+                    (RelocKind::Riscv64(RV::TlsGdHi20), PENDING_LO12_I) => RV::TlsGdPcrelLo12I,
+                    _ => {
+                        return Err(bad(
+                            "a store cannot take its address from a GOT_HI20 or TLS_GD_HI20".into(),
+                        ))
                     }
                 };
                 let distance = reloc.offset.wrapping_sub(high.offset) as i64;

@@ -155,6 +155,49 @@ fn a_pcrel_lo12_without_a_high_part_or_a_lone_sub_uleb128_is_refused_by_name() {
     }
 }
 
+#[test]
+fn thread_locals_link_through_general_dynamic_pairs() {
+    // PIC code reaches a thread-local through TLS_GD_HI20 + PCREL_LO12_I and
+    // a call to __tls_get_addr (rivet's own); the link gives the module a
+    // TLS block and a GOT pair. (Linked, not run: the emulator does not map
+    // the host thread's TLS blocks.)
+    let ir = r#"
+@counter = thread_local global i64 5
+define ptr @where() {
+  %p = call ptr @llvm.threadlocal.address.p0(ptr @counter)
+  ret ptr %p
+}
+declare ptr @llvm.threadlocal.address.p0(ptr)
+"#;
+    let bytes = compile(&machine(RelocModel::Pic), ir, "tls");
+    let object = ObjectFile::parse(&bytes, "tls.o").unwrap();
+    use rivet::arch::riscv64::Reloc as R;
+    let kinds: Vec<RelocKind> = object
+        .sections
+        .iter()
+        .flat_map(|s| s.relocations.iter().map(|r| r.kind))
+        .collect();
+    assert!(
+        kinds.contains(&RelocKind::Riscv64(R::TlsGdHi20)),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&RelocKind::Riscv64(R::TlsGdPcrelLo12I)),
+        "{kinds:?}"
+    );
+    let engine = ExecutionEngine::with_lmm(Some(true)).unwrap();
+    engine.keep_link_maps(true);
+    engine.add_object_bytes(bytes, "tls.o").unwrap();
+    engine.finalize_object().unwrap();
+    assert_ne!(engine.get_function_address("where").unwrap(), 0);
+    let maps = engine.link_maps();
+    assert!(
+        maps.iter()
+            .any(|(_, m)| m.sections.iter().any(|s| s.0 == ".tdata")),
+        "the TLS template is placed: {maps:?}"
+    );
+}
+
 #[cfg(feature = "emulator")]
 mod emulated {
     use super::*;
