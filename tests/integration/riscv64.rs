@@ -36,18 +36,6 @@ fn switch_module(tag: &str, base: i64) -> String {
     )
 }
 
-/// The local (`.L`) symbol names of an object.
-fn local_labels(bytes: &[u8]) -> Vec<String> {
-    let object = ObjectFile::parse(bytes, "labels.o").unwrap();
-    assert_eq!(object.arch, Arch::Riscv64);
-    object
-        .symbols
-        .iter()
-        .filter(|s| s.name.starts_with(".L"))
-        .map(|s| s.name.to_string())
-        .collect()
-}
-
 #[test]
 fn the_target_machine_is_rv64gc_lp64d_by_default() {
     let tm = machine(RelocModel::Pic);
@@ -202,6 +190,18 @@ declare ptr @llvm.threadlocal.address.p0(ptr)
 mod emulated {
     use super::*;
     use rivet::emulator::{Emulator, HostReturn};
+
+    /// The local (`.L`) symbol names of an object.
+    fn local_labels(bytes: &[u8]) -> Vec<String> {
+        let object = ObjectFile::parse(bytes, "labels.o").unwrap();
+        assert_eq!(object.arch, Arch::Riscv64);
+        object
+            .symbols
+            .iter()
+            .filter(|s| s.name.starts_with(".L"))
+            .map(|s| s.name.to_string())
+            .collect()
+    }
 
     /// Links `objects` into a fresh engine with `sin` bridged, maps what it
     /// linked into a RISC-V emulator and returns both (the emulator first,
