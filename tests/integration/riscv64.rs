@@ -48,11 +48,11 @@ fn the_target_machine_is_rv64gc_lp64d_by_default() {
     assert_eq!(e_flags & 0x7, EF_RISCV_RVC | EF_RISCV_FLOAT_ABI_DOUBLE);
 }
 
-#[test]
-fn clang_style_ir_with_the_lp64d_abi_flag_compiles() {
-    // What clang writes for riscv64-unknown-linux-gnu: its own triple and
-    // layout, the target-abi module flag and per-function features.
-    let ir = r#"
+/// What clang writes for riscv64-unknown-linux-gnu: its own triple and
+/// layout, the target-abi module flag and per-function features, linker
+/// relaxation (`+relax`) included, so the object has RELAX, ALIGN and the
+/// ADD/SUB and SET/SUB pairs of relaxable code in `.eh_frame`.
+const CLANG_IR: &str = r#"
 target datalayout = "e-m:e-p:64:64-i64:64-i128:128-n32:64-S128"
 target triple = "riscv64-unknown-linux-gnu"
 define dso_local double @scale(double noundef %x, i32 noundef signext %n) #0 {
@@ -60,14 +60,54 @@ define dso_local double @scale(double noundef %x, i32 noundef signext %n) #0 {
   %r = fmul double %x, %f
   ret double %r
 }
-attributes #0 = { "target-cpu"="generic-rv64" "target-features"="+64bit,+a,+c,+d,+f,+m,+relax,+zicsr,+zifencei,-save-restore" }
-!llvm.module.flags = !{!0}
+define dso_local double @sum_sines(double noundef %x, i32 noundef signext %n) #0 {
+entry:
+  %none = icmp sle i32 %n, 0
+  br i1 %none, label %done, label %loop
+loop:
+  %i = phi i32 [ 0, %entry ], [ %next, %loop ]
+  %acc = phi double [ 0.0, %entry ], [ %sum, %loop ]
+  %fi = sitofp i32 %i to double
+  %arg = fmul double %x, %fi
+  %s = call double @sin(double noundef %arg) #1
+  %sum = fadd double %acc, %s
+  %next = add nsw i32 %i, 1
+  %more = icmp slt i32 %next, %n
+  br i1 %more, label %loop, label %done
+done:
+  %r = phi double [ 0.0, %entry ], [ %sum, %loop ]
+  ret double %r
+}
+declare double @sin(double noundef) #1
+attributes #0 = { nounwind uwtable(async) "target-cpu"="generic-rv64" "target-features"="+64bit,+a,+c,+d,+f,+m,+relax,+zicsr,+zifencei,-save-restore" }
+attributes #1 = { nounwind }
+!llvm.module.flags = !{!0, !1}
 !0 = !{i32 1, !"target-abi", !"lp64d"}
+!1 = !{i32 7, !"uwtable", i32 2}
 "#;
-    let bytes = compile(&machine(RelocModel::Pic), ir, "clang.c");
+
+#[test]
+fn clang_style_ir_with_the_lp64d_abi_flag_compiles() {
+    let bytes = compile(&machine(RelocModel::Pic), CLANG_IR, "clang.c");
     let object = ObjectFile::parse(&bytes, "clang.o").unwrap();
     assert_eq!(object.arch, Arch::Riscv64);
     assert!(object.symbols.iter().any(|s| s.name == "scale"));
+    // Relaxable code: the unwind table's advances and lengths are
+    // differences the linker computes (ADD/SUB, SET/SUB pairs).
+    use rivet::arch::riscv64::Reloc as R;
+    let eh_frame = object
+        .sections
+        .iter()
+        .find(|s| s.name == ".eh_frame")
+        .expect(".eh_frame");
+    assert!(
+        eh_frame.relocations.iter().any(|r| matches!(
+            r.kind,
+            RelocKind::Riscv64(R::Add32 | R::Sub32 | R::Set6 | R::Sub6 | R::Set8 | R::Sub8)
+        )),
+        "{:?}",
+        eh_frame.relocations
+    );
 }
 
 #[test]
@@ -281,6 +321,18 @@ mod emulated {
             let (_, fa0) = emu.call(wave, &[k], &[0.5]).unwrap();
             assert_eq!(fa0, 0.5f64.sin() + (200 + k as i64 * 7 + 3) as f64);
         }
+        drop(emu);
+    }
+
+    #[test]
+    fn clang_style_relaxable_code_with_unwind_tables_runs() {
+        let bytes = compile(&machine(RelocModel::Pic), CLANG_IR, "clang.c");
+        let (mut emu, engine) = link_and_map(vec![(bytes, "clang.o")]);
+        let scale = engine.get_function_address("scale").unwrap();
+        let sum_sines = engine.get_function_address("sum_sines").unwrap();
+        assert_eq!(emu.call(scale, &[-3i64 as u64], &[1.25]).unwrap().1, -3.75);
+        let want: f64 = (0..5).map(|i| (0.5 * f64::from(i)).sin()).sum();
+        assert_eq!(emu.call(sum_sines, &[5], &[0.5]).unwrap().1, want);
         drop(emu);
     }
 
