@@ -362,3 +362,106 @@ define i64 @at(i64 %i) {
         drop(emu);
     }
 }
+
+/// rivet's RISC-V loader against goblin: every relocation goblin reads is in
+/// the model at its offset, in order, except `RELAX`, `ALIGN` (not fixups)
+/// and `SUB_ULEB128` (folded into its `SET_ULEB128`); a `PCREL_LO12` holds
+/// the target and addend of the high part goblin finds at its label.
+#[test]
+fn relocations_agree_with_goblin() {
+    use goblin::elf::reloc::{
+        R_RISCV_ALIGN, R_RISCV_GOT_HI20, R_RISCV_NONE, R_RISCV_PCREL_HI20, R_RISCV_PCREL_LO12_I,
+        R_RISCV_PCREL_LO12_S, R_RISCV_RELAX, R_RISCV_SET_ULEB128, R_RISCV_SUB_ULEB128,
+        R_RISCV_TLS_GD_HI20,
+    };
+    let tm = machine(RelocModel::Pic);
+    let mut objects = vec![
+        ("clang", compile(&tm, CLANG_IR, "clang")),
+        ("switch", compile(&tm, &switch_module("a", 0), "switch")),
+    ];
+    for file in [
+        "code-relocations.s",
+        "data-relocations.s",
+        "pcrel-pairs.s",
+        "tls.s",
+    ] {
+        let path = format!(
+            "{}/asm-tests/elf-riscv64/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        objects.push((file, tm.assemble(&text).unwrap()));
+    }
+    for (what, bytes) in objects {
+        let ours = ObjectFile::parse(&bytes, what).unwrap();
+        let elf = goblin::elf::Elf::parse(&bytes).unwrap();
+        let mut compared = 0;
+        for (rel_index, relocs) in &elf.shdr_relocs {
+            let applies_to = elf.section_headers[*rel_index].sh_info as usize;
+            let section = &ours.sections[applies_to];
+            if !section.kind.is_loaded() {
+                continue;
+            }
+            let all: Vec<_> = relocs.iter().collect();
+            let kept: Vec<_> = all
+                .iter()
+                .filter(|r| {
+                    ![
+                        R_RISCV_NONE,
+                        R_RISCV_RELAX,
+                        R_RISCV_ALIGN,
+                        R_RISCV_SUB_ULEB128,
+                    ]
+                    .contains(&r.r_type)
+                })
+                .collect();
+            assert_eq!(
+                section.relocations.len(),
+                kept.len(),
+                "{what}: {}",
+                section.name
+            );
+            for (mine, r) in section.relocations.iter().zip(kept) {
+                assert_eq!(mine.offset, r.r_offset, "{what}");
+                let (sym, addend) = match r.r_type {
+                    R_RISCV_PCREL_LO12_I | R_RISCV_PCREL_LO12_S => {
+                        let label = elf.syms.get(r.r_sym).unwrap().st_value;
+                        let high = all
+                            .iter()
+                            .find(|h| {
+                                h.r_offset == label
+                                    && [R_RISCV_PCREL_HI20, R_RISCV_GOT_HI20, R_RISCV_TLS_GD_HI20]
+                                        .contains(&h.r_type)
+                            })
+                            .unwrap_or_else(|| panic!("{what}: no high part at {label:#x}"));
+                        let distance = (r.r_offset - high.r_offset) as i64;
+                        (high.r_sym, high.r_addend.unwrap_or(0) + distance)
+                    }
+                    R_RISCV_SET_ULEB128 => {
+                        let sub = all
+                            .iter()
+                            .find(|s| s.r_type == R_RISCV_SUB_ULEB128 && s.r_offset == r.r_offset);
+                        let a = r.r_addend.unwrap_or(0);
+                        match sub {
+                            Some(sub) => {
+                                assert!(mine.subtrahend.is_some(), "{what}");
+                                (r.r_sym, a - sub.r_addend.unwrap_or(0))
+                            }
+                            None => (r.r_sym, a),
+                        }
+                    }
+                    _ => (r.r_sym, r.r_addend.unwrap_or(0)),
+                };
+                assert_eq!(mine.addend, addend, "{what}: {mine:?}");
+                match mine.target {
+                    Target::Symbol(s) => assert_eq!(s as usize, sym, "{what}"),
+                    Target::Section(s) => {
+                        assert_eq!(s as usize, elf.syms.get(sym).unwrap().st_shndx, "{what}")
+                    }
+                }
+                compared += 1;
+            }
+        }
+        assert!(compared > 0, "{what}: no relocations compared");
+    }
+}
