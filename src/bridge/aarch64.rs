@@ -138,7 +138,7 @@ pub fn bridge_host_functions(
         if isa == Isa::Riscv64 {
             emu.bridge(
                 name,
-                Box::new(move |args| super::riscv64::nan_box(ret, call_host(address, ret, args))),
+                Box::new(move |args| super::riscv64::to_guest(ret, call_host(address, ret, args))),
             )?;
         } else {
             emu.bridge(name, Box::new(move |args| call_host(address, ret, args)))?;

@@ -7,8 +7,10 @@
 //!   emulator reads those into [`HostArgs::x`] and [`HostArgs::d`]). A
 //!   `float` in a 64-bit floating-point register is *NaN-boxed* (its upper
 //!   32 bits all ones), so a `float` result is boxed on its way back
-//!   ([`nan_box`]); a `float` argument is its register's low half, which is
-//!   what the host reads.
+//!   ([`to_guest`]); a `float` argument is its register's low half, which is
+//!   what the host reads. An integer result of 32 bits or fewer is
+//!   sign-extended from bit 31, as lp64 keeps every 32-bit value in a
+//!   64-bit register (the host leaves the upper half undefined).
 //! - Variadic arguments go in the integer registers, doubles included (as
 //!   their bits), after the named ones: `printf`'s conversions read `a1`-`a7`
 //!   in order whatever their kind ([`printf_from_integer_registers`]).
@@ -23,11 +25,17 @@ use crate::emulator::{HostArgs, HostReturn};
 const NAN_BOX: u64 = 0xffff_ffff_0000_0000;
 
 /// `result` as the guest's convention returns it: a `float` (the low 32
-/// bits of a [`HostReturn::Float`]) NaN-boxed; everything else unchanged.
-pub fn nan_box(ret: ValueKind, result: HostReturn) -> HostReturn {
+/// bits of a [`HostReturn::Float`]) NaN-boxed, an integer of at most 32 bits
+/// sign-extended from bit 31 (lp64 widens every 32-bit value so, whatever
+/// its sign; the host's `int` is its register's low half); everything else
+/// unchanged.
+pub fn to_guest(ret: ValueKind, result: HostReturn) -> HostReturn {
     match (ret, result) {
         (ValueKind::F32, HostReturn::Float(v)) => {
             HostReturn::Float(f64::from_bits(NAN_BOX | (v.to_bits() & 0xffff_ffff)))
+        }
+        (ValueKind::Int(bits), HostReturn::Int(v)) if bits <= 32 => {
+            HostReturn::Int(i64::from(v as u32 as i32) as u64)
         }
         (_, other) => other,
     }
@@ -72,19 +80,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn float_results_are_nan_boxed_and_others_unchanged() {
+    fn float_results_are_nan_boxed_and_int_results_sign_extended() {
         let one = HostReturn::Float(f64::from_bits(u64::from(1.0f32.to_bits())));
-        let HostReturn::Float(boxed) = nan_box(ValueKind::F32, one) else {
+        let HostReturn::Float(boxed) = to_guest(ValueKind::F32, one) else {
             panic!("a float result");
         };
         assert_eq!(boxed.to_bits(), NAN_BOX | u64::from(1.0f32.to_bits()));
         assert_eq!(
-            nan_box(ValueKind::F64, HostReturn::Float(2.5)),
+            to_guest(ValueKind::F64, HostReturn::Float(2.5)),
             HostReturn::Float(2.5)
         );
+        // The host's upper half is garbage; the guest's is the sign.
         assert_eq!(
-            nan_box(ValueKind::Int(64), HostReturn::Int(7)),
+            to_guest(ValueKind::Int(32), HostReturn::Int(0xdead_beef_ffff_fffe)),
+            HostReturn::Int(-2i64 as u64)
+        );
+        assert_eq!(
+            to_guest(ValueKind::Int(32), HostReturn::Int(0xdead_beef_0000_0007)),
             HostReturn::Int(7)
+        );
+        assert_eq!(
+            to_guest(ValueKind::Int(64), HostReturn::Int(0xdead_beef_0000_0007)),
+            HostReturn::Int(0xdead_beef_0000_0007)
+        );
+        assert_eq!(
+            to_guest(ValueKind::Ptr, HostReturn::Int(0x7f00_8000_0000)),
+            HostReturn::Int(0x7f00_8000_0000)
         );
     }
 

@@ -257,6 +257,12 @@ mod emulated {
             engine.add_object_bytes(bytes, name).unwrap();
         }
         engine.finalize_object().unwrap();
+        map_linked(&mut emu, &engine);
+        (emu, engine)
+    }
+
+    /// Maps everything `engine` linked (sections, GOT, stubs) into `emu`.
+    fn map_linked(emu: &mut Emulator, engine: &ExecutionEngine) {
         let (mut lo, mut hi) = (u64::MAX, 0u64);
         for (_, map) in engine.link_maps() {
             let spans = map
@@ -273,7 +279,6 @@ mod emulated {
         // SAFETY: the engine's finalized memory, which outlives the emulator
         // (the caller keeps both and drops the emulator first).
         unsafe { emu.map_host_range(lo, hi - lo) }.unwrap();
-        (emu, engine)
     }
 
     #[test]
@@ -333,6 +338,52 @@ mod emulated {
         assert_eq!(emu.call(scale, &[-3i64 as u64], &[1.25]).unwrap().1, -3.75);
         let want: f64 = (0..5).map(|i| (0.5 * f64::from(i)).sin()).sum();
         assert_eq!(emu.call(sum_sines, &[5], &[0.5]).unwrap().1, want);
+        drop(emu);
+    }
+
+    /// A host `int host_neg(int)` as System V lets it be: the result in the
+    /// low half of rax, the upper half anything (here, on purpose, not the
+    /// sign).
+    extern "C" fn host_neg(x: u64) -> u64 {
+        u64::from((x as u32 as i32).wrapping_neg() as u32) | 0xdead_beef_0000_0000
+    }
+
+    #[test]
+    fn int_results_of_bridged_host_functions_are_sign_extended() {
+        use rivet::bridge::aarch64::{bridge_host_functions, VariadicArgs};
+        use rivet::bridge::{FunctionSignature, HostFunction, ValueKind};
+        // RISC-V code takes a returned i32 as sign-extended to 64 bits (as
+        // clang declares it, `signext`: the `sext` below is no instruction);
+        // the host leaves the upper half of its register as it likes.
+        let ir = r#"
+declare signext i32 @host_neg(i32 signext)
+define i64 @wide_neg(i32 %x) {
+  %r = call signext i32 @host_neg(i32 signext %x)
+  %w = sext i32 %r to i64
+  ret i64 %w
+}
+"#;
+        let bytes = compile(&machine(RelocModel::Pic), ir, "neg");
+        let mut emu = Emulator::riscv64().unwrap();
+        let host = HostFunction {
+            signature: FunctionSignature {
+                name: "host_neg".into(),
+                params: vec![ValueKind::Int(32)],
+                ret: ValueKind::Int(32),
+                variadic: false,
+            },
+            address: host_neg as *const () as u64,
+        };
+        bridge_host_functions(&mut emu, "neg.ll", &[host], VariadicArgs::IntegerRegisters).unwrap();
+        let engine = ExecutionEngine::with_lmm(Some(true)).unwrap();
+        engine.keep_link_maps(true);
+        emu.add_global_mappings(&engine);
+        engine.add_object_bytes(bytes, "neg.o").unwrap();
+        engine.finalize_object().unwrap();
+        map_linked(&mut emu, &engine);
+        let f = engine.get_function_address("wide_neg").unwrap();
+        assert_eq!(emu.call(f, &[2], &[]).unwrap().0 as i64, -2);
+        assert_eq!(emu.call(f, &[-7i64 as u64], &[]).unwrap().0 as i64, 7);
         drop(emu);
     }
 
