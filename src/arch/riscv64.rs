@@ -304,6 +304,10 @@ pub const GOT_SLOT_SIZE: usize = 8;
 ///   modulo the field; `SET6`/`SUB6` keep the byte's two high bits.
 /// - `SET_ULEB128` rewrites the LEB128 at the place keeping its length;
 ///   a value that needs more bytes, or a negative one, is an overflow.
+/// - `GOT_HI20`, `TLS_GD_HI20` and their low parts use G + A - P, G being
+///   `v.got_slot`: the GOT slot, or the first slot of the TLS pair; without
+///   one the fixup is [`FixupError::Invalid`]. `TLS_DTPREL32/64` write
+///   S + A, S being the variable's offset in its module's TLS block.
 /// - Instruction kinds check the instruction at the place (`auipc`, `lui`,
 ///   `jal`, `jalr`, a conditional branch, a load or `addi`-form I-type, a
 ///   store) and rewrite only its immediate.
