@@ -1,9 +1,11 @@
-//! Runs AArch64 code on any host, over the bytes rivet linked (the optional
-//! `emulator` feature, which pulls in unicorn; GPL-2.0, so never a default).
+//! Runs AArch64 and RISC-V 64 code on any host, over the bytes rivet linked
+//! (the optional `emulator` feature, which pulls in unicorn; GPL-2.0, so
+//! never a default).
 //!
-//! rivet links AArch64 objects into ordinary host memory: on an x86-64 host
-//! the arena is just bytes. [`Aarch64Emulator`] maps that host memory into
-//! an emulated AArch64 CPU *at the same addresses* (unicorn's
+//! rivet links AArch64 and RISC-V objects into ordinary host memory: on an
+//! x86-64 host the arena is just bytes. An [`Emulator`] ([`Emulator::new`]
+//! for AArch64, [`Emulator::riscv64`] for RV64GC) maps that host memory into
+//! an emulated CPU *at the same addresses* (unicorn's
 //! `mem_map_ptr`), so every address rivet computed (code, GOT slots, stubs,
 //! data) is valid inside the emulator unchanged, and writes by the emulated
 //! code land in the host's memory.
@@ -12,8 +14,9 @@
 //! bridged name gets a trap address on a page the emulator owns; the engine
 //! maps the name to that address ([`Aarch64Emulator::add_global_mappings`]),
 //! and when emulated code branches there a hook calls the host function with
-//! the guest's `x0`-`x7` and `d0`-`d7`, writes its result to `x0` or `d0`,
-//! and the `ret` at the trap address returns to the caller.
+//! the guest's `x0`-`x7` and `d0`-`d7` (RISC-V: `a0`-`a7` and `fa0`-`fa7`),
+//! writes its result to `x0` or `d0` (`a0` or `fa0`), and the `ret` at the
+//! trap address returns to the caller.
 //!
 //! ```no_run
 //! # use rivet::emulator::{Aarch64Emulator, HostReturn, Perms};
@@ -31,7 +34,7 @@
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use unicorn_engine::{Arch, Mode, Prot, RegisterARM64, Unicorn};
+use unicorn_engine::{Arch, Mode, Prot, RegisterARM64, RegisterRISCV, Unicorn};
 
 use crate::memory::HostPages;
 use crate::{Error, Result};
@@ -39,10 +42,109 @@ use crate::{Error, Result};
 /// The guest's argument registers at a bridged call.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HostArgs {
-    /// `x0`-`x7`: integer and pointer arguments, in order.
+    /// `x0`-`x7` (RISC-V `a0`-`a7`): integer and pointer arguments, in order.
     pub x: [u64; 8],
-    /// `d0`-`d7`: floating-point arguments, in order.
+    /// `d0`-`d7` (RISC-V `fa0`-`fa7`): floating-point arguments, in order.
     pub d: [f64; 8],
+}
+
+/// The instruction set an [`Emulator`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isa {
+    /// AArch64 (AAPCS64).
+    Aarch64,
+    /// RISC-V 64, RV64GC with the lp64d convention.
+    Riscv64,
+}
+
+/// The registers and instructions the emulator uses, per instruction set
+/// (unicorn register numbers).
+struct IsaInfo {
+    arch: Arch,
+    mode: Mode,
+    name: &'static str,
+    /// The instruction every trap address holds: a return to the caller.
+    ret: u32,
+    int_args: [i32; 8],
+    float_args: [i32; 8],
+    sp: i32,
+    fp: i32,
+    /// Where a call's return address goes.
+    link: i32,
+}
+
+const AARCH64: IsaInfo = IsaInfo {
+    arch: Arch::ARM64,
+    mode: Mode::LITTLE_ENDIAN,
+    name: "AArch64",
+    ret: RET,
+    int_args: [
+        RegisterARM64::X0 as i32,
+        RegisterARM64::X1 as i32,
+        RegisterARM64::X2 as i32,
+        RegisterARM64::X3 as i32,
+        RegisterARM64::X4 as i32,
+        RegisterARM64::X5 as i32,
+        RegisterARM64::X6 as i32,
+        RegisterARM64::X7 as i32,
+    ],
+    float_args: [
+        RegisterARM64::D0 as i32,
+        RegisterARM64::D1 as i32,
+        RegisterARM64::D2 as i32,
+        RegisterARM64::D3 as i32,
+        RegisterARM64::D4 as i32,
+        RegisterARM64::D5 as i32,
+        RegisterARM64::D6 as i32,
+        RegisterARM64::D7 as i32,
+    ],
+    sp: RegisterARM64::SP as i32,
+    fp: RegisterARM64::X29 as i32,
+    link: RegisterARM64::LR as i32,
+};
+
+/// `ret` (`jalr x0, 0(ra)`) on RISC-V.
+const RISCV_RET: u32 = 0x0000_8067;
+/// `mstatus.FS` = dirty: floating-point instructions do not trap.
+const MSTATUS_FS: u64 = 0b11 << 13;
+
+const RISCV64: IsaInfo = IsaInfo {
+    arch: Arch::RISCV,
+    mode: Mode::RISCV64,
+    name: "RISC-V 64",
+    ret: RISCV_RET,
+    int_args: [
+        RegisterRISCV::X10 as i32,
+        RegisterRISCV::X11 as i32,
+        RegisterRISCV::X12 as i32,
+        RegisterRISCV::X13 as i32,
+        RegisterRISCV::X14 as i32,
+        RegisterRISCV::X15 as i32,
+        RegisterRISCV::X16 as i32,
+        RegisterRISCV::X17 as i32,
+    ],
+    float_args: [
+        RegisterRISCV::F10 as i32,
+        RegisterRISCV::F11 as i32,
+        RegisterRISCV::F12 as i32,
+        RegisterRISCV::F13 as i32,
+        RegisterRISCV::F14 as i32,
+        RegisterRISCV::F15 as i32,
+        RegisterRISCV::F16 as i32,
+        RegisterRISCV::F17 as i32,
+    ],
+    sp: RegisterRISCV::X2 as i32,
+    fp: RegisterRISCV::X8 as i32,
+    link: RegisterRISCV::X1 as i32,
+};
+
+impl Isa {
+    fn info(self) -> &'static IsaInfo {
+        match self {
+            Isa::Aarch64 => &AARCH64,
+            Isa::Riscv64 => &RISCV64,
+        }
+    }
 }
 
 /// What a bridged host function returns to the guest.
@@ -114,18 +216,19 @@ const CPACR_FPEN: u64 = 0b11 << 20;
 const CALL_TIMEOUT_US: u64 = 60 * 1_000_000;
 
 /// What the hooks share with the emulator.
-#[derive(Default)]
 struct Bridges {
+    /// The registers of the emulated instruction set.
+    isa: &'static IsaInfo,
     /// Host function by trap address.
     functions: BTreeMap<u64, HostFn>,
     /// A bridged function that panicked, to report after the run.
     failure: Option<String>,
 }
 
-/// An emulated AArch64 CPU over host memory (see the module docs).
+/// An emulated AArch64 or RISC-V 64 CPU over host memory (see the module docs).
 ///
 /// Not `Send`: unicorn instances belong to the thread that made them.
-pub struct Aarch64Emulator {
+pub struct Emulator {
     // Dropped first: closes unicorn before the memory it maps goes away.
     uc: Unicorn<'static, Bridges>,
     /// The stack (`STACK_SIZE` bytes), then the trap page.
@@ -134,17 +237,45 @@ pub struct Aarch64Emulator {
     names: BTreeMap<String, u64>,
     /// Guest ranges mapped so far, to refuse overlaps clearly.
     mapped: Vec<(u64, u64)>,
+    isa: Isa,
 }
+
+/// The AArch64 emulator's earlier name: [`Emulator::new`] makes an AArch64 CPU.
+pub type Aarch64Emulator = Emulator;
 
 fn uc_error(what: &str, e: unicorn_engine::uc_error) -> Error {
     Error::Emulator(format!("{what}: {e:?}"))
 }
 
-impl Aarch64Emulator {
-    /// A fresh CPU with a 1 MiB stack and a trap page, floating point enabled.
-    pub fn new() -> Result<Aarch64Emulator> {
-        let mut uc = Unicorn::new_with_data(Arch::ARM64, Mode::LITTLE_ENDIAN, Bridges::default())
-            .map_err(|e| uc_error("cannot create an AArch64 CPU", e))?;
+impl Emulator {
+    /// A fresh AArch64 CPU with a 1 MiB stack and a trap page, floating
+    /// point enabled.
+    pub fn new() -> Result<Emulator> {
+        Self::with_isa(Isa::Aarch64)
+    }
+
+    /// A fresh RISC-V 64 CPU (RV64GC) with a 1 MiB stack and a trap page,
+    /// floating point enabled.
+    pub fn riscv64() -> Result<Emulator> {
+        Self::with_isa(Isa::Riscv64)
+    }
+
+    /// The instruction set this emulator runs.
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    /// A fresh CPU of `isa` with a 1 MiB stack and a trap page, floating
+    /// point enabled.
+    pub fn with_isa(isa: Isa) -> Result<Emulator> {
+        let info = isa.info();
+        let bridges = Bridges {
+            isa: info,
+            functions: BTreeMap::new(),
+            failure: None,
+        };
+        let mut uc = Unicorn::new_with_data(info.arch, info.mode, bridges)
+            .map_err(|e| uc_error(&format!("cannot create an {} CPU", info.name), e))?;
         let owned = HostPages::new(
             (STACK_SIZE + TRAP_PAGE_SIZE) as usize,
             "mmap (emulator stack and trap page)",
@@ -158,7 +289,7 @@ impl Aarch64Emulator {
         unsafe {
             let words = trap_page as *mut u32;
             for i in 0..(TRAP_PAGE_SIZE / 4) as usize {
-                words.add(i).write(RET.to_le());
+                words.add(i).write(info.ret.to_le());
             }
         }
         // SAFETY: both ranges lie in `owned`, which lives as long as `uc`
@@ -181,16 +312,21 @@ impl Aarch64Emulator {
         }
         uc.add_code_hook(trap_page, trap_page + TRAP_PAGE_SIZE - 1, on_trap)
             .map_err(|e| uc_error("cannot hook the trap page", e))?;
-        let cpacr = uc
-            .reg_read(RegisterARM64::CPACR_EL1)
-            .map_err(|e| uc_error("cannot read CPACR_EL1", e))?;
-        uc.reg_write(RegisterARM64::CPACR_EL1, cpacr | CPACR_FPEN)
+        let (control, enable) = match isa {
+            Isa::Aarch64 => (RegisterARM64::CPACR_EL1 as i32, CPACR_FPEN),
+            Isa::Riscv64 => (RegisterRISCV::MSTATUS as i32, MSTATUS_FS),
+        };
+        let value = uc
+            .reg_read(control)
+            .map_err(|e| uc_error("cannot read the floating-point control register", e))?;
+        uc.reg_write(control, value | enable)
             .map_err(|e| uc_error("cannot enable floating point", e))?;
-        Ok(Aarch64Emulator {
+        Ok(Emulator {
             uc,
             owned,
             names: BTreeMap::new(),
             mapped: vec![(stack, stack + STACK_SIZE + TRAP_PAGE_SIZE)],
+            isa,
         })
     }
 
@@ -339,10 +475,11 @@ impl Aarch64Emulator {
         }
     }
 
-    /// Calls the AArch64 function at `addr` with up to eight integer or
-    /// pointer arguments (`x0`-`x7`) and up to eight doubles (`d0`-`d7`),
-    /// on a fresh stack, and runs it until it returns. Gives `(x0, d0)` at
-    /// the return; the caller reads the one its signature returns.
+    /// Calls the function at `addr` with up to eight integer or pointer
+    /// arguments (`x0`-`x7`; RISC-V `a0`-`a7`) and up to eight doubles
+    /// (`d0`-`d7`; `fa0`-`fa7`), on a fresh stack, and runs it until it
+    /// returns. Gives `(x0, d0)` (`(a0, fa0)`) at the return; the caller
+    /// reads the one its signature returns.
     ///
     /// The translation cache is flushed first, so a call always runs the
     /// bytes that are in memory now.
@@ -364,27 +501,28 @@ impl Aarch64Emulator {
         self.uc
             .ctl_flush_tb()
             .map_err(reg("cannot flush the translation cache"))?;
+        let info = self.isa.info();
         for (i, &value) in int_args.iter().enumerate() {
             self.uc
-                .reg_write(X_REGS[i], value)
-                .map_err(reg("cannot write x register"))?;
+                .reg_write(info.int_args[i], value)
+                .map_err(reg("cannot write an integer argument register"))?;
         }
         for (i, &value) in float_args.iter().enumerate() {
             self.uc
-                .reg_write(D_REGS[i], value.to_bits())
-                .map_err(reg("cannot write d register"))?;
+                .reg_write(info.float_args[i], value.to_bits())
+                .map_err(reg("cannot write a floating-point argument register"))?;
         }
         let sentinel = self.return_sentinel();
         let stack_top = self.owned.addr() + STACK_SIZE;
         self.uc
-            .reg_write(RegisterARM64::SP, stack_top)
+            .reg_write(info.sp, stack_top)
             .map_err(reg("cannot write sp"))?;
         self.uc
-            .reg_write(RegisterARM64::X29, 0)
+            .reg_write(info.fp, 0)
             .map_err(reg("cannot write fp"))?;
         self.uc
-            .reg_write(RegisterARM64::LR, sentinel)
-            .map_err(reg("cannot write lr"))?;
+            .reg_write(info.link, sentinel)
+            .map_err(reg("cannot write the link register"))?;
         self.uc.get_data_mut().failure = None;
         let run = self.uc.emu_start(addr, sentinel, CALL_TIMEOUT_US, 0);
         let pc = self.uc.pc_read().unwrap_or(0);
@@ -403,37 +541,15 @@ impl Aarch64Emulator {
         }
         let x0 = self
             .uc
-            .reg_read(RegisterARM64::X0)
-            .map_err(reg("cannot read x0"))?;
+            .reg_read(info.int_args[0])
+            .map_err(reg("cannot read the integer result"))?;
         let d0 = self
             .uc
-            .reg_read(RegisterARM64::D0)
-            .map_err(reg("cannot read d0"))?;
+            .reg_read(info.float_args[0])
+            .map_err(reg("cannot read the floating-point result"))?;
         Ok((x0, f64::from_bits(d0)))
     }
 }
-
-const X_REGS: [RegisterARM64; 8] = [
-    RegisterARM64::X0,
-    RegisterARM64::X1,
-    RegisterARM64::X2,
-    RegisterARM64::X3,
-    RegisterARM64::X4,
-    RegisterARM64::X5,
-    RegisterARM64::X6,
-    RegisterARM64::X7,
-];
-
-const D_REGS: [RegisterARM64; 8] = [
-    RegisterARM64::D0,
-    RegisterARM64::D1,
-    RegisterARM64::D2,
-    RegisterARM64::D3,
-    RegisterARM64::D4,
-    RegisterARM64::D5,
-    RegisterARM64::D6,
-    RegisterARM64::D7,
-];
 
 /// The code hook over the trap page: runs the bridged function of `addr`,
 /// if there is one (the return sentinel has none; the run stops there).
@@ -445,9 +561,10 @@ fn on_trap(uc: &mut Unicorn<'_, Bridges>, addr: u64, _size: u32) {
         x: [0; 8],
         d: [0.0; 8],
     };
+    let info = uc.get_data().isa;
     for i in 0..8 {
-        args.x[i] = uc.reg_read(X_REGS[i]).unwrap_or(0);
-        args.d[i] = f64::from_bits(uc.reg_read(D_REGS[i]).unwrap_or(0));
+        args.x[i] = uc.reg_read(info.int_args[i]).unwrap_or(0);
+        args.d[i] = f64::from_bits(uc.reg_read(info.float_args[i]).unwrap_or(0));
     }
     let outcome = match uc.get_data_mut().functions.get_mut(&addr) {
         // A panic must not unwind into unicorn's C frames.
@@ -456,8 +573,8 @@ fn on_trap(uc: &mut Unicorn<'_, Bridges>, addr: u64, _size: u32) {
     };
     let written = match outcome {
         Ok(HostReturn::Void) => Ok(()),
-        Ok(HostReturn::Int(v)) => uc.reg_write(RegisterARM64::X0, v),
-        Ok(HostReturn::Float(v)) => uc.reg_write(RegisterARM64::D0, v.to_bits()),
+        Ok(HostReturn::Int(v)) => uc.reg_write(info.int_args[0], v),
+        Ok(HostReturn::Float(v)) => uc.reg_write(info.float_args[0], v.to_bits()),
         Err(_) => {
             uc.get_data_mut().failure =
                 Some(format!("the bridged host function at {addr:#x} panicked"));
@@ -548,6 +665,53 @@ mod tests {
         // SAFETY: nothing is mapped; the call fails before unicorn sees it.
         let again = unsafe { emu.map_host(page.addr() + 8, 4, Perms::R) };
         assert!(matches!(again, Err(Error::Emulator(_))), "{again:?}");
+        drop(emu);
+        drop(page);
+    }
+
+    /// The same on RISC-V 64: arguments in a0/a1 and fa0, the bridge
+    /// reached through a literal, the result back in a0.
+    #[test]
+    fn riscv64_runs_host_memory_and_bridges() {
+        let mut emu = Emulator::riscv64().unwrap();
+        assert_eq!(emu.isa(), Isa::Riscv64);
+        let twice = emu
+            .bridge(
+                "twice",
+                Box::new(|a| HostReturn::Int(a.x[0] * 2 + a.x[1] + a.d[0] as u64)),
+            )
+            .unwrap();
+        let page = HostPages::new(PAGE as usize, "test page").unwrap();
+        // f(a, b, x) = twice(a + 1, b, x + x) + 7:
+        let code: [u32; 12] = [
+            0xff01_0113, // addi sp, sp, -16
+            0x0011_3423, // sd ra, 8(sp)
+            0x0015_0513, // addi a0, a0, 1
+            0x02a5_7553, // fadd.d fa0, fa0, fa0
+            0x0000_0297, // auipc t0, 0
+            0x0202_b283, // ld t0, 32(t0)
+            0x0002_80e7, // jalr t0
+            0x0075_0513, // addi a0, a0, 7
+            0x0081_3083, // ld ra, 8(sp)
+            0x0101_0113, // addi sp, sp, 16
+            RISCV_RET,   // ret
+            0x0000_0013, // nop
+        ];
+        // SAFETY: `page` is a live RW mapping of PAGE bytes; the literal
+        // at byte 48 is 8-aligned.
+        unsafe {
+            let words = page.addr() as *mut u32;
+            for (i, w) in code.iter().enumerate() {
+                words.add(i).write(*w);
+            }
+            (page.addr() as *mut u64).add(6).write(twice);
+        }
+        // SAFETY: as in `runs_host_memory_and_bridges`.
+        unsafe { emu.map_host(page.addr(), PAGE, Perms::RX).unwrap() };
+        let (a0, _) = emu.call(page.addr(), &[20, 3], &[1.5]).unwrap();
+        assert_eq!(a0, (20 + 1) * 2 + 3 + 3 + 7);
+        let err = emu.call(0x1000, &[], &[]).unwrap_err();
+        assert!(err.to_string().contains("0x1000"), "{err}");
         drop(emu);
         drop(page);
     }

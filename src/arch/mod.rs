@@ -7,6 +7,7 @@
 //! which is what lets it be tested exhaustively in isolation.
 
 pub mod aarch64;
+pub mod riscv64;
 pub mod x86_64;
 
 use crate::load::Arch;
@@ -26,6 +27,7 @@ pub enum TlsPair {
 pub enum RelocKind {
     X86_64(x86_64::Reloc),
     Aarch64(aarch64::Reloc),
+    Riscv64(riscv64::Reloc),
 }
 
 /// What the linker must provide for one fixup kind, gathered in one place so
@@ -72,7 +74,7 @@ impl PropsCache {
 
 impl RelocKind {
     /// Number of distinct [`RelocKind::index`] values.
-    pub const INDEX_COUNT: usize = 128;
+    pub const INDEX_COUNT: usize = 160;
 
     /// A small dense number for the kind, for per-kind tables.
     #[inline]
@@ -80,6 +82,7 @@ impl RelocKind {
         match self {
             RelocKind::X86_64(r) => r as usize,
             RelocKind::Aarch64(r) => 64 + r as usize,
+            RelocKind::Riscv64(r) => 112 + r as usize,
         }
     }
 
@@ -101,6 +104,7 @@ impl RelocKind {
         match self {
             RelocKind::X86_64(r) => r.needs_got_slot(),
             RelocKind::Aarch64(r) => r.needs_got_slot(),
+            RelocKind::Riscv64(r) => r.needs_got_slot(),
         }
     }
 
@@ -110,6 +114,7 @@ impl RelocKind {
         match self {
             RelocKind::X86_64(r) => r.needs_got_base(),
             RelocKind::Aarch64(r) => r.needs_got_base(),
+            RelocKind::Riscv64(r) => r.needs_got_base(),
         }
     }
 
@@ -138,6 +143,7 @@ impl RelocKind {
         match self {
             RelocKind::X86_64(r) => r.tls_pair(),
             RelocKind::Aarch64(_) => None,
+            RelocKind::Riscv64(r) => r.tls_pair(),
         }
     }
 
@@ -147,6 +153,7 @@ impl RelocKind {
         match self {
             RelocKind::X86_64(r) => r.is_branch(),
             RelocKind::Aarch64(r) => r.is_branch(),
+            RelocKind::Riscv64(r) => r.is_branch(),
         }
     }
 
@@ -156,6 +163,7 @@ impl RelocKind {
         match self {
             RelocKind::X86_64(r) => r.branch_reaches(p, s, a),
             RelocKind::Aarch64(r) => r.branch_reaches(p, s, a),
+            RelocKind::Riscv64(r) => r.branch_reaches(p, s, a),
         }
     }
 
@@ -165,7 +173,7 @@ impl RelocKind {
     pub fn branch_bias(self) -> i64 {
         match self {
             RelocKind::X86_64(_) => x86_64::BRANCH32_BIAS,
-            RelocKind::Aarch64(_) => 0,
+            RelocKind::Aarch64(_) | RelocKind::Riscv64(_) => 0,
         }
     }
 
@@ -211,6 +219,7 @@ impl RelocKind {
         match self {
             RelocKind::X86_64(r) => x86_64::apply(r, place, v),
             RelocKind::Aarch64(r) => aarch64::apply(r, place, v),
+            RelocKind::Riscv64(r) => riscv64::apply(r, place, v),
         }
     }
 }
@@ -220,6 +229,7 @@ impl std::fmt::Display for RelocKind {
         match self {
             RelocKind::X86_64(r) => r.fmt(f),
             RelocKind::Aarch64(r) => r.fmt(f),
+            RelocKind::Riscv64(r) => r.fmt(f),
         }
     }
 }
@@ -245,6 +255,11 @@ pub fn geometry(arch: Arch) -> StubGeometry {
             stub_align: aarch64::STUB_ALIGN as u64,
             got_slot_size: aarch64::GOT_SLOT_SIZE as u64,
         },
+        Arch::Riscv64 => StubGeometry {
+            stub_size: riscv64::STUB_SIZE as u64,
+            stub_align: riscv64::STUB_ALIGN as u64,
+            got_slot_size: riscv64::GOT_SLOT_SIZE as u64,
+        },
     }
 }
 
@@ -253,11 +268,14 @@ pub fn write_stub(arch: Arch, place: &mut [u8], target: u64) -> Result<(), Fixup
     match arch {
         Arch::X86_64 => x86_64::write_stub(place, target),
         Arch::Aarch64 => aarch64::write_stub(place, target),
+        Arch::Riscv64 => riscv64::write_stub(place, target),
     }
 }
 
 #[cfg(test)]
 mod aarch64_tests;
+#[cfg(test)]
+mod riscv64_tests;
 #[cfg(test)]
 mod x86_64_tests;
 

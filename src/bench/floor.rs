@@ -30,6 +30,7 @@ fn field_width(kind: RelocKind) -> u8 {
         // AArch64 fixups patch one 32-bit instruction or a 64-bit word; the
         // floor writes four bytes for all of them.
         RelocKind::Aarch64(_) => 4,
+        RelocKind::Riscv64(r) => r.field_size() as u8,
     }
 }
 

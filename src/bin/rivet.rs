@@ -48,7 +48,8 @@ enum Command {
         opt: u8,
         /// Compile for this target and run the code in its convention:
         /// x86-64 ELF, Mach-O (System V) and COFF (Windows x64, through
-        /// thunks) natively; AArch64 in the emulator (feature `emulator`).
+        /// thunks) natively; AArch64 and RISC-V 64 in the emulator (feature
+        /// `emulator`).
         #[arg(long, value_name = "TRIPLE")]
         triple: Option<String>,
     },
@@ -260,8 +261,9 @@ fn run(
             Ok(status)
         }
         #[cfg(feature = "emulator")]
-        Convention::Emulated(variadic) => emulated::run(
+        Convention::Emulated(isa, variadic) => emulated::run(
             &engine,
+            isa,
             &program,
             &host_functions,
             variadic,
@@ -279,9 +281,9 @@ enum Convention {
     /// Native Windows x64 code (COFF x86-64): called as `extern "win64"`,
     /// calling the host through thunks.
     Win64,
-    /// AArch64 code run in the emulator; host functions are bridges.
+    /// AArch64 or RISC-V code run in the emulator; host functions are bridges.
     #[cfg(feature = "emulator")]
-    Emulated(rivet::bridge::aarch64::VariadicArgs),
+    Emulated(rivet::emulator::Isa, rivet::bridge::aarch64::VariadicArgs),
 }
 
 impl Convention {
@@ -308,7 +310,8 @@ impl Convention {
                 "cannot run COFF AArch64 code ({triple}): the emulator's bridges follow AAPCS64, \
                  not the Windows arm64 convention"
             )),
-            (_, Arch::Aarch64) => Self::emulator(format, triple),
+            (_, Arch::Aarch64) => Self::emulator(format, arch, triple),
+            (Format::Elf, Arch::Riscv64) => Self::emulator(format, arch, triple),
             _ => Err(format!(
                 "cannot run {format:?} {arch:?} code ({triple}) on this host"
             )),
@@ -316,18 +319,27 @@ impl Convention {
     }
 
     #[cfg(feature = "emulator")]
-    fn emulator(format: Format, _triple: &str) -> Result<Convention, String> {
+    fn emulator(format: Format, arch: Arch, _triple: &str) -> Result<Convention, String> {
         use rivet::bridge::aarch64::VariadicArgs;
-        Ok(Convention::Emulated(match format {
-            Format::MachO => VariadicArgs::OnStack,
-            _ => VariadicArgs::InRegisters,
-        }))
+        use rivet::emulator::Isa;
+        Ok(match (format, arch) {
+            (_, Arch::Riscv64) => {
+                Convention::Emulated(Isa::Riscv64, VariadicArgs::IntegerRegisters)
+            }
+            (Format::MachO, _) => Convention::Emulated(Isa::Aarch64, VariadicArgs::OnStack),
+            _ => Convention::Emulated(Isa::Aarch64, VariadicArgs::InRegisters),
+        })
     }
 
     #[cfg(not(feature = "emulator"))]
-    fn emulator(_format: Format, triple: &str) -> Result<Convention, String> {
+    fn emulator(_format: Format, arch: Arch, triple: &str) -> Result<Convention, String> {
+        let isa = if arch == Arch::Riscv64 {
+            "RISC-V"
+        } else {
+            "AArch64"
+        };
         Err(format!(
-            "{triple} is AArch64 code, which this host runs only in rivet's emulator, and this \
+            "{triple} is {isa} code, which this host runs only in rivet's emulator, and this \
              rivet was built without the emulator (rebuild with `--features emulator`)"
         ))
     }
@@ -337,7 +349,7 @@ impl Convention {
         match self {
             Convention::SystemV | Convention::Win64 => false,
             #[cfg(feature = "emulator")]
-            Convention::Emulated(_) => true,
+            Convention::Emulated(..) => true,
         }
     }
 }
@@ -418,14 +430,15 @@ fn host_functions(
 
 #[cfg(feature = "emulator")]
 mod emulated {
-    //! Running AArch64 code in the emulator, over rivet's own memory.
+    //! Running AArch64 and RISC-V code in the emulator, over rivet's own memory.
 
     use std::ffi::CString;
 
-    use rivet::arch::aarch64::{GOT_SLOT_SIZE, STUB_SIZE};
+    use rivet::arch::geometry;
     use rivet::bridge::aarch64::{bridge_host_functions, VariadicArgs};
     use rivet::bridge::HostFunction;
-    use rivet::emulator::{Aarch64Emulator, Perms};
+    use rivet::emulator::{Emulator, Isa, Perms};
+    use rivet::load::Arch;
     use rivet::memory::HostPages;
     use rivet::ExecutionEngine;
 
@@ -436,6 +449,7 @@ mod emulated {
     /// memory and argv into an emulator and calls `entry(argc, argv)` there.
     pub(super) fn run(
         engine: &ExecutionEngine,
+        isa: Isa,
         program: &str,
         functions: &[HostFunction],
         variadic: VariadicArgs,
@@ -444,13 +458,17 @@ mod emulated {
     ) -> Result<i32, Box<dyn std::error::Error>> {
         // Dropped after the emulator that maps it (reverse order).
         let block = argv_block(argv)?;
-        let mut emu = Aarch64Emulator::new()?;
+        let mut emu = Emulator::with_isa(isa)?;
         bridge_host_functions(&mut emu, program, functions, variadic)?;
         emu.add_global_mappings(engine);
         engine.keep_link_maps(true);
         engine.finalize_object()?;
         let address = engine.get_function_address(entry)?;
-        for (start, end) in linked_pages(engine) {
+        let arch = match isa {
+            Isa::Aarch64 => Arch::Aarch64,
+            Isa::Riscv64 => Arch::Riscv64,
+        };
+        for (start, end) in linked_pages(engine, arch) {
             // SAFETY: pages of the engine's finalized modules, which stay
             // mapped with these permissions while `engine` lives, which is
             // longer than `emu` (a local of this call).
@@ -464,12 +482,13 @@ mod emulated {
 
     /// The pages of every section, GOT slot and stub the engine linked,
     /// merged into disjoint ranges.
-    fn linked_pages(engine: &ExecutionEngine) -> Vec<(u64, u64)> {
+    fn linked_pages(engine: &ExecutionEngine, arch: Arch) -> Vec<(u64, u64)> {
+        let sizes = geometry(arch);
         let mut spans = Vec::new();
         for (_, map) in engine.link_maps() {
             spans.extend(map.sections.iter().map(|s| (s.1, s.2)));
-            spans.extend(map.got.iter().map(|g| (g.1, GOT_SLOT_SIZE as u64)));
-            spans.extend(map.stubs.iter().map(|s| (s.1, STUB_SIZE as u64)));
+            spans.extend(map.got.iter().map(|g| (g.1, sizes.got_slot_size)));
+            spans.extend(map.stubs.iter().map(|s| (s.1, sizes.stub_size)));
         }
         let mut pages: Vec<(u64, u64)> = spans
             .into_iter()

@@ -1,4 +1,6 @@
-//! AArch64 code in the emulator calling host functions (feature `emulator`).
+//! AArch64 code in the emulator calling host functions (feature `emulator`);
+//! RISC-V 64 code uses the same bridges, with the differences of its
+//! convention in [`super::riscv64`].
 //!
 //! Each host function gets a bridge of [`Aarch64Emulator`]: when emulated
 //! code calls it, the host function runs with the guest's argument
@@ -22,7 +24,7 @@ use std::ffi::{c_char, CStr};
 
 use super::printf::{self, VarArgs};
 use super::{HostFunction, RegClass, ValueKind, CALLBACK_TAKERS, VARIADIC_SUPPORTED};
-use crate::emulator::{Aarch64Emulator, HostArgs, HostReturn};
+use crate::emulator::{Aarch64Emulator, HostArgs, HostReturn, Isa};
 use crate::{Error, Result};
 
 /// Where a target's convention passes variadic arguments.
@@ -32,6 +34,9 @@ pub enum VariadicArgs {
     InRegisters,
     /// On the stack (Apple arm64: Mach-O).
     OnStack,
+    /// In the integer registers, doubles included, after the named ones
+    /// (RISC-V lp64d: variadic floating-point arguments go as integers).
+    IntegerRegisters,
 }
 
 /// Integer arguments the host takes in registers (System V: rdi, rsi,
@@ -64,10 +69,15 @@ pub fn bridge_host_functions(
     functions: &[HostFunction],
     variadic: VariadicArgs,
 ) -> Result<()> {
+    let isa = emu.isa();
+    let isa_name = match isa {
+        Isa::Aarch64 => "AArch64",
+        Isa::Riscv64 => "RISC-V",
+    };
     let refuse = |name: &str, why: String| Error::UnsupportedObject {
         object: object.to_owned(),
         reason: format!(
-            "it calls host function `{name}`, which emulated AArch64 code cannot reach: {why}"
+            "it calls host function `{name}`, which emulated {isa_name} code cannot reach: {why}"
         ),
     };
     for function in functions {
@@ -99,7 +109,14 @@ pub fn bridge_host_functions(
                         .into(),
                 ));
             }
-            emu.bridge(name, Box::new(printf_from_registers))?;
+            if variadic == VariadicArgs::IntegerRegisters {
+                emu.bridge(
+                    name,
+                    Box::new(super::riscv64::printf_from_integer_registers),
+                )?;
+            } else {
+                emu.bridge(name, Box::new(printf_from_registers))?;
+            }
             continue;
         }
         let classes = sig
@@ -118,13 +135,20 @@ pub fn bridge_host_functions(
             ));
         }
         let (address, ret) = (function.address, sig.ret);
-        emu.bridge(name, Box::new(move |args| call_host(address, ret, args)))?;
+        if isa == Isa::Riscv64 {
+            emu.bridge(
+                name,
+                Box::new(move |args| super::riscv64::to_guest(ret, call_host(address, ret, args))),
+            )?;
+        } else {
+            emu.bridge(name, Box::new(move |args| call_host(address, ret, args)))?;
+        }
     }
     Ok(())
 }
 
 /// Calls the host function at `address` with the guest's registers.
-fn call_host(address: u64, ret: ValueKind, args: &HostArgs) -> HostReturn {
+pub(super) fn call_host(address: u64, ret: ValueKind, args: &HostArgs) -> HostReturn {
     let [x0, x1, x2, x3, x4, x5, ..] = args.x;
     let [d0, d1, d2, d3, d4, d5, d6, d7] = args.d;
     // SAFETY: `address` is a host function of signature `ret (params)`, whose

@@ -1,22 +1,23 @@
 //! Calls from code of another calling convention to host functions.
 //!
 //! rivet links code for targets whose calling convention is not the host's:
-//! COFF x86-64 code uses the Windows x64 convention, and AArch64 code runs in
-//! the emulator (feature `emulator`). When such code calls a function of
+//! COFF x86-64 code uses the Windows x64 convention, and AArch64 and RISC-V
+//! code runs in the emulator (feature `emulator`). When such code calls a function of
 //! this process (`puts`, `sin`), the call has to be translated. This module
 //! does that from the function's signature (as the IR declares it, see
 //! `rivet::llvm::Module::declared_functions`):
 //!
 //! - [`Win64Thunks`]: generated machine code, one thunk a function, that
 //!   takes a Windows x64 call, makes the System V call and returns.
-//! - `aarch64` (feature `emulator`): bridges of the emulator that call
+//! - `aarch64` (feature `emulator`), with `riscv64` for what RISC-V's
+//!   convention does differently: bridges of the emulator that call
 //!   the host function with the guest's argument registers.
 //! - `printf` is variadic: a fixed thunk cannot forward it, so both bridges
 //!   read its arguments as the format string says and print each conversion
 //!   with the host's `printf` (see [`VARIADIC_SUPPORTED`]).
 //!
 //! What can cross: up to four (Windows x64) or six integer/pointer and
-//! eight floating-point (AArch64) arguments of kinds [`ValueKind::Int`] (at
+//! eight floating-point (AArch64, RISC-V) arguments of kinds [`ValueKind::Int`] (at
 //! most 64 bits), [`ValueKind::Ptr`], [`ValueKind::F32`] and
 //! [`ValueKind::F64`], and a result of one of those kinds or
 //! [`ValueKind::Void`]. Integers narrower than 64 bits cross as the caller
@@ -31,6 +32,8 @@ mod win64;
 
 #[cfg(feature = "emulator")]
 pub mod aarch64;
+#[cfg(feature = "emulator")]
+pub mod riscv64;
 
 pub use win64::Win64Thunks;
 

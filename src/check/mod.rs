@@ -530,6 +530,7 @@ fn default_triple(format: Format, arch: Arch) -> &'static str {
         (Format::MachO, Arch::Aarch64) => "arm64-apple-macosx",
         (Format::Coff, Arch::X86_64) => "x86_64-pc-windows-msvc",
         (Format::Coff, Arch::Aarch64) => "aarch64-pc-windows-msvc",
+        (_, Arch::Riscv64) => "riscv64-unknown-linux-gnu",
     }
 }
 
@@ -748,7 +749,10 @@ pub fn run(options: &CheckOptions) -> std::result::Result<Report, CheckError> {
         }
     };
     let cpu = options.cpu.clone().unwrap_or_default();
-    let features = options.features.clone().unwrap_or_default();
+    let features = options
+        .features
+        .clone()
+        .unwrap_or_else(|| default_features(&triple).to_string());
 
     let mut machine = None;
     let mut inputs = Vec::new();
@@ -869,12 +873,23 @@ struct LinkedModuleView {
     exports: Vec<(String, u64)>,
 }
 
+/// The features to assemble and disassemble with when `--features` is not
+/// given: RV64GC for RISC-V 64 (as clang and `rivet run` use), else the
+/// target's defaults.
+fn default_features(triple: &str) -> &'static str {
+    match triple_arch(triple) {
+        Some(Arch::Riscv64) => "+m,+a,+f,+d,+c",
+        _ => "",
+    }
+}
+
 /// The instruction set a triple names, if rivet links it.
 fn triple_arch(triple: &str) -> Option<Arch> {
     let arch = triple.split('-').next().unwrap_or("");
     match arch {
         "x86_64" | "amd64" => Some(Arch::X86_64),
         "aarch64" | "arm64" => Some(Arch::Aarch64),
+        "riscv64" => Some(Arch::Riscv64),
         _ => None,
     }
 }

@@ -40,6 +40,8 @@ const SHN_XINDEX: u16 = 0xffff;
 const STB_GLOBAL: u8 = 1;
 const STT_OBJECT: u8 = 1;
 const STT_FUNC: u8 = 2;
+/// `EM_RISCV`.
+const EM_RISCV: u16 = 243;
 const EHDR_SIZE: usize = 64;
 const SHDR_SIZE: usize = 64;
 const SYM_SIZE: usize = 24;
@@ -49,6 +51,7 @@ pub fn elf_machine(arch: Arch) -> u16 {
     match arch {
         Arch::X86_64 => EM_X86_64,
         Arch::Aarch64 => EM_AARCH64,
+        Arch::Riscv64 => EM_RISCV,
     }
 }
 

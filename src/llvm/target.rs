@@ -19,9 +19,13 @@ use llvm_sys::target::{
 };
 use llvm_sys::target_machine::{
     LLVMCodeGenFileType, LLVMCodeGenOptLevel, LLVMCodeModel, LLVMCreateTargetDataLayout,
-    LLVMCreateTargetMachine, LLVMDisposeTargetMachine, LLVMGetDefaultTargetTriple,
+    LLVMCreateTargetMachine, LLVMCreateTargetMachineOptions, LLVMCreateTargetMachineWithOptions,
+    LLVMDisposeTargetMachine, LLVMDisposeTargetMachineOptions, LLVMGetDefaultTargetTriple,
     LLVMGetHostCPUFeatures, LLVMGetHostCPUName, LLVMGetTargetFromTriple, LLVMNormalizeTargetTriple,
     LLVMRelocMode, LLVMTargetHasTargetMachine, LLVMTargetMachineEmitToMemoryBuffer,
+    LLVMTargetMachineOptionsSetABI, LLVMTargetMachineOptionsSetCPU,
+    LLVMTargetMachineOptionsSetCodeGenOptLevel, LLVMTargetMachineOptionsSetCodeModel,
+    LLVMTargetMachineOptionsSetFeatures, LLVMTargetMachineOptionsSetRelocMode,
     LLVMTargetMachineRef, LLVMTargetRef,
 };
 use llvm_sys::transforms::pass_builder::{
@@ -72,6 +76,33 @@ fn arch_of(triple: &str) -> &str {
         "arm64" | "arm64e" => "aarch64",
         arch => arch,
     }
+}
+
+/// The feature string of a triple that is not the host's: RISC-V 64 is
+/// RV64GC (what clang targets for `riscv64-unknown-linux-gnu`), every other
+/// architecture LLVM's baseline.
+fn default_features(triple: &str) -> &'static str {
+    match arch_of(triple) {
+        "riscv64" => "+m,+a,+f,+d,+c",
+        _ => "",
+    }
+}
+
+/// The ABI a target machine needs named, from its features: RISC-V 64 uses
+/// the hard-float `lp64d` when the D extension is on (as clang does), `lp64f`
+/// with F alone, else `lp64`. `None` for the architectures that have one ABI.
+fn default_abi(triple: &str, features: &str) -> Option<&'static str> {
+    if arch_of(triple) != "riscv64" {
+        return None;
+    }
+    let has = |ext: &str| features.split(',').any(|f| f == ext);
+    Some(if has("+d") {
+        "lp64d"
+    } else if has("+f") {
+        "lp64f"
+    } else {
+        "lp64"
+    })
 }
 
 fn host_cpu_name() -> String {
@@ -207,8 +238,9 @@ impl TargetMachine {
         let features = match &options.features {
             Some(features) => features.clone(),
             None if native_arch => host_cpu_features(),
-            None => String::new(),
+            None => default_features(&triple).to_owned(),
         };
+        let abi = default_abi(&triple, &features);
         let c_triple = c_string(&triple, "target triple")?;
         let c_cpu = c_string(&cpu, "CPU name")?;
         let c_features = c_string(&features, "feature string")?;
@@ -233,18 +265,42 @@ impl TargetMachine {
                 "target for triple `{triple}` cannot generate code"
             )));
         }
-        // SAFETY: `target` is valid; the strings are NUL-terminated and
-        // copied by LLVM; the returned machine (or null) is owned by us.
-        let raw = unsafe {
-            LLVMCreateTargetMachine(
-                target,
-                c_triple.as_ptr(),
-                c_cpu.as_ptr(),
-                c_features.as_ptr(),
-                options.opt_level.to_llvm(),
-                options.reloc.to_llvm(),
-                options.code_model.to_llvm(),
-            )
+        let raw = match abi {
+            // SAFETY: `target` is valid; the strings are NUL-terminated and
+            // copied by LLVM; the returned machine (or null) is owned by us.
+            None => unsafe {
+                LLVMCreateTargetMachine(
+                    target,
+                    c_triple.as_ptr(),
+                    c_cpu.as_ptr(),
+                    c_features.as_ptr(),
+                    options.opt_level.to_llvm(),
+                    options.reloc.to_llvm(),
+                    options.code_model.to_llvm(),
+                )
+            },
+            Some(abi) => {
+                let c_abi = c_string(abi, "ABI name")?;
+                // SAFETY: the options object is created, filled (LLVM copies
+                // the strings) and disposed here; `target` and the strings
+                // are valid; the machine (or null) is ours.
+                unsafe {
+                    let tm_options = LLVMCreateTargetMachineOptions();
+                    LLVMTargetMachineOptionsSetCPU(tm_options, c_cpu.as_ptr());
+                    LLVMTargetMachineOptionsSetFeatures(tm_options, c_features.as_ptr());
+                    LLVMTargetMachineOptionsSetABI(tm_options, c_abi.as_ptr());
+                    LLVMTargetMachineOptionsSetCodeGenOptLevel(
+                        tm_options,
+                        options.opt_level.to_llvm(),
+                    );
+                    LLVMTargetMachineOptionsSetRelocMode(tm_options, options.reloc.to_llvm());
+                    LLVMTargetMachineOptionsSetCodeModel(tm_options, options.code_model.to_llvm());
+                    let raw =
+                        LLVMCreateTargetMachineWithOptions(target, c_triple.as_ptr(), tm_options);
+                    LLVMDisposeTargetMachineOptions(tm_options);
+                    raw
+                }
+            }
         };
         if raw.is_null() {
             return Err(Error::Llvm(format!(

@@ -9,6 +9,7 @@ use super::{
     Section, SectionKind, Symbol, SymbolKind, Target,
 };
 use crate::arch::aarch64::Reloc as A64;
+use crate::arch::riscv64::Reloc as RV;
 use crate::arch::x86_64::Reloc as X;
 use crate::{Error, Result};
 
@@ -30,6 +31,7 @@ pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'
     let arch = match header.e_machine(endian) {
         elf::EM_X86_64 => Arch::X86_64,
         elf::EM_AARCH64 => Arch::Aarch64,
+        elf::EM_RISCV => Arch::Riscv64,
         other => return Err(unsupported(name, &format!("ELF machine {}", other.0))),
     };
     let table = header.sections(endian, data).map_err(bad)?;
@@ -151,9 +153,15 @@ pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'
             // unknown type, a bad symbol) is left out, as if the object had
             // none: debug information never fails an object.
             let parsed = match sh.rela(endian, data) {
-                Ok(Some((relas, _link))) => {
-                    relocations_of(name, arch, sections[target_index].name, relas, &symbols).ok()
-                }
+                Ok(Some((relas, _link))) => relocations_of(
+                    name,
+                    arch,
+                    target_index,
+                    sections[target_index].name,
+                    relas,
+                    &symbols,
+                )
+                .ok(),
                 _ => None,
             };
             let section = &mut sections[target_index];
@@ -197,7 +205,7 @@ pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'
         if !target.kind.is_loaded() {
             continue;
         }
-        let relocations = relocations_of(name, arch, target.name, relas, &symbols)?;
+        let relocations = relocations_of(name, arch, target_index, target.name, relas, &symbols)?;
         sections[target_index].relocations = relocations;
     }
 
@@ -216,6 +224,7 @@ pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'
 fn relocations_of(
     name: &str,
     arch: Arch,
+    section_index: usize,
     target_name: &str,
     relas: &[elf::Rela64<LittleEndian>],
     symbols: &[Symbol<'_>],
@@ -228,10 +237,37 @@ fn relocations_of(
         let mapped = match arch {
             Arch::X86_64 => x86_64_kind(r_type),
             Arch::Aarch64 => aarch64_kind(r_type),
+            Arch::Riscv64 => riscv64_kind(r_type),
         };
         let kind = match mapped {
             Mapped::Kind(kind) => kind,
             Mapped::Skip => continue,
+            Mapped::SubUleb128 => {
+                // S1 + A1 - (S2 + A2): the SET_ULEB128 just before, at this offset.
+                let sub_target = elf_target(name, target_name, offset, rela, symbols)?;
+                match relocations.last_mut() {
+                    Some(
+                        set @ Relocation {
+                            kind: RelocKind::Riscv64(RV::SetUleb128),
+                            subtrahend: None,
+                            ..
+                        },
+                    ) if set.offset == offset => {
+                        set.subtrahend = Some(sub_target);
+                        set.addend = set.addend.wrapping_sub(rela.r_addend(endian));
+                    }
+                    _ => {
+                        return Err(malformed(
+                            name,
+                            format!(
+                                "R_RISCV_SUB_ULEB128 at {target_name}+{offset:#x} does not follow \
+                                 an R_RISCV_SET_ULEB128 at the same offset"
+                            ),
+                        ))
+                    }
+                }
+                continue;
+            }
             Mapped::Unsupported => {
                 return Err(Error::UnsupportedRelocation {
                     object: name.to_string(),
@@ -241,17 +277,7 @@ fn relocations_of(
                 })
             }
         };
-        let sym_index = rela.r_sym(endian, false) as usize;
-        let Some(sym) = symbols.get(sym_index) else {
-            return Err(malformed(
-                name,
-                format!("relocation at {target_name}+{offset:#x} names missing symbol {sym_index}"),
-            ));
-        };
-        let target = match (sym.kind, sym.definition) {
-            (SymbolKind::Section, Definition::Section { section, .. }) => Target::Section(section),
-            _ => Target::Symbol(SymbolIndex(sym_index).0 as u32),
-        };
+        let target = elf_target(name, target_name, offset, rela, symbols)?;
         relocations.push(Relocation {
             offset,
             kind,
@@ -260,7 +286,40 @@ fn relocations_of(
             subtrahend: None,
         });
     }
+    if arch == Arch::Riscv64 {
+        relocations = riscv64_pairs(name, section_index, target_name, relocations, symbols)?;
+    }
     Ok(relocations)
+}
+
+/// What a RELA entry refers to: a section symbol is its section.
+#[inline]
+fn elf_target(
+    name: &str,
+    target_name: &str,
+    offset: u64,
+    rela: &elf::Rela64<LittleEndian>,
+    symbols: &[Symbol<'_>],
+) -> Result<Target> {
+    let sym_index = rela.r_sym(LittleEndian, false) as usize;
+    let Some(sym) = symbols.get(sym_index) else {
+        return Err(malformed(
+            name,
+            format!("relocation at {target_name}+{offset:#x} names missing symbol {sym_index}"),
+        ));
+    };
+    Ok(match (sym.kind, sym.definition) {
+        (SymbolKind::Section, Definition::Section { section, .. }) => Target::Section(section),
+        _ => Target::Symbol(SymbolIndex(sym_index).0 as u32),
+    })
+}
+
+/// A relocation target's name for messages.
+fn label_name<'a>(target: Target, symbols: &'a [Symbol<'_>]) -> &'a str {
+    match target {
+        Target::Symbol(i) => symbols.get(i as usize).map_or("<bad symbol>", |s| s.name),
+        Target::Section(_) => "<section>",
+    }
 }
 
 fn str_of<'data>(object: &str, bytes: &'data [u8]) -> Result<&'data str> {
@@ -338,6 +397,8 @@ enum Mapped {
     /// Nothing to do (`R_*_NONE`).
     Skip,
     Kind(RelocKind),
+    /// RISC-V `SUB_ULEB128`: folded into the `SET_ULEB128` before it.
+    SubUleb128,
     /// A type rivet does not implement.
     Unsupported,
 }
@@ -382,6 +443,7 @@ fn unsupported_name(arch: Arch, r_type: elf::RelocationType) -> String {
     let (machine, prefix) = match arch {
         Arch::X86_64 => (elf::EM_X86_64, "R_X86_64"),
         Arch::Aarch64 => (elf::EM_AARCH64, "R_AARCH64"),
+        Arch::Riscv64 => (elf::EM_RISCV, "R_RISCV"),
     };
     let name = elf::machine_names(machine)
         .r
@@ -394,6 +456,11 @@ fn unsupported_name(arch: Arch, r_type: elf::RelocationType) -> String {
              TLS block; compile PIC so LLVM uses the general- or local-dynamic model)"
             )
         }
+        (Arch::Riscv64, r) if RISCV_TLS.contains(&r) => format!(
+            "{name} (the initial- and local-exec TLS models and TLS descriptors need the \
+             process's static TLS block or a descriptor resolver; compile PIC so LLVM uses \
+             the general-dynamic model)"
+        ),
         _ => name,
     }
 }
@@ -448,3 +515,173 @@ fn aarch64_kind(r_type: elf::RelocationType) -> Mapped {
 
 /// AAELF64's withdrawn code 256, which it says to treat as `R_AARCH64_NONE`.
 const R_AARCH64_NONE_ALIAS: elf::RelocationType = elf::RelocationType(256);
+
+/// RISC-V TLS relocation types rivet does not implement: the static models
+/// (initial and local exec) and TLS descriptors.
+const RISCV_TLS: [elf::RelocationType; 8] = [
+    elf::R_RISCV_TLS_DTPMOD64,
+    elf::R_RISCV_TLS_TPREL64,
+    elf::R_RISCV_TLS_GOT_HI20,
+    elf::R_RISCV_TPREL_HI20,
+    elf::R_RISCV_TPREL_LO12_I,
+    elf::R_RISCV_TPREL_LO12_S,
+    elf::R_RISCV_TPREL_ADD,
+    R_RISCV_TLSDESC_HI20,
+];
+
+/// `R_RISCV_TLSDESC_HI20` (not in `object`'s table).
+const R_RISCV_TLSDESC_HI20: elf::RelocationType = elf::RelocationType(62);
+
+/// Stand-ins for the RISC-V types that the loader pairs before the model
+/// sees them (`PCREL_LO12_*`, `SUB_ULEB128`): kinds that never leave
+/// [`riscv64_pairs`] under these meanings.
+const PENDING_LO12_I: RV = RV::PcrelLo12I;
+const PENDING_LO12_S: RV = RV::PcrelLo12S;
+
+/// Maps an ELF RISC-V relocation type to a fixup kind. `RELAX` and `ALIGN`
+/// are skipped: rivet does not relax, so code and its `ALIGN` padding stay
+/// as the assembler wrote them. `SUB_ULEB128` maps to a marker that
+/// [`riscv64_pairs`] folds into the `SET_ULEB128` before it.
+#[inline]
+fn riscv64_kind(r_type: elf::RelocationType) -> Mapped {
+    let kind = match r_type {
+        elf::R_RISCV_NONE | elf::R_RISCV_RELAX | elf::R_RISCV_ALIGN => return Mapped::Skip,
+        elf::R_RISCV_32 => RV::Abs32,
+        elf::R_RISCV_64 => RV::Abs64,
+        elf::R_RISCV_32_PCREL => RV::Pcrel32,
+        elf::R_RISCV_BRANCH => RV::Branch,
+        elf::R_RISCV_JAL => RV::Jal,
+        elf::R_RISCV_CALL | elf::R_RISCV_CALL_PLT => RV::Call,
+        elf::R_RISCV_PCREL_HI20 => RV::PcrelHi20,
+        elf::R_RISCV_PCREL_LO12_I => PENDING_LO12_I,
+        elf::R_RISCV_PCREL_LO12_S => PENDING_LO12_S,
+        elf::R_RISCV_GOT_HI20 => RV::GotHi20,
+        elf::R_RISCV_HI20 => RV::Hi20,
+        elf::R_RISCV_LO12_I => RV::Lo12I,
+        elf::R_RISCV_LO12_S => RV::Lo12S,
+        elf::R_RISCV_RVC_BRANCH => RV::RvcBranch,
+        elf::R_RISCV_RVC_JUMP => RV::RvcJump,
+        elf::R_RISCV_ADD8 => RV::Add8,
+        elf::R_RISCV_ADD16 => RV::Add16,
+        elf::R_RISCV_ADD32 => RV::Add32,
+        elf::R_RISCV_ADD64 => RV::Add64,
+        elf::R_RISCV_SUB6 => RV::Sub6,
+        elf::R_RISCV_SUB8 => RV::Sub8,
+        elf::R_RISCV_SUB16 => RV::Sub16,
+        elf::R_RISCV_SUB32 => RV::Sub32,
+        elf::R_RISCV_SUB64 => RV::Sub64,
+        elf::R_RISCV_SET6 => RV::Set6,
+        elf::R_RISCV_SET8 => RV::Set8,
+        elf::R_RISCV_SET16 => RV::Set16,
+        elf::R_RISCV_SET32 => RV::Set32,
+        elf::R_RISCV_SET_ULEB128 => RV::SetUleb128,
+        elf::R_RISCV_TLS_GD_HI20 => RV::TlsGdHi20,
+        elf::R_RISCV_TLS_DTPREL32 => RV::DtpRel32,
+        elf::R_RISCV_TLS_DTPREL64 => RV::DtpRel64,
+        elf::R_RISCV_SUB_ULEB128 => return Mapped::SubUleb128,
+        _ => return Mapped::Unsupported,
+    };
+    Mapped::Kind(RelocKind::Riscv64(kind))
+}
+
+/// Resolves the RISC-V `PCREL_LO12` pairs of one section's relocations, as
+/// mapped by [`riscv64_kind`]. (`SUB_ULEB128` is folded into the
+/// `SET_ULEB128` before it, at the same offset, as the relocations are read:
+/// S1 + A1 - (S2 + A2), the second symbol as the subtrahend.)
+///
+/// A `PCREL_LO12_I`/`_S` names the label of the `auipc` that carries its
+/// high part. The label is found by its section and offset, never by its
+/// name (two objects, or two functions, may both have a `.Lpcrel_hi0`); the
+/// high part is the `PCREL_HI20`, `GOT_HI20` or `TLS_GD_HI20` at that offset
+/// of this section. The low part takes the high part's target and the
+/// addend `A_hi + (offset_lo - offset_hi)`, so that its S + A - P is the
+/// high part's value; after a `GOT_HI20` it becomes `GOT_PCREL_LO12_I`,
+/// after a `TLS_GD_HI20` `TLS_GD_PCREL_LO12_I`.
+///
+/// # Errors
+///
+/// A low part whose label is not in this section or has no high part at
+/// its offset, and a store-form low part of a GOT or TLS load, are
+/// [`Error::MalformedObject`] errors naming the object, section, offset and
+/// label.
+fn riscv64_pairs(
+    name: &str,
+    section_index: usize,
+    target_name: &str,
+    relocations: Vec<Relocation>,
+    symbols: &[Symbol<'_>],
+) -> Result<Vec<Relocation>> {
+    // High parts by offset (a section has at most one at an offset).
+    let mut highs: Vec<(u64, usize)> = relocations
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            matches!(
+                r.kind,
+                RelocKind::Riscv64(RV::PcrelHi20 | RV::GotHi20 | RV::TlsGdHi20)
+            )
+        })
+        .map(|(i, r)| (r.offset, i))
+        .collect();
+    highs.sort_unstable();
+    let mut out: Vec<Relocation> = Vec::with_capacity(relocations.len());
+    for reloc in &relocations {
+        match reloc.kind {
+            RelocKind::Riscv64(kind @ (PENDING_LO12_I | PENDING_LO12_S)) => {
+                let bad = |why: String| {
+                    malformed(
+                        name,
+                        format!(
+                            "R_RISCV_PCREL_LO12 at {target_name}+{:#x} (label `{}`): {why}",
+                            reloc.offset,
+                            label_name(reloc.target, symbols)
+                        ),
+                    )
+                };
+                let (section, label) = match reloc.target {
+                    Target::Section(s) => (Some(s), reloc.addend as u64),
+                    Target::Symbol(i) => match symbols.get(i as usize).map(|s| s.definition) {
+                        Some(Definition::Section { section, offset }) => {
+                            (Some(section), offset.wrapping_add(reloc.addend as u64))
+                        }
+                        _ => (None, 0),
+                    },
+                };
+                let Some(section) = section else {
+                    return Err(bad("the label is not defined in a section".into()));
+                };
+                if section as usize != section_index {
+                    return Err(bad(
+                        "the label is in another section than the low part".into()
+                    ));
+                }
+                let Ok(at) = highs.binary_search_by_key(&label, |&(o, _)| o) else {
+                    return Err(bad(format!(
+                        "no R_RISCV_PCREL_HI20, GOT_HI20 or TLS_GD_HI20 at the label's offset {label:#x}"
+                    )));
+                };
+                let high = relocations[highs[at].1];
+                let kind = match (high.kind, kind) {
+                    (RelocKind::Riscv64(RV::PcrelHi20), k) => k,
+                    (RelocKind::Riscv64(RV::GotHi20), PENDING_LO12_I) => RV::GotPcrelLo12I,
+                    (RelocKind::Riscv64(RV::TlsGdHi20), PENDING_LO12_I) => RV::TlsGdPcrelLo12I,
+                    _ => {
+                        return Err(bad(
+                            "a store cannot take its address from a GOT_HI20 or TLS_GD_HI20".into(),
+                        ))
+                    }
+                };
+                let distance = reloc.offset.wrapping_sub(high.offset) as i64;
+                out.push(Relocation {
+                    offset: reloc.offset,
+                    kind: RelocKind::Riscv64(kind),
+                    target: high.target,
+                    addend: high.addend.wrapping_add(distance),
+                    subtrahend: None,
+                });
+            }
+            _ => out.push(*reloc),
+        }
+    }
+    Ok(out)
+}

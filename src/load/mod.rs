@@ -25,6 +25,8 @@ pub enum Format {
 pub enum Arch {
     X86_64,
     Aarch64,
+    /// RV64GC, lp64d.
+    Riscv64,
 }
 
 impl Arch {
@@ -35,6 +37,8 @@ impl Arch {
             Some(Arch::X86_64)
         } else if cfg!(target_arch = "aarch64") {
             Some(Arch::Aarch64)
+        } else if cfg!(target_arch = "riscv64") {
+            Some(Arch::Riscv64)
         } else {
             None
         }

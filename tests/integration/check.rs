@@ -7,12 +7,13 @@ use std::process::{Command, Output};
 use rivet::check::{CheckOptions, Outcome};
 use rivet::llvm::{TargetMachine, TargetOptions};
 
-const FOLDERS: [&str; 5] = [
+const FOLDERS: [&str; 6] = [
     "elf-x86_64",
     "elf-aarch64",
     "macho-x86_64",
     "macho-arm64",
     "coff-x86_64",
+    "elf-riscv64",
 ];
 
 fn root() -> PathBuf {

@@ -204,7 +204,11 @@ const NATIVE_TRIPLES: [&str; 3] = [
     "x86_64-apple-macosx10.15",
     "x86_64-pc-windows-msvc",
 ];
-const EMULATED_TRIPLES: [&str; 2] = ["aarch64-unknown-linux-gnu", "arm64-apple-macosx11.0"];
+const EMULATED_TRIPLES: [&str; 3] = [
+    "aarch64-unknown-linux-gnu",
+    "arm64-apple-macosx11.0",
+    "riscv64-unknown-linux-gnu",
+];
 
 /// The triples this test binary's `rivet` can run (the binary is built with
 /// the test's features).
@@ -273,11 +277,14 @@ fn run_triple_forwards_printf_where_the_convention_allows() {
     assert!(native.status.success(), "{native:?}");
     let rows = String::from_utf8_lossy(&native.stdout).into_owned();
     assert!(rows.contains("sin(1.00) = +0.841471  [four]"), "{rows}");
-    // Windows x64 and ELF AArch64 pass variadic arguments where the bridge
-    // reads them: the same text as the host's printf.
+    // Windows x64, ELF AArch64 and RISC-V pass variadic arguments where the
+    // bridge reads them: the same text as the host's printf.
     let mut forwarded = vec!["x86_64-pc-windows-msvc"];
     if cfg!(feature = "emulator") {
         forwarded.push("aarch64-unknown-linux-gnu");
+        // RISC-V passes variadic doubles in integer registers; the bridge
+        // reads them there.
+        forwarded.push("riscv64-unknown-linux-gnu");
     }
     for triple in forwarded {
         let out = rivet()

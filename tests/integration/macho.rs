@@ -805,6 +805,7 @@ fn expected_kind(arch: Arch, r_type: u8, pcrel: bool, length: u8) -> RelocKind {
             (7, false, 3) => A::GotAbs64,
             other => panic!("no arm64 kind for {other:?}"),
         }),
+        Arch::Riscv64 => panic!("Mach-O has no RISC-V objects"),
     }
 }
 

@@ -19,6 +19,7 @@ mod memory_protection;
 mod memory_return;
 mod programs;
 mod relocations;
+mod riscv64;
 mod runtime;
 mod soak;
 mod symbols;

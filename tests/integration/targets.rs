@@ -1,7 +1,8 @@
-//! One set of IR programs compiled for all five targets rivet links — ELF
+//! One set of IR programs compiled for all six targets rivet links — ELF
 //! x86-64, Mach-O x86-64, COFF x86-64 (run natively on this x86-64 host),
-//! ELF AArch64 and Mach-O arm64 (run in the emulator over rivet's own
-//! arena) — must give the same results as the same code computed on the host.
+//! ELF AArch64, Mach-O arm64 and ELF RISC-V 64 (run in the emulator over
+//! rivet's own arena) — must give the same results as the same code
+//! computed on the host.
 
 use rivet::llvm::{Module, TargetMachine, TargetOptions};
 use rivet::ExecutionEngine;
@@ -244,12 +245,12 @@ mod native {
 #[cfg(feature = "emulator")]
 mod emulated {
     use super::*;
-    use rivet::emulator::{Aarch64Emulator, HostReturn, Perms};
+    use rivet::emulator::{Emulator, HostReturn, Isa, Perms};
 
     /// The arena mapped into an emulator. Field order: the emulator goes
     /// before the memory it maps.
     struct Emulated {
-        emu: Aarch64Emulator,
+        emu: Emulator,
         engine: ExecutionEngine,
         far_page: u64,
     }
@@ -274,13 +275,19 @@ mod emulated {
         }
     }
 
-    fn run(triple: &str) -> Emulated {
-        // far_add in AArch64 code of our own, far from the arena (the arena
-        // is in the low 2 GiB, this page wherever mmap puts it).
-        let code: [u32; 2] = [
-            0x9101_9000, // add x0, x0, #100
-            0xd65f_03c0, // ret
-        ];
+    fn run(triple: &str, isa: Isa) -> Emulated {
+        // far_add in code of our own, far from the arena (the arena is in
+        // the low 2 GiB, this page wherever mmap puts it).
+        let code: [u32; 2] = match isa {
+            Isa::Aarch64 => [
+                0x9101_9000, // add x0, x0, #100
+                0xd65f_03c0, // ret
+            ],
+            Isa::Riscv64 => [
+                0x0645_0513, // addi a0, a0, 100
+                0x0000_8067, // ret
+            ],
+        };
         // SAFETY: a fresh anonymous page, written then made read-only.
         let page = unsafe {
             let p = libc::mmap(
@@ -296,7 +303,7 @@ mod emulated {
             assert_eq!(libc::mprotect(p, 4096, libc::PROT_READ), 0);
             p as u64
         };
-        let mut emu = Aarch64Emulator::new().unwrap();
+        let mut emu = Emulator::with_isa(isa).unwrap();
         emu.bridge("sin", Box::new(|args| HostReturn::Float(args.d[0].sin())))
             .unwrap();
         // SAFETY: the page stays mapped until `Emulated` is dropped.
@@ -313,7 +320,7 @@ mod emulated {
                 .iter()
                 .map(|s| (s.1, s.2))
                 .chain(map.got.iter().map(|g| (g.1, 8)))
-                .chain(map.stubs.iter().map(|s| (s.1, 16)));
+                .chain(map.stubs.iter().map(|s| (s.1, 24)));
             for (a, len) in spans {
                 lo = lo.min(a);
                 hi = hi.max(a + len);
@@ -321,8 +328,15 @@ mod emulated {
         }
         let far_call = engine.get_function_address("call_far").unwrap();
         assert!(
-            page.abs_diff(far_call) > 128 << 20,
-            "the far call needs a veneer"
+            page.abs_diff(far_call) > 4 << 30,
+            "the far call needs a veneer or stub"
+        );
+        assert!(
+            engine
+                .link_maps()
+                .iter()
+                .any(|(_, map)| map.stubs.iter().any(|s| s.0.contains("far_add"))),
+            "a stub for far_add"
         );
         // SAFETY: the engine's finalized arena, kept alive in `Emulated`.
         unsafe { emu.map_host_range(lo, hi - lo) }.unwrap();
@@ -335,11 +349,25 @@ mod emulated {
 
     #[test]
     fn elf_aarch64() {
-        check("ELF AArch64", &mut run("aarch64-unknown-linux-gnu"));
+        check(
+            "ELF AArch64",
+            &mut run("aarch64-unknown-linux-gnu", Isa::Aarch64),
+        );
     }
 
     #[test]
     fn macho_arm64() {
-        check("Mach-O arm64", &mut run("arm64-apple-macosx11.0"));
+        check(
+            "Mach-O arm64",
+            &mut run("arm64-apple-macosx11.0", Isa::Aarch64),
+        );
+    }
+
+    #[test]
+    fn elf_riscv64() {
+        check(
+            "ELF RISC-V 64",
+            &mut run("riscv64-unknown-linux-gnu", Isa::Riscv64),
+        );
     }
 }

@@ -422,6 +422,60 @@ const X86_MODELS: &[(RelocModel, CodeModel)] = &[
     (RelocModel::Static, CodeModel::Small),
     (RelocModel::Pic, CodeModel::Large),
 ];
+/// ELF RISC-V 64: every relocation kind rivet reads, with relaxation on
+/// (RELAX, ALIGN, ADD/SUB and ULEB128 pairs); `ext` is the fuzz targets'.
+const ELF_RISCV64_ASM: &str = r#"
+        .option relax
+        .text
+        .globl  main
+        .p2align 2
+main:
+pcrel_hi:
+        auipc   a0, %pcrel_hi(words)
+        addi    a0, a0, %pcrel_lo(pcrel_hi)
+        sd      a1, %pcrel_lo(pcrel_hi)(a0)
+got_hi:
+        auipc   a0, %got_pcrel_hi(ext)
+        ld      a0, %pcrel_lo(got_hi)(a0)
+        lui     a0, %hi(words)
+        addi    a0, a0, %lo(words)
+        sw      a1, %lo(words+8)(a0)
+        call    ext
+        call    func
+local:
+        jal     ra, local
+        bne     a0, a1, local
+        c.beqz  a0, local
+        c.j     local
+        .p2align 4
+func:
+        ret
+end_of_code:
+
+        .data
+        .p2align 3
+words:
+        .quad   ext
+        .word   ext
+        .reloc  ., R_RISCV_32_PCREL, words
+        .word   0
+        .quad   end_of_code - main
+        .word   end_of_code - main
+        .half   end_of_code - main
+        .byte   end_of_code - main
+        .uleb128 end_of_code - main
+        .reloc  ., R_RISCV_SET6, func
+        .byte   0x40
+        .reloc  ., R_RISCV_SUB6, func
+        .byte   0x40
+        .reloc  ., R_RISCV_SET8, func
+        .byte   0
+        .reloc  ., R_RISCV_SET16, func
+        .half   0
+        .reloc  ., R_RISCV_SET32, func
+        .word   0
+"#;
+
 const ARM_MODELS: &[(RelocModel, CodeModel)] = &[(RelocModel::Pic, CodeModel::Small)];
 
 /// Mach-O: everything but COMDAT groups.
@@ -470,6 +524,14 @@ const TARGETS: &[Target] = &[
         programs: ELF_PROGRAMS,
         models: ARM_MODELS,
         asm: Some(ELF_AARCH64_ASM),
+    },
+    Target {
+        dir: "elf",
+        short: "riscv64",
+        triple: "riscv64-unknown-linux-gnu",
+        programs: ELF_PROGRAMS,
+        models: ARM_MODELS,
+        asm: Some(ELF_RISCV64_ASM),
     },
     Target {
         dir: "macho",

@@ -22,7 +22,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::RawSection;
-use crate::arch::{aarch64::Reloc as A64, x86_64::Reloc as X};
+use crate::arch::{aarch64::Reloc as A64, riscv64::Reloc as RiscvReloc, x86_64::Reloc as X};
 use crate::load::{malformed, unsupported, Arch, RelocKind, Relocation, Section, Target};
 use crate::{Error, Result};
 
@@ -238,6 +238,8 @@ impl Walker<'_, '_> {
                     (Arch::X86_64, _) => RelocKind::X86_64(X::Pc32),
                     (Arch::Aarch64, 8) => RelocKind::Aarch64(A64::Prel64),
                     (Arch::Aarch64, _) => RelocKind::Aarch64(A64::Prel32),
+                    // Mach-O has no RISC-V; the arms keep the match total.
+                    (Arch::Riscv64, _) => RelocKind::Riscv64(RiscvReloc::Pcrel32),
                 };
                 (place.wrapping_add(signed as u64), kind)
             }
@@ -250,6 +252,8 @@ impl Walker<'_, '_> {
                     (Arch::X86_64, _) => RelocKind::X86_64(X::Abs32),
                     (Arch::Aarch64, 8) => RelocKind::Aarch64(A64::Abs64),
                     (Arch::Aarch64, _) => RelocKind::Aarch64(A64::Abs32),
+                    (Arch::Riscv64, 8) => RelocKind::Riscv64(RiscvReloc::Abs64),
+                    (Arch::Riscv64, _) => RelocKind::Riscv64(RiscvReloc::Abs32),
                 };
                 (value, kind)
             }

@@ -167,6 +167,11 @@ impl Context<'_, '_> {
         match self.arch {
             Arch::X86_64 => self.x86_64(index, &entries),
             Arch::Aarch64 => self.aarch64(index, &entries),
+            // Mach-O has no RISC-V CPU type: the parser never gets here.
+            Arch::Riscv64 => Err(malformed(
+                self.object,
+                "RISC-V Mach-O has no relocation types",
+            )),
         }
     }
 
@@ -538,6 +543,7 @@ fn type_name(arch: Arch, typ: u8) -> String {
             "ARM64_RELOC_ADDEND",
             "ARM64_RELOC_AUTHENTICATED_POINTER",
         ],
+        Arch::Riscv64 => &[],
     };
     match names.get(usize::from(typ)) {
         Some(name) => (*name).to_string(),
@@ -545,6 +551,7 @@ fn type_name(arch: Arch, typ: u8) -> String {
             let arch = match arch {
                 Arch::X86_64 => "x86-64",
                 Arch::Aarch64 => "arm64",
+                Arch::Riscv64 => "riscv64",
             };
             format!("{arch} Mach-O relocation type {typ}")
         }
