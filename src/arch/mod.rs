@@ -182,11 +182,34 @@ impl RelocKind {
     /// (PC-relative, GOT, branch) has no meaning there.
     pub fn is_debug_info_fixup(self) -> bool {
         use aarch64::Reloc as A;
+        use riscv64::Reloc as R;
         use x86_64::Reloc as X;
         matches!(
             self,
             RelocKind::X86_64(X::Abs64 | X::Abs32 | X::Abs32S | X::DtpOff32 | X::DtpOff64)
                 | RelocKind::Aarch64(A::Abs64 | A::Abs32)
+                // RISC-V DWARF also measures code with ADD/SUB/SET pairs,
+                // since relaxation may change its lengths.
+                | RelocKind::Riscv64(
+                    R::Abs32
+                        | R::Abs64
+                        | R::Add8
+                        | R::Add16
+                        | R::Add32
+                        | R::Add64
+                        | R::Sub6
+                        | R::Sub8
+                        | R::Sub16
+                        | R::Sub32
+                        | R::Sub64
+                        | R::Set6
+                        | R::Set8
+                        | R::Set16
+                        | R::Set32
+                        | R::SetUleb128
+                        | R::DtpRel32
+                        | R::DtpRel64
+                )
         )
     }
 
