@@ -40,6 +40,8 @@ pub struct KindProps {
     pub section_relative: bool,
     pub size: bool,
     pub tls: Option<TlsPair>,
+    /// S is a thread-pointer offset (static TLS: local and initial exec).
+    pub tp_relative: bool,
 }
 
 /// [`RelocKind::props`] remembered per kind: a pass over many relocations
@@ -95,6 +97,7 @@ impl RelocKind {
             section_relative: self.is_section_relative(),
             size: self.is_size(),
             tls: self.tls_pair(),
+            tp_relative: self.is_tp_relative(),
         }
     }
 
@@ -135,6 +138,16 @@ impl RelocKind {
             self,
             RelocKind::X86_64(x86_64::Reloc::Size32 | x86_64::Reloc::Size64)
         )
+    }
+
+    /// Whether the fixup uses the target's thread-pointer offset (the
+    /// static TLS models), so its module needs a piece of static TLS.
+    #[inline]
+    pub fn is_tp_relative(self) -> bool {
+        match self {
+            RelocKind::X86_64(r) => r.is_tp_relative(),
+            RelocKind::Aarch64(_) | RelocKind::Riscv64(_) => false,
+        }
     }
 
     /// The TLS GOT pair the fixup points at, if any.

@@ -23,6 +23,9 @@ pub(crate) struct Addresses<'a> {
     pub symbol_sections: &'a [Option<(u64, u16)>],
     /// The module's TLS key (0: no TLS block).
     pub tls_key: u64,
+    /// The offset of the module's static-TLS piece from the thread pointer,
+    /// when it uses the static TLS models.
+    pub tp_offset: Option<i64>,
     /// The module's image base (COFF image-relative fixups).
     pub image_base: u64,
     /// GOT slots whose value is not their target's address: (slot, value).
@@ -101,7 +104,22 @@ pub(crate) fn apply(
         dest.copy_from_slice(section.data);
     }
 
-    // GOT slots hold their targets' addresses.
+    // Whether a target lives in a thread-local section.
+    let is_tls = |target: Target| {
+        let section = match target {
+            Target::Section(i) => Some(i as usize),
+            Target::Symbol(i) => match object.symbols.get(i as usize).map(|s| s.definition) {
+                Some(Definition::Section { section, .. }) => Some(section as usize),
+                _ => None,
+            },
+        };
+        section
+            .and_then(|i| object.sections.get(i))
+            .is_some_and(|s| s.kind.is_tls())
+    };
+
+    // GOT slots hold their targets' addresses; a thread-local's slot (an
+    // initial-exec load) holds its offset from the thread pointer.
     let got_base = allocation.segment(SegmentClass::Got).addr;
     {
         let got = &mut writers[SegmentClass::Got as usize];
@@ -114,6 +132,10 @@ pub(crate) fn apply(
                 .iter()
                 .find(|(s, _)| *s as usize == slot)
                 .map_or_else(|| addrs.of(target), |&(_, v)| v);
+            let value = match addrs.tp_offset {
+                Some(tp) if is_tls(target) => value.wrapping_add(tp as u64),
+                _ => value,
+            };
             field.copy_from_slice(&value.to_le_bytes());
         }
         // TLS pairs: (module key, offset) as `__tls_get_addr` reads them.
@@ -204,6 +226,20 @@ pub(crate) fn apply(
             }
             if let (true, Target::Symbol(i)) = (props.size, reloc.target) {
                 values.size = object.symbols.get(i as usize).map_or(0, |s| s.size);
+            }
+            if props.tp_relative {
+                let defined_here = is_tls(reloc.target);
+                let Some(tp) = addrs.tp_offset.filter(|_| defined_here) else {
+                    return Err(Error::BadRelocation {
+                        site: site(object, section, reloc),
+                        reason: "the thread-local variable is not defined in this module; \
+                                 rivet resolves thread-locals within one module only"
+                            .to_string(),
+                    });
+                };
+                if !props.got_slot {
+                    values.s = s.wrapping_add(tp as u64);
+                }
             }
             if let Some(pair) = props.tls {
                 let slot = match (pair, reloc.target) {

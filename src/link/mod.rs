@@ -631,6 +631,7 @@ fn link_allocated(
         }
     }
 
+    let mut static_pieces = StaticPieces::default();
     let mut out = Vec::with_capacity(units.len());
     for (oi, unit) in units.iter().enumerate() {
         let object = unit.object;
@@ -641,11 +642,33 @@ fn link_allocated(
             size: block.size,
             align: block.align,
         });
+        // Static TLS models (local and initial exec): a piece of the
+        // reserved static TLS, given back if the link fails from here on.
+        let tp_offset = match (&tls, &layouts[oi].tls) {
+            (Some(t), Some(block))
+                if object
+                    .sections
+                    .iter()
+                    .flat_map(|s| &s.relocations)
+                    .any(|r| r.kind.is_tp_relative()) =>
+            {
+                let tp = crate::runtime::static_tls::reserve(
+                    t.key,
+                    block.size,
+                    block.align,
+                    &object.name,
+                )?;
+                static_pieces.keys.push(t.key);
+                Some(tp)
+            }
+            _ => None,
+        };
         apply::apply(
             object,
             &layouts[oi],
             &allocations[oi],
             &apply::Addresses {
+                tp_offset,
                 symbols: &symbol_addrs[oi],
                 sections: &section_addrs[oi],
                 section_targets: &section_targets[oi],
@@ -696,7 +719,23 @@ fn link_allocated(
             memory.finalize(a)?;
         }
     }
+    // The modules own their pieces now (the engine's teardown gives them back).
+    static_pieces.keys.clear();
     Ok(out)
+}
+
+/// Static-TLS pieces reserved during one link, given back unless it succeeds.
+#[derive(Default)]
+struct StaticPieces {
+    keys: Vec<u64>,
+}
+
+impl Drop for StaticPieces {
+    fn drop(&mut self) {
+        for &key in &self.keys {
+            crate::runtime::static_tls::release(key);
+        }
+    }
 }
 
 /// Where `name` resolves, in the documented order; a definition from a

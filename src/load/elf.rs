@@ -432,6 +432,9 @@ fn x86_64_kind(r_type: elf::RelocationType) -> Mapped {
         elf::R_X86_64_TLSLD => X::TlsLd,
         elf::R_X86_64_DTPOFF32 => X::DtpOff32,
         elf::R_X86_64_DTPOFF64 => X::DtpOff64,
+        elf::R_X86_64_TPOFF32 => X::TpOff32,
+        elf::R_X86_64_TPOFF64 => X::TpOff64,
+        elf::R_X86_64_GOTTPOFF => X::GotTpOff,
         _ => return Mapped::Unsupported,
     };
     Mapped::Kind(RelocKind::X86_64(kind))
@@ -450,12 +453,6 @@ fn unsupported_name(arch: Arch, r_type: elf::RelocationType) -> String {
         .name(r_type)
         .map_or_else(|| format!("{prefix} type {}", r_type.0), str::to_string);
     match (arch, r_type) {
-        (Arch::X86_64, elf::R_X86_64_GOTTPOFF | elf::R_X86_64_TPOFF32 | elf::R_X86_64_TPOFF64) => {
-            format!(
-                "{name} (the initial- and local-exec TLS models need the process's static \
-             TLS block; compile PIC so LLVM uses the general- or local-dynamic model)"
-            )
-        }
         (Arch::Riscv64, r) if RISCV_TLS.contains(&r) => format!(
             "{name} (the initial- and local-exec TLS models and TLS descriptors need the \
              process's static TLS block or a descriptor resolver; compile PIC so LLVM uses \

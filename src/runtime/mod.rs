@@ -3,6 +3,7 @@
 //! run when their module goes, not at process exit after the code is gone.
 
 pub mod atexit;
+pub mod static_tls;
 pub mod tls;
 
 use std::sync::atomic::{AtomicU64, Ordering};
