@@ -118,8 +118,10 @@ fn area() -> std::result::Result<&'static Area, &'static str> {
             .flatten()
             .ok_or("cannot start a thread")?;
         if here != there {
-            return Err("rivet's reservation is in dynamic TLS here (the library was loaded \
-                        with dlopen), not at one offset from the thread pointer");
+            return Err(
+                "rivet's reservation is in dynamic TLS here (the library was loaded \
+                        with dlopen), not at one offset from the thread pointer",
+            );
         }
         let base = current_base().ok_or("thread exiting")?;
         let init_image = find_init_image(base)
@@ -336,10 +338,8 @@ fn page_protections(first: usize, last: usize) -> Vec<(usize, usize, i32)> {
         let Some((lo, hi)) = range.split_once('-') else {
             continue;
         };
-        let (Ok(lo), Ok(hi)) = (
-            usize::from_str_radix(lo, 16),
-            usize::from_str_radix(hi, 16),
-        ) else {
+        let (Ok(lo), Ok(hi)) = (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16))
+        else {
             continue;
         };
         let (lo, hi) = (lo.max(first), hi.min(last));
@@ -401,5 +401,37 @@ mod tests {
         assert_eq!(last, FILL);
         let theirs = std::thread::spawn(current_tp_offset).join().unwrap();
         assert_eq!(theirs, Some(area.tp_offset));
+    }
+
+    #[test]
+    fn a_full_budget_is_a_typed_error_until_a_module_gives_its_piece_back() {
+        // Keys far from the engine's counter; the only test using pieces.
+        let (all, more) = (u64::MAX - 1, u64::MAX - 2);
+        let first = reserve(all, BUDGET as u64, 16, "all.o").expect("the whole budget");
+        assert_eq!(first, area().unwrap().tp_offset);
+        match reserve(more, 8, 8, "more.o") {
+            Err(Error::StaticTlsExhausted {
+                module,
+                needed,
+                align,
+                free,
+                budget,
+                ..
+            }) => {
+                assert_eq!(module, "more.o");
+                assert_eq!((needed, align, free), (8, 8, 0));
+                assert_eq!(budget, BUDGET as u64);
+            }
+            other => panic!("expected exhaustion, got {other:?}"),
+        }
+        assert!(matches!(
+            reserve(more, 8, 128, "aligned.o"),
+            Err(Error::StaticTlsExhausted { .. })
+        ));
+        release(all);
+        assert_eq!(reserve(more, 8, 8, "more.o").unwrap(), first);
+        assert_eq!(piece_of(more), Some((0, 8)));
+        release(more);
+        assert_eq!(piece_of(more), None);
     }
 }

@@ -24,4 +24,5 @@ mod runtime;
 mod soak;
 mod symbols;
 mod targets;
+mod tls;
 mod unloading;

@@ -1,0 +1,239 @@
+//! The static TLS models (local exec, initial exec) on x86-64 ELF: code
+//! that reaches thread-locals at fixed offsets from `%fs:0`, run from
+//! threads created before and after the module is linked.
+
+use std::process::Command;
+use std::sync::{mpsc, Arc, Barrier};
+use std::time::Duration;
+
+use crate::common::*;
+use rivet::llvm::{CodeModel, RelocModel};
+use rivet::ExecutionEngine;
+
+/// Runs `body` on a thread and fails the test if it hangs or panics.
+fn with_watchdog(what: &str, body: impl FnOnce() + Send + 'static) {
+    let limit = Duration::from_secs(120);
+    let (done, finished) = mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        body();
+        let _ = done.send(());
+    });
+    match finished.recv_timeout(limit) {
+        Ok(()) => worker.join().expect("the test body"),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            if let Err(panic) = worker.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("{what}: no progress within {limit:?} (a deadlock or a hang)")
+        }
+    }
+}
+
+/// Output of the fixtures as the native build of their C source and lli
+/// print it.
+const NATIVE_OUTPUT: &str = "thread 1: 110127\nthread 2: 120127\nthread 3: 130127\n\
+                             thread 4: 140127\nmain: 100 0 7\n";
+
+#[test]
+fn rivet_run_gives_the_native_output_for_local_and_initial_exec_programs() {
+    for name in ["tls_local_exec.ll", "tls_initial_exec.ll"] {
+        let path = format!("{}/fixtures/ir/{name}", env!("CARGO_MANIFEST_DIR"));
+        let out = Command::new(env!("CARGO_BIN_EXE_rivet"))
+            .args(["run", &path])
+            .output()
+            .expect("rivet run");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            NATIVE_OUTPUT,
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{name}: {:?}", out.status);
+    }
+}
+
+/// Local exec (`dso_local`: `TPOFF32`) and initial exec (preemptible:
+/// `GOTTPOFF`) side by side.
+const STATIC_TLS: &str = r#"
+    @le_counter = dso_local thread_local(localexec) global i64 100, align 8
+    @le_zeroed = dso_local thread_local(localexec) global [4 x i64] zeroinitializer, align 16
+    @ie_value = thread_local(initialexec) global i32 7, align 4
+    define i64 @bump(i64 %by) {
+      %v = load i64, ptr @le_counter
+      %n = add i64 %v, %by
+      store i64 %n, ptr @le_counter
+      %p = getelementptr [4 x i64], ptr @le_zeroed, i64 0, i64 2
+      %z = load i64, ptr %p
+      %z1 = add i64 %z, 1
+      store i64 %z1, ptr %p
+      ret i64 %n
+    }
+    define i64 @zeroed_slot() {
+      %p = getelementptr [4 x i64], ptr @le_zeroed, i64 0, i64 2
+      %z = load i64, ptr %p
+      ret i64 %z
+    }
+    define i32 @bump_ie(i32 %by) {
+      %v = load i32, ptr @ie_value
+      %n = add i32 %v, %by
+      store i32 %n, ptr @ie_value
+      ret i32 %n
+    }
+    define ptr @counter_addr() { ret ptr @le_counter }
+"#;
+
+#[derive(Clone, Copy)]
+struct Functions {
+    bump: u64,
+    zeroed_slot: u64,
+    bump_ie: u64,
+    counter_addr: u64,
+}
+
+/// What a thread sees: initial values, then its own values after `t`
+/// rounds of updates, and its copy's address.
+fn exercise(f: Functions, t: i64) -> (i64, i64, i32, i64, i64, i32, u64) {
+    // SAFETY: finalized functions of the signatures used.
+    unsafe {
+        let initial = (
+            call1::<i64, i64>(f.bump, 0),
+            call0::<i64>(f.zeroed_slot) - 1,
+            call1::<i32, i32>(f.bump_ie, 0),
+        );
+        for _ in 0..10 {
+            call1::<i64, i64>(f.bump, t);
+            call1::<i32, i32>(f.bump_ie, 2 * t as i32);
+            std::thread::yield_now();
+        }
+        (
+            initial.0,
+            initial.1,
+            initial.2,
+            call1::<i64, i64>(f.bump, 0),
+            call0::<i64>(f.zeroed_slot),
+            call1::<i32, i32>(f.bump_ie, 0),
+            call0::<u64>(f.counter_addr),
+        )
+    }
+}
+
+#[test]
+fn static_tls_threads_created_before_and_after_linking_each_have_their_initial_values() {
+    with_watchdog("static TLS threads", || {
+        for lmm in BOTH {
+            // Two threads exist before the module is linked; rivet knows them.
+            let (send_a, recv_a) = mpsc::channel::<Functions>();
+            let (send_b, recv_b) = mpsc::channel::<Functions>();
+            let registered = Arc::new(Barrier::new(3));
+            // Every thread lives until all have their copy, so addresses compare.
+            let all = Arc::new(Barrier::new(5));
+            let early: Vec<_> = [(recv_a, 1i64), (recv_b, 2)]
+                .into_iter()
+                .map(|(recv, t)| {
+                    let (registered, all) = (registered.clone(), all.clone());
+                    std::thread::spawn(move || {
+                        rivet::register_tls_thread();
+                        registered.wait();
+                        let f = recv.recv().expect("functions");
+                        let result = exercise(f, t);
+                        all.wait();
+                        result
+                    })
+                })
+                .collect();
+            registered.wait();
+            let engine = Arc::new(engine(&[STATIC_TLS], lmm));
+            let f = Functions {
+                bump: engine.get_function_address("bump").unwrap(),
+                zeroed_slot: engine.get_function_address("zeroed_slot").unwrap(),
+                bump_ie: engine.get_function_address("bump_ie").unwrap(),
+                counter_addr: engine.get_function_address("counter_addr").unwrap(),
+            };
+            send_a.send(f).unwrap();
+            send_b.send(f).unwrap();
+            let late: Vec<_> = [3i64, 4]
+                .into_iter()
+                .map(|t| {
+                    let all = all.clone();
+                    std::thread::spawn(move || {
+                        let result = exercise(f, t);
+                        all.wait();
+                        result
+                    })
+                })
+                .collect();
+            all.wait();
+            let results: Vec<_> = early
+                .into_iter()
+                .chain(late)
+                .map(|w| w.join().unwrap())
+                .collect();
+            for (t, r) in (1..=4i64).zip(&results) {
+                assert_eq!((r.0, r.1, r.2), (100, 0, 7), "thread {t}: initial values");
+                assert_eq!(r.3, 100 + 10 * t, "thread {t}: local exec");
+                assert_eq!(r.4, 12, "thread {t}: tbss");
+                assert_eq!(r.5, 7 + 20 * t as i32, "thread {t}: initial exec");
+            }
+            let mut addrs: Vec<u64> = results.iter().map(|r| r.6).collect();
+            addrs.sort();
+            addrs.dedup();
+            assert_eq!(addrs.len(), 4, "each thread has its own copy");
+            // SAFETY: finalized functions; this (linking) thread's copy is untouched.
+            unsafe {
+                assert_eq!(call1::<i64, i64>(f.bump, 0), 100);
+                assert_eq!(call1::<i32, i32>(f.bump_ie, 0), 7);
+            }
+        }
+    });
+}
+
+#[test]
+fn code_compiled_static_links_and_runs_with_its_thread_locals() {
+    let engine = engine_with(&[STATIC_TLS], true, RelocModel::Static, CodeModel::Small);
+    let bump = engine.get_function_address("bump").unwrap();
+    let worker = std::thread::spawn(move || {
+        // SAFETY: finalized `i64 (i64)`.
+        unsafe { (call1::<i64, i64>(bump, 5), call1::<i64, i64>(bump, 5)) }
+    });
+    assert_eq!(worker.join().unwrap(), (105, 110));
+    // SAFETY: as above; this thread's copy is its own.
+    assert_eq!(unsafe { call1::<i64, i64>(bump, 1) }, 101);
+}
+
+#[test]
+fn an_exhausted_static_tls_budget_is_an_error_naming_the_module_and_sizes() {
+    let too_big = rivet::STATIC_TLS_BUDGET + 64;
+    let ir = format!(
+        "@big = dso_local thread_local(localexec) global [{too_big} x i8] zeroinitializer, align 8\n\
+         define i8 @first() {{ %v = load i8, ptr @big\n ret i8 %v }}\n"
+    );
+    let mut engine = ExecutionEngine::with_lmm(Some(true)).unwrap();
+    engine.set_target_machine(machine(RelocModel::Pic, CodeModel::Small));
+    let result = engine
+        .add_object_bytes(object(&ir, "big_tls"), "big_tls.o")
+        .and_then(|_| engine.finalize_object());
+    let err = result.expect_err("more than the budget");
+    let message = err.to_string();
+    match &err {
+        rivet::Error::StaticTlsExhausted {
+            module,
+            needed,
+            budget,
+            ..
+        } => {
+            assert!(module.contains("big_tls"), "{message}");
+            assert_eq!(*needed, too_big as u64, "{message}");
+            assert_eq!(*budget, rivet::STATIC_TLS_BUDGET as u64, "{message}");
+        }
+        other => panic!("not a static TLS error: {other}"),
+    }
+    // The engine stays usable, static TLS included.
+    engine
+        .add_object_bytes(object(STATIC_TLS, "after"), "after.o")
+        .unwrap();
+    let bump = engine.get_function_address("bump").unwrap();
+    // SAFETY: finalized `i64 (i64)`.
+    assert_eq!(unsafe { call1::<i64, i64>(bump, 1) }, 101);
+}
