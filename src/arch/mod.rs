@@ -20,6 +20,9 @@ pub enum TlsPair {
     Symbol,
     /// (module, 0): local dynamic, one per module.
     Module,
+    /// (resolver, argument): a TLS descriptor of the target, whose
+    /// resolver returns the target's offset from the thread pointer.
+    Descriptor,
 }
 
 /// A fixup kind, by instruction set.

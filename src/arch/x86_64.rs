@@ -83,11 +83,18 @@ pub enum Reloc {
     /// thread-pointer offset + A - P, signed 32 bits (`got_slot`). ELF
     /// `R_X86_64_GOTTPOFF`.
     GotTpOff,
+    /// TLS descriptor: the address of the target's descriptor (two GOT
+    /// slots: resolver, argument) + A - P, signed 32 bits (`got_slot`). ELF
+    /// `R_X86_64_GOTPC32_TLSDESC`.
+    GotPc32TlsDesc,
+    /// Marks the call through a TLS descriptor; writes nothing. ELF
+    /// `R_X86_64_TLSDESC_CALL`.
+    TlsDescCall,
 }
 
 impl Reloc {
     /// Every kind, in declaration order.
-    pub const ALL: [Reloc; 30] = [
+    pub const ALL: [Reloc; 32] = [
         Reloc::Abs64,
         Reloc::Abs32,
         Reloc::Abs32S,
@@ -118,6 +125,8 @@ impl Reloc {
         Reloc::TpOff32,
         Reloc::TpOff64,
         Reloc::GotTpOff,
+        Reloc::GotPc32TlsDesc,
+        Reloc::TlsDescCall,
     ];
 
     /// Whether the fixup reads a GOT slot holding S (the linker must make one).
@@ -132,7 +141,10 @@ impl Reloc {
     /// TLS models): the linker must give the module a piece of static TLS.
     /// For `GotTpOff` the GOT slot holds that offset.
     pub fn is_tp_relative(self) -> bool {
-        matches!(self, Reloc::TpOff32 | Reloc::TpOff64 | Reloc::GotTpOff)
+        matches!(
+            self,
+            Reloc::TpOff32 | Reloc::TpOff64 | Reloc::GotTpOff | Reloc::GotPc32TlsDesc
+        )
     }
 
     /// Whether the fixup refers to the GOT base (the linker must give the
@@ -159,6 +171,7 @@ impl Reloc {
         match self {
             Reloc::TlsGd => Some(crate::arch::TlsPair::Symbol),
             Reloc::TlsLd => Some(crate::arch::TlsPair::Module),
+            Reloc::GotPc32TlsDesc => Some(crate::arch::TlsPair::Descriptor),
             _ => None,
         }
     }
@@ -216,6 +229,8 @@ impl Reloc {
             Reloc::TpOff32 => "TPOFF32",
             Reloc::TpOff64 => "TPOFF64",
             Reloc::GotTpOff => "GOTTPOFF",
+            Reloc::GotPc32TlsDesc => "GOTPC32_TLSDESC",
+            Reloc::TlsDescCall => "TLSDESC_CALL",
         }
     }
 
@@ -239,7 +254,9 @@ impl Reloc {
             | Reloc::TlsLd
             | Reloc::DtpOff32
             | Reloc::TpOff32
-            | Reloc::GotTpOff => 4,
+            | Reloc::GotTpOff
+            | Reloc::GotPc32TlsDesc => 4,
+            Reloc::TlsDescCall => 0,
             Reloc::DtpOff64
             | Reloc::TpOff64
             | Reloc::Abs64
@@ -273,7 +290,10 @@ impl Reloc {
             | Reloc::TlsLd
             | Reloc::DtpOff32
             | Reloc::TpOff32
-            | Reloc::GotTpOff => Some((I32_MIN, I32_MAX)),
+            | Reloc::GotTpOff
+            | Reloc::GotPc32TlsDesc => Some((I32_MIN, I32_MAX)),
+            // Writes nothing: any value.
+            Reloc::TlsDescCall => None,
             // R_X86_64_16 / _8: the psABI leaves the extension to the reader,
             // so accept anything that fits either way (as lld does).
             Reloc::Abs16 => Some((-0x8000, 0xFFFF)),
@@ -354,6 +374,10 @@ pub fn apply(kind: Reloc, place: &mut [u8], v: &FixupValues) -> Result<(), Fixup
             available: place.len(),
         });
     }
+    if kind == Reloc::TlsDescCall {
+        // The call through the descriptor stays as it is.
+        return Ok(());
+    }
     if kind.reads_got_slot() && v.got_slot == 0 {
         return Err(FixupError::Invalid(
             "the fixup reads a GOT slot but no GOT slot was given",
@@ -390,7 +414,12 @@ fn compute(kind: Reloc, v: &FixupValues) -> i128 {
     match kind {
         Reloc::Abs64 | Reloc::Abs32 | Reloc::Abs32S | Reloc::Abs16 | Reloc::Abs8 => s + a,
         Reloc::Pc32 | Reloc::Pc64 | Reloc::Pc16 | Reloc::Pc8 | Reloc::Branch32 => s + a - p,
-        Reloc::GotPcRel32 | Reloc::TlsGd | Reloc::TlsLd | Reloc::GotTpOff => slot + a - p,
+        Reloc::GotPcRel32
+        | Reloc::TlsGd
+        | Reloc::TlsLd
+        | Reloc::GotTpOff
+        | Reloc::GotPc32TlsDesc => slot + a - p,
+        Reloc::TlsDescCall => 0,
         // Relaxed (no slot): the instruction now addresses S itself.
         Reloc::GotPcRelX if v.got_slot == 0 => s + a - p,
         Reloc::GotPcRelX => slot + a - p,

@@ -43,7 +43,12 @@ fn without_addend(kind: Reloc, v: &FixupValues) -> i128 {
     match kind {
         Reloc::Abs64 | Reloc::Abs32 | Reloc::Abs32S | Reloc::Abs16 | Reloc::Abs8 => s,
         Reloc::Pc32 | Reloc::Pc64 | Reloc::Pc16 | Reloc::Pc8 | Reloc::Branch32 => s - p,
-        Reloc::GotPcRel32 | Reloc::TlsGd | Reloc::TlsLd | Reloc::GotTpOff => slot - p,
+        Reloc::GotPcRel32
+        | Reloc::TlsGd
+        | Reloc::TlsLd
+        | Reloc::GotTpOff
+        | Reloc::GotPc32TlsDesc => slot - p,
+        Reloc::TlsDescCall => 0,
         // S is a thread-pointer offset, a signed 64-bit number.
         Reloc::TpOff32 | Reloc::TpOff64 => i128::from(v.s as i64),
         // Relaxed when no slot is given: the instruction addresses S.
@@ -142,6 +147,8 @@ fn declared_position(kind: Reloc) -> usize {
         Reloc::TpOff32 => 27,
         Reloc::TpOff64 => 28,
         Reloc::GotTpOff => 29,
+        Reloc::GotPc32TlsDesc => 30,
+        Reloc::TlsDescCall => 31,
     }
 }
 
@@ -185,6 +192,8 @@ fn names_are_short_stable_and_unique() {
         (Reloc::TpOff32, "TPOFF32"),
         (Reloc::TpOff64, "TPOFF64"),
         (Reloc::GotTpOff, "GOTTPOFF"),
+        (Reloc::GotPc32TlsDesc, "GOTPC32_TLSDESC"),
+        (Reloc::TlsDescCall, "TLSDESC_CALL"),
     ];
     assert_eq!(expected.len(), Reloc::ALL.len());
     for (kind, name) in expected {
@@ -212,6 +221,7 @@ fn field_sizes() {
             | Reloc::Size64
             | Reloc::DtpOff64
             | Reloc::TpOff64 => 8,
+            Reloc::TlsDescCall => 0,
             _ => 4,
         };
         assert_eq!(kind.field_size(), expected, "{kind}");
@@ -273,7 +283,7 @@ fn branch_reaches_exact_boundaries() {
 
 /// The range of every range-checked kind, written out from the psABI and
 /// the COFF spec rather than read from the code.
-const RANGES: [(Reloc, i128, i128); 21] = [
+const RANGES: [(Reloc, i128, i128); 22] = [
     (Reloc::Abs32, 0, U32_MAX),
     (Reloc::Abs32S, I32_MIN, I32_MAX),
     (Reloc::Abs16, -0x8000, 0xFFFF),
@@ -295,6 +305,7 @@ const RANGES: [(Reloc, i128, i128); 21] = [
     (Reloc::DtpOff32, I32_MIN, I32_MAX),
     (Reloc::TpOff32, I32_MIN, I32_MAX),
     (Reloc::GotTpOff, I32_MIN, I32_MAX),
+    (Reloc::GotPc32TlsDesc, I32_MIN, I32_MAX),
 ];
 
 const WRAPPING: [Reloc; 9] = [
@@ -311,7 +322,9 @@ const WRAPPING: [Reloc; 9] = [
 
 #[test]
 fn ranges_cover_every_kind() {
-    assert_eq!(RANGES.len() + WRAPPING.len(), Reloc::ALL.len());
+    // Plus TLSDESC_CALL, which writes nothing.
+    assert_eq!(RANGES.len() + WRAPPING.len() + 1, Reloc::ALL.len());
+    assert_eq!(Reloc::TlsDescCall.field_range(), None);
     for (kind, min, max) in RANGES {
         assert_eq!(kind.field_range(), Some((min, max)), "{kind}");
     }
@@ -677,9 +690,13 @@ fn reads(kind: Reloc) -> &'static [&'static str] {
     match kind {
         Reloc::Abs64 | Reloc::Abs32 | Reloc::Abs32S | Reloc::Abs16 | Reloc::Abs8 => &["s", "a"],
         Reloc::Pc32 | Reloc::Pc64 | Reloc::Pc16 | Reloc::Pc8 | Reloc::Branch32 => &["p", "s", "a"],
-        Reloc::GotPcRel32 | Reloc::GotPcRelX | Reloc::TlsGd | Reloc::TlsLd | Reloc::GotTpOff => {
-            &["p", "got_slot", "a"]
-        }
+        Reloc::GotPcRel32
+        | Reloc::GotPcRelX
+        | Reloc::TlsGd
+        | Reloc::TlsLd
+        | Reloc::GotTpOff
+        | Reloc::GotPc32TlsDesc => &["p", "got_slot", "a"],
+        Reloc::TlsDescCall => &[],
         Reloc::DtpOff32 | Reloc::DtpOff64 | Reloc::TpOff32 | Reloc::TpOff64 => &["s", "a"],
         Reloc::GotPc32 | Reloc::GotPc64 => &["p", "got_base", "a"],
         Reloc::Got64 | Reloc::Got32 => &["got_slot", "got_base", "a"],
@@ -981,7 +998,8 @@ fn sweep_of_edge_values_against_a_reference_model() {
             section_index: rng.value() as u16,
             size: rng.value(),
         };
-        for kind in Reloc::ALL {
+        // TLSDESC_CALL writes nothing: `tls_descriptor_kinds` covers it.
+        for kind in Reloc::ALL.into_iter().filter(|&k| k != Reloc::TlsDescCall) {
             let size = kind.field_size();
             let (result, place) = run(kind, &v);
             if kind.reads_got_slot() && v.got_slot == 0 {
@@ -1426,4 +1444,26 @@ fn static_tls_kinds_take_negative_thread_pointer_offsets() {
     assert!(Reloc::GotTpOff.needs_got_slot() && Reloc::GotTpOff.is_tp_relative());
     assert!(Reloc::TpOff32.is_tp_relative() && !Reloc::TpOff32.needs_got_slot());
     assert!(!Reloc::DtpOff32.is_tp_relative() && !Reloc::TlsGd.is_tp_relative());
+}
+
+#[test]
+fn tls_descriptor_kinds() {
+    // GOTPC32_TLSDESC: the descriptor's address relative to the place.
+    let v = FixupValues {
+        p: 0x1000,
+        got_slot: 0x3000,
+        a: -4,
+        ..FixupValues::default()
+    };
+    assert_writes(Reloc::GotPc32TlsDesc, &v, &field_bytes(0x1ffc, 4));
+    assert_eq!(
+        Reloc::GotPc32TlsDesc.tls_pair(),
+        Some(crate::arch::TlsPair::Descriptor)
+    );
+    assert!(Reloc::GotPc32TlsDesc.is_tp_relative());
+    // TLSDESC_CALL marks the call and writes nothing, whatever the values.
+    let mut place = [FILL; 4];
+    assert_eq!(apply(Reloc::TlsDescCall, &mut place, &v), Ok(()));
+    assert_eq!(place, [FILL; 4]);
+    assert_eq!(apply(Reloc::TlsDescCall, &mut [], &v), Ok(()));
 }

@@ -139,16 +139,24 @@ pub(crate) fn apply(
             field.copy_from_slice(&value.to_le_bytes());
         }
         // TLS pairs: (module key, offset) as `__tls_get_addr` reads them.
+        // TLS descriptors: (resolver, the target's thread-pointer offset).
         for &(slot, what) in &layout.tls_pairs {
-            let offset = match what {
-                TlsPairTarget::Symbol(i) => addrs.of(Target::Symbol(i)),
-                TlsPairTarget::Module => 0,
+            let (first, second) = match what {
+                TlsPairTarget::Symbol(i) => (addrs.tls_key, addrs.of(Target::Symbol(i))),
+                TlsPairTarget::Module => (addrs.tls_key, 0),
+                TlsPairTarget::Descriptor(i) => match addrs.tp_offset {
+                    Some(tp) => (
+                        crate::runtime::tlsdesc_resolver(object.arch),
+                        addrs.of(Target::Symbol(i)).wrapping_add(tp as u64),
+                    ),
+                    None => (0, 0),
+                },
             };
             let field = got
                 .slice(slot as u64 * 8, 16)
                 .ok_or_else(|| internal("TLS GOT pair"))?;
-            field[..8].copy_from_slice(&addrs.tls_key.to_le_bytes());
-            field[8..].copy_from_slice(&offset.to_le_bytes());
+            field[..8].copy_from_slice(&first.to_le_bytes());
+            field[8..].copy_from_slice(&second.to_le_bytes());
         }
     }
 
@@ -245,6 +253,16 @@ pub(crate) fn apply(
                 let slot = match (pair, reloc.target) {
                     (arch::TlsPair::Symbol, Target::Symbol(i)) => {
                         layout.tls_pair_of_symbol[i as usize]
+                    }
+                    (arch::TlsPair::Descriptor, Target::Symbol(i)) => {
+                        layout.tls_desc_of_symbol[i as usize]
+                    }
+                    (arch::TlsPair::Descriptor, Target::Section(_)) => {
+                        return Err(Error::BadRelocation {
+                            site: site(object, section, reloc),
+                            reason: "a TLS descriptor of a section rather than a symbol"
+                                .to_string(),
+                        })
                     }
                     _ => layout.tls_module_pair,
                 };

@@ -435,6 +435,8 @@ fn x86_64_kind(r_type: elf::RelocationType) -> Mapped {
         elf::R_X86_64_TPOFF32 => X::TpOff32,
         elf::R_X86_64_TPOFF64 => X::TpOff64,
         elf::R_X86_64_GOTTPOFF => X::GotTpOff,
+        elf::R_X86_64_GOTPC32_TLSDESC => X::GotPc32TlsDesc,
+        elf::R_X86_64_TLSDESC_CALL => X::TlsDescCall,
         _ => return Mapped::Unsupported,
     };
     Mapped::Kind(RelocKind::X86_64(kind))

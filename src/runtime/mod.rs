@@ -15,6 +15,19 @@ pub(crate) fn next_module_key() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
+/// The TLS descriptor resolver for code of `arch`: it returns the
+/// descriptor's second word, the target's offset from the thread pointer
+/// (rivet gives every module with descriptors a piece of static TLS).
+/// 0 when this host cannot run code of `arch` (the emulator's tests read
+/// the descriptor's second word themselves).
+pub(crate) fn tlsdesc_resolver(arch: crate::load::Arch) -> u64 {
+    if Some(arch) == crate::load::Arch::host() {
+        static_tls::tlsdesc_static()
+    } else {
+        0
+    }
+}
+
 /// Names rivet defines for JIT code itself (exit handlers, `__tls_get_addr`), consulted after the user's
 /// symbols and before libraries and the process.
 pub(crate) fn lookup(name: &str) -> Option<u64> {

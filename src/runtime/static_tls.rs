@@ -365,6 +365,58 @@ fn page_protections(first: usize, last: usize) -> Vec<(usize, usize, i32)> {
     out
 }
 
+// The TLS descriptor resolver for static TLS. A descriptor is two words:
+// the resolver's address and its argument, which for rivet is the
+// target's offset from the thread pointer. The resolver is called with
+// the descriptor's address (x86-64: in %rax; AArch64: in x0), returns the
+// offset in that register and must keep every other register, which is
+// why it is assembly: it loads the second word and returns.
+#[cfg(target_arch = "x86_64")]
+std::arch::global_asm!(
+    ".pushsection .text.rivet_tlsdesc_static,\"ax\",@progbits",
+    ".p2align 4",
+    ".globl rivet_tlsdesc_static",
+    ".hidden rivet_tlsdesc_static",
+    ".type rivet_tlsdesc_static,@function",
+    "rivet_tlsdesc_static:",
+    "mov rax, qword ptr [rax + 8]",
+    "ret",
+    ".size rivet_tlsdesc_static, . - rivet_tlsdesc_static",
+    ".popsection",
+);
+#[cfg(target_arch = "aarch64")]
+std::arch::global_asm!(
+    ".pushsection .text.rivet_tlsdesc_static,\"ax\",@progbits",
+    ".p2align 2",
+    ".globl rivet_tlsdesc_static",
+    ".hidden rivet_tlsdesc_static",
+    ".type rivet_tlsdesc_static,%function",
+    "rivet_tlsdesc_static:",
+    "ldr x0, [x0, #8]",
+    "ret",
+    ".size rivet_tlsdesc_static, . - rivet_tlsdesc_static",
+    ".popsection",
+);
+
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+extern "C" {
+    /// Not callable from Rust (its convention is the descriptor's own);
+    /// only its address is used.
+    fn rivet_tlsdesc_static();
+}
+
+/// The address of the static-TLS descriptor resolver (0 where there is none).
+pub(crate) fn tlsdesc_static() -> u64 {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    {
+        rivet_tlsdesc_static as *const () as u64
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

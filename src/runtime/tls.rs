@@ -35,7 +35,8 @@ static TEMPLATES: RwLock<BTreeMap<u64, TlsTemplate>> = RwLock::new(BTreeMap::new
 struct Block {
     key: u64,
     ptr: *mut u8,
-    layout: Layout,
+    /// `None`: the thread's piece of static TLS, not heap memory.
+    layout: Option<Layout>,
 }
 
 // SAFETY: a block is heap memory owned by this value alone; the global
@@ -45,9 +46,11 @@ unsafe impl Send for Block {}
 
 impl Drop for Block {
     fn drop(&mut self) {
-        // SAFETY: `ptr` came from `alloc_zeroed(layout)` in `create_block`
-        // and is freed exactly once, here.
-        unsafe { std::alloc::dealloc(self.ptr, self.layout) };
+        if let Some(layout) = self.layout {
+            // SAFETY: `ptr` came from `alloc_zeroed(layout)` in
+            // `create_block` and is freed exactly once, here.
+            unsafe { std::alloc::dealloc(self.ptr, layout) };
+        }
     }
 }
 
@@ -182,6 +185,17 @@ fn create_block(key: u64) -> Option<Block> {
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .get(&key)?;
+    // A module with a piece of static TLS has one copy per thread, there:
+    // `__tls_get_addr` returns it too, so that every TLS model in the
+    // module reaches the same variable.
+    if let Some((offset, _)) = super::static_tls::piece_of(key) {
+        let base = super::static_tls::current_base()?;
+        return Some(Block {
+            key,
+            ptr: (base + offset) as *mut u8,
+            layout: None,
+        });
+    }
     let layout = Layout::from_size_align(
         template.size.max(1) as usize,
         template.align.max(1) as usize,
@@ -202,7 +216,11 @@ fn create_block(key: u64) -> Option<Block> {
             template.image_size.min(template.size) as usize,
         )
     };
-    Some(Block { key, ptr, layout })
+    Some(Block {
+        key,
+        ptr,
+        layout: Some(layout),
+    })
 }
 
 /// rivet's `__tls_get_addr`: the address of `offset` in the calling

@@ -190,6 +190,80 @@ fn static_tls_threads_created_before_and_after_linking_each_have_their_initial_v
 }
 
 #[test]
+fn rivet_run_gives_the_native_output_for_a_tls_descriptor_program() {
+    let path = format!(
+        "{}/fixtures/ir/tls_descriptor.ll",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_rivet"))
+        .args(["run", &path])
+        .output()
+        .expect("rivet run");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "thread 1: 52\nthread 2: 62\nthread 3: 72\nthread 4: 82\nmain: 42 43\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{:?}", out.status);
+}
+
+/// A TLS descriptor call (`-mtls-dialect=gnu2` form) in module assembly.
+const DESCRIPTOR: &str = r#"
+    module asm ".text"
+    module asm ".globl desc_bump"
+    module asm ".type desc_bump,@function"
+    module asm "desc_bump:"
+    module asm "  leaq desc_var@tlsdesc(%rip), %rax"
+    module asm "  callq *desc_var@tlscall(%rax)"
+    module asm "  movq %fs:(%rax), %rcx"
+    module asm "  addq %rdi, %rcx"
+    module asm "  movq %rcx, %fs:(%rax)"
+    module asm "  movq %rcx, %rax"
+    module asm "  retq"
+    @desc_var = thread_local global i64 42, align 8
+    declare i64 @desc_bump(i64)
+    define ptr @desc_addr() { ret ptr @desc_var }
+"#;
+
+#[test]
+fn tls_descriptors_resolve_for_threads_created_before_and_after_linking() {
+    with_watchdog("TLS descriptor threads", || {
+        let (send, recv) = mpsc::channel::<u64>();
+        let registered = Arc::new(Barrier::new(2));
+        let early = {
+            let registered = registered.clone();
+            std::thread::spawn(move || {
+                rivet::register_tls_thread();
+                registered.wait();
+                let bump = recv.recv().expect("address");
+                // SAFETY: finalized `i64 (i64)`.
+                (0..10).fold(0, |_, _| unsafe { call1::<i64, i64>(bump, 1) })
+            })
+        };
+        registered.wait();
+        let engine = engine(&[DESCRIPTOR], true);
+        let bump = engine.get_function_address("desc_bump").unwrap();
+        send.send(bump).unwrap();
+        let late = std::thread::spawn(move || {
+            // SAFETY: finalized `i64 (i64)`.
+            (0..10).fold(0, |_, _| unsafe { call1::<i64, i64>(bump, 2) })
+        });
+        assert_eq!(early.join().unwrap(), 52, "thread created before linking");
+        assert_eq!(late.join().unwrap(), 62, "thread created after linking");
+        // SAFETY: as above; the linking thread's copy is its own.
+        assert_eq!(unsafe { call1::<i64, i64>(bump, 5) }, 47);
+        // The module's own code reaches the variable through
+        // `__tls_get_addr` (general dynamic): the same copy the descriptor
+        // reaches, both in static TLS.
+        let addr = engine.get_function_address("desc_addr").unwrap();
+        // SAFETY: finalized `ptr ()`; the pointer is this thread's copy.
+        let value = unsafe { *call0::<*const i64>(addr) };
+        assert_eq!(value, 47);
+    });
+}
+
+#[test]
 fn code_compiled_static_links_and_runs_with_its_thread_locals() {
     let engine = engine_with(&[STATIC_TLS], true, RelocModel::Static, CodeModel::Small);
     let bump = engine.get_function_address("bump").unwrap();
