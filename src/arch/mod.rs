@@ -79,7 +79,7 @@ impl PropsCache {
 
 impl RelocKind {
     /// Number of distinct [`RelocKind::index`] values.
-    pub const INDEX_COUNT: usize = 160;
+    pub const INDEX_COUNT: usize = 176;
 
     /// A small dense number for the kind, for per-kind tables.
     #[inline]
@@ -87,7 +87,7 @@ impl RelocKind {
         match self {
             RelocKind::X86_64(r) => r as usize,
             RelocKind::Aarch64(r) => 64 + r as usize,
-            RelocKind::Riscv64(r) => 112 + r as usize,
+            RelocKind::Riscv64(r) => 128 + r as usize,
         }
     }
 
@@ -149,7 +149,8 @@ impl RelocKind {
     pub fn is_tp_relative(self) -> bool {
         match self {
             RelocKind::X86_64(r) => r.is_tp_relative(),
-            RelocKind::Aarch64(_) | RelocKind::Riscv64(_) => false,
+            RelocKind::Aarch64(r) => r.is_tp_relative(),
+            RelocKind::Riscv64(_) => false,
         }
     }
 
@@ -158,7 +159,7 @@ impl RelocKind {
     pub fn tls_pair(self) -> Option<TlsPair> {
         match self {
             RelocKind::X86_64(r) => r.tls_pair(),
-            RelocKind::Aarch64(_) => None,
+            RelocKind::Aarch64(r) => r.tls_pair(),
             RelocKind::Riscv64(r) => r.tls_pair(),
         }
     }

@@ -652,14 +652,21 @@ fn link_allocated(
                     .flat_map(|s| &s.relocations)
                     .any(|r| r.kind.is_tp_relative()) =>
             {
-                let tp = crate::runtime::static_tls::reserve(
-                    t.key,
-                    block.size,
-                    block.align,
-                    &object.name,
-                )?;
-                static_pieces.keys.push(t.key);
-                Some(tp)
+                if Some(object.arch) == crate::load::Arch::host() {
+                    let tp = crate::runtime::static_tls::reserve(
+                        t.key,
+                        block.size,
+                        block.align,
+                        &object.name,
+                    )?;
+                    static_pieces.keys.push(t.key);
+                    Some(tp)
+                } else {
+                    // Code for another machine (linked for the emulator or
+                    // for inspection): the block where a static executable
+                    // of that machine has its first one.
+                    Some(foreign_tp_offset(object.arch, block.size, block.align))
+                }
             }
             _ => None,
         };
@@ -722,6 +729,17 @@ fn link_allocated(
     // The modules own their pieces now (the engine's teardown gives them back).
     static_pieces.keys.clear();
     Ok(out)
+}
+
+/// The thread-pointer offset of the only TLS block of a static executable
+/// for `arch`: after the 16-byte thread control block on AArch64 and
+/// RISC-V (TLS variant I), below the thread pointer on x86-64 (variant II).
+fn foreign_tp_offset(arch: crate::load::Arch, size: u64, align: u64) -> i64 {
+    let align = align.max(1);
+    match arch {
+        crate::load::Arch::X86_64 => -(size.next_multiple_of(align) as i64),
+        _ => 16u64.next_multiple_of(align) as i64,
+    }
 }
 
 /// Static-TLS pieces reserved during one link, given back unless it succeeds.

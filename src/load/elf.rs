@@ -464,8 +464,9 @@ fn unsupported_name(arch: Arch, r_type: elf::RelocationType) -> String {
     }
 }
 
-/// Maps an ELF AArch64 relocation type to a fixup kind (TLS types are not
-/// implemented).
+/// Maps an ELF AArch64 relocation type to a fixup kind (of the TLS types,
+/// the local- and initial-exec ones and descriptors; not the general- and
+/// local-dynamic ones, which LLVM does not emit for Linux).
 #[inline]
 fn aarch64_kind(r_type: elf::RelocationType) -> Mapped {
     let kind = match r_type {
@@ -507,6 +508,20 @@ fn aarch64_kind(r_type: elf::RelocationType) -> Mapped {
         elf::R_AARCH64_ADR_GOT_PAGE => A64::AdrGotPage,
         elf::R_AARCH64_LD64_GOT_LO12_NC => A64::Ld64GotLo12Nc,
         elf::R_AARCH64_GOTPCREL32 => A64::GotPrel32,
+        elf::R_AARCH64_TLSLE_ADD_TPREL_HI12 => A64::TlsLeAddTprelHi12,
+        elf::R_AARCH64_TLSLE_ADD_TPREL_LO12 => A64::TlsLeAddTprelLo12,
+        elf::R_AARCH64_TLSLE_ADD_TPREL_LO12_NC => A64::TlsLeAddTprelLo12Nc,
+        elf::R_AARCH64_TLSLE_MOVW_TPREL_G2 => A64::TlsLeMovwTprelG2,
+        elf::R_AARCH64_TLSLE_MOVW_TPREL_G1 => A64::TlsLeMovwTprelG1,
+        elf::R_AARCH64_TLSLE_MOVW_TPREL_G1_NC => A64::TlsLeMovwTprelG1Nc,
+        elf::R_AARCH64_TLSLE_MOVW_TPREL_G0 => A64::TlsLeMovwTprelG0,
+        elf::R_AARCH64_TLSLE_MOVW_TPREL_G0_NC => A64::TlsLeMovwTprelG0Nc,
+        elf::R_AARCH64_TLSIE_ADR_GOTTPREL_PAGE21 => A64::TlsIeAdrGottprelPage21,
+        elf::R_AARCH64_TLSIE_LD64_GOTTPREL_LO12_NC => A64::TlsIeLd64GottprelLo12Nc,
+        elf::R_AARCH64_TLSDESC_ADR_PAGE21 => A64::TlsDescAdrPage21,
+        elf::R_AARCH64_TLSDESC_LD64_LO12 => A64::TlsDescLd64Lo12,
+        elf::R_AARCH64_TLSDESC_ADD_LO12 => A64::TlsDescAddLo12,
+        elf::R_AARCH64_TLSDESC_CALL => A64::TlsDescCall,
         _ => return Mapped::Unsupported,
     };
     Mapped::Kind(RelocKind::Aarch64(kind))
