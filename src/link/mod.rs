@@ -685,6 +685,30 @@ fn link_allocated(
                 tls_key: tls.map_or(0, |t| t.key),
             },
         )?;
+        // New threads start from the process's TLS image: the module's
+        // initial values go into its piece of it now, while an error can
+        // still fail the link.
+        if let (Some(_), Some(block), Some(t)) = (tp_offset, &layouts[oi].tls, &tls) {
+            if let Some((offset, size)) = crate::runtime::static_tls::piece_of(t.key) {
+                let seg = allocations[oi].segment(SegmentClass::ReadOnly);
+                let len = block.image_size.min(block.size) as usize;
+                let image = if len == 0 || seg.write_ptr.is_null() {
+                    &[][..]
+                } else {
+                    // SAFETY: the layout placed `image_size` bytes of image
+                    // at `image_offset` in the ReadOnly segment, which `apply`
+                    // just wrote through this writable view and which the
+                    // linker still owns.
+                    unsafe {
+                        std::slice::from_raw_parts(
+                            seg.write_ptr.add(block.image_offset as usize),
+                            len,
+                        )
+                    }
+                };
+                crate::runtime::static_tls::write_init_image(offset, image, size)?;
+            }
+        }
         // Sized once: a 5,000-function object exports 15,000 names, and
         // growing by doubling would allocate and copy twice that.
         let exportable = |(si, sym): &(usize, &Symbol<'_>)| {

@@ -120,7 +120,8 @@ fn live_threads() -> Vec<Arc<ThreadBlocks>> {
 
 /// Makes module `template.key`'s block available to every thread: its
 /// dynamic block on demand, and its static-TLS piece, if it has one, filled
-/// in every thread rivet knows and in the image new threads start from.
+/// in every thread rivet knows (the link wrote the image new threads start
+/// from).
 pub(crate) fn register(template: TlsTemplate) {
     if let Some((offset, size)) = super::static_tls::piece_of(template.key) {
         register_thread();
@@ -132,8 +133,7 @@ pub(crate) fn register(template: TlsTemplate) {
                 template.image_size.min(template.size) as usize,
             )
         };
-        // A failure leaves new threads' copies unset; nothing to undo.
-        let _ = super::static_tls::write_init_image(offset, image, size);
+        // The image new threads start from was written at link time.
         for thread in live_threads() {
             let state = thread.lock();
             if state.static_base != 0 {
