@@ -149,7 +149,18 @@ pub(crate) fn apply(
                         crate::runtime::tlsdesc_resolver(object.arch),
                         addrs.of(Target::Symbol(i)).wrapping_add(tp as u64),
                     ),
-                    None => (0, 0),
+                    // No static TLS: the dynamic resolver, with the module
+                    // key and the offset in its block packed in one word.
+                    None => {
+                        let offset = addrs.of(Target::Symbol(i));
+                        if addrs.tls_key >> 32 != 0 || offset >> 32 != 0 {
+                            return Err(internal("TLS descriptor key or offset too large"));
+                        }
+                        (
+                            crate::runtime::dynamic_tlsdesc_resolver(object.arch),
+                            addrs.tls_key << 32 | offset,
+                        )
+                    }
                 },
             };
             let field = got
@@ -235,7 +246,10 @@ pub(crate) fn apply(
             if let (true, Target::Symbol(i)) = (props.size, reloc.target) {
                 values.size = object.symbols.get(i as usize).map_or(0, |s| s.size);
             }
-            if props.tp_relative {
+            // Descriptors without static TLS need no offset here.
+            let dynamic_descriptor =
+                props.tls == Some(arch::TlsPair::Descriptor) && addrs.tp_offset.is_none();
+            if props.tp_relative && !dynamic_descriptor {
                 let defined_here = is_tls(reloc.target);
                 let Some(tp) = addrs.tp_offset.filter(|_| defined_here) else {
                     return Err(Error::BadRelocation {

@@ -653,14 +653,31 @@ fn link_allocated(
                     .any(|r| r.kind.is_tp_relative()) =>
             {
                 if Some(object.arch) == crate::load::Arch::host() {
-                    let tp = crate::runtime::static_tls::reserve(
+                    match crate::runtime::static_tls::reserve(
                         t.key,
                         block.size,
                         block.align,
                         &object.name,
-                    )?;
-                    static_pieces.keys.push(t.key);
-                    Some(tp)
+                    ) {
+                        Ok(tp) => {
+                            static_pieces.keys.push(t.key);
+                            Some(tp)
+                        }
+                        // Descriptors alone can do without static TLS: their
+                        // resolver then finds the dynamic block.
+                        Err(_)
+                            if crate::runtime::dynamic_tlsdesc_resolver(object.arch) != 0
+                                && object
+                                    .sections
+                                    .iter()
+                                    .flat_map(|s| &s.relocations)
+                                    .filter(|r| r.kind.is_tp_relative())
+                                    .all(|r| r.kind.tls_pair().is_some()) =>
+                        {
+                            None
+                        }
+                        Err(e) => return Err(e),
+                    }
                 } else {
                     // Code for another machine (linked for the emulator or
                     // for inspection): the block where a static executable

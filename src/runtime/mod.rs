@@ -28,6 +28,19 @@ pub(crate) fn tlsdesc_resolver(arch: crate::load::Arch) -> u64 {
     }
 }
 
+/// The TLS descriptor resolver for modules without static TLS, for code of
+/// `arch`: its descriptor's second word packs the module key (high 32
+/// bits) and the offset in the block (low 32 bits), and it finds the
+/// calling thread's dynamic block as `__tls_get_addr` does. 0 where there
+/// is none (AArch64, or an x86-64 processor without `xsave`).
+pub(crate) fn dynamic_tlsdesc_resolver(arch: crate::load::Arch) -> u64 {
+    if Some(arch) == crate::load::Arch::host() {
+        static_tls::tlsdesc_dynamic()
+    } else {
+        0
+    }
+}
+
 /// Names rivet defines for JIT code itself (exit handlers, `__tls_get_addr`), consulted after the user's
 /// symbols and before libraries and the process.
 pub(crate) fn lookup(name: &str) -> Option<u64> {

@@ -417,6 +417,123 @@ pub(crate) fn tlsdesc_static() -> u64 {
     }
 }
 
+// The TLS descriptor resolver for dynamic blocks (x86-64): the descriptor's
+// second word packs (module key << 32 | offset). It must keep every
+// register but %rax, and it calls Rust code (which may call malloc, whose
+// string functions use vector registers), so it saves the general-purpose
+// registers the call may clobber and the whole extended state with
+// `xsave` into a stack area of `RIVET_XSAVE_SIZE` bytes (the size CPUID
+// reports for the enabled state components), 64-byte aligned.
+#[cfg(target_arch = "x86_64")]
+std::arch::global_asm!(
+    ".pushsection .text.rivet_tlsdesc_dynamic,\"ax\",@progbits",
+    ".p2align 4",
+    ".globl rivet_tlsdesc_dynamic",
+    ".hidden rivet_tlsdesc_dynamic",
+    ".type rivet_tlsdesc_dynamic,@function",
+    "rivet_tlsdesc_dynamic:",
+    "push rbp",
+    "mov rbp, rsp",
+    "push rdi",
+    "push rsi",
+    "push rdx",
+    "push rcx",
+    "push r8",
+    "push r9",
+    "push r10",
+    "push r11",
+    "mov r11, qword ptr [rax + 8]",
+    // The xsave area and a 16-byte (key, offset) pair below it.
+    "sub rsp, qword ptr [rip + RIVET_XSAVE_SIZE]",
+    "sub rsp, 16",
+    "and rsp, -64",
+    // xrstor requires the header's reserved bytes to be zero.
+    "xor eax, eax",
+    "mov qword ptr [rsp + 512], rax",
+    "mov qword ptr [rsp + 520], rax",
+    "mov qword ptr [rsp + 528], rax",
+    "mov qword ptr [rsp + 536], rax",
+    "mov qword ptr [rsp + 544], rax",
+    "mov qword ptr [rsp + 552], rax",
+    "mov qword ptr [rsp + 560], rax",
+    "mov qword ptr [rsp + 568], rax",
+    "mov eax, -1",
+    "mov edx, -1",
+    "xsave [rsp]",
+    "mov rdi, qword ptr [rip + RIVET_XSAVE_SIZE]",
+    "add rdi, rsp",
+    "mov rsi, r11",
+    "shr rsi, 32",
+    "mov qword ptr [rdi], rsi",
+    "mov esi, r11d",
+    "mov qword ptr [rdi + 8], rsi",
+    "call {get_addr}",
+    "sub rax, qword ptr fs:[0]",
+    "mov r11, rax",
+    "mov eax, -1",
+    "mov edx, -1",
+    "xrstor [rsp]",
+    "mov rax, r11",
+    "lea rsp, [rbp - 64]",
+    "pop r11",
+    "pop r10",
+    "pop r9",
+    "pop r8",
+    "pop rcx",
+    "pop rdx",
+    "pop rsi",
+    "pop rdi",
+    "pop rbp",
+    "ret",
+    ".size rivet_tlsdesc_dynamic, . - rivet_tlsdesc_dynamic",
+    ".popsection",
+    get_addr = sym super::tls::rivet_tls_get_addr,
+);
+
+/// Bytes of the `xsave` area for the enabled state components (0 until
+/// measured, or without `xsave`); read by `rivet_tlsdesc_dynamic`.
+#[cfg(target_arch = "x86_64")]
+#[no_mangle]
+static mut RIVET_XSAVE_SIZE: u64 = 0;
+
+#[cfg(target_arch = "x86_64")]
+extern "C" {
+    /// Not callable from Rust; only its address is used.
+    fn rivet_tlsdesc_dynamic();
+}
+
+/// The address of the dynamic descriptor resolver, 0 where there is none.
+pub(crate) fn tlsdesc_dynamic() -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static MEASURED: OnceLock<u64> = OnceLock::new();
+        let size = *MEASURED.get_or_init(|| {
+            if !std::arch::is_x86_feature_detected!("xsave") {
+                return 0;
+            }
+            // CPUID leaf 0xD exists where xsave does; sub-leaf 0's EBX is
+            // the area size for the components XCR0 enables.
+            let ebx = std::arch::x86_64::__cpuid_count(0xd, 0).ebx;
+            let size = u64::from(ebx).next_multiple_of(64);
+            // SAFETY: written once, before the resolver's address is handed
+            // out (OnceLock orders it before every later read of MEASURED,
+            // and code reaches the resolver only through a descriptor
+            // written after this returns).
+            unsafe { RIVET_XSAVE_SIZE = size };
+            size
+        });
+        if size == 0 {
+            0
+        } else {
+            rivet_tlsdesc_dynamic as *const () as u64
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

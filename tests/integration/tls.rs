@@ -263,6 +263,78 @@ fn tls_descriptors_resolve_for_threads_created_before_and_after_linking() {
     });
 }
 
+/// A descriptor call to a thread-local too large for the static-TLS
+/// budget (600 words), which every register but %rax must survive.
+const BIG_DESCRIPTOR: &str = r#"
+    module asm ".text"
+    module asm ".globl desc_check"
+    module asm "desc_check:"
+    module asm "  pushq %rbx"
+    module asm "  movq $0x1111, %rcx"
+    module asm "  movq $0x2222, %rdx"
+    module asm "  movq $0x3333, %rsi"
+    module asm "  movq $0x4444, %r8"
+    module asm "  movq $0x5555, %r9"
+    module asm "  movq $0x6666, %r10"
+    module asm "  movq $0x7777, %r11"
+    module asm "  movq $0x8888, %rdi"
+    module asm "  movq $0x9999, %rbx"
+    module asm "  movq %rbx, %xmm0"
+    module asm "  movq %rbx, %xmm15"
+    module asm "  leaq big@tlsdesc(%rip), %rax"
+    module asm "  callq *big@tlscall(%rax)"
+    module asm "  movq %fs:(%rax), %rbx"
+    module asm "  addq $1, %rbx"
+    module asm "  movq %rbx, %fs:(%rax)"
+    module asm "  cmpq $0x1111, %rcx"
+    module asm "  jne 1f"
+    module asm "  cmpq $0x2222, %rdx"
+    module asm "  jne 1f"
+    module asm "  cmpq $0x3333, %rsi"
+    module asm "  jne 1f"
+    module asm "  cmpq $0x4444, %r8"
+    module asm "  jne 1f"
+    module asm "  cmpq $0x5555, %r9"
+    module asm "  jne 1f"
+    module asm "  cmpq $0x6666, %r10"
+    module asm "  jne 1f"
+    module asm "  cmpq $0x7777, %r11"
+    module asm "  jne 1f"
+    module asm "  cmpq $0x8888, %rdi"
+    module asm "  jne 1f"
+    module asm "  movq %xmm0, %rcx"
+    module asm "  cmpq $0x9999, %rcx"
+    module asm "  jne 1f"
+    module asm "  movq %xmm15, %rcx"
+    module asm "  cmpq $0x9999, %rcx"
+    module asm "  jne 1f"
+    module asm "  movq %rbx, %rax"
+    module asm "  popq %rbx"
+    module asm "  retq"
+    module asm "1:"
+    module asm "  movq $-1, %rax"
+    module asm "  popq %rbx"
+    module asm "  retq"
+    @big = thread_local global <{ i64, [599 x i64] }> <{ i64 40, [599 x i64] zeroinitializer }>, align 8
+    declare i64 @desc_check()
+"#;
+
+#[test]
+fn tls_descriptors_without_static_tls_use_the_dynamic_block_and_keep_registers() {
+    with_watchdog("dynamic TLS descriptors", || {
+        let engine = engine(&[BIG_DESCRIPTOR], true);
+        let check = engine.get_function_address("desc_check").unwrap();
+        let worker = std::thread::spawn(move || {
+            // SAFETY: finalized `i64 ()`.
+            (0..5).fold(0, |_, _| unsafe { call0::<i64>(check) })
+        });
+        // SAFETY: as above, on this thread's own copy.
+        let here = (0..3).fold(0, |_, _| unsafe { call0::<i64>(check) });
+        assert_eq!(worker.join().unwrap(), 45, "registers kept, own copy");
+        assert_eq!(here, 43, "registers kept, own copy");
+    });
+}
+
 #[test]
 fn code_compiled_static_links_and_runs_with_its_thread_locals() {
     let engine = engine_with(&[STATIC_TLS], true, RelocModel::Static, CodeModel::Small);
