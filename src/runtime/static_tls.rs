@@ -34,6 +34,17 @@
 //!   thread's thread pointer, and local-exec code has no call rivet could
 //!   use to initialize lazily. Such threads must call
 //!   [`crate::register_tls_thread`] before the module is linked.
+//!
+//! A thread the C library creates while a link writes the image may copy
+//! part old, part new bytes; it cannot have the new module's code yet, but
+//! it would see this module's thread-locals half-initialized if it later
+//! runs it. Create threads that will run a module after its link returns,
+//! or register them before it.
+//!
+//! TLS descriptors resolve to a piece of this reservation too (the resolver
+//! returns the offset the descriptor holds). On x86-64 a module reached
+//! only through descriptors that does not fit gets a second resolver,
+//! which finds the thread's dynamic block the way `__tls_get_addr` does.
 
 use std::cell::UnsafeCell;
 use std::sync::{Mutex, OnceLock};
