@@ -924,3 +924,223 @@ fn the_engine_writes_its_functions_to_the_perf_map() {
     assert_eq!(start, f);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `steps.c` compiled by clang 22 with `-g -O0` (see the fixture's header).
+const STEPS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/debug");
+
+/// gdb in batch mode over `rivet run FIXTURE`, from the fixture's directory
+/// (so gdb finds the source the DWARF names as `./steps.c`), breaking at
+/// `steps.c:11`. `extra` goes before the file (options of `rivet run`);
+/// `env` is set for the program.
+fn gdb_over_rivet_run(gdb: &Path, extra: &[&str], env: &[(&str, &str)]) -> String {
+    let mut command = Command::new(gdb);
+    command
+        .current_dir(STEPS_DIR)
+        .args(["-nx", "-batch"])
+        .args(["-ex", "set debuginfod enabled off"])
+        .args(["-ex", "set startup-with-shell off"])
+        .args(["-ex", "set breakpoint pending on"])
+        .args(["-ex", "break steps.c:11"])
+        .args(["-ex", "run"])
+        .args(["-ex", "bt 2"])
+        .args(["-ex", "next"])
+        .args(["-ex", "info locals"])
+        .args(["-ex", "kill"])
+        .arg("--args")
+        .arg(env!("CARGO_BIN_EXE_rivet"))
+        .arg("run")
+        .args(extra)
+        .arg("steps.ll");
+    command.env_remove("RIVET_GDB");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let (status, output) = output_within(command, Duration::from_secs(300));
+    assert!(status.is_some(), "gdb did not finish in time:\n{output}");
+    output
+}
+
+/// As with lli: `rivet run` on a `-g` C program registers it with gdb by
+/// default, so a `file:line` breakpoint set before the code exists binds;
+/// the backtrace shows source lines and argument values; `next` steps to
+/// the next line.
+#[test]
+fn gdb_over_rivet_run_breaks_by_file_and_line_and_steps() {
+    let Some(gdb) = gdb_on_path() else {
+        eprintln!(
+            "SKIPPED gdb_over_rivet_run_breaks_by_file_and_line_and_steps: \
+             gdb is not on PATH (scripts/setup.sh installs it)"
+        );
+        return;
+    };
+    let output = gdb_over_rivet_run(&gdb, &[], &[]);
+    // `Breakpoint 1, weigh (count=1, grams=10) at ./steps.c:11`, then the
+    // source line itself.
+    let stop = output
+        .lines()
+        .find(|l| l.contains("Breakpoint 1, "))
+        .unwrap_or_else(|| panic!("the breakpoint was not hit:\n{output}"));
+    assert!(
+        stop.contains("weigh (count=1, grams=10) at ") && stop.ends_with("steps.c:11"),
+        "{stop}\n{output}"
+    );
+    assert!(
+        output
+            .lines()
+            .any(|l| l == "11\t    long total = count * grams;"),
+        "the source line is shown:\n{output}"
+    );
+    let traces = backtraces(&output);
+    assert_eq!(traces.len(), 1, "{output}");
+    let frames = &traces[0];
+    assert!(
+        frames[0].contains("weigh (count=1, grams=10) at ") && frames[0].ends_with("steps.c:11"),
+        "{output}"
+    );
+    assert!(
+        frames.len() >= 2
+            && frames[1].contains(" in main (argc=1, argv=0x")
+            && frames[1].ends_with("steps.c:20"),
+        "frame 1 is the JIT caller, with its arguments and line:\n{output}"
+    );
+    // `next` stops at line 12, after `total` was computed.
+    assert!(
+        output
+            .lines()
+            .any(|l| l == "12\t    long padded = total + 7;"),
+        "next steps to line 12:\n{output}"
+    );
+    assert!(output.lines().any(|l| l == "total = 10"), "{output}");
+}
+
+/// `--no-gdb` and `RIVET_GDB=0` turn the registration off: the breakpoint
+/// never binds and the program runs to its end.
+#[test]
+fn rivet_run_without_gdb_registration_is_invisible_to_gdb() {
+    let Some(gdb) = gdb_on_path() else {
+        eprintln!(
+            "SKIPPED rivet_run_without_gdb_registration_is_invisible_to_gdb: \
+             gdb is not on PATH (scripts/setup.sh installs it)"
+        );
+        return;
+    };
+    for (extra, env) in [
+        (&["--no-gdb"][..], &[][..]),
+        (&[][..], &[("RIVET_GDB", "0")][..]),
+    ] {
+        let output = gdb_over_rivet_run(&gdb, extra, env);
+        assert!(
+            !output.contains("Breakpoint 1, "),
+            "{extra:?} {env:?}:\n{output}"
+        );
+        assert!(
+            output.lines().any(|l| l == "sum 81"),
+            "{extra:?} {env:?}: the program ran:\n{output}"
+        );
+    }
+}
+
+/// The line rows of the `-g` fixture's functions, read from the image
+/// registered with gdb (its relocated `.debug_line`) by gimli directly,
+/// not through rivet: (address, file, line) of each row, end markers left
+/// out, with the end address of each sequence.
+fn dwarf_line_rows(symfile: &[u8]) -> (Vec<(u64, String, u64)>, Vec<u64>) {
+    let elf = Elf::parse(symfile).unwrap();
+    let section = |id: gimli::SectionId| -> Result<gimli::EndianSlice<'_, gimli::LittleEndian>, gimli::Error> {
+        let data = elf
+            .section_headers
+            .iter()
+            .find(|h| elf.shdr_strtab.get_at(h.sh_name) == Some(id.name()))
+            .map_or(&[][..], |h| {
+                &symfile[h.sh_offset as usize..(h.sh_offset + h.sh_size) as usize]
+            });
+        Ok(gimli::EndianSlice::new(data, gimli::LittleEndian))
+    };
+    let dwarf = gimli::Dwarf::load(section).unwrap();
+    let mut rows = Vec::new();
+    let mut ends = Vec::new();
+    let mut units = dwarf.units();
+    while let Some(header) = units.next().unwrap() {
+        let unit = dwarf.unit(header).unwrap();
+        let program = unit.line_program.clone().unwrap();
+        let mut program_rows = program.rows();
+        while let Some((header, row)) = program_rows.next_row().unwrap() {
+            if row.end_sequence() {
+                ends.push(row.address());
+                continue;
+            }
+            let file = row.file(header).unwrap();
+            let name = dwarf.attr_string(&unit, file.path_name()).unwrap();
+            let name = String::from_utf8_lossy(name.slice()).into_owned();
+            rows.push((row.address(), name, row.line().map_or(0, |l| l.get())));
+        }
+    }
+    (rows, ends)
+}
+
+/// The registered image of the module defining `name` at `addr`.
+fn registered_image(name: &str, addr: u64) -> Vec<u8> {
+    gdb::registered_symfiles()
+        .into_iter()
+        .find(|f| names_at(f, name, addr))
+        .expect("the module is registered")
+}
+
+/// `symbolize_line` gives file and line from the module's DWARF line
+/// table: at each row's address, the row's line; none without debugging.
+#[test]
+fn symbolize_line_reads_the_modules_line_table() {
+    let engine = rivet::create_mcjit_compiler(
+        module(DEBUG_ARGS, "debug_args"),
+        machine(RelocModel::Pic, CodeModel::Small),
+        Some(true),
+    )
+    .unwrap();
+    engine.enable_gdb(true);
+    let scale = engine.get_function_address("rivet_dbg_scale").unwrap();
+    let entry = engine.get_function_address("rivet_dbg_entry").unwrap();
+    let (rows, ends) = dwarf_line_rows(&registered_image("rivet_dbg_entry", entry));
+    assert!(rows.len() >= 6, "{rows:?}");
+    for (i, (addr, file, line)) in rows.iter().enumerate() {
+        // Of several rows at one address the last one holds.
+        if rows.get(i + 1).is_some_and(|next| next.0 == *addr) || ends.contains(addr) {
+            continue;
+        }
+        let at = engine
+            .symbolize_line(*addr)
+            .unwrap_or_else(|| panic!("no line at {addr:#x}"));
+        assert_eq!(
+            (at.line as u64, at.file.ends_with(file.as_str())),
+            (*line, true)
+        );
+        assert_eq!(at.file, "./debug_args.c");
+    }
+    // Inside rivet_dbg_scale: the multiply is on line 4; the call in
+    // rivet_dbg_entry on line 11.
+    let lines_of = |start: u64| -> Vec<u32> {
+        (start..start + 0x20)
+            .filter_map(|a| engine.symbolize_line(a))
+            .map(|l| l.line)
+            .collect()
+    };
+    assert!(lines_of(scale).contains(&4), "{:?}", lines_of(scale));
+    assert!(lines_of(entry).contains(&11), "{:?}", lines_of(entry));
+    // The old symbolize still names the function.
+    assert_eq!(
+        engine.symbolize(scale + 1),
+        Some(("rivet_dbg_scale".to_string(), 1))
+    );
+    assert_eq!(engine.symbolize_line(8), None, "an address in no module");
+
+    // Without debugging the engine keeps no line table.
+    let plain = rivet::create_mcjit_compiler(
+        module(DEBUG_ARGS, "debug_args_plain"),
+        machine(RelocModel::Pic, CodeModel::Small),
+        Some(true),
+    )
+    .unwrap();
+    plain.enable_gdb(false);
+    let f = plain.get_function_address("rivet_dbg_scale").unwrap();
+    assert!(plain.symbolize(f).is_some());
+    assert_eq!(plain.symbolize_line(f), None);
+}
