@@ -1144,3 +1144,105 @@ fn symbolize_line_reads_the_modules_line_table() {
     assert!(plain.symbolize(f).is_some());
     assert_eq!(plain.symbolize_line(f), None);
 }
+
+/// What gdb registration costs a module: the figures README and
+/// BENCHMARKS.md quote. Prints, for `MODULES` modules of the `-g` fixture
+/// (each its own finalize), the debugger's image bytes per module, the line
+/// table the engine keeps, the arena's committed bytes and the time to
+/// compile and link each, with registration off and on. Run it in release:
+/// `cargo test --release --test integration gdb_registration_cost -- --nocapture`.
+/// Asserts only what does not depend on the machine: the DWARF never enters
+/// the arena, and the image holds the module's DWARF.
+#[test]
+fn gdb_registration_cost_per_module() {
+    const MODULES: usize = 200;
+    // Compiled once, outside the measured part: the figures are rivet's.
+    let objects: Vec<Vec<u8>> = (0..MODULES)
+        .map(|i| {
+            let ir = DEBUG_ARGS.replace("rivet_dbg_", &format!("rivet_cost{i}_"));
+            object(&ir, &format!("cost{i}"))
+        })
+        .collect();
+    let measure = |gdb_on: bool| {
+        let engine = ExecutionEngine::with_lmm(Some(true)).unwrap();
+        engine.enable_gdb(gdb_on);
+        let start = Instant::now();
+        let mut entries = Vec::with_capacity(MODULES);
+        for (i, bytes) in objects.iter().enumerate() {
+            engine
+                .add_object_bytes(bytes.clone(), &format!("cost{i}"))
+                .unwrap();
+            let name = format!("rivet_cost{i}_entry");
+            entries.push((engine.get_function_address(&name).unwrap(), name));
+        }
+        let elapsed = start.elapsed();
+        let mut image_bytes = 0usize;
+        let mut with_lines = 0usize;
+        if gdb_on {
+            let listed = gdb::registered_symfiles();
+            for (addr, name) in &entries {
+                image_bytes += listed
+                    .iter()
+                    .find(|f| names_at(f, name, *addr))
+                    .expect("registered")
+                    .len();
+                with_lines += usize::from(engine.symbolize_line(*addr).is_some());
+            }
+        }
+        let committed = engine.memory_stats().committed_bytes;
+        (elapsed, image_bytes, with_lines, committed)
+    };
+    // Once each before measuring, so that LLVM and the arena are warm.
+    let _ = measure(false);
+    let (off_time, _, _, off_committed) = measure(false);
+    let (on_time, image_bytes, with_lines, on_committed) = measure(true);
+    // Without the timing list: the bytes of one fixture's line table.
+    let table = {
+        let engine = rivet::create_mcjit_compiler(
+            module(DEBUG_ARGS, "cost_table"),
+            machine(RelocModel::Pic, CodeModel::Small),
+            Some(true),
+        )
+        .unwrap();
+        engine.enable_gdb(true);
+        let f = engine.get_function_address("rivet_dbg_entry").unwrap();
+        let image = registered_image("rivet_dbg_entry", f);
+        let elf = Elf::parse(&image).unwrap();
+        let dwarf: Vec<rivet::link::DwarfSection> = elf
+            .section_headers
+            .iter()
+            .filter_map(|h| {
+                let name = elf.shdr_strtab.get_at(h.sh_name)?;
+                name.starts_with(".debug_")
+                    .then(|| rivet::link::DwarfSection {
+                        name: name.to_string(),
+                        data: image[h.sh_offset as usize..(h.sh_offset + h.sh_size) as usize]
+                            .to_vec(),
+                    })
+            })
+            .collect();
+        let dwarf_bytes: usize = dwarf.iter().map(|d| d.data.len()).sum();
+        let lines = rivet::debug::LineTable::from_dwarf(&dwarf).expect("a line table");
+        (dwarf_bytes, lines.heap_bytes())
+    };
+    assert_eq!(with_lines, MODULES, "every module keeps its line table");
+    assert_eq!(off_committed, on_committed, "DWARF never enters the arena");
+    assert!(
+        image_bytes / MODULES > table.0,
+        "the image carries the DWARF"
+    );
+    eprintln!(
+        "gdb registration, {MODULES} modules of fixtures/debug/debug_args.ll (one finalize each):\n\
+         \x20 off: {:.1} us a module (link, objects compiled before), arena committed {} KiB\n\
+         \x20 on:  {:.1} us a module (+{:.1} us), arena committed {} KiB (same);\n\
+         \x20      image {} bytes a module (of which DWARF {} bytes), line table {} bytes a module",
+        off_time.as_secs_f64() * 1e6 / MODULES as f64,
+        off_committed / 1024,
+        on_time.as_secs_f64() * 1e6 / MODULES as f64,
+        (on_time.as_secs_f64() - off_time.as_secs_f64()) * 1e6 / MODULES as f64,
+        on_committed / 1024,
+        image_bytes / MODULES,
+        table.0,
+        table.1,
+    );
+}
