@@ -348,6 +348,16 @@ fn env_flag(name: &str) -> bool {
     std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0")
 }
 
+/// The profiler `RIVET_PERF_MAP` / `RIVET_JITDUMP` ask for, if any. An
+/// output that cannot be opened is left off: profiling never fails an engine.
+fn profiler_from_env() -> Option<Profiler> {
+    let options = ProfilerOptions::from_env();
+    options
+        .any()
+        .then(|| Profiler::open(options).ok())
+        .flatten()
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while the lock was held (only possible from a user callback)
     // leaves state that is still consistent: every mutation is completed
@@ -383,7 +393,7 @@ impl ExecutionEngine {
                 keep_maps: false,
                 later_definitions_win: false,
                 gdb: env_flag("RIVET_GDB"),
-                profiler: None,
+                profiler: profiler_from_env(),
             }),
             table: RwLock::new(SymbolTable::default()),
             guards: Mutex::new(Guards::default()),

@@ -1246,3 +1246,208 @@ fn gdb_registration_cost_per_module() {
         table.1,
     );
 }
+
+/// A jitdump `JIT_CODE_DEBUG_INFO` record: its code address and entries
+/// (address, line, discriminator, file name).
+type DebugEntries = (u64, Vec<(u64, i32, i32, String)>);
+
+fn parse_debug_info(body: &[u8]) -> DebugEntries {
+    let code_addr = u64_at(body, 0);
+    let count = u64_at(body, 8);
+    let mut at = 16;
+    let mut entries = Vec::new();
+    for _ in 0..count {
+        let addr = u64_at(body, at);
+        let line = u32_at(body, at + 8) as i32;
+        let discrim = u32_at(body, at + 12) as i32;
+        let end = at + 16 + body[at + 16..].iter().position(|&b| b == 0).unwrap();
+        let name = std::str::from_utf8(&body[at + 16..end])
+            .unwrap()
+            .to_string();
+        entries.push((addr, line, discrim, name));
+        at = end + 1;
+    }
+    assert_eq!(at, body.len(), "the entries fill the record");
+    (code_addr, entries)
+}
+
+/// With jitdump on, each function of a `-g` module gets a
+/// `JIT_CODE_DEBUG_INFO` record just before its `JIT_CODE_LOAD`, whose
+/// entries are the module's DWARF line table (read here by gimli from the
+/// image registered with gdb, independently of rivet) within the function.
+#[test]
+fn jitdump_debug_records_match_the_dwarf_line_table() {
+    let dir = scratch("jitdump-debug");
+    let engine = rivet::create_mcjit_compiler(
+        module(DEBUG_ARGS, "debug_args_jitdump"),
+        machine(RelocModel::Pic, CodeModel::Small),
+        Some(true),
+    )
+    .unwrap();
+    engine.enable_gdb(true);
+    engine
+        .enable_profiling(ProfilerOptions {
+            jitdump: true,
+            jitdump_dir: Some(dir.clone()),
+            ..ProfilerOptions::default()
+        })
+        .unwrap();
+    let entry = engine.get_function_address("rivet_dbg_entry").unwrap();
+    let scale = engine.get_function_address("rivet_dbg_scale").unwrap();
+    let (rows, ends) = dwarf_line_rows(&registered_image("rivet_dbg_entry", entry));
+    drop(engine);
+    let path = dir.join(format!("jit-{}.dump", std::process::id()));
+    let (_, _, records) = parse_jitdump(&std::fs::read(&path).unwrap());
+
+    // The row of the DWARF line table in effect at `addr`.
+    let row_at = |addr: u64| {
+        let before = rows.iter().rposition(|r| r.0 <= addr)?;
+        let last_row = rows[before].0;
+        // Past a sequence's end no row applies.
+        if ends.iter().any(|&e| e > last_row && e <= addr) {
+            return None;
+        }
+        // Of several rows at one address the last holds.
+        Some(&rows[before])
+    };
+    let mut seen = BTreeMap::new();
+    for pair in records.windows(2) {
+        let (first, next) = (&pair[0], &pair[1]);
+        if first.0 != 2 {
+            continue;
+        }
+        assert_eq!(next.0, 0, "a JIT_CODE_LOAD follows each debug record");
+        let (code_addr, entries) = parse_debug_info(&first.2);
+        let load = &next.2;
+        let (load_addr, size) = (u64_at(load, 16), u64_at(load, 24));
+        let name_end = 40 + load[40..].iter().position(|&b| b == 0).unwrap();
+        let function = std::str::from_utf8(&load[40..name_end])
+            .unwrap()
+            .to_string();
+        assert_eq!(code_addr, load_addr, "{function}");
+        assert!(!entries.is_empty());
+        for (addr, line, _, file) in &entries {
+            assert!(
+                (code_addr..code_addr + size).contains(addr),
+                "{function}: {addr:#x}"
+            );
+            let (_, dwarf_file, dwarf_line) =
+                row_at(*addr).unwrap_or_else(|| panic!("{function}: no row at {addr:#x}"));
+            assert_eq!(*line as u64, *dwarf_line, "{function} at {addr:#x}");
+            assert!(
+                file.ends_with(dwarf_file.as_str()),
+                "{file} vs {dwarf_file}"
+            );
+        }
+        // Every DWARF row with a line inside the function is an entry.
+        for (addr, _, line) in rows
+            .iter()
+            .filter(|r| (code_addr..code_addr + size).contains(&r.0))
+        {
+            if *line != 0 && row_at(*addr).is_some_and(|r| r.0 == *addr && r.2 == *line) {
+                assert!(
+                    entries.iter().any(|e| e.0 == *addr && e.1 as u64 == *line),
+                    "{function}: row {addr:#x} line {line} missing"
+                );
+            }
+        }
+        seen.insert(function, entries.iter().map(|e| e.1).collect::<Vec<_>>());
+    }
+    assert_eq!(
+        seen.keys().collect::<Vec<_>>(),
+        ["rivet_dbg_entry", "rivet_dbg_scale"],
+        "each function has its lines"
+    );
+    assert!(seen["rivet_dbg_scale"].contains(&4) && seen["rivet_dbg_scale"].contains(&5));
+    assert!(seen["rivet_dbg_entry"].contains(&11));
+    assert!(scale != entry);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn tool_on_path(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(tool))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Where perf is installed and may record this user's processes:
+/// `perf record -k mono` over `rivet run` of the `-g` program with
+/// `RIVET_JITDUMP=1`, then `perf inject --jit`, gives an ELF file per JIT
+/// function whose `.debug_line` (written by perf from the jitdump's debug
+/// records) maps the code to the C source lines.
+#[test]
+fn perf_inject_jit_maps_code_to_source_lines() {
+    let Some(perf) = tool_on_path("perf") else {
+        eprintln!("SKIPPED perf_inject_jit_maps_code_to_source_lines: perf is not on PATH");
+        return;
+    };
+    let dir = scratch("perf-inject");
+    let data = dir.join("perf.data");
+    let mut record = Command::new(&perf);
+    record
+        .current_dir(STEPS_DIR)
+        .env("RIVET_JITDUMP", "1")
+        .env("JITDUMPDIR", &dir)
+        .args(["record", "-q", "-k", "mono", "-o"])
+        .arg(&data)
+        .arg(env!("CARGO_BIN_EXE_rivet"))
+        .args(["run", "--no-gdb", "steps.ll"]);
+    let (status, output) = output_within(record, Duration::from_secs(120));
+    if status != Some(0) || !data.is_file() {
+        eprintln!(
+            "SKIPPED perf_inject_jit_maps_code_to_source_lines: \
+             perf record cannot record here:\n{output}"
+        );
+        return;
+    }
+    assert!(output.contains("sum 81"), "{output}");
+    let mut inject = Command::new(&perf);
+    inject
+        .args(["inject", "--jit", "-i"])
+        .arg(&data)
+        .arg("-o")
+        .arg(dir.join("perf.jit.data"));
+    let (status, output) = output_within(inject, Duration::from_secs(120));
+    assert_eq!(status, Some(0), "perf inject --jit:\n{output}");
+
+    // The jitted-PID-N.so files perf wrote next to the jitdump.
+    let mut lines_by_function: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    let mut pending = vec![dir.clone()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if !(name.starts_with("jitted-") && name.ends_with(".so")) {
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            let elf = Elf::parse(&bytes).unwrap();
+            let function = elf
+                .syms
+                .iter()
+                .filter(|s| s.is_function())
+                .find_map(|s| elf.strtab.get_at(s.st_name))
+                .unwrap_or_default()
+                .to_string();
+            let (rows, _) = dwarf_line_rows(&bytes);
+            assert!(
+                rows.iter().all(|r| r.1.ends_with("steps.c")),
+                "{name}: {rows:?}"
+            );
+            lines_by_function.insert(function, rows.iter().map(|r| r.2).collect());
+        }
+    }
+    let weigh = lines_by_function
+        .get("weigh")
+        .unwrap_or_else(|| panic!("no ELF file for weigh: {lines_by_function:?}"));
+    assert!(weigh.contains(&11) && weigh.contains(&12), "{weigh:?}");
+    let main = &lines_by_function["main"];
+    assert!(main.contains(&20) && main.contains(&21), "{main:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
