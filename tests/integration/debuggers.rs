@@ -966,6 +966,10 @@ fn gdb_over_rivet_run(gdb: &Path, extra: &[&str], env: &[(&str, &str)]) -> Strin
 /// the next line.
 #[test]
 fn gdb_over_rivet_run_breaks_by_file_and_line_and_steps() {
+    if !cfg!(target_arch = "x86_64") {
+        eprintln!("SKIPPED gdb_over_rivet_run_breaks_by_file_and_line_and_steps: steps.ll is compiled for x86-64");
+        return;
+    }
     let Some(gdb) = gdb_on_path() else {
         eprintln!(
             "SKIPPED gdb_over_rivet_run_breaks_by_file_and_line_and_steps: \
@@ -1017,6 +1021,10 @@ fn gdb_over_rivet_run_breaks_by_file_and_line_and_steps() {
 /// never binds and the program runs to its end.
 #[test]
 fn rivet_run_without_gdb_registration_is_invisible_to_gdb() {
+    if !cfg!(target_arch = "x86_64") {
+        eprintln!("SKIPPED rivet_run_without_gdb_registration_is_invisible_to_gdb: steps.ll is compiled for x86-64");
+        return;
+    }
     let Some(gdb) = gdb_on_path() else {
         eprintln!(
             "SKIPPED rivet_run_without_gdb_registration_is_invisible_to_gdb: \
@@ -1379,6 +1387,12 @@ fn tool_on_path(tool: &str) -> Option<PathBuf> {
 /// records) maps the code to the C source lines.
 #[test]
 fn perf_inject_jit_maps_code_to_source_lines() {
+    if !cfg!(target_arch = "x86_64") {
+        eprintln!(
+            "SKIPPED perf_inject_jit_maps_code_to_source_lines: steps.ll is compiled for x86-64"
+        );
+        return;
+    }
     let Some(perf) = tool_on_path("perf") else {
         eprintln!("SKIPPED perf_inject_jit_maps_code_to_source_lines: perf is not on PATH");
         return;
