@@ -10,3 +10,5 @@ cargo test --features emulator
 RIVET_ARENA_MODE=pages cargo test --features emulator --test integration
 bash scripts/fuzz.sh
 bash scripts/python-test.sh
+# The wheel, installed where no Rust toolchain is (reuses python-test's release build).
+bash scripts/wheel-test.sh

@@ -271,6 +271,16 @@ impl Engine {
         Ok(self.get()?.symbolize(address))
     }
 
+    /// `(file, line, column)` of the code at `address`, from the DWARF line
+    /// table of its module (compiled with debug information and linked
+    /// while gdb registration or jitdump output was on), or None.
+    fn symbolize_line(&self, address: u64) -> PyResult<Option<(String, u32, u32)>> {
+        Ok(self
+            .get()?
+            .symbolize_line(address)
+            .map(|l| (l.file, l.line, l.column)))
+    }
+
     /// The memory manager's figures, as a dict.
     fn memory_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let stats = self.get()?.memory_stats();

@@ -52,6 +52,10 @@ enum Command {
         /// `emulator`).
         #[arg(long, value_name = "TRIPLE")]
         triple: Option<String>,
+        /// Do not register the program with gdb (the GDB JIT interface);
+        /// `RIVET_GDB=0` does the same. Registered by default, as lli does.
+        #[arg(long)]
+        no_gdb: bool,
     },
     /// Link relocatable objects and print where everything went.
     Link {
@@ -96,14 +100,18 @@ fn main() -> ExitCode {
             no_lmm,
             opt,
             triple,
+            no_gdb,
         } => run(
             &file,
             &args,
             &entry,
             &objects,
-            no_lmm,
-            opt,
-            triple.as_deref(),
+            RunOptions {
+                no_lmm,
+                opt,
+                triple: triple.as_deref(),
+                gdb: !no_gdb && !gdb_switched_off(std::env::var_os("RIVET_GDB")),
+            },
         ),
         Command::Link {
             objects,
@@ -140,15 +148,34 @@ fn main() -> ExitCode {
     }
 }
 
+/// Whether `RIVET_GDB` turns gdb registration off for `rivet run`: only
+/// `0` does (unset or any other value leaves the default, on).
+fn gdb_switched_off(value: Option<std::ffi::OsString>) -> bool {
+    value.is_some_and(|v| v == "0")
+}
+
+/// How `rivet run` links and runs.
+struct RunOptions<'a> {
+    no_lmm: bool,
+    opt: u8,
+    triple: Option<&'a str>,
+    /// Register the program with gdb (on unless `--no-gdb` or `RIVET_GDB=0`).
+    gdb: bool,
+}
+
 fn run(
     file: &PathBuf,
     args: &[String],
     entry: &str,
     objects: &[PathBuf],
-    no_lmm: bool,
-    opt: u8,
-    triple: Option<&str>,
+    options: RunOptions<'_>,
 ) -> Result<i32, Box<dyn std::error::Error>> {
+    let RunOptions {
+        no_lmm,
+        opt,
+        triple,
+        gdb,
+    } = options;
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     let program = file.display().to_string();
     let mut module = Module::parse(&bytes, &program)?;
@@ -213,6 +240,9 @@ fn run(
         _ => None,
     };
     let engine = ExecutionEngine::with_lmm(Some(!no_lmm))?;
+    // As lli: JIT code is visible to gdb unless switched off. The library
+    // keeps this opt-in (`enable_gdb`); see README "Debugging with gdb".
+    engine.enable_gdb(gdb);
     if let Some(thunks) = &thunks {
         thunks.add_global_mappings(&engine);
     }

@@ -7,6 +7,7 @@
 
 pub mod gdb;
 pub mod image;
+pub mod lines;
 pub mod perf;
 mod process_memory;
 pub mod symfile;
@@ -14,6 +15,8 @@ pub mod unwind;
 
 use crate::link::DwarfSection;
 use crate::load::Arch;
+
+pub use lines::{LineTable, SourceLocation};
 
 /// A linked module as debuggers and profilers see it: where its sections
 /// and functions are at run time.

@@ -10,7 +10,13 @@
 //! **jitdump** (perf's `Documentation/jitdump-specification.txt`): a binary
 //! file `jit-<pid>.dump` with a header and one `JIT_CODE_LOAD` record (name,
 //! address, size and a copy of the code) per function, ended by
-//! `JIT_CODE_CLOSE`. `perf record` learns of the file because the process
+//! `JIT_CODE_CLOSE`. A function of a module with DWARF line information
+//! (compiled with `-g`, linked with jitdump on) has a `JIT_CODE_DEBUG_INFO`
+//! record just before its `JIT_CODE_LOAD`: one entry (absolute address,
+//! line, column as the discriminator, file name) per row of the module's
+//! line table ([`LineTable`]) within the function, from which `perf inject
+//! --jit` writes a `.debug_line` into the function's ELF file, so that
+//! `perf annotate` and `perf report --sort srcline` show source. `perf record` learns of the file because the process
 //! maps it executable (rivet maps one page, read + execute, never writable);
 //! `perf inject --jit` then turns the records into ELF files next to it.
 //! Timestamps are `CLOCK_MONOTONIC`, so record with `perf record -k mono`.
@@ -26,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use super::{process_memory, symfile, ModuleImage};
+use super::{process_memory, symfile, LineTable, ModuleImage};
 use crate::{Error, Result};
 
 /// Where perf looks for perf maps.
@@ -36,9 +42,12 @@ const JITDUMP_MAGIC: u32 = 0x4A69_5444;
 const JITDUMP_VERSION: u32 = 1;
 const JITDUMP_HEADER_SIZE: u32 = 40;
 const JIT_CODE_LOAD: u32 = 0;
+const JIT_CODE_DEBUG_INFO: u32 = 2;
 const JIT_CODE_CLOSE: u32 = 3;
 const RECORD_HEADER_SIZE: usize = 16;
 const CODE_LOAD_FIXED_SIZE: usize = 40;
+/// `code_addr` and `nr_entry` of a `JIT_CODE_DEBUG_INFO` record.
+const DEBUG_INFO_FIXED_SIZE: usize = 16;
 
 /// Which profiler outputs to write, and where.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -281,6 +290,13 @@ impl JitDump {
         let pid = std::process::id();
         let tid = thread_id();
         let mut records = Vec::new();
+        // Read once per module; a module without (readable) DWARF lines
+        // gets code records only.
+        let lines = if image.dwarf.is_empty() {
+            None
+        } else {
+            LineTable::from_dwarf(image.dwarf)
+        };
         for sym in image
             .symbols
             .iter()
@@ -291,6 +307,9 @@ impl JitDump {
                 source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
             })?;
             let code = process_memory::read(sym.addr, len)?;
+            if let Some(lines) = &lines {
+                JitDump::debug_info(&mut records, lines, sym.addr, sym.addr + sym.size);
+            }
             let name: Vec<u8> = sym.name.bytes().take_while(|&b| b != 0).collect();
             let total = RECORD_HEADER_SIZE + CODE_LOAD_FIXED_SIZE + name.len() + 1 + code.len();
             let total = u32::try_from(total).map_err(|_| Error::Io {
@@ -313,6 +332,37 @@ impl JitDump {
             records.extend_from_slice(&code);
         }
         self.file.write_all(&records).map_err(io_error(&self.path))
+    }
+}
+
+impl JitDump {
+    /// Appends the `JIT_CODE_DEBUG_INFO` record of the function at
+    /// `[start, end)` to `records`: nothing when no line covers it.
+    fn debug_info(records: &mut Vec<u8>, lines: &LineTable, start: u64, end: u64) {
+        let mut entries = Vec::new();
+        let mut count = 0u64;
+        for row in lines.rows_in(start, end) {
+            entries.extend_from_slice(&row.addr.to_ne_bytes());
+            let line = i32::try_from(row.line).unwrap_or(i32::MAX);
+            entries.extend_from_slice(&line.to_ne_bytes());
+            let column = i32::try_from(row.column).unwrap_or(i32::MAX);
+            entries.extend_from_slice(&column.to_ne_bytes());
+            entries.extend(row.file.bytes().take_while(|&b| b != 0));
+            entries.push(0);
+            count += 1;
+        }
+        if count == 0 {
+            return;
+        }
+        let total = RECORD_HEADER_SIZE + DEBUG_INFO_FIXED_SIZE + entries.len();
+        let Ok(total) = u32::try_from(total) else {
+            // Too many lines for one record: the code record still goes out.
+            return;
+        };
+        JitDump::record_header(records, JIT_CODE_DEBUG_INFO, total, monotonic_ns());
+        records.extend_from_slice(&start.to_ne_bytes());
+        records.extend_from_slice(&count.to_ne_bytes());
+        records.extend_from_slice(&entries);
     }
 }
 

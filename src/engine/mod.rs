@@ -64,7 +64,7 @@ use crate::debug::gdb::GdbRegistration;
 use crate::debug::image::ImageParts;
 use crate::debug::perf::{Profiler, ProfilerOptions};
 use crate::debug::unwind::UnwindRegistration;
-use crate::debug::ModuleImage;
+use crate::debug::{LineTable, ModuleImage, SourceLocation};
 use crate::link::{
     self, Externals, InitArray, LinkMap, LinkOptions, LinkUnit, LinkedModule, NameMap, SymbolTable,
 };
@@ -255,6 +255,9 @@ struct ModuleRuntime {
     unwind: Option<UnwindRegistration>,
     /// The module's image as registered with the debugger.
     gdb: Option<GdbRegistration>,
+    /// Its source lines, read from its DWARF when debugging or jitdump
+    /// output was on at link time (for `symbolize_line`).
+    lines: Option<Box<LineTable>>,
     constructors_ran: bool,
     destructors_ran: bool,
 }
@@ -345,6 +348,16 @@ fn env_flag(name: &str) -> bool {
     std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0")
 }
 
+/// The profiler `RIVET_PERF_MAP` / `RIVET_JITDUMP` ask for, if any. An
+/// output that cannot be opened is left off: profiling never fails an engine.
+fn profiler_from_env() -> Option<Profiler> {
+    let options = ProfilerOptions::from_env();
+    options
+        .any()
+        .then(|| Profiler::open(options).ok())
+        .flatten()
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while the lock was held (only possible from a user callback)
     // leaves state that is still consistent: every mutation is completed
@@ -380,7 +393,7 @@ impl ExecutionEngine {
                 keep_maps: false,
                 later_definitions_win: false,
                 gdb: env_flag("RIVET_GDB"),
-                profiler: None,
+                profiler: profiler_from_env(),
             }),
             table: RwLock::new(SymbolTable::default()),
             guards: Mutex::new(Guards::default()),
@@ -813,8 +826,10 @@ impl ExecutionEngine {
             map: *keep_maps || *gdb || profiler.is_some(),
             skip_finalize: false,
             later_definitions_win: *later_definitions_win,
-            // DWARF is relocated only for the debugger's image.
-            debug_info: *gdb && memory.runs_code(),
+            // DWARF is relocated only for the debugger's image and the
+            // jitdump's line records (and kept as a line table).
+            debug_info: (*gdb || profiler.as_ref().is_some_and(|p| p.options().jitdump))
+                && memory.runs_code(),
         };
         let linked = {
             let table = self.table_read();
@@ -1009,6 +1024,28 @@ impl ExecutionEngine {
             .filter(|(_, e)| e.module == module && e.address <= addr)
             .max_by_key(|(_, e)| e.address)
             .map(|(name, e)| (name.to_string(), addr - e.address))
+    }
+
+    /// The source file, line and column of the code at `addr`, from the
+    /// DWARF line table of the module holding it. Known for modules
+    /// compiled with debug information (`-g`) and linked while gdb
+    /// registration ([`enable_gdb`](Self::enable_gdb)) or jitdump output
+    /// was on; `None` otherwise, or for an address in no module.
+    pub fn symbolize_line(&self, addr: u64) -> Option<SourceLocation> {
+        let state = lock(&self.state);
+        state.modules.values().find_map(|e| {
+            let linked = e.linked.as_ref()?;
+            let inside = linked
+                .module
+                .allocation
+                .segments
+                .iter()
+                .any(|s| s.size > 0 && addr >= s.addr && addr < s.addr + s.size);
+            if !inside {
+                return None;
+            }
+            linked.runtime.lines.as_ref()?.lookup(addr)
+        })
     }
 
     /// The memory manager's figures.
@@ -1249,7 +1286,11 @@ fn adopt(
         if let Some(p) = profiler.as_mut() {
             let _ = p.module_loaded(&image);
         }
-        // The registered image holds its own copy of the DWARF.
+        // The registered image holds its own copy of the DWARF; the engine
+        // keeps only the line table, for `symbolize_line`.
+        if !map.dwarf.is_empty() {
+            runtime.lines = LineTable::from_dwarf(&map.dwarf).map(Box::new);
+        }
         map.dwarf = Vec::new();
     }
     Box::new(Linked {
@@ -1271,6 +1312,7 @@ fn register_runtime(module: &LinkedModule, runs_code: bool) -> ModuleRuntime {
             key,
             unwind: None,
             gdb: None,
+            lines: None,
             constructors_ran: true,
             destructors_ran: true,
         };
@@ -1296,6 +1338,7 @@ fn register_runtime(module: &LinkedModule, runs_code: bool) -> ModuleRuntime {
         key,
         unwind,
         gdb: None,
+        lines: None,
         constructors_ran: false,
         destructors_ran: false,
     }

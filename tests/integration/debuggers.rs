@@ -924,3 +924,544 @@ fn the_engine_writes_its_functions_to_the_perf_map() {
     assert_eq!(start, f);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `steps.c` compiled by clang 22 with `-g -O0` (see the fixture's header).
+const STEPS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/debug");
+
+/// gdb in batch mode over `rivet run FIXTURE`, from the fixture's directory
+/// (so gdb finds the source the DWARF names as `./steps.c`), breaking at
+/// `steps.c:11`. `extra` goes before the file (options of `rivet run`);
+/// `env` is set for the program.
+fn gdb_over_rivet_run(gdb: &Path, extra: &[&str], env: &[(&str, &str)]) -> String {
+    let mut command = Command::new(gdb);
+    command
+        .current_dir(STEPS_DIR)
+        .args(["-nx", "-batch"])
+        .args(["-ex", "set debuginfod enabled off"])
+        .args(["-ex", "set startup-with-shell off"])
+        .args(["-ex", "set breakpoint pending on"])
+        .args(["-ex", "break steps.c:11"])
+        .args(["-ex", "run"])
+        .args(["-ex", "bt 2"])
+        .args(["-ex", "next"])
+        .args(["-ex", "info locals"])
+        .args(["-ex", "kill"])
+        .arg("--args")
+        .arg(env!("CARGO_BIN_EXE_rivet"))
+        .arg("run")
+        .args(extra)
+        .arg("steps.ll");
+    command.env_remove("RIVET_GDB");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let (status, output) = output_within(command, Duration::from_secs(300));
+    assert!(status.is_some(), "gdb did not finish in time:\n{output}");
+    output
+}
+
+/// As with lli: `rivet run` on a `-g` C program registers it with gdb by
+/// default, so a `file:line` breakpoint set before the code exists binds;
+/// the backtrace shows source lines and argument values; `next` steps to
+/// the next line.
+#[test]
+fn gdb_over_rivet_run_breaks_by_file_and_line_and_steps() {
+    if !cfg!(target_arch = "x86_64") {
+        eprintln!("SKIPPED gdb_over_rivet_run_breaks_by_file_and_line_and_steps: steps.ll is compiled for x86-64");
+        return;
+    }
+    let Some(gdb) = gdb_on_path() else {
+        eprintln!(
+            "SKIPPED gdb_over_rivet_run_breaks_by_file_and_line_and_steps: \
+             gdb is not on PATH (scripts/setup.sh installs it)"
+        );
+        return;
+    };
+    let output = gdb_over_rivet_run(&gdb, &[], &[]);
+    // `Breakpoint 1, weigh (count=1, grams=10) at ./steps.c:11`, then the
+    // source line itself.
+    let stop = output
+        .lines()
+        .find(|l| l.contains("Breakpoint 1, "))
+        .unwrap_or_else(|| panic!("the breakpoint was not hit:\n{output}"));
+    assert!(
+        stop.contains("weigh (count=1, grams=10) at ") && stop.ends_with("steps.c:11"),
+        "{stop}\n{output}"
+    );
+    assert!(
+        output
+            .lines()
+            .any(|l| l == "11\t    long total = count * grams;"),
+        "the source line is shown:\n{output}"
+    );
+    let traces = backtraces(&output);
+    assert_eq!(traces.len(), 1, "{output}");
+    let frames = &traces[0];
+    assert!(
+        frames[0].contains("weigh (count=1, grams=10) at ") && frames[0].ends_with("steps.c:11"),
+        "{output}"
+    );
+    assert!(
+        frames.len() >= 2
+            && frames[1].contains(" in main (argc=1, argv=0x")
+            && frames[1].ends_with("steps.c:20"),
+        "frame 1 is the JIT caller, with its arguments and line:\n{output}"
+    );
+    // `next` stops at line 12, after `total` was computed.
+    assert!(
+        output
+            .lines()
+            .any(|l| l == "12\t    long padded = total + 7;"),
+        "next steps to line 12:\n{output}"
+    );
+    assert!(output.lines().any(|l| l == "total = 10"), "{output}");
+}
+
+/// `--no-gdb` and `RIVET_GDB=0` turn the registration off: the breakpoint
+/// never binds and the program runs to its end.
+#[test]
+fn rivet_run_without_gdb_registration_is_invisible_to_gdb() {
+    if !cfg!(target_arch = "x86_64") {
+        eprintln!("SKIPPED rivet_run_without_gdb_registration_is_invisible_to_gdb: steps.ll is compiled for x86-64");
+        return;
+    }
+    let Some(gdb) = gdb_on_path() else {
+        eprintln!(
+            "SKIPPED rivet_run_without_gdb_registration_is_invisible_to_gdb: \
+             gdb is not on PATH (scripts/setup.sh installs it)"
+        );
+        return;
+    };
+    for (extra, env) in [
+        (&["--no-gdb"][..], &[][..]),
+        (&[][..], &[("RIVET_GDB", "0")][..]),
+    ] {
+        let output = gdb_over_rivet_run(&gdb, extra, env);
+        assert!(
+            !output.contains("Breakpoint 1, "),
+            "{extra:?} {env:?}:\n{output}"
+        );
+        assert!(
+            output.lines().any(|l| l == "sum 81"),
+            "{extra:?} {env:?}: the program ran:\n{output}"
+        );
+    }
+}
+
+/// The line rows of the `-g` fixture's functions, read from the image
+/// registered with gdb (its relocated `.debug_line`) by gimli directly,
+/// not through rivet: (address, file, line) of each row, end markers left
+/// out, with the end address of each sequence.
+fn dwarf_line_rows(symfile: &[u8]) -> (Vec<(u64, String, u64)>, Vec<u64>) {
+    let elf = Elf::parse(symfile).unwrap();
+    let section = |id: gimli::SectionId| -> Result<gimli::EndianSlice<'_, gimli::LittleEndian>, gimli::Error> {
+        let data = elf
+            .section_headers
+            .iter()
+            .find(|h| elf.shdr_strtab.get_at(h.sh_name) == Some(id.name()))
+            .map_or(&[][..], |h| {
+                &symfile[h.sh_offset as usize..(h.sh_offset + h.sh_size) as usize]
+            });
+        Ok(gimli::EndianSlice::new(data, gimli::LittleEndian))
+    };
+    let dwarf = gimli::Dwarf::load(section).unwrap();
+    let mut rows = Vec::new();
+    let mut ends = Vec::new();
+    let mut units = dwarf.units();
+    while let Some(header) = units.next().unwrap() {
+        let unit = dwarf.unit(header).unwrap();
+        let program = unit.line_program.clone().unwrap();
+        let mut program_rows = program.rows();
+        while let Some((header, row)) = program_rows.next_row().unwrap() {
+            if row.end_sequence() {
+                ends.push(row.address());
+                continue;
+            }
+            let file = row.file(header).unwrap();
+            let name = dwarf.attr_string(&unit, file.path_name()).unwrap();
+            let name = String::from_utf8_lossy(name.slice()).into_owned();
+            rows.push((row.address(), name, row.line().map_or(0, |l| l.get())));
+        }
+    }
+    (rows, ends)
+}
+
+/// The registered image of the module defining `name` at `addr`.
+fn registered_image(name: &str, addr: u64) -> Vec<u8> {
+    gdb::registered_symfiles()
+        .into_iter()
+        .find(|f| names_at(f, name, addr))
+        .expect("the module is registered")
+}
+
+/// `symbolize_line` gives file and line from the module's DWARF line
+/// table: at each row's address, the row's line; none without debugging.
+#[test]
+fn symbolize_line_reads_the_modules_line_table() {
+    let engine = rivet::create_mcjit_compiler(
+        module(DEBUG_ARGS, "debug_args"),
+        machine(RelocModel::Pic, CodeModel::Small),
+        Some(true),
+    )
+    .unwrap();
+    engine.enable_gdb(true);
+    let scale = engine.get_function_address("rivet_dbg_scale").unwrap();
+    let entry = engine.get_function_address("rivet_dbg_entry").unwrap();
+    let (rows, ends) = dwarf_line_rows(&registered_image("rivet_dbg_entry", entry));
+    assert!(rows.len() >= 6, "{rows:?}");
+    for (i, (addr, file, line)) in rows.iter().enumerate() {
+        // Of several rows at one address the last one holds.
+        if rows.get(i + 1).is_some_and(|next| next.0 == *addr) || ends.contains(addr) {
+            continue;
+        }
+        let at = engine
+            .symbolize_line(*addr)
+            .unwrap_or_else(|| panic!("no line at {addr:#x}"));
+        assert_eq!(
+            (at.line as u64, at.file.ends_with(file.as_str())),
+            (*line, true)
+        );
+        assert_eq!(at.file, "./debug_args.c");
+    }
+    // Inside rivet_dbg_scale: the multiply is on line 4; the call in
+    // rivet_dbg_entry on line 11.
+    let lines_of = |start: u64| -> Vec<u32> {
+        (start..start + 0x20)
+            .filter_map(|a| engine.symbolize_line(a))
+            .map(|l| l.line)
+            .collect()
+    };
+    assert!(lines_of(scale).contains(&4), "{:?}", lines_of(scale));
+    assert!(lines_of(entry).contains(&11), "{:?}", lines_of(entry));
+    // The old symbolize still names the function.
+    assert_eq!(
+        engine.symbolize(scale + 1),
+        Some(("rivet_dbg_scale".to_string(), 1))
+    );
+    assert_eq!(engine.symbolize_line(8), None, "an address in no module");
+
+    // Without debugging the engine keeps no line table.
+    let plain = rivet::create_mcjit_compiler(
+        module(DEBUG_ARGS, "debug_args_plain"),
+        machine(RelocModel::Pic, CodeModel::Small),
+        Some(true),
+    )
+    .unwrap();
+    plain.enable_gdb(false);
+    let f = plain.get_function_address("rivet_dbg_scale").unwrap();
+    assert!(plain.symbolize(f).is_some());
+    assert_eq!(plain.symbolize_line(f), None);
+}
+
+/// What gdb registration costs a module: the figures README and
+/// BENCHMARKS.md quote. Prints, for `MODULES` modules of the `-g` fixture
+/// (each its own finalize), the debugger's image bytes per module, the line
+/// table the engine keeps, the arena's committed bytes and the time to
+/// compile and link each, with registration off and on. Run it in release:
+/// `cargo test --release --test integration gdb_registration_cost -- --nocapture`.
+/// Asserts only what does not depend on the machine: the DWARF never enters
+/// the arena, and the image holds the module's DWARF.
+#[test]
+fn gdb_registration_cost_per_module() {
+    const MODULES: usize = 200;
+    // Compiled once, outside the measured part: the figures are rivet's.
+    let objects: Vec<Vec<u8>> = (0..MODULES)
+        .map(|i| {
+            let ir = DEBUG_ARGS.replace("rivet_dbg_", &format!("rivet_cost{i}_"));
+            object(&ir, &format!("cost{i}"))
+        })
+        .collect();
+    let measure = |gdb_on: bool| {
+        let engine = ExecutionEngine::with_lmm(Some(true)).unwrap();
+        engine.enable_gdb(gdb_on);
+        let start = Instant::now();
+        let mut entries = Vec::with_capacity(MODULES);
+        for (i, bytes) in objects.iter().enumerate() {
+            engine
+                .add_object_bytes(bytes.clone(), &format!("cost{i}"))
+                .unwrap();
+            let name = format!("rivet_cost{i}_entry");
+            entries.push((engine.get_function_address(&name).unwrap(), name));
+        }
+        let elapsed = start.elapsed();
+        let mut image_bytes = 0usize;
+        let mut with_lines = 0usize;
+        if gdb_on {
+            let listed = gdb::registered_symfiles();
+            for (addr, name) in &entries {
+                image_bytes += listed
+                    .iter()
+                    .find(|f| names_at(f, name, *addr))
+                    .expect("registered")
+                    .len();
+                with_lines += usize::from(engine.symbolize_line(*addr).is_some());
+            }
+        }
+        let committed = engine.memory_stats().committed_bytes;
+        (elapsed, image_bytes, with_lines, committed)
+    };
+    // Once each before measuring, so that LLVM and the arena are warm.
+    let _ = measure(false);
+    let (off_time, _, _, off_committed) = measure(false);
+    let (on_time, image_bytes, with_lines, on_committed) = measure(true);
+    // Without the timing list: the bytes of one fixture's line table.
+    let table = {
+        let engine = rivet::create_mcjit_compiler(
+            module(DEBUG_ARGS, "cost_table"),
+            machine(RelocModel::Pic, CodeModel::Small),
+            Some(true),
+        )
+        .unwrap();
+        engine.enable_gdb(true);
+        let f = engine.get_function_address("rivet_dbg_entry").unwrap();
+        let image = registered_image("rivet_dbg_entry", f);
+        let elf = Elf::parse(&image).unwrap();
+        let dwarf: Vec<rivet::link::DwarfSection> = elf
+            .section_headers
+            .iter()
+            .filter_map(|h| {
+                let name = elf.shdr_strtab.get_at(h.sh_name)?;
+                name.starts_with(".debug_")
+                    .then(|| rivet::link::DwarfSection {
+                        name: name.to_string(),
+                        data: image[h.sh_offset as usize..(h.sh_offset + h.sh_size) as usize]
+                            .to_vec(),
+                    })
+            })
+            .collect();
+        let dwarf_bytes: usize = dwarf.iter().map(|d| d.data.len()).sum();
+        let lines = rivet::debug::LineTable::from_dwarf(&dwarf).expect("a line table");
+        (dwarf_bytes, lines.heap_bytes())
+    };
+    assert_eq!(with_lines, MODULES, "every module keeps its line table");
+    assert_eq!(off_committed, on_committed, "DWARF never enters the arena");
+    assert!(
+        image_bytes / MODULES > table.0,
+        "the image carries the DWARF"
+    );
+    eprintln!(
+        "gdb registration, {MODULES} modules of fixtures/debug/debug_args.ll (one finalize each):\n\
+         \x20 off: {:.1} us a module (link, objects compiled before), arena committed {} KiB\n\
+         \x20 on:  {:.1} us a module (+{:.1} us), arena committed {} KiB (same);\n\
+         \x20      image {} bytes a module (of which DWARF {} bytes), line table {} bytes a module",
+        off_time.as_secs_f64() * 1e6 / MODULES as f64,
+        off_committed / 1024,
+        on_time.as_secs_f64() * 1e6 / MODULES as f64,
+        (on_time.as_secs_f64() - off_time.as_secs_f64()) * 1e6 / MODULES as f64,
+        on_committed / 1024,
+        image_bytes / MODULES,
+        table.0,
+        table.1,
+    );
+}
+
+/// A jitdump `JIT_CODE_DEBUG_INFO` record: its code address and entries
+/// (address, line, discriminator, file name).
+type DebugEntries = (u64, Vec<(u64, i32, i32, String)>);
+
+fn parse_debug_info(body: &[u8]) -> DebugEntries {
+    let code_addr = u64_at(body, 0);
+    let count = u64_at(body, 8);
+    let mut at = 16;
+    let mut entries = Vec::new();
+    for _ in 0..count {
+        let addr = u64_at(body, at);
+        let line = u32_at(body, at + 8) as i32;
+        let discrim = u32_at(body, at + 12) as i32;
+        let end = at + 16 + body[at + 16..].iter().position(|&b| b == 0).unwrap();
+        let name = std::str::from_utf8(&body[at + 16..end])
+            .unwrap()
+            .to_string();
+        entries.push((addr, line, discrim, name));
+        at = end + 1;
+    }
+    assert_eq!(at, body.len(), "the entries fill the record");
+    (code_addr, entries)
+}
+
+/// With jitdump on, each function of a `-g` module gets a
+/// `JIT_CODE_DEBUG_INFO` record just before its `JIT_CODE_LOAD`, whose
+/// entries are the module's DWARF line table (read here by gimli from the
+/// image registered with gdb, independently of rivet) within the function.
+#[test]
+fn jitdump_debug_records_match_the_dwarf_line_table() {
+    let dir = scratch("jitdump-debug");
+    let engine = rivet::create_mcjit_compiler(
+        module(DEBUG_ARGS, "debug_args_jitdump"),
+        machine(RelocModel::Pic, CodeModel::Small),
+        Some(true),
+    )
+    .unwrap();
+    engine.enable_gdb(true);
+    engine
+        .enable_profiling(ProfilerOptions {
+            jitdump: true,
+            jitdump_dir: Some(dir.clone()),
+            ..ProfilerOptions::default()
+        })
+        .unwrap();
+    let entry = engine.get_function_address("rivet_dbg_entry").unwrap();
+    let scale = engine.get_function_address("rivet_dbg_scale").unwrap();
+    let (rows, ends) = dwarf_line_rows(&registered_image("rivet_dbg_entry", entry));
+    drop(engine);
+    let path = dir.join(format!("jit-{}.dump", std::process::id()));
+    let (_, _, records) = parse_jitdump(&std::fs::read(&path).unwrap());
+
+    // The row of the DWARF line table in effect at `addr`.
+    let row_at = |addr: u64| {
+        let before = rows.iter().rposition(|r| r.0 <= addr)?;
+        let last_row = rows[before].0;
+        // Past a sequence's end no row applies.
+        if ends.iter().any(|&e| e > last_row && e <= addr) {
+            return None;
+        }
+        // Of several rows at one address the last holds.
+        Some(&rows[before])
+    };
+    let mut seen = BTreeMap::new();
+    for pair in records.windows(2) {
+        let (first, next) = (&pair[0], &pair[1]);
+        if first.0 != 2 {
+            continue;
+        }
+        assert_eq!(next.0, 0, "a JIT_CODE_LOAD follows each debug record");
+        let (code_addr, entries) = parse_debug_info(&first.2);
+        let load = &next.2;
+        let (load_addr, size) = (u64_at(load, 16), u64_at(load, 24));
+        let name_end = 40 + load[40..].iter().position(|&b| b == 0).unwrap();
+        let function = std::str::from_utf8(&load[40..name_end])
+            .unwrap()
+            .to_string();
+        assert_eq!(code_addr, load_addr, "{function}");
+        assert!(!entries.is_empty());
+        for (addr, line, _, file) in &entries {
+            assert!(
+                (code_addr..code_addr + size).contains(addr),
+                "{function}: {addr:#x}"
+            );
+            let (_, dwarf_file, dwarf_line) =
+                row_at(*addr).unwrap_or_else(|| panic!("{function}: no row at {addr:#x}"));
+            assert_eq!(*line as u64, *dwarf_line, "{function} at {addr:#x}");
+            assert!(
+                file.ends_with(dwarf_file.as_str()),
+                "{file} vs {dwarf_file}"
+            );
+        }
+        // Every DWARF row with a line inside the function is an entry.
+        for (addr, _, line) in rows
+            .iter()
+            .filter(|r| (code_addr..code_addr + size).contains(&r.0))
+        {
+            if *line != 0 && row_at(*addr).is_some_and(|r| r.0 == *addr && r.2 == *line) {
+                assert!(
+                    entries.iter().any(|e| e.0 == *addr && e.1 as u64 == *line),
+                    "{function}: row {addr:#x} line {line} missing"
+                );
+            }
+        }
+        seen.insert(function, entries.iter().map(|e| e.1).collect::<Vec<_>>());
+    }
+    assert_eq!(
+        seen.keys().collect::<Vec<_>>(),
+        ["rivet_dbg_entry", "rivet_dbg_scale"],
+        "each function has its lines"
+    );
+    assert!(seen["rivet_dbg_scale"].contains(&4) && seen["rivet_dbg_scale"].contains(&5));
+    assert!(seen["rivet_dbg_entry"].contains(&11));
+    assert!(scale != entry);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn tool_on_path(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(tool))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Where perf is installed and may record this user's processes:
+/// `perf record -k mono` over `rivet run` of the `-g` program with
+/// `RIVET_JITDUMP=1`, then `perf inject --jit`, gives an ELF file per JIT
+/// function whose `.debug_line` (written by perf from the jitdump's debug
+/// records) maps the code to the C source lines.
+#[test]
+fn perf_inject_jit_maps_code_to_source_lines() {
+    if !cfg!(target_arch = "x86_64") {
+        eprintln!(
+            "SKIPPED perf_inject_jit_maps_code_to_source_lines: steps.ll is compiled for x86-64"
+        );
+        return;
+    }
+    let Some(perf) = tool_on_path("perf") else {
+        eprintln!("SKIPPED perf_inject_jit_maps_code_to_source_lines: perf is not on PATH");
+        return;
+    };
+    let dir = scratch("perf-inject");
+    let data = dir.join("perf.data");
+    let mut record = Command::new(&perf);
+    record
+        .current_dir(STEPS_DIR)
+        .env("RIVET_JITDUMP", "1")
+        .env("JITDUMPDIR", &dir)
+        .args(["record", "-q", "-k", "mono", "-o"])
+        .arg(&data)
+        .arg(env!("CARGO_BIN_EXE_rivet"))
+        .args(["run", "--no-gdb", "steps.ll"]);
+    let (status, output) = output_within(record, Duration::from_secs(120));
+    if status != Some(0) || !data.is_file() {
+        eprintln!(
+            "SKIPPED perf_inject_jit_maps_code_to_source_lines: \
+             perf record cannot record here:\n{output}"
+        );
+        return;
+    }
+    assert!(output.contains("sum 81"), "{output}");
+    let mut inject = Command::new(&perf);
+    inject
+        .args(["inject", "--jit", "-i"])
+        .arg(&data)
+        .arg("-o")
+        .arg(dir.join("perf.jit.data"));
+    let (status, output) = output_within(inject, Duration::from_secs(120));
+    assert_eq!(status, Some(0), "perf inject --jit:\n{output}");
+
+    // The jitted-PID-N.so files perf wrote next to the jitdump.
+    let mut lines_by_function: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    let mut pending = vec![dir.clone()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if !(name.starts_with("jitted-") && name.ends_with(".so")) {
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            let elf = Elf::parse(&bytes).unwrap();
+            let function = elf
+                .syms
+                .iter()
+                .filter(|s| s.is_function())
+                .find_map(|s| elf.strtab.get_at(s.st_name))
+                .unwrap_or_default()
+                .to_string();
+            let (rows, _) = dwarf_line_rows(&bytes);
+            assert!(
+                rows.iter().all(|r| r.1.ends_with("steps.c")),
+                "{name}: {rows:?}"
+            );
+            lines_by_function.insert(function, rows.iter().map(|r| r.2).collect());
+        }
+    }
+    let weigh = lines_by_function
+        .get("weigh")
+        .unwrap_or_else(|| panic!("no ELF file for weigh: {lines_by_function:?}"));
+    assert!(weigh.contains(&11) && weigh.contains(&12), "{weigh:?}");
+    let main = &lines_by_function["main"];
+    assert!(main.contains(&20) && main.contains(&21), "{main:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
