@@ -455,7 +455,7 @@ std::arch::global_asm!(
     "push r11",
     "mov r11, qword ptr [rax + 8]",
     // The xsave area and a 16-byte (key, offset) pair below it.
-    "sub rsp, qword ptr [rip + RIVET_XSAVE_SIZE]",
+    "sub rsp, qword ptr [rip + {xsave_size}]",
     "sub rsp, 16",
     "and rsp, -64",
     // xrstor requires the header's reserved bytes to be zero.
@@ -471,7 +471,7 @@ std::arch::global_asm!(
     "mov eax, -1",
     "mov edx, -1",
     "xsave [rsp]",
-    "mov rdi, qword ptr [rip + RIVET_XSAVE_SIZE]",
+    "mov rdi, qword ptr [rip + {xsave_size}]",
     "add rdi, rsp",
     "mov rsi, r11",
     "shr rsi, 32",
@@ -499,12 +499,15 @@ std::arch::global_asm!(
     ".size rivet_tlsdesc_dynamic, . - rivet_tlsdesc_dynamic",
     ".popsection",
     get_addr = sym super::tls::rivet_tls_get_addr,
+    // By `sym`, never by a name exported from the library: in a shared
+    // object (the Python extension) a RIP-relative load of an exported,
+    // preemptible symbol cannot be linked.
+    xsave_size = sym RIVET_XSAVE_SIZE,
 );
 
 /// Bytes of the `xsave` area for the enabled state components (0 until
 /// measured, or without `xsave`); read by `rivet_tlsdesc_dynamic`.
 #[cfg(target_arch = "x86_64")]
-#[no_mangle]
 static mut RIVET_XSAVE_SIZE: u64 = 0;
 
 #[cfg(target_arch = "x86_64")]
