@@ -1,0 +1,217 @@
+"""What ``rivet.install()`` changes in numba and llvmlite beyond the engine.
+
+Two kinds of change, each undone by ``rivet.uninstall()``:
+
+- **numba frees code** (always, once installed): ``JITCPUCodegen._add_module``
+  returns a cleanup, which numba already registers with ``weakref.finalize``
+  on the code library (numba 0.68 has the removal written and commented out
+  "due to MCJIT engine leakage in removeModule"). The cleanup is a queued
+  removal (``rivet.ExecutionEngine._removal``): when the library dies, its
+  module leaves the engine at the engine's next call, and the library's
+  names leave numba's symbol sets. Only for engines that are rivet's;
+  plain llvmlite users get no removal they did not ask for.
+- **Leak workarounds** (``fix_leaks``, on by default):
+  llvmlite 0.50's ``ModulePassManager`` and ``FunctionPassManager`` derive
+  from ``(ffi.ObjectRef, NewPassManager)``, so ``_dispose`` resolves to
+  ``ObjectRef._dispose``, which does nothing: the pass managers are never
+  freed. When that is detected, the classes get ``NewPassManager._dispose``
+  (which calls ``LLVMPY_DisposeNew*PassManger``); a fixed llvmlite is left
+  alone. And numba's per-function pass loop (``_optimize_functions``) skips
+  declarations, where the passes have nothing to do but every pass builder
+  llvmlite creates leaks its ``PassInstrumentationCallbacks``.
+"""
+
+import functools
+import sys
+
+# What install() changed: (owner, attribute, previous value or _ABSENT).
+_changes = []
+_ABSENT = object()
+
+# Linkages whose definitions many modules carry (numba's runtime functions
+# such as NRT_incref, a callee's copy linked into its caller): a library's
+# death does not take such a name out of numba's sets. Common symbols
+# (numba's environment globals, copied into callers too) are counted: the
+# name goes with the last module that defines it.
+_SHARED_LINKAGES = frozenset(
+    (
+        "available_externally",
+        "linkonce_any",
+        "linkonce_odr",
+        "linkonce_odr_autohide",
+        "weak_any",
+        "weak_odr",
+        "external_weak",
+        "linker_private_weak",
+    )
+)
+
+
+def _set(owner, name, value):
+    _changes.append((owner, name, owner.__dict__.get(name, _ABSENT)))
+    setattr(owner, name, value)
+
+
+def undo():
+    """Puts back everything ``apply_*`` changed, latest first."""
+    while _changes:
+        owner, name, previous = _changes.pop()
+        if previous is _ABSENT:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, previous)
+
+
+# -- llvmlite: pass managers that are never freed ---------------------------
+
+def pass_manager_leak():
+    """The pass-manager classes of the installed llvmlite whose ``_dispose``
+    is ``ObjectRef._dispose`` (does nothing) although ``NewPassManager``
+    has the real one; empty for an llvmlite without the leak."""
+    try:
+        from llvmlite.binding import ffi
+        from llvmlite.binding import newpassmanagers as npm
+    except ImportError:  # pragma: no cover - older llvmlite: nothing to fix
+        return []
+    real = npm.__dict__.get("NewPassManager")
+    real_dispose = getattr(real, "_dispose", None)
+    if real_dispose is None or real_dispose is ffi.ObjectRef._dispose:
+        return []
+    leaking = []
+    for name in ("ModulePassManager", "FunctionPassManager"):
+        cls = npm.__dict__.get(name)
+        if (
+            cls is not None
+            and issubclass(cls, real)
+            and cls._dispose is ffi.ObjectRef._dispose
+        ):
+            leaking.append(cls)
+    return leaking
+
+
+def apply_pass_manager_dispose():
+    """Gives leaking pass-manager classes their real ``_dispose``; returns
+    them."""
+    from llvmlite.binding import newpassmanagers as npm
+
+    leaking = pass_manager_leak()
+    for cls in leaking:
+        _set(cls, "_dispose", npm.NewPassManager._dispose)
+    return leaking
+
+
+# -- numba ------------------------------------------------------------------
+
+def _codegen_module():
+    return sys.modules.get("numba.core.codegen")
+
+
+def apply_numba(fix_leaks):
+    """Patches numba's code generator if numba is imported (rivet calls this
+    at ``install()`` and again when an engine is created, which numba does
+    after importing its code generator). Once per install."""
+    codegen = _codegen_module()
+    if codegen is None:
+        return False
+    jit_codegen = getattr(codegen, "JITCPUCodegen", None)
+    if jit_codegen is None or jit_codegen.__dict__.get("_rivet_patched"):
+        return False
+    _set(jit_codegen, "_rivet_patched", True)
+    _set(jit_codegen, "_add_module", _freeing_add_module(jit_codegen._add_module))
+    library = getattr(codegen, "CPUCodeLibrary", None)
+    if fix_leaks and library is not None and "_optimize_functions" in library.__dict__:
+        _set(
+            library,
+            "_optimize_functions",
+            _definitions_only(library.__dict__["_optimize_functions"]),
+        )
+    return True
+
+
+def _freeing_add_module(original):
+    def _add_module(self, module):
+        from rivet import ExecutionEngine
+
+        jit_engine = self._engine
+        engine = getattr(jit_engine, "_ee", None)
+        if not isinstance(engine, ExecutionEngine):
+            return original(self, module)
+        names, functions = _own_names(module)
+        jit_engine.add_module(module)
+        counts = jit_engine.__dict__.setdefault("_rivet_name_counts", {})
+        for name in names:
+            counts[name] = counts.get(name, 0) + 1
+        # Holds neither the library nor the codegen: numba registers this
+        # with weakref.finalize on the library.
+        forget = functools.partial(
+            _forget_names, jit_engine, self._rtlinker, names, functions
+        )
+        return engine._removal(module, forget)
+
+    _add_module.__doc__ = original.__doc__
+    _add_module.__wrapped__ = original
+    return _add_module
+
+
+def _own_names(module):
+    """The names *module* defines that numba records (``JitEngine.
+    _defined_symbols``: functions and globals; the runtime linker's
+    ``_defined``: functions), without those many modules define."""
+    names, functions = [], []
+    for values, kind in ((module.functions, functions), (module.global_variables, None)):
+        for value in values:
+            if value.is_declaration or value.linkage.name in _SHARED_LINKAGES:
+                continue
+            names.append(value.name)
+            if kind is not None:
+                kind.append(value.name)
+    return tuple(names), frozenset(functions)
+
+
+def _forget_names(jit_engine, rtlinker, names, functions):
+    """A library's module left the engine: its names leave numba's sets,
+    unless a live module defines them too."""
+    counts = jit_engine.__dict__.get("_rivet_name_counts", {})
+    defined = jit_engine._defined_symbols
+    rt_defined = getattr(rtlinker, "_defined", None)
+    for name in names:
+        left = counts.get(name, 0) - 1
+        if left > 0:
+            counts[name] = left
+            continue
+        counts.pop(name, None)
+        defined.discard(name)
+        if rt_defined is not None and name in functions:
+            rt_defined.discard(name)
+
+
+class _Definitions(object):
+    """A ``ModuleRef`` whose ``functions`` are its definitions only; the
+    rest (attributes, assignments, the ctypes pointer) is the module's."""
+
+    __slots__ = ("_module",)
+
+    def __init__(self, module):
+        object.__setattr__(self, "_module", module)
+
+    @property
+    def functions(self):
+        return (f for f in self._module.functions if not f.is_declaration)
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
+
+    def __setattr__(self, name, value):
+        setattr(self._module, name, value)
+
+
+def _definitions_only(original):
+    def _optimize_functions(self, ll_module):
+        # Function passes do nothing to a declaration, but each function
+        # gets its own pass builder, and llvmlite 0.50 leaks each builder's
+        # PassInstrumentationCallbacks: run numba's loop over definitions.
+        return original(self, _Definitions(ll_module))
+
+    _optimize_functions.__doc__ = original.__doc__
+    _optimize_functions.__wrapped__ = original
+    return _optimize_functions
