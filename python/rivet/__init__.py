@@ -500,13 +500,14 @@ class ExecutionEngine(object):
         self._linked[entry.key] = entry
         if module.closed:
             # Closed by the caller while the engine owned it: nobody else
-            # holds it, the engine frees it now.
+            # can free it, the engine does now.
             _dispose_raw_module(entry.raw)
         else:
             # The ModuleRef owns its LLVM module again: it is freed when the
             # last reference goes (now, unless the caller keeps one).
             module._owned = False
-            entry.ref = weakref.ref(module)
+        # Found again by remove_module for as long as the caller holds it.
+        entry.ref = weakref.ref(module)
         entry.raw = None
 
     def _leak_at_exit(self):
