@@ -426,8 +426,9 @@ class ExecutionEngine(object):
     def _removal(self, module, on_removed=None):
         """A callable that asks for *module*'s removal when called (from a
         finalizer, on any thread); the next call of the engine carries it
-        out, then calls *on_removed()*. For code whose owner is known to be
-        gone, as numba's code libraries are when their finalizers run."""
+        out, then calls *on_removed()* (not if the module was removed
+        otherwise meanwhile). For code whose owner is known to be gone, as
+        numba's code libraries are when their finalizers run."""
         with self._lock:
             self._check_open()
             entry = self._find(module)
@@ -444,16 +445,18 @@ class ExecutionEngine(object):
         while removals:
             key, on_removed = removals.popleft()
             entry = self._pending.get(key) or self._linked.get(key)
-            if entry is not None:
-                self._forget(entry)
-                module = entry.module
-                if module is not None:
-                    # Never compiled (its compile failed): its IR goes too.
-                    if module.closed:
-                        _dispose_raw_module(entry.raw)
-                    else:
-                        module._owned = False
-                        module.close()
+            if entry is None:
+                # Removed already (remove_module, or a second request).
+                continue
+            self._forget(entry)
+            module = entry.module
+            if module is not None:
+                # Never compiled (its compile failed): its IR goes too.
+                if module.closed:
+                    _dispose_raw_module(entry.raw)
+                else:
+                    module._owned = False
+                    module.close()
             if on_removed is not None:
                 try:
                     on_removed()

@@ -157,6 +157,20 @@ def test_removal_is_queued_and_done_at_the_next_call():
         assert ee.module_count == 1 and not ee._removals
 
 
+def test_removal_after_remove_module_does_nothing():
+    with new_engine() as ee:
+        mod = numbered(1)
+        ee.add_module(mod)
+        ee.finalize_object()
+        called = []
+        removal = ee._removal(mod, lambda: called.append(1))
+        ee.remove_module(mod)
+        ee.add_module(mod)  # the caller's again, then re-added: a new entry
+        removal()
+        assert BINARY(ee.get_function_address("f1"))(2, 3) == 7
+        assert called == [] and not ee._removals
+
+
 def test_removal_requested_during_a_compile_waits_for_it():
     # The garbage collector can run a finalizer in the middle of a compile:
     # here the object cache's notify stands in for it.
