@@ -23,6 +23,7 @@ Two kinds of change, each undone by ``rivet.uninstall()``:
 
 import functools
 import sys
+import weakref
 
 # What install() changed: (owner, attribute, previous value or _ABSENT).
 _changes = []
@@ -118,6 +119,7 @@ def apply_numba(fix_leaks):
         return False
     _set(jit_codegen, "_rivet_patched", True)
     _set(jit_codegen, "_add_module", _freeing_add_module(jit_codegen._add_module))
+    _keep_ufunc_wrappers()
     library = getattr(codegen, "CPUCodeLibrary", None)
     if fix_leaks and library is not None and "_optimize_functions" in library.__dict__:
         _set(
@@ -137,10 +139,18 @@ def _freeing_add_module(original):
         if not isinstance(engine, ExecutionEngine):
             return original(self, module)
         names, functions = _own_names(module)
-        jit_engine.add_module(module)
+        # Counted before the engine's call, which carries out queued
+        # removals: a dropped library's name that this module defines too
+        # must stay in numba's sets.
         counts = jit_engine.__dict__.setdefault("_rivet_name_counts", {})
         for name in names:
             counts[name] = counts.get(name, 0) + 1
+        try:
+            jit_engine.add_module(module)
+        except BaseException:
+            for name in names:
+                _uncount(counts, name)
+            raise
         # Holds neither the library nor the codegen: numba registers this
         # with weakref.finalize on the library.
         forget = functools.partial(
@@ -151,6 +161,50 @@ def _freeing_add_module(original):
     _add_module.__doc__ = original.__doc__
     _add_module.__wrapped__ = original
     return _add_module
+
+
+# Wrapper libraries of numba's ufuncs, kept for as long as the environment
+# of the function they wrap (Environment -> [library]).
+_wrappers_by_environment = weakref.WeakKeyDictionary()
+_wrappers_kept_forever = []
+
+
+def _keep_ufunc_wrappers():
+    """numba builds a ufunc's loop in a wrapper library, takes the loop's
+    address (``get_pointer_to_function``) and drops the library: the ufunc
+    keeps only the wrapped function's library and environment alive. On
+    llvmlite's engine the code stays anyway; rivet frees a dead library's
+    code, so each wrapper library (made through ``_wrapper_info``, in
+    ``numba.np.ufunc.wrappers`` and ``numba.np.ufunc.parallel``) is kept
+    alive by that environment."""
+    for module_name in ("numba.np.ufunc.wrappers", "numba.np.ufunc.parallel"):
+        module = sys.modules.get(module_name)
+        original = getattr(module, "_wrapper_info", None) if module else None
+        if original is None or getattr(original, "_rivet_keeps_library", False):
+            continue
+        _set(module, "_wrapper_info", _kept_wrapper_info(original))
+
+
+def _kept_wrapper_info(original):
+    class _wrapper_info(original):
+        __slots__ = ()
+        _rivet_keeps_library = True
+
+        def __new__(cls, *args, **kwargs):
+            info = original.__new__(cls, *args, **kwargs)
+            _keep_wrapper(info.library, info.env)
+            return info
+
+    _wrapper_info.__qualname__ = original.__qualname__
+    _wrapper_info.__module__ = original.__module__
+    return _wrapper_info
+
+
+def _keep_wrapper(library, environment):
+    try:
+        _wrappers_by_environment.setdefault(environment, []).append(library)
+    except TypeError:  # no environment (None), or one without weak references
+        _wrappers_kept_forever.append(library)
 
 
 def _own_names(module):
@@ -168,6 +222,16 @@ def _own_names(module):
     return tuple(names), frozenset(functions)
 
 
+def _uncount(counts, name):
+    """One module fewer defines *name*; whether others still do."""
+    left = counts.get(name, 0) - 1
+    if left > 0:
+        counts[name] = left
+        return True
+    counts.pop(name, None)
+    return False
+
+
 def _forget_names(jit_engine, rtlinker, names, functions):
     """A library's module left the engine: its names leave numba's sets,
     unless a live module defines them too."""
@@ -175,11 +239,8 @@ def _forget_names(jit_engine, rtlinker, names, functions):
     defined = jit_engine._defined_symbols
     rt_defined = getattr(rtlinker, "_defined", None)
     for name in names:
-        left = counts.get(name, 0) - 1
-        if left > 0:
-            counts[name] = left
+        if _uncount(counts, name):
             continue
-        counts.pop(name, None)
         defined.discard(name)
         if rt_defined is not None and name in functions:
             rt_defined.discard(name)

@@ -334,6 +334,97 @@ def test_numba_frees_dropped_functions_and_their_names():
     assert lines[3] == "live ok"
 
 
+def test_name_of_a_dropped_library_stays_when_a_new_one_defines_it():
+    pytest.importorskip("numba")
+    code = """
+        import gc
+        import rivet
+        rivet.install()
+        import llvmlite.binding as ll
+        from numba import njit
+        from numba.core.compiler_lock import global_compiler_lock
+        from numba.core.registry import cpu_target
+
+        njit(lambda x: x + 1)(1)
+        codegen = cpu_target.target_context.codegen()
+        IR = '''
+        define i64 @rivet_same(i64 %%x) {
+          %%r = add i64 %%x, %d
+          ret i64 %%r
+        }
+        '''
+
+        def library(n):
+            lib = codegen.create_library("same%d" % n)
+            lib.add_llvm_module(ll.parse_assembly(IR % n))
+            with global_compiler_lock:
+                lib.finalize()
+            return lib
+
+        first = library(1)
+        print(first.get_pointer_to_function("rivet_same") != 0)
+        del first
+        gc.collect()  # its removal is queued
+        # The new library's add_module carries out the removal: the name,
+        # defined again, stays known to numba and resolves to the new code.
+        import ctypes
+        second = library(2)
+        address = second.get_pointer_to_function("rivet_same")
+        print(address != 0, ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64)(address)(40))
+        del second
+        gc.collect()
+        codegen._engine._ee.finalize_object()
+        print("rivet_same" in codegen._engine._defined_symbols)
+    """
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True", "42", "False"]
+
+
+def test_ufuncs_outlive_their_dropped_wrapper_libraries():
+    # numba drops the library of a ufunc's loop wrapper once it has the
+    # loop's address; the ufunc keeps the wrapped function's environment.
+    pytest.importorskip("numba")
+    code = """
+        import gc
+        import numpy as np
+        import rivet
+        rivet.install()
+        from numba import njit, vectorize, guvectorize
+
+        @vectorize(["float64(float64, float64)"])
+        def axpy(a, b):
+            return 2.0 * a + b
+
+        @guvectorize(["void(float64[:], float64[:])"], "(n)->()")
+        def total(x, out):
+            s = 0.0
+            for v in x:
+                s += v
+            out[0] = s
+
+        @vectorize
+        def lazy(a):
+            return a * 3.0
+
+        x = np.arange(4.0)
+        print(axpy(x, 1.0).tolist(), total(x.reshape(2, 2)).tolist(), lazy(x).tolist())
+        gc.collect()
+        for i in range(150):
+            namespace = {}
+            exec("def f(x):\\n    return x * 2.0 + %d\\n" % i, namespace)
+            f = njit(namespace["f"])
+            f(1.0)
+            del f, namespace
+            gc.collect()
+        print(axpy(x, 1.0).tolist(), total(x.reshape(2, 2)).tolist(), lazy(x).tolist())
+    """
+    result = run_python(code)
+    assert result.returncode == 0, (result.returncode, result.stderr)
+    first, second = result.stdout.splitlines()
+    assert first == second == "[1.0, 3.0, 5.0, 7.0] [1.0, 5.0] [0.0, 3.0, 6.0, 9.0]"
+
+
 def test_declarations_get_no_pass_pipeline():
     pytest.importorskip("numba")
     code = """
