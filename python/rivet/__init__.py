@@ -222,8 +222,9 @@ class ExecutionEngine(object):
 
     def remove_module(self, module):
         """Hands *module* back to the caller: its names disappear from the
-        engine and its code's memory is reused. KeyError if the engine does
-        not hold it."""
+        engine at once, and its code's memory is reused once no live module
+        binds to it (the engine's unloading rules). KeyError if the engine
+        does not hold it."""
         with self._lock:
             self._enter()
             entry = self._find(module)
