@@ -145,6 +145,11 @@ class _Removal(object):
             # deque.append is atomic: safe from a finalizer on any thread.
             engine._removals.append((self._key, self._on_removed))
 
+    def cancel(self):
+        """The module stays for the life of the engine: calling the removal
+        does nothing from now on."""
+        self._engine = None
+
 
 def _closed_error():
     # llvmlite raises ctypes.ArgumentError for any call on a closed engine

@@ -9,7 +9,13 @@ Two kinds of change, each undone by ``rivet.uninstall()``:
   removal (``rivet.ExecutionEngine._removal``): when the library dies, its
   module leaves the engine at the engine's next call, and the library's
   names leave numba's symbol sets. Only for engines that are rivet's;
-  plain llvmlite users get no removal they did not ask for.
+  plain llvmlite users get no removal they did not ask for. Code whose
+  address escapes into objects or callers that do not keep the library is
+  kept: ufunc loop wrappers live as long as the wrapped function's
+  environment; modules that give a meminfo a destructor or make a
+  generator, and libraries asked for a C callback's or a raw function's
+  address, stay for the life of the engine (as every module does on
+  llvmlite's engine).
 - **Leak workarounds** (``fix_leaks``, on by default):
   llvmlite 0.50's ``ModulePassManager`` and ``FunctionPassManager`` derive
   from ``(ffi.ObjectRef, NewPassManager)``, so ``_dispose`` resolves to
@@ -120,6 +126,13 @@ def apply_numba(fix_leaks):
     _set(jit_codegen, "_rivet_patched", True)
     _set(jit_codegen, "_add_module", _freeing_add_module(jit_codegen._add_module))
     _keep_ufunc_wrappers()
+    jit_library = getattr(codegen, "JITCodeLibrary", None)
+    if jit_library is not None and "get_pointer_to_function" in jit_library.__dict__:
+        _set(
+            jit_library,
+            "get_pointer_to_function",
+            _keeping_escaped_code(jit_library.__dict__["get_pointer_to_function"]),
+        )
     library = getattr(codegen, "CPUCodeLibrary", None)
     if fix_leaks and library is not None and "_optimize_functions" in library.__dict__:
         _set(
@@ -137,6 +150,8 @@ def _freeing_add_module(original):
         jit_engine = self._engine
         engine = getattr(jit_engine, "_ee", None)
         if not isinstance(engine, ExecutionEngine):
+            return original(self, module)
+        if _may_outlive_its_library(module):
             return original(self, module)
         names, functions = _own_names(module)
         # Counted before the engine's call, which carries out queued
@@ -156,7 +171,16 @@ def _freeing_add_module(original):
         forget = functools.partial(
             _forget_names, jit_engine, self._rtlinker, names, functions
         )
-        return engine._removal(module, forget)
+        removal = engine._removal(module, forget)
+        # numba sets this weak proxy of the library just before the call;
+        # the library's get_pointer_to_function may cancel the removal.
+        library = getattr(module, "_CPUCodeLibrary__library", None)
+        if library is not None:
+            try:
+                library._rivet_removal = removal
+            except ReferenceError:  # pragma: no cover - the library is gone
+                pass
+        return removal
 
     _add_module.__doc__ = original.__doc__
     _add_module.__wrapped__ = original
@@ -205,6 +229,55 @@ def _keep_wrapper(library, environment):
         _wrappers_by_environment.setdefault(environment, []).append(library)
     except TypeError:  # no environment (None), or one without weak references
         _wrappers_kept_forever.append(library)
+
+
+# numba's run-time functions that store the address of JIT code in an
+# object that lives on after the call: the destructor of a meminfo (typed
+# and reflected lists, sets, typed dicts, jitclass instances, structrefs)
+# and a generator's next and finalizer functions. Such an object can
+# outlive the library that made it, and nothing tells when the last one
+# goes, so a module calling them is never removed (as on llvmlite's
+# engine, where nothing is).
+_CODE_ESCAPING_CALLS = (
+    "NRT_MemInfo_alloc_dtor",
+    "NRT_MemInfo_alloc_dtor_safe",
+    "NRT_MemInfo_new_varsize_dtor",
+    "numba_make_generator",
+)
+
+
+def _may_outlive_its_library(module):
+    for name in _CODE_ESCAPING_CALLS:
+        try:
+            module.get_function(name)
+        except NameError:
+            continue
+        return True
+    return False
+
+
+# Entry points whose addresses numba hands to code that keeps the library
+# alive itself: a dispatcher's CPython wrapper (its function object holds
+# the library), a ufunc loop's wrapper (see _keep_ufunc_wrappers).
+_KEPT_BY_THEIR_USERS = ("_ZN7cpython", "__ufunc__.", "__gufunc__.")
+
+
+def _keeping_escaped_code(original):
+    def get_pointer_to_function(self, name):
+        address = original(self, name)
+        if address and not name.startswith(_KEPT_BY_THEIR_USERS):
+            # A C callback (CFunc.address, ``cfunc.`` wrappers) or a raw
+            # function address (first-class functions): the caller keeps
+            # the address, not the library. The code stays for the life of
+            # the engine, as on llvmlite's engine.
+            removal = self.__dict__.get("_rivet_removal")
+            if removal is not None:
+                removal.cancel()
+        return address
+
+    get_pointer_to_function.__doc__ = original.__doc__
+    get_pointer_to_function.__wrapped__ = original
+    return get_pointer_to_function
 
 
 def _own_names(module):

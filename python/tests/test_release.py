@@ -361,16 +361,20 @@ def test_name_of_a_dropped_library_stays_when_a_new_one_defines_it():
                 lib.finalize()
             return lib
 
+        # (Addresses through numba's engine wrapper: a library asked for a
+        # raw function address keeps its code for good.)
+        jit_engine = codegen._engine
         first = library(1)
-        print(first.get_pointer_to_function("rivet_same") != 0)
+        print(jit_engine.get_function_address("rivet_same") != 0)
         del first
         gc.collect()  # its removal is queued
         # The new library's add_module carries out the removal: the name,
         # defined again, stays known to numba and resolves to the new code.
         import ctypes
         second = library(2)
-        address = second.get_pointer_to_function("rivet_same")
-        print(address != 0, ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64)(address)(40))
+        address = jit_engine.get_function_address("rivet_same")
+        print(jit_engine.is_symbol_defined("rivet_same"),
+              ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64)(address)(40))
         del second
         gc.collect()
         codegen._engine._ee.finalize_object()
@@ -423,6 +427,59 @@ def test_ufuncs_outlive_their_dropped_wrapper_libraries():
     assert result.returncode == 0, (result.returncode, result.stderr)
     first, second = result.stdout.splitlines()
     assert first == second == "[1.0, 3.0, 5.0, 7.0] [1.0, 5.0] [0.0, 3.0, 6.0, 9.0]"
+
+
+def test_objects_and_addresses_outlive_the_functions_that_made_them():
+    # Typed lists and dicts, jitclass instances and generators carry
+    # addresses of JIT code (destructors, next functions); a cfunc's address
+    # is kept by callers that drop the CFunc. They outlive the function.
+    pytest.importorskip("numba")
+    code = """
+        import ctypes, gc
+        import rivet
+        rivet.install()
+        from numba import cfunc, njit, int64
+        from numba.experimental import jitclass
+        from numba.typed import Dict, List
+
+        @jitclass([("x", int64)])
+        class Point:
+            def __init__(self, x):
+                self.x = x
+
+        def made():
+            ns = {"List": List, "Dict": Dict, "Point": Point}
+            exec("def make_l(n):\\n    l = List()\\n    for i in range(n):\\n"
+                 "        l.append(i * 3)\\n    return l\\n", ns)
+            exec("def make_d(n):\\n    d = Dict()\\n    for i in range(n):\\n"
+                 "        d[i] = i * 2.0\\n    return d\\n", ns)
+            exec("def make_p(n):\\n    return Point(n)\\n", ns)
+            exec("def gen(n):\\n    for i in range(n):\\n        yield i * i\\n", ns)
+            objs = [njit(ns[name])(4) for name in ("make_l", "make_d", "make_p", "gen")]
+            callback = cfunc("int64(int64)")(lambda x: x * 7 + 1).ctypes
+            return objs, callback
+
+        objs, callback = made()
+        gc.collect()
+        print(list(objs[0]), sorted(dict(objs[1]).items()), objs[2].x, next(objs[3]), callback(6))
+        for i in range(150):
+            namespace = {}
+            exec("def f(x):\\n    return [x * %d + k for k in range(3)]\\n" % i, namespace)
+            f = njit(namespace["f"])
+            f(1.0)
+            del f, namespace
+            gc.collect()
+        print(list(objs[0]), sorted(dict(objs[1]).items()), objs[2].x, next(objs[3]), callback(6))
+        del objs
+        gc.collect()
+        print("deleted")
+    """
+    result = run_python(code)
+    assert result.returncode == 0, (result.returncode, result.stderr)
+    first, second, last = result.stdout.splitlines()
+    assert first == "[0, 3, 6, 9] [(0, 0.0), (1, 2.0), (2, 4.0), (3, 6.0)] 4 0 43"
+    assert second == "[0, 3, 6, 9] [(0, 0.0), (1, 2.0), (2, 4.0), (3, 6.0)] 4 1 43"
+    assert last == "deleted"
 
 
 def test_declarations_get_no_pass_pipeline():
