@@ -6,7 +6,8 @@
 #   - numba 0.68's codegen, caching and NRT tests plus a sample of its array
 #     and ufunc tests, and its gdb suites, with rivet installed
 #     (RIVET_INSTALL=1),
-#   - the compile-and-first-call benchmark (python/bench_numba.py).
+#   - the compile-and-first-call benchmark (python/bench_numba.py) and the
+#     memory churn benchmark, quick (python/bench_numba_memory.py --quick).
 #
 # The virtual environment lives in target/python-venv (RIVET_PY_VENV to move
 # it); it is reused when present. BENCH=0 skips the benchmark.
@@ -78,8 +79,11 @@ assert kind == "rivet", kind
 print("numba compiles on", kind)
 EOF
 
+# test_codegen through rivet's runner: its test_library_lifetime, an
+# expected failure on llvmlite's engine, passes on rivet and must.
+run_suite "numba.tests.test_codegen, with rivet installed" \
+    python "$root/python/tests/numba_suite.py" numba.tests.test_codegen
 numba_suites=(
-    numba.tests.test_codegen
     numba.tests.test_caching
     numba.tests.test_nrt
     # Look-ups that must not link modules waiting for a global mapping.
@@ -113,6 +117,8 @@ if [ "${BENCH:-1}" != 0 ]; then
     python "$root/python/bench_numba.py" --repeat 3
     echo "== benchmark: 1,000 JIT libraries linked and unloaded, llvmlite's LLJIT vs rivet"
     python "$root/python/bench_orcjit.py" --libraries 1000
+    echo "== benchmark: memory kept per dropped numba function (quick), llvmlite's engine vs rivet"
+    python "$root/python/bench_numba_memory.py" --quick
 fi
 
 if ((${#failed[@]})); then

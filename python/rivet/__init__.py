@@ -15,12 +15,15 @@ subprocesses numba's tests and caches start.
 """
 
 import atexit
+import collections
 import ctypes
+import itertools
 import os
 import sys
 import threading
 import weakref
 
+from rivet import _numba
 from rivet._rivet import (
     DEFAULT_USE_LMM,
     Engine as _Engine,
@@ -79,22 +82,73 @@ def create_mcjit_compiler(module, target_machine, use_lmm=None):
     *use_lmm*: True for rivet's arena (one reservation, code and data within
     ±2 GiB), False for its per-section manager, None for the default (the
     arena on every platform)."""
+    if _saved is not None:
+        # numba creates its engine after importing its code generator:
+        # installed before numba was imported, rivet patches numba now.
+        _numba.apply_numba(_fix_leaks)
     return ExecutionEngine(module, target_machine, use_lmm=use_lmm)
 
 
 class _Entry(object):
-    """A module the engine owns."""
+    """A module the engine holds.
 
-    __slots__ = ("module", "raw", "native_id")
+    Pending (not compiled yet): the engine holds the ``ModuleRef`` and owns
+    the LLVM module. Linked (its object handed to rivet's linker): the IR is
+    not needed any more, so the engine keeps only a weak reference to the
+    ``ModuleRef`` and gives the LLVM module back to it; the IR is freed as
+    soon as the caller drops the ``ModuleRef`` (at once if nobody held it).
+    """
 
-    def __init__(self, module, raw):
+    __slots__ = ("key", "ident", "module", "ref", "raw", "native_id")
+
+    def __init__(self, key, module, raw):
+        self.key = key
+        # id() of the ModuleRef: the index of _by_module (ModuleRef is not
+        # hashable). Checked against the object itself on every look-up,
+        # since an id is reused once its object is gone.
+        self.ident = id(module)
         self.module = module
+        self.ref = None
         # The LLVM module's address, kept so that the engine can still
         # compile and dispose of a module whose ModuleRef the caller closed
         # while the engine owned it (llvmlite lets that happen).
         self.raw = raw
         # rivet's number for the module's object, once compiled.
         self.native_id = None
+
+    def current(self):
+        """The caller's ModuleRef, or None once it is gone."""
+        if self.module is not None:
+            return self.module
+        if self.ref is not None:
+            return self.ref()
+        return None
+
+
+class _Removal(object):
+    """A removal of one module that the garbage collector may request (the
+    cleanup rivet's numba hook returns). Calling it only queues the
+    removal; the engine carries it out under its lock at its next call,
+    since collection can happen anywhere, in the middle of a compile
+    included. Holds neither the module nor its owner."""
+
+    __slots__ = ("_engine", "_key", "_on_removed", "__weakref__")
+
+    def __init__(self, engine, key, on_removed):
+        self._engine = engine
+        self._key = key
+        self._on_removed = on_removed
+
+    def __call__(self):
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            # deque.append is atomic: safe from a finalizer on any thread.
+            engine._removals.append((self._key, self._on_removed))
+
+    def cancel(self):
+        """The module stays for the life of the engine: calling the removal
+        does nothing from now on."""
+        self._engine = None
 
 
 def _closed_error():
@@ -121,6 +175,10 @@ class ExecutionEngine(object):
     Owns the modules added to it. Code generation is lazy: modules are
     compiled (with the engine's target machine, or taken from the object
     cache) and linked at ``finalize_object`` or at the first address query.
+    Once a module's object is emitted, the engine no longer needs its IR:
+    it holds the ``ModuleRef`` weakly from then on, so the IR is freed when
+    the caller drops it (the code stays until ``remove_module`` or
+    ``close()``).
     """
 
     _closed = False
@@ -130,7 +188,16 @@ class ExecutionEngine(object):
         self._native = _Engine(use_lmm)
         self._tm = target_machine
         self._td = None
-        self._entries = []
+        # Modules waiting to be compiled, and those handed to rivet's linker,
+        # each by key in the order they were added; _by_module finds an
+        # entry from its ModuleRef (by id, checked) without a scan.
+        self._pending = {}
+        self._linked = {}
+        self._by_module = {}
+        self._keys = itertools.count()
+        # Removals requested by the garbage collector (_Removal), carried
+        # out at the next call.
+        self._removals = collections.deque()
         self._objects = []
         self._lock = threading.RLock()
         self._compiling = False
@@ -147,38 +214,41 @@ class ExecutionEngine(object):
         compiled at the next ``finalize_object`` or address query. KeyError
         if it was added already."""
         with self._lock:
-            self._check_open()
+            self._enter()
             if self._find(module) is not None:
                 raise KeyError("module already added to this engine")
             if module.closed:
                 raise _closed_module_error(module)
             raw = ctypes.cast(module._ptr, ctypes.c_void_p).value
-            self._entries.append(_Entry(module, raw))
+            entry = _Entry(next(self._keys), module, raw)
+            self._pending[entry.key] = entry
+            self._by_module[entry.ident] = entry
             module._owned = True
 
     def remove_module(self, module):
         """Hands *module* back to the caller: its names disappear from the
-        engine and its code's memory is reused. KeyError if the engine does
-        not hold it."""
+        engine at once, and its code's memory is reused once no live module
+        binds to it (the engine's unloading rules). KeyError if the engine
+        does not hold it."""
         with self._lock:
-            self._check_open()
+            self._enter()
             entry = self._find(module)
             if entry is None:
                 raise KeyError("module not added to this engine")
-            if entry.native_id is not None:
-                self._native.remove_module(entry.native_id)
-            self._entries.remove(entry)
-            module._owned = False
-            if module.closed:
-                # Closed while the engine owned it: nobody else can free it.
-                _dispose_raw_module(entry.raw)
+            self._forget(entry)
+            if entry.module is not None:
+                # Pending: the engine owned it until now.
+                module._owned = False
+                if module.closed:
+                    # Closed while the engine owned it: nobody else can free it.
+                    _dispose_raw_module(entry.raw)
 
     def finalize_object(self):
         """Compiles and links every module added so far. Unresolved symbols
         raise ``UnresolvedSymbolsError`` naming them (the modules stay
         pending: register the names and call again)."""
         with self._lock:
-            self._check_open()
+            self._enter()
             self._compile_pending()
             self._native.finalize()
 
@@ -198,7 +268,7 @@ class ExecutionEngine(object):
         name = gv if isinstance(gv, str) else gv.name
         addr = getattr(addr, "value", addr)
         with self._lock:
-            self._check_open()
+            self._enter()
             self._native.add_global_mapping(name, int(addr or 0))
 
     def add_object_file(self, obj_file):
@@ -218,7 +288,7 @@ class ExecutionEngine(object):
                 )
             name = "<ObjectFileRef>"
         with self._lock:
-            self._check_open()
+            self._enter()
             self._objects.append(self._native.add_object(data, name))
 
     def set_object_cache(self, notify_func=None, getbuffer_func=None):
@@ -233,7 +303,7 @@ class ExecutionEngine(object):
     def run_static_constructors(self):
         """Runs the static constructors of every module (once each)."""
         with self._lock:
-            self._check_open()
+            self._enter()
             self._compile_pending()
             self._native.run_static_constructors()
 
@@ -241,7 +311,7 @@ class ExecutionEngine(object):
         """Runs the static destructors of every module whose constructors
         ran."""
         with self._lock:
-            self._check_open()
+            self._enter()
             self._native.run_static_destructors()
 
     @property
@@ -256,7 +326,7 @@ class ExecutionEngine(object):
         """Registers modules linked from now on with gdb and writes a perf
         map naming their functions. Returns True."""
         with self._lock:
-            self._check_open()
+            self._enter()
             return self._native.enable_jit_events()
 
     def close(self):
@@ -269,14 +339,22 @@ class ExecutionEngine(object):
         native = self._native
         if native is not None:
             native.close()
-        for entry in getattr(self, "_entries", ()):
+        for entry in list(getattr(self, "_pending", {}).values()):
             module = entry.module
             if module.closed:
                 _dispose_raw_module(entry.raw)
             else:
                 module._owned = False
                 module.close()
-        self._entries = []
+        for entry in list(getattr(self, "_linked", {}).values()):
+            # As llvmlite's engine does, close the modules it was given
+            # that the caller still holds (their IR is freed).
+            module = entry.current()
+            if module is not None:
+                module.close()
+        self._pending = {}
+        self._linked = {}
+        self._by_module = {}
         self._objects = []
 
     @property
@@ -303,8 +381,9 @@ class ExecutionEngine(object):
     def memory_stats(self):
         """The memory manager's figures: reserved and committed bytes,
         committed bytes per segment class, allocations, mappings."""
-        self._check_open()
-        return self._native.memory_stats()
+        with self._lock:
+            self._enter()
+            return self._native.memory_stats()
 
     def symbolize(self, address):
         """``(name, offset)`` of the function or global holding *address*,
@@ -315,7 +394,10 @@ class ExecutionEngine(object):
     @property
     def module_count(self):
         """How many modules (IR and objects) the engine holds."""
-        return len(self._entries) + len(self._objects)
+        with self._lock:
+            if not self._closed:
+                self._drain_removals()
+            return len(self._pending) + len(self._linked) + len(self._objects)
 
     # -- internals ----------------------------------------------------------
 
@@ -323,28 +405,86 @@ class ExecutionEngine(object):
         if self._closed:
             raise _closed_error()
 
+    def _enter(self):
+        """Every call that holds the lock starts here: the engine must be
+        open, and removals the garbage collector asked for are done now."""
+        self._check_open()
+        self._drain_removals()
+
     def _find(self, module):
-        for entry in self._entries:
-            if entry.module is module:
-                return entry
+        entry = self._by_module.get(id(module))
+        if entry is not None and entry.current() is module:
+            return entry
         return None
+
+    def _forget(self, entry):
+        """Takes *entry* out of the engine: its object leaves rivet (names
+        at once; memory as the engine allows), and the maps forget it."""
+        if entry.native_id is not None:
+            self._native.remove_module(entry.native_id)
+        if entry.module is not None:
+            self._pending.pop(entry.key, None)
+        else:
+            self._linked.pop(entry.key, None)
+        if self._by_module.get(entry.ident) is entry:
+            del self._by_module[entry.ident]
+
+    def _removal(self, module, on_removed=None):
+        """A callable that asks for *module*'s removal when called (from a
+        finalizer, on any thread); the next call of the engine carries it
+        out, then calls *on_removed()* (not if the module was removed
+        otherwise meanwhile). For code whose owner is known to be gone, as
+        numba's code libraries are when their finalizers run."""
+        with self._lock:
+            self._check_open()
+            entry = self._find(module)
+            if entry is None:
+                raise KeyError("module not added to this engine")
+            return _Removal(self, entry.key, on_removed)
+
+    def _drain_removals(self):
+        # The lock is held. A finalizer that ran inside a compile (this
+        # thread holds the lock then too) waits for the compile to end.
+        if self._compiling:
+            return
+        removals = self._removals
+        while removals:
+            key, on_removed = removals.popleft()
+            entry = self._pending.get(key) or self._linked.get(key)
+            if entry is None:
+                # Removed already (remove_module, or a second request).
+                continue
+            self._forget(entry)
+            module = entry.module
+            if module is not None:
+                # Never compiled (its compile failed): its IR goes too.
+                if module.closed:
+                    _dispose_raw_module(entry.raw)
+                else:
+                    module._owned = False
+                    module.close()
+            if on_removed is not None:
+                try:
+                    on_removed()
+                except Exception:  # a cleanup's failure is not the caller's
+                    sys.unraisablehook(_unraisable(sys.exc_info(), on_removed))
 
     def _address(self, name):
         with self._lock:
-            self._check_open()
+            self._enter()
             self._compile_pending()
             return self._native.address(name) or 0
 
     def _compile_pending(self):
+        if not self._pending:
+            return
         if self._compiling:
             raise RuntimeError(
                 "object cache callbacks may not call back into the engine"
             )
         self._compiling = True
         try:
-            for entry in self._entries:
-                if entry.native_id is not None:
-                    continue
+            for entry in list(self._pending.values()):
                 module = entry.module
                 data = None
                 if self._object_cache_getbuffer is not None:
@@ -356,8 +496,28 @@ class ExecutionEngine(object):
                 entry.native_id = self._native.add_object(
                     bytes(data), _module_name(module, entry.raw)
                 )
+                self._release_ir(entry)
+                del module
         finally:
             self._compiling = False
+
+    def _release_ir(self, entry):
+        """*entry*'s object is in rivet: the engine lets go of its IR."""
+        module = entry.module
+        del self._pending[entry.key]
+        entry.module = None
+        self._linked[entry.key] = entry
+        if module.closed:
+            # Closed by the caller while the engine owned it: nobody else
+            # can free it, the engine does now.
+            _dispose_raw_module(entry.raw)
+        else:
+            # The ModuleRef owns its LLVM module again: it is freed when the
+            # last reference goes (now, unless the caller keeps one).
+            module._owned = False
+        # Found again by remove_module for as long as the caller holds it.
+        entry.ref = weakref.ref(module)
+        entry.raw = None
 
     def _leak_at_exit(self):
         # Keep the code mapped until the process ends (see _live_engines).
@@ -365,6 +525,24 @@ class ExecutionEngine(object):
         if native is not None and not native.closed:
             native.leak()
         self._closed = True
+
+
+def _unraisable(exc_info, obj):
+    exc_type, exc_value, exc_tb = exc_info
+    return _UnraisableHookArgs(
+        exc_type, exc_value, exc_tb, "rivet: a module's removal hook failed", obj
+    )
+
+
+class _UnraisableHookArgs(object):
+    __slots__ = ("exc_type", "exc_value", "exc_traceback", "err_msg", "object")
+
+    def __init__(self, exc_type, exc_value, exc_traceback, err_msg, obj):
+        self.exc_type = exc_type
+        self.exc_value = exc_value
+        self.exc_traceback = exc_traceback
+        self.err_msg = err_msg
+        self.object = obj
 
 
 def _closed_module_error(module):
@@ -429,6 +607,7 @@ _record_object_file_bytes()
 # -- install / uninstall -----------------------------------------------------
 
 _saved = None
+_fix_leaks = True
 _PATCHED = ("create_mcjit_compiler", "ExecutionEngine", "check_jit_execution")
 # llvmlite's ORC API, in llvmlite.binding and llvmlite.binding.orcjit.
 _PATCHED_ORC = ("create_lljit_compiler", "LLJIT", "JITLibraryBuilder", "ResourceTracker")
@@ -440,13 +619,22 @@ def installed():
     return _saved is not None
 
 
-def install():
+def install(fix_leaks=True):
     """Makes llvmlite's ``create_mcjit_compiler``, ``ExecutionEngine`` and
     ``check_jit_execution``, and its ORC API (``create_lljit_compiler``,
     ``LLJIT``, ``JITLibraryBuilder``, ``ResourceTracker``), be rivet's, so
-    code written for llvmlite, numba included, runs on rivet. Call it before numba compiles anything (best:
-    before importing numba, or set ``RIVET_INSTALL=1``). Idempotent."""
-    global _saved
+    code written for llvmlite, numba included, runs on rivet. Call it before
+    numba compiles anything (best: before importing numba, or set
+    ``RIVET_INSTALL=1``). Idempotent: a second call does nothing.
+
+    numba's code libraries then free their code when they die (their
+    module leaves the engine at its next call). *fix_leaks* (default True)
+    also works around two leaks that are not rivet's: llvmlite 0.50's pass
+    managers that are never disposed (only when the installed llvmlite has
+    that bug), and numba running a pass pipeline for each declaration.
+    ``RIVET_FIX_LEAKS=0`` in the environment turns it off for
+    ``RIVET_INSTALL=1``."""
+    global _saved, _fix_leaks
     if _saved is not None:
         return
     from llvmlite import binding
@@ -462,18 +650,24 @@ def install():
             saved[(target, name)] = getattr(target, name)
             setattr(target, name, getattr(_THIS, name))
     _saved = saved
+    _fix_leaks = bool(fix_leaks)
+    if _fix_leaks:
+        _numba.apply_pass_manager_dispose()
     _patch_numba_proxies()
+    _numba.apply_numba(_fix_leaks)
 
 
 def uninstall():
-    """Puts llvmlite's own engine back (engines already created stay as
-    they are)."""
+    """Puts llvmlite's own engine back, and undoes what ``install()``
+    changed in numba and llvmlite (engines already created stay as they
+    are)."""
     global _saved
     if _saved is None:
         return
     for (target, name), value in _saved.items():
         setattr(target, name, value)
     _saved = None
+    _numba.undo()
 
 
 def _patch_numba_proxies():
@@ -510,4 +704,4 @@ def _env_flag(name):
 
 
 if _env_flag("RIVET_INSTALL"):
-    install()
+    install(fix_leaks=os.environ.get("RIVET_FIX_LEAKS", "1") != "0")
