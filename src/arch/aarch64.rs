@@ -1,8 +1,17 @@
-//! AArch64 relocation math for ELF and Mach-O.
+//! AArch64 relocation math for ELF, Mach-O and COFF (Windows on Arm).
 //!
 //! The loaders map each format's raw relocation type to one [`Reloc`]; this
 //! file computes the value, checks its range and alignment, and encodes it
 //! into the instruction or data at the place (little-endian).
+//!
+//! COFF arm64 reuses the ELF kinds where the field and its meaning are the
+//! same (`BRANCH26` is `CALL26`, `PAGEBASE_REL21` is `ADR_PREL_PG_HI21`, ...)
+//! and has kinds of its own where COFF's meaning differs: image-relative
+//! (`ADDR32NB`), section-relative (`SECREL*`), the section number
+//! (`SECTION`), an unsigned 32-bit address (`ADDR32`) and a signed 32-bit
+//! displacement from the end of the field (`REL32`). COFF addends are
+//! implicit, held in the field at the place: [`coff_implicit_addend`] reads
+//! them out per instruction form.
 
 use super::{check_range, read_le, write_le, FixupError, FixupValues};
 
@@ -95,11 +104,31 @@ pub enum Reloc {
     GotPrel32,
     /// G + A, 64 bits (the slot's address). Mach-O `POINTER_TO_GOT` (absolute, length 3).
     GotAbs64,
+    /// COFF `ADDR32`: S + A, a 32-bit address, in [0, 2^32).
+    Addr32,
+    /// COFF `ADDR32NB`: S + A - ImageBase, in [0, 2^32).
+    ImageRel32,
+    /// COFF `SECREL`: S + A - the base of S's section, in [0, 2^32).
+    SecRel32,
+    /// COFF `SECREL_LOW12A`: `add` immediate, (S + A - section base) & 0xfff,
+    /// not checked.
+    SecRelLo12A,
+    /// COFF `SECREL_HIGH12A`: `add` immediate, (S + A - section base) >> 12,
+    /// the offset checked in [0, 2^24).
+    SecRelHi12A,
+    /// COFF `SECREL_LOW12L`: load/store unsigned offset, (S + A - section
+    /// base) & 0xfff scaled by the access size, not checked.
+    SecRelLo12L,
+    /// COFF `SECTION`: the target's section number + A, 16 bits unsigned.
+    SectionIndex,
+    /// COFF `REL32`: S + A - P, 32 bits signed. COFF measures from the end of
+    /// the field (P + 4); the loader folds the 4 into A.
+    Rel32,
 }
 
 impl Reloc {
     /// Every kind, in declaration order.
-    pub const ALL: [Reloc; 39] = [
+    pub const ALL: [Reloc; 47] = [
         Reloc::Abs64,
         Reloc::Abs32,
         Reloc::Abs16,
@@ -139,6 +168,14 @@ impl Reloc {
         Reloc::Ld64GotLo12Nc,
         Reloc::GotPrel32,
         Reloc::GotAbs64,
+        Reloc::Addr32,
+        Reloc::ImageRel32,
+        Reloc::SecRel32,
+        Reloc::SecRelLo12A,
+        Reloc::SecRelHi12A,
+        Reloc::SecRelLo12L,
+        Reloc::SectionIndex,
+        Reloc::Rel32,
     ];
 
     /// Whether the fixup reads a GOT slot holding S (the linker must make one).
@@ -155,6 +192,19 @@ impl Reloc {
     /// needs a GOT, so this is the same set as [`Reloc::needs_got_slot`].
     pub fn needs_got_base(self) -> bool {
         self.needs_got_slot()
+    }
+
+    /// Whether the fixup is computed from the target's section (COFF
+    /// `SECREL*`, `SECTION`): the linker provides the section's base and number.
+    pub fn is_section_relative(self) -> bool {
+        matches!(
+            self,
+            Reloc::SecRel32
+                | Reloc::SecRelLo12A
+                | Reloc::SecRelHi12A
+                | Reloc::SecRelLo12L
+                | Reloc::SectionIndex
+        )
     }
 
     /// Whether the fixup is a branch that may go through a stub (veneer).
@@ -189,8 +239,9 @@ impl Reloc {
     }
 
     /// A short stable name for messages, e.g. `CALL26`: the AAELF64 name
-    /// without `R_AARCH64_`, or the Mach-O name for the Mach-O-only kinds
-    /// (`PAGEOFF12`, `GOT_PREL32`, `GOT_ABS64`).
+    /// without `R_AARCH64_`, the Mach-O name for the Mach-O-only kinds
+    /// (`PAGEOFF12`, `GOT_PREL32`, `GOT_ABS64`), the COFF name without
+    /// `IMAGE_REL_ARM64_` for the COFF-only kinds (`ADDR32NB`, `SECREL`, ...).
     pub fn name(self) -> &'static str {
         match self {
             Reloc::Abs64 => "ABS64",
@@ -232,6 +283,14 @@ impl Reloc {
             Reloc::Ld64GotLo12Nc => "LD64_GOT_LO12_NC",
             Reloc::GotPrel32 => "GOT_PREL32",
             Reloc::GotAbs64 => "GOT_ABS64",
+            Reloc::Addr32 => "ADDR32",
+            Reloc::ImageRel32 => "ADDR32NB",
+            Reloc::SecRel32 => "SECREL",
+            Reloc::SecRelLo12A => "SECREL_LOW12A",
+            Reloc::SecRelHi12A => "SECREL_HIGH12A",
+            Reloc::SecRelLo12L => "SECREL_LOW12L",
+            Reloc::SectionIndex => "SECTION",
+            Reloc::Rel32 => "REL32",
         }
     }
 
@@ -239,7 +298,7 @@ impl Reloc {
     /// instruction kind, the data width for the data kinds.
     pub fn field_size(self) -> usize {
         match self {
-            Reloc::Abs16 | Reloc::Prel16 => 2,
+            Reloc::Abs16 | Reloc::Prel16 | Reloc::SectionIndex => 2,
             Reloc::Abs64 | Reloc::Prel64 | Reloc::GotAbs64 => 8,
             _ => 4,
         }
@@ -326,6 +385,20 @@ pub fn apply(kind: Reloc, place: &mut [u8], v: &FixupValues) -> Result<(), Fixup
         Reloc::GotPrel32 => write_le::<4>(place, check_range(g + a - p, I32_MIN, I32_MAX)? as u64),
         Reloc::Abs16 => write_le::<2>(place, check_range(s + a, -(1 << 15), U16_MAX)? as u64),
         Reloc::Prel16 => write_le::<2>(place, check_range(s + a - p, -(1 << 15), U16_MAX)? as u64),
+        Reloc::Addr32 => write_le::<4>(place, check_range(s + a, 0, U32_MAX)? as u64),
+        Reloc::ImageRel32 => {
+            let x = s + a - i128::from(v.image_base);
+            write_le::<4>(place, check_range(x, 0, U32_MAX)? as u64)
+        }
+        Reloc::SecRel32 => {
+            let x = s + a - i128::from(v.section_base);
+            write_le::<4>(place, check_range(x, 0, U32_MAX)? as u64)
+        }
+        Reloc::Rel32 => write_le::<4>(place, check_range(s + a - p, I32_MIN, I32_MAX)? as u64),
+        Reloc::SectionIndex => {
+            let x = i128::from(v.section_index) + a;
+            write_le::<2>(place, check_range(x, 0, U16_MAX)? as u64)
+        }
         _ => {
             let insn = read_le::<4>(place)? as u32;
             let patched = patch_instruction(kind, insn, v)?;
@@ -338,6 +411,8 @@ const I32_MIN: i128 = i32::MIN as i128;
 const I32_MAX: i128 = i32::MAX as i128;
 const U32_MAX: i128 = u32::MAX as i128;
 const U16_MAX: i128 = u16::MAX as i128;
+/// The largest section offset `SECREL_HIGH12A` encodes: 12 bits of 4 KiB pages.
+const SECREL_HIGH12A_MAX: i128 = (1 << 24) - 1;
 
 /// `x & !0xfff`, the 4 KiB page of an address (also for negative values).
 fn page(x: i128) -> i128 {
@@ -594,6 +669,32 @@ fn patch_instruction(kind: Reloc, insn: u32, v: &FixupValues) -> Result<u32, Fix
             };
             Ok(with_field(insn, scaled_lo12(s + a, scale)?, 10, 12))
         }
+        Reloc::SecRelLo12A | Reloc::SecRelHi12A => {
+            expect(
+                is_add_sub_imm(insn),
+                "SECREL_LOW12A/SECREL_HIGH12A applies to an add (immediate) instruction",
+            )?;
+            let x = s + a - i128::from(v.section_base);
+            let imm = if kind == Reloc::SecRelLo12A {
+                x & 0xfff
+            } else {
+                check_range(x, 0, SECREL_HIGH12A_MAX)? >> 12
+            };
+            Ok(with_field(insn, imm, 10, 12))
+        }
+        Reloc::SecRelLo12L => {
+            expect(
+                is_load_store_uimm(insn),
+                "SECREL_LOW12L applies to a load or store with an unsigned offset",
+            )?;
+            let x = s + a - i128::from(v.section_base);
+            Ok(with_field(
+                insn,
+                scaled_lo12(x, load_store_scale(insn))?,
+                10,
+                12,
+            ))
+        }
         Reloc::LdPrelLo19 => {
             expect(
                 is_load_literal(insn),
@@ -631,6 +732,64 @@ fn patch_instruction(kind: Reloc, insn: u32, v: &FixupValues) -> Result<u32, Fix
             })
         }
     }
+}
+
+/// Sign-extends the low `bits` bits of `x`.
+fn sign_extend(x: u64, bits: u32) -> i64 {
+    let shift = 64 - bits;
+    ((x << shift) as i64) >> shift
+}
+
+/// The implicit addend a COFF arm64 fixup of `kind` keeps in the field at
+/// the start of `place`, in the units the kind's value is computed in
+/// (bytes), as link.exe and lld read it:
+///
+/// - branches: the signed word displacement (`b`/`bl` imm26, `b.cond`/`cbz`
+///   imm19 at `[23:5]`, `tbz` imm14 at `[18:5]`) times 4;
+/// - `adrp` and `adr`: the signed 21-bit immediate, in bytes (for `adrp`
+///   too: COFF keeps the byte addend there, not a page count);
+/// - `add` immediate (`PAGEOFFSET_12A`, `SECREL_LOW12A`): imm12;
+///   `SECREL_HIGH12A`: imm12 times 4096;
+/// - loads and stores (`PAGEOFFSET_12L`, `SECREL_LOW12L`): imm12 times the
+///   access size (an `add` there counts 1);
+/// - data: the field, sign-extended; `SECTION`'s 16 bits zero-extended.
+///
+/// Kinds COFF does not use give 0.
+///
+/// # Errors
+///
+/// A place shorter than the field gives [`FixupError::PlaceOutOfBounds`].
+pub fn coff_implicit_addend(kind: Reloc, place: &[u8]) -> Result<i64, FixupError> {
+    match kind.field_size() {
+        8 => return Ok(read_le::<8>(place)? as i64),
+        2 => return Ok(read_le::<2>(place)? as i64),
+        _ => {}
+    }
+    let word = read_le::<4>(place)?;
+    let insn = word as u32;
+    let imm12 = i64::from((insn >> 10) & 0xfff);
+    Ok(match kind {
+        Reloc::Addr32 | Reloc::ImageRel32 | Reloc::SecRel32 | Reloc::Rel32 | Reloc::Abs32 => {
+            sign_extend(word, 32)
+        }
+        Reloc::Call26 | Reloc::Jump26 => sign_extend(word & 0x03ff_ffff, 26) << 2,
+        Reloc::CondBr19 => sign_extend((word >> 5) & 0x7_ffff, 19) << 2,
+        Reloc::TstBr14 => sign_extend((word >> 5) & 0x3fff, 14) << 2,
+        Reloc::AdrPrelPgHi21 | Reloc::AdrPrelLo21 => {
+            let imm = ((word >> 29) & 0x3) | (((word >> 5) & 0x7_ffff) << 2);
+            sign_extend(imm, 21)
+        }
+        Reloc::AddAbsLo12Nc | Reloc::SecRelLo12A => imm12,
+        Reloc::SecRelHi12A => imm12 << 12,
+        Reloc::PageOff12 | Reloc::SecRelLo12L => {
+            if is_load_store_uimm(insn) {
+                imm12 << load_store_scale(insn)
+            } else {
+                imm12
+            }
+        }
+        _ => 0,
+    })
 }
 
 /// The two instructions of a stub: `ldr x16, #8` and `br x16`.
