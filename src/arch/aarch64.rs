@@ -748,8 +748,11 @@ fn sign_extend(x: u64, bits: u32) -> i64 {
 ///   imm19 at `[23:5]`, `tbz` imm14 at `[18:5]`) times 4;
 /// - `adrp` and `adr`: the signed 21-bit immediate, in bytes (for `adrp`
 ///   too: COFF keeps the byte addend there, not a page count);
-/// - `add` immediate (`PAGEOFFSET_12A`, `SECREL_LOW12A`): imm12;
-///   `SECREL_HIGH12A`: imm12 times 4096;
+/// - `add` immediate (`PAGEOFFSET_12A`, `SECREL_LOW12A`,
+///   `SECREL_HIGH12A`): imm12, in bytes. For `SECREL_HIGH12A` that is what
+///   LLVM's assembler writes (the addend of `:secrel_hi12:x+8`, which must
+///   be below 4096); lld adds the field after the shift instead, which
+///   agrees with this whenever the addend is 0, as compilers emit it;
 /// - loads and stores (`PAGEOFFSET_12L`, `SECREL_LOW12L`): imm12 times the
 ///   access size (an `add` there counts 1);
 /// - data: the field, sign-extended; `SECTION`'s 16 bits zero-extended.
@@ -779,8 +782,7 @@ pub fn coff_implicit_addend(kind: Reloc, place: &[u8]) -> Result<i64, FixupError
             let imm = ((word >> 29) & 0x3) | (((word >> 5) & 0x7_ffff) << 2);
             sign_extend(imm, 21)
         }
-        Reloc::AddAbsLo12Nc | Reloc::SecRelLo12A => imm12,
-        Reloc::SecRelHi12A => imm12 << 12,
+        Reloc::AddAbsLo12Nc | Reloc::SecRelLo12A | Reloc::SecRelHi12A => imm12,
         Reloc::PageOff12 | Reloc::SecRelLo12L => {
             if is_load_store_uimm(insn) {
                 imm12 << load_store_scale(insn)

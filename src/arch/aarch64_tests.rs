@@ -1394,11 +1394,11 @@ fn coff_implicit_addends_per_instruction_form() {
     assert_eq!(read(Reloc::AdrPrelPgHi21, 0xf0ff_ffe0), Ok(-1));
     assert_eq!(read(Reloc::AdrPrelLo21, 0x3000_0000), Ok(1)); // adr x0, #1
     assert_eq!(read(Reloc::AdrPrelLo21, 0x1080_0000), Ok(-(1 << 20))); // adr, min
-                                                                       // add immediate: imm12; HIGH12A in 4 KiB units.
+                                                                       // add immediate: imm12, in bytes (HIGH12A too, as LLVM writes it).
     assert_eq!(read(Reloc::AddAbsLo12Nc, 0x9104_8c00), Ok(0x123));
     assert_eq!(read(Reloc::SecRelLo12A, 0x9104_8c00), Ok(0x123));
-    assert_eq!(read(Reloc::SecRelHi12A, 0x9104_8c00), Ok(0x12_3000));
-    // Loads and stores: imm12 times the access size.
+    assert_eq!(read(Reloc::SecRelHi12A, 0x9144_8c00), Ok(0x123)); // add x0, x0, #0x123, lsl #12
+                                                                  // Loads and stores: imm12 times the access size.
     assert_eq!(read(Reloc::PageOff12, 0xf940_0400), Ok(8)); // ldr x0, [x0, #8]
     assert_eq!(read(Reloc::PageOff12, 0xb940_0800), Ok(8)); // ldr w0, [x0, #8]
     assert_eq!(read(Reloc::PageOff12, 0x3940_2000), Ok(8)); // ldrb w0, [x0, #8]
