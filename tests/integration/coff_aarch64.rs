@@ -114,7 +114,7 @@ fn llvm_objects_load_as_coff_arm64_with_their_fixups() {
 /// the first relocation record of section `name`.
 fn patch_first_relocation(bytes: &[u8], name: &str, f: impl FnOnce(&mut [u8], usize)) -> Vec<u8> {
     use object::read::coff::CoffFile;
-    use object::{Object, ObjectSection};
+    use object::Object;
     let file: CoffFile = CoffFile::parse(bytes).unwrap();
     let section = file.section_by_name(name).unwrap();
     let header = section.coff_section();
