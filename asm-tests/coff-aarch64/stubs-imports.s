@@ -2,10 +2,13 @@
 # external out of reach goes through a veneer (ldr x16, #8; br x16; the
 # address); `__imp_X` is a pointer slot, in the module's GOT, holding X's
 # address (what a DLL import table would hold), loaded with adrp + ldr.
+# The address of a symbol defined outside the object, taken with adrp +
+# add, comes from a GOT slot too: the add becomes a load of the slot.
 #
 # rivet-check-args: --triple aarch64-pc-windows-msvc
 # rivet-check-args: --dummy-extern far_func=0x7f0000001230
 # rivet-check-args: --dummy-extern external_func=0x7f0000004560 --dummy-extern external_data=0x2
+# rivet-check-args: --dummy-extern far_var=0x7f0000008000
 
         .text
         .globl  main
@@ -42,6 +45,16 @@ data_page:
 data_load:
         ldr     x1, [x1, :lo12:__imp_external_data]
         ldr     x0, [x1]
+
+# adrp + add of an external: page of its GOT slot, then ldr x5, [x5, #lo12].
+# jitlink-check: *{8}got_addr(stubs-imports.o, far_var) = far_var
+# jitlink-check: decode_operand(addr_page, 1) = \
+# jitlink-check:     got_addr(stubs-imports.o, far_var)[63:12] - addr_page[63:12]
+# jitlink-check: *{4}addr_add = 0xf94000a5 | (got_addr(stubs-imports.o, far_var)[11:3] << 10)
+addr_page:
+        adrp    x5, far_var
+addr_add:
+        add     x5, x5, :lo12:far_var
         ret
 
 # An import pointer for a function of this object holds its address.

@@ -124,11 +124,18 @@ pub enum Reloc {
     /// COFF `REL32`: S + A - P, 32 bits signed. COFF measures from the end of
     /// the field (P + 4); the loader folds the 4 into A.
     Rel32,
+    /// COFF `PAGEOFFSET_12A` on the `add x, x, #lo12` of an `adrp`+`add`
+    /// pair that takes the address of a symbol defined outside the object
+    /// (the loader turns its `adrp` into `AdrGotPage`): the `add` becomes
+    /// `ldr x, [x, #lo12(G + A)]`, loading the address from the target's GOT
+    /// slot, so the target may lie anywhere (COFF arm64 has no GOT
+    /// relocations; a host or DLL symbol is usually beyond `adrp`'s ±4 GiB).
+    AddToGotLoad,
 }
 
 impl Reloc {
     /// Every kind, in declaration order.
-    pub const ALL: [Reloc; 47] = [
+    pub const ALL: [Reloc; 48] = [
         Reloc::Abs64,
         Reloc::Abs32,
         Reloc::Abs16,
@@ -176,13 +183,18 @@ impl Reloc {
         Reloc::SecRelLo12L,
         Reloc::SectionIndex,
         Reloc::Rel32,
+        Reloc::AddToGotLoad,
     ];
 
     /// Whether the fixup reads a GOT slot holding S (the linker must make one).
     pub fn needs_got_slot(self) -> bool {
         matches!(
             self,
-            Reloc::AdrGotPage | Reloc::Ld64GotLo12Nc | Reloc::GotPrel32 | Reloc::GotAbs64
+            Reloc::AdrGotPage
+                | Reloc::Ld64GotLo12Nc
+                | Reloc::GotPrel32
+                | Reloc::GotAbs64
+                | Reloc::AddToGotLoad
         )
     }
 
@@ -291,6 +303,7 @@ impl Reloc {
             Reloc::SecRelLo12L => "SECREL_LOW12L",
             Reloc::SectionIndex => "SECTION",
             Reloc::Rel32 => "REL32",
+            Reloc::AddToGotLoad => "PAGEOFFSET_12A_GOT",
         }
     }
 
@@ -411,6 +424,21 @@ const I32_MIN: i128 = i32::MIN as i128;
 const I32_MAX: i128 = i32::MAX as i128;
 const U32_MAX: i128 = u32::MAX as i128;
 const U16_MAX: i128 = u16::MAX as i128;
+/// `add x, x, #imm` (64-bit, no shift), without its registers and immediate.
+const ADD_X_IMM: u32 = 0x9100_0000;
+/// `ldr x, [x, #imm]` (unsigned offset), without its registers and immediate.
+const LDR_X_UIMM: u32 = 0xf940_0000;
+
+/// Whether an `adrp` and the instruction after it are the `adrp xd, sym;
+/// add xd, xd, #lo12` pair that takes a symbol's address (what LLVM expands
+/// its `MOVaddr` into): the add reads and writes the adrp's register, so
+/// no other instruction sees the page. Such a pair may load the address
+/// from a GOT slot instead ([`Reloc::AddToGotLoad`]).
+pub fn is_address_pair(adrp: u32, add: u32) -> bool {
+    let rd = adrp & 0x1f;
+    is_adrp(adrp) && add & 0xffc0_0000 == ADD_X_IMM && add & 0x1f == rd && (add >> 5) & 0x1f == rd
+}
+
 /// The largest section offset `SECREL_HIGH12A` encodes: 12 bits of 4 KiB pages.
 const SECREL_HIGH12A_MAX: i128 = (1 << 24) - 1;
 
@@ -691,6 +719,20 @@ fn patch_instruction(kind: Reloc, insn: u32, v: &FixupValues) -> Result<u32, Fix
             Ok(with_field(
                 insn,
                 scaled_lo12(x, load_store_scale(insn))?,
+                10,
+                12,
+            ))
+        }
+        Reloc::AddToGotLoad => {
+            // `add xd, xn, #imm` (64-bit, unshifted) or the load it became.
+            expect(
+                insn & 0xffc0_0000 == ADD_X_IMM || insn & 0xffc0_0000 == LDR_X_UIMM,
+                "PAGEOFFSET_12A_GOT applies to a 64-bit add (immediate) without shift",
+            )?;
+            let registers = insn & 0x3ff;
+            Ok(with_field(
+                LDR_X_UIMM | registers,
+                scaled_lo12(g + a, 3)?,
                 10,
                 12,
             ))

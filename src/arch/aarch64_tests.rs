@@ -4,8 +4,8 @@
 //! assembly is in the comment next to each word), stubs, and short places.
 
 use super::aarch64::{
-    apply, coff_implicit_addend, stub_bytes, write_stub, Reloc, GOT_SLOT_SIZE, STUB_ALIGN,
-    STUB_SIZE,
+    apply, coff_implicit_addend, is_address_pair, stub_bytes, write_stub, Reloc, GOT_SLOT_SIZE,
+    STUB_ALIGN, STUB_SIZE,
 };
 use super::{geometry, FixupError, FixupValues};
 use crate::load::Arch;
@@ -128,6 +128,7 @@ fn declared_position(kind: Reloc) -> usize {
         Reloc::SecRelLo12L => 44,
         Reloc::SectionIndex => 45,
         Reloc::Rel32 => 46,
+        Reloc::AddToGotLoad => 47,
     }
 }
 
@@ -188,6 +189,7 @@ fn names_are_aaelf_style_and_unique() {
         "SECREL_LOW12L",
         "SECTION",
         "REL32",
+        "PAGEOFFSET_12A_GOT",
     ];
     for (kind, name) in Reloc::ALL.iter().zip(expected) {
         assert_eq!(kind.name(), name);
@@ -205,7 +207,11 @@ fn got_and_branch_classification() {
     for kind in Reloc::ALL {
         let got = matches!(
             kind,
-            Reloc::AdrGotPage | Reloc::Ld64GotLo12Nc | Reloc::GotPrel32 | Reloc::GotAbs64
+            Reloc::AdrGotPage
+                | Reloc::Ld64GotLo12Nc
+                | Reloc::GotPrel32
+                | Reloc::GotAbs64
+                | Reloc::AddToGotLoad
         );
         let branch = matches!(
             kind,
@@ -1456,4 +1462,51 @@ fn coff_addends_read_then_applied_give_the_same_field() {
         patch(Reloc::PageOff12, 0xf940_0400, &coff_at(0, 0x5000, a)),
         Ok(0xf940_0400)
     );
+}
+
+#[test]
+fn add_to_got_load_turns_the_add_into_a_load_of_the_slot() {
+    // add x8, x8, #0 -> ldr x8, [x8, #lo12(G)]; G = 0x4000_0010 (imm12 = 2).
+    let add_x8 = 0x9100_0108;
+    assert_eq!(
+        patch(Reloc::AddToGotLoad, add_x8, &at(0, 0x7f00_0000_0000, 0)),
+        Ok(0xf940_0908)
+    );
+    // add x0, x1, #0 keeps its registers.
+    assert_eq!(
+        patch(Reloc::AddToGotLoad, 0x9100_0020, &at(0, 0, 0)),
+        Ok(0xf940_0820)
+    );
+    // Applied again to the load it wrote, the same load.
+    assert_eq!(
+        patch(Reloc::AddToGotLoad, 0xf940_0908, &at(0, 0, 0)),
+        Ok(0xf940_0908)
+    );
+    // A 32-bit add, a shifted add or a sub is not the pair's add.
+    for insn in [0x1100_0108u32, 0x9140_0108, 0xd100_0108] {
+        assert!(
+            matches!(
+                patch(Reloc::AddToGotLoad, insn, &at(0, 0, 0)),
+                Err(FixupError::Invalid(_))
+            ),
+            "{insn:#x}"
+        );
+    }
+    // No slot given.
+    let mut v = at(0, 0, 0);
+    v.got_slot = 0;
+    assert!(matches!(
+        patch(Reloc::AddToGotLoad, add_x8, &v),
+        Err(FixupError::Invalid(_))
+    ));
+}
+
+#[test]
+fn address_pairs_are_adrp_then_add_on_the_same_register() {
+    let adrp_x8 = 0x9000_0008; // adrp x8, 0
+    assert!(is_address_pair(adrp_x8, 0x9100_0108)); // add x8, x8, #0
+    assert!(!is_address_pair(adrp_x8, 0x9100_0109)); // add x9, x8: x8 lives on
+    assert!(!is_address_pair(adrp_x8, 0x9100_0128)); // add x8, x9
+    assert!(!is_address_pair(adrp_x8, 0xf940_0108)); // ldr x8, [x8]
+    assert!(!is_address_pair(0x1000_0008, 0x9100_0108)); // adr, not adrp
 }

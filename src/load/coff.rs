@@ -573,6 +573,9 @@ fn parse_with<'data, H: CoffHeader>(data: &'data [u8], name: &str) -> Result<Obj
                 subtrahend: None,
             });
         }
+        if arch == Arch::Aarch64 {
+            route_external_addresses_through_the_got(section.data, &symbols, &mut relocations);
+        }
         sections[n].relocations = relocations;
     }
 
@@ -856,6 +859,60 @@ fn x86_64_kind(typ: pe::RelocationType) -> Result<Option<(X, usize, i64)>, Strin
         pe::IMAGE_REL_AMD64_SECREL => (X::SecRel32, 4, 0),
         other => return Err(type_name(Arch::X86_64, other)),
     }))
+}
+
+/// COFF arm64 has no GOT relocations: code takes a symbol's address with
+/// `adrp x, sym` + `add x, x, :lo12:sym`, which cannot reach a symbol
+/// defined outside the object (a host or DLL function or variable) beyond
+/// ±4 GiB. For such a pair — the `add` right after the `adrp`, on its
+/// register, both against the same undefined symbol with addend 0, their
+/// relocations adjacent in the table — the
+/// `adrp` takes the page of the symbol's GOT slot and the `add` becomes a
+/// load from the slot (as RuntimeDyld's COFF arm64 fix does). Loads and
+/// stores of the symbol itself (`PAGEOFFSET_12L`) keep their direct form.
+fn route_external_addresses_through_the_got(
+    text: &[u8],
+    symbols: &[Symbol<'_>],
+    relocations: &mut [Relocation],
+) {
+    let word = |offset: u64| -> Option<u32> {
+        let at = usize::try_from(offset).ok()?;
+        let bytes = text.get(at..at.checked_add(4)?)?;
+        Some(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+    };
+    let external = |target: Target| match target {
+        Target::Symbol(i) => symbols
+            .get(i as usize)
+            .is_some_and(|s| s.definition == Definition::Undefined),
+        Target::Section(_) => false,
+    };
+    for i in 0..relocations.len() {
+        let r = &relocations[i];
+        if r.kind != RelocKind::Aarch64(A::AdrPrelPgHi21) || r.addend != 0 || !external(r.target) {
+            continue;
+        }
+        let (offset, target) = (r.offset, r.target);
+        let Some(next) = offset.checked_add(4) else {
+            continue;
+        };
+        // LLVM writes relocations in the order of their places: the add's
+        // is the next entry (looking no further keeps this linear).
+        let partner = Some(i + 1).filter(|&j| {
+            relocations.get(j).is_some_and(|q| {
+                q.offset == next
+                    && q.kind == RelocKind::Aarch64(A::AddAbsLo12Nc)
+                    && q.target == target
+                    && q.addend == 0
+            })
+        });
+        let (Some(j), Some(adrp), Some(add)) = (partner, word(offset), word(next)) else {
+            continue;
+        };
+        if aarch64::is_address_pair(adrp, add) {
+            relocations[i].kind = RelocKind::Aarch64(A::AdrGotPage);
+            relocations[j].kind = RelocKind::Aarch64(A::AddToGotLoad);
+        }
+    }
 }
 
 /// Maps a COFF arm64 relocation type to (fixup kind, bias subtracted from

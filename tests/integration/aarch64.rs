@@ -210,6 +210,7 @@ fn every_elf_type_patches_the_expected_words() {
                     | Reloc::SecRelLo12L
                     | Reloc::SectionIndex
                     | Reloc::Rel32
+                    | Reloc::AddToGotLoad
             )
         })
         .map(|k| k.name().to_string())

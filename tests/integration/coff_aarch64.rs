@@ -21,12 +21,17 @@ fn compile(ir: &str, name: &str) -> Vec<u8> {
 }
 
 /// A program with an import pointer, a COMDAT function, a global table, a
-/// jump table and a libm call.
+/// jump table, a libm call and the address of a function far away.
 const PROGRAM: &str = r#"
 $shared_helper = comdat any
 @table = global [4 x i64] [i64 3, i64 5, i64 7, i64 11]
 declare dllimport i64 @host_twice(i64)
 declare double @sin(double)
+declare i64 @far_away(i64)
+
+define ptr @far_address() {
+  ret ptr @far_away
+}
 
 define linkonce_odr i64 @shared_helper(i64 %x) comdat {
   %r = mul i64 %x, 3
@@ -96,7 +101,16 @@ fn llvm_objects_load_as_coff_arm64_with_their_fixups() {
             other => panic!("a COFF arm64 object has a {other} fixup"),
         })
         .collect();
-    for want in ["CALL26", "ADR_PREL_PG_HI21", "PAGEOFF12", "ADDR32NB"] {
+    // The address of `far_away` (adrp + add of an undefined symbol) is
+    // loaded from a GOT slot.
+    for want in [
+        "CALL26",
+        "ADR_PREL_PG_HI21",
+        "PAGEOFF12",
+        "ADDR32NB",
+        "ADR_GOT_PAGE",
+        "PAGEOFFSET_12A_GOT",
+    ] {
         assert!(kinds.iter().any(|k| k == want), "{want} in {kinds:?}");
     }
     // The import pointer is a symbol of its own.
@@ -194,6 +208,9 @@ mod emulated {
         let engine = ExecutionEngine::with_lmm(Some(true)).unwrap();
         engine.keep_link_maps(true);
         emu.add_global_mappings(&engine);
+        // Far beyond adrp's ±4 GiB from the arena.
+        const FAR_AWAY: u64 = 0x7f00_0000_1230;
+        engine.add_global_mapping("far_away", FAR_AWAY);
         engine
             .add_object_bytes(compile(PROGRAM, "program"), "program.o")
             .unwrap();
@@ -227,6 +244,9 @@ mod emulated {
         for (k, want) in [10i64, 21, 32, 43, 54, 65, 76, -1].iter().enumerate() {
             assert_eq!(emu.call(pick, &[k as u64], &[]).unwrap().0 as i64, *want);
         }
+        let far_address = engine.get_function_address("far_address").unwrap();
+        assert_eq!(emu.call(far_address, &[], &[]).unwrap().0, FAR_AWAY);
+
         let wave = engine.get_function_address("wave").unwrap();
         assert_eq!(emu.call(wave, &[], &[0.5]).unwrap().1, 0.5f64.sin() * 3.0);
     }
