@@ -152,6 +152,23 @@ pub enum Error {
     #[error("the system refuses JIT execution: {reason}")]
     JitExecutionRefused { reason: String },
 
+    /// A module's thread-locals use the static TLS models (local or initial
+    /// exec) and do not fit in what is left of the static TLS rivet
+    /// reserves (or there is none: see `reason`). The engine stays usable;
+    /// removing modules gives their static TLS back.
+    #[error(
+        "static TLS exhausted: module `{module}` needs {needed} bytes (alignment {align}) \
+         of static TLS, {free} of {budget} bytes are free ({reason})"
+    )]
+    StaticTlsExhausted {
+        module: String,
+        needed: u64,
+        align: u64,
+        free: u64,
+        budget: u64,
+        reason: String,
+    },
+
     /// A file could not be read.
     #[error("cannot read `{}`: {source}", path.display())]
     Io {

@@ -26,6 +26,8 @@ pub mod memory;
 mod runtime;
 
 pub use error::{Error, RelocationSite, Result};
+pub use runtime::static_tls::BUDGET as STATIC_TLS_BUDGET;
+pub use runtime::tls::register_thread as register_tls_thread;
 mod engine;
 
 pub use engine::{

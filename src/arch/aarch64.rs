@@ -104,6 +104,44 @@ pub enum Reloc {
     GotPrel32,
     /// G + A, 64 bits (the slot's address). Mach-O `POINTER_TO_GOT` (absolute, length 3).
     GotAbs64,
+    /// Local exec, `add` (with `lsl #12`): bits `[23:12]` of TPREL(S + A),
+    /// checked to lie in [0, 2^24). S is the target's offset from the thread
+    /// pointer (`tpidr_el0`). ELF `TLSLE_ADD_TPREL_HI12`.
+    TlsLeAddTprelHi12,
+    /// `add`: bits `[11:0]` of TPREL(S + A), checked to lie in [0, 2^12).
+    /// ELF `TLSLE_ADD_TPREL_LO12`.
+    TlsLeAddTprelLo12,
+    /// As `TlsLeAddTprelLo12`, not checked. ELF `TLSLE_ADD_TPREL_LO12_NC`.
+    TlsLeAddTprelLo12Nc,
+    /// `movz/movn`: bits `[47:32]` of TPREL(S + A), signed 49-bit check.
+    /// ELF `TLSLE_MOVW_TPREL_G2`.
+    TlsLeMovwTprelG2,
+    /// bits `[31:16]`, signed 33-bit check. ELF `TLSLE_MOVW_TPREL_G1`.
+    TlsLeMovwTprelG1,
+    /// `movk`: bits `[31:16]`, not checked. ELF `TLSLE_MOVW_TPREL_G1_NC`.
+    TlsLeMovwTprelG1Nc,
+    /// bits `[15:0]`, signed 17-bit check. ELF `TLSLE_MOVW_TPREL_G0`.
+    TlsLeMovwTprelG0,
+    /// `movk`: bits `[15:0]`, not checked. ELF `TLSLE_MOVW_TPREL_G0_NC`.
+    TlsLeMovwTprelG0Nc,
+    /// Initial exec, `adrp` to the GOT slot holding TPREL(S): as
+    /// `AdrGotPage`. ELF `TLSIE_ADR_GOTTPREL_PAGE21`.
+    TlsIeAdrGottprelPage21,
+    /// `ldr x` from that slot: as `Ld64GotLo12Nc`. ELF
+    /// `TLSIE_LD64_GOTTPREL_LO12_NC`.
+    TlsIeLd64GottprelLo12Nc,
+    /// TLS descriptor, `adrp`: Page(G + A) - Page(P), G the descriptor's
+    /// address (two GOT slots: resolver, argument), checked as
+    /// `AdrPrelPgHi21`. ELF `TLSDESC_ADR_PAGE21`.
+    TlsDescAdrPage21,
+    /// `ldr x` of the descriptor's resolver: ((G + A) & 0xfff) >> 3,
+    /// 8-aligned. ELF `TLSDESC_LD64_LO12`.
+    TlsDescLd64Lo12,
+    /// `add`: (G + A) & 0xfff. ELF `TLSDESC_ADD_LO12`.
+    TlsDescAddLo12,
+    /// Marks the `blr` through the descriptor; writes nothing. ELF
+    /// `TLSDESC_CALL`.
+    TlsDescCall,
     /// COFF `ADDR32`: S + A, a 32-bit address, in [0, 2^32).
     Addr32,
     /// COFF `ADDR32NB`: S + A - ImageBase, in [0, 2^32).
@@ -135,7 +173,7 @@ pub enum Reloc {
 
 impl Reloc {
     /// Every kind, in declaration order.
-    pub const ALL: [Reloc; 48] = [
+    pub const ALL: [Reloc; 62] = [
         Reloc::Abs64,
         Reloc::Abs32,
         Reloc::Abs16,
@@ -175,6 +213,20 @@ impl Reloc {
         Reloc::Ld64GotLo12Nc,
         Reloc::GotPrel32,
         Reloc::GotAbs64,
+        Reloc::TlsLeAddTprelHi12,
+        Reloc::TlsLeAddTprelLo12,
+        Reloc::TlsLeAddTprelLo12Nc,
+        Reloc::TlsLeMovwTprelG2,
+        Reloc::TlsLeMovwTprelG1,
+        Reloc::TlsLeMovwTprelG1Nc,
+        Reloc::TlsLeMovwTprelG0,
+        Reloc::TlsLeMovwTprelG0Nc,
+        Reloc::TlsIeAdrGottprelPage21,
+        Reloc::TlsIeLd64GottprelLo12Nc,
+        Reloc::TlsDescAdrPage21,
+        Reloc::TlsDescLd64Lo12,
+        Reloc::TlsDescAddLo12,
+        Reloc::TlsDescCall,
         Reloc::Addr32,
         Reloc::ImageRel32,
         Reloc::SecRel32,
@@ -194,8 +246,42 @@ impl Reloc {
                 | Reloc::Ld64GotLo12Nc
                 | Reloc::GotPrel32
                 | Reloc::GotAbs64
+                | Reloc::TlsIeAdrGottprelPage21
+                | Reloc::TlsIeLd64GottprelLo12Nc
                 | Reloc::AddToGotLoad
         )
+    }
+
+    /// Whether S is the target's offset from the thread pointer (the
+    /// static TLS models and descriptors): the linker must give the module
+    /// a piece of static TLS. For the initial-exec kinds the GOT slot holds
+    /// that offset; for descriptors, the descriptor's second word.
+    pub fn is_tp_relative(self) -> bool {
+        matches!(
+            self,
+            Reloc::TlsLeAddTprelHi12
+                | Reloc::TlsLeAddTprelLo12
+                | Reloc::TlsLeAddTprelLo12Nc
+                | Reloc::TlsLeMovwTprelG2
+                | Reloc::TlsLeMovwTprelG1
+                | Reloc::TlsLeMovwTprelG1Nc
+                | Reloc::TlsLeMovwTprelG0
+                | Reloc::TlsLeMovwTprelG0Nc
+                | Reloc::TlsIeAdrGottprelPage21
+                | Reloc::TlsIeLd64GottprelLo12Nc
+                | Reloc::TlsDescAdrPage21
+                | Reloc::TlsDescLd64Lo12
+                | Reloc::TlsDescAddLo12
+        )
+    }
+
+    /// The TLS pair (here: descriptor) the fixup needs the linker to make.
+    pub fn tls_pair(self) -> Option<crate::arch::TlsPair> {
+        matches!(
+            self,
+            Reloc::TlsDescAdrPage21 | Reloc::TlsDescLd64Lo12 | Reloc::TlsDescAddLo12
+        )
+        .then_some(crate::arch::TlsPair::Descriptor)
     }
 
     /// Whether the fixup refers to the GOT base.
@@ -295,6 +381,20 @@ impl Reloc {
             Reloc::Ld64GotLo12Nc => "LD64_GOT_LO12_NC",
             Reloc::GotPrel32 => "GOT_PREL32",
             Reloc::GotAbs64 => "GOT_ABS64",
+            Reloc::TlsLeAddTprelHi12 => "TLSLE_ADD_TPREL_HI12",
+            Reloc::TlsLeAddTprelLo12 => "TLSLE_ADD_TPREL_LO12",
+            Reloc::TlsLeAddTprelLo12Nc => "TLSLE_ADD_TPREL_LO12_NC",
+            Reloc::TlsLeMovwTprelG2 => "TLSLE_MOVW_TPREL_G2",
+            Reloc::TlsLeMovwTprelG1 => "TLSLE_MOVW_TPREL_G1",
+            Reloc::TlsLeMovwTprelG1Nc => "TLSLE_MOVW_TPREL_G1_NC",
+            Reloc::TlsLeMovwTprelG0 => "TLSLE_MOVW_TPREL_G0",
+            Reloc::TlsLeMovwTprelG0Nc => "TLSLE_MOVW_TPREL_G0_NC",
+            Reloc::TlsIeAdrGottprelPage21 => "TLSIE_ADR_GOTTPREL_PAGE21",
+            Reloc::TlsIeLd64GottprelLo12Nc => "TLSIE_LD64_GOTTPREL_LO12_NC",
+            Reloc::TlsDescAdrPage21 => "TLSDESC_ADR_PAGE21",
+            Reloc::TlsDescLd64Lo12 => "TLSDESC_LD64_LO12",
+            Reloc::TlsDescAddLo12 => "TLSDESC_ADD_LO12",
+            Reloc::TlsDescCall => "TLSDESC_CALL",
             Reloc::Addr32 => "ADDR32",
             Reloc::ImageRel32 => "ADDR32NB",
             Reloc::SecRel32 => "SECREL",
@@ -313,6 +413,7 @@ impl Reloc {
         match self {
             Reloc::Abs16 | Reloc::Prel16 | Reloc::SectionIndex => 2,
             Reloc::Abs64 | Reloc::Prel64 | Reloc::GotAbs64 => 8,
+            Reloc::TlsDescCall => 0,
             _ => 4,
         }
     }
@@ -378,7 +479,11 @@ pub fn apply(kind: Reloc, place: &mut [u8], v: &FixupValues) -> Result<(), Fixup
             available: place.len(),
         });
     }
-    if kind.needs_got_slot() && v.got_slot == 0 {
+    if kind == Reloc::TlsDescCall {
+        // The `blr` through the descriptor stays as it is.
+        return Ok(());
+    }
+    if (kind.needs_got_slot() || kind.tls_pair().is_some()) && v.got_slot == 0 {
         return Err(FixupError::Invalid(
             "the fixup reads a GOT slot but no GOT slot was given",
         ));
@@ -598,6 +703,12 @@ fn movw_group(kind: Reloc) -> Option<MovwGroup> {
         Reloc::MovwPrelG2 => (32, signed(48), true, true),
         Reloc::MovwPrelG2Nc => (32, None, true, false),
         Reloc::MovwPrelG3 => (48, None, true, true),
+        // TPREL(S + A): S is already the thread-pointer offset.
+        Reloc::TlsLeMovwTprelG2 => (32, signed(48), false, true),
+        Reloc::TlsLeMovwTprelG1 => (16, signed(32), false, true),
+        Reloc::TlsLeMovwTprelG1Nc => (16, None, false, false),
+        Reloc::TlsLeMovwTprelG0 => (0, signed(16), false, true),
+        Reloc::TlsLeMovwTprelG0Nc => (0, None, false, false),
         _ => return None,
     };
     Some(MovwGroup {
@@ -637,15 +748,18 @@ fn patch_instruction(kind: Reloc, insn: u32, v: &FixupValues) -> Result<u32, Fix
             )?;
             Ok(with_field(insn, branch_value(kind, v)? >> 2, 5, 14))
         }
-        Reloc::AdrPrelPgHi21 | Reloc::AdrPrelPgHi21Nc | Reloc::AdrGotPage => {
+        Reloc::AdrPrelPgHi21
+        | Reloc::AdrPrelPgHi21Nc
+        | Reloc::AdrGotPage
+        | Reloc::TlsIeAdrGottprelPage21
+        | Reloc::TlsDescAdrPage21 => {
             expect(
                 is_adrp(insn),
                 "an ADRP fixup applies to an adrp instruction",
             )?;
-            let target = if kind == Reloc::AdrGotPage {
-                g + a
-            } else {
-                s + a
+            let target = match kind {
+                Reloc::AdrPrelPgHi21 | Reloc::AdrPrelPgHi21Nc => s + a,
+                _ => g + a,
             };
             let x = page(target) - page(p);
             if kind != Reloc::AdrPrelPgHi21Nc {
@@ -665,12 +779,35 @@ fn patch_instruction(kind: Reloc, insn: u32, v: &FixupValues) -> Result<u32, Fix
             )?;
             Ok(with_field(insn, (s + a) & 0xfff, 10, 12))
         }
+        Reloc::TlsDescAddLo12 => {
+            expect(
+                is_add_sub_imm(insn),
+                "TLSDESC_ADD_LO12 applies to an add (immediate) instruction",
+            )?;
+            Ok(with_field(insn, (g + a) & 0xfff, 10, 12))
+        }
+        Reloc::TlsLeAddTprelHi12 | Reloc::TlsLeAddTprelLo12 | Reloc::TlsLeAddTprelLo12Nc => {
+            expect(
+                is_add_sub_imm(insn),
+                "a TLSLE_ADD fixup applies to an add (immediate) instruction",
+            )?;
+            // S is a signed thread-pointer offset.
+            let x = i128::from(v.s as i64) + a;
+            let imm = match kind {
+                Reloc::TlsLeAddTprelHi12 => check_range(x, 0, (1 << 24) - 1)? >> 12,
+                Reloc::TlsLeAddTprelLo12 => check_range(x, 0, 0xfff)?,
+                _ => x & 0xfff,
+            };
+            Ok(with_field(insn, imm, 10, 12))
+        }
         Reloc::Ldst8AbsLo12Nc
         | Reloc::Ldst16AbsLo12Nc
         | Reloc::Ldst32AbsLo12Nc
         | Reloc::Ldst64AbsLo12Nc
         | Reloc::Ldst128AbsLo12Nc
-        | Reloc::Ld64GotLo12Nc => {
+        | Reloc::Ld64GotLo12Nc
+        | Reloc::TlsIeLd64GottprelLo12Nc
+        | Reloc::TlsDescLd64Lo12 => {
             expect(
                 is_load_store_uimm(insn),
                 "an LDST fixup applies to a load or store with an unsigned offset",
@@ -757,7 +894,14 @@ fn patch_instruction(kind: Reloc, insn: u32, v: &FixupValues) -> Result<u32, Fix
                 is_move_wide(insn),
                 "a MOVW fixup applies to a movz, movn or movk instruction",
             )?;
-            let x = if group.pc_relative { s + a - p } else { s + a };
+            let x = if group.pc_relative {
+                s + a - p
+            } else if kind.is_tp_relative() {
+                // A thread-pointer offset: signed.
+                i128::from(v.s as i64) + a
+            } else {
+                s + a
+            };
             if let Some((min, max)) = group.range {
                 check_range(x, min, max)?;
             }

@@ -120,15 +120,29 @@ fn declared_position(kind: Reloc) -> usize {
         Reloc::Ld64GotLo12Nc => 36,
         Reloc::GotPrel32 => 37,
         Reloc::GotAbs64 => 38,
-        Reloc::Addr32 => 39,
-        Reloc::ImageRel32 => 40,
-        Reloc::SecRel32 => 41,
-        Reloc::SecRelLo12A => 42,
-        Reloc::SecRelHi12A => 43,
-        Reloc::SecRelLo12L => 44,
-        Reloc::SectionIndex => 45,
-        Reloc::Rel32 => 46,
-        Reloc::AddToGotLoad => 47,
+        Reloc::TlsLeAddTprelHi12 => 39,
+        Reloc::TlsLeAddTprelLo12 => 40,
+        Reloc::TlsLeAddTprelLo12Nc => 41,
+        Reloc::TlsLeMovwTprelG2 => 42,
+        Reloc::TlsLeMovwTprelG1 => 43,
+        Reloc::TlsLeMovwTprelG1Nc => 44,
+        Reloc::TlsLeMovwTprelG0 => 45,
+        Reloc::TlsLeMovwTprelG0Nc => 46,
+        Reloc::TlsIeAdrGottprelPage21 => 47,
+        Reloc::TlsIeLd64GottprelLo12Nc => 48,
+        Reloc::TlsDescAdrPage21 => 49,
+        Reloc::TlsDescLd64Lo12 => 50,
+        Reloc::TlsDescAddLo12 => 51,
+        Reloc::TlsDescCall => 52,
+        Reloc::Addr32 => 53,
+        Reloc::ImageRel32 => 54,
+        Reloc::SecRel32 => 55,
+        Reloc::SecRelLo12A => 56,
+        Reloc::SecRelHi12A => 57,
+        Reloc::SecRelLo12L => 58,
+        Reloc::SectionIndex => 59,
+        Reloc::Rel32 => 60,
+        Reloc::AddToGotLoad => 61,
     }
 }
 
@@ -181,6 +195,20 @@ fn names_are_aaelf_style_and_unique() {
         "LD64_GOT_LO12_NC",
         "GOT_PREL32",
         "GOT_ABS64",
+        "TLSLE_ADD_TPREL_HI12",
+        "TLSLE_ADD_TPREL_LO12",
+        "TLSLE_ADD_TPREL_LO12_NC",
+        "TLSLE_MOVW_TPREL_G2",
+        "TLSLE_MOVW_TPREL_G1",
+        "TLSLE_MOVW_TPREL_G1_NC",
+        "TLSLE_MOVW_TPREL_G0",
+        "TLSLE_MOVW_TPREL_G0_NC",
+        "TLSIE_ADR_GOTTPREL_PAGE21",
+        "TLSIE_LD64_GOTTPREL_LO12_NC",
+        "TLSDESC_ADR_PAGE21",
+        "TLSDESC_LD64_LO12",
+        "TLSDESC_ADD_LO12",
+        "TLSDESC_CALL",
         "ADDR32",
         "ADDR32NB",
         "SECREL",
@@ -191,6 +219,7 @@ fn names_are_aaelf_style_and_unique() {
         "REL32",
         "PAGEOFFSET_12A_GOT",
     ];
+    assert_eq!(expected.len(), Reloc::ALL.len());
     for (kind, name) in Reloc::ALL.iter().zip(expected) {
         assert_eq!(kind.name(), name);
         assert_eq!(kind.to_string(), name);
@@ -211,6 +240,8 @@ fn got_and_branch_classification() {
                 | Reloc::Ld64GotLo12Nc
                 | Reloc::GotPrel32
                 | Reloc::GotAbs64
+                | Reloc::TlsIeAdrGottprelPage21
+                | Reloc::TlsIeLd64GottprelLo12Nc
                 | Reloc::AddToGotLoad
         );
         let branch = matches!(
@@ -1167,7 +1198,8 @@ fn got_prel32_boundaries_and_missing_slots() {
 
 #[test]
 fn short_places_are_refused_untouched() {
-    for kind in Reloc::ALL {
+    // TLSDESC_CALL writes nothing (see `tls_descriptor_kinds_use_the_descriptor`).
+    for kind in Reloc::ALL.into_iter().filter(|&k| k != Reloc::TlsDescCall) {
         let needed = kind.field_size();
         let expected_size = match kind {
             Reloc::Abs16 | Reloc::Prel16 | Reloc::SectionIndex => 2,
@@ -1214,6 +1246,168 @@ fn stub_is_ldr_br_and_the_literal() {
         })
     );
     assert!(short.iter().all(|&b| b == FILL));
+}
+
+// ---- thread-local storage -------------------------------------------------
+
+/// `add x0, x0, #0`, `add x0, x0, #0, lsl #12`, `movz x0, #0`, `movn x0, #0`,
+/// `movk x0, #0`, `adrp x0, 0`, `ldr x1, [x0]`, `blr x1`.
+const ADD: u32 = 0x9100_0000;
+const ADD_LSL12: u32 = 0x9140_0000;
+const MOVZ: u32 = 0xd280_0000;
+const MOVN: u32 = 0x9280_0000;
+const MOVK: u32 = 0xf280_0000;
+const ADRP: u32 = 0x9000_0000;
+const LDR_X: u32 = 0xf940_0001;
+const BLR_X1: u32 = 0xd63f_0020;
+
+/// A fixup whose S is the thread-pointer offset `tp` (A = 0).
+fn tprel(tp: i64) -> FixupValues {
+    at(0x1000, tp as u64, 0)
+}
+
+#[test]
+fn tlsle_add_tprel_boundaries() {
+    let hi = |tp| patch(Reloc::TlsLeAddTprelHi12, ADD_LSL12, &tprel(tp));
+    assert_eq!(hi(0), Ok(ADD_LSL12));
+    assert_eq!(hi(0x12_3456), Ok(ADD_LSL12 | (0x123 << 10)));
+    assert_eq!(hi((1 << 24) - 1), Ok(ADD_LSL12 | (0xfff << 10)));
+    assert_eq!(hi(1 << 24), Err(overflow(1 << 24, 0, (1 << 24) - 1)));
+    // A negative offset (below the thread pointer) does not fit AArch64's
+    // variant I layout.
+    assert_eq!(hi(-1), Err(overflow(-1, 0, (1 << 24) - 1)));
+    let lo = |tp| patch(Reloc::TlsLeAddTprelLo12, ADD, &tprel(tp));
+    assert_eq!(lo(0xfff), Ok(ADD | (0xfff << 10)));
+    assert_eq!(lo(0x1000), Err(overflow(0x1000, 0, 0xfff)));
+    assert_eq!(lo(-1), Err(overflow(-1, 0, 0xfff)));
+    let lo_nc = |tp| patch(Reloc::TlsLeAddTprelLo12Nc, ADD, &tprel(tp));
+    assert_eq!(lo_nc(0x12_3456), Ok(ADD | (0x456 << 10)));
+    // The addend counts: 0xff0 + 0x10 is one past the checked range.
+    assert_eq!(
+        patch(Reloc::TlsLeAddTprelLo12, ADD, &at(0, 0xff0, 0x10)),
+        Err(overflow(0x1000, 0, 0xfff))
+    );
+    assert!(matches!(
+        patch(Reloc::TlsLeAddTprelHi12, MOVZ, &tprel(0)),
+        Err(FixupError::Invalid(_))
+    ));
+}
+
+#[test]
+fn tlsle_movw_tprel_groups_switch_by_sign_and_check() {
+    let g = |kind, insn, tp| patch(kind, insn, &tprel(tp));
+    use Reloc::{TlsLeMovwTprelG0 as G0, TlsLeMovwTprelG1 as G1, TlsLeMovwTprelG2 as G2};
+    // G0: [-2^16, 2^16).
+    assert_eq!(g(G0, MOVZ, 0xffff), Ok(MOVZ | (0xffff << 5)));
+    assert_eq!(
+        g(G0, MOVZ, 0x1_0000),
+        Err(overflow(0x1_0000, -0x1_0000, 0xffff))
+    );
+    assert_eq!(g(G0, MOVZ, -1), Ok(MOVN));
+    assert_eq!(g(G0, MOVZ, -0x1_0000), Ok(MOVN | (0xffff << 5)));
+    assert_eq!(
+        g(G0, MOVZ, -0x1_0001),
+        Err(overflow(-0x1_0001, -0x1_0000, 0xffff))
+    );
+    // G1: [-2^32, 2^32), bits [31:16].
+    assert_eq!(g(G1, MOVZ, 0xffff_ffff), Ok(MOVZ | (0xffff << 5)));
+    assert_eq!(
+        g(G1, MOVZ, 1 << 32),
+        Err(overflow(1 << 32, -(1 << 32), (1 << 32) - 1))
+    );
+    assert_eq!(g(G1, MOVN, -0x2_0000), Ok(MOVN | (1 << 5)));
+    // G2: [-2^48, 2^48), bits [47:32].
+    assert_eq!(g(G2, MOVZ, (1 << 48) - 1), Ok(MOVZ | (0xffff << 5)));
+    assert_eq!(
+        g(G2, MOVZ, 1 << 48),
+        Err(overflow(1 << 48, -(1 << 48), (1 << 48) - 1))
+    );
+    // The _NC groups keep the movk and take the bits unchecked.
+    assert_eq!(
+        g(Reloc::TlsLeMovwTprelG1Nc, MOVK, 0x7_1234_0000),
+        Ok(MOVK | (0x1234 << 5))
+    );
+    assert_eq!(
+        g(Reloc::TlsLeMovwTprelG0Nc, MOVK, -2),
+        Ok(MOVK | (0xfffe << 5))
+    );
+    // A movk at a checked group keeps its opcode.
+    assert_eq!(g(G0, MOVK, 5), Ok(MOVK | (5 << 5)));
+}
+
+#[test]
+fn tlsie_kinds_use_the_slot_holding_the_offset() {
+    let v = at(0x10_0000, 0, 0);
+    // The slot is at 0x4000_0010: 0x3ff00 pages up, offset 0x10 (>> 3 = 2).
+    let pages = (G_SLOT as i128 >> 12) - (0x10_0000 >> 12);
+    let adrp = patch(Reloc::TlsIeAdrGottprelPage21, ADRP, &v).unwrap();
+    assert_eq!(
+        adrp,
+        ADRP | (((pages & 3) as u32) << 29) | (((pages >> 2) as u32) << 5)
+    );
+    assert_eq!(
+        patch(Reloc::TlsIeLd64GottprelLo12Nc, LDR_X, &v),
+        Ok(LDR_X | (2 << 10))
+    );
+    let no_slot = FixupValues { got_slot: 0, ..v };
+    assert!(matches!(
+        patch(Reloc::TlsIeLd64GottprelLo12Nc, LDR_X, &no_slot),
+        Err(FixupError::Invalid(_))
+    ));
+    // Out of adrp's reach (4 GiB) is an overflow.
+    let far = FixupValues {
+        got_slot: 0x1_0000_1000 + 0x10_0000,
+        ..v
+    };
+    assert_eq!(
+        patch(Reloc::TlsIeAdrGottprelPage21, ADRP, &far),
+        Err(overflow(0x1_0000_1000, -(1 << 32), (1 << 32) - 1))
+    );
+}
+
+#[test]
+fn tls_descriptor_kinds_use_the_descriptor() {
+    let v = at(0x10_0000, 0, 0);
+    let pages = (G_SLOT as i128 >> 12) - (0x10_0000 >> 12);
+    assert_eq!(
+        patch(Reloc::TlsDescAdrPage21, ADRP, &v),
+        Ok(ADRP | (((pages & 3) as u32) << 29) | (((pages >> 2) as u32) << 5))
+    );
+    assert_eq!(
+        patch(Reloc::TlsDescLd64Lo12, LDR_X, &v),
+        Ok(LDR_X | (2 << 10))
+    );
+    assert_eq!(
+        patch(Reloc::TlsDescAddLo12, ADD, &v),
+        Ok(ADD | (0x10 << 10))
+    );
+    // A descriptor that is not 8-aligned cannot be loaded.
+    let odd = FixupValues {
+        got_slot: G_SLOT + 4,
+        ..v
+    };
+    assert!(matches!(
+        patch(Reloc::TlsDescLd64Lo12, LDR_X, &odd),
+        Err(FixupError::Invalid(_))
+    ));
+    let no_slot = FixupValues { got_slot: 0, ..v };
+    assert!(matches!(
+        patch(Reloc::TlsDescAddLo12, ADD, &no_slot),
+        Err(FixupError::Invalid(_))
+    ));
+    // TLSDESC_CALL marks the blr and writes nothing, even with no slot.
+    assert_eq!(patch(Reloc::TlsDescCall, BLR_X1, &no_slot), Ok(BLR_X1));
+    assert_eq!(Reloc::TlsDescCall.field_size(), 0);
+    for kind in [
+        Reloc::TlsDescAdrPage21,
+        Reloc::TlsDescLd64Lo12,
+        Reloc::TlsDescAddLo12,
+    ] {
+        assert_eq!(kind.tls_pair(), Some(super::TlsPair::Descriptor), "{kind}");
+        assert!(kind.is_tp_relative() && !kind.needs_got_slot(), "{kind}");
+    }
+    assert_eq!(Reloc::TlsDescCall.tls_pair(), None);
+    assert!(!Reloc::TlsDescCall.is_tp_relative());
 }
 
 // ---- COFF arm64 -----------------------------------------------------------

@@ -20,6 +20,9 @@ pub enum TlsPair {
     Symbol,
     /// (module, 0): local dynamic, one per module.
     Module,
+    /// (resolver, argument): a TLS descriptor of the target, whose
+    /// resolver returns the target's offset from the thread pointer.
+    Descriptor,
 }
 
 /// A fixup kind, by instruction set.
@@ -40,6 +43,8 @@ pub struct KindProps {
     pub section_relative: bool,
     pub size: bool,
     pub tls: Option<TlsPair>,
+    /// S is a thread-pointer offset (static TLS: local and initial exec).
+    pub tp_relative: bool,
 }
 
 /// [`RelocKind::props`] remembered per kind: a pass over many relocations
@@ -74,7 +79,7 @@ impl PropsCache {
 
 impl RelocKind {
     /// Number of distinct [`RelocKind::index`] values.
-    pub const INDEX_COUNT: usize = 160;
+    pub const INDEX_COUNT: usize = 176;
 
     /// A small dense number for the kind, for per-kind tables.
     #[inline]
@@ -82,7 +87,7 @@ impl RelocKind {
         match self {
             RelocKind::X86_64(r) => r as usize,
             RelocKind::Aarch64(r) => 64 + r as usize,
-            RelocKind::Riscv64(r) => 112 + r as usize,
+            RelocKind::Riscv64(r) => 128 + r as usize,
         }
     }
 
@@ -95,6 +100,7 @@ impl RelocKind {
             section_relative: self.is_section_relative(),
             size: self.is_size(),
             tls: self.tls_pair(),
+            tp_relative: self.is_tp_relative(),
         }
     }
 
@@ -140,12 +146,23 @@ impl RelocKind {
         )
     }
 
+    /// Whether the fixup uses the target's thread-pointer offset (the
+    /// static TLS models), so its module needs a piece of static TLS.
+    #[inline]
+    pub fn is_tp_relative(self) -> bool {
+        match self {
+            RelocKind::X86_64(r) => r.is_tp_relative(),
+            RelocKind::Aarch64(r) => r.is_tp_relative(),
+            RelocKind::Riscv64(_) => false,
+        }
+    }
+
     /// The TLS GOT pair the fixup points at, if any.
     #[inline]
     pub fn tls_pair(self) -> Option<TlsPair> {
         match self {
             RelocKind::X86_64(r) => r.tls_pair(),
-            RelocKind::Aarch64(_) => None,
+            RelocKind::Aarch64(r) => r.tls_pair(),
             RelocKind::Riscv64(r) => r.tls_pair(),
         }
     }

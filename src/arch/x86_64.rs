@@ -73,11 +73,28 @@ pub enum Reloc {
     DtpOff32,
     /// As `DtpOff32`, 64 bits. ELF `R_X86_64_DTPOFF64`.
     DtpOff64,
+    /// Local-exec TLS: S + A where S is the target's offset from the thread
+    /// pointer (negative: x86-64 puts static TLS below `%fs:0`), signed 32
+    /// bits. ELF `R_X86_64_TPOFF32`.
+    TpOff32,
+    /// As `TpOff32`, 64 bits. ELF `R_X86_64_TPOFF64`.
+    TpOff64,
+    /// Initial-exec TLS: the address of a GOT slot holding the target's
+    /// thread-pointer offset + A - P, signed 32 bits (`got_slot`). ELF
+    /// `R_X86_64_GOTTPOFF`.
+    GotTpOff,
+    /// TLS descriptor: the address of the target's descriptor (two GOT
+    /// slots: resolver, argument) + A - P, signed 32 bits (`got_slot`). ELF
+    /// `R_X86_64_GOTPC32_TLSDESC`.
+    GotPc32TlsDesc,
+    /// Marks the call through a TLS descriptor; writes nothing. ELF
+    /// `R_X86_64_TLSDESC_CALL`.
+    TlsDescCall,
 }
 
 impl Reloc {
     /// Every kind, in declaration order.
-    pub const ALL: [Reloc; 27] = [
+    pub const ALL: [Reloc; 32] = [
         Reloc::Abs64,
         Reloc::Abs32,
         Reloc::Abs32S,
@@ -105,13 +122,28 @@ impl Reloc {
         Reloc::TlsLd,
         Reloc::DtpOff32,
         Reloc::DtpOff64,
+        Reloc::TpOff32,
+        Reloc::TpOff64,
+        Reloc::GotTpOff,
+        Reloc::GotPc32TlsDesc,
+        Reloc::TlsDescCall,
     ];
 
     /// Whether the fixup reads a GOT slot holding S (the linker must make one).
     pub fn needs_got_slot(self) -> bool {
         matches!(
             self,
-            Reloc::GotPcRel32 | Reloc::GotPcRelX | Reloc::Got64 | Reloc::Got32
+            Reloc::GotPcRel32 | Reloc::GotPcRelX | Reloc::Got64 | Reloc::Got32 | Reloc::GotTpOff
+        )
+    }
+
+    /// Whether S is the target's offset from the thread pointer (the static
+    /// TLS models): the linker must give the module a piece of static TLS.
+    /// For `GotTpOff` the GOT slot holds that offset.
+    pub fn is_tp_relative(self) -> bool {
+        matches!(
+            self,
+            Reloc::TpOff32 | Reloc::TpOff64 | Reloc::GotTpOff | Reloc::GotPc32TlsDesc
         )
     }
 
@@ -139,6 +171,7 @@ impl Reloc {
         match self {
             Reloc::TlsGd => Some(crate::arch::TlsPair::Symbol),
             Reloc::TlsLd => Some(crate::arch::TlsPair::Module),
+            Reloc::GotPc32TlsDesc => Some(crate::arch::TlsPair::Descriptor),
             _ => None,
         }
     }
@@ -193,6 +226,11 @@ impl Reloc {
             Reloc::TlsLd => "TLSLD",
             Reloc::DtpOff32 => "DTPOFF32",
             Reloc::DtpOff64 => "DTPOFF64",
+            Reloc::TpOff32 => "TPOFF32",
+            Reloc::TpOff64 => "TPOFF64",
+            Reloc::GotTpOff => "GOTTPOFF",
+            Reloc::GotPc32TlsDesc => "GOTPC32_TLSDESC",
+            Reloc::TlsDescCall => "TLSDESC_CALL",
         }
     }
 
@@ -214,8 +252,13 @@ impl Reloc {
             | Reloc::SecRel32
             | Reloc::TlsGd
             | Reloc::TlsLd
-            | Reloc::DtpOff32 => 4,
+            | Reloc::DtpOff32
+            | Reloc::TpOff32
+            | Reloc::GotTpOff
+            | Reloc::GotPc32TlsDesc => 4,
+            Reloc::TlsDescCall => 0,
             Reloc::DtpOff64
+            | Reloc::TpOff64
             | Reloc::Abs64
             | Reloc::Pc64
             | Reloc::GotPc64
@@ -245,7 +288,12 @@ impl Reloc {
             | Reloc::Got32
             | Reloc::TlsGd
             | Reloc::TlsLd
-            | Reloc::DtpOff32 => Some((I32_MIN, I32_MAX)),
+            | Reloc::DtpOff32
+            | Reloc::TpOff32
+            | Reloc::GotTpOff
+            | Reloc::GotPc32TlsDesc => Some((I32_MIN, I32_MAX)),
+            // Writes nothing: any value.
+            Reloc::TlsDescCall => None,
             // R_X86_64_16 / _8: the psABI leaves the extension to the reader,
             // so accept anything that fits either way (as lld does).
             Reloc::Abs16 => Some((-0x8000, 0xFFFF)),
@@ -255,6 +303,7 @@ impl Reloc {
             // A COFF section number is an unsigned 16-bit field.
             Reloc::SectionIndex => Some((0, 0xFFFF)),
             Reloc::DtpOff64
+            | Reloc::TpOff64
             | Reloc::Abs64
             | Reloc::Pc64
             | Reloc::GotPc64
@@ -325,6 +374,10 @@ pub fn apply(kind: Reloc, place: &mut [u8], v: &FixupValues) -> Result<(), Fixup
             available: place.len(),
         });
     }
+    if kind == Reloc::TlsDescCall {
+        // The call through the descriptor stays as it is.
+        return Ok(());
+    }
     if kind.reads_got_slot() && v.got_slot == 0 {
         return Err(FixupError::Invalid(
             "the fixup reads a GOT slot but no GOT slot was given",
@@ -361,11 +414,19 @@ fn compute(kind: Reloc, v: &FixupValues) -> i128 {
     match kind {
         Reloc::Abs64 | Reloc::Abs32 | Reloc::Abs32S | Reloc::Abs16 | Reloc::Abs8 => s + a,
         Reloc::Pc32 | Reloc::Pc64 | Reloc::Pc16 | Reloc::Pc8 | Reloc::Branch32 => s + a - p,
-        Reloc::GotPcRel32 | Reloc::TlsGd | Reloc::TlsLd => slot + a - p,
+        Reloc::GotPcRel32
+        | Reloc::TlsGd
+        | Reloc::TlsLd
+        | Reloc::GotTpOff
+        | Reloc::GotPc32TlsDesc => slot + a - p,
+        Reloc::TlsDescCall => 0,
         // Relaxed (no slot): the instruction now addresses S itself.
         Reloc::GotPcRelX if v.got_slot == 0 => s + a - p,
         Reloc::GotPcRelX => slot + a - p,
         Reloc::DtpOff32 | Reloc::DtpOff64 => s + a,
+        // S is already thread-pointer relative (the linker adds the module's
+        // static TLS offset), and may be negative.
+        Reloc::TpOff32 | Reloc::TpOff64 => i128::from(v.s as i64) + a,
         Reloc::GotPc32 | Reloc::GotPc64 => got + a - p,
         Reloc::Got64 | Reloc::Got32 => slot - got + a,
         // PLTOFF64: L + A - GOT with L = S, a 64-bit field reaches anything.

@@ -43,7 +43,14 @@ fn without_addend(kind: Reloc, v: &FixupValues) -> i128 {
     match kind {
         Reloc::Abs64 | Reloc::Abs32 | Reloc::Abs32S | Reloc::Abs16 | Reloc::Abs8 => s,
         Reloc::Pc32 | Reloc::Pc64 | Reloc::Pc16 | Reloc::Pc8 | Reloc::Branch32 => s - p,
-        Reloc::GotPcRel32 | Reloc::TlsGd | Reloc::TlsLd => slot - p,
+        Reloc::GotPcRel32
+        | Reloc::TlsGd
+        | Reloc::TlsLd
+        | Reloc::GotTpOff
+        | Reloc::GotPc32TlsDesc => slot - p,
+        Reloc::TlsDescCall => 0,
+        // S is a thread-pointer offset, a signed 64-bit number.
+        Reloc::TpOff32 | Reloc::TpOff64 => i128::from(v.s as i64),
         // Relaxed when no slot is given: the instruction addresses S.
         Reloc::GotPcRelX if v.got_slot == 0 => s - p,
         Reloc::GotPcRelX => slot - p,
@@ -137,6 +144,11 @@ fn declared_position(kind: Reloc) -> usize {
         Reloc::TlsLd => 24,
         Reloc::DtpOff32 => 25,
         Reloc::DtpOff64 => 26,
+        Reloc::TpOff32 => 27,
+        Reloc::TpOff64 => 28,
+        Reloc::GotTpOff => 29,
+        Reloc::GotPc32TlsDesc => 30,
+        Reloc::TlsDescCall => 31,
     }
 }
 
@@ -177,6 +189,11 @@ fn names_are_short_stable_and_unique() {
         (Reloc::TlsLd, "TLSLD"),
         (Reloc::DtpOff32, "DTPOFF32"),
         (Reloc::DtpOff64, "DTPOFF64"),
+        (Reloc::TpOff32, "TPOFF32"),
+        (Reloc::TpOff64, "TPOFF64"),
+        (Reloc::GotTpOff, "GOTTPOFF"),
+        (Reloc::GotPc32TlsDesc, "GOTPC32_TLSDESC"),
+        (Reloc::TlsDescCall, "TLSDESC_CALL"),
     ];
     assert_eq!(expected.len(), Reloc::ALL.len());
     for (kind, name) in expected {
@@ -202,7 +219,9 @@ fn field_sizes() {
             | Reloc::GotOff64
             | Reloc::PltOff64
             | Reloc::Size64
-            | Reloc::DtpOff64 => 8,
+            | Reloc::DtpOff64
+            | Reloc::TpOff64 => 8,
+            Reloc::TlsDescCall => 0,
             _ => 4,
         };
         assert_eq!(kind.field_size(), expected, "{kind}");
@@ -214,7 +233,7 @@ fn got_and_branch_flags() {
     for kind in Reloc::ALL {
         let slot = matches!(
             kind,
-            Reloc::GotPcRel32 | Reloc::GotPcRelX | Reloc::Got64 | Reloc::Got32
+            Reloc::GotPcRel32 | Reloc::GotPcRelX | Reloc::Got64 | Reloc::Got32 | Reloc::GotTpOff
         );
         let base = slot
             || matches!(
@@ -264,7 +283,7 @@ fn branch_reaches_exact_boundaries() {
 
 /// The range of every range-checked kind, written out from the psABI and
 /// the COFF spec rather than read from the code.
-const RANGES: [(Reloc, i128, i128); 19] = [
+const RANGES: [(Reloc, i128, i128); 22] = [
     (Reloc::Abs32, 0, U32_MAX),
     (Reloc::Abs32S, I32_MIN, I32_MAX),
     (Reloc::Abs16, -0x8000, 0xFFFF),
@@ -284,9 +303,12 @@ const RANGES: [(Reloc, i128, i128); 19] = [
     (Reloc::TlsGd, I32_MIN, I32_MAX),
     (Reloc::TlsLd, I32_MIN, I32_MAX),
     (Reloc::DtpOff32, I32_MIN, I32_MAX),
+    (Reloc::TpOff32, I32_MIN, I32_MAX),
+    (Reloc::GotTpOff, I32_MIN, I32_MAX),
+    (Reloc::GotPc32TlsDesc, I32_MIN, I32_MAX),
 ];
 
-const WRAPPING: [Reloc; 8] = [
+const WRAPPING: [Reloc; 9] = [
     Reloc::Abs64,
     Reloc::Pc64,
     Reloc::GotPc64,
@@ -295,11 +317,14 @@ const WRAPPING: [Reloc; 8] = [
     Reloc::PltOff64,
     Reloc::Size64,
     Reloc::DtpOff64,
+    Reloc::TpOff64,
 ];
 
 #[test]
 fn ranges_cover_every_kind() {
-    assert_eq!(RANGES.len() + WRAPPING.len(), Reloc::ALL.len());
+    // Plus TLSDESC_CALL, which writes nothing.
+    assert_eq!(RANGES.len() + WRAPPING.len() + 1, Reloc::ALL.len());
+    assert_eq!(Reloc::TlsDescCall.field_range(), None);
     for (kind, min, max) in RANGES {
         assert_eq!(kind.field_range(), Some((min, max)), "{kind}");
     }
@@ -665,10 +690,14 @@ fn reads(kind: Reloc) -> &'static [&'static str] {
     match kind {
         Reloc::Abs64 | Reloc::Abs32 | Reloc::Abs32S | Reloc::Abs16 | Reloc::Abs8 => &["s", "a"],
         Reloc::Pc32 | Reloc::Pc64 | Reloc::Pc16 | Reloc::Pc8 | Reloc::Branch32 => &["p", "s", "a"],
-        Reloc::GotPcRel32 | Reloc::GotPcRelX | Reloc::TlsGd | Reloc::TlsLd => {
-            &["p", "got_slot", "a"]
-        }
-        Reloc::DtpOff32 | Reloc::DtpOff64 => &["s", "a"],
+        Reloc::GotPcRel32
+        | Reloc::GotPcRelX
+        | Reloc::TlsGd
+        | Reloc::TlsLd
+        | Reloc::GotTpOff
+        | Reloc::GotPc32TlsDesc => &["p", "got_slot", "a"],
+        Reloc::TlsDescCall => &[],
+        Reloc::DtpOff32 | Reloc::DtpOff64 | Reloc::TpOff32 | Reloc::TpOff64 => &["s", "a"],
         Reloc::GotPc32 | Reloc::GotPc64 => &["p", "got_base", "a"],
         Reloc::Got64 | Reloc::Got32 => &["got_slot", "got_base", "a"],
         Reloc::GotOff64 | Reloc::PltOff64 => &["s", "got_base", "a"],
@@ -969,7 +998,8 @@ fn sweep_of_edge_values_against_a_reference_model() {
             section_index: rng.value() as u16,
             size: rng.value(),
         };
-        for kind in Reloc::ALL {
+        // TLSDESC_CALL writes nothing: `tls_descriptor_kinds` covers it.
+        for kind in Reloc::ALL.into_iter().filter(|&k| k != Reloc::TlsDescCall) {
             let size = kind.field_size();
             let (result, place) = run(kind, &v);
             if kind.reads_got_slot() && v.got_slot == 0 {
@@ -1376,4 +1406,64 @@ fn only_rip_relative_movs_are_relaxed_into_leas() {
     // No room before the field.
     assert!(!can_relax_got_load(&[0x8B, 0, 0, 0, 0], 1));
     assert!(!can_relax_got_load(&[], 0));
+}
+
+#[test]
+fn static_tls_kinds_take_negative_thread_pointer_offsets() {
+    // x86-64 static TLS lies below the thread pointer: S is negative.
+    let v = |s: i64, a: i64| FixupValues {
+        s: s as u64,
+        a,
+        ..FixupValues::default()
+    };
+    assert_writes(Reloc::TpOff32, &v(-0x1000, 8), &field_bytes(-0xff8, 4));
+    assert_writes(Reloc::TpOff64, &v(-0x1000, 8), &field_bytes(-0xff8, 8));
+    // The last offsets a 32-bit field takes, and the first it refuses.
+    assert_writes(
+        Reloc::TpOff32,
+        &v(i64::from(i32::MIN) - 4, 4),
+        &[0, 0, 0, 0x80],
+    );
+    assert_fails(
+        Reloc::TpOff32,
+        &v(i64::from(i32::MIN) - 4, 3),
+        FixupError::Overflow {
+            value: I32_MIN - 1,
+            min: I32_MIN,
+            max: I32_MAX,
+        },
+    );
+    // GOTTPOFF: the slot (which holds the offset) relative to the place.
+    let got = FixupValues {
+        p: 0x1000,
+        got_slot: 0x2000,
+        a: -4,
+        ..FixupValues::default()
+    };
+    assert_writes(Reloc::GotTpOff, &got, &field_bytes(0xffc, 4));
+    assert!(Reloc::GotTpOff.needs_got_slot() && Reloc::GotTpOff.is_tp_relative());
+    assert!(Reloc::TpOff32.is_tp_relative() && !Reloc::TpOff32.needs_got_slot());
+    assert!(!Reloc::DtpOff32.is_tp_relative() && !Reloc::TlsGd.is_tp_relative());
+}
+
+#[test]
+fn tls_descriptor_kinds() {
+    // GOTPC32_TLSDESC: the descriptor's address relative to the place.
+    let v = FixupValues {
+        p: 0x1000,
+        got_slot: 0x3000,
+        a: -4,
+        ..FixupValues::default()
+    };
+    assert_writes(Reloc::GotPc32TlsDesc, &v, &field_bytes(0x1ffc, 4));
+    assert_eq!(
+        Reloc::GotPc32TlsDesc.tls_pair(),
+        Some(crate::arch::TlsPair::Descriptor)
+    );
+    assert!(Reloc::GotPc32TlsDesc.is_tp_relative());
+    // TLSDESC_CALL marks the call and writes nothing, whatever the values.
+    let mut place = [FILL; 4];
+    assert_eq!(apply(Reloc::TlsDescCall, &mut place, &v), Ok(()));
+    assert_eq!(place, [FILL; 4]);
+    assert_eq!(apply(Reloc::TlsDescCall, &mut [], &v), Ok(()));
 }

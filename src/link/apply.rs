@@ -23,6 +23,9 @@ pub(crate) struct Addresses<'a> {
     pub symbol_sections: &'a [Option<(u64, u16)>],
     /// The module's TLS key (0: no TLS block).
     pub tls_key: u64,
+    /// The offset of the module's static-TLS piece from the thread pointer,
+    /// when it uses the static TLS models.
+    pub tp_offset: Option<i64>,
     /// The module's image base (COFF image-relative fixups).
     pub image_base: u64,
     /// GOT slots whose value is not their target's address: (slot, value).
@@ -101,7 +104,22 @@ pub(crate) fn apply(
         dest.copy_from_slice(section.data);
     }
 
-    // GOT slots hold their targets' addresses.
+    // Whether a target lives in a thread-local section.
+    let is_tls = |target: Target| {
+        let section = match target {
+            Target::Section(i) => Some(i as usize),
+            Target::Symbol(i) => match object.symbols.get(i as usize).map(|s| s.definition) {
+                Some(Definition::Section { section, .. }) => Some(section as usize),
+                _ => None,
+            },
+        };
+        section
+            .and_then(|i| object.sections.get(i))
+            .is_some_and(|s| s.kind.is_tls())
+    };
+
+    // GOT slots hold their targets' addresses; a thread-local's slot (an
+    // initial-exec load) holds its offset from the thread pointer.
     let got_base = allocation.segment(SegmentClass::Got).addr;
     {
         let got = &mut writers[SegmentClass::Got as usize];
@@ -114,19 +132,42 @@ pub(crate) fn apply(
                 .iter()
                 .find(|(s, _)| *s as usize == slot)
                 .map_or_else(|| addrs.of(target), |&(_, v)| v);
+            let value = match addrs.tp_offset {
+                Some(tp) if is_tls(target) => value.wrapping_add(tp as u64),
+                _ => value,
+            };
             field.copy_from_slice(&value.to_le_bytes());
         }
         // TLS pairs: (module key, offset) as `__tls_get_addr` reads them.
+        // TLS descriptors: (resolver, the target's thread-pointer offset).
         for &(slot, what) in &layout.tls_pairs {
-            let offset = match what {
-                TlsPairTarget::Symbol(i) => addrs.of(Target::Symbol(i)),
-                TlsPairTarget::Module => 0,
+            let (first, second) = match what {
+                TlsPairTarget::Symbol(i) => (addrs.tls_key, addrs.of(Target::Symbol(i))),
+                TlsPairTarget::Module => (addrs.tls_key, 0),
+                TlsPairTarget::Descriptor(i) => match addrs.tp_offset {
+                    Some(tp) => (
+                        crate::runtime::tlsdesc_resolver(object.arch),
+                        addrs.of(Target::Symbol(i)).wrapping_add(tp as u64),
+                    ),
+                    // No static TLS: the dynamic resolver, with the module
+                    // key and the offset in its block packed in one word.
+                    None => {
+                        let offset = addrs.of(Target::Symbol(i));
+                        if addrs.tls_key >> 32 != 0 || offset >> 32 != 0 {
+                            return Err(internal("TLS descriptor key or offset too large"));
+                        }
+                        (
+                            crate::runtime::dynamic_tlsdesc_resolver(object.arch),
+                            addrs.tls_key << 32 | offset,
+                        )
+                    }
+                },
             };
             let field = got
                 .slice(slot as u64 * 8, 16)
                 .ok_or_else(|| internal("TLS GOT pair"))?;
-            field[..8].copy_from_slice(&addrs.tls_key.to_le_bytes());
-            field[8..].copy_from_slice(&offset.to_le_bytes());
+            field[..8].copy_from_slice(&first.to_le_bytes());
+            field[8..].copy_from_slice(&second.to_le_bytes());
         }
     }
 
@@ -205,10 +246,37 @@ pub(crate) fn apply(
             if let (true, Target::Symbol(i)) = (props.size, reloc.target) {
                 values.size = object.symbols.get(i as usize).map_or(0, |s| s.size);
             }
+            // Descriptors without static TLS need no offset here.
+            let dynamic_descriptor =
+                props.tls == Some(arch::TlsPair::Descriptor) && addrs.tp_offset.is_none();
+            if props.tp_relative && !dynamic_descriptor {
+                let defined_here = is_tls(reloc.target);
+                let Some(tp) = addrs.tp_offset.filter(|_| defined_here) else {
+                    return Err(Error::BadRelocation {
+                        site: site(object, section, reloc),
+                        reason: "the thread-local variable is not defined in this module; \
+                                 rivet resolves thread-locals within one module only"
+                            .to_string(),
+                    });
+                };
+                if !props.got_slot {
+                    values.s = s.wrapping_add(tp as u64);
+                }
+            }
             if let Some(pair) = props.tls {
                 let slot = match (pair, reloc.target) {
                     (arch::TlsPair::Symbol, Target::Symbol(i)) => {
                         layout.tls_pair_of_symbol[i as usize]
+                    }
+                    (arch::TlsPair::Descriptor, Target::Symbol(i)) => {
+                        layout.tls_desc_of_symbol[i as usize]
+                    }
+                    (arch::TlsPair::Descriptor, Target::Section(_)) => {
+                        return Err(Error::BadRelocation {
+                            site: site(object, section, reloc),
+                            reason: "a TLS descriptor of a section rather than a symbol"
+                                .to_string(),
+                        })
                     }
                     _ => layout.tls_module_pair,
                 };

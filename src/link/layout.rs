@@ -41,6 +41,8 @@ pub(crate) struct ObjectLayout {
     pub tls_pair_of_symbol: Vec<u32>,
     /// The local-dynamic pair of the module (`NONE`: none).
     pub tls_module_pair: u32,
+    /// The TLS descriptor of each symbol (`NONE`: none).
+    pub tls_desc_of_symbol: Vec<u32>,
 }
 
 /// What a TLS GOT pair describes.
@@ -50,6 +52,8 @@ pub(crate) enum TlsPairTarget {
     Symbol(u32),
     /// (module, 0).
     Module,
+    /// (resolver, thread-pointer offset of this symbol): a TLS descriptor.
+    Descriptor(u32),
 }
 
 /// The layout of a module's thread-local block.
@@ -279,6 +283,7 @@ pub(crate) fn plan(
     let mut tls_pairs = Vec::new();
     let mut tls_pair_of_symbol = vec![NONE; object.symbols.len()];
     let mut tls_module_pair = NONE;
+    let mut tls_desc_of_symbol = vec![NONE; object.symbols.len()];
     let mut props_cache = PropsCache::default();
     // Debug sections' fixups only ever name addresses (they are relocated
     // apart, in `debug_sections`): they need no GOT slot, stub or TLS pair.
@@ -299,6 +304,16 @@ pub(crate) fn plan(
                         }
                     }
                 }
+                (Some(arch::TlsPair::Descriptor), Target::Symbol(i)) => {
+                    if let Some(pair) = tls_desc_of_symbol.get_mut(i as usize) {
+                        if *pair == NONE {
+                            *pair = tls_pairs.len() as u32;
+                            tls_pairs.push((0, TlsPairTarget::Descriptor(i)));
+                        }
+                    }
+                }
+                // A descriptor of a section: refused when applied.
+                (Some(arch::TlsPair::Descriptor), Target::Section(_)) => {}
                 (Some(_), _) => {
                     if tls_module_pair == NONE {
                         tls_module_pair = tls_pairs.len() as u32;
@@ -355,6 +370,9 @@ pub(crate) fn plan(
     for pair in tls_pair_of_symbol.iter_mut().filter(|p| **p != NONE) {
         *pair = first_pair_slot + 2 * *pair;
     }
+    for pair in tls_desc_of_symbol.iter_mut().filter(|p| **p != NONE) {
+        *pair = first_pair_slot + 2 * *pair;
+    }
     if tls_module_pair != NONE {
         tls_module_pair = first_pair_slot + 2 * tls_module_pair;
     }
@@ -387,5 +405,6 @@ pub(crate) fn plan(
         tls_pairs,
         tls_pair_of_symbol,
         tls_module_pair,
+        tls_desc_of_symbol,
     })
 }

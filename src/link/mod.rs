@@ -631,6 +631,7 @@ fn link_allocated(
         }
     }
 
+    let mut static_pieces = StaticPieces::default();
     let mut out = Vec::with_capacity(units.len());
     for (oi, unit) in units.iter().enumerate() {
         let object = unit.object;
@@ -641,11 +642,57 @@ fn link_allocated(
             size: block.size,
             align: block.align,
         });
+        // Static TLS models (local and initial exec): a piece of the
+        // reserved static TLS, given back if the link fails from here on.
+        let tp_offset = match (&tls, &layouts[oi].tls) {
+            (Some(t), Some(block))
+                if object
+                    .sections
+                    .iter()
+                    .flat_map(|s| &s.relocations)
+                    .any(|r| r.kind.is_tp_relative()) =>
+            {
+                if Some(object.arch) == crate::load::Arch::host() {
+                    match crate::runtime::static_tls::reserve(
+                        t.key,
+                        block.size,
+                        block.align,
+                        &object.name,
+                    ) {
+                        Ok(tp) => {
+                            static_pieces.keys.push(t.key);
+                            Some(tp)
+                        }
+                        // Descriptors alone can do without static TLS: their
+                        // resolver then finds the dynamic block.
+                        Err(_)
+                            if crate::runtime::dynamic_tlsdesc_resolver(object.arch) != 0
+                                && object
+                                    .sections
+                                    .iter()
+                                    .flat_map(|s| &s.relocations)
+                                    .filter(|r| r.kind.is_tp_relative())
+                                    .all(|r| r.kind.tls_pair().is_some()) =>
+                        {
+                            None
+                        }
+                        Err(e) => return Err(e),
+                    }
+                } else {
+                    // Code for another machine (linked for the emulator or
+                    // for inspection): the block where a static executable
+                    // of that machine has its first one.
+                    Some(foreign_tp_offset(object.arch, block.size, block.align))
+                }
+            }
+            _ => None,
+        };
         apply::apply(
             object,
             &layouts[oi],
             &allocations[oi],
             &apply::Addresses {
+                tp_offset,
                 symbols: &symbol_addrs[oi],
                 sections: &section_addrs[oi],
                 section_targets: &section_targets[oi],
@@ -655,6 +702,30 @@ fn link_allocated(
                 tls_key: tls.map_or(0, |t| t.key),
             },
         )?;
+        // New threads start from the process's TLS image: the module's
+        // initial values go into its piece of it now, while an error can
+        // still fail the link.
+        if let (Some(_), Some(block), Some(t)) = (tp_offset, &layouts[oi].tls, &tls) {
+            if let Some((offset, size)) = crate::runtime::static_tls::piece_of(t.key) {
+                let seg = allocations[oi].segment(SegmentClass::ReadOnly);
+                let len = block.image_size.min(block.size) as usize;
+                let image = if len == 0 || seg.write_ptr.is_null() {
+                    &[][..]
+                } else {
+                    // SAFETY: the layout placed `image_size` bytes of image
+                    // at `image_offset` in the ReadOnly segment, which `apply`
+                    // just wrote through this writable view and which the
+                    // linker still owns.
+                    unsafe {
+                        std::slice::from_raw_parts(
+                            seg.write_ptr.add(block.image_offset as usize),
+                            len,
+                        )
+                    }
+                };
+                crate::runtime::static_tls::write_init_image(offset, image, size)?;
+            }
+        }
         // Sized once: a 5,000-function object exports 15,000 names, and
         // growing by doubling would allocate and copy twice that.
         let exportable = |(si, sym): &(usize, &Symbol<'_>)| {
@@ -696,7 +767,34 @@ fn link_allocated(
             memory.finalize(a)?;
         }
     }
+    // The modules own their pieces now (the engine's teardown gives them back).
+    static_pieces.keys.clear();
     Ok(out)
+}
+
+/// The thread-pointer offset of the only TLS block of a static executable
+/// for `arch`: after the 16-byte thread control block on AArch64 and
+/// RISC-V (TLS variant I), below the thread pointer on x86-64 (variant II).
+fn foreign_tp_offset(arch: crate::load::Arch, size: u64, align: u64) -> i64 {
+    let align = align.max(1);
+    match arch {
+        crate::load::Arch::X86_64 => -(size.next_multiple_of(align) as i64),
+        _ => 16u64.next_multiple_of(align) as i64,
+    }
+}
+
+/// Static-TLS pieces reserved during one link, given back unless it succeeds.
+#[derive(Default)]
+struct StaticPieces {
+    keys: Vec<u64>,
+}
+
+impl Drop for StaticPieces {
+    fn drop(&mut self) {
+        for &key in &self.keys {
+            crate::runtime::static_tls::release(key);
+        }
+    }
 }
 
 /// Where `name` resolves, in the documented order; a definition from a

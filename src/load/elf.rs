@@ -432,6 +432,11 @@ fn x86_64_kind(r_type: elf::RelocationType) -> Mapped {
         elf::R_X86_64_TLSLD => X::TlsLd,
         elf::R_X86_64_DTPOFF32 => X::DtpOff32,
         elf::R_X86_64_DTPOFF64 => X::DtpOff64,
+        elf::R_X86_64_TPOFF32 => X::TpOff32,
+        elf::R_X86_64_TPOFF64 => X::TpOff64,
+        elf::R_X86_64_GOTTPOFF => X::GotTpOff,
+        elf::R_X86_64_GOTPC32_TLSDESC => X::GotPc32TlsDesc,
+        elf::R_X86_64_TLSDESC_CALL => X::TlsDescCall,
         _ => return Mapped::Unsupported,
     };
     Mapped::Kind(RelocKind::X86_64(kind))
@@ -450,12 +455,6 @@ fn unsupported_name(arch: Arch, r_type: elf::RelocationType) -> String {
         .name(r_type)
         .map_or_else(|| format!("{prefix} type {}", r_type.0), str::to_string);
     match (arch, r_type) {
-        (Arch::X86_64, elf::R_X86_64_GOTTPOFF | elf::R_X86_64_TPOFF32 | elf::R_X86_64_TPOFF64) => {
-            format!(
-                "{name} (the initial- and local-exec TLS models need the process's static \
-             TLS block; compile PIC so LLVM uses the general- or local-dynamic model)"
-            )
-        }
         (Arch::Riscv64, r) if RISCV_TLS.contains(&r) => format!(
             "{name} (the initial- and local-exec TLS models and TLS descriptors need the \
              process's static TLS block or a descriptor resolver; compile PIC so LLVM uses \
@@ -465,8 +464,9 @@ fn unsupported_name(arch: Arch, r_type: elf::RelocationType) -> String {
     }
 }
 
-/// Maps an ELF AArch64 relocation type to a fixup kind (TLS types are not
-/// implemented).
+/// Maps an ELF AArch64 relocation type to a fixup kind (of the TLS types,
+/// the local- and initial-exec ones and descriptors; not the general- and
+/// local-dynamic ones, which LLVM does not emit for Linux).
 #[inline]
 fn aarch64_kind(r_type: elf::RelocationType) -> Mapped {
     let kind = match r_type {
@@ -508,6 +508,20 @@ fn aarch64_kind(r_type: elf::RelocationType) -> Mapped {
         elf::R_AARCH64_ADR_GOT_PAGE => A64::AdrGotPage,
         elf::R_AARCH64_LD64_GOT_LO12_NC => A64::Ld64GotLo12Nc,
         elf::R_AARCH64_GOTPCREL32 => A64::GotPrel32,
+        elf::R_AARCH64_TLSLE_ADD_TPREL_HI12 => A64::TlsLeAddTprelHi12,
+        elf::R_AARCH64_TLSLE_ADD_TPREL_LO12 => A64::TlsLeAddTprelLo12,
+        elf::R_AARCH64_TLSLE_ADD_TPREL_LO12_NC => A64::TlsLeAddTprelLo12Nc,
+        elf::R_AARCH64_TLSLE_MOVW_TPREL_G2 => A64::TlsLeMovwTprelG2,
+        elf::R_AARCH64_TLSLE_MOVW_TPREL_G1 => A64::TlsLeMovwTprelG1,
+        elf::R_AARCH64_TLSLE_MOVW_TPREL_G1_NC => A64::TlsLeMovwTprelG1Nc,
+        elf::R_AARCH64_TLSLE_MOVW_TPREL_G0 => A64::TlsLeMovwTprelG0,
+        elf::R_AARCH64_TLSLE_MOVW_TPREL_G0_NC => A64::TlsLeMovwTprelG0Nc,
+        elf::R_AARCH64_TLSIE_ADR_GOTTPREL_PAGE21 => A64::TlsIeAdrGottprelPage21,
+        elf::R_AARCH64_TLSIE_LD64_GOTTPREL_LO12_NC => A64::TlsIeLd64GottprelLo12Nc,
+        elf::R_AARCH64_TLSDESC_ADR_PAGE21 => A64::TlsDescAdrPage21,
+        elf::R_AARCH64_TLSDESC_LD64_LO12 => A64::TlsDescLd64Lo12,
+        elf::R_AARCH64_TLSDESC_ADD_LO12 => A64::TlsDescAddLo12,
+        elf::R_AARCH64_TLSDESC_CALL => A64::TlsDescCall,
         _ => return Mapped::Unsupported,
     };
     Mapped::Kind(RelocKind::Aarch64(kind))

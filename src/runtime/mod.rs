@@ -3,6 +3,7 @@
 //! run when their module goes, not at process exit after the code is gone.
 
 pub mod atexit;
+pub mod static_tls;
 pub mod tls;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,6 +13,32 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub(crate) fn next_module_key() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The TLS descriptor resolver for code of `arch`: it returns the
+/// descriptor's second word, the target's offset from the thread pointer
+/// (rivet gives every module with descriptors a piece of static TLS).
+/// 0 when this host cannot run code of `arch` (the emulator's tests read
+/// the descriptor's second word themselves).
+pub(crate) fn tlsdesc_resolver(arch: crate::load::Arch) -> u64 {
+    if Some(arch) == crate::load::Arch::host() {
+        static_tls::tlsdesc_static()
+    } else {
+        0
+    }
+}
+
+/// The TLS descriptor resolver for modules without static TLS, for code of
+/// `arch`: its descriptor's second word packs the module key (high 32
+/// bits) and the offset in the block (low 32 bits), and it finds the
+/// calling thread's dynamic block as `__tls_get_addr` does. 0 where there
+/// is none (AArch64, or an x86-64 processor without `xsave`).
+pub(crate) fn dynamic_tlsdesc_resolver(arch: crate::load::Arch) -> u64 {
+    if Some(arch) == crate::load::Arch::host() {
+        static_tls::tlsdesc_dynamic()
+    } else {
+        0
+    }
 }
 
 /// Names rivet defines for JIT code itself (exit handlers, `__tls_get_addr`), consulted after the user's

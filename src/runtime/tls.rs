@@ -7,14 +7,21 @@
 //! `__tls_get_addr` reach [`rivet_tls_get_addr`], which finds or creates the
 //! calling thread's copy of that module's block, initialized from the
 //! module's `.tdata` image with `.tbss` zeroed. The static models
-//! (initial exec, local exec) need the process's static TLS area and are
-//! refused when the object is loaded.
+//! (initial exec, local exec) get a piece of the static TLS rivet
+//! reserves ([`super::static_tls`]); [`register`] writes its initial values
+//! into every thread rivet knows and into the image new threads start from.
 //!
 //! A thread's blocks are freed when the thread exits. Removing a module
 //! frees its block in every thread at once: each thread's list of blocks
 //! is shared (behind its own lock) with a process-wide registry of threads,
 //! so what threads hold is bounded by the live modules, not by every
 //! module a long-lived thread ever touched.
+//!
+//! Lock order: the static-TLS pieces (`static_tls::PIECES`, never held
+//! while taking another), then `TEMPLATES`, then `THREADS`, then one
+//! thread's own lock. A thread's lock also guards its static-TLS address,
+//! which it clears on exit (before its memory goes), so a link that copies
+//! initial values into other threads never writes into a thread that is gone.
 
 use std::alloc::Layout;
 use std::collections::BTreeMap;
@@ -28,7 +35,8 @@ static TEMPLATES: RwLock<BTreeMap<u64, TlsTemplate>> = RwLock::new(BTreeMap::new
 struct Block {
     key: u64,
     ptr: *mut u8,
-    layout: Layout,
+    /// `None`: the thread's piece of static TLS, not heap memory.
+    layout: Option<Layout>,
 }
 
 // SAFETY: a block is heap memory owned by this value alone; the global
@@ -38,20 +46,43 @@ unsafe impl Send for Block {}
 
 impl Drop for Block {
     fn drop(&mut self) {
-        // SAFETY: `ptr` came from `alloc_zeroed(layout)` in `create_block`
-        // and is freed exactly once, here.
-        unsafe { std::alloc::dealloc(self.ptr, self.layout) };
+        if let Some(layout) = self.layout {
+            // SAFETY: `ptr` came from `alloc_zeroed(layout)` in
+            // `create_block` and is freed exactly once, here.
+            unsafe { std::alloc::dealloc(self.ptr, layout) };
+        }
     }
 }
 
-/// One thread's blocks, most recently created first. The thread takes the
-/// lock on every look-up (uncontended but for a removal).
+/// One thread's dynamic blocks, most recently created first, and the
+/// address of its copy of the static reservation (0 once it exits).
 #[derive(Default)]
-struct ThreadBlocks(Mutex<Vec<Block>>);
+struct ThreadState {
+    blocks: Vec<Block>,
+    static_base: usize,
+}
+
+/// One thread's state. The thread takes the lock on every look-up
+/// (uncontended but for a removal or a link).
+#[derive(Default)]
+struct ThreadBlocks(Mutex<ThreadState>);
 
 impl ThreadBlocks {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Block>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ThreadState> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The thread's handle on its state; dropped when the thread exits.
+struct ThreadHandle(Arc<ThreadBlocks>);
+
+impl Drop for ThreadHandle {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        // The thread's static TLS goes with the thread: nobody may write
+        // it from now on. Its blocks are freed here too.
+        state.static_base = 0;
+        state.blocks.clear();
     }
 }
 
@@ -60,17 +91,63 @@ static THREADS: Mutex<Vec<Weak<ThreadBlocks>>> = Mutex::new(Vec::new());
 
 std::thread_local! {
     /// This thread's blocks; dropped (and freed) when the thread exits.
-    static BLOCKS: Arc<ThreadBlocks> = {
+    static BLOCKS: ThreadHandle = {
         let blocks = Arc::new(ThreadBlocks::default());
+        blocks.lock().static_base = super::static_tls::current_base().unwrap_or(0);
         let mut threads = THREADS.lock().unwrap_or_else(|e| e.into_inner());
         threads.retain(|thread| thread.strong_count() > 0);
         threads.push(Arc::downgrade(&blocks));
-        blocks
+        ThreadHandle(blocks)
     };
 }
 
-/// Makes module `template.key`'s block available to every thread.
+/// Makes the calling thread known to rivet's TLS run time, so that modules
+/// linked later with thread-locals in the static TLS models (local and
+/// initial exec) get their initial values copied into this thread's copy.
+/// Threads created after such a module is linked need not call it; a
+/// thread that exists before, does not call it, and runs the module's code
+/// sees its copy uninitialized. Idempotent.
+pub fn register_thread() {
+    let _ = BLOCKS.try_with(|_| ());
+}
+
+/// Every live thread rivet knows.
+fn live_threads() -> Vec<Arc<ThreadBlocks>> {
+    let mut threads = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+    threads.retain(|thread| thread.strong_count() > 0);
+    threads.iter().filter_map(Weak::upgrade).collect()
+}
+
+/// Makes module `template.key`'s block available to every thread: its
+/// dynamic block on demand, and its static-TLS piece, if it has one, filled
+/// in every thread rivet knows (the link wrote the image new threads start
+/// from).
 pub(crate) fn register(template: TlsTemplate) {
+    if let Some((offset, size)) = super::static_tls::piece_of(template.key) {
+        register_thread();
+        // SAFETY: the image is `image_size` readable bytes of the module's
+        // finalized read-only segment, which outlives its registration.
+        let image = unsafe {
+            std::slice::from_raw_parts(
+                template.image as *const u8,
+                template.image_size.min(template.size) as usize,
+            )
+        };
+        // The image new threads start from was written at link time.
+        for thread in live_threads() {
+            let state = thread.lock();
+            if state.static_base != 0 {
+                // SAFETY: `static_base` is that thread's copy of the
+                // reservation, alive while it is non-zero (the thread clears
+                // it under this lock before it exits); the piece lies inside
+                // it; the module's code is not published yet, so no thread
+                // reads or writes these bytes meanwhile.
+                unsafe {
+                    super::static_tls::fill((state.static_base + offset) as *mut u8, image, size)
+                };
+            }
+        }
+    }
     TEMPLATES
         .write()
         .unwrap_or_else(|e| e.into_inner())
@@ -84,23 +161,19 @@ pub(crate) fn register(template: TlsTemplate) {
 /// template gone or its new copy is in its list before this takes the lock
 /// and frees it.
 pub(crate) fn unregister(key: u64) {
+    super::static_tls::release(key);
     TEMPLATES
         .write()
         .unwrap_or_else(|e| e.into_inner())
         .remove(&key);
-    let threads: Vec<Arc<ThreadBlocks>> = {
-        let mut threads = THREADS.lock().unwrap_or_else(|e| e.into_inner());
-        threads.retain(|thread| thread.strong_count() > 0);
-        threads.iter().filter_map(Weak::upgrade).collect()
-    };
-    for thread in threads {
+    for thread in live_threads() {
         // Dropped outside the lock: freeing is the allocator's business.
         let gone: Vec<Block> = {
-            let mut blocks = thread.lock();
-            let (gone, kept) = std::mem::take(&mut *blocks)
+            let mut state = thread.lock();
+            let (gone, kept) = std::mem::take(&mut state.blocks)
                 .into_iter()
                 .partition(|block| block.key == key);
-            *blocks = kept;
+            state.blocks = kept;
             gone
         };
         drop(gone);
@@ -112,6 +185,17 @@ fn create_block(key: u64) -> Option<Block> {
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .get(&key)?;
+    // A module with a piece of static TLS has one copy per thread, there:
+    // `__tls_get_addr` returns it too, so that every TLS model in the
+    // module reaches the same variable.
+    if let Some((offset, _)) = super::static_tls::piece_of(key) {
+        let base = super::static_tls::current_base()?;
+        return Some(Block {
+            key,
+            ptr: (base + offset) as *mut u8,
+            layout: None,
+        });
+    }
     let layout = Layout::from_size_align(
         template.size.max(1) as usize,
         template.align.max(1) as usize,
@@ -132,7 +216,11 @@ fn create_block(key: u64) -> Option<Block> {
             template.image_size.min(template.size) as usize,
         )
     };
-    Some(Block { key, ptr, layout })
+    Some(Block {
+        key,
+        ptr,
+        layout: Some(layout),
+    })
 }
 
 /// rivet's `__tls_get_addr`: the address of `offset` in the calling
@@ -145,8 +233,9 @@ pub unsafe extern "C" fn rivet_tls_get_addr(index: *const [u64; 2]) -> *mut u8 {
     // SAFETY: guaranteed by the caller (JIT code passes its GOT pair).
     let [key, offset] = unsafe { *index };
     BLOCKS
-        .try_with(|blocks| {
-            let mut blocks = blocks.lock();
+        .try_with(|handle| {
+            let mut state = handle.0.lock();
+            let blocks = &mut state.blocks;
             let base = match blocks.iter().find(|b| b.key == key) {
                 Some(block) => block.ptr,
                 None => match create_block(key) {

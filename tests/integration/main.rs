@@ -25,4 +25,5 @@ mod runtime;
 mod soak;
 mod symbols;
 mod targets;
+mod tls;
 mod unloading;

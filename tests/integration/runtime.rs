@@ -318,19 +318,3 @@ fn thread_locals_have_one_copy_per_thread_with_its_initial_value() {
         assert_eq!(unsafe { call1::<i64, i64>(bump, 0) }, 100);
     }
 }
-
-#[test]
-fn static_tls_models_are_refused_with_a_clear_error() {
-    let mut m = module(THREAD_LOCALS, "static_tls");
-    let obj = machine(RelocModel::Static, CodeModel::Small)
-        .emit_object(&mut m)
-        .unwrap();
-    let engine = ExecutionEngine::with_lmm(Some(true)).unwrap();
-    let err = engine.add_object_bytes(obj, "static_tls.o").unwrap_err();
-    let message = err.to_string();
-    assert!(
-        matches!(err, rivet::Error::UnsupportedRelocation { .. }) && message.contains("TPOFF"),
-        "{message}"
-    );
-    assert!(message.contains("compile PIC"), "{message}");
-}
