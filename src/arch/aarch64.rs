@@ -1,8 +1,17 @@
-//! AArch64 relocation math for ELF and Mach-O.
+//! AArch64 relocation math for ELF, Mach-O and COFF (Windows on Arm).
 //!
 //! The loaders map each format's raw relocation type to one [`Reloc`]; this
 //! file computes the value, checks its range and alignment, and encodes it
 //! into the instruction or data at the place (little-endian).
+//!
+//! COFF arm64 reuses the ELF kinds where the field and its meaning are the
+//! same (`BRANCH26` is `CALL26`, `PAGEBASE_REL21` is `ADR_PREL_PG_HI21`, ...)
+//! and has kinds of its own where COFF's meaning differs: image-relative
+//! (`ADDR32NB`), section-relative (`SECREL*`), the section number
+//! (`SECTION`), an unsigned 32-bit address (`ADDR32`) and a signed 32-bit
+//! displacement from the end of the field (`REL32`). COFF addends are
+//! implicit, held in the field at the place: [`coff_implicit_addend`] reads
+//! them out per instruction form.
 
 use super::{check_range, read_le, write_le, FixupError, FixupValues};
 
@@ -133,11 +142,38 @@ pub enum Reloc {
     /// Marks the `blr` through the descriptor; writes nothing. ELF
     /// `TLSDESC_CALL`.
     TlsDescCall,
+    /// COFF `ADDR32`: S + A, a 32-bit address, in [0, 2^32).
+    Addr32,
+    /// COFF `ADDR32NB`: S + A - ImageBase, in [0, 2^32).
+    ImageRel32,
+    /// COFF `SECREL`: S + A - the base of S's section, in [0, 2^32).
+    SecRel32,
+    /// COFF `SECREL_LOW12A`: `add` immediate, (S + A - section base) & 0xfff,
+    /// not checked.
+    SecRelLo12A,
+    /// COFF `SECREL_HIGH12A`: `add` immediate, (S + A - section base) >> 12,
+    /// the offset checked in [0, 2^24).
+    SecRelHi12A,
+    /// COFF `SECREL_LOW12L`: load/store unsigned offset, (S + A - section
+    /// base) & 0xfff scaled by the access size, not checked.
+    SecRelLo12L,
+    /// COFF `SECTION`: the target's section number + A, 16 bits unsigned.
+    SectionIndex,
+    /// COFF `REL32`: S + A - P, 32 bits signed. COFF measures from the end of
+    /// the field (P + 4); the loader folds the 4 into A.
+    Rel32,
+    /// COFF `PAGEOFFSET_12A` on the `add x, x, #lo12` of an `adrp`+`add`
+    /// pair that takes the address of a symbol defined outside the object
+    /// (the loader turns its `adrp` into `AdrGotPage`): the `add` becomes
+    /// `ldr x, [x, #lo12(G + A)]`, loading the address from the target's GOT
+    /// slot, so the target may lie anywhere (COFF arm64 has no GOT
+    /// relocations; a host or DLL symbol is usually beyond `adrp`'s ±4 GiB).
+    AddToGotLoad,
 }
 
 impl Reloc {
     /// Every kind, in declaration order.
-    pub const ALL: [Reloc; 53] = [
+    pub const ALL: [Reloc; 62] = [
         Reloc::Abs64,
         Reloc::Abs32,
         Reloc::Abs16,
@@ -191,6 +227,15 @@ impl Reloc {
         Reloc::TlsDescLd64Lo12,
         Reloc::TlsDescAddLo12,
         Reloc::TlsDescCall,
+        Reloc::Addr32,
+        Reloc::ImageRel32,
+        Reloc::SecRel32,
+        Reloc::SecRelLo12A,
+        Reloc::SecRelHi12A,
+        Reloc::SecRelLo12L,
+        Reloc::SectionIndex,
+        Reloc::Rel32,
+        Reloc::AddToGotLoad,
     ];
 
     /// Whether the fixup reads a GOT slot holding S (the linker must make one).
@@ -203,6 +248,7 @@ impl Reloc {
                 | Reloc::GotAbs64
                 | Reloc::TlsIeAdrGottprelPage21
                 | Reloc::TlsIeLd64GottprelLo12Nc
+                | Reloc::AddToGotLoad
         )
     }
 
@@ -246,6 +292,19 @@ impl Reloc {
         self.needs_got_slot()
     }
 
+    /// Whether the fixup is computed from the target's section (COFF
+    /// `SECREL*`, `SECTION`): the linker provides the section's base and number.
+    pub fn is_section_relative(self) -> bool {
+        matches!(
+            self,
+            Reloc::SecRel32
+                | Reloc::SecRelLo12A
+                | Reloc::SecRelHi12A
+                | Reloc::SecRelLo12L
+                | Reloc::SectionIndex
+        )
+    }
+
     /// Whether the fixup is a branch that may go through a stub (veneer).
     pub fn is_branch(self) -> bool {
         self.branch_range().is_some()
@@ -278,8 +337,9 @@ impl Reloc {
     }
 
     /// A short stable name for messages, e.g. `CALL26`: the AAELF64 name
-    /// without `R_AARCH64_`, or the Mach-O name for the Mach-O-only kinds
-    /// (`PAGEOFF12`, `GOT_PREL32`, `GOT_ABS64`).
+    /// without `R_AARCH64_`, the Mach-O name for the Mach-O-only kinds
+    /// (`PAGEOFF12`, `GOT_PREL32`, `GOT_ABS64`), the COFF name without
+    /// `IMAGE_REL_ARM64_` for the COFF-only kinds (`ADDR32NB`, `SECREL`, ...).
     pub fn name(self) -> &'static str {
         match self {
             Reloc::Abs64 => "ABS64",
@@ -335,6 +395,15 @@ impl Reloc {
             Reloc::TlsDescLd64Lo12 => "TLSDESC_LD64_LO12",
             Reloc::TlsDescAddLo12 => "TLSDESC_ADD_LO12",
             Reloc::TlsDescCall => "TLSDESC_CALL",
+            Reloc::Addr32 => "ADDR32",
+            Reloc::ImageRel32 => "ADDR32NB",
+            Reloc::SecRel32 => "SECREL",
+            Reloc::SecRelLo12A => "SECREL_LOW12A",
+            Reloc::SecRelHi12A => "SECREL_HIGH12A",
+            Reloc::SecRelLo12L => "SECREL_LOW12L",
+            Reloc::SectionIndex => "SECTION",
+            Reloc::Rel32 => "REL32",
+            Reloc::AddToGotLoad => "PAGEOFFSET_12A_GOT",
         }
     }
 
@@ -342,7 +411,7 @@ impl Reloc {
     /// instruction kind, the data width for the data kinds.
     pub fn field_size(self) -> usize {
         match self {
-            Reloc::Abs16 | Reloc::Prel16 => 2,
+            Reloc::Abs16 | Reloc::Prel16 | Reloc::SectionIndex => 2,
             Reloc::Abs64 | Reloc::Prel64 | Reloc::GotAbs64 => 8,
             Reloc::TlsDescCall => 0,
             _ => 4,
@@ -434,6 +503,20 @@ pub fn apply(kind: Reloc, place: &mut [u8], v: &FixupValues) -> Result<(), Fixup
         Reloc::GotPrel32 => write_le::<4>(place, check_range(g + a - p, I32_MIN, I32_MAX)? as u64),
         Reloc::Abs16 => write_le::<2>(place, check_range(s + a, -(1 << 15), U16_MAX)? as u64),
         Reloc::Prel16 => write_le::<2>(place, check_range(s + a - p, -(1 << 15), U16_MAX)? as u64),
+        Reloc::Addr32 => write_le::<4>(place, check_range(s + a, 0, U32_MAX)? as u64),
+        Reloc::ImageRel32 => {
+            let x = s + a - i128::from(v.image_base);
+            write_le::<4>(place, check_range(x, 0, U32_MAX)? as u64)
+        }
+        Reloc::SecRel32 => {
+            let x = s + a - i128::from(v.section_base);
+            write_le::<4>(place, check_range(x, 0, U32_MAX)? as u64)
+        }
+        Reloc::Rel32 => write_le::<4>(place, check_range(s + a - p, I32_MIN, I32_MAX)? as u64),
+        Reloc::SectionIndex => {
+            let x = i128::from(v.section_index) + a;
+            write_le::<2>(place, check_range(x, 0, U16_MAX)? as u64)
+        }
         _ => {
             let insn = read_le::<4>(place)? as u32;
             let patched = patch_instruction(kind, insn, v)?;
@@ -446,6 +529,23 @@ const I32_MIN: i128 = i32::MIN as i128;
 const I32_MAX: i128 = i32::MAX as i128;
 const U32_MAX: i128 = u32::MAX as i128;
 const U16_MAX: i128 = u16::MAX as i128;
+/// `add x, x, #imm` (64-bit, no shift), without its registers and immediate.
+const ADD_X_IMM: u32 = 0x9100_0000;
+/// `ldr x, [x, #imm]` (unsigned offset), without its registers and immediate.
+const LDR_X_UIMM: u32 = 0xf940_0000;
+
+/// Whether an `adrp` and the instruction after it are the `adrp xd, sym;
+/// add xd, xd, #lo12` pair that takes a symbol's address (what LLVM expands
+/// its `MOVaddr` into): the add reads and writes the adrp's register, so
+/// no other instruction sees the page. Such a pair may load the address
+/// from a GOT slot instead ([`Reloc::AddToGotLoad`]).
+pub fn is_address_pair(adrp: u32, add: u32) -> bool {
+    let rd = adrp & 0x1f;
+    is_adrp(adrp) && add & 0xffc0_0000 == ADD_X_IMM && add & 0x1f == rd && (add >> 5) & 0x1f == rd
+}
+
+/// The largest section offset `SECREL_HIGH12A` encodes: 12 bits of 4 KiB pages.
+const SECREL_HIGH12A_MAX: i128 = (1 << 24) - 1;
 
 /// `x & !0xfff`, the 4 KiB page of an address (also for negative values).
 fn page(x: i128) -> i128 {
@@ -734,6 +834,46 @@ fn patch_instruction(kind: Reloc, insn: u32, v: &FixupValues) -> Result<u32, Fix
             };
             Ok(with_field(insn, scaled_lo12(s + a, scale)?, 10, 12))
         }
+        Reloc::SecRelLo12A | Reloc::SecRelHi12A => {
+            expect(
+                is_add_sub_imm(insn),
+                "SECREL_LOW12A/SECREL_HIGH12A applies to an add (immediate) instruction",
+            )?;
+            let x = s + a - i128::from(v.section_base);
+            let imm = if kind == Reloc::SecRelLo12A {
+                x & 0xfff
+            } else {
+                check_range(x, 0, SECREL_HIGH12A_MAX)? >> 12
+            };
+            Ok(with_field(insn, imm, 10, 12))
+        }
+        Reloc::SecRelLo12L => {
+            expect(
+                is_load_store_uimm(insn),
+                "SECREL_LOW12L applies to a load or store with an unsigned offset",
+            )?;
+            let x = s + a - i128::from(v.section_base);
+            Ok(with_field(
+                insn,
+                scaled_lo12(x, load_store_scale(insn))?,
+                10,
+                12,
+            ))
+        }
+        Reloc::AddToGotLoad => {
+            // `add xd, xn, #imm` (64-bit, unshifted) or the load it became.
+            expect(
+                insn & 0xffc0_0000 == ADD_X_IMM || insn & 0xffc0_0000 == LDR_X_UIMM,
+                "PAGEOFFSET_12A_GOT applies to a 64-bit add (immediate) without shift",
+            )?;
+            let registers = insn & 0x3ff;
+            Ok(with_field(
+                LDR_X_UIMM | registers,
+                scaled_lo12(g + a, 3)?,
+                10,
+                12,
+            ))
+        }
         Reloc::LdPrelLo19 => {
             expect(
                 is_load_literal(insn),
@@ -778,6 +918,66 @@ fn patch_instruction(kind: Reloc, insn: u32, v: &FixupValues) -> Result<u32, Fix
             })
         }
     }
+}
+
+/// Sign-extends the low `bits` bits of `x`.
+fn sign_extend(x: u64, bits: u32) -> i64 {
+    let shift = 64 - bits;
+    ((x << shift) as i64) >> shift
+}
+
+/// The implicit addend a COFF arm64 fixup of `kind` keeps in the field at
+/// the start of `place`, in the units the kind's value is computed in
+/// (bytes), as link.exe and lld read it:
+///
+/// - branches: the signed word displacement (`b`/`bl` imm26, `b.cond`/`cbz`
+///   imm19 at `[23:5]`, `tbz` imm14 at `[18:5]`) times 4;
+/// - `adrp` and `adr`: the signed 21-bit immediate, in bytes (for `adrp`
+///   too: COFF keeps the byte addend there, not a page count);
+/// - `add` immediate (`PAGEOFFSET_12A`, `SECREL_LOW12A`,
+///   `SECREL_HIGH12A`): imm12, in bytes. For `SECREL_HIGH12A` that is what
+///   LLVM's assembler writes (the addend of `:secrel_hi12:x+8`, which must
+///   be below 4096); lld adds the field after the shift instead, which
+///   agrees with this whenever the addend is 0, as compilers emit it;
+/// - loads and stores (`PAGEOFFSET_12L`, `SECREL_LOW12L`): imm12 times the
+///   access size (an `add` there counts 1);
+/// - data: the field, sign-extended; `SECTION`'s 16 bits zero-extended.
+///
+/// Kinds COFF does not use give 0.
+///
+/// # Errors
+///
+/// A place shorter than the field gives [`FixupError::PlaceOutOfBounds`].
+pub fn coff_implicit_addend(kind: Reloc, place: &[u8]) -> Result<i64, FixupError> {
+    match kind.field_size() {
+        8 => return Ok(read_le::<8>(place)? as i64),
+        2 => return Ok(read_le::<2>(place)? as i64),
+        _ => {}
+    }
+    let word = read_le::<4>(place)?;
+    let insn = word as u32;
+    let imm12 = i64::from((insn >> 10) & 0xfff);
+    Ok(match kind {
+        Reloc::Addr32 | Reloc::ImageRel32 | Reloc::SecRel32 | Reloc::Rel32 | Reloc::Abs32 => {
+            sign_extend(word, 32)
+        }
+        Reloc::Call26 | Reloc::Jump26 => sign_extend(word & 0x03ff_ffff, 26) << 2,
+        Reloc::CondBr19 => sign_extend((word >> 5) & 0x7_ffff, 19) << 2,
+        Reloc::TstBr14 => sign_extend((word >> 5) & 0x3fff, 14) << 2,
+        Reloc::AdrPrelPgHi21 | Reloc::AdrPrelLo21 => {
+            let imm = ((word >> 29) & 0x3) | (((word >> 5) & 0x7_ffff) << 2);
+            sign_extend(imm, 21)
+        }
+        Reloc::AddAbsLo12Nc | Reloc::SecRelLo12A | Reloc::SecRelHi12A => imm12,
+        Reloc::PageOff12 | Reloc::SecRelLo12L => {
+            if is_load_store_uimm(insn) {
+                imm12 << load_store_scale(insn)
+            } else {
+                imm12
+            }
+        }
+        _ => 0,
+    })
 }
 
 /// The two instructions of a stub: `ldr x16, #8` and `br x16`.

@@ -3,7 +3,10 @@
 //! words assembled by hand with `llvm-mc -triple aarch64 -show-encoding`; the
 //! assembly is in the comment next to each word), stubs, and short places.
 
-use super::aarch64::{apply, stub_bytes, write_stub, Reloc, GOT_SLOT_SIZE, STUB_ALIGN, STUB_SIZE};
+use super::aarch64::{
+    apply, coff_implicit_addend, is_address_pair, stub_bytes, write_stub, Reloc, GOT_SLOT_SIZE,
+    STUB_ALIGN, STUB_SIZE,
+};
 use super::{geometry, FixupError, FixupValues};
 use crate::load::Arch;
 
@@ -131,6 +134,15 @@ fn declared_position(kind: Reloc) -> usize {
         Reloc::TlsDescLd64Lo12 => 50,
         Reloc::TlsDescAddLo12 => 51,
         Reloc::TlsDescCall => 52,
+        Reloc::Addr32 => 53,
+        Reloc::ImageRel32 => 54,
+        Reloc::SecRel32 => 55,
+        Reloc::SecRelLo12A => 56,
+        Reloc::SecRelHi12A => 57,
+        Reloc::SecRelLo12L => 58,
+        Reloc::SectionIndex => 59,
+        Reloc::Rel32 => 60,
+        Reloc::AddToGotLoad => 61,
     }
 }
 
@@ -197,6 +209,15 @@ fn names_are_aaelf_style_and_unique() {
         "TLSDESC_LD64_LO12",
         "TLSDESC_ADD_LO12",
         "TLSDESC_CALL",
+        "ADDR32",
+        "ADDR32NB",
+        "SECREL",
+        "SECREL_LOW12A",
+        "SECREL_HIGH12A",
+        "SECREL_LOW12L",
+        "SECTION",
+        "REL32",
+        "PAGEOFFSET_12A_GOT",
     ];
     assert_eq!(expected.len(), Reloc::ALL.len());
     for (kind, name) in Reloc::ALL.iter().zip(expected) {
@@ -221,6 +242,7 @@ fn got_and_branch_classification() {
                 | Reloc::GotAbs64
                 | Reloc::TlsIeAdrGottprelPage21
                 | Reloc::TlsIeLd64GottprelLo12Nc
+                | Reloc::AddToGotLoad
         );
         let branch = matches!(
             kind,
@@ -1180,7 +1202,7 @@ fn short_places_are_refused_untouched() {
     for kind in Reloc::ALL.into_iter().filter(|&k| k != Reloc::TlsDescCall) {
         let needed = kind.field_size();
         let expected_size = match kind {
-            Reloc::Abs16 | Reloc::Prel16 => 2,
+            Reloc::Abs16 | Reloc::Prel16 | Reloc::SectionIndex => 2,
             Reloc::Abs64 | Reloc::Prel64 | Reloc::GotAbs64 => 8,
             _ => 4,
         };
@@ -1386,4 +1408,299 @@ fn tls_descriptor_kinds_use_the_descriptor() {
     }
     assert_eq!(Reloc::TlsDescCall.tls_pair(), None);
     assert!(!Reloc::TlsDescCall.is_tp_relative());
+}
+
+// ---- COFF arm64 -----------------------------------------------------------
+
+const IMAGE_BASE: u64 = 0x4000_0000;
+const SECTION_BASE: u64 = 0x4001_0000;
+
+/// P, S and A with an image base, the target's section base and number.
+fn coff_at(p: u64, s: u64, a: i64) -> FixupValues {
+    FixupValues {
+        image_base: IMAGE_BASE,
+        section_base: SECTION_BASE,
+        section_index: 3,
+        ..at(p, s, a)
+    }
+}
+
+#[test]
+fn coff_section_relative_classification() {
+    for kind in Reloc::ALL {
+        let relative = matches!(
+            kind,
+            Reloc::SecRel32
+                | Reloc::SecRelLo12A
+                | Reloc::SecRelHi12A
+                | Reloc::SecRelLo12L
+                | Reloc::SectionIndex
+        );
+        assert_eq!(kind.is_section_relative(), relative, "{kind}");
+        assert_eq!(
+            super::RelocKind::Aarch64(kind).is_section_relative(),
+            relative,
+            "{kind}"
+        );
+    }
+}
+
+/// The checked COFF data kinds, their ranges, and what their value is
+/// without the addend from [`coff_at`]`(0x4002_0000, 0x4003_0000, 0)`.
+fn coff_data_ranges() -> [(Reloc, i128, i128, i128); 5] {
+    let (p, s) = (0x4002_0000i128, 0x4003_0000i128);
+    [
+        (Reloc::Addr32, 0, (1 << 32) - 1, s),
+        (
+            Reloc::ImageRel32,
+            0,
+            (1 << 32) - 1,
+            s - i128::from(IMAGE_BASE),
+        ),
+        (
+            Reloc::SecRel32,
+            0,
+            (1 << 32) - 1,
+            s - i128::from(SECTION_BASE),
+        ),
+        (Reloc::Rel32, -(1 << 31), (1 << 31) - 1, s - p),
+        (Reloc::SectionIndex, 0, 0xffff, 3),
+    ]
+}
+
+#[test]
+fn coff_data_kinds_accept_exactly_their_range() {
+    for (kind, min, max, without) in coff_data_ranges() {
+        let size = kind.field_size();
+        let values = |value: i128| {
+            coff_at(
+                0x4002_0000,
+                0x4003_0000,
+                i64::try_from(value - without).unwrap(),
+            )
+        };
+        for value in [min, max, min + 1, max - 1] {
+            assert_eq!(
+                data(kind, &values(value)),
+                Ok(le(value, size)),
+                "{kind} {value:#x}"
+            );
+        }
+        for value in [min - 1, max + 1] {
+            assert_eq!(
+                data(kind, &values(value)),
+                Err(overflow(value, min, max)),
+                "{kind} {value:#x}"
+            );
+        }
+    }
+}
+
+#[test]
+fn coff_image_and_section_relative_values() {
+    let v = coff_at(0x4002_0000, 0x4001_0040, 8);
+    assert_eq!(data(Reloc::ImageRel32, &v), Ok(le(0x1_0048, 4)));
+    assert_eq!(data(Reloc::SecRel32, &v), Ok(le(0x48, 4)));
+    assert_eq!(data(Reloc::SectionIndex, &coff_at(0, 0, 0)), Ok(le(3, 2)));
+    // REL32: S + A - P, the loader's A already holding COFF's -4.
+    assert_eq!(
+        data(Reloc::Rel32, &coff_at(0x4002_0000, 0x4001_0000, -4)),
+        Ok(le(-0x1_0004, 4))
+    );
+}
+
+const ADD_X0_X0_0: u32 = 0x9100_0000; // add x0, x0, #0
+const LDR_X0_X0_0: u32 = 0xf940_0000; // ldr x0, [x0]
+const LDR_W0_X0_0: u32 = 0xb940_0000; // ldr w0, [x0]
+
+#[test]
+fn secrel_low12a_takes_the_low_bits_unchecked() {
+    let v = coff_at(0, SECTION_BASE + 0x12_3456, 0);
+    // add x0, x0, #0x456
+    assert_eq!(patch(Reloc::SecRelLo12A, ADD_X0_X0_0, &v), Ok(0x9111_5800));
+    assert_eq!(
+        patch(Reloc::SecRelLo12A, LDR_X0_X0_0, &v),
+        Err(FixupError::Invalid(
+            "SECREL_LOW12A/SECREL_HIGH12A applies to an add (immediate) instruction"
+        ))
+    );
+}
+
+#[test]
+fn secrel_high12a_boundaries() {
+    let max = (1i128 << 24) - 1;
+    let at_offset = |x: i128| coff_at(0, SECTION_BASE, i64::try_from(x).unwrap());
+    // add x0, x0, #0xfff: the last offset that fits.
+    assert_eq!(
+        patch(Reloc::SecRelHi12A, ADD_X0_X0_0, &at_offset(max)),
+        Ok(0x913f_fc00)
+    );
+    assert_eq!(
+        patch(Reloc::SecRelHi12A, ADD_X0_X0_0, &at_offset(0x12_3456)),
+        Ok(ADD_X0_X0_0 | (0x123 << 10))
+    );
+    assert_eq!(
+        patch(Reloc::SecRelHi12A, ADD_X0_X0_0, &at_offset(0)),
+        Ok(ADD_X0_X0_0)
+    );
+    assert_eq!(
+        patch(Reloc::SecRelHi12A, ADD_X0_X0_0, &at_offset(max + 1)),
+        Err(overflow(max + 1, 0, max))
+    );
+    assert_eq!(
+        patch(Reloc::SecRelHi12A, ADD_X0_X0_0, &at_offset(-1)),
+        Err(overflow(-1, 0, max))
+    );
+}
+
+#[test]
+fn secrel_low12l_scales_and_checks_alignment() {
+    let v = coff_at(0, SECTION_BASE + 0x1_0018, 0);
+    // ldr x0, [x0, #0x18]: imm12 = 3
+    assert_eq!(
+        patch(Reloc::SecRelLo12L, LDR_X0_X0_0, &v),
+        Ok(LDR_X0_X0_0 | (3 << 10))
+    );
+    // ldr w0, [x0, #0x18]: imm12 = 6
+    assert_eq!(
+        patch(Reloc::SecRelLo12L, LDR_W0_X0_0, &v),
+        Ok(LDR_W0_X0_0 | (6 << 10))
+    );
+    let odd = coff_at(0, SECTION_BASE + 0x1_001c, 0);
+    assert!(matches!(
+        patch(Reloc::SecRelLo12L, LDR_X0_X0_0, &odd),
+        Err(FixupError::Invalid(_))
+    ));
+    assert!(matches!(
+        patch(Reloc::SecRelLo12L, ADD_X0_X0_0, &v),
+        Err(FixupError::Invalid(_))
+    ));
+}
+
+#[test]
+fn coff_implicit_addends_per_instruction_form() {
+    let read = |kind: Reloc, word: u32| coff_implicit_addend(kind, &word.to_le_bytes());
+    // Branches: signed word displacements, in bytes.
+    assert_eq!(read(Reloc::Call26, 0x97ff_fffe), Ok(-8)); // bl #-8
+    assert_eq!(read(Reloc::Call26, 0x1400_0004), Ok(16)); // b #16
+    assert_eq!(read(Reloc::Call26, 0x95ff_ffff), Ok((1 << 27) - 4)); // bl, max
+    assert_eq!(read(Reloc::Call26, 0x9600_0000), Ok(-(1 << 27))); // bl, min
+    assert_eq!(read(Reloc::CondBr19, 0x5400_0081), Ok(16)); // b.ne #16
+    assert_eq!(read(Reloc::CondBr19, 0xb4ff_ffe3), Ok(-4)); // cbz x3, #-4
+    assert_eq!(read(Reloc::TstBr14, 0x3600_0040), Ok(8)); // tbz w0, #0, #8
+    assert_eq!(read(Reloc::TstBr14, 0x3607_ffe0), Ok(-4)); // tbz w0, #0, #-4
+                                                           // adrp/adr: the 21-bit immediate in bytes.
+    assert_eq!(read(Reloc::AdrPrelPgHi21, 0x9000_0080), Ok(16));
+    assert_eq!(read(Reloc::AdrPrelPgHi21, 0xf0ff_ffe0), Ok(-1));
+    assert_eq!(read(Reloc::AdrPrelLo21, 0x3000_0000), Ok(1)); // adr x0, #1
+    assert_eq!(read(Reloc::AdrPrelLo21, 0x1080_0000), Ok(-(1 << 20))); // adr, min
+                                                                       // add immediate: imm12, in bytes (HIGH12A too, as LLVM writes it).
+    assert_eq!(read(Reloc::AddAbsLo12Nc, 0x9104_8c00), Ok(0x123));
+    assert_eq!(read(Reloc::SecRelLo12A, 0x9104_8c00), Ok(0x123));
+    assert_eq!(read(Reloc::SecRelHi12A, 0x9144_8c00), Ok(0x123)); // add x0, x0, #0x123, lsl #12
+                                                                  // Loads and stores: imm12 times the access size.
+    assert_eq!(read(Reloc::PageOff12, 0xf940_0400), Ok(8)); // ldr x0, [x0, #8]
+    assert_eq!(read(Reloc::PageOff12, 0xb940_0800), Ok(8)); // ldr w0, [x0, #8]
+    assert_eq!(read(Reloc::PageOff12, 0x3940_2000), Ok(8)); // ldrb w0, [x0, #8]
+    assert_eq!(read(Reloc::PageOff12, 0x3dc0_0400), Ok(16)); // ldr q0, [x0, #16]
+    assert_eq!(read(Reloc::SecRelLo12L, 0xf940_0400), Ok(8));
+    assert_eq!(read(Reloc::PageOff12, 0x9104_8c00), Ok(0x123)); // an add
+                                                                // Data: sign-extended; SECTION zero-extended.
+    assert_eq!(read(Reloc::Addr32, 0xffff_fffc), Ok(-4));
+    assert_eq!(read(Reloc::Rel32, 0x0000_0010), Ok(16));
+    assert_eq!(read(Reloc::ImageRel32, 0x8000_0000), Ok(-(1 << 31)));
+    assert_eq!(
+        coff_implicit_addend(Reloc::SectionIndex, &[0xff, 0xff]),
+        Ok(0xffff)
+    );
+    assert_eq!(
+        coff_implicit_addend(Reloc::Abs64, &(-5i64).to_le_bytes()),
+        Ok(-5)
+    );
+    // Short places.
+    assert_eq!(
+        coff_implicit_addend(Reloc::Call26, &[0, 0]),
+        Err(FixupError::PlaceOutOfBounds {
+            needed: 4,
+            available: 2
+        })
+    );
+    assert_eq!(
+        coff_implicit_addend(Reloc::Abs64, &[0; 4]),
+        Err(FixupError::PlaceOutOfBounds {
+            needed: 8,
+            available: 4
+        })
+    );
+}
+
+#[test]
+fn coff_addends_read_then_applied_give_the_same_field() {
+    // A field holding its addend, applied with that addend and S = P = 0
+    // (branches) or an aligned S, comes back unchanged.
+    for (kind, word) in [
+        (Reloc::Call26, 0x97ff_fffeu32),
+        (Reloc::CondBr19, 0x5400_0081),
+        (Reloc::TstBr14, 0x3600_0040),
+        (Reloc::AdrPrelLo21, 0x3000_0000),
+    ] {
+        let a = coff_implicit_addend(kind, &word.to_le_bytes()).unwrap();
+        assert_eq!(
+            patch(kind, word, &coff_at(0x1000, 0x1000, a)),
+            Ok(word),
+            "{kind}"
+        );
+    }
+    let a = coff_implicit_addend(Reloc::PageOff12, &0xf940_0400u32.to_le_bytes()).unwrap();
+    assert_eq!(
+        patch(Reloc::PageOff12, 0xf940_0400, &coff_at(0, 0x5000, a)),
+        Ok(0xf940_0400)
+    );
+}
+
+#[test]
+fn add_to_got_load_turns_the_add_into_a_load_of_the_slot() {
+    // add x8, x8, #0 -> ldr x8, [x8, #lo12(G)]; G = 0x4000_0010 (imm12 = 2).
+    let add_x8 = 0x9100_0108;
+    assert_eq!(
+        patch(Reloc::AddToGotLoad, add_x8, &at(0, 0x7f00_0000_0000, 0)),
+        Ok(0xf940_0908)
+    );
+    // add x0, x1, #0 keeps its registers.
+    assert_eq!(
+        patch(Reloc::AddToGotLoad, 0x9100_0020, &at(0, 0, 0)),
+        Ok(0xf940_0820)
+    );
+    // Applied again to the load it wrote, the same load.
+    assert_eq!(
+        patch(Reloc::AddToGotLoad, 0xf940_0908, &at(0, 0, 0)),
+        Ok(0xf940_0908)
+    );
+    // A 32-bit add, a shifted add or a sub is not the pair's add.
+    for insn in [0x1100_0108u32, 0x9140_0108, 0xd100_0108] {
+        assert!(
+            matches!(
+                patch(Reloc::AddToGotLoad, insn, &at(0, 0, 0)),
+                Err(FixupError::Invalid(_))
+            ),
+            "{insn:#x}"
+        );
+    }
+    // No slot given.
+    let mut v = at(0, 0, 0);
+    v.got_slot = 0;
+    assert!(matches!(
+        patch(Reloc::AddToGotLoad, add_x8, &v),
+        Err(FixupError::Invalid(_))
+    ));
+}
+
+#[test]
+fn address_pairs_are_adrp_then_add_on_the_same_register() {
+    let adrp_x8 = 0x9000_0008; // adrp x8, 0
+    assert!(is_address_pair(adrp_x8, 0x9100_0108)); // add x8, x8, #0
+    assert!(!is_address_pair(adrp_x8, 0x9100_0109)); // add x9, x8: x8 lives on
+    assert!(!is_address_pair(adrp_x8, 0x9100_0128)); // add x8, x9
+    assert!(!is_address_pair(adrp_x8, 0xf940_0108)); // ldr x8, [x8]
+    assert!(!is_address_pair(0x1000_0008, 0x9100_0108)); // adr, not adrp
 }

@@ -128,10 +128,13 @@ impl RelocKind {
     /// `SECREL`, `SECTION`).
     #[inline]
     pub fn is_section_relative(self) -> bool {
-        matches!(
-            self,
-            RelocKind::X86_64(x86_64::Reloc::SecRel32 | x86_64::Reloc::SectionIndex)
-        )
+        match self {
+            RelocKind::X86_64(r) => {
+                matches!(r, x86_64::Reloc::SecRel32 | x86_64::Reloc::SectionIndex)
+            }
+            RelocKind::Aarch64(r) => r.is_section_relative(),
+            RelocKind::Riscv64(_) => false,
+        }
     }
 
     /// Whether the fixup is computed from the target's size (ELF `SIZE*`).

@@ -17,8 +17,11 @@
 //! Variadic functions: `printf` only (see [`super::VARIADIC_SUPPORTED`]),
 //! and only where variadic arguments travel in registers, as on ELF
 //! (AAPCS64), where the arguments are read from `x1`-`x7` and `d0`-`d7` as
-//! the format string says. Apple's arm64 convention passes them on the
-//! stack, which a bridge does not see: there `printf` is refused.
+//! the format string says. Windows arm64 (COFF) passes named arguments as
+//! AAPCS64 does but every variadic one in `x0`-`x7` as an integer, doubles
+//! included; its `printf` reads `x1`-`x7` in order as RISC-V's does
+//! ([`VariadicArgs::IntegerRegisters`]). Apple's arm64 convention passes
+//! them on the stack, which a bridge does not see: there `printf` is refused.
 
 use std::ffi::{c_char, CStr};
 
@@ -35,7 +38,8 @@ pub enum VariadicArgs {
     /// On the stack (Apple arm64: Mach-O).
     OnStack,
     /// In the integer registers, doubles included, after the named ones
-    /// (RISC-V lp64d: variadic floating-point arguments go as integers).
+    /// (RISC-V lp64d and Windows arm64: variadic floating-point arguments go
+    /// as integers).
     IntegerRegisters,
 }
 

@@ -1,8 +1,9 @@
 //! Calls from code of another calling convention to host functions.
 //!
 //! rivet links code for targets whose calling convention is not the host's:
-//! COFF x86-64 code uses the Windows x64 convention, and AArch64 and RISC-V
-//! code runs in the emulator (feature `emulator`). When such code calls a function of
+//! COFF x86-64 code uses the Windows x64 convention, and AArch64 (ELF,
+//! Mach-O and COFF arm64) and RISC-V code runs in the emulator (feature
+//! `emulator`). When such code calls a function of
 //! this process (`puts`, `sin`), the call has to be translated. This module
 //! does that from the function's signature (as the IR declares it, see
 //! `rivet::llvm::Module::declared_functions`):

@@ -61,7 +61,8 @@ impl VarArgs for IntegerRegisters<'_> {
 }
 
 /// `printf` called from RISC-V code: the format in `a0`, the arguments in
-/// `a1`-`a7` (no more: those on the stack are not read).
+/// `a1`-`a7` (no more: those on the stack are not read). Windows arm64
+/// passes variadic arguments the same way (`x0`, then `x1`-`x7`).
 pub fn printf_from_integer_registers(args: &HostArgs) -> HostReturn {
     let format = args.x[0] as usize as *const c_char;
     if format.is_null() {
@@ -71,7 +72,7 @@ pub fn printf_from_integer_registers(args: &HostArgs) -> HostReturn {
     // guest memory, which is host memory at the same address.
     let format = unsafe { CStr::from_ptr(format) };
     let mut regs = IntegerRegisters { args, next: 1 };
-    let written = printf::print("printf from emulated RISC-V code", format, &mut regs);
+    let written = printf::print("printf from emulated code", format, &mut regs);
     HostReturn::Int(i64::from(written) as u64)
 }
 

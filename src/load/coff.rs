@@ -1,6 +1,7 @@
 //! COFF relocatable objects for x86-64 (what LLVM emits for
-//! `x86_64-pc-windows-msvc` and `x86_64-w64-windows-gnu`), regular and
-//! `/bigobj`.
+//! `x86_64-pc-windows-msvc` and `x86_64-w64-windows-gnu`) and arm64 (Windows
+//! on Arm, `aarch64-pc-windows-msvc`), regular and `/bigobj`. Everything but
+//! the relocation types is shared by the two machines.
 //!
 //! # Indices
 //!
@@ -18,6 +19,12 @@
 //! (n = 0..=5) is relative to the end of the instruction, n bytes after the
 //! 4-byte field, so its model addend is `A - 4 - n` for a `Pc32` fixup.
 //!
+//! COFF arm64 keeps the addend in the instruction's immediate field (or the
+//! data at the place); [`aarch64::coff_implicit_addend`] reads it per
+//! instruction form, and `REL32`, relative to the end of its 4-byte field,
+//! has the model addend `A - 4`. `PAGEBASE_REL21` and `REL21` keep a byte
+//! addend (not a page count), `PAGEOFFSET_12L` a scaled one.
+//!
 //! # Branches
 //!
 //! COFF has a single REL32 for calls, jumps and RIP-relative data. A plain
@@ -27,7 +34,8 @@
 //! host function far from the arena); every other REL32 is `Pc32`, which is
 //! an error when out of reach. RuntimeDyld stubs every REL32 against an
 //! external symbol, which is wrong for data; JITLink's fix promotes branch
-//! sites only, as here.
+//! sites only, as here. On arm64 `BRANCH26` (`b`, `bl`) may go through a
+//! veneer; `BRANCH19` and `BRANCH14` are checked against their reach.
 //!
 //! # Symbols
 //!
@@ -75,6 +83,7 @@ use super::{
     malformed, unsupported, Arch, Binding, Comdat, ComdatSelection, Definition, Format, ObjectFile,
     RelocKind, Relocation, Section, SectionKind, Symbol, SymbolKind, Target,
 };
+use crate::arch::aarch64::{self, Reloc as A};
 use crate::arch::x86_64::Reloc as X;
 use crate::arch::{read_le, FixupError};
 use crate::{Error, Result};
@@ -107,19 +116,20 @@ fn parse_with<'data, H: CoffHeader>(data: &'data [u8], name: &str) -> Result<Obj
     let bad = |e: object::read::Error| malformed(name, e.to_string());
     let mut offset = 0;
     let header = H::parse(data, &mut offset).map_err(bad)?;
-    match header.machine() {
-        pe::IMAGE_FILE_MACHINE_AMD64 => {}
-        pe::IMAGE_FILE_MACHINE_ARM64 | pe::IMAGE_FILE_MACHINE_ARM64EC => {
+    let arch = match header.machine() {
+        pe::IMAGE_FILE_MACHINE_AMD64 => Arch::X86_64,
+        pe::IMAGE_FILE_MACHINE_ARM64 => Arch::Aarch64,
+        pe::IMAGE_FILE_MACHINE_ARM64EC => {
             return Err(unsupported(
                 name,
-                "COFF ARM64 objects are not supported yet",
+                "COFF ARM64EC objects (arm64 code with the x64 convention)",
             ))
         }
         pe::IMAGE_FILE_MACHINE_I386 => {
             return Err(unsupported(name, "32-bit COFF (i386) objects"));
         }
         other => return Err(unsupported(name, &format!("COFF machine {:#06x}", other.0))),
-    }
+    };
     let table = header.sections(data, offset).map_err(bad)?;
     let symtab = header.symbols(data).map_err(bad)?;
     let strings = symtab.strings();
@@ -478,14 +488,21 @@ fn parse_with<'data, H: CoffHeader>(data: &'data [u8], name: &str) -> Result<Obj
         for r in relocs {
             let offset = u64::from(r.virtual_address.get(LE));
             let typ = r.typ.get(LE);
-            let Some((kind, width, bias)) =
-                x86_64_kind(typ).map_err(|what| Error::UnsupportedRelocation {
-                    object: name.to_string(),
-                    section: section.name.to_string(),
-                    offset,
-                    kind: what,
-                })?
-            else {
+            let unsupported_type = |what| Error::UnsupportedRelocation {
+                object: name.to_string(),
+                section: section.name.to_string(),
+                offset,
+                kind: what,
+            };
+            let mapped = match arch {
+                Arch::Aarch64 => arm64_kind(typ)
+                    .map(|k| k.map(|(k, bias)| (RelocKind::Aarch64(k), 0, bias)))
+                    .map_err(unsupported_type)?,
+                _ => x86_64_kind(typ)
+                    .map(|k| k.map(|(k, width, bias)| (RelocKind::X86_64(k), width, bias)))
+                    .map_err(unsupported_type)?,
+            };
+            let Some((kind, width, bias)) = mapped else {
                 continue;
             };
             let sym_index = r.symbol().0;
@@ -518,12 +535,16 @@ fn parse_with<'data, H: CoffHeader>(data: &'data [u8], name: &str) -> Result<Obj
                 .ok()
                 .and_then(|o| section.data.get(o..))
                 .unwrap_or(&[]);
-            let implicit = read_implicit(place, width).map_err(|_| {
+            let implicit = match kind {
+                RelocKind::Aarch64(k) => aarch64::coff_implicit_addend(k, place),
+                _ => read_implicit(place, width),
+            }
+            .map_err(|_| {
                 malformed(
                     name,
                     format!(
                         "relocation {} at {}+{offset:#x} lies outside the section's {} bytes",
-                        type_name(typ),
+                        type_name(arch, typ),
                         section.name,
                         section.data.len()
                     ),
@@ -535,21 +556,25 @@ fn parse_with<'data, H: CoffHeader>(data: &'data [u8], name: &str) -> Result<Obj
                 }
                 _ => Target::Symbol(sym_index as u32),
             };
-            let kind = if typ == pe::IMAGE_REL_AMD64_REL32
+            let kind = if arch == Arch::X86_64
+                && typ == pe::IMAGE_REL_AMD64_REL32
                 && section.kind == SectionKind::Text
                 && is_branch_site(section.data, offset)
             {
-                X::Branch32
+                RelocKind::X86_64(X::Branch32)
             } else {
                 kind
             };
             relocations.push(Relocation {
                 offset,
-                kind: RelocKind::X86_64(kind),
+                kind,
                 target,
                 addend: implicit - bias,
                 subtrahend: None,
             });
+        }
+        if arch == Arch::Aarch64 {
+            route_external_addresses_through_the_got(section.data, &symbols, &mut relocations);
         }
         sections[n].relocations = relocations;
     }
@@ -557,7 +582,7 @@ fn parse_with<'data, H: CoffHeader>(data: &'data [u8], name: &str) -> Result<Obj
     Ok(ObjectFile {
         name: name.to_string(),
         format: Format::Coff,
-        arch: Arch::X86_64,
+        arch,
         sections,
         symbols,
     })
@@ -803,12 +828,15 @@ fn read_implicit(place: &[u8], width: usize) -> Result<i64, FixupError> {
     })
 }
 
-/// The name of a raw relocation type, for messages.
-fn type_name(typ: pe::RelocationType) -> String {
-    pe::NAMES_IMAGE_REL_AMD64.name(typ).map_or_else(
-        || format!("IMAGE_REL_AMD64 type {:#x}", typ.0),
-        str::to_string,
-    )
+/// The name of a raw relocation type of `arch`, for messages.
+fn type_name(arch: Arch, typ: pe::RelocationType) -> String {
+    let (names, prefix) = match arch {
+        Arch::Aarch64 => (&pe::NAMES_IMAGE_REL_ARM64, "IMAGE_REL_ARM64"),
+        _ => (&pe::NAMES_IMAGE_REL_AMD64, "IMAGE_REL_AMD64"),
+    };
+    names
+        .name(typ)
+        .map_or_else(|| format!("{prefix} type {:#x}", typ.0), str::to_string)
 }
 
 /// Maps a COFF x86-64 relocation type to (fixup kind, width of the implicit
@@ -829,7 +857,88 @@ fn x86_64_kind(typ: pe::RelocationType) -> Result<Option<(X, usize, i64)>, Strin
         pe::IMAGE_REL_AMD64_REL32_5 => (X::Pc32, 4, 9),
         pe::IMAGE_REL_AMD64_SECTION => (X::SectionIndex, 2, 0),
         pe::IMAGE_REL_AMD64_SECREL => (X::SecRel32, 4, 0),
-        other => return Err(type_name(other)),
+        other => return Err(type_name(Arch::X86_64, other)),
+    }))
+}
+
+/// COFF arm64 has no GOT relocations: code takes a symbol's address with
+/// `adrp x, sym` + `add x, x, :lo12:sym`, which cannot reach a symbol
+/// defined outside the object (a host or DLL function or variable) beyond
+/// ±4 GiB. For such a pair — the `add` right after the `adrp`, on its
+/// register, both against the same undefined symbol with addend 0, their
+/// relocations adjacent in the table — the
+/// `adrp` takes the page of the symbol's GOT slot and the `add` becomes a
+/// load from the slot (as RuntimeDyld's COFF arm64 fix does). Loads and
+/// stores of the symbol itself (`PAGEOFFSET_12L`) keep their direct form.
+fn route_external_addresses_through_the_got(
+    text: &[u8],
+    symbols: &[Symbol<'_>],
+    relocations: &mut [Relocation],
+) {
+    let word = |offset: u64| -> Option<u32> {
+        let at = usize::try_from(offset).ok()?;
+        let bytes = text.get(at..at.checked_add(4)?)?;
+        Some(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+    };
+    let external = |target: Target| match target {
+        Target::Symbol(i) => symbols
+            .get(i as usize)
+            .is_some_and(|s| s.definition == Definition::Undefined),
+        Target::Section(_) => false,
+    };
+    for i in 0..relocations.len() {
+        let r = &relocations[i];
+        if r.kind != RelocKind::Aarch64(A::AdrPrelPgHi21) || r.addend != 0 || !external(r.target) {
+            continue;
+        }
+        let (offset, target) = (r.offset, r.target);
+        let Some(next) = offset.checked_add(4) else {
+            continue;
+        };
+        // LLVM writes relocations in the order of their places: the add's
+        // is the next entry (looking no further keeps this linear).
+        let partner = Some(i + 1).filter(|&j| {
+            relocations.get(j).is_some_and(|q| {
+                q.offset == next
+                    && q.kind == RelocKind::Aarch64(A::AddAbsLo12Nc)
+                    && q.target == target
+                    && q.addend == 0
+            })
+        });
+        let (Some(j), Some(adrp), Some(add)) = (partner, word(offset), word(next)) else {
+            continue;
+        };
+        if aarch64::is_address_pair(adrp, add) {
+            relocations[i].kind = RelocKind::Aarch64(A::AdrGotPage);
+            relocations[j].kind = RelocKind::Aarch64(A::AddToGotLoad);
+        }
+    }
+}
+
+/// Maps a COFF arm64 relocation type to (fixup kind, bias subtracted from
+/// its implicit addend). `Ok(None)`: nothing to do. `Err(name)`: a type
+/// rivet does not implement (`TOKEN`, which only the image loader uses).
+fn arm64_kind(typ: pe::RelocationType) -> Result<Option<(A, i64)>, String> {
+    Ok(Some(match typ {
+        pe::IMAGE_REL_ARM64_ABSOLUTE => return Ok(None),
+        pe::IMAGE_REL_ARM64_ADDR32 => (A::Addr32, 0),
+        pe::IMAGE_REL_ARM64_ADDR32NB => (A::ImageRel32, 0),
+        pe::IMAGE_REL_ARM64_ADDR64 => (A::Abs64, 0),
+        pe::IMAGE_REL_ARM64_BRANCH26 => (A::Call26, 0),
+        pe::IMAGE_REL_ARM64_BRANCH19 => (A::CondBr19, 0),
+        pe::IMAGE_REL_ARM64_BRANCH14 => (A::TstBr14, 0),
+        pe::IMAGE_REL_ARM64_PAGEBASE_REL21 => (A::AdrPrelPgHi21, 0),
+        pe::IMAGE_REL_ARM64_REL21 => (A::AdrPrelLo21, 0),
+        pe::IMAGE_REL_ARM64_PAGEOFFSET_12A => (A::AddAbsLo12Nc, 0),
+        pe::IMAGE_REL_ARM64_PAGEOFFSET_12L => (A::PageOff12, 0),
+        pe::IMAGE_REL_ARM64_SECREL => (A::SecRel32, 0),
+        pe::IMAGE_REL_ARM64_SECREL_LOW12A => (A::SecRelLo12A, 0),
+        pe::IMAGE_REL_ARM64_SECREL_HIGH12A => (A::SecRelHi12A, 0),
+        pe::IMAGE_REL_ARM64_SECREL_LOW12L => (A::SecRelLo12L, 0),
+        pe::IMAGE_REL_ARM64_SECTION => (A::SectionIndex, 0),
+        // Relative to the end of the 4-byte field.
+        pe::IMAGE_REL_ARM64_REL32 => (A::Rel32, 4),
+        other => return Err(type_name(Arch::Aarch64, other)),
     }))
 }
 

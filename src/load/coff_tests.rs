@@ -679,12 +679,16 @@ fn other_machines_are_refused() {
         ObjectFile::parse(&bytes, "x86.obj"),
         Err(Error::UnsupportedObject { reason, .. }) if reason.contains("i386")
     ));
-    let obj = machine("aarch64-pc-windows-msvc")
+    // arm64 loads; ARM64EC (arm64 code with the x64 convention) does not.
+    let mut obj = machine("aarch64-pc-windows-msvc")
         .assemble(".text\nf: ret\n")
         .unwrap();
+    let parsed = ObjectFile::parse(&obj, "arm.obj").unwrap();
+    assert_eq!(parsed.arch, crate::load::Arch::Aarch64);
+    obj[0..2].copy_from_slice(&0xa641_u16.to_le_bytes());
     assert!(matches!(
-        ObjectFile::parse(&obj, "arm.obj"),
-        Err(Error::UnsupportedObject { reason, .. }) if reason.contains("ARM64")
+        ObjectFile::parse(&obj, "arm64ec.obj"),
+        Err(Error::UnsupportedObject { reason, .. }) if reason.contains("ARM64EC")
     ));
 }
 

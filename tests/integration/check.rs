@@ -7,13 +7,14 @@ use std::process::{Command, Output};
 use rivet::check::{CheckOptions, Outcome};
 use rivet::llvm::{TargetMachine, TargetOptions};
 
-const FOLDERS: [&str; 6] = [
+const FOLDERS: [&str; 7] = [
     "elf-x86_64",
     "elf-aarch64",
     "macho-x86_64",
     "macho-arm64",
     "coff-x86_64",
     "elf-riscv64",
+    "coff-aarch64",
 ];
 
 fn root() -> PathBuf {

@@ -204,10 +204,11 @@ const NATIVE_TRIPLES: [&str; 3] = [
     "x86_64-apple-macosx10.15",
     "x86_64-pc-windows-msvc",
 ];
-const EMULATED_TRIPLES: [&str; 3] = [
+const EMULATED_TRIPLES: [&str; 4] = [
     "aarch64-unknown-linux-gnu",
     "arm64-apple-macosx11.0",
     "riscv64-unknown-linux-gnu",
+    "aarch64-pc-windows-msvc",
 ];
 
 /// The triples this test binary's `rivet` can run (the binary is built with
@@ -285,6 +286,8 @@ fn run_triple_forwards_printf_where_the_convention_allows() {
         // RISC-V passes variadic doubles in integer registers; the bridge
         // reads them there.
         forwarded.push("riscv64-unknown-linux-gnu");
+        // Windows arm64 too (doubles included, as integers in x1-x7).
+        forwarded.push("aarch64-pc-windows-msvc");
     }
     for triple in forwarded {
         let out = rivet()
@@ -358,6 +361,12 @@ fn run_triple_refuses_what_it_cannot_bridge_by_name() {
             "`snprintf`",
             "variadic",
         ));
+        cases.push((
+            "aarch64-pc-windows-msvc",
+            &variadic,
+            "`snprintf`",
+            "variadic",
+        ));
     }
     for (triple, file, name, why) in cases {
         let out = rivet()
@@ -419,6 +428,37 @@ fn run_triple_reports_mismatches_and_missing_support() {
         .status()
         .unwrap();
     assert_eq!(status.code(), Some(7));
+
+    // clang's versioned MSVC triple is the same target as the unversioned one.
+    if cfg!(feature = "emulator") {
+        let versioned = temp("versioned.ll");
+        std::fs::write(
+            &versioned,
+            "target triple = \"aarch64-pc-windows-msvc19.33.0\"\n\
+             define i32 @main(i32 %argc, ptr %argv) { ret i32 9 }\n",
+        )
+        .unwrap();
+        let out = rivet()
+            .args([
+                "run",
+                "--triple",
+                "aarch64-pc-windows-msvc",
+                versioned.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(9), "{out:?}");
+        let out = rivet()
+            .args([
+                "run",
+                "--triple",
+                "x86_64-pc-windows-msvc",
+                versioned.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+    }
 
     let out = rivet()
         .args(["run", "--triple", "nonsense-cpu-none"])

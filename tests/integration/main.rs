@@ -5,6 +5,7 @@ mod bench_smoke;
 mod check;
 mod cli;
 mod coff;
+mod coff_aarch64;
 mod common;
 mod debuggers;
 mod engine_api;

@@ -1,8 +1,8 @@
-//! One set of IR programs compiled for all six targets rivet links — ELF
+//! One set of IR programs compiled for all seven targets rivet links — ELF
 //! x86-64, Mach-O x86-64, COFF x86-64 (run natively on this x86-64 host),
-//! ELF AArch64, Mach-O arm64 and ELF RISC-V 64 (run in the emulator over
-//! rivet's own arena) — must give the same results as the same code
-//! computed on the host.
+//! ELF AArch64, Mach-O arm64, COFF arm64 (Windows on Arm) and ELF RISC-V 64
+//! (run in the emulator over rivet's own arena) — must give the same results
+//! as the same code computed on the host.
 
 use rivet::llvm::{Module, TargetMachine, TargetOptions};
 use rivet::ExecutionEngine;
@@ -360,6 +360,16 @@ mod emulated {
         check(
             "Mach-O arm64",
             &mut run("arm64-apple-macosx11.0", Isa::Aarch64),
+        );
+    }
+
+    #[test]
+    fn coff_arm64() {
+        // Windows arm64 calls `sin` and `far_add` with the AAPCS64 registers;
+        // `far_add` is out of `bl`'s reach, so the call goes through a veneer.
+        check(
+            "COFF arm64",
+            &mut run("aarch64-pc-windows-msvc", Isa::Aarch64),
         );
     }
 

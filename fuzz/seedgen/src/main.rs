@@ -403,6 +403,39 @@ cf_data:
   .quad labs
 "#;
 
+/// COFF arm64: every relocation kind LLVM's assembler writes for Windows
+/// on Arm, with addends in the fields.
+const COFF_AARCH64_ASM: &str = r#"
+.text
+.globl ca_func
+.p2align 2
+ca_func:
+  bl labs
+  b.ne ca_func
+  cbz x0, ca_func+4
+  tbz x0, #3, ca_func
+  adrp x0, ca_data+8
+  add x0, x0, :lo12:ca_data+8
+  ldr x1, [x0, :lo12:ca_data]
+  adr x2, ca_func
+  add x3, x3, :secrel_hi12:ca_data
+  add x3, x3, :secrel_lo12:ca_data
+  ldr x3, [x3, :secrel_lo12:ca_data]
+  adrp x4, __imp_labs
+  ldr x4, [x4, :lo12:__imp_labs]
+  ret
+.data
+.globl ca_data
+.p2align 3
+ca_data:
+  .quad ca_func
+  .long ca_func
+  .rva ca_func
+  .secrel32 ca_func
+  .long ca_func - .
+  .secidx ca_func
+"#;
+
 /// rivet's own every-relocation-kind ELF x86-64 fixture.
 const ELF_X86_64_ASM: &str = include_str!("../../../fixtures/x86_64-every-reloc.s");
 
@@ -556,6 +589,14 @@ const TARGETS: &[Target] = &[
         programs: COFF_PROGRAMS,
         models: X86_MODELS,
         asm: Some(COFF_X86_64_ASM),
+    },
+    Target {
+        dir: "coff",
+        short: "arm64",
+        triple: "aarch64-pc-windows-msvc",
+        programs: COFF_PROGRAMS,
+        models: ARM_MODELS,
+        asm: Some(COFF_AARCH64_ASM),
     },
     Target {
         dir: "coff",
