@@ -104,6 +104,11 @@ for suite in "${numba_suites[@]}"; do
 done
 run_suite "numba array and ufunc sample, with rivet installed" \
     python -m numba.runtests -m 2 "${numba_sample[@]}"
+# Lifetimes, generators, exceptions, threads, jitclasses: code that outlives
+# or escapes the function that made it, on an engine that gives memory back.
+run_suite "numba lifetime, exception and thread sample, with rivet installed" \
+    python -m numba.runtests -m 2 numba.tests.test_obj_lifetime numba.tests.test_generators \
+    numba.tests.test_exceptions numba.tests.test_threadsafety numba.tests.test_jitclasses
 # gdb sees numba's debug=True code (breaks by file:line, shows arguments).
 # numba needs NUMBA_GDB_BINARY to find gdb; serial, as test_gdb_bindings
 # gives each case 20 s.
