@@ -104,3 +104,25 @@ pub fn perms_at(addr: u64) -> Option<String> {
         .find(|(a, b, _)| (*a..*b).contains(&addr))
         .map(|(_, _, p)| p)
 }
+
+/// Runs `body` on a thread and fails the test if it takes longer than
+/// `limit` (a hang), or panics.
+pub fn with_watchdog(what: &str, limit: std::time::Duration, body: impl FnOnce() + Send + 'static) {
+    let (done, finished) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        body();
+        let _ = done.send(());
+    });
+    match finished.recv_timeout(limit) {
+        Ok(()) => worker.join().expect("the test body"),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            // The body panicked: report its panic.
+            if let Err(panic) = worker.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("{what}: no progress within {limit:?} (a deadlock or a hang)")
+        }
+    }
+}

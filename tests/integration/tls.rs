@@ -10,27 +10,6 @@ use crate::common::*;
 use rivet::llvm::{CodeModel, RelocModel};
 use rivet::ExecutionEngine;
 
-/// Runs `body` on a thread and fails the test if it hangs or panics.
-fn with_watchdog(what: &str, body: impl FnOnce() + Send + 'static) {
-    let limit = Duration::from_secs(120);
-    let (done, finished) = mpsc::channel();
-    let worker = std::thread::spawn(move || {
-        body();
-        let _ = done.send(());
-    });
-    match finished.recv_timeout(limit) {
-        Ok(()) => worker.join().expect("the test body"),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = worker.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("{what}: no progress within {limit:?} (a deadlock or a hang)")
-        }
-    }
-}
-
 /// Output of the fixtures as the native build of their C source and lli
 /// print it.
 const NATIVE_OUTPUT: &str = "thread 1: 110127\nthread 2: 120127\nthread 3: 130127\n\
@@ -121,7 +100,7 @@ fn exercise(f: Functions, t: i64) -> (i64, i64, i32, i64, i64, i32, u64) {
 
 #[test]
 fn static_tls_threads_created_before_and_after_linking_each_have_their_initial_values() {
-    with_watchdog("static TLS threads", || {
+    with_watchdog("static TLS threads", Duration::from_secs(120), || {
         for lmm in BOTH {
             // Two threads exist before the module is linked; rivet knows them.
             let (send_a, recv_a) = mpsc::channel::<Functions>();
@@ -228,7 +207,7 @@ const DESCRIPTOR: &str = r#"
 
 #[test]
 fn tls_descriptors_resolve_for_threads_created_before_and_after_linking() {
-    with_watchdog("TLS descriptor threads", || {
+    with_watchdog("TLS descriptor threads", Duration::from_secs(120), || {
         let (send, recv) = mpsc::channel::<u64>();
         let registered = Arc::new(Barrier::new(2));
         let early = {
@@ -321,7 +300,7 @@ const BIG_DESCRIPTOR: &str = r#"
 
 #[test]
 fn tls_descriptors_without_static_tls_use_the_dynamic_block_and_keep_registers() {
-    with_watchdog("dynamic TLS descriptors", || {
+    with_watchdog("dynamic TLS descriptors", Duration::from_secs(120), || {
         let engine = engine(&[BIG_DESCRIPTOR], true);
         let check = engine.get_function_address("desc_check").unwrap();
         let worker = std::thread::spawn(move || {

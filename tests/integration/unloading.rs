@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::common::*;
@@ -39,28 +39,6 @@ fn engine_on(name: &str) -> ExecutionEngine {
     let mut engine = ExecutionEngine::new(manager(name));
     engine.set_target_machine(machine(RelocModel::Pic, CodeModel::Small));
     engine
-}
-
-/// Runs `body` on a thread and fails the test if it takes longer than
-/// `limit` (a hang), or panics.
-fn with_watchdog(what: &str, limit: Duration, body: impl FnOnce() + Send + 'static) {
-    let (done, finished) = mpsc::channel();
-    let worker = std::thread::spawn(move || {
-        body();
-        let _ = done.send(());
-    });
-    match finished.recv_timeout(limit) {
-        Ok(()) => worker.join().expect("the test body"),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            // The body panicked: report its panic.
-            if let Err(panic) = worker.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("{what}: no progress within {limit:?} (a deadlock or a hang)")
-        }
-    }
 }
 
 fn value_module(name: &str, value: i64) -> String {
