@@ -105,20 +105,53 @@ fn engine_for(use_lmm: Option<bool>, debugged: bool) -> rivet::Result<ExecutionE
 /// resolver) run on the calling thread without waiting for it.
 #[pyclass(module = "rivet._rivet", name = "Engine", frozen)]
 struct Engine {
-    /// `None` once closed. Calls take a clone of the `Arc` and release the
-    /// lock, so a call re-entering from a callback cannot deadlock here.
-    engine: RwLock<Option<Arc<ExecutionEngine>>>,
+    engine: EngineSlot,
     /// Raw module numbers handed to Python, and the core's ids for them.
     ids: Mutex<HashMap<u64, ModuleId>>,
 }
 
-impl Engine {
-    fn get(&self) -> PyResult<Arc<ExecutionEngine>> {
-        self.engine
+/// A Python object's engine: `None` once closed. Calls take a clone of the
+/// `Arc` and release the lock, so a call re-entering from a callback cannot
+/// deadlock here.
+pub(crate) struct EngineSlot(RwLock<Option<Arc<ExecutionEngine>>>);
+
+impl EngineSlot {
+    pub(crate) fn new(engine: ExecutionEngine) -> EngineSlot {
+        EngineSlot(RwLock::new(Some(Arc::new(engine))))
+    }
+
+    /// The engine; ValueError naming `what` once closed.
+    pub(crate) fn get(&self, what: &str) -> PyResult<Arc<ExecutionEngine>> {
+        self.0
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
-            .ok_or_else(|| PyValueError::new_err("the engine is closed"))
+            .ok_or_else(|| PyValueError::new_err(format!("the {what} is closed")))
+    }
+
+    /// Takes the engine out: dropping it frees every module.
+    pub(crate) fn take(&self) -> Option<Arc<ExecutionEngine>> {
+        self.0.write().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    /// Closes the slot leaving the engine's code and data mapped until the
+    /// process ends: for engines alive at interpreter exit, whose code
+    /// objects being torn down may still call.
+    pub(crate) fn leak(&self) {
+        if let Some(engine) = self.take() {
+            // Deliberately never dropped: the memory stays until exit.
+            std::mem::forget(engine);
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).is_none()
+    }
+}
+
+impl Engine {
+    fn get(&self) -> PyResult<Arc<ExecutionEngine>> {
+        self.engine.get("engine")
     }
 }
 
@@ -143,7 +176,7 @@ impl Engine {
             engine.enable_gdb(true);
         }
         Ok(Engine {
-            engine: RwLock::new(Some(Arc::new(engine))),
+            engine: EngineSlot::new(engine),
             ids: Mutex::new(HashMap::new()),
         })
     }
@@ -314,11 +347,7 @@ impl Engine {
     /// Frees the engine: every module's destructors and exit handlers run,
     /// then its memory is unmapped. Closing twice does nothing.
     fn close(&self) {
-        let engine = self
-            .engine
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let engine = self.engine.take();
         lock(&self.ids).clear();
         drop(engine);
     }
@@ -327,25 +356,14 @@ impl Engine {
     /// closes this handle: for engines still alive at interpreter exit,
     /// whose code objects being torn down may still call.
     fn leak(&self) {
-        let engine = self
-            .engine
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        self.engine.leak();
         lock(&self.ids).clear();
-        if let Some(engine) = engine {
-            // Deliberately never dropped: the memory stays until exit.
-            std::mem::forget(engine);
-        }
     }
 
     /// Whether `close` was called.
     #[getter]
     fn closed(&self) -> bool {
-        self.engine
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_none()
+        self.engine.is_closed()
     }
 }
 

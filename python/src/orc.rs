@@ -4,14 +4,16 @@
 //! such library", "Symbols not found", "Failed to materialize symbols"),
 //! which callers and llvmlite's tests match on.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use rivet::memory::SegmentClass;
 use rivet::{Error, ExecutionEngine, LibraryBuilder, LibraryId};
+
+use crate::EngineSlot;
 
 fn runtime_error(error: Error) -> PyErr {
     match error {
@@ -26,17 +28,12 @@ fn runtime_error(error: Error) -> PyErr {
 /// arrive as object bytes).
 #[pyclass(module = "rivet._rivet", name = "LibraryEngine", frozen)]
 pub struct LibraryEngine {
-    /// `None` once closed.
-    engine: RwLock<Option<Arc<ExecutionEngine>>>,
+    engine: EngineSlot,
 }
 
 impl LibraryEngine {
     fn get(&self) -> PyResult<Arc<ExecutionEngine>> {
-        self.engine
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-            .ok_or_else(|| PyValueError::new_err("the JIT is closed"))
+        self.engine.get("JIT")
     }
 }
 
@@ -47,7 +44,7 @@ impl LibraryEngine {
     fn new(use_lmm: Option<bool>) -> PyResult<LibraryEngine> {
         let engine = ExecutionEngine::with_lmm(use_lmm).map_err(runtime_error)?;
         Ok(LibraryEngine {
-            engine: RwLock::new(Some(Arc::new(engine))),
+            engine: EngineSlot::new(engine),
         })
     }
 
@@ -149,32 +146,16 @@ impl LibraryEngine {
     /// Frees every library (destructors run) and the engine. Closing twice
     /// does nothing.
     fn close(&self) {
-        let engine = self
-            .engine
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        drop(engine);
+        drop(self.engine.take());
     }
 
     /// Leaves the code mapped until the process ends (interpreter exit).
     fn leak(&self) {
-        let engine = self
-            .engine
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(engine) = engine {
-            // Deliberately never dropped: the memory stays until exit.
-            std::mem::forget(engine);
-        }
+        self.engine.leak();
     }
 
     #[getter]
     fn closed(&self) -> bool {
-        self.engine
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_none()
+        self.engine.is_closed()
     }
 }
