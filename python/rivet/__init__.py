@@ -391,6 +391,15 @@ class ExecutionEngine(object):
         self._check_open()
         return self._native.symbolize(address)
 
+    def symbolize_line(self, address):
+        """``(file, line, column)`` of the code at *address*, from the DWARF
+        line table of its module (compiled with debug information and
+        linked while gdb registration or a jitdump was on, as it is by
+        default for the Python package: ``RIVET_GDB=0`` turns it off), or
+        None."""
+        self._check_open()
+        return self._native.symbolize_line(address)
+
     @property
     def module_count(self):
         """How many modules (IR and objects) the engine holds."""

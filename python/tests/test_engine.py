@@ -529,3 +529,24 @@ define double @root(double %x) {
         for x in (8.0, 27.0, -3.5, 1e300):
             assert root(x) == libm_cbrt(x)
         assert root(8.0) == 2.0
+
+
+def test_symbolize_line_names_the_source_of_debug_code():
+    if os.environ.get("RIVET_GDB") == "0":
+        pytest.skip("gdb registration (and so the line table) is off")
+    fixture = os.path.join(
+        os.path.dirname(os.path.abspath(__file__)),
+        "..", "..", "fixtures", "debug", "debug_args.ll",
+    )
+    with open(fixture) as f:
+        ir = f.read()
+    mod = llvm.parse_assembly('target triple = "%s"\n%s' % (TRIPLE, ir))
+    with rivet.create_mcjit_compiler(mod, target_machine()) as ee:
+        scale = ee.get_function_address("rivet_dbg_scale")
+        where = ee.symbolize_line(scale)
+        assert where is not None
+        path, line, _column = where
+        assert path.endswith("debug_args.c"), where
+        # rivet_dbg_scale spans lines 3 to 6 of debug_args.c.
+        assert 3 <= line <= 6, where
+        assert ee.symbolize_line(0) is None
