@@ -120,6 +120,8 @@ unset RIVET_INSTALL
 if [ "${BENCH:-1}" != 0 ]; then
     echo "== benchmark: numba compile-and-first-call, llvmlite's engine vs rivet"
     python "$root/python/bench_numba.py" --repeat 3
+    echo "== benchmark: numba warm start from its on-disk cache (100 functions), llvmlite's engine vs rivet"
+    python "$root/python/bench_numba.py" --warm-start 100 --repeat 3
     echo "== benchmark: 1,000 JIT libraries linked and unloaded, llvmlite's LLJIT vs rivet"
     python "$root/python/bench_orcjit.py" --libraries 1000
     echo "== benchmark: memory kept per dropped numba function (quick), llvmlite's engine vs rivet"
