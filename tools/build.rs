@@ -1,6 +1,8 @@
-//! Compiles the C++ shim that lets `rivet check` decode instructions with
-//! LLVM's own disassembler (`src/check/shim/disasm.cpp`). Only the tools
-//! crate has it: the library builds without a C++ compiler.
+//! Compiles the C++ shims of the tools: `rivet check` decodes instructions
+//! with LLVM's own disassembler (`src/check/shim/disasm.cpp`), and `rivet
+//! bench` drives the cores of LLVM's JIT linkers, RuntimeDyld and JITLink,
+//! without ORC around them (`src/bench/shim/cores.cpp`). Only the tools
+//! crate has them: the library builds without a C++ compiler.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -8,6 +10,7 @@ use std::process::Command;
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=src/check/shim/disasm.cpp");
+    println!("cargo:rerun-if-changed=src/bench/shim/cores.cpp");
     println!("cargo:rerun-if-env-changed=LLVM_SYS_221_PREFIX");
     let llvm_config = llvm_config();
     let cxxflags = query(&llvm_config, "--cxxflags");
@@ -16,7 +19,10 @@ fn main() {
     let major = version.split('.').next().unwrap_or("").trim().to_string();
 
     let mut build = cc::Build::new();
-    build.cpp(true).file("src/check/shim/disasm.cpp");
+    build
+        .cpp(true)
+        .file("src/check/shim/disasm.cpp")
+        .file("src/bench/shim/cores.cpp");
     // LLVM's own flags (language standard, defines); its headers are
     // system headers, so that their warnings do not drown the shim's own.
     for flag in cxxflags.split_whitespace() {
@@ -28,7 +34,7 @@ fn main() {
     }
     // LLVM is built without RTTI; the shim must agree with it.
     build.flag_if_supported("-fno-rtti");
-    build.compile("rivet_check_disasm");
+    build.compile("rivet_tools_shims");
 
     // The shim calls LLVM's C++ API, which lives in the same shared libLLVM
     // that llvm-sys links (`prefer-dynamic`).

@@ -83,6 +83,10 @@ enum Command {
         /// Measured runs per case and linker.
         #[arg(long)]
         runs: Option<usize>,
+        /// Link these objects (yours) with every linker, as one case named
+        /// `objects` (repeatable; alone unless --case names cases too).
+        #[arg(long = "object", value_name = "FILE.o")]
+        objects: Vec<PathBuf>,
         /// Internal: run one (case, linker) pair in this process.
         #[arg(long, hide = true)]
         child: Option<String>,
@@ -123,11 +127,13 @@ fn main() -> ExitCode {
             quick,
             cases,
             runs,
+            objects,
             child,
         } => rivet_tools::bench::command(&rivet_tools::bench::Options {
             quick,
             cases,
             runs,
+            objects,
             child,
         })
         .map(|()| 0)

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::gen::Spec;
 use rivet::llvm::{Module, TargetMachine};
-use rivet::load::ObjectFile;
+use rivet::load::{Definition, ObjectFile, SymbolKind};
 use rivet::{Error, Result};
 
 /// The compiled objects of one spec, with what they hold.
@@ -34,6 +34,53 @@ impl Objects {
     pub fn bytes(&self) -> usize {
         self.objects.iter().map(|(_, b)| b.len()).sum()
     }
+}
+
+/// A user's objects (`rivet bench --object FILE...`), read as they are:
+/// each named by its file name, looked up by up to three of the functions
+/// they export (in name order).
+pub fn from_files(paths: &[std::path::PathBuf]) -> Result<Objects> {
+    let mut objects = Vec::new();
+    let (mut relocations, mut sections) = (0, 0);
+    let mut exported = std::collections::BTreeSet::new();
+    for path in paths {
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let object = ObjectFile::parse(&bytes, &name)?;
+        for symbol in &object.symbols {
+            if symbol.is_external()
+                && symbol.kind == SymbolKind::Function
+                && matches!(symbol.definition, Definition::Section { .. })
+            {
+                exported.insert(symbol.name.to_owned());
+            }
+        }
+        let (r, s) = count(&bytes, &name)?;
+        relocations += r;
+        sections += s;
+        objects.push((name, bytes));
+    }
+    if exported.is_empty() {
+        return Err(Error::UnsupportedObject {
+            object: objects.first().map(|o| o.0.clone()).unwrap_or_default(),
+            reason: "the objects export no function to look up".to_owned(),
+        });
+    }
+    Ok(Objects {
+        objects,
+        lookups: exported.into_iter().take(3).collect(),
+        functions: 0,
+        relocations,
+        sections,
+        parse_time: Duration::ZERO,
+        codegen_time: Duration::ZERO,
+    })
 }
 
 /// Relocations and sections of one object, as rivet's loader sees them.

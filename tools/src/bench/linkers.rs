@@ -9,6 +9,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::cores::{Core, CoreLinker};
 use super::floor::FloorPlan;
 use super::gen;
 use crate::orc::{Lljit, Mcjit, ModuleCopy, ObjectBuffer, OrcLinker};
@@ -26,6 +27,9 @@ pub enum Linker {
     /// LLJIT with the given object linking layer: `LLVMOrcLLJITAddObjectFile`
     /// and one session look-up of every name.
     Orc(OrcLinker),
+    /// The linker inside that layer, without ORC's session (see
+    /// [`super::cores`]).
+    Core(Core),
     /// Copying the sections and writing each relocation site once (see
     /// [`super::floor`]).
     Floor,
@@ -33,8 +37,10 @@ pub enum Linker {
 
 impl Linker {
     /// Every linker, in table order.
-    pub const ALL: [Linker; 4] = [
+    pub const ALL: [Linker; 6] = [
         Linker::Rivet,
+        Linker::Core(Core::RuntimeDyld),
+        Linker::Core(Core::JitLink),
         Linker::Orc(OrcLinker::RuntimeDyld),
         Linker::Orc(OrcLinker::JitLink),
         Linker::Floor,
@@ -45,6 +51,7 @@ impl Linker {
         match self {
             Linker::Rivet => "rivet",
             Linker::Orc(o) => o.name(),
+            Linker::Core(c) => c.name(),
             Linker::Floor => "floor",
         }
     }
@@ -154,6 +161,16 @@ pub fn link(
                 rivet_stats: None,
             })?;
             jit.dispose()?;
+            Ok(elapsed)
+        }
+        Linker::Core(core) => {
+            let mut linker = CoreLinker::new(core, &gen::externals())?;
+            let (addresses, elapsed) = linker.link(objects, lookups)?;
+            on_linked(&Linked {
+                addresses: &addresses,
+                rivet_stats: None,
+            })?;
+            drop(linker);
             Ok(elapsed)
         }
         Linker::Floor => {

@@ -1,11 +1,14 @@
 //! The benchmark's competitors are wired up, not timed: the same generated
-//! code, linked by rivet, LLJIT with RuntimeDyld, LLJIT with JITLink, and
+//! code, linked by rivet, RuntimeDyld's and JITLink's cores (one module per
+//! function: objects that refer to each other in cycles), LLJIT with
+//! RuntimeDyld, LLJIT with JITLink, and
 //! compiled end to end by rivet and by MCJIT, computes what the generator's
 //! model says, for every input shape the benchmark uses (at a small N).
 
 use crate::common::call1;
 use rivet::load::ObjectFile;
 use rivet::Error;
+use rivet_tools::bench::cores::Core;
 use rivet_tools::bench::floor::FloorPlan;
 use rivet_tools::bench::gen::{self, CodeShape, Spec, Split};
 use rivet_tools::bench::inputs;
@@ -83,6 +86,8 @@ fn every_linker_runs_the_same_objects_right() {
         let mut per_linker = Vec::new();
         for linker in [
             Linker::Rivet,
+            Linker::Core(Core::RuntimeDyld),
+            Linker::Core(Core::JitLink),
             Linker::Orc(OrcLinker::RuntimeDyld),
             Linker::Orc(OrcLinker::JitLink),
         ] {
@@ -238,4 +243,42 @@ fn memory_bench_loads_removes_and_reloads_standalone_modules_with_every_manager(
             (m, own) => panic!("{}: {own:?}", m.name()),
         }
     }
+}
+
+/// `rivet bench --object FILE`: a user's object (here one the generator
+/// made, written to a file) is linked by every linker, each row measured.
+#[test]
+fn bench_links_a_users_objects_with_every_linker() {
+    let objects = inputs::compile(&Spec::single(N)).unwrap();
+    let dir = std::env::temp_dir().join(format!("rivet-bench-object-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("mine.o");
+    std::fs::write(&path, &objects.objects[0].1).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rivet"))
+        .args(["bench", "--runs", "1", "--object"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for linker in Linker::ALL {
+        let row = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("| objects | {} ", linker.name())))
+            .unwrap_or_else(|| panic!("no row for {}:\n{stdout}", linker.name()));
+        assert!(!row.contains("failed"), "{row}");
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        assert_eq!(cells[3], "1", "one run measured: {row}");
+        let median: f64 = cells[4].parse().unwrap_or_else(|_| panic!("{row}"));
+        assert!(median > 0.0, "{row}");
+    }
+    assert!(
+        stdout.contains("| objects | 1       |         0 |"),
+        "the inputs table names the object:\n{stdout}"
+    );
 }
