@@ -202,7 +202,8 @@ impl GdbRegistration {
     /// (only possible with the `llvm` feature: see the module docs).
     ///
     /// Fails (with [`Error::Memory`](crate::Error::Memory)) only when the
-    /// image names an unwind section whose bytes cannot be read.
+    /// image names an unwind section whose bytes cannot be read, or its
+    /// string tables pass the 4 GiB an ELF file can address.
     pub fn register(image: &ModuleImage<'_>) -> Result<Option<GdbRegistration>> {
         let Some(interface) = interface() else {
             return Ok(None);
