@@ -122,7 +122,7 @@ pub fn build(image: &ModuleImage<'_>) -> Result<Vec<u8>> {
         if section.writable {
             flags |= elf::SHF_WRITE;
         }
-        // Unwind tables are 8-aligned in the file, as before object wrote it.
+        // An unwind table starts 8-aligned in the file, as it does in memory.
         let (name, kind, offset) = match copy {
             Some(bytes) => (
                 &b".eh_frame"[..],
