@@ -115,13 +115,14 @@ fn monotonic_ns() -> u64 {
 /// The ELF machine of the code this process runs, which is the code a
 /// profiler samples.
 fn host_elf_machine() -> u16 {
-    if cfg!(target_arch = "x86_64") {
+    let machine = if cfg!(target_arch = "x86_64") {
         symfile::elf_machine(crate::load::Arch::X86_64)
     } else if cfg!(target_arch = "aarch64") {
         symfile::elf_machine(crate::load::Arch::Aarch64)
     } else {
-        0 // EM_NONE
-    }
+        object::elf::EM_NONE
+    };
+    machine.0
 }
 
 fn thread_id() -> u32 {
@@ -460,15 +461,4 @@ impl Profiler {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::switch_on;
-
-    #[test]
-    fn environment_switches() {
-        assert!(!switch_on(None));
-        assert!(!switch_on(Some("".into())));
-        assert!(!switch_on(Some("0".into())));
-        assert!(switch_on(Some("1".into())));
-        assert!(switch_on(Some("yes".into())));
-    }
-}
+mod tests;
