@@ -315,13 +315,6 @@ pub fn write_stub(arch: Arch, place: &mut [u8], target: u64) -> Result<(), Fixup
     }
 }
 
-#[cfg(test)]
-mod aarch64_tests;
-#[cfg(test)]
-mod riscv64_tests;
-#[cfg(test)]
-mod x86_64_tests;
-
 /// Why a fixup could not be written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FixupError {
