@@ -23,6 +23,10 @@ pub(crate) struct Addresses<'a> {
     pub symbol_sections: &'a [Option<(u64, u16)>],
     /// The module's TLS key (0: no TLS block).
     pub tls_key: u64,
+    /// The run time's TLS descriptor resolvers for the object's code, for
+    /// modules with and without static TLS (0: none).
+    pub tlsdesc_resolver: u64,
+    pub dynamic_tlsdesc_resolver: u64,
     /// The offset of the module's static-TLS piece from the thread pointer,
     /// when it uses the static TLS models.
     pub tp_offset: Option<i64>,
@@ -146,7 +150,7 @@ pub(crate) fn apply(
                 TlsPairTarget::Module => (addrs.tls_key, 0),
                 TlsPairTarget::Descriptor(i) => match addrs.tp_offset {
                     Some(tp) => (
-                        crate::runtime::tlsdesc_resolver(object.arch),
+                        addrs.tlsdesc_resolver,
                         addrs.of(Target::Symbol(i)).wrapping_add(tp as u64),
                     ),
                     // No static TLS: the dynamic resolver, with the module
@@ -156,10 +160,7 @@ pub(crate) fn apply(
                         if addrs.tls_key >> 32 != 0 || offset >> 32 != 0 {
                             return Err(internal("TLS descriptor key or offset too large"));
                         }
-                        (
-                            crate::runtime::dynamic_tlsdesc_resolver(object.arch),
-                            addrs.tls_key << 32 | offset,
-                        )
+                        (addrs.dynamic_tlsdesc_resolver, addrs.tls_key << 32 | offset)
                     }
                 },
             };

@@ -1,7 +1,7 @@
 //! A linked module's debug information: the object's DWARF sections
 //! (`.debug_*`), copied to the heap and relocated against the run-time
 //! addresses of the module's sections and symbols, for the image a debugger
-//! is given ([`crate::debug::symfile`]).
+//! is given (`debug::symfile`, a floor above, builds it from these).
 //!
 //! DWARF is never loaded: it takes no memory in the module and never enters
 //! the arena. Each section is copied into a heap buffer of its own and

@@ -43,8 +43,9 @@ mod symbols;
 pub use debug_sections::DwarfSection;
 pub use hash::{NameHasher, NameMap};
 pub use runtime_info::{InitArray, RuntimeInfo, TlsTemplate};
-pub use symbols::{Export, Externals, Strength, SymbolResolver, SymbolTable};
+pub use symbols::{Export, Externals, RuntimeServices, Strength, SymbolResolver, SymbolTable};
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::load::{
@@ -65,10 +66,20 @@ const DSO_HANDLE_NAME: &str = "__dso_handle";
 const FLTUSED_NAME: &str = "_fltused";
 static FLTUSED: i32 = 0;
 
-/// One module to link: the engine's id for it and its parsed object.
+/// One module to link: the engine's id for it, its run-time key and its
+/// parsed object.
 pub struct LinkUnit<'a, 'data> {
     pub module: u64,
+    /// The key the run time knows the module by (its thread-local block,
+    /// its exit handlers): from [`next_module_key`], unique in the process.
+    pub key: u64,
     pub object: &'a ObjectFile<'data>,
+}
+
+/// A fresh process-wide key for a module (never 0), unique across engines.
+pub fn next_module_key() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Knobs of one link.
@@ -95,8 +106,10 @@ pub struct LinkOptions {
 #[derive(Debug)]
 pub struct LinkedModule {
     pub module: u64,
+    /// The run-time key it was linked with ([`LinkUnit::key`]).
+    pub key: u64,
     /// The instruction set of the module's code.
-    pub arch: crate::load::Arch,
+    pub arch: crate::arch::Arch,
     pub allocation: Allocation,
     /// Names this module now defines for the engine.
     pub exports: Vec<(Arc<str>, Export)>,
@@ -476,6 +489,7 @@ pub fn link(
         &owned,
         &resolved,
         &winners,
+        externals.runtime,
         memory,
         &mut allocations,
         options,
@@ -489,6 +503,7 @@ pub fn link(
             .map(
                 |(((allocation, (exports, map, runtime)), unit), binds_to)| LinkedModule {
                     module: unit.module,
+                    key: unit.key,
                     arch: unit.object.arch,
                     allocation,
                     exports,
@@ -516,6 +531,7 @@ fn link_allocated(
     owned: &[Vec<bool>],
     resolved: &[Vec<Option<Resolved>>],
     winners: &Winners<'_>,
+    runtime: Option<&'static dyn RuntimeServices>,
     memory: &mut dyn MemoryManager,
     allocations: &mut Vec<Allocation>,
     options: LinkOptions,
@@ -631,12 +647,15 @@ fn link_allocated(
         }
     }
 
-    let mut static_pieces = StaticPieces::default();
+    let mut static_pieces = StaticPieces {
+        runtime,
+        keys: Vec::new(),
+    };
     let mut out = Vec::with_capacity(units.len());
     for (oi, unit) in units.iter().enumerate() {
         let object = unit.object;
         let tls = layouts[oi].tls.as_ref().map(|block| TlsTemplate {
-            key: crate::runtime::next_module_key(),
+            key: unit.key,
             image: allocations[oi].segment(SegmentClass::ReadOnly).addr + block.image_offset,
             image_size: block.image_size,
             size: block.size,
@@ -652,13 +671,10 @@ fn link_allocated(
                     .flat_map(|s| &s.relocations)
                     .any(|r| r.kind.is_tp_relative()) =>
             {
-                if Some(object.arch) == crate::load::Arch::host() {
-                    match crate::runtime::static_tls::reserve(
-                        t.key,
-                        block.size,
-                        block.align,
-                        &object.name,
-                    ) {
+                let host_runtime =
+                    runtime.filter(|_| Some(object.arch) == crate::arch::Arch::host());
+                if let Some(runtime) = host_runtime {
+                    match runtime.reserve_static_tls(t.key, block.size, block.align, &object.name) {
                         Ok(tp) => {
                             static_pieces.keys.push(t.key);
                             Some(tp)
@@ -666,7 +682,7 @@ fn link_allocated(
                         // Descriptors alone can do without static TLS: their
                         // resolver then finds the dynamic block.
                         Err(_)
-                            if crate::runtime::dynamic_tlsdesc_resolver(object.arch) != 0
+                            if runtime.dynamic_tlsdesc_resolver(object.arch) != 0
                                 && object
                                     .sections
                                     .iter()
@@ -680,8 +696,9 @@ fn link_allocated(
                     }
                 } else {
                     // Code for another machine (linked for the emulator or
-                    // for inspection): the block where a static executable
-                    // of that machine has its first one.
+                    // for inspection), or no run time to run it: the block
+                    // where a static executable of that machine has its
+                    // first one.
                     Some(foreign_tp_offset(object.arch, block.size, block.align))
                 }
             }
@@ -700,31 +717,31 @@ fn link_allocated(
                 image_base: image_base(&allocations[oi]),
                 got_overrides: &import_values[oi],
                 tls_key: tls.map_or(0, |t| t.key),
+                tlsdesc_resolver: runtime.map_or(0, |r| r.tlsdesc_resolver(object.arch)),
+                dynamic_tlsdesc_resolver: runtime
+                    .map_or(0, |r| r.dynamic_tlsdesc_resolver(object.arch)),
             },
         )?;
         // New threads start from the process's TLS image: the module's
         // initial values go into its piece of it now, while an error can
         // still fail the link.
-        if let (Some(_), Some(block), Some(t)) = (tp_offset, &layouts[oi].tls, &tls) {
-            if let Some((offset, size)) = crate::runtime::static_tls::piece_of(t.key) {
-                let seg = allocations[oi].segment(SegmentClass::ReadOnly);
-                let len = block.image_size.min(block.size) as usize;
-                let image = if len == 0 || seg.write_ptr.is_null() {
-                    &[][..]
-                } else {
-                    // SAFETY: the layout placed `image_size` bytes of image
-                    // at `image_offset` in the ReadOnly segment, which `apply`
-                    // just wrote through this writable view and which the
-                    // linker still owns.
-                    unsafe {
-                        std::slice::from_raw_parts(
-                            seg.write_ptr.add(block.image_offset as usize),
-                            len,
-                        )
-                    }
-                };
-                crate::runtime::static_tls::write_init_image(offset, image, size)?;
-            }
+        if let (Some(_), Some(block), Some(t), Some(runtime)) =
+            (tp_offset, &layouts[oi].tls, &tls, runtime)
+        {
+            let seg = allocations[oi].segment(SegmentClass::ReadOnly);
+            let len = block.image_size.min(block.size) as usize;
+            let image = if len == 0 || seg.write_ptr.is_null() {
+                &[][..]
+            } else {
+                // SAFETY: the layout placed `image_size` bytes of image
+                // at `image_offset` in the ReadOnly segment, which `apply`
+                // just wrote through this writable view and which the
+                // linker still owns.
+                unsafe {
+                    std::slice::from_raw_parts(seg.write_ptr.add(block.image_offset as usize), len)
+                }
+            };
+            runtime.write_static_tls_image(t.key, image)?;
         }
         // Sized once: a 5,000-function object exports 15,000 names, and
         // growing by doubling would allocate and copy twice that.
@@ -775,24 +792,26 @@ fn link_allocated(
 /// The thread-pointer offset of the only TLS block of a static executable
 /// for `arch`: after the 16-byte thread control block on AArch64 and
 /// RISC-V (TLS variant I), below the thread pointer on x86-64 (variant II).
-fn foreign_tp_offset(arch: crate::load::Arch, size: u64, align: u64) -> i64 {
+fn foreign_tp_offset(arch: crate::arch::Arch, size: u64, align: u64) -> i64 {
     let align = align.max(1);
     match arch {
-        crate::load::Arch::X86_64 => -(size.next_multiple_of(align) as i64),
+        crate::arch::Arch::X86_64 => -(size.next_multiple_of(align) as i64),
         _ => 16u64.next_multiple_of(align) as i64,
     }
 }
 
 /// Static-TLS pieces reserved during one link, given back unless it succeeds.
-#[derive(Default)]
 struct StaticPieces {
+    runtime: Option<&'static dyn RuntimeServices>,
     keys: Vec<u64>,
 }
 
 impl Drop for StaticPieces {
     fn drop(&mut self) {
-        for &key in &self.keys {
-            crate::runtime::static_tls::release(key);
+        if let Some(runtime) = self.runtime {
+            for &key in &self.keys {
+                runtime.release_static_tls(key);
+            }
         }
     }
 }
@@ -830,7 +849,7 @@ fn resolve_name(
     if let Some(&a) = externals.user_symbols.get(name) {
         return Some(Resolved::Address(a));
     }
-    if let Some(a) = crate::runtime::lookup(name) {
+    if let Some(a) = externals.runtime.and_then(|r| r.symbol(name)) {
         return Some(Resolved::Address(a));
     }
     if let Some(a) = externals.resolver.as_ref().and_then(|r| r(name)) {

@@ -9,7 +9,7 @@ mod coff;
 mod elf;
 mod macho;
 
-pub use crate::arch::RelocKind;
+pub use crate::arch::{Arch, RelocKind};
 use crate::{Error, Result};
 
 /// The container format of an object.
@@ -18,31 +18,6 @@ pub enum Format {
     Elf,
     MachO,
     Coff,
-}
-
-/// The instruction set an object is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Arch {
-    X86_64,
-    Aarch64,
-    /// RV64GC, lp64d.
-    Riscv64,
-}
-
-impl Arch {
-    /// The instruction set this process runs (`None` if rivet links none
-    /// of its kind).
-    pub fn host() -> Option<Arch> {
-        if cfg!(target_arch = "x86_64") {
-            Some(Arch::X86_64)
-        } else if cfg!(target_arch = "aarch64") {
-            Some(Arch::Aarch64)
-        } else if cfg!(target_arch = "riscv64") {
-            Some(Arch::Riscv64)
-        } else {
-            None
-        }
-    }
 }
 
 /// What a section holds, which decides where the linker places it.

@@ -7,8 +7,8 @@ use crate::arch::aarch64::{
     apply, coff_implicit_addend, is_address_pair, stub_bytes, write_stub, Reloc, GOT_SLOT_SIZE,
     STUB_ALIGN, STUB_SIZE,
 };
+use crate::arch::Arch;
 use crate::arch::{geometry, FixupError, FixupValues};
-use crate::load::Arch;
 
 /// What the bytes past a field hold, so a test can see what was written.
 const FILL: u8 = 0xAA;

@@ -7,8 +7,8 @@
 use crate::arch::riscv64::{
     apply, stub_bytes, write_stub, Reloc, GOT_SLOT_SIZE, HI20_RANGE, STUB_ALIGN, STUB_SIZE,
 };
+use crate::arch::Arch;
 use crate::arch::{geometry, FixupError, FixupValues, RelocKind};
-use crate::load::Arch;
 
 const G_SLOT: u64 = 0x4000_0010;
 const P: u64 = 1 << 40;

@@ -1,6 +1,7 @@
 use super::*;
+use crate::arch::Arch;
 use crate::arch::{x86_64, RelocKind};
-use crate::load::{Arch, Binding, Definition, Format, Symbol, SymbolKind};
+use crate::load::{Binding, Definition, Format, Symbol, SymbolKind};
 use x86_64::Reloc as X;
 
 fn section<'a>(name: &'a str, kind: SectionKind, data: &'a [u8]) -> Section<'a> {
