@@ -314,7 +314,11 @@ fn link_alone(
     let mut externals = Externals::default();
     externals.resolver = Some(Box::new(|_| Some(0)));
     rivet::link::link(
-        &[LinkUnit { module: 1, object }],
+        &[LinkUnit {
+            module: 1,
+            key: rivet::link::next_module_key(),
+            object,
+        }],
         &SymbolTable::default(),
         &externals,
         memory,

@@ -10,7 +10,30 @@ pub mod aarch64;
 pub mod riscv64;
 pub mod x86_64;
 
-use crate::load::Arch;
+/// The instruction set an object is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arch {
+    X86_64,
+    Aarch64,
+    /// RV64GC, lp64d.
+    Riscv64,
+}
+
+impl Arch {
+    /// The instruction set this process runs (`None` if rivet links none
+    /// of its kind).
+    pub fn host() -> Option<Arch> {
+        if cfg!(target_arch = "x86_64") {
+            Some(Arch::X86_64)
+        } else if cfg!(target_arch = "aarch64") {
+            Some(Arch::Aarch64)
+        } else if cfg!(target_arch = "riscv64") {
+            Some(Arch::Riscv64)
+        } else {
+            None
+        }
+    }
+}
 
 /// A pair of GOT slots a dynamic-TLS fixup points at: (module key, offset),
 /// the argument `__tls_get_addr` takes.
@@ -314,13 +337,6 @@ pub fn write_stub(arch: Arch, place: &mut [u8], target: u64) -> Result<(), Fixup
         Arch::Riscv64 => riscv64::write_stub(place, target),
     }
 }
-
-#[cfg(test)]
-mod aarch64_tests;
-#[cfg(test)]
-mod riscv64_tests;
-#[cfg(test)]
-mod x86_64_tests;
 
 /// Why a fixup could not be written.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -704,3 +704,6 @@ pub fn write_stub(place: &mut [u8], target: u64) -> Result<(), FixupError> {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -279,6 +279,7 @@ impl ExecutionEngine {
             .enumerate()
             .map(|(i, parsed)| LinkUnit {
                 module: first_id + i as u64,
+                key: link::next_module_key(),
                 object: parsed.object(),
             })
             .collect();

@@ -249,7 +249,7 @@ impl ParsedObject {
 
 /// What a linked module registered with the process, undone on removal.
 struct ModuleRuntime {
-    /// Process-wide key for exit handlers.
+    /// Process-wide key for exit handlers and the TLS block ([`LinkedModule::key`]).
     key: u64,
     /// Unwind tables registered with the unwinder.
     unwind: Option<UnwindRegistration>,
@@ -819,7 +819,11 @@ impl ExecutionEngine {
         let units: Vec<LinkUnit<'_, '_>> = ids
             .iter()
             .zip(&objects)
-            .map(|(&module, &object)| LinkUnit { module, object })
+            .map(|(&module, &object)| LinkUnit {
+                module,
+                key: link::next_module_key(),
+                object,
+            })
             .collect();
         let options = LinkOptions {
             // Debuggers and profilers describe modules from their maps.
@@ -1304,7 +1308,9 @@ fn adopt(
 /// Registers a freshly linked module with the process: its code ranges for
 /// exit-handler ownership, its unwind tables with the unwinder.
 fn register_runtime(module: &LinkedModule, runs_code: bool) -> ModuleRuntime {
-    let key = runtime::next_module_key();
+    // One key per module, chosen when it was linked: its exit handlers and
+    // its thread-local block are both filed under it.
+    let key = module.key;
     if !runs_code {
         // Code that does not run here has no constructors to run either:
         // mark them done so that nothing ever calls into the image.
@@ -1327,7 +1333,7 @@ fn register_runtime(module: &LinkedModule, runs_code: bool) -> ModuleRuntime {
     // Only code this machine runs gets unwind tables registered: objects for
     // another instruction set (linked for an emulator) are not unwound here.
     let tables = &module.runtime.unwind_tables;
-    let native = Some(module.arch) == crate::load::Arch::host();
+    let native = Some(module.arch) == crate::arch::Arch::host();
     let unwind = (native && !tables.is_empty()).then(|| {
         // SAFETY: the tables are relocated `.eh_frame` sections of a
         // finalized module, each followed by the zero terminator the layout

@@ -1,38 +1,31 @@
 //! The relocation pass: copy bytes, fill the GOT, write stubs where a branch
 //! cannot reach, and patch every fixup, in one linear walk per object.
+//! Every byte it writes goes through [`SegmentWriter::slice`], bounds-checked
+//! against the segment the memory manager handed out.
 
+use super::assign::ObjectAddresses;
 use super::layout::{ObjectLayout, TlsPairTarget, NONE};
-use crate::arch::{self, FixupError, FixupValues, PropsCache};
+use crate::arch::{self, FixupError, FixupValues, KindProps, PropsCache};
 use crate::error::RelocationSite;
 use crate::load::{Definition, ObjectFile, Relocation, Section, SectionKind, Target};
 use crate::memory::{Allocation, SegmentClass};
 use crate::{Error, Result};
 
-/// Addresses the pass needs for one object.
-pub(crate) struct Addresses<'a> {
-    /// Run-time address of each symbol (0 when not defined anywhere, e.g. undefined weak).
-    pub symbols: &'a [u64],
-    /// Run-time address of each section (0 when not loaded): where its
-    /// bytes and fixups are.
-    pub sections: &'a [u64],
-    /// What a reference to each section resolves to: its address, or its
-    /// offset in the TLS block for a thread-local section.
-    pub section_targets: &'a [u64],
-    /// The section (address, number in its object) each symbol lives in,
-    /// when known: for section-relative fixups.
-    pub symbol_sections: &'a [Option<(u64, u16)>],
-    /// The module's TLS key (0: no TLS block).
-    pub tls_key: u64,
+/// What the pass needs to know of the module's thread-local block.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ThreadLocals {
+    /// The module's key (0: no TLS block).
+    pub key: u64,
     /// The offset of the module's static-TLS piece from the thread pointer,
     /// when it uses the static TLS models.
     pub tp_offset: Option<i64>,
-    /// The module's image base (COFF image-relative fixups).
-    pub image_base: u64,
-    /// GOT slots whose value is not their target's address: (slot, value).
-    pub got_overrides: &'a [(u32, u64)],
+    /// The run time's TLS descriptor resolvers for the object's code, for
+    /// modules with and without static TLS (0: none).
+    pub tlsdesc_resolver: u64,
+    pub dynamic_tlsdesc_resolver: u64,
 }
 
-impl Addresses<'_> {
+impl ObjectAddresses {
     #[inline]
     fn of(&self, target: Target) -> u64 {
         match target {
@@ -76,36 +69,95 @@ pub(crate) fn apply(
     object: &ObjectFile<'_>,
     layout: &ObjectLayout,
     allocation: &Allocation,
-    addrs: &Addresses<'_>,
+    addrs: &ObjectAddresses,
+    tls: &ThreadLocals,
 ) -> Result<()> {
-    let mut writers: Vec<SegmentWriter> = SegmentClass::ALL
-        .iter()
-        .map(|&c| SegmentWriter::new(allocation, c))
-        .collect();
-    let internal = |what: &str| Error::MalformedObject {
-        object: object.name.clone(),
-        reason: format!("internal layout error: {what}"),
+    let pass = Pass {
+        object,
+        layout,
+        addrs,
+        tls,
+        got_base: allocation.segment(SegmentClass::Got).addr,
     };
-
-    // Section bytes. Zero-fill sections need nothing: fresh memory is zero.
-    for (section, place) in object.sections.iter().zip(&layout.placement) {
-        let Some((class, offset)) = *place else {
+    pass.copy_sections(allocation)?;
+    let mut got = SegmentWriter::new(allocation, SegmentClass::Got);
+    pass.fill_got(&mut got)?;
+    pass.fill_tls_pairs(&mut got)?;
+    let mut stubs = Stubs {
+        base: allocation.segment(SegmentClass::Stubs).addr,
+        writer: SegmentWriter::new(allocation, SegmentClass::Stubs),
+        written: vec![false; layout.stub_targets.len()],
+    };
+    let mut props_cache = PropsCache::default();
+    for (index, section) in object.sections.iter().enumerate() {
+        if section.relocations.is_empty() {
+            continue;
+        }
+        let Some((class, offset)) = layout.placement[index] else {
             continue;
         };
-        if section.data.is_empty() {
-            continue;
+        // Each class has its own segment, so the section's view and the stubs'
+        // view never overlap (a section is never placed in Stubs).
+        let mut section_writer = SegmentWriter::new(allocation, class);
+        let bytes = section_writer
+            .slice(offset, section.size)
+            .ok_or_else(|| pass.internal(section.name))?;
+        pass.relocate_section(index, section, bytes, &mut stubs, &mut props_cache)?;
+    }
+    pass.check_unwind_tables(allocation)
+}
+
+/// One object's pass: what every step reads.
+struct Pass<'p, 'data> {
+    object: &'p ObjectFile<'data>,
+    layout: &'p ObjectLayout,
+    addrs: &'p ObjectAddresses,
+    tls: &'p ThreadLocals,
+    got_base: u64,
+}
+
+/// The module's stubs, each written the first time a branch needs it.
+struct Stubs {
+    base: u64,
+    writer: SegmentWriter,
+    written: Vec<bool>,
+}
+
+impl Pass<'_, '_> {
+    fn internal(&self, what: &str) -> Error {
+        Error::MalformedObject {
+            object: self.object.name.clone(),
+            reason: format!("internal layout error: {what}"),
         }
-        if (section.data.len() as u64) > section.size {
-            return Err(internal(section.name));
-        }
-        let dest = writers[class as usize]
-            .slice(offset, section.data.len() as u64)
-            .ok_or_else(|| internal(section.name))?;
-        dest.copy_from_slice(section.data);
     }
 
-    // Whether a target lives in a thread-local section.
-    let is_tls = |target: Target| {
+    /// Section bytes. Zero-fill sections need nothing: fresh memory is zero.
+    fn copy_sections(&self, allocation: &Allocation) -> Result<()> {
+        let mut writers: Vec<SegmentWriter> = SegmentClass::ALL
+            .iter()
+            .map(|&c| SegmentWriter::new(allocation, c))
+            .collect();
+        for (section, place) in self.object.sections.iter().zip(&self.layout.placement) {
+            let Some((class, offset)) = *place else {
+                continue;
+            };
+            if section.data.is_empty() {
+                continue;
+            }
+            if (section.data.len() as u64) > section.size {
+                return Err(self.internal(section.name));
+            }
+            let dest = writers[class as usize]
+                .slice(offset, section.data.len() as u64)
+                .ok_or_else(|| self.internal(section.name))?;
+            dest.copy_from_slice(section.data);
+        }
+        Ok(())
+    }
+
+    /// Whether a target lives in a thread-local section.
+    fn is_tls(&self, target: Target) -> bool {
+        let object = self.object;
         let section = match target {
             Target::Section(i) => Some(i as usize),
             Target::Symbol(i) => match object.symbols.get(i as usize).map(|s| s.definition) {
@@ -116,233 +168,270 @@ pub(crate) fn apply(
         section
             .and_then(|i| object.sections.get(i))
             .is_some_and(|s| s.kind.is_tls())
-    };
+    }
 
-    // GOT slots hold their targets' addresses; a thread-local's slot (an
-    // initial-exec load) holds its offset from the thread pointer.
-    let got_base = allocation.segment(SegmentClass::Got).addr;
-    {
-        let got = &mut writers[SegmentClass::Got as usize];
-        for (slot, &target) in layout.got_targets.iter().enumerate() {
+    /// GOT slots hold their targets' addresses; a thread-local's slot (an
+    /// initial-exec load) holds its offset from the thread pointer.
+    fn fill_got(&self, got: &mut SegmentWriter) -> Result<()> {
+        for (slot, &target) in self.layout.got_targets.iter().enumerate() {
             let field = got
                 .slice(slot as u64 * 8, 8)
-                .ok_or_else(|| internal("GOT"))?;
-            let value = addrs
+                .ok_or_else(|| self.internal("GOT"))?;
+            let value = self
+                .addrs
                 .got_overrides
                 .iter()
                 .find(|(s, _)| *s as usize == slot)
-                .map_or_else(|| addrs.of(target), |&(_, v)| v);
-            let value = match addrs.tp_offset {
-                Some(tp) if is_tls(target) => value.wrapping_add(tp as u64),
+                .map_or_else(|| self.addrs.of(target), |&(_, v)| v);
+            let value = match self.tls.tp_offset {
+                Some(tp) if self.is_tls(target) => value.wrapping_add(tp as u64),
                 _ => value,
             };
             field.copy_from_slice(&value.to_le_bytes());
         }
-        // TLS pairs: (module key, offset) as `__tls_get_addr` reads them.
-        // TLS descriptors: (resolver, the target's thread-pointer offset).
-        for &(slot, what) in &layout.tls_pairs {
+        Ok(())
+    }
+
+    /// TLS pairs: (module key, offset) as `__tls_get_addr` reads them.
+    /// TLS descriptors: (resolver, the target's thread-pointer offset).
+    fn fill_tls_pairs(&self, got: &mut SegmentWriter) -> Result<()> {
+        let (addrs, tls) = (self.addrs, self.tls);
+        for &(slot, what) in &self.layout.tls_pairs {
             let (first, second) = match what {
-                TlsPairTarget::Symbol(i) => (addrs.tls_key, addrs.of(Target::Symbol(i))),
-                TlsPairTarget::Module => (addrs.tls_key, 0),
-                TlsPairTarget::Descriptor(i) => match addrs.tp_offset {
+                TlsPairTarget::Symbol(i) => (tls.key, addrs.of(Target::Symbol(i))),
+                TlsPairTarget::Module => (tls.key, 0),
+                TlsPairTarget::Descriptor(i) => match tls.tp_offset {
                     Some(tp) => (
-                        crate::runtime::tlsdesc_resolver(object.arch),
+                        tls.tlsdesc_resolver,
                         addrs.of(Target::Symbol(i)).wrapping_add(tp as u64),
                     ),
                     // No static TLS: the dynamic resolver, with the module
                     // key and the offset in its block packed in one word.
                     None => {
                         let offset = addrs.of(Target::Symbol(i));
-                        if addrs.tls_key >> 32 != 0 || offset >> 32 != 0 {
-                            return Err(internal("TLS descriptor key or offset too large"));
+                        if tls.key >> 32 != 0 || offset >> 32 != 0 {
+                            return Err(self.internal("TLS descriptor key or offset too large"));
                         }
-                        (
-                            crate::runtime::dynamic_tlsdesc_resolver(object.arch),
-                            addrs.tls_key << 32 | offset,
-                        )
+                        (tls.dynamic_tlsdesc_resolver, tls.key << 32 | offset)
                     }
                 },
             };
             let field = got
                 .slice(slot as u64 * 8, 16)
-                .ok_or_else(|| internal("TLS GOT pair"))?;
+                .ok_or_else(|| self.internal("TLS GOT pair"))?;
             field[..8].copy_from_slice(&first.to_le_bytes());
             field[8..].copy_from_slice(&second.to_le_bytes());
         }
+        Ok(())
     }
 
-    let stubs_base = allocation.segment(SegmentClass::Stubs).addr;
-    let mut stubs_writer = SegmentWriter::new(allocation, SegmentClass::Stubs);
-    let mut stub_written = vec![false; layout.stub_targets.len()];
-    let mut props_cache = PropsCache::default();
-
-    for (index, section) in object.sections.iter().enumerate() {
-        if section.relocations.is_empty() {
-            continue;
-        }
-        let Some((class, offset)) = layout.placement[index] else {
-            continue;
-        };
-        let section_addr = addrs.sections[index];
-        // Each class has its own segment, so the section's view and the stubs'
-        // view never overlap (a section is never placed in Stubs).
-        let mut section_writer = SegmentWriter::new(allocation, class);
-        let bytes = section_writer
-            .slice(offset, section.size)
-            .ok_or_else(|| internal(section.name))?;
+    /// Patches every fixup of section `index`, whose bytes are `bytes`.
+    fn relocate_section(
+        &self,
+        index: usize,
+        section: &Section<'_>,
+        bytes: &mut [u8],
+        stubs: &mut Stubs,
+        props_cache: &mut PropsCache,
+    ) -> Result<()> {
+        let section_addr = self.addrs.sections[index];
         for reloc in &section.relocations {
             let kind = reloc.kind;
             let props = props_cache.get(kind);
-            let p = section_addr.wrapping_add(reloc.offset);
-            let s = addrs.of(reloc.target);
-            // A difference S - T + A folds T into the addend, so range checks
-            // see the true (possibly negative) value; addresses are below 2^63.
-            let a = match reloc.subtrahend {
-                Some(t) => reloc.addend.wrapping_sub(addrs.of(t) as i64),
-                None => reloc.addend,
-            };
-            let mut values = FixupValues {
-                p,
-                s,
-                a,
-                got_base,
-                image_base: addrs.image_base,
-                ..FixupValues::default()
-            };
-            if props.section_relative {
-                let home = match reloc.target {
-                    Target::Section(i) => addrs.sections.get(i as usize).map(|&b| (b, i as u16)),
-                    Target::Symbol(i) => addrs.symbol_sections.get(i as usize).copied().flatten(),
-                };
-                let Some((base, number)) = home else {
-                    return Err(Error::BadRelocation {
-                        site: site(object, section, reloc),
-                        reason: "section-relative fixup against a symbol defined outside \
-                                 the modules linked with it"
-                            .to_string(),
-                    });
-                };
-                values.section_base = base;
-                values.section_index = number;
-            }
-            if props.got_slot {
-                let slot = match reloc.target {
-                    Target::Symbol(i) => layout.got_of_symbol[i as usize],
-                    Target::Section(i) => layout.got_of_section[i as usize],
-                };
-                if slot != NONE {
-                    values.got_slot = got_base + slot as u64 * 8;
-                } else {
-                    // The layout made no slot: a GOT load it found it can
-                    // relax into a direct reference (the fixup then writes
-                    // S + A - P into the rewritten instruction).
-                    let relaxed = usize::try_from(reloc.offset)
-                        .is_ok_and(|at| kind.relax_got_load(bytes, at));
-                    if !relaxed {
-                        return Err(internal("GOT slot missing"));
-                    }
-                }
-            }
-            if let (true, Target::Symbol(i)) = (props.size, reloc.target) {
-                values.size = object.symbols.get(i as usize).map_or(0, |s| s.size);
-            }
-            // Descriptors without static TLS need no offset here.
-            let dynamic_descriptor =
-                props.tls == Some(arch::TlsPair::Descriptor) && addrs.tp_offset.is_none();
-            if props.tp_relative && !dynamic_descriptor {
-                let defined_here = is_tls(reloc.target);
-                let Some(tp) = addrs.tp_offset.filter(|_| defined_here) else {
-                    return Err(Error::BadRelocation {
-                        site: site(object, section, reloc),
-                        reason: "the thread-local variable is not defined in this module; \
-                                 rivet resolves thread-locals within one module only"
-                            .to_string(),
-                    });
-                };
-                if !props.got_slot {
-                    values.s = s.wrapping_add(tp as u64);
-                }
-            }
-            if let Some(pair) = props.tls {
-                let slot = match (pair, reloc.target) {
-                    (arch::TlsPair::Symbol, Target::Symbol(i)) => {
-                        layout.tls_pair_of_symbol[i as usize]
-                    }
-                    (arch::TlsPair::Descriptor, Target::Symbol(i)) => {
-                        layout.tls_desc_of_symbol[i as usize]
-                    }
-                    (arch::TlsPair::Descriptor, Target::Section(_)) => {
-                        return Err(Error::BadRelocation {
-                            site: site(object, section, reloc),
-                            reason: "a TLS descriptor of a section rather than a symbol"
-                                .to_string(),
-                        })
-                    }
-                    _ => layout.tls_module_pair,
-                };
-                let defined_here = match reloc.target {
-                    Target::Symbol(i) => object
-                        .symbols
-                        .get(i as usize)
-                        .is_some_and(|s| s.definition != Definition::Undefined),
-                    Target::Section(_) => true,
-                };
-                if addrs.tls_key == 0 || !defined_here {
-                    return Err(Error::BadRelocation {
-                        site: site(object, section, reloc),
-                        reason: "the thread-local variable is not defined in this module; \
-                                 rivet resolves thread-locals within one module only"
-                            .to_string(),
-                    });
-                }
-                if slot == NONE {
-                    return Err(internal("TLS pair missing"));
-                }
-                values.got_slot = got_base + slot as u64 * 8;
-            }
+            let mut values = self.fixup_values(section, section_addr, reloc, props, bytes)?;
             let place = usize::try_from(reloc.offset)
                 .ok()
                 .and_then(|o| bytes.get_mut(o..))
-                .ok_or_else(|| place_error(object, section, reloc))?;
-            if props.branch && !kind.branch_reaches(p, s, a) {
-                if let Target::Symbol(i) = reloc.target {
-                    // The stub jumps to the branch's real target itself.
-                    let offset = a.wrapping_sub(kind.branch_bias());
-                    let stub = layout.stub_for(i, offset);
-                    if stub != NONE {
-                        let stub_offset = stub as u64 * layout.stub_size;
-                        if !stub_written[stub as usize] {
-                            let field = stubs_writer
-                                .slice(stub_offset, layout.stub_size)
-                                .ok_or_else(|| internal("stub"))?;
-                            arch::write_stub(object.arch, field, s.wrapping_add(offset as u64))
-                                .map_err(|e| fixup_error(object, section, reloc, e))?;
-                            stub_written[stub as usize] = true;
-                        }
-                        values.stub = stubs_base + stub_offset;
-                    }
+                .ok_or_else(|| place_error(self.object, section, reloc))?;
+            if props.branch && !kind.branch_reaches(values.p, values.s, values.a) {
+                if let Some(stub) = self.stub_for(section, reloc, values.s, values.a, stubs)? {
+                    values.stub = stub;
                 }
             }
             kind.apply(place, &values)
-                .map_err(|e| fixup_error(object, section, reloc, e))?;
+                .map_err(|e| fixup_error(self.object, section, reloc, e))?;
         }
+        Ok(())
     }
-    // Unwind tables go to the process unwinder, which trusts them: check
-    // their structure as relocated (a fixup may land anywhere in them).
-    for (section, place) in object.sections.iter().zip(&layout.placement) {
-        let (SectionKind::Unwind, Some((class, offset))) = (section.kind, *place) else {
-            continue;
+
+    /// P, S, A and what else the fixup of `reloc` reads. A GOT load the
+    /// layout found it can relax is rewritten in `bytes` here.
+    fn fixup_values(
+        &self,
+        section: &Section<'_>,
+        section_addr: u64,
+        reloc: &Relocation,
+        props: KindProps,
+        bytes: &mut [u8],
+    ) -> Result<FixupValues> {
+        let (object, addrs, kind) = (self.object, self.addrs, reloc.kind);
+        let s = addrs.of(reloc.target);
+        // A difference S - T + A folds T into the addend, so range checks
+        // see the true (possibly negative) value; addresses are below 2^63.
+        let a = match reloc.subtrahend {
+            Some(t) => reloc.addend.wrapping_sub(addrs.of(t) as i64),
+            None => reloc.addend,
         };
-        let mut writer = SegmentWriter::new(allocation, class);
-        let bytes = writer
-            .slice(offset, section.size)
-            .ok_or_else(|| internal(section.name))?;
-        super::runtime_info::check_eh_frame(bytes).map_err(|why| Error::MalformedObject {
-            object: object.name.clone(),
-            reason: format!("unwind table `{}`: {why}", section.name),
-        })?;
+        let mut values = FixupValues {
+            p: section_addr.wrapping_add(reloc.offset),
+            s,
+            a,
+            got_base: self.got_base,
+            image_base: addrs.image_base,
+            ..FixupValues::default()
+        };
+        if props.section_relative {
+            (values.section_base, values.section_index) = self.section_of(section, reloc)?;
+        }
+        if props.got_slot {
+            let slot = match reloc.target {
+                Target::Symbol(i) => self.layout.got_of_symbol[i as usize],
+                Target::Section(i) => self.layout.got_of_section[i as usize],
+            };
+            if slot != NONE {
+                values.got_slot = self.got_base + slot as u64 * 8;
+            } else {
+                // The layout made no slot: a GOT load it found it can
+                // relax into a direct reference (the fixup then writes
+                // S + A - P into the rewritten instruction).
+                let relaxed =
+                    usize::try_from(reloc.offset).is_ok_and(|at| kind.relax_got_load(bytes, at));
+                if !relaxed {
+                    return Err(self.internal("GOT slot missing"));
+                }
+            }
+        }
+        if let (true, Target::Symbol(i)) = (props.size, reloc.target) {
+            values.size = object.symbols.get(i as usize).map_or(0, |s| s.size);
+        }
+        // Descriptors without static TLS need no offset here.
+        let dynamic_descriptor =
+            props.tls == Some(arch::TlsPair::Descriptor) && self.tls.tp_offset.is_none();
+        if props.tp_relative && !dynamic_descriptor {
+            let defined_here = self.is_tls(reloc.target);
+            let Some(tp) = self.tls.tp_offset.filter(|_| defined_here) else {
+                return Err(not_defined_here(object, section, reloc));
+            };
+            if !props.got_slot {
+                values.s = s.wrapping_add(tp as u64);
+            }
+        }
+        if let Some(pair) = props.tls {
+            values.got_slot = self.got_base + self.tls_pair_slot(section, reloc, pair)? as u64 * 8;
+        }
+        Ok(values)
     }
-    Ok(())
+
+    /// The section (address, number) a section-relative fixup's target
+    /// lives in.
+    fn section_of(&self, section: &Section<'_>, reloc: &Relocation) -> Result<(u64, u16)> {
+        let addrs = self.addrs;
+        let home = match reloc.target {
+            Target::Section(i) => addrs.sections.get(i as usize).map(|&b| (b, i as u16)),
+            Target::Symbol(i) => addrs.symbol_sections.get(i as usize).copied().flatten(),
+        };
+        home.ok_or_else(|| Error::BadRelocation {
+            site: site(self.object, section, reloc),
+            reason: "section-relative fixup against a symbol defined outside \
+                     the modules linked with it"
+                .to_string(),
+        })
+    }
+
+    /// The first GOT slot of the TLS pair a dynamic-TLS fixup points at.
+    fn tls_pair_slot(
+        &self,
+        section: &Section<'_>,
+        reloc: &Relocation,
+        pair: arch::TlsPair,
+    ) -> Result<u32> {
+        let (object, layout) = (self.object, self.layout);
+        let slot = match (pair, reloc.target) {
+            (arch::TlsPair::Symbol, Target::Symbol(i)) => layout.tls_pair_of_symbol[i as usize],
+            (arch::TlsPair::Descriptor, Target::Symbol(i)) => layout.tls_desc_of_symbol[i as usize],
+            (arch::TlsPair::Descriptor, Target::Section(_)) => {
+                return Err(Error::BadRelocation {
+                    site: site(object, section, reloc),
+                    reason: "a TLS descriptor of a section rather than a symbol".to_string(),
+                })
+            }
+            _ => layout.tls_module_pair,
+        };
+        let defined_here = match reloc.target {
+            Target::Symbol(i) => object
+                .symbols
+                .get(i as usize)
+                .is_some_and(|s| s.definition != Definition::Undefined),
+            Target::Section(_) => true,
+        };
+        if self.tls.key == 0 || !defined_here {
+            return Err(not_defined_here(object, section, reloc));
+        }
+        if slot == NONE {
+            return Err(self.internal("TLS pair missing"));
+        }
+        Ok(slot)
+    }
+
+    /// The address of the stub for a branch that cannot reach S + A,
+    /// writing the stub the first time; `None` when the layout made none.
+    fn stub_for(
+        &self,
+        section: &Section<'_>,
+        reloc: &Relocation,
+        s: u64,
+        a: i64,
+        stubs: &mut Stubs,
+    ) -> Result<Option<u64>> {
+        let Target::Symbol(i) = reloc.target else {
+            return Ok(None);
+        };
+        // The stub jumps to the branch's real target itself.
+        let offset = a.wrapping_sub(reloc.kind.branch_bias());
+        let stub = self.layout.stub_for(i, offset);
+        if stub == NONE {
+            return Ok(None);
+        }
+        let stub_offset = stub as u64 * self.layout.stub_size;
+        if !stubs.written[stub as usize] {
+            let field = stubs
+                .writer
+                .slice(stub_offset, self.layout.stub_size)
+                .ok_or_else(|| self.internal("stub"))?;
+            arch::write_stub(self.object.arch, field, s.wrapping_add(offset as u64))
+                .map_err(|e| fixup_error(self.object, section, reloc, e))?;
+            stubs.written[stub as usize] = true;
+        }
+        Ok(Some(stubs.base + stub_offset))
+    }
+
+    /// Unwind tables go to the process unwinder, which trusts them: check
+    /// their structure as relocated (a fixup may land anywhere in them).
+    fn check_unwind_tables(&self, allocation: &Allocation) -> Result<()> {
+        for (section, place) in self.object.sections.iter().zip(&self.layout.placement) {
+            let (SectionKind::Unwind, Some((class, offset))) = (section.kind, *place) else {
+                continue;
+            };
+            let mut writer = SegmentWriter::new(allocation, class);
+            let bytes = writer
+                .slice(offset, section.size)
+                .ok_or_else(|| self.internal(section.name))?;
+            super::runtime_info::check_eh_frame(bytes).map_err(|why| Error::MalformedObject {
+                object: self.object.name.clone(),
+                reason: format!("unwind table `{}`: {why}", section.name),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+fn not_defined_here(object: &ObjectFile<'_>, section: &Section<'_>, reloc: &Relocation) -> Error {
+    Error::BadRelocation {
+        site: site(object, section, reloc),
+        reason: "the thread-local variable is not defined in this module; \
+                 rivet resolves thread-locals within one module only"
+            .to_string(),
+    }
 }
 
 fn site(object: &ObjectFile<'_>, section: &Section<'_>, reloc: &Relocation) -> Box<RelocationSite> {

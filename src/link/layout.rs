@@ -3,14 +3,14 @@
 
 use crate::arch::{self, PropsCache};
 use crate::load::{Definition, ObjectFile, Section, SectionKind, Target};
-use crate::memory::{ModuleLayout, SegmentClass};
+use crate::memory::{ModuleLayout, SegmentClass, SegmentRequest};
 use crate::{Error, Result};
 
 /// "No slot" in the per-symbol and per-section slot tables.
 pub(crate) const NONE: u32 = u32::MAX;
 
 /// One object's plan.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct ObjectLayout {
     /// Sizes and alignments to ask the memory manager for.
     pub request: ModuleLayout,
@@ -120,11 +120,9 @@ fn class_of(kind: SectionKind) -> Option<SegmentClass> {
 }
 
 /// Lays out the thread-local block: initialized sections first (they form
-/// the image copied into each thread's block), then zero-filled ones.
-/// (image size, block size, alignment, offset of each section in the block).
-type TlsPlan = (u64, u64, u64, Vec<u64>);
-
-fn plan_tls(object: &ObjectFile<'_>) -> Result<Option<TlsPlan>> {
+/// the image copied into each thread's block), then zero-filled ones. The
+/// image's place in ReadOnly (`image_offset`) is left to the caller.
+fn plan_tls(object: &ObjectFile<'_>) -> Result<Option<TlsBlock>> {
     if !object.sections.iter().any(|s| s.kind.is_tls()) {
         return Ok(None);
     }
@@ -144,7 +142,13 @@ fn plan_tls(object: &ObjectFile<'_>) -> Result<Option<TlsPlan>> {
             image_size = size;
         }
     }
-    Ok(Some((image_size, size, align, offsets)))
+    Ok(Some(TlsBlock {
+        image_offset: 0,
+        image_size,
+        size,
+        align,
+        section_offsets: offsets,
+    }))
 }
 
 /// See [`plan`]: the most bytes a module and its memory manager's span may
@@ -152,7 +156,8 @@ fn plan_tls(object: &ObjectFile<'_>) -> Result<Option<TlsPlan>> {
 const RELAX_SPAN: u64 = 1 << 30;
 
 /// Plans `object`. `commons` lists the common blocks whose storage this
-/// object provides, with the size and alignment agreed across the batch.
+/// object provides, with the size and alignment agreed across the link:
+/// (symbol, size, alignment).
 /// `owns_symbol(i)` says whether the object's own definition of symbol `i`
 /// is the one its references bind to (else the target may be anywhere, and a
 /// branch to it gets a stub reserved).
@@ -170,241 +175,282 @@ pub(crate) fn plan(
     owns_symbol: impl Fn(usize) -> bool,
     module_span: Option<u64>,
 ) -> Result<ObjectLayout> {
-    let mut request = ModuleLayout::default();
-    for seg in &mut request.segments {
-        seg.align = 1;
-    }
-    let mut placement = Vec::with_capacity(object.sections.len());
-    for section in &object.sections {
-        let Some(class) = class_of(section.kind) else {
-            placement.push(None);
-            continue;
-        };
-        let seg = request.get_mut(class);
-        // Unwind tables get a zero terminator after them, as a static
-        // linker's crtend would add, so the unwinder can walk them.
-        let terminator = if section.kind == SectionKind::Unwind {
-            4
-        } else {
-            0
-        };
-        let (offset, end) = section
-            .size
-            .checked_add(terminator)
-            .and_then(|len| place(seg.size, section.align, len))
-            .ok_or_else(|| too_big(object))?;
-        seg.size = end;
-        seg.align = seg.align.max(section.align);
-        placement.push(Some((class, offset)));
-    }
-    let tls = match plan_tls(object)? {
-        None => None,
-        Some((image_size, size, align, section_offsets)) => {
-            let seg = request.get_mut(SegmentClass::ReadOnly);
-            let (image_offset, end) =
-                place(seg.size, align, image_size).ok_or_else(|| too_big(object))?;
-            seg.size = end;
-            seg.align = seg.align.max(align);
-            for (i, section) in object.sections.iter().enumerate() {
-                if section.kind == SectionKind::TlsData {
-                    placement[i] =
-                        Some((SegmentClass::ReadOnly, image_offset + section_offsets[i]));
-                }
-            }
-            Some(TlsBlock {
-                image_offset,
-                image_size,
-                size,
-                align,
-                section_offsets,
-            })
-        }
-    };
-    let mut common_offsets = Vec::with_capacity(commons.len());
-    for &(symbol, size, align) in commons {
-        let seg = request.get_mut(SegmentClass::Data);
-        let (offset, end) = align
-            .max(1)
-            .checked_next_power_of_two()
-            .and_then(|align| place(seg.size, align, size).map(|p| (p, align)))
-            .map(|((offset, end), align)| {
-                seg.align = seg.align.max(align);
-                (offset, end)
-            })
-            .ok_or_else(|| too_big(object))?;
-        seg.size = end;
-        common_offsets.push((symbol, offset));
-    }
-
-    // GOT loads of the module's own symbols can address them directly when
-    // the whole module is sure to lie within ±2 GiB of itself: its memory
-    // manager keeps a module within `module_span` bytes, and the module is
-    // not larger than that bound either. Half of the ±2 GiB each keeps the
-    // sum (with GOT and stubs) in reach.
-    let within = |bytes: u64| bytes <= RELAX_SPAN;
-    let sections_bytes = request.segments.iter().fold(0u64, |sum, seg| {
-        sum.saturating_add(seg.size).saturating_add(seg.align)
-    });
-    let relax = module_span.is_some_and(within) && within(sections_bytes);
-    let relaxable = |kind: arch::RelocKind, target: Target, section: &Section<'_>, at: u64| {
-        let Target::Symbol(i) = target else {
-            return false;
-        };
-        relax
-            && usize::try_from(at).is_ok_and(|at| kind.can_relax_got_load(section.data, at))
-            && owns_symbol(i as usize)
-            && object
-                .symbols
-                .get(i as usize)
-                .is_some_and(|s| matches!(s.definition, Definition::Section { .. }))
-    };
-
     let geometry = arch::geometry(object.arch);
-    let (stub_size, stub_align, slot_size) = (
-        geometry.stub_size,
-        geometry.stub_align,
-        geometry.got_slot_size,
-    );
-    let mut got_of_symbol = vec![NONE; object.symbols.len()];
-    let mut got_of_section = vec![NONE; object.sections.len()];
-    let mut got_targets = Vec::new();
-    let mut stub_of_symbol = vec![NONE; object.symbols.len()];
-    let mut stub_of_offset = Vec::new();
-    let mut stub_targets = Vec::new();
-    let mut needs_got_base = false;
+    let mut layout = ObjectLayout::empty(object, geometry.stub_size);
+    layout.place_sections(object)?;
+    layout.place_tls(object)?;
+    layout.place_commons(object, commons)?;
+    let relax = layout.may_relax_got_loads(module_span);
     for &i in imports {
-        if let Some(slot) = got_of_symbol.get_mut(i as usize) {
+        layout.reserve_got_slot(Target::Symbol(i));
+    }
+    let needs_got_base = layout.reserve_for_relocations(object, relax, owns_symbol);
+    layout.number_tls_pairs();
+    layout.request_got_and_stubs(needs_got_base, geometry);
+    Ok(layout)
+}
+
+impl ObjectLayout {
+    /// A layout of `object` with nothing placed or reserved yet.
+    fn empty(object: &ObjectFile<'_>, stub_size: u64) -> ObjectLayout {
+        let mut request = ModuleLayout::default();
+        for seg in &mut request.segments {
+            seg.align = 1;
+        }
+        let symbols = object.symbols.len();
+        ObjectLayout {
+            request,
+            placement: Vec::with_capacity(object.sections.len()),
+            commons: Vec::new(),
+            got_of_symbol: vec![NONE; symbols],
+            got_of_section: vec![NONE; object.sections.len()],
+            got_targets: Vec::new(),
+            stub_of_symbol: vec![NONE; symbols],
+            stub_of_offset: Vec::new(),
+            stub_targets: Vec::new(),
+            stub_size,
+            tls: None,
+            tls_pairs: Vec::new(),
+            tls_pair_of_symbol: vec![NONE; symbols],
+            tls_module_pair: NONE,
+            tls_desc_of_symbol: vec![NONE; symbols],
+        }
+    }
+
+    /// Places each loaded section in its class's segment, in object order.
+    fn place_sections(&mut self, object: &ObjectFile<'_>) -> Result<()> {
+        for section in &object.sections {
+            let Some(class) = class_of(section.kind) else {
+                self.placement.push(None);
+                continue;
+            };
+            let seg = self.request.get_mut(class);
+            // Unwind tables get a zero terminator after them, as a static
+            // linker's crtend would add, so the unwinder can walk them.
+            let terminator = if section.kind == SectionKind::Unwind {
+                4
+            } else {
+                0
+            };
+            let (offset, end) = section
+                .size
+                .checked_add(terminator)
+                .and_then(|len| place(seg.size, section.align, len))
+                .ok_or_else(|| too_big(object))?;
+            seg.size = end;
+            seg.align = seg.align.max(section.align);
+            self.placement.push(Some((class, offset)));
+        }
+        Ok(())
+    }
+
+    /// Lays out the thread-local block, and places its initial image in
+    /// ReadOnly (where `.tdata` sections are then found).
+    fn place_tls(&mut self, object: &ObjectFile<'_>) -> Result<()> {
+        let Some(mut block) = plan_tls(object)? else {
+            return Ok(());
+        };
+        let seg = self.request.get_mut(SegmentClass::ReadOnly);
+        let (image_offset, end) =
+            place(seg.size, block.align, block.image_size).ok_or_else(|| too_big(object))?;
+        seg.size = end;
+        seg.align = seg.align.max(block.align);
+        for (i, section) in object.sections.iter().enumerate() {
+            if section.kind == SectionKind::TlsData {
+                self.placement[i] = Some((
+                    SegmentClass::ReadOnly,
+                    image_offset + block.section_offsets[i],
+                ));
+            }
+        }
+        block.image_offset = image_offset;
+        self.tls = Some(block);
+        Ok(())
+    }
+
+    /// Places the common blocks this object provides storage for in Data.
+    fn place_commons(
+        &mut self,
+        object: &ObjectFile<'_>,
+        commons: &[(u32, u64, u64)],
+    ) -> Result<()> {
+        self.commons.reserve(commons.len());
+        for &(symbol, size, align) in commons {
+            let seg = self.request.get_mut(SegmentClass::Data);
+            let (offset, end) = align
+                .max(1)
+                .checked_next_power_of_two()
+                .and_then(|align| place(seg.size, align, size).map(|p| (p, align)))
+                .map(|((offset, end), align)| {
+                    seg.align = seg.align.max(align);
+                    (offset, end)
+                })
+                .ok_or_else(|| too_big(object))?;
+            seg.size = end;
+            self.commons.push((symbol, offset));
+        }
+        Ok(())
+    }
+
+    /// GOT loads of the module's own symbols can address them directly when
+    /// the whole module is sure to lie within ±2 GiB of itself: its memory
+    /// manager keeps a module within `module_span` bytes, and the module is
+    /// not larger than that bound either. Half of the ±2 GiB each keeps the
+    /// sum (with GOT and stubs) in reach.
+    fn may_relax_got_loads(&self, module_span: Option<u64>) -> bool {
+        let within = |bytes: u64| bytes <= RELAX_SPAN;
+        let sections_bytes = self.request.segments.iter().fold(0u64, |sum, seg| {
+            sum.saturating_add(seg.size).saturating_add(seg.align)
+        });
+        module_span.is_some_and(within) && within(sections_bytes)
+    }
+
+    /// A GOT slot for `target`, unless it has one.
+    fn reserve_got_slot(&mut self, target: Target) {
+        let slot = match target {
+            Target::Symbol(i) => self.got_of_symbol.get_mut(i as usize),
+            Target::Section(i) => self.got_of_section.get_mut(i as usize),
+        };
+        if let Some(slot) = slot {
             if *slot == NONE {
-                *slot = got_targets.len() as u32;
-                got_targets.push(Target::Symbol(i));
+                *slot = self.got_targets.len() as u32;
+                self.got_targets.push(target);
             }
         }
     }
-    let mut tls_pairs = Vec::new();
-    let mut tls_pair_of_symbol = vec![NONE; object.symbols.len()];
-    let mut tls_module_pair = NONE;
-    let mut tls_desc_of_symbol = vec![NONE; object.symbols.len()];
-    let mut props_cache = PropsCache::default();
-    // Debug sections' fixups only ever name addresses (they are relocated
-    // apart, in `debug_sections`): they need no GOT slot, stub or TLS pair.
-    for section in object
-        .sections
-        .iter()
-        .filter(|s| s.kind != SectionKind::Debug)
-    {
-        for reloc in &section.relocations {
-            let kind = reloc.kind;
-            let props = props_cache.get(kind);
-            match (props.tls, reloc.target) {
-                (Some(arch::TlsPair::Symbol), Target::Symbol(i)) => {
-                    if let Some(pair) = tls_pair_of_symbol.get_mut(i as usize) {
-                        if *pair == NONE {
-                            *pair = tls_pairs.len() as u32;
-                            tls_pairs.push((0, TlsPairTarget::Symbol(i)));
-                        }
-                    }
-                }
-                (Some(arch::TlsPair::Descriptor), Target::Symbol(i)) => {
-                    if let Some(pair) = tls_desc_of_symbol.get_mut(i as usize) {
-                        if *pair == NONE {
-                            *pair = tls_pairs.len() as u32;
-                            tls_pairs.push((0, TlsPairTarget::Descriptor(i)));
-                        }
-                    }
-                }
-                // A descriptor of a section: refused when applied.
-                (Some(arch::TlsPair::Descriptor), Target::Section(_)) => {}
-                (Some(_), _) => {
-                    if tls_module_pair == NONE {
-                        tls_module_pair = tls_pairs.len() as u32;
-                        tls_pairs.push((0, TlsPairTarget::Module));
-                    }
-                }
-                (None, _) => {}
+
+    /// A TLS pair of kind `pair` for `target`, unless it has one. A
+    /// descriptor of a section gets none: it is refused when applied.
+    fn reserve_tls_pair(&mut self, pair: arch::TlsPair, target: Target) {
+        let next = self.tls_pairs.len() as u32;
+        let (index, what) = match (pair, target) {
+            (arch::TlsPair::Symbol, Target::Symbol(i)) => (
+                self.tls_pair_of_symbol.get_mut(i as usize),
+                TlsPairTarget::Symbol(i),
+            ),
+            (arch::TlsPair::Descriptor, Target::Symbol(i)) => (
+                self.tls_desc_of_symbol.get_mut(i as usize),
+                TlsPairTarget::Descriptor(i),
+            ),
+            (arch::TlsPair::Descriptor, Target::Section(_)) => return,
+            _ => (Some(&mut self.tls_module_pair), TlsPairTarget::Module),
+        };
+        if let Some(index) = index {
+            if *index == NONE {
+                *index = next;
+                self.tls_pairs.push((0, what));
             }
-            if props.got_slot && !relaxable(kind, reloc.target, section, reloc.offset) {
-                let slot = match reloc.target {
-                    Target::Symbol(i) => got_of_symbol.get_mut(i as usize),
-                    Target::Section(i) => got_of_section.get_mut(i as usize),
+        }
+    }
+
+    /// A stub for a branch to symbol `symbol` plus `offset`, unless it has one.
+    fn reserve_stub(&mut self, symbol: u32, offset: i64) {
+        let next = self.stub_targets.len() as u32;
+        if offset == 0 {
+            if let Some(stub) = self.stub_of_symbol.get_mut(symbol as usize) {
+                if *stub == NONE {
+                    *stub = next;
+                    self.stub_targets.push((symbol, 0));
+                }
+            }
+        } else if !self
+            .stub_of_offset
+            .iter()
+            .any(|&(s, o, _)| s == symbol && o == offset)
+        {
+            self.stub_of_offset.push((symbol, offset, next));
+            self.stub_targets.push((symbol, offset));
+        }
+    }
+
+    /// Reserves the GOT slots, TLS pairs and stubs the object's fixups
+    /// need; returns whether one of them needs the GOT's base.
+    fn reserve_for_relocations(
+        &mut self,
+        object: &ObjectFile<'_>,
+        relax: bool,
+        owns_symbol: impl Fn(usize) -> bool,
+    ) -> bool {
+        let relaxable = |kind: arch::RelocKind, target: Target, section: &Section<'_>, at: u64| {
+            let Target::Symbol(i) = target else {
+                return false;
+            };
+            relax
+                && usize::try_from(at).is_ok_and(|at| kind.can_relax_got_load(section.data, at))
+                && owns_symbol(i as usize)
+                && object
+                    .symbols
+                    .get(i as usize)
+                    .is_some_and(|s| matches!(s.definition, Definition::Section { .. }))
+        };
+        let mut needs_got_base = false;
+        let mut props_cache = PropsCache::default();
+        // Debug sections' fixups only ever name addresses (they are relocated
+        // apart, in `debug_sections`): they need no GOT slot, stub or TLS pair.
+        for section in object
+            .sections
+            .iter()
+            .filter(|s| s.kind != SectionKind::Debug)
+        {
+            for reloc in &section.relocations {
+                let kind = reloc.kind;
+                let props = props_cache.get(kind);
+                if let Some(pair) = props.tls {
+                    self.reserve_tls_pair(pair, reloc.target);
+                }
+                if props.got_slot && !relaxable(kind, reloc.target, section, reloc.offset) {
+                    self.reserve_got_slot(reloc.target);
+                }
+                needs_got_base |= props.got_base;
+                let Target::Symbol(i) = reloc.target else {
+                    continue;
                 };
-                if let Some(slot) = slot {
-                    if *slot == NONE {
-                        *slot = got_targets.len() as u32;
-                        got_targets.push(reloc.target);
-                    }
-                }
-            }
-            needs_got_base |= props.got_base;
-            if props.branch {
-                if let Target::Symbol(i) = reloc.target {
-                    let far = object
-                        .symbols
-                        .get(i as usize)
-                        .is_some_and(|s| s.is_external() && !owns_symbol(i as usize));
+                let far = object
+                    .symbols
+                    .get(i as usize)
+                    .is_some_and(|s| s.is_external() && !owns_symbol(i as usize));
+                if props.branch && far {
                     // A stub jumps to the branch's real target, S + A - bias.
-                    let offset = reloc.addend.wrapping_sub(kind.branch_bias());
-                    let next = stub_targets.len() as u32;
-                    if far && offset == 0 {
-                        if stub_of_symbol[i as usize] == NONE {
-                            stub_of_symbol[i as usize] = next;
-                            stub_targets.push((i, 0));
-                        }
-                    } else if far
-                        && !stub_of_offset
-                            .iter()
-                            .any(|&(s, o, _)| s == i && o == offset)
-                    {
-                        stub_of_offset.push((i, offset, next));
-                        stub_targets.push((i, offset));
-                    }
+                    self.reserve_stub(i, reloc.addend.wrapping_sub(kind.branch_bias()));
                 }
             }
         }
+        needs_got_base
     }
-    // TLS pairs take two slots each, after the ordinary ones; the index
-    // tables then hold each pair's first slot.
-    let first_pair_slot = got_targets.len() as u32;
-    for (k, pair) in tls_pairs.iter_mut().enumerate() {
-        pair.0 = first_pair_slot + 2 * k as u32;
+
+    /// TLS pairs take two slots each, after the ordinary ones; the index
+    /// tables then hold each pair's first slot.
+    fn number_tls_pairs(&mut self) {
+        let first_pair_slot = self.got_targets.len() as u32;
+        for (k, pair) in self.tls_pairs.iter_mut().enumerate() {
+            pair.0 = first_pair_slot + 2 * k as u32;
+        }
+        let tables = self
+            .tls_pair_of_symbol
+            .iter_mut()
+            .chain(&mut self.tls_desc_of_symbol)
+            .chain(std::iter::once(&mut self.tls_module_pair));
+        for pair in tables.filter(|p| **p != NONE) {
+            *pair = first_pair_slot + 2 * *pair;
+        }
     }
-    for pair in tls_pair_of_symbol.iter_mut().filter(|p| **p != NONE) {
-        *pair = first_pair_slot + 2 * *pair;
+
+    /// Asks for the GOT and stub segments the reservations need.
+    fn request_got_and_stubs(&mut self, needs_got_base: bool, geometry: arch::StubGeometry) {
+        let slot_size = geometry.got_slot_size;
+        let slots = self.got_targets.len() as u64 + 2 * self.tls_pairs.len() as u64;
+        if slots > 0 || needs_got_base {
+            // A GOT base must be a real address even when no slot is used.
+            *self.request.get_mut(SegmentClass::Got) = SegmentRequest {
+                size: slots.max(1) * slot_size,
+                align: slot_size,
+            };
+        }
+        if !self.stub_targets.is_empty() {
+            *self.request.get_mut(SegmentClass::Stubs) = SegmentRequest {
+                size: self.stub_targets.len() as u64 * geometry.stub_size,
+                align: geometry.stub_align,
+            };
+        }
     }
-    for pair in tls_desc_of_symbol.iter_mut().filter(|p| **p != NONE) {
-        *pair = first_pair_slot + 2 * *pair;
-    }
-    if tls_module_pair != NONE {
-        tls_module_pair = first_pair_slot + 2 * tls_module_pair;
-    }
-    let slots = got_targets.len() as u64 + 2 * tls_pairs.len() as u64;
-    if slots > 0 || needs_got_base {
-        // A GOT base must be a real address even when no slot is used.
-        *request.get_mut(SegmentClass::Got) = crate::memory::SegmentRequest {
-            size: slots.max(1) * slot_size,
-            align: slot_size,
-        };
-    }
-    if !stub_targets.is_empty() {
-        *request.get_mut(SegmentClass::Stubs) = crate::memory::SegmentRequest {
-            size: stub_targets.len() as u64 * stub_size,
-            align: stub_align,
-        };
-    }
-    Ok(ObjectLayout {
-        request,
-        placement,
-        commons: common_offsets,
-        got_of_symbol,
-        got_of_section,
-        got_targets,
-        stub_of_symbol,
-        stub_of_offset,
-        stub_targets,
-        stub_size,
-        tls,
-        tls_pairs,
-        tls_pair_of_symbol,
-        tls_module_pair,
-        tls_desc_of_symbol,
-    })
 }

@@ -1,5 +1,11 @@
-//! Layout, symbol resolution, GOT and stub building, and the relocation
-//! driver.
+//! The linker: one record per object of a link, and the phases run over
+//! them in sequence: resolve (`resolve`: which definition of each name
+//! wins, where every other symbol goes), plan (`layout`: segments, GOT,
+//! stubs, TLS block), allocate (the [`MemoryManager`]), assign (`assign`:
+//! addresses), apply (`apply`: bytes, GOT, stubs, fixups) and export (the
+//! names, map and run-time facts of each module). It depends on `load`,
+//! `arch` and `memory` only; the run time reaches it through
+//! [`Externals::runtime`].
 //!
 //! # Resolution order
 //!
@@ -34,22 +40,29 @@
 //! existing one. Bindings in code already finalized never change.
 
 mod apply;
+mod assign;
 mod debug_sections;
 mod hash;
 mod layout;
+mod resolve;
 mod runtime_info;
 mod symbols;
 
 pub use debug_sections::DwarfSection;
 pub use hash::{NameHasher, NameMap};
 pub use runtime_info::{InitArray, RuntimeInfo, TlsTemplate};
-pub use symbols::{Export, Externals, Strength, SymbolResolver, SymbolTable};
+pub use symbols::{Export, Externals, RuntimeServices, Strength, SymbolResolver, SymbolTable};
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::load::{
-    Binding, ComdatSelection, Definition, ObjectFile, SectionKind, Symbol, SymbolKind, Target,
-};
+use apply::ThreadLocals;
+use assign::ObjectAddresses;
+use layout::ObjectLayout;
+use resolve::{Resolved, Winner};
+
+use crate::arch::Arch;
+use crate::load::{Definition, ObjectFile, SectionKind, Symbol, SymbolKind, Target};
 use crate::memory::{Allocation, MemoryManager, SegmentClass};
 use crate::{Error, Result};
 
@@ -65,10 +78,20 @@ const DSO_HANDLE_NAME: &str = "__dso_handle";
 const FLTUSED_NAME: &str = "_fltused";
 static FLTUSED: i32 = 0;
 
-/// One module to link: the engine's id for it and its parsed object.
+/// One module to link: the engine's id for it, its run-time key and its
+/// parsed object.
 pub struct LinkUnit<'a, 'data> {
     pub module: u64,
+    /// The key the run time knows the module by (its thread-local block,
+    /// its exit handlers): from [`next_module_key`], unique in the process.
+    pub key: u64,
     pub object: &'a ObjectFile<'data>,
+}
+
+/// A fresh process-wide key for a module (never 0), unique across engines.
+pub fn next_module_key() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Knobs of one link.
@@ -95,8 +118,10 @@ pub struct LinkOptions {
 #[derive(Debug)]
 pub struct LinkedModule {
     pub module: u64,
+    /// The run-time key it was linked with ([`LinkUnit::key`]).
+    pub key: u64,
     /// The instruction set of the module's code.
-    pub arch: crate::load::Arch,
+    pub arch: crate::arch::Arch,
     pub allocation: Allocation,
     /// Names this module now defines for the engine.
     pub exports: Vec<(Arc<str>, Export)>,
@@ -126,232 +151,73 @@ pub struct LinkMap {
     pub dwarf: Vec<DwarfSection>,
 }
 
-/// Where one not-owned symbol of an object resolves to.
-#[derive(Debug, Clone, Copy)]
-enum Resolved {
-    Address(u64),
-    Batch {
-        object: usize,
-        symbol: usize,
-    },
-    GotBase,
-    ImageBase,
-    /// A slot (in the module's GOT) holding the address of what the inner
-    /// resolution gives: COFF's `__imp_` symbols.
-    ImportPointer(ImportTarget),
+/// One object of the link and what each phase finds for it, in phase
+/// order: resolve fills `winners` to `binds_to`, plan `layout`, allocate
+/// `allocation`, assign `addresses`, apply `tls`.
+struct ObjectRecord<'u, 'a, 'data> {
+    unit: &'u LinkUnit<'a, 'data>,
+    /// Per symbol: `Some` when it is the definition of its name that the
+    /// whole link binds to (decided across the link).
+    winners: Vec<Option<Winner>>,
+    /// Per symbol: whether the object's own definition is the one its
+    /// references bind to (locals, and its winning externals).
+    owned: Vec<bool>,
+    /// Per symbol not owned: where it resolves.
+    resolved: Vec<Option<Resolved>>,
+    /// The other modules its code or data refer to, sorted.
+    binds_to: Vec<u64>,
+    layout: ObjectLayout,
+    /// Its memory, from the allocate phase until it is handed over in a
+    /// [`LinkedModule`] or given back.
+    allocation: Option<Allocation>,
+    addresses: ObjectAddresses,
+    /// The module's thread-local block, for the run time.
+    tls: Option<TlsTemplate>,
 }
 
-/// What an import pointer's slot holds.
-#[derive(Debug, Clone, Copy)]
-enum ImportTarget {
-    Address(u64),
-    Batch { object: usize, symbol: usize },
-}
-
-/// The definition that wins a name among the batch.
-#[derive(Debug, Clone, Copy)]
-struct Winner {
-    object: usize,
-    symbol: usize,
-    strength: Strength,
-    common_align: u64,
-}
-
-/// The COMDAT section defining symbol `index` of `object`, with its selection.
-fn comdat_of<'o, 'data>(
-    object: &'o ObjectFile<'data>,
-    index: usize,
-) -> Option<(&'o crate::load::Section<'data>, ComdatSelection)> {
-    let Definition::Section { section, .. } = object.symbols.get(index)?.definition else {
-        return None;
-    };
-    let section = object.sections.get(section as usize)?;
-    Some((section, section.comdat?.selection))
-}
-
-fn strength_of(binding: Binding, definition: Definition) -> Strength {
-    match (binding, definition) {
-        (_, Definition::Common { size, .. }) => Strength::Common { size },
-        (Binding::Weak, _) => Strength::Weak,
-        _ => Strength::Strong,
-    }
-}
-
-/// Decides which definition of each external name the batch provides.
-fn collect_definitions<'u>(
-    units: &'u [LinkUnit<'_, '_>],
-    table: &SymbolTable,
-    later_definitions_win: bool,
-) -> Result<Winners<'u>> {
-    // One object defines each name at most once (its assembler saw to
-    // that), and no name it leaves undefined is defined in the batch: a
-    // table by symbol then answers every question without hashing names.
-    let mut single = (units.len() == 1).then(|| vec![None; units[0].object.symbols.len()]);
-    let symbols: usize = units.iter().map(|u| u.object.symbols.len()).sum();
-    let mut winners: NameMap<&'u str, Winner> = if single.is_some() {
-        NameMap::default()
-    } else {
-        NameMap::with_capacity_and_hasher(symbols / 2, Default::default())
-    };
-    for (oi, unit) in units.iter().enumerate() {
-        let object = unit.object;
-        for (si, sym) in object.symbols.iter().enumerate() {
-            if !sym.is_external() || sym.definition == Definition::Undefined || sym.name.is_empty()
-            {
-                continue;
-            }
-            let strength = strength_of(sym.binding, sym.definition);
-            let common_align = match sym.definition {
-                Definition::Common { align, .. } => align,
-                _ => 1,
-            };
-            if let Some(existing) = table.get(sym.name) {
-                match (existing.strength, strength) {
-                    (Strength::Strong, Strength::Strong) if !later_definitions_win => {
-                        return Err(Error::DuplicateSymbol {
-                            name: sym.name.to_string(),
-                            first: table.module_name(existing.module).to_string(),
-                            second: object.name.clone(),
-                        })
-                    }
-                    (_, Strength::Strong) => {}
-                    (Strength::Common { size: have }, Strength::Common { size }) => {
-                        if size > have {
-                            return Err(Error::CommonSizeMismatch {
-                                name: sym.name.to_string(),
-                                object: object.name.clone(),
-                                size,
-                                existing: have,
-                            });
-                        }
-                        continue;
-                    }
-                    _ => continue,
-                }
-            }
-            let candidate = Winner {
-                object: oi,
-                symbol: si,
-                strength,
-                common_align,
-            };
-            if let Some(by_symbol) = single.as_mut() {
-                by_symbol[si] = Some(candidate);
-                continue;
-            }
-            match winners.entry(sym.name) {
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(candidate);
-                }
-                std::collections::hash_map::Entry::Occupied(mut o) => {
-                    let w = o.get_mut();
-                    match (w.strength, strength) {
-                        (Strength::Strong, Strength::Strong) => {
-                            return Err(Error::DuplicateSymbol {
-                                name: sym.name.to_string(),
-                                first: units[w.object].object.name.clone(),
-                                second: object.name.clone(),
-                            })
-                        }
-                        (Strength::Strong, _) | (Strength::Common { .. }, Strength::Weak) => {}
-                        (Strength::Common { size: a }, Strength::Common { size: b }) => {
-                            w.strength = Strength::Common { size: a.max(b) };
-                            w.common_align = w.common_align.max(common_align);
-                        }
-                        (Strength::Weak, Strength::Weak) => {
-                            // COMDAT copies: the group's selection decides.
-                            let first = units[w.object].object;
-                            if let (Some((kept, selection)), Some((other, _))) =
-                                (comdat_of(first, w.symbol), comdat_of(object, si))
-                            {
-                                let mismatch = |reason: &str| Error::ComdatMismatch {
-                                    name: sym.name.to_string(),
-                                    first: first.name.clone(),
-                                    second: object.name.clone(),
-                                    reason: reason.to_string(),
-                                };
-                                match selection {
-                                    ComdatSelection::SameSize if kept.size != other.size => {
-                                        return Err(mismatch("sizes differ (SAME_SIZE)"))
-                                    }
-                                    ComdatSelection::ExactMatch
-                                        if kept.size != other.size || kept.data != other.data =>
-                                    {
-                                        return Err(mismatch("contents differ (EXACT_MATCH)"))
-                                    }
-                                    ComdatSelection::Largest if other.size > kept.size => {
-                                        *w = candidate
-                                    }
-                                    _ => {}
-                                }
-                            }
-                        }
-                        (_, Strength::Strong) | (Strength::Weak, Strength::Common { .. }) => {
-                            *w = candidate
-                        }
-                    }
-                }
-            }
-        }
-    }
-    Ok(match single {
-        Some(by_symbol) => Winners::Single(by_symbol),
-        None => Winners::Map(winners),
-    })
-}
-
-/// The definitions a batch provides: by name for several objects, by
-/// symbol index for one.
-enum Winners<'u> {
-    Map(NameMap<&'u str, Winner>),
-    Single(Vec<Option<Winner>>),
-}
-
-impl Winners<'_> {
-    /// The winning definition of `name`, for a reference from elsewhere in
-    /// the batch (always `None` for a single object: see `collect_definitions`).
-    #[inline]
-    fn by_name(&self, name: &str) -> Option<Winner> {
-        match self {
-            Winners::Map(m) => m.get(name).copied(),
-            Winners::Single(_) => None,
+impl<'u, 'a, 'data> ObjectRecord<'u, 'a, 'data> {
+    fn new(unit: &'u LinkUnit<'a, 'data>) -> Self {
+        ObjectRecord {
+            unit,
+            winners: vec![None; unit.object.symbols.len()],
+            owned: Vec::new(),
+            resolved: Vec::new(),
+            binds_to: Vec::new(),
+            layout: ObjectLayout::default(),
+            allocation: None,
+            addresses: ObjectAddresses::default(),
+            tls: None,
         }
     }
 
-    /// The winner of `name` if it is symbol `symbol` of object `object`.
-    #[inline]
-    fn owned_by(&self, name: &str, object: usize, symbol: usize) -> Option<Winner> {
-        match self {
-            Winners::Map(m) => m
-                .get(name)
-                .copied()
-                .filter(|w| w.object == object && w.symbol == symbol),
-            Winners::Single(v) => v.get(symbol).copied().flatten(),
-        }
+    fn object(&self) -> &'a ObjectFile<'data> {
+        self.unit.object
     }
 
-    /// For a single object, its winning definition of `name`, found by
-    /// scanning its symbols: for the rare look-ups (`__imp_X` naming an X
-    /// of the same object) that `by_name` rightly does not answer.
-    fn scan_single(&self, units: &[LinkUnit<'_, '_>], name: &str) -> Option<Winner> {
-        let Winners::Single(v) = self else {
-            return None;
-        };
-        let object = units.first()?.object;
-        object
-            .symbols
+    /// Its memory: every phase after allocate may count on it.
+    fn allocation(&self) -> Result<&Allocation> {
+        self.allocation
+            .as_ref()
+            .ok_or_else(|| Error::MalformedObject {
+                object: self.object().name.clone(),
+                reason: "internal layout error: no memory allocated".to_string(),
+            })
+    }
+
+    /// The common blocks whose storage this object provides, with the size
+    /// and alignment agreed across the link: (symbol, size, alignment).
+    fn commons(&self) -> Vec<(u32, u64, u64)> {
+        self.winners
             .iter()
             .enumerate()
-            .find(|(i, s)| s.name == name && v.get(*i).is_some_and(Option::is_some))
-            .and_then(|(i, _)| v[i])
-    }
-
-    /// Every winning definition.
-    fn all(&self) -> Box<dyn Iterator<Item = Winner> + '_> {
-        match self {
-            Winners::Map(m) => Box::new(m.values().copied()),
-            Winners::Single(v) => Box::new(v.iter().flatten().copied()),
-        }
+            .filter_map(|(si, w)| match w {
+                Some(Winner {
+                    strength: Strength::Common { size },
+                    common_align,
+                }) => Some((si as u32, *size, *common_align)),
+                _ => None,
+            })
+            .collect()
     }
 }
 
@@ -359,6 +225,12 @@ impl Winners<'_> {
 /// the engine linked before) and `externals`. On success every module is
 /// finalized (unless `options.skip_finalize`) and its exports are returned
 /// for the caller to publish; on failure nothing stays allocated.
+///
+/// The phases run in sequence over one record per object: resolve (which
+/// definitions win, where every other symbol goes), plan (each object's
+/// segments, GOT and stubs), allocate, assign (addresses), apply (bytes,
+/// GOT, stubs, fixups) and export (the names, maps and run-time facts of
+/// each module).
 pub fn link(
     units: &[LinkUnit<'_, '_>],
     table: &SymbolTable,
@@ -366,501 +238,323 @@ pub fn link(
     memory: &mut dyn MemoryManager,
     options: LinkOptions,
 ) -> Result<Vec<LinkedModule>> {
-    let winners = collect_definitions(units, table, options.later_definitions_win)?;
-
-    // Which symbols each object defines for itself, and where the others go.
-    let mut owned: Vec<Vec<bool>> = Vec::with_capacity(units.len());
-    let mut resolved: Vec<Vec<Option<Resolved>>> = Vec::with_capacity(units.len());
-    let mut missing: Vec<(String, String)> = Vec::new();
-    let mut binds_to: Vec<Vec<u64>> = Vec::with_capacity(units.len());
-    for (oi, unit) in units.iter().enumerate() {
-        let object = unit.object;
-        let mut deps: Vec<u64> = Vec::new();
-        let mut own = vec![false; object.symbols.len()];
-        let mut res = vec![None; object.symbols.len()];
-        for (si, sym) in object.symbols.iter().enumerate() {
-            let defined = sym.definition != Definition::Undefined;
-            if defined && (!sym.is_external() || sym.name.is_empty()) {
-                own[si] = true;
-                continue;
-            }
-            if sym.name.is_empty() {
-                res[si] = Some(Resolved::Address(0));
-                continue;
-            }
-            if defined && winners.owned_by(sym.name, oi, si).is_some() {
-                own[si] = true;
-                continue;
-            }
-            let found =
-                resolve_name(sym.name, &winners, table, externals, &mut deps).or_else(|| {
-                    let inner = sym.name.strip_prefix(IMPORT_PREFIX)?;
-                    // `__imp_X` may point at an X of the same object.
-                    let here = winners.scan_single(units, inner).map(|w| Resolved::Batch {
-                        object: w.object,
-                        symbol: w.symbol,
-                    });
-                    Some(Resolved::ImportPointer(
-                        match here.or_else(|| {
-                            resolve_name(inner, &winners, table, externals, &mut deps)
-                        })? {
-                            Resolved::Address(a) => ImportTarget::Address(a),
-                            Resolved::Batch { object, symbol } => {
-                                ImportTarget::Batch { object, symbol }
-                            }
-                            _ => return None,
-                        },
-                    ))
-                });
-            match found {
-                Some(r) => {
-                    let batch = match r {
-                        Resolved::Batch { object, .. } => Some(object),
-                        Resolved::ImportPointer(ImportTarget::Batch { object, .. }) => Some(object),
-                        _ => None,
-                    };
-                    if let Some(other) = batch.filter(|&other| other != oi) {
-                        deps.push(units[other].module);
-                    }
-                    res[si] = Some(r)
-                }
-                None if sym.binding == Binding::Weak && !defined => {
-                    res[si] = Some(Resolved::Address(0))
-                }
-                None => missing.push((sym.name.to_string(), object.name.clone())),
-            }
-        }
-        owned.push(own);
-        resolved.push(res);
-        deps.sort_unstable();
-        deps.dedup();
-        deps.retain(|&d| d != unit.module);
-        binds_to.push(deps);
-    }
-    if !missing.is_empty() {
-        return Err(Error::UnresolvedSymbols { symbols: missing });
-    }
-
-    // Plan and allocate every module; on any error give everything back.
-    // Common blocks, by the object that provides their storage: one pass
-    // over the winners, not one per object.
-    let mut commons_of: Vec<Vec<(u32, u64, u64)>> = vec![Vec::new(); units.len()];
-    for w in winners.all() {
-        if let Strength::Common { size } = w.strength {
-            commons_of[w.object].push((w.symbol as u32, size, w.common_align));
-        }
-    }
-    let relax_within = memory.module_span();
-    let mut layouts = Vec::with_capacity(units.len());
-    for (oi, unit) in units.iter().enumerate() {
-        let commons = &commons_of[oi];
-        let own = &owned[oi];
-        let imports: Vec<u32> = resolved[oi]
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| matches!(r, Some(Resolved::ImportPointer(_))))
-            .map(|(i, _)| i as u32)
-            .collect();
-        layouts.push(layout::plan(
-            unit.object,
-            commons,
-            &imports,
-            |i| own[i],
-            relax_within,
-        )?);
-    }
-    let mut allocations: Vec<Allocation> = Vec::with_capacity(units.len());
-    let result = link_allocated(
-        units,
-        &layouts,
-        &owned,
-        &resolved,
-        &winners,
+    let mut records: Vec<ObjectRecord<'_, '_, '_>> = units.iter().map(ObjectRecord::new).collect();
+    resolve(&mut records, table, externals, options)?;
+    plan(&mut records, memory.module_span())?;
+    let mut static_pieces = StaticPieces {
+        runtime: externals.runtime,
+        keys: Vec::new(),
+    };
+    let described = place(
+        &mut records,
         memory,
-        &mut allocations,
+        externals.runtime,
+        &mut static_pieces,
         options,
     );
-    match result {
-        Ok(exports_and_maps) => Ok(allocations
-            .into_iter()
-            .zip(exports_and_maps)
-            .zip(units)
-            .zip(binds_to)
-            .map(
-                |(((allocation, (exports, map, runtime)), unit), binds_to)| LinkedModule {
-                    module: unit.module,
-                    arch: unit.object.arch,
-                    allocation,
-                    exports,
-                    map: map.map(Box::new),
-                    runtime,
-                    binds_to: binds_to.into_boxed_slice(),
-                },
-            )
-            .collect()),
+    match described {
+        Ok(described) => {
+            // The modules own their pieces now (the engine's teardown gives them back).
+            static_pieces.keys.clear();
+            Ok(export(&mut records, described))
+        }
         Err(e) => {
-            for a in allocations {
-                memory.release(a);
+            for record in &mut records {
+                if let Some(allocation) = record.allocation.take() {
+                    memory.release(allocation);
+                }
             }
             Err(e)
         }
     }
 }
 
-type ExportsAndMap = (Vec<(Arc<str>, Export)>, Option<LinkMap>, RuntimeInfo);
-
-#[allow(clippy::too_many_arguments)]
-fn link_allocated(
-    units: &[LinkUnit<'_, '_>],
-    layouts: &[layout::ObjectLayout],
-    owned: &[Vec<bool>],
-    resolved: &[Vec<Option<Resolved>>],
-    winners: &Winners<'_>,
+/// The phases from allocate on, up to the description of each module (its
+/// export but for its memory), every module finalized. On failure the
+/// caller gives back the memory the records hold.
+fn place(
+    records: &mut [ObjectRecord<'_, '_, '_>],
     memory: &mut dyn MemoryManager,
-    allocations: &mut Vec<Allocation>,
+    runtime: Option<&'static dyn RuntimeServices>,
+    static_pieces: &mut StaticPieces,
     options: LinkOptions,
-) -> Result<Vec<ExportsAndMap>> {
-    for l in layouts {
-        allocations.push(memory.allocate(&l.request)?);
-    }
-
-    // Addresses of sections and of the symbols each object owns.
-    let mut section_addrs: Vec<Vec<u64>> = Vec::with_capacity(units.len());
-    let mut symbol_addrs: Vec<Vec<u64>> = Vec::with_capacity(units.len());
-    let mut section_targets: Vec<Vec<u64>> = Vec::with_capacity(units.len());
-    for (oi, unit) in units.iter().enumerate() {
-        let object = unit.object;
-        let alloc = &allocations[oi];
-        let layout = &layouts[oi];
-        let secs: Vec<u64> = layout
-            .placement
-            .iter()
-            .map(|p| p.map_or(0, |(class, off)| alloc.segment(class).addr + off))
-            .collect();
-        // What a reference to each section means: its address, or for a
-        // thread-local section its offset in the module's TLS block.
-        let mut targets = secs.clone();
-        if let Some(tls) = &layout.tls {
-            for (i, &off) in tls.section_offsets.iter().enumerate() {
-                if off != u64::MAX {
-                    targets[i] = off;
-                }
-            }
-        }
-        let mut syms = vec![0u64; object.symbols.len()];
-        let data_base = alloc.segment(SegmentClass::Data).addr;
-        for (si, sym) in object.symbols.iter().enumerate() {
-            if !owned[oi][si] {
-                continue;
-            }
-            syms[si] = match sym.definition {
-                // A malformed offset may overflow: the address wraps, and
-                // every fixup that uses it is range-checked.
-                Definition::Section { section, offset } => targets
-                    .get(section as usize)
-                    .copied()
-                    .unwrap_or(0)
-                    .wrapping_add(offset),
-                Definition::Absolute(v) => v,
-                Definition::Common { .. } => layout
-                    .commons
-                    .iter()
-                    .find(|(s, _)| *s as usize == si)
-                    .map_or(0, |(_, off)| data_base + off),
-                Definition::Undefined => 0,
-            };
-        }
-        section_addrs.push(secs);
-        section_targets.push(targets);
-        symbol_addrs.push(syms);
-    }
-    // The section each symbol lives in (its address and number in the
-    // defining object), for section-relative fixups; `None` when the
-    // definition is outside the batch.
-    let mut symbol_sections: Vec<Vec<Option<(u64, u16)>>> = units
+) -> Result<Vec<ModuleDescription>> {
+    allocate(records, memory)?;
+    assign::assign(records)?;
+    apply(records, runtime, static_pieces)?;
+    let described = records
         .iter()
-        .enumerate()
-        .map(|(oi, unit)| {
-            unit.object
-                .symbols
-                .iter()
-                .enumerate()
-                .map(|(si, sym)| match sym.definition {
-                    Definition::Section { section, .. } if owned[oi][si] => Some((
-                        section_addrs[oi]
-                            .get(section as usize)
-                            .copied()
-                            .unwrap_or(0),
-                        section as u16,
-                    )),
-                    _ => None,
-                })
-                .collect()
-        })
-        .collect();
-    for oi in 0..units.len() {
-        for si in 0..symbol_sections[oi].len() {
-            if let Some(Resolved::Batch { object, symbol }) = resolved[oi][si] {
-                symbol_sections[oi][si] = symbol_sections[object][symbol];
-            }
+        .map(|record| describe(record, options))
+        .collect::<Result<Vec<_>>>()?;
+    if !options.skip_finalize {
+        for record in records.iter() {
+            memory.finalize(record.allocation()?)?;
         }
     }
-    // Fill in what resolves to other objects of the batch, or elsewhere.
-    let mut import_values: Vec<Vec<(u32, u64)>> = vec![Vec::new(); units.len()];
-    for oi in 0..units.len() {
-        let got_base = allocations[oi].segment(SegmentClass::Got).addr;
-        let image_base = image_base(&allocations[oi]);
-        for si in 0..symbol_addrs[oi].len() {
-            let addr = match resolved[oi][si] {
-                None => continue,
-                Some(Resolved::Address(a)) => a,
-                Some(Resolved::GotBase) => got_base,
-                Some(Resolved::ImageBase) => image_base,
-                Some(Resolved::Batch { object, symbol }) => symbol_addrs[object][symbol],
-                Some(Resolved::ImportPointer(target)) => {
-                    let value = match target {
-                        ImportTarget::Address(a) => a,
-                        ImportTarget::Batch { object, symbol } => symbol_addrs[object][symbol],
-                    };
-                    let slot = layouts[oi].got_of_symbol[si];
-                    import_values[oi].push((slot, value));
-                    got_base + slot as u64 * 8
-                }
-            };
-            symbol_addrs[oi][si] = addr;
-        }
-    }
+    Ok(described)
+}
 
-    let mut static_pieces = StaticPieces::default();
-    let mut out = Vec::with_capacity(units.len());
-    for (oi, unit) in units.iter().enumerate() {
-        let object = unit.object;
-        let tls = layouts[oi].tls.as_ref().map(|block| TlsTemplate {
-            key: crate::runtime::next_module_key(),
-            image: allocations[oi].segment(SegmentClass::ReadOnly).addr + block.image_offset,
-            image_size: block.image_size,
-            size: block.size,
-            align: block.align,
-        });
-        // Static TLS models (local and initial exec): a piece of the
-        // reserved static TLS, given back if the link fails from here on.
-        let tp_offset = match (&tls, &layouts[oi].tls) {
-            (Some(t), Some(block))
-                if object
-                    .sections
-                    .iter()
-                    .flat_map(|s| &s.relocations)
-                    .any(|r| r.kind.is_tp_relative()) =>
-            {
-                if Some(object.arch) == crate::load::Arch::host() {
-                    match crate::runtime::static_tls::reserve(
-                        t.key,
-                        block.size,
-                        block.align,
-                        &object.name,
-                    ) {
-                        Ok(tp) => {
-                            static_pieces.keys.push(t.key);
-                            Some(tp)
-                        }
-                        // Descriptors alone can do without static TLS: their
-                        // resolver then finds the dynamic block.
-                        Err(_)
-                            if crate::runtime::dynamic_tlsdesc_resolver(object.arch) != 0
-                                && object
-                                    .sections
-                                    .iter()
-                                    .flat_map(|s| &s.relocations)
-                                    .filter(|r| r.kind.is_tp_relative())
-                                    .all(|r| r.kind.tls_pair().is_some()) =>
-                        {
-                            None
-                        }
-                        Err(e) => return Err(e),
-                    }
-                } else {
-                    // Code for another machine (linked for the emulator or
-                    // for inspection): the block where a static executable
-                    // of that machine has its first one.
-                    Some(foreign_tp_offset(object.arch, block.size, block.align))
-                }
-            }
-            _ => None,
-        };
+/// The resolve phase: decides the winning definitions, then resolves every
+/// object's other symbols; fails with every name found nowhere.
+fn resolve(
+    records: &mut [ObjectRecord<'_, '_, '_>],
+    table: &SymbolTable,
+    externals: &Externals,
+    options: LinkOptions,
+) -> Result<()> {
+    let by_name = resolve::decide_definitions(records, table, options.later_definitions_win)?;
+    let mut missing: Vec<(String, String)> = Vec::new();
+    for oi in 0..records.len() {
+        resolve::resolve_symbols(records, oi, &by_name, table, externals, &mut missing);
+    }
+    if !missing.is_empty() {
+        return Err(Error::UnresolvedSymbols { symbols: missing });
+    }
+    Ok(())
+}
+
+/// The plan phase: each object's layout.
+fn plan(records: &mut [ObjectRecord<'_, '_, '_>], module_span: Option<u64>) -> Result<()> {
+    for record in records.iter_mut() {
+        let imports: Vec<u32> = record
+            .resolved
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| matches!(r, Some(Resolved::ImportPointer(_))))
+            .map(|(i, _)| i as u32)
+            .collect();
+        let owned = &record.owned;
+        record.layout = layout::plan(
+            record.object(),
+            &record.commons(),
+            &imports,
+            |i| owned[i],
+            module_span,
+        )?;
+    }
+    Ok(())
+}
+
+/// The allocate phase: each object's memory, as its layout asks.
+fn allocate(
+    records: &mut [ObjectRecord<'_, '_, '_>],
+    memory: &mut dyn MemoryManager,
+) -> Result<()> {
+    for record in records.iter_mut() {
+        record.allocation = Some(memory.allocate(&record.layout.request)?);
+    }
+    Ok(())
+}
+
+/// The apply phase: each object's thread-local block set up, then its
+/// bytes copied and relocated.
+fn apply(
+    records: &mut [ObjectRecord<'_, '_, '_>],
+    runtime: Option<&'static dyn RuntimeServices>,
+    static_pieces: &mut StaticPieces,
+) -> Result<()> {
+    for record in records.iter_mut() {
+        let (tls, thread_locals) = thread_locals(record, runtime, static_pieces)?;
+        let allocation = record.allocation()?;
         apply::apply(
-            object,
-            &layouts[oi],
-            &allocations[oi],
-            &apply::Addresses {
-                tp_offset,
-                symbols: &symbol_addrs[oi],
-                sections: &section_addrs[oi],
-                section_targets: &section_targets[oi],
-                symbol_sections: &symbol_sections[oi],
-                image_base: image_base(&allocations[oi]),
-                got_overrides: &import_values[oi],
-                tls_key: tls.map_or(0, |t| t.key),
-            },
+            record.object(),
+            &record.layout,
+            allocation,
+            &record.addresses,
+            &thread_locals,
         )?;
         // New threads start from the process's TLS image: the module's
         // initial values go into its piece of it now, while an error can
         // still fail the link.
-        if let (Some(_), Some(block), Some(t)) = (tp_offset, &layouts[oi].tls, &tls) {
-            if let Some((offset, size)) = crate::runtime::static_tls::piece_of(t.key) {
-                let seg = allocations[oi].segment(SegmentClass::ReadOnly);
-                let len = block.image_size.min(block.size) as usize;
-                let image = if len == 0 || seg.write_ptr.is_null() {
-                    &[][..]
-                } else {
-                    // SAFETY: the layout placed `image_size` bytes of image
-                    // at `image_offset` in the ReadOnly segment, which `apply`
-                    // just wrote through this writable view and which the
-                    // linker still owns.
-                    unsafe {
-                        std::slice::from_raw_parts(
-                            seg.write_ptr.add(block.image_offset as usize),
-                            len,
-                        )
-                    }
-                };
-                crate::runtime::static_tls::write_init_image(offset, image, size)?;
-            }
+        if let (Some(_), Some(block), Some(runtime)) =
+            (thread_locals.tp_offset, &record.layout.tls, runtime)
+        {
+            let seg = allocation.segment(SegmentClass::ReadOnly);
+            let len = block.image_size.min(block.size) as usize;
+            let image = if len == 0 || seg.write_ptr.is_null() {
+                &[][..]
+            } else {
+                // SAFETY: the layout placed `image_size` bytes of image
+                // at `image_offset` in the ReadOnly segment, which `apply`
+                // just wrote through this writable view and which the
+                // linker still owns.
+                unsafe {
+                    std::slice::from_raw_parts(seg.write_ptr.add(block.image_offset as usize), len)
+                }
+            };
+            runtime.write_static_tls_image(thread_locals.key, image)?;
         }
-        // Sized once: a 5,000-function object exports 15,000 names, and
-        // growing by doubling would allocate and copy twice that.
-        let exportable = |(si, sym): &(usize, &Symbol<'_>)| {
-            sym.is_external() && owned[oi][*si] && !sym.name.is_empty()
-        };
-        let count = object.symbols.iter().enumerate().filter(exportable).count();
-        let mut exports = Vec::with_capacity(count);
-        for (si, sym) in object.symbols.iter().enumerate().filter(exportable) {
-            if let Some(w) = winners.owned_by(sym.name, oi, si) {
-                exports.push((
-                    Arc::from(sym.name),
-                    Export {
-                        address: symbol_addrs[oi][si],
-                        module: unit.module,
-                        strength: w.strength,
-                        kind: sym.kind,
-                    },
-                ));
-            }
-        }
-        let mut map = options.map.then(|| {
-            build_map(
-                object,
-                &layouts[oi],
-                &allocations[oi],
-                &symbol_addrs[oi],
-                &section_addrs[oi],
-            )
-        });
-        if let (true, Some(map)) = (options.debug_info, map.as_mut()) {
-            map.dwarf = debug_sections::relocate(object, &section_targets[oi], &symbol_addrs[oi]);
-        }
-        let mut runtime = runtime_info::collect(object, &section_addrs[oi]);
-        runtime.tls = tls;
-        out.push((exports, map, runtime));
+        record.tls = tls;
     }
-    if !options.skip_finalize {
-        for a in allocations.iter() {
-            memory.finalize(a)?;
+    Ok(())
+}
+
+/// The module's thread-local block, and what the relocation pass needs of
+/// it. Static TLS models (local and initial exec) get a piece of the
+/// static TLS the run time reserves, given back if the link fails.
+fn thread_locals(
+    record: &ObjectRecord<'_, '_, '_>,
+    runtime: Option<&'static dyn RuntimeServices>,
+    static_pieces: &mut StaticPieces,
+) -> Result<(Option<TlsTemplate>, ThreadLocals)> {
+    let object = record.object();
+    let resolvers = ThreadLocals {
+        tlsdesc_resolver: runtime.map_or(0, |r| r.tlsdesc_resolver(object.arch)),
+        dynamic_tlsdesc_resolver: runtime.map_or(0, |r| r.dynamic_tlsdesc_resolver(object.arch)),
+        ..ThreadLocals::default()
+    };
+    let Some(block) = &record.layout.tls else {
+        return Ok((None, resolvers));
+    };
+    let template = TlsTemplate {
+        key: record.unit.key,
+        image: record.allocation()?.segment(SegmentClass::ReadOnly).addr + block.image_offset,
+        image_size: block.image_size,
+        size: block.size,
+        align: block.align,
+    };
+    let relocations = || object.sections.iter().flat_map(|s| &s.relocations);
+    let tp_offset = if !relocations().any(|r| r.kind.is_tp_relative()) {
+        None
+    } else if let Some(runtime) = runtime.filter(|_| Some(object.arch) == Arch::host()) {
+        match runtime.reserve_static_tls(template.key, block.size, block.align, &object.name) {
+            Ok(tp) => {
+                static_pieces.keys.push(template.key);
+                Some(tp)
+            }
+            // Descriptors alone can do without static TLS: their
+            // resolver then finds the dynamic block.
+            Err(_)
+                if resolvers.dynamic_tlsdesc_resolver != 0
+                    && relocations()
+                        .filter(|r| r.kind.is_tp_relative())
+                        .all(|r| r.kind.tls_pair().is_some()) =>
+            {
+                None
+            }
+            Err(e) => return Err(e),
         }
-    }
-    // The modules own their pieces now (the engine's teardown gives them back).
-    static_pieces.keys.clear();
-    Ok(out)
+    } else {
+        // Code for another machine (linked for the emulator or for
+        // inspection), or no run time to run it here: the block where a
+        // static executable of that machine has its first one.
+        Some(foreign_tp_offset(object.arch, block.size, block.align))
+    };
+    let thread_locals = ThreadLocals {
+        key: template.key,
+        tp_offset,
+        ..resolvers
+    };
+    Ok((Some(template), thread_locals))
 }
 
 /// The thread-pointer offset of the only TLS block of a static executable
 /// for `arch`: after the 16-byte thread control block on AArch64 and
 /// RISC-V (TLS variant I), below the thread pointer on x86-64 (variant II).
-fn foreign_tp_offset(arch: crate::load::Arch, size: u64, align: u64) -> i64 {
+fn foreign_tp_offset(arch: Arch, size: u64, align: u64) -> i64 {
     let align = align.max(1);
     match arch {
-        crate::load::Arch::X86_64 => -(size.next_multiple_of(align) as i64),
+        Arch::X86_64 => -(size.next_multiple_of(align) as i64),
         _ => 16u64.next_multiple_of(align) as i64,
     }
 }
 
 /// Static-TLS pieces reserved during one link, given back unless it succeeds.
-#[derive(Default)]
 struct StaticPieces {
+    runtime: Option<&'static dyn RuntimeServices>,
     keys: Vec<u64>,
 }
 
 impl Drop for StaticPieces {
     fn drop(&mut self) {
-        for &key in &self.keys {
-            crate::runtime::static_tls::release(key);
+        if let Some(runtime) = self.runtime {
+            for &key in &self.keys {
+                runtime.release_static_tls(key);
+            }
         }
     }
 }
 
-/// Where `name` resolves, in the documented order; a definition from a
-/// module the engine linked before is recorded in `deps`.
-fn resolve_name(
-    name: &str,
-    winners: &Winners<'_>,
-    table: &SymbolTable,
-    externals: &Externals,
-    deps: &mut Vec<u64>,
-) -> Option<Resolved> {
-    if let Some(&a) = externals.global_mappings.get(name) {
-        return Some(Resolved::Address(a));
-    }
-    if let Some(w) = winners.by_name(name) {
-        return Some(Resolved::Batch {
-            object: w.object,
-            symbol: w.symbol,
-        });
-    }
-    if let Some(e) = table.get(name) {
-        deps.push(e.module);
-        return Some(Resolved::Address(e.address));
-    }
-    match name {
-        GOT_BASE_NAME => return Some(Resolved::GotBase),
-        // C++ code passes `&__dso_handle` (declared hidden, so reached
-        // PC-relative) to `__cxa_atexit`; any address inside the module
-        // serves, since rivet attributes exit handlers by their address.
-        IMAGE_BASE_NAME | DSO_HANDLE_NAME => return Some(Resolved::ImageBase),
-        _ => {}
-    }
-    if let Some(&a) = externals.user_symbols.get(name) {
-        return Some(Resolved::Address(a));
-    }
-    if let Some(a) = crate::runtime::lookup(name) {
-        return Some(Resolved::Address(a));
-    }
-    if let Some(a) = externals.resolver.as_ref().and_then(|r| r(name)) {
-        return Some(Resolved::Address(a));
-    }
-    if let Some(a) = externals.lookup_loaded(name) {
-        return Some(Resolved::Address(a));
-    }
-    (name == FLTUSED_NAME).then_some(Resolved::Address(&FLTUSED as *const i32 as u64))
+/// What the export phase hands over for one module besides its memory.
+struct ModuleDescription {
+    exports: Vec<(Arc<str>, Export)>,
+    map: Option<LinkMap>,
+    runtime: RuntimeInfo,
 }
 
-/// The lowest address of a module's allocation: the base that image-relative
-/// fixups (COFF `ADDR32NB`) count from.
-fn image_base(allocation: &Allocation) -> u64 {
-    allocation
-        .segments
-        .iter()
-        .filter(|s| s.size > 0)
-        .map(|s| s.addr)
-        .min()
-        .unwrap_or(0)
+/// The names `record`'s module defines for the engine, its map and its
+/// run-time facts.
+fn describe(record: &ObjectRecord<'_, '_, '_>, options: LinkOptions) -> Result<ModuleDescription> {
+    let object = record.object();
+    let addresses = &record.addresses;
+    // Sized once: a 5,000-function object exports 15,000 names, and
+    // growing by doubling would allocate and copy twice that.
+    let exportable = |&(si, sym): &(usize, &Symbol<'_>)| {
+        sym.is_external() && record.owned[si] && !sym.name.is_empty()
+    };
+    let count = object.symbols.iter().enumerate().filter(exportable).count();
+    let mut exports = Vec::with_capacity(count);
+    for (si, sym) in object.symbols.iter().enumerate().filter(exportable) {
+        if let Some(winner) = record.winners[si] {
+            exports.push((
+                Arc::from(sym.name),
+                Export {
+                    address: addresses.symbols[si],
+                    module: record.unit.module,
+                    strength: winner.strength,
+                    kind: sym.kind,
+                },
+            ));
+        }
+    }
+    let allocation = record.allocation()?;
+    let mut map = options
+        .map
+        .then(|| build_map(object, &record.layout, allocation, addresses));
+    if let (true, Some(map)) = (options.debug_info, map.as_mut()) {
+        map.dwarf =
+            debug_sections::relocate(object, &addresses.section_targets, &addresses.symbols);
+    }
+    let mut runtime = runtime_info::collect(object, &addresses.sections);
+    runtime.tls = record.tls;
+    Ok(ModuleDescription {
+        exports,
+        map,
+        runtime,
+    })
+}
+
+/// The export phase: each finalized module with its memory, names, map
+/// and run-time facts. Every record has its memory by now.
+fn export(
+    records: &mut [ObjectRecord<'_, '_, '_>],
+    described: Vec<ModuleDescription>,
+) -> Vec<LinkedModule> {
+    records
+        .iter_mut()
+        .zip(described)
+        .filter_map(|(record, description)| {
+            Some(LinkedModule {
+                module: record.unit.module,
+                key: record.unit.key,
+                arch: record.object().arch,
+                allocation: record.allocation.take()?,
+                exports: description.exports,
+                map: description.map.map(Box::new),
+                runtime: description.runtime,
+                binds_to: std::mem::take(&mut record.binds_to).into_boxed_slice(),
+            })
+        })
+        .collect()
 }
 
 fn build_map(
     object: &ObjectFile<'_>,
-    layout: &layout::ObjectLayout,
+    layout: &ObjectLayout,
     allocation: &Allocation,
-    symbol_addrs: &[u64],
-    section_addrs: &[u64],
+    addresses: &ObjectAddresses,
 ) -> LinkMap {
+    let (symbol_addrs, section_addrs) = (&addresses.symbols, &addresses.sections);
     let mut map = LinkMap::default();
     for (i, section) in object.sections.iter().enumerate() {
         if let Some((class, _)) = layout.placement[i] {

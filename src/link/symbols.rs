@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::hash::NameMap;
 use std::path::Path;
 
+use crate::arch::Arch;
 use crate::load::SymbolKind;
 use crate::{Error, Result};
 
@@ -95,9 +96,38 @@ impl SymbolTable {
     }
 }
 
+/// What the process's run time does for linked code: the names JIT code
+/// calls it by and the static TLS that thread-locals of the static models
+/// live in. The run time (a floor above the linker) implements it and
+/// reaches the linker through [`Externals::runtime`].
+pub trait RuntimeServices: Send + Sync {
+    /// The address of `name` if the run time defines it for JIT code
+    /// (`atexit`, `__cxa_atexit`, `__tls_get_addr`).
+    fn symbol(&self, name: &str) -> Option<u64>;
+    /// The TLS descriptor resolver for modules with static TLS, for code of
+    /// `arch` (0: none on this host).
+    fn tlsdesc_resolver(&self, arch: Arch) -> u64;
+    /// The TLS descriptor resolver for modules without static TLS, for code
+    /// of `arch` (0: none on this host).
+    fn dynamic_tlsdesc_resolver(&self, arch: Arch) -> u64;
+    /// Reserves a piece of the process's static TLS for module `key`:
+    /// its offset from the thread pointer. `object` names it in errors.
+    fn reserve_static_tls(&self, key: u64, size: u64, align: u64, object: &str) -> Result<i64>;
+    /// Gives module `key`'s piece back (nothing if it has none).
+    fn release_static_tls(&self, key: u64);
+    /// Writes `image` (zeros after it) as the initial values of module
+    /// `key`'s piece for threads created from now on; nothing if it has no
+    /// piece.
+    fn write_static_tls_image(&self, key: u64, image: &[u8]) -> Result<()>;
+}
+
 /// Names defined outside the engine's modules, in the order they are asked:
 /// global mappings come before the engine's modules; symbols the user added,
 /// loaded libraries and the process come after them.
+///
+/// `Externals::default()` reaches the process and its run time (the
+/// `Default` impl lives with the run time, in `runtime`, which the linker
+/// does not depend on); [`Externals::without_runtime`] the process only.
 pub struct Externals {
     /// `add_global_mapping`: consulted before anything else.
     pub global_mappings: NameMap<String, u64>,
@@ -106,6 +136,11 @@ pub struct Externals {
     /// Consulted right after `user_symbols`: an embedder's own symbol
     /// table (llvmlite's process-wide `add_symbol` table, for instance).
     pub resolver: Option<SymbolResolver>,
+    /// The run time's names (after `user_symbols`, before `resolver`) and
+    /// static TLS. Without it, those names resolve as any other, and
+    /// thread-locals of the static models are placed as in a static
+    /// executable (for code that is inspected rather than run).
+    pub runtime: Option<&'static dyn RuntimeServices>,
     libraries: Vec<(String, libloading::Library)>,
     process: Option<libloading::os::unix::Library>,
 }
@@ -118,6 +153,7 @@ impl std::fmt::Debug for Externals {
         f.debug_struct("Externals")
             .field("global_mappings", &self.global_mappings.len())
             .field("user_symbols", &self.user_symbols.len())
+            .field("runtime", &self.runtime.is_some())
             .field(
                 "libraries",
                 &self.libraries.iter().map(|(n, _)| n).collect::<Vec<_>>(),
@@ -126,19 +162,19 @@ impl std::fmt::Debug for Externals {
     }
 }
 
-impl Default for Externals {
-    fn default() -> Self {
+impl Externals {
+    /// Externals that reach the process (`dlsym`) but not rivet's run time.
+    pub fn without_runtime() -> Externals {
         Externals {
             global_mappings: NameMap::default(),
             user_symbols: NameMap::default(),
             resolver: None,
+            runtime: None,
             libraries: Vec::new(),
             process: Some(libloading::os::unix::Library::this()),
         }
     }
-}
 
-impl Externals {
     /// Externals that reach nothing outside (no process look-up), for a
     /// scope of its own such as a JIT library's; `search_process` adds the
     /// process back.

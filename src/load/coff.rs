@@ -943,5 +943,4 @@ fn arm64_kind(typ: pe::RelocationType) -> Result<Option<(A, i64)>, String> {
 }
 
 #[cfg(all(test, feature = "llvm"))]
-#[path = "coff_tests.rs"]
 mod tests;

@@ -9,7 +9,7 @@ mod coff;
 mod elf;
 mod macho;
 
-pub use crate::arch::RelocKind;
+pub use crate::arch::{Arch, RelocKind};
 use crate::{Error, Result};
 
 /// The container format of an object.
@@ -18,31 +18,6 @@ pub enum Format {
     Elf,
     MachO,
     Coff,
-}
-
-/// The instruction set an object is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Arch {
-    X86_64,
-    Aarch64,
-    /// RV64GC, lp64d.
-    Riscv64,
-}
-
-impl Arch {
-    /// The instruction set this process runs (`None` if rivet links none
-    /// of its kind).
-    pub fn host() -> Option<Arch> {
-        if cfg!(target_arch = "x86_64") {
-            Some(Arch::X86_64)
-        } else if cfg!(target_arch = "aarch64") {
-            Some(Arch::Aarch64)
-        } else if cfg!(target_arch = "riscv64") {
-            Some(Arch::Riscv64)
-        } else {
-            None
-        }
-    }
 }
 
 /// What a section holds, which decides where the linker places it.
@@ -332,58 +307,4 @@ pub(crate) fn unsupported(object: &str, reason: &str) -> Error {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The model's own check, whatever format filled it in: a symbol at its
-    /// section's end is fine, one past it (or wrapped below it) is an error
-    /// naming object, symbol and section; a missing section is malformed.
-    #[test]
-    fn symbols_must_lie_inside_their_section() {
-        let object = |offset: u64, section: u32| ObjectFile {
-            name: "model.o".into(),
-            format: Format::MachO,
-            arch: Arch::X86_64,
-            sections: vec![
-                Section::placeholder(),
-                Section {
-                    name: "__text",
-                    kind: SectionKind::Text,
-                    data: &[0xC3; 4],
-                    size: 4,
-                    align: 1,
-                    relocations: Vec::new(),
-                    comdat: None,
-                },
-            ],
-            symbols: vec![Symbol {
-                name: "_f",
-                binding: Binding::Global,
-                kind: SymbolKind::Function,
-                definition: Definition::Section { section, offset },
-                size: 0,
-            }],
-        };
-        assert!(object(0, 1).check_symbol_offsets().is_ok());
-        assert!(object(4, 1).check_symbol_offsets().is_ok(), "at the end");
-        for offset in [5, u64::MAX] {
-            match object(offset, 1).check_symbol_offsets() {
-                Err(Error::SymbolOutsideSection {
-                    object,
-                    symbol,
-                    section,
-                    offset: at,
-                    size,
-                }) => {
-                    assert_eq!((object.as_str(), symbol.as_str()), ("model.o", "_f"));
-                    assert_eq!((section.as_str(), at, size), ("__text", offset, 4));
-                }
-                other => panic!("offset {offset}: {other:?}"),
-            }
-        }
-        assert!(matches!(
-            object(0, 7).check_symbol_offsets(),
-            Err(Error::MalformedObject { .. })
-        ));
-    }
-}
+mod tests;

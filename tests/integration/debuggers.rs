@@ -422,6 +422,7 @@ fn elf_dwarf_is_linked_on_x86_64_and_aarch64() {
             let mut linked = link::link(
                 &[LinkUnit {
                     module: 1,
+                    key: rivet::link::next_module_key(),
                     object: &object,
                 }],
                 &SymbolTable::default(),
@@ -522,6 +523,7 @@ fn unusable_debug_sections_are_left_out_not_fatal() {
     let linked = link::link(
         &[LinkUnit {
             module: 1,
+            key: rivet::link::next_module_key(),
             object: &object,
         }],
         &SymbolTable::default(),

@@ -232,6 +232,7 @@ fn replay_heap(target: &str, data: &[u8]) -> String {
     let linked = rivet::link::link(
         &[LinkUnit {
             module: 1,
+            key: rivet::link::next_module_key(),
             object: &object,
         }],
         &SymbolTable::default(),

@@ -114,6 +114,7 @@ fn link_into(bytes: &[u8], memory: &mut dyn MemoryManager) -> rivet::Result<Vec<
     rivet::link::link(
         &[LinkUnit {
             module: 1,
+            key: rivet::link::next_module_key(),
             object: &object,
         }],
         &SymbolTable::default(),

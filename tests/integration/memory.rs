@@ -717,6 +717,7 @@ fn an_image_links_at_chosen_addresses_and_reads_back() {
     });
     let units = [rivet::link::LinkUnit {
         module: 1,
+        key: rivet::link::next_module_key(),
         object: &parsed,
     }];
     let linked = rivet::link::link(

@@ -20,8 +20,6 @@ mod eh_frame;
 mod relocation;
 mod section;
 mod symbol;
-#[cfg(test)]
-mod tests;
 
 use object::macho;
 use object::read::macho::{MachHeader, Nlist as _, Segment};
@@ -135,3 +133,6 @@ pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'
 fn str_of<'data>(object: &str, bytes: &'data [u8], what: &str) -> Result<&'data str> {
     std::str::from_utf8(bytes).map_err(|_| malformed(object, format!("{what} is not valid UTF-8")))
 }
+
+#[cfg(test)]
+mod tests;

@@ -976,6 +976,7 @@ fn link_inputs(options: &CheckOptions, inputs: &[Input]) -> std::result::Result<
         .enumerate()
         .map(|(i, object)| LinkUnit {
             module: i as u64 + 1,
+            key: link::next_module_key(),
             object,
         })
         .collect();

@@ -684,7 +684,7 @@ fn other_machines_are_refused() {
         .assemble(".text\nf: ret\n")
         .unwrap();
     let parsed = ObjectFile::parse(&obj, "arm.obj").unwrap();
-    assert_eq!(parsed.arch, crate::load::Arch::Aarch64);
+    assert_eq!(parsed.arch, crate::arch::Arch::Aarch64);
     obj[0..2].copy_from_slice(&0xa641_u16.to_le_bytes());
     assert!(matches!(
         ObjectFile::parse(&obj, "arm64ec.obj"),

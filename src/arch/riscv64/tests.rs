@@ -4,11 +4,11 @@
 //! `llvm-mc -triple riscv64 -mattr=+c,+d -show-encoding`; the assembly is in
 //! the comment next to each word), stubs, and short places.
 
-use super::riscv64::{
+use crate::arch::riscv64::{
     apply, stub_bytes, write_stub, Reloc, GOT_SLOT_SIZE, HI20_RANGE, STUB_ALIGN, STUB_SIZE,
 };
-use super::{geometry, FixupError, FixupValues, RelocKind};
-use crate::load::Arch;
+use crate::arch::Arch;
+use crate::arch::{geometry, FixupError, FixupValues, RelocKind};
 
 const G_SLOT: u64 = 0x4000_0010;
 const P: u64 = 1 << 40;

@@ -3,12 +3,12 @@
 //! words assembled by hand with `llvm-mc -triple aarch64 -show-encoding`; the
 //! assembly is in the comment next to each word), stubs, and short places.
 
-use super::aarch64::{
+use crate::arch::aarch64::{
     apply, coff_implicit_addend, is_address_pair, stub_bytes, write_stub, Reloc, GOT_SLOT_SIZE,
     STUB_ALIGN, STUB_SIZE,
 };
-use super::{geometry, FixupError, FixupValues};
-use crate::load::Arch;
+use crate::arch::Arch;
+use crate::arch::{geometry, FixupError, FixupValues};
 
 /// What the bytes past a field hold, so a test can see what was written.
 const FILL: u8 = 0xAA;
@@ -224,7 +224,7 @@ fn names_are_aaelf_style_and_unique() {
         assert_eq!(kind.name(), name);
         assert_eq!(kind.to_string(), name);
         assert_eq!(
-            super::RelocKind::Aarch64(*kind).to_string(),
+            crate::arch::RelocKind::Aarch64(*kind).to_string(),
             name,
             "dispatch"
         );
@@ -251,7 +251,7 @@ fn got_and_branch_classification() {
         assert_eq!(kind.needs_got_slot(), got, "{kind}");
         assert_eq!(kind.needs_got_base(), got, "{kind}");
         assert_eq!(kind.is_branch(), branch, "{kind}");
-        let rk = super::RelocKind::Aarch64(kind);
+        let rk = crate::arch::RelocKind::Aarch64(kind);
         assert_eq!(rk.needs_got_slot(), got, "{kind}");
         assert_eq!(rk.is_branch(), branch, "{kind}");
     }
@@ -509,7 +509,7 @@ fn branch_reaches_matches_each_range_exactly() {
         // S matters as well as A.
         assert!(kind.branch_reaches(p, p + (half as u64) - 4, 0), "{kind}");
         assert!(!kind.branch_reaches(p, p + half as u64, 0), "{kind}");
-        assert!(super::RelocKind::Aarch64(kind).branch_reaches(p, p, 0));
+        assert!(crate::arch::RelocKind::Aarch64(kind).branch_reaches(p, p, 0));
     }
     for kind in Reloc::ALL.iter().filter(|k| !k.is_branch()) {
         assert!(!kind.branch_reaches(P, P, 0), "{kind}");
@@ -1234,7 +1234,10 @@ fn stub_is_ldr_br_and_the_literal() {
     assert_eq!(write_stub(&mut place, target), Ok(()));
     assert_eq!(&place[..STUB_SIZE], &expected[..]);
     assert!(place[STUB_SIZE..].iter().all(|&b| b == FILL));
-    assert_eq!(super::write_stub(Arch::Aarch64, &mut place[..], 7), Ok(()));
+    assert_eq!(
+        crate::arch::write_stub(Arch::Aarch64, &mut place[..], 7),
+        Ok(())
+    );
     assert_eq!(&place[8..16], &7u64.to_le_bytes());
 
     let mut short = vec![FILL; STUB_SIZE - 1];
@@ -1403,7 +1406,11 @@ fn tls_descriptor_kinds_use_the_descriptor() {
         Reloc::TlsDescLd64Lo12,
         Reloc::TlsDescAddLo12,
     ] {
-        assert_eq!(kind.tls_pair(), Some(super::TlsPair::Descriptor), "{kind}");
+        assert_eq!(
+            kind.tls_pair(),
+            Some(crate::arch::TlsPair::Descriptor),
+            "{kind}"
+        );
         assert!(kind.is_tp_relative() && !kind.needs_got_slot(), "{kind}");
     }
     assert_eq!(Reloc::TlsDescCall.tls_pair(), None);
@@ -1438,7 +1445,7 @@ fn coff_section_relative_classification() {
         );
         assert_eq!(kind.is_section_relative(), relative, "{kind}");
         assert_eq!(
-            super::RelocKind::Aarch64(kind).is_section_relative(),
+            crate::arch::RelocKind::Aarch64(kind).is_section_relative(),
             relative,
             "{kind}"
         );

@@ -1,11 +1,11 @@
 //! Tests of the x86-64 relocation math: every kind, the exact boundaries of
 //! every range-checked kind, short places, stubs, and stubs executed.
 
-use super::x86_64::{
+use crate::arch::x86_64::{
     apply, can_relax_got_load, relax_got_load, stub_bytes, write_stub, Reloc, GOT_SLOT_SIZE,
     STUB_ALIGN, STUB_SIZE, STUB_TARGET_OFFSET,
 };
-use super::{read_le, FixupError, FixupValues};
+use crate::arch::{read_le, FixupError, FixupValues};
 
 /// What the bytes of a place hold before a fixup, so a test can see which
 /// bytes were written.
@@ -1062,15 +1062,21 @@ fn sweep_of_edge_values_against_a_reference_model() {
 #[test]
 fn le_helpers_at_every_width() {
     let mut place = [FILL; 9];
-    assert_eq!(super::write_le::<3>(&mut place, 0x11_2233_4455), Ok(()));
+    assert_eq!(
+        crate::arch::write_le::<3>(&mut place, 0x11_2233_4455),
+        Ok(())
+    );
     assert_eq!(place[..4], [0x55, 0x44, 0x33, FILL]);
     assert_eq!(read_le::<3>(&place), Ok(0x33_4455));
-    assert_eq!(super::write_le::<8>(&mut place[1..], u64::MAX), Ok(()));
+    assert_eq!(
+        crate::arch::write_le::<8>(&mut place[1..], u64::MAX),
+        Ok(())
+    );
     assert_eq!(read_le::<8>(&place[1..]), Ok(u64::MAX));
-    assert_eq!(super::write_le::<0>(&mut [], 1), Ok(()));
+    assert_eq!(crate::arch::write_le::<0>(&mut [], 1), Ok(()));
     assert_eq!(read_le::<0>(&[]), Ok(0));
     assert_eq!(
-        super::write_le::<2>(&mut place[8..], 0),
+        crate::arch::write_le::<2>(&mut place[8..], 0),
         Err(FixupError::PlaceOutOfBounds {
             needed: 2,
             available: 1
@@ -1084,9 +1090,9 @@ fn le_helpers_at_every_width() {
             available: 2
         })
     );
-    assert_eq!(super::check_range(5, 5, 5), Ok(5));
+    assert_eq!(crate::arch::check_range(5, 5, 5), Ok(5));
     assert_eq!(
-        super::check_range(6, 5, 5),
+        crate::arch::check_range(6, 5, 5),
         Err(FixupError::Overflow {
             value: 6,
             min: 5,
@@ -1136,8 +1142,8 @@ fn stub_bytes_are_exactly_movabs_r11_jmp_r11_int3() {
 /// and executable at once.
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod execution {
-    use super::super::x86_64::{apply, write_stub, Reloc, STUB_SIZE};
-    use super::super::FixupValues;
+    use crate::arch::x86_64::{apply, write_stub, Reloc, STUB_SIZE};
+    use crate::arch::FixupValues;
 
     /// An anonymous private mapping, unmapped on drop.
     struct Mapping {

@@ -1,0 +1,161 @@
+//! The assign phase: once every object has memory, the run-time address of
+//! each section and symbol, its own definitions first, then what it binds
+//! to in the other objects of the link or elsewhere.
+
+use super::resolve::{ImportTarget, Resolved, SymbolRef};
+use super::ObjectRecord;
+use crate::load::Definition;
+use crate::memory::{Allocation, SegmentClass};
+use crate::Result;
+
+/// The addresses of one object of the link, as the relocation pass reads them.
+#[derive(Debug, Default)]
+pub(crate) struct ObjectAddresses {
+    /// Run-time address of each symbol (0 when not defined anywhere, e.g. undefined weak).
+    pub symbols: Vec<u64>,
+    /// Run-time address of each section (0 when not loaded): where its
+    /// bytes and fixups are.
+    pub sections: Vec<u64>,
+    /// What a reference to each section resolves to: its address, or its
+    /// offset in the TLS block for a thread-local section.
+    pub section_targets: Vec<u64>,
+    /// The section (address, number in its object) each symbol lives in,
+    /// when the link defines it: for section-relative fixups.
+    pub symbol_sections: Vec<Option<(u64, u16)>>,
+    /// The module's image base (COFF image-relative fixups).
+    pub image_base: u64,
+    /// GOT slots whose value is not their target's address: (slot, value).
+    pub got_overrides: Vec<(u32, u64)>,
+}
+
+/// Gives every record its [`ObjectAddresses`].
+pub(crate) fn assign(records: &mut [ObjectRecord<'_, '_, '_>]) -> Result<()> {
+    for record in records.iter_mut() {
+        record.addresses = own_addresses(record, record.allocation()?);
+    }
+    for oi in 0..records.len() {
+        bind_addresses(records, oi)?;
+    }
+    Ok(())
+}
+
+/// The addresses of `record`'s sections and of the symbols it defines.
+fn own_addresses(record: &ObjectRecord<'_, '_, '_>, allocation: &Allocation) -> ObjectAddresses {
+    let object = record.object();
+    let layout = &record.layout;
+    let sections: Vec<u64> = layout
+        .placement
+        .iter()
+        .map(|p| p.map_or(0, |(class, off)| allocation.segment(class).addr + off))
+        .collect();
+    let mut section_targets = sections.clone();
+    if let Some(tls) = &layout.tls {
+        for (target, &offset) in section_targets.iter_mut().zip(&tls.section_offsets) {
+            if offset != u64::MAX {
+                *target = offset;
+            }
+        }
+    }
+    let data_base = allocation.segment(SegmentClass::Data).addr;
+    let mut symbols = vec![0u64; object.symbols.len()];
+    let mut symbol_sections = vec![None; object.symbols.len()];
+    for (si, sym) in object.symbols.iter().enumerate() {
+        if !record.owned[si] {
+            continue;
+        }
+        symbols[si] = match sym.definition {
+            // A malformed offset may overflow: the address wraps, and
+            // every fixup that uses it is range-checked.
+            Definition::Section { section, offset } => {
+                let index = section as usize;
+                symbol_sections[si] =
+                    Some((sections.get(index).copied().unwrap_or(0), section as u16));
+                section_targets
+                    .get(index)
+                    .copied()
+                    .unwrap_or(0)
+                    .wrapping_add(offset)
+            }
+            Definition::Absolute(v) => v,
+            Definition::Common { .. } => layout
+                .commons
+                .iter()
+                .find(|(s, _)| *s as usize == si)
+                .map_or(0, |(_, off)| data_base + off),
+            Definition::Undefined => 0,
+        };
+    }
+    ObjectAddresses {
+        symbols,
+        sections,
+        section_targets,
+        symbol_sections,
+        image_base: image_base(allocation),
+        got_overrides: Vec::new(),
+    }
+}
+
+/// Fills in the addresses of record `oi`'s symbols that resolve to other
+/// objects of the link or elsewhere. Reads only what [`own_addresses`]
+/// wrote, so the order of the records does not matter.
+fn bind_addresses(records: &mut [ObjectRecord<'_, '_, '_>], oi: usize) -> Result<()> {
+    let got_base = records[oi].allocation()?.segment(SegmentClass::Got).addr;
+    let mut symbols = std::mem::take(&mut records[oi].addresses.symbols);
+    let mut symbol_sections = std::mem::take(&mut records[oi].addresses.symbol_sections);
+    let mut got_overrides = Vec::new();
+    let record = &records[oi];
+    // A definition of this object is read from the vectors being filled:
+    // its entries there are already final.
+    let in_link = |r: SymbolRef, symbols: &[u64], symbol_sections: &[Option<(u64, u16)>]| {
+        if r.object == oi {
+            (symbols[r.symbol], symbol_sections[r.symbol])
+        } else {
+            let addresses = &records[r.object].addresses;
+            (
+                addresses.symbols[r.symbol],
+                addresses.symbol_sections[r.symbol],
+            )
+        }
+    };
+    for (si, resolved) in record.resolved.iter().enumerate() {
+        let Some(resolved) = *resolved else {
+            continue;
+        };
+        symbols[si] = match resolved {
+            Resolved::Address(a) => a,
+            Resolved::GotBase => got_base,
+            Resolved::ImageBase => record.addresses.image_base,
+            Resolved::InLink(r) => {
+                let (address, home) = in_link(r, &symbols, &symbol_sections);
+                symbol_sections[si] = home;
+                address
+            }
+            Resolved::ImportPointer(target) => {
+                let value = match target {
+                    ImportTarget::Address(a) => a,
+                    ImportTarget::InLink(r) => in_link(r, &symbols, &symbol_sections).0,
+                };
+                let slot = record.layout.got_of_symbol[si];
+                got_overrides.push((slot, value));
+                got_base + slot as u64 * 8
+            }
+        };
+    }
+    let addresses = &mut records[oi].addresses;
+    addresses.symbols = symbols;
+    addresses.symbol_sections = symbol_sections;
+    addresses.got_overrides = got_overrides;
+    Ok(())
+}
+
+/// The lowest address of a module's allocation: the base that image-relative
+/// fixups (COFF `ADDR32NB`) count from.
+fn image_base(allocation: &Allocation) -> u64 {
+    allocation
+        .segments
+        .iter()
+        .filter(|s| s.size > 0)
+        .map(|s| s.addr)
+        .min()
+        .unwrap_or(0)
+}
