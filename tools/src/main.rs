@@ -148,22 +148,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// Whether a module's own triple names the target `--triple` asks for: the
-/// same text, or the same but for a version on the last part (clang's
-/// `aarch64-pc-windows-msvc19.33.0` is `aarch64-pc-windows-msvc`,
-/// `arm64-apple-macosx11.0` is `arm64-apple-macosx`).
-fn same_target(own: &str, triple: &str) -> bool {
-    fn unversioned(t: &str) -> String {
-        let mut parts: Vec<&str> = t.split('-').collect();
-        let long = parts.len() >= 3;
-        if let Some(last) = parts.last_mut().filter(|_| long) {
-            *last = last.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
-        }
-        parts.join("-")
-    }
-    own == triple || unversioned(own) == unversioned(triple)
-}
-
 /// Whether `RIVET_GDB` turns gdb registration off for `rivet run`: only
 /// `0` does (unset or any other value leaves the default, on).
 fn gdb_switched_off(value: Option<std::ffi::OsString>) -> bool {
@@ -197,7 +181,7 @@ fn run(
     let mut module = Module::parse(&bytes, &program)?;
     if let Some(triple) = triple {
         let own = module.triple();
-        if !own.is_empty() && !same_target(&own, triple) {
+        if !own.is_empty() && !rivet::llvm::same_target(&own, triple) {
             return Err(format!(
                 "{program} names target triple `{own}`; --triple {triple} needs a module \
                  without one (or with the same)"
@@ -644,35 +628,4 @@ fn link(objects: &[PathBuf], map: bool, no_lmm: bool) -> Result<(), Box<dyn std:
         );
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::same_target;
-
-    #[test]
-    fn a_version_on_the_last_part_names_the_same_target() {
-        assert!(same_target(
-            "aarch64-pc-windows-msvc19.33.0",
-            "aarch64-pc-windows-msvc"
-        ));
-        assert!(same_target(
-            "aarch64-pc-windows-msvc",
-            "aarch64-pc-windows-msvc19.33.0"
-        ));
-        assert!(same_target("arm64-apple-macosx11.0", "arm64-apple-macosx"));
-        assert!(same_target(
-            "x86_64-pc-windows-msvc",
-            "x86_64-pc-windows-msvc"
-        ));
-        assert!(!same_target(
-            "aarch64-pc-windows-msvc19.33.0",
-            "x86_64-pc-windows-msvc"
-        ));
-        assert!(!same_target(
-            "aarch64-pc-windows-gnu",
-            "aarch64-pc-windows-msvc"
-        ));
-        assert!(!same_target("riscv64", "riscv32"));
-    }
 }
