@@ -72,6 +72,18 @@ enum Command {
     /// Link for any target at chosen addresses, without running, and verify
     /// the bytes with RuntimeDyldChecker expressions.
     Check(rivet_tools::check::CheckOptions),
+    /// Internal: assemble standard input for a target, write the object to
+    /// standard output (`rivet check` assembles each input this way, so
+    /// that an input LLVM crashes on ends this process, not the check).
+    #[command(hide = true)]
+    Assemble {
+        #[arg(long)]
+        triple: Option<String>,
+        #[arg(long)]
+        cpu: Option<String>,
+        #[arg(long)]
+        features: Option<String>,
+    },
     /// Benchmark rivet against LLVM's JIT linkers on the same objects; print one table.
     Bench {
         /// Smaller cases and fewer runs.
@@ -118,7 +130,22 @@ fn main() -> ExitCode {
             map,
             no_lmm,
         } => link(&objects, map, no_lmm).map(|()| 0),
-        Command::Check(options) => Ok(rivet_tools::check::cli(&options)),
+        Command::Check(mut options) => {
+            options.assembler = std::env::current_exe().ok();
+            Ok(rivet_tools::check::cli(&options))
+        }
+        Command::Assemble {
+            triple,
+            cpu,
+            features,
+        } => assemble(TargetOptions {
+            triple,
+            cpu,
+            features,
+            ..TargetOptions::default()
+        })
+        .map(|()| 0)
+        .map_err(Into::into),
         Command::Bench {
             quick,
             cases,
@@ -146,6 +173,19 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `rivet assemble`: standard input in, object bytes out.
+fn assemble(target: TargetOptions) -> rivet::Result<()> {
+    use std::io::{Read, Write};
+    let io = |source| rivet::Error::Io {
+        path: PathBuf::from("<stdio>"),
+        source,
+    };
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text).map_err(io)?;
+    let object = TargetMachine::new(&target)?.assemble(&text)?;
+    std::io::stdout().write_all(&object).map_err(io)
 }
 
 /// Whether `RIVET_GDB` turns gdb registration off for `rivet run`: only

@@ -9,9 +9,12 @@
 //!             [--check-prefix rtdyld-check|jitlink-check]... [--check FILE]... FILE.s|FILE.o ...
 //! ```
 //!
-//! Assembly (`.s`, `.S`, `.asm`) is assembled in-process by LLVM for the
-//! triple (module-level inline assembly, no `llvm-mc`); the object made from
-//! `dir/name.s` is called `name.o`, the name check expressions use for it.
+//! Assembly (`.s`, `.S`, `.asm`) is assembled by LLVM for the triple
+//! (module-level inline assembly, no `llvm-mc`); the command line does it in
+//! a child process per file ([`CheckOptions::assembler`]), so that an input
+//! LLVM aborts or traps on is an error, not the end of the check. The
+//! object made from `dir/name.s` is called `name.o`, the name check
+//! expressions use for it.
 //! Objects are taken as they are. Everything is linked in one batch by
 //! rivet's linker ([`rivet::link::link`]) into a [`PhonyMemory`]: each
 //! module's segments (text, stubs, GOT, read-only data, data) are laid out
@@ -139,6 +142,12 @@ pub struct CheckOptions {
     /// Assembly files and relocatable objects to link.
     #[arg(value_name = "FILE.s|FILE.o")]
     pub inputs: Vec<PathBuf>,
+    /// A `rivet` executable to assemble each input in, as a child process
+    /// (`rivet assemble`): some inputs make LLVM abort or trap instead of
+    /// reporting an error, and that must end the child, not the check.
+    /// `None` assembles in this process. The command line sets it.
+    #[arg(skip)]
+    pub assembler: Option<PathBuf>,
 }
 
 /// A number: decimal or `0x` hex.
@@ -754,6 +763,16 @@ pub fn run(options: &CheckOptions) -> std::result::Result<Report, CheckError> {
         .clone()
         .unwrap_or_else(|| default_features(&triple).to_string());
 
+    let target = TargetOptions {
+        triple: Some(triple.clone()),
+        cpu: Some(if cpu.is_empty() {
+            "generic".into()
+        } else {
+            cpu.clone()
+        }),
+        features: Some(features.clone()),
+        ..TargetOptions::default()
+    };
     let mut machine = None;
     let mut inputs = Vec::new();
     for (path, bytes) in raw {
@@ -764,23 +783,20 @@ pub fn run(options: &CheckOptions) -> std::result::Result<Report, CheckError> {
         let (name, bytes) = match bytes {
             Some(bytes) => (file_name, bytes),
             None => {
-                if machine.is_none() {
-                    machine = Some(TargetMachine::new(&TargetOptions {
-                        triple: Some(triple.clone()),
-                        cpu: Some(if cpu.is_empty() {
-                            "generic".into()
-                        } else {
-                            cpu.clone()
-                        }),
-                        features: Some(features.clone()),
-                        ..TargetOptions::default()
-                    })?);
-                }
-                let Some(tm) = machine.as_ref() else {
-                    return Err(usage("no target machine".to_string()));
-                };
                 let text = read_text(&path)?;
-                let bytes = tm.assemble(&text).map_err(|source| CheckError::Assemble {
+                let assembled = match &options.assembler {
+                    Some(rivet) => assemble_in_child(rivet, &target, &text),
+                    None => {
+                        if machine.is_none() {
+                            machine = Some(TargetMachine::new(&target)?);
+                        }
+                        let Some(tm) = machine.as_ref() else {
+                            return Err(usage("no target machine".to_string()));
+                        };
+                        tm.assemble(&text)
+                    }
+                };
+                let bytes = assembled.map_err(|source| CheckError::Assemble {
                     path: path.clone(),
                     source,
                 })?;
@@ -871,6 +887,82 @@ struct LinkedModuleView {
     map: LinkMap,
     /// Names the module defines for the others (winners of the link).
     exports: Vec<(String, u64)>,
+}
+
+/// Assembles `text` for `target` in a child process: `rivet assemble`
+/// reads the text on its standard input and writes the object to its
+/// standard output. A child that LLVM kills (`report_fatal_error` aborts,
+/// `llvm_unreachable` traps, a crash) is an error naming the signal, with
+/// what LLVM printed.
+fn assemble_in_child(rivet: &Path, target: &TargetOptions, text: &str) -> rivet::Result<Vec<u8>> {
+    use std::io::Write;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+
+    let io = |source| Error::Io {
+        path: rivet.to_owned(),
+        source,
+    };
+    let mut command = Command::new(rivet);
+    command.arg("assemble");
+    for (flag, value) in [
+        ("--triple", &target.triple),
+        ("--cpu", &target.cpu),
+        ("--features", &target.features),
+    ] {
+        if let Some(value) = value {
+            command.arg(format!("{flag}={value}"));
+        }
+    }
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(io)?;
+    // Written from another thread: the child may fill its output pipes
+    // before it has read all of its input.
+    let mut stdin = child.stdin.take();
+    let input = text.as_bytes().to_vec();
+    let writer = std::thread::spawn(move || {
+        if let Some(stdin) = stdin.as_mut() {
+            // A child that dies early closes the pipe; its status says why.
+            let _ = stdin.write_all(&input);
+        }
+    });
+    let output = child.wait_with_output().map_err(io)?;
+    let _ = writer.join();
+    if output.status.success() {
+        return Ok(output.stdout);
+    }
+    let said = String::from_utf8_lossy(&output.stderr);
+    let said = said
+        .trim()
+        .trim_start_matches("rivet: ")
+        .trim_start_matches("LLVM: ");
+    Err(Error::Llvm(match output.status.signal() {
+        Some(signal) => format!(
+            "crashed while assembling ({}){}{said}",
+            signal_name(signal),
+            if said.is_empty() { "" } else { ": " }
+        ),
+        None => said.to_owned(),
+    }))
+}
+
+/// `SIGTRAP, signal 5` and the like.
+fn signal_name(signal: i32) -> String {
+    let name = match signal {
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGILL => "SIGILL",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        _ => "signal",
+    };
+    format!("{name}, signal {signal}")
 }
 
 /// The features to assemble and disassemble with when `--features` is not
