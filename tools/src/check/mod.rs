@@ -57,7 +57,10 @@
 //! it gives the GOT slot instead (RuntimeDyld keeps its GOT entries and
 //! import pointers among its stubs). `section_addr(FILE, [got])` and
 //! `section_addr(FILE, [stubs])` give the module's GOT and stub areas, and
-//! `--map-section FILE,[got]=ADDR` places them.
+//! `--map-section FILE,[got]=ADDR` places them; `.got` is accepted for
+//! `[got]`, as RuntimeDyld names it. `_GLOBAL_OFFSET_TABLE_` is the GOT's
+//! base (of the first module that has a GOT), as the GOTPC and GOTOFF
+//! fixups count from it.
 //!
 //! `decode_operand` decodes with LLVM's own disassembler, so operands are
 //! numbered as LLVM's `MCInst` numbers them; a register operand gives LLVM's
@@ -95,6 +98,20 @@ pub const ERROR_DIRECTIVE: &str = "# rivet-check-error:";
 pub const GOT_SECTION: &str = "[got]";
 /// The pseudo-section naming a module's stubs.
 pub const STUBS_SECTION: &str = "[stubs]";
+/// RuntimeDyld's name for an ELF module's GOT, accepted for [`GOT_SECTION`].
+pub const ELF_GOT_SECTION: &str = ".got";
+/// The linker-defined symbol at the base of the GOT.
+pub const GOT_SYMBOL: &str = "_GLOBAL_OFFSET_TABLE_";
+
+/// The linker-made area a section name stands for: `[got]` (and `.got`,
+/// which relocatable objects never hold themselves) and `[stubs]`.
+fn linker_area(section: &str) -> Option<SegmentClass> {
+    match section {
+        GOT_SECTION | ELF_GOT_SECTION => Some(SegmentClass::Got),
+        STUBS_SECTION => Some(SegmentClass::Stubs),
+        _ => None,
+    }
+}
 
 /// A section pinned at an address: `FILE,SECTION=ADDR`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -583,10 +600,9 @@ fn pin_sections(
     for map in maps {
         let module = find_input(inputs, &map.file)?;
         let object = &objects[module];
-        let (class, offset) = match map.section.as_str() {
-            GOT_SECTION => (SegmentClass::Got, 0),
-            STUBS_SECTION => (SegmentClass::Stubs, 0),
-            name => {
+        let (class, offset) = match (linker_area(&map.section), map.section.as_str()) {
+            (Some(class), _) => (class, 0),
+            (None, name) => {
                 let name = section_name(name);
                 let placement = section_placement(object);
                 let found: Vec<usize> = object
@@ -1139,7 +1155,7 @@ fn link_inputs(options: &CheckOptions, inputs: &[Input]) -> std::result::Result<
     }
     // Each mapped section must be where it was asked to be.
     for map in &options.map_sections {
-        if matches!(map.section.as_str(), GOT_SECTION | STUBS_SECTION) {
+        if linker_area(&map.section).is_some() {
             continue;
         }
         let module = find_input(inputs, &map.file)?;
@@ -1237,6 +1253,23 @@ impl Env for ImageEnv<'_> {
         if let Some((_, addr)) = self.image.dummy_externs.iter().find(|(n, _)| n == name) {
             return Ok(*addr);
         }
+        if name == GOT_SYMBOL {
+            // The GOT base, as the GOTPC and GOTOFF fixups count from it:
+            // the first module that has a GOT.
+            if let Some(segment) = self
+                .image
+                .memory
+                .segments()
+                .iter()
+                .filter(|s| s.class == SegmentClass::Got)
+                .min_by_key(|s| s.module)
+            {
+                return Ok(segment.addr);
+            }
+            return Err(format!(
+                "no module has a GOT, so `{GOT_SYMBOL}` is not defined"
+            ));
+        }
         let hint = if name.starts_with('L') || name.starts_with(".L") {
             " (assembler-local labels are not in the symbol table)"
         } else {
@@ -1247,12 +1280,7 @@ impl Env for ImageEnv<'_> {
 
     fn section_addr(&self, file: &str, section: &str) -> std::result::Result<u64, String> {
         let module = find_input(self.inputs, file)?;
-        let class = match section {
-            GOT_SECTION => Some(SegmentClass::Got),
-            STUBS_SECTION => Some(SegmentClass::Stubs),
-            _ => None,
-        };
-        if let Some(class) = class {
+        if let Some(class) = linker_area(section) {
             return self
                 .image
                 .memory
