@@ -13,7 +13,7 @@
 //! implicit, held in the field at the place: [`coff_implicit_addend`] reads
 //! them out per instruction form.
 
-use super::{check_range, read_le, write_le, FixupError, FixupValues};
+use super::{check_range, displacement, read_le, write_le, FixupError, FixupValues};
 
 /// The fixup kinds of AArch64, format-neutral. Names follow AAELF64; the doc
 /// of each says which raw types map to it. `Page(x)` is `x & !0xfff`.
@@ -317,7 +317,7 @@ impl Reloc {
     pub fn branch_reaches(self, p: u64, s: u64, a: i64) -> bool {
         match self.branch_range() {
             Some((min, max)) => {
-                let value = i128::from(s) + i128::from(a) - i128::from(p);
+                let value = displacement(s, a, p);
                 (min..=max).contains(&value)
             }
             None => false,
@@ -641,7 +641,7 @@ fn branch_value(kind: Reloc, v: &FixupValues) -> Result<i128, FixupError> {
     let Some((min, max)) = kind.branch_range() else {
         return Err(FixupError::Invalid("not a branch kind"));
     };
-    let direct = i128::from(v.s) + i128::from(v.a) - i128::from(v.p);
+    let direct = displacement(v.s, v.a, v.p);
     let aligned = direct & 3 == 0;
     if (aligned && (min..=max).contains(&direct)) || v.stub == 0 {
         if !aligned {
@@ -653,7 +653,7 @@ fn branch_value(kind: Reloc, v: &FixupValues) -> Result<i128, FixupError> {
     }
     // The stub jumps to S + A itself (the linker writes it so); the branch
     // only has to reach the stub, and S + A may be any address.
-    let via_stub = i128::from(v.stub) - i128::from(v.p);
+    let via_stub = displacement(v.stub, 0, v.p);
     if via_stub & 3 != 0 {
         return Err(FixupError::Invalid("the stub is not 4-byte aligned"));
     }

@@ -377,10 +377,28 @@ pub struct FixupValues {
     pub size: u64,
 }
 
-/// Returns `value` when it lies in `[min, max]`, else the overflow error that
-/// reports it.
+/// `value` as the psABIs mean it: addresses and addends add modulo 2^64,
+/// so a fixup's value is the 64-bit two's-complement number its low 64 bits
+/// spell. An absolute symbol at `0xffffffff80000000` is -2^31 to a
+/// sign-extended 32-bit field, and a branch from 0x1000 to
+/// `0xfffffffffffff000` is a displacement of -0x2000.
+#[inline]
+pub(crate) fn modulo_2_64(value: i128) -> i128 {
+    // Truncation to the low 64 bits is the point.
+    i128::from(value as i64)
+}
+
+/// S + A - P, modulo 2^64 ([`modulo_2_64`]).
+#[inline]
+pub(crate) fn displacement(s: u64, a: i64, p: u64) -> i128 {
+    modulo_2_64(i128::from(s) + i128::from(a) - i128::from(p))
+}
+
+/// Returns `value` (taken modulo 2^64, [`modulo_2_64`]) when it lies in
+/// `[min, max]`, else the overflow error that reports it.
 #[inline]
 pub(crate) fn check_range(value: i128, min: i128, max: i128) -> Result<i128, FixupError> {
+    let value = modulo_2_64(value);
     if (min..=max).contains(&value) {
         Ok(value)
     } else {

@@ -23,7 +23,7 @@
 //! `RELAX` and `ALIGN` are not fixups: rivet does not relax, so the code
 //! stays as emitted, with the `ALIGN` padding the assembler wrote.
 
-use super::{check_range, read_le, write_le, FixupError, FixupValues};
+use super::{check_range, displacement, read_le, write_le, FixupError, FixupValues};
 
 /// The fixup kinds of RISC-V 64, named as in the psABI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -182,7 +182,7 @@ impl Reloc {
         }
         match self.range() {
             Some((min, max)) => {
-                let value = i128::from(s) + i128::from(a) - i128::from(p);
+                let value = displacement(s, a, p);
                 (min..=max).contains(&value)
             }
             None => false,
@@ -508,24 +508,24 @@ fn branch_value(kind: Reloc, x: i128) -> Result<i128, FixupError> {
 
 /// `jal`: S + A - P in range, else the stub's displacement when there is one.
 fn jal_value(v: &FixupValues) -> Result<i128, FixupError> {
-    let direct = i128::from(v.s) + i128::from(v.a) - i128::from(v.p);
+    let direct = displacement(v.s, v.a, v.p);
     let reaches = Reloc::Jal
         .range()
         .is_some_and(|(min, max)| (min..=max).contains(&direct));
     if reaches || v.stub == 0 {
         return branch_value(Reloc::Jal, direct);
     }
-    branch_value(Reloc::Jal, i128::from(v.stub) - i128::from(v.p))
+    branch_value(Reloc::Jal, displacement(v.stub, 0, v.p))
 }
 
 /// `auipc` + `jalr`: S + A - P in range, else the stub's displacement.
 fn call_value(v: &FixupValues) -> Result<i128, FixupError> {
-    let direct = i128::from(v.s) + i128::from(v.a) - i128::from(v.p);
+    let direct = displacement(v.s, v.a, v.p);
     let (min, max) = HI20_RANGE;
     let x = if (min..=max).contains(&direct) || v.stub == 0 {
         direct
     } else {
-        i128::from(v.stub) - i128::from(v.p)
+        displacement(v.stub, 0, v.p)
     };
     check_range(x, min, max)
 }

@@ -3,7 +3,7 @@
 //! The loaders map each format's raw relocation type to one [`Reloc`]; this
 //! file computes and range-checks the value and writes it.
 
-use super::{check_range, write_le, FixupError, FixupValues};
+use super::{check_range, displacement, modulo_2_64, write_le, FixupError, FixupValues};
 
 /// The fixup kinds of x86-64, format-neutral. Names follow the ELF psABI where
 /// one exists; the doc of each says which raw types of each format map to it.
@@ -185,7 +185,7 @@ impl Reloc {
     pub fn branch_reaches(self, p: u64, s: u64, a: i64) -> bool {
         match self {
             Reloc::Branch32 => {
-                let value = i128::from(s) + i128::from(a) - i128::from(p);
+                let value = displacement(s, a, p);
                 (I32_MIN..=I32_MAX).contains(&value)
             }
             _ => false,
@@ -440,7 +440,7 @@ fn compute(kind: Reloc, v: &FixupValues) -> i128 {
 
 /// S + A - P when it fits, else L + A - P through the stub when there is one.
 fn branch32_value(v: &FixupValues) -> Result<i128, FixupError> {
-    let direct = compute(Reloc::Branch32, v);
+    let direct = modulo_2_64(compute(Reloc::Branch32, v));
     if (I32_MIN..=I32_MAX).contains(&direct) {
         return Ok(direct);
     }
@@ -449,7 +449,7 @@ fn branch32_value(v: &FixupValues) -> Result<i128, FixupError> {
     }
     // The stub jumps to S + A + 4 itself (the linker writes it so), so the
     // branch only has to reach the stub: L - 4 - P.
-    let via_stub = i128::from(v.stub) + i128::from(BRANCH32_BIAS) - i128::from(v.p);
+    let via_stub = displacement(v.stub, BRANCH32_BIAS, v.p);
     check_range(via_stub, I32_MIN, I32_MAX)
 }
 

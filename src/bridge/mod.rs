@@ -164,8 +164,12 @@ pub const VARIADIC_SUPPORTED: &[&str] = &["printf"];
 pub const CALLBACK_TAKERS: &[&str] = &["atexit", "__cxa_atexit", "at_quick_exit", "on_exit"];
 
 /// The signature of a C library function that code generation calls
-/// without any IR declaration (block copies and fills of large or unknown
-/// size), so that bridges know it.
+/// without any IR declaration, so that bridges know it: block copies and
+/// fills of large or unknown size, the libm functions LLVM lowers its math
+/// intrinsics and builtins to (`llvm.sin.f64` is a call to `sin`,
+/// `llvm.pow.f32` to `powf`; on Mach-O the same names with `_`), the
+/// `sincos` pair LLVM may merge a `sin` and a `cos` of one value into, and
+/// the stack protector's failure call.
 pub fn libcall_signature(name: &str) -> Option<FunctionSignature> {
     let sig = |params: &[ValueKind], ret| FunctionSignature {
         name: name.to_owned(),
@@ -173,14 +177,126 @@ pub fn libcall_signature(name: &str) -> Option<FunctionSignature> {
         ret,
         variadic: false,
     };
-    use ValueKind::{Int, Ptr, Void};
+    use ValueKind::{Int, Ptr, Void, F32, F64};
+    if let Some(float) = libm_signature(name) {
+        return Some(float);
+    }
     Some(match name {
         "memcpy" | "memmove" => sig(&[Ptr, Ptr, Int(64)], Ptr),
         "memset" => sig(&[Ptr, Int(32), Int(64)], Ptr),
         "memcmp" | "bcmp" => sig(&[Ptr, Ptr, Int(64)], Int(32)),
         "bzero" => sig(&[Ptr, Int(64)], Void),
+        "sincos" => sig(&[F64, Ptr, Ptr], Void),
+        "sincosf" => sig(&[F32, Ptr, Ptr], Void),
+        // compiler-rt / libgcc: `llvm.powi`.
+        "__powidf2" => sig(&[F64, Int(32)], F64),
+        "__powisf2" => sig(&[F32, Int(32)], F32),
+        "__stack_chk_fail" => sig(&[], Void),
         _ => return None,
     })
+}
+
+/// The libm functions of one `double` or `float` shape: `double f(double)`,
+/// `double f(double, double)`, `double f(double, int)`, `double f(double,
+/// double *)`... and their `float` twins (the same name with `f`).
+fn libm_signature(name: &str) -> Option<FunctionSignature> {
+    use ValueKind::{Int, Ptr, F32, F64};
+    // One argument, one result.
+    const UNARY: &[&str] = &[
+        "sin",
+        "cos",
+        "tan",
+        "asin",
+        "acos",
+        "atan",
+        "sinh",
+        "cosh",
+        "tanh",
+        "asinh",
+        "acosh",
+        "atanh",
+        "exp",
+        "exp2",
+        "exp10",
+        "expm1",
+        "log",
+        "log2",
+        "log10",
+        "log1p",
+        "sqrt",
+        "cbrt",
+        "floor",
+        "ceil",
+        "trunc",
+        "round",
+        "roundeven",
+        "rint",
+        "nearbyint",
+        "fabs",
+        "erf",
+        "erfc",
+        "tgamma",
+        "lgamma",
+    ];
+    // Two arguments of the same type.
+    const BINARY: &[&str] = &[
+        "pow",
+        "fmod",
+        "atan2",
+        "fmin",
+        "fmax",
+        "fminimum",
+        "fmaximum",
+        "copysign",
+        "hypot",
+        "remainder",
+        "fdim",
+        "nextafter",
+    ];
+    let (base, float) = match name.strip_suffix('f') {
+        // `erf` is itself a name ending in f.
+        Some(base) if name != "erf" && libm_base(base, UNARY, BINARY) => (base, F32),
+        _ => (name, F64),
+    };
+    let (params, ret) = if UNARY.contains(&base) {
+        (vec![float], float)
+    } else if BINARY.contains(&base) {
+        (vec![float, float], float)
+    } else {
+        match base {
+            "fma" => (vec![float, float, float], float),
+            "ldexp" | "scalbn" => (vec![float, Int(32)], float),
+            "frexp" => (vec![float, Ptr], float),
+            "modf" => (vec![float, Ptr], float),
+            // `long` is 64 bits on the host; LLP64 callers read the low half.
+            "lround" | "lrint" | "llround" | "llrint" => (vec![float], Int(64)),
+            _ => return None,
+        }
+    };
+    Some(FunctionSignature {
+        name: name.to_owned(),
+        params,
+        ret,
+        variadic: false,
+    })
+}
+
+/// Whether `base` is a libm name of [`libm_signature`]'s shapes.
+fn libm_base(base: &str, unary: &[&str], binary: &[&str]) -> bool {
+    unary.contains(&base)
+        || binary.contains(&base)
+        || matches!(
+            base,
+            "fma"
+                | "ldexp"
+                | "scalbn"
+                | "frexp"
+                | "modf"
+                | "lround"
+                | "lrint"
+                | "llround"
+                | "llrint"
+        )
 }
 
 /// The address of `name` in this process (the executable and every library

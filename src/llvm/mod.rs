@@ -12,7 +12,10 @@ mod module;
 mod target;
 
 pub use module::Module;
-pub use target::{CodeModel, OptLevel, RelocModel, TargetData, TargetMachine, TargetOptions};
+pub use target::{
+    normalize_triple, same_target, CodeModel, OptLevel, RelocModel, TargetData, TargetMachine,
+    TargetOptions,
+};
 
 /// Registers every target LLVM was built with (once per process).
 pub fn initialize() {

@@ -69,6 +69,58 @@ pub(crate) fn host_triple() -> String {
     }
 }
 
+/// `triple` in LLVM's normal form, `arch-vendor-os[-environment]`, as users
+/// write it for any tool: `x86_64-windows-msvc` becomes
+/// `x86_64-unknown-windows-msvc`, `x86_64-w64-mingw32`
+/// `x86_64-w64-windows-gnu`. Without it LLVM reads a three-part triple
+/// whose middle part is not a vendor as an unknown OS, and emits ELF.
+/// An empty triple stays empty (the host's, to [`TargetMachine::new`]).
+pub fn normalize_triple(triple: &str) -> String {
+    let Ok(c_triple) = CString::new(triple) else {
+        return triple.to_owned();
+    };
+    if triple.is_empty() {
+        return String::new();
+    }
+    initialize();
+    // SAFETY: `c_triple` is NUL-terminated; the result is ours to dispose.
+    let normalized = unsafe { take_message(LLVMNormalizeTargetTriple(c_triple.as_ptr())) };
+    if normalized.is_empty() {
+        triple.to_owned()
+    } else {
+        normalized
+    }
+}
+
+/// Whether two triples name the same target for code: the same
+/// architecture, operating system and environment once normalized
+/// ([`normalize_triple`]), ignoring the vendor and versions. clang's
+/// `x86_64-pc-windows-msvc19.33.0` is `x86_64-windows-msvc`,
+/// `arm64-apple-macosx14.0.0` is `arm64-apple-macos` and
+/// `aarch64-apple-darwin`; `x86_64-pc-windows-gnu` is not
+/// `x86_64-pc-windows-msvc`.
+pub fn same_target(a: &str, b: &str) -> bool {
+    fn parts(triple: &str) -> (String, String, String) {
+        let normalized = normalize_triple(triple);
+        let mut parts = normalized.split('-');
+        let arch = arch_of(parts.next().unwrap_or("")).to_owned();
+        let _vendor = parts.next();
+        let unversioned = |part: Option<&str>| {
+            part.unwrap_or("")
+                .trim_end_matches(|c: char| c.is_ascii_digit() || c == '.')
+                .to_owned()
+        };
+        let os = match unversioned(parts.next()).as_str() {
+            "macos" | "darwin" => "macosx".to_owned(),
+            "win32" => "windows".to_owned(),
+            os => os.to_owned(),
+        };
+        let environment = unversioned(parts.next());
+        (arch, os, environment)
+    }
+    a == b || parts(a) == parts(b)
+}
+
 /// The architecture component of `triple`, with common aliases folded.
 fn arch_of(triple: &str) -> &str {
     match triple.split('-').next().unwrap_or("") {
@@ -226,7 +278,7 @@ impl TargetMachine {
         initialize();
         let host = host_triple();
         let triple = match options.triple.as_deref() {
-            Some(t) if !t.is_empty() => t.to_owned(),
+            Some(t) if !t.is_empty() => normalize_triple(t),
             _ => host.clone(),
         };
         let native_arch = arch_of(&triple) == arch_of(&host);

@@ -587,3 +587,71 @@ fn modules_and_machines_move_between_threads() {
         assert!(len > 0);
     }
 }
+
+#[test]
+fn triples_are_normalized_as_users_write_them() {
+    for (written, normal) in [
+        ("x86_64-windows-msvc", "x86_64-unknown-windows-msvc"),
+        ("x86_64-w64-mingw32", "x86_64-w64-windows-gnu"),
+        ("aarch64-w64-mingw32", "aarch64-w64-windows-gnu"),
+        (
+            "x86_64-pc-windows-msvc19.33.0",
+            "x86_64-pc-windows-msvc19.33.0",
+        ),
+        ("arm64-apple-macos", "arm64-apple-macos"),
+        ("x86_64-linux-gnu", "x86_64-unknown-linux-gnu"),
+        ("", ""),
+    ] {
+        assert_eq!(super::normalize_triple(written), normal, "{written}");
+    }
+}
+
+#[test]
+fn same_target_ignores_vendor_and_versions_only() {
+    use super::same_target;
+    for (a, b) in [
+        ("aarch64-pc-windows-msvc19.33.0", "aarch64-pc-windows-msvc"),
+        ("aarch64-pc-windows-msvc", "aarch64-pc-windows-msvc19.33.0"),
+        ("x86_64-pc-windows-msvc19.33.0", "x86_64-windows-msvc"),
+        ("arm64-apple-macosx11.0", "arm64-apple-macosx"),
+        ("arm64-apple-macosx14.0.0", "arm64-apple-macos"),
+        ("arm64-apple-macosx14.0.0", "aarch64-apple-darwin"),
+        ("x86_64-w64-mingw32", "x86_64-pc-windows-gnu"),
+        ("x86_64-pc-windows-msvc", "x86_64-pc-windows-msvc"),
+        ("x86_64-unknown-linux-gnu", "x86_64-pc-linux-gnu"),
+    ] {
+        assert!(same_target(a, b), "{a} is {b}");
+    }
+    for (a, b) in [
+        ("aarch64-pc-windows-msvc19.33.0", "x86_64-pc-windows-msvc"),
+        ("aarch64-pc-windows-gnu", "aarch64-pc-windows-msvc"),
+        ("x86_64-pc-linux-gnu", "x86_64-pc-windows-gnu"),
+        ("riscv64", "riscv32"),
+    ] {
+        assert!(!same_target(a, b), "{a} is not {b}");
+    }
+}
+
+/// A triple without a vendor is read as users mean it: Windows, so COFF
+/// (before, LLVM took `windows` for a vendor and assembled ELF).
+#[test]
+fn a_vendorless_windows_triple_assembles_coff() {
+    for triple in [
+        "x86_64-windows-msvc",
+        "x86_64-w64-mingw32",
+        "aarch64-windows-msvc",
+    ] {
+        let tm = TargetMachine::new(&TargetOptions {
+            triple: Some(triple.into()),
+            ..TargetOptions::default()
+        })
+        .unwrap();
+        let object = tm.assemble(".text\nf:\n  ret\n").unwrap();
+        let machine = u16::from_le_bytes([object[0], object[1]]);
+        assert!(
+            machine == 0x8664 || machine == 0xaa64,
+            "{triple}: not a COFF object: {:x?}",
+            &object[..4]
+        );
+    }
+}

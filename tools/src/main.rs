@@ -72,6 +72,18 @@ enum Command {
     /// Link for any target at chosen addresses, without running, and verify
     /// the bytes with RuntimeDyldChecker expressions.
     Check(rivet_tools::check::CheckOptions),
+    /// Internal: assemble standard input for a target, write the object to
+    /// standard output (`rivet check` assembles each input this way, so
+    /// that an input LLVM crashes on ends this process, not the check).
+    #[command(hide = true)]
+    Assemble {
+        #[arg(long)]
+        triple: Option<String>,
+        #[arg(long)]
+        cpu: Option<String>,
+        #[arg(long)]
+        features: Option<String>,
+    },
     /// Benchmark rivet against LLVM's JIT linkers on the same objects; print one table.
     Bench {
         /// Smaller cases and fewer runs.
@@ -122,7 +134,22 @@ fn main() -> ExitCode {
             map,
             no_lmm,
         } => link(&objects, map, no_lmm).map(|()| 0),
-        Command::Check(options) => Ok(rivet_tools::check::cli(&options)),
+        Command::Check(mut options) => {
+            options.assembler = std::env::current_exe().ok();
+            Ok(rivet_tools::check::cli(&options))
+        }
+        Command::Assemble {
+            triple,
+            cpu,
+            features,
+        } => assemble(TargetOptions {
+            triple,
+            cpu,
+            features,
+            ..TargetOptions::default()
+        })
+        .map(|()| 0)
+        .map_err(Into::into),
         Command::Bench {
             quick,
             cases,
@@ -154,20 +181,17 @@ fn main() -> ExitCode {
     }
 }
 
-/// Whether a module's own triple names the target `--triple` asks for: the
-/// same text, or the same but for a version on the last part (clang's
-/// `aarch64-pc-windows-msvc19.33.0` is `aarch64-pc-windows-msvc`,
-/// `arm64-apple-macosx11.0` is `arm64-apple-macosx`).
-fn same_target(own: &str, triple: &str) -> bool {
-    fn unversioned(t: &str) -> String {
-        let mut parts: Vec<&str> = t.split('-').collect();
-        let long = parts.len() >= 3;
-        if let Some(last) = parts.last_mut().filter(|_| long) {
-            *last = last.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
-        }
-        parts.join("-")
-    }
-    own == triple || unversioned(own) == unversioned(triple)
+/// `rivet assemble`: standard input in, object bytes out.
+fn assemble(target: TargetOptions) -> rivet::Result<()> {
+    use std::io::{Read, Write};
+    let io = |source| rivet::Error::Io {
+        path: PathBuf::from("<stdio>"),
+        source,
+    };
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text).map_err(io)?;
+    let object = TargetMachine::new(&target)?.assemble(&text)?;
+    std::io::stdout().write_all(&object).map_err(io)
 }
 
 /// Whether `RIVET_GDB` turns gdb registration off for `rivet run`: only
@@ -203,7 +227,7 @@ fn run(
     let mut module = Module::parse(&bytes, &program)?;
     if let Some(triple) = triple {
         let own = module.triple();
-        if !own.is_empty() && !same_target(&own, triple) {
+        if !own.is_empty() && !rivet::llvm::same_target(&own, triple) {
             return Err(format!(
                 "{program} names target triple `{own}`; --triple {triple} needs a module \
                  without one (or with the same)"
@@ -650,35 +674,4 @@ fn link(objects: &[PathBuf], map: bool, no_lmm: bool) -> Result<(), Box<dyn std:
         );
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::same_target;
-
-    #[test]
-    fn a_version_on_the_last_part_names_the_same_target() {
-        assert!(same_target(
-            "aarch64-pc-windows-msvc19.33.0",
-            "aarch64-pc-windows-msvc"
-        ));
-        assert!(same_target(
-            "aarch64-pc-windows-msvc",
-            "aarch64-pc-windows-msvc19.33.0"
-        ));
-        assert!(same_target("arm64-apple-macosx11.0", "arm64-apple-macosx"));
-        assert!(same_target(
-            "x86_64-pc-windows-msvc",
-            "x86_64-pc-windows-msvc"
-        ));
-        assert!(!same_target(
-            "aarch64-pc-windows-msvc19.33.0",
-            "x86_64-pc-windows-msvc"
-        ));
-        assert!(!same_target(
-            "aarch64-pc-windows-gnu",
-            "aarch64-pc-windows-msvc"
-        ));
-        assert!(!same_target("riscv64", "riscv32"));
-    }
 }

@@ -1711,3 +1711,79 @@ fn address_pairs_are_adrp_then_add_on_the_same_register() {
     assert!(!is_address_pair(adrp_x8, 0xf940_0108)); // ldr x8, [x8]
     assert!(!is_address_pair(0x1000_0008, 0x9100_0108)); // adr, not adrp
 }
+
+/// Values are taken modulo 2^64, as AAELF64 computes them: an absolute
+/// symbol in the upper half is a negative value to ABS32/ABS16, and places
+/// and targets that wrap around the top or the bottom of the address space
+/// reach exactly as far as those that do not.
+#[test]
+fn values_are_taken_modulo_2_64() {
+    assert_eq!(
+        data(Reloc::Abs32, &at(0x1000, 0xffff_ffff_8000_0000, 0)),
+        Ok(le(-(1 << 31), 4))
+    );
+    assert_eq!(
+        data(Reloc::Abs32, &at(0x1000, 0xffff_ffff_7fff_ffff, 0)),
+        Err(overflow(-(1 << 31) - 1, -(1 << 31), (1 << 32) - 1))
+    );
+    for (kind, min, max) in DATA_RANGES {
+        let size = kind.field_size();
+        for (value, base, ok) in [
+            (min, 0x1000u64, true),
+            (min - 1, 0x1000, false),
+            (max, u64::MAX - 0xfff, true),
+            (max + 1, u64::MAX - 0xfff, false),
+        ] {
+            let term = base.wrapping_add(value as u64);
+            let v = match kind {
+                Reloc::Abs32 | Reloc::Abs16 => at(base, value as u64, 0),
+                Reloc::Prel32 | Reloc::Prel16 => at(base, term, 0),
+                _ => FixupValues {
+                    got_slot: term,
+                    ..at(base, 0, 0)
+                },
+            };
+            let want = if ok {
+                Ok(le(value, size))
+            } else {
+                Err(overflow(value, min, max))
+            };
+            assert_eq!(data(kind, &v), want, "{kind} {value:#x} from {base:#x}");
+        }
+    }
+    // bl from 0x1000 to 128 MiB below it, across address 0.
+    let (min, max) = (-(1i128 << 27), (1i128 << 27) - 4);
+    assert_eq!(
+        patch(
+            Reloc::Call26,
+            BL_0,
+            &at(0x1000, 0x1000u64.wrapping_sub(1 << 27), 0)
+        ),
+        Ok(0x9600_0000)
+    );
+    assert_eq!(
+        patch(
+            Reloc::Call26,
+            BL_0,
+            &at(0x1000, 0x1000u64.wrapping_sub((1 << 27) + 4), 0)
+        ),
+        Err(overflow(min - 4, min, max))
+    );
+    // adrp 4 GiB down from page 0x1000, across address 0: accepted; one
+    // page further is out of reach.
+    let page = Reloc::AdrPrelPgHi21;
+    assert!(patch(
+        page,
+        ADRP_X0_0,
+        &at(0x1000, 0x1000u64.wrapping_sub(1 << 32), 0)
+    )
+    .is_ok());
+    assert!(matches!(
+        patch(
+            page,
+            ADRP_X0_0,
+            &at(0x1000, 0x1000u64.wrapping_sub((1 << 32) + 0x1000), 0)
+        ),
+        Err(FixupError::Overflow { .. })
+    ));
+}

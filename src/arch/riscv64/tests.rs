@@ -584,3 +584,42 @@ fn tls_gd_pair_and_dtprel() {
         Err(overflow(0x8000_0000, range))
     );
 }
+
+/// Values are taken modulo 2^64: `lui` of an absolute symbol in the upper
+/// half builds it by sign extension (RV64), `R_RISCV_32` takes it as the
+/// negative value it is, and a `jal` across address 0 reaches as far as
+/// any other.
+#[test]
+fn values_are_taken_modulo_2_64() {
+    // lui a0, 0x80000 (a0 = 0xffffffff80000000 on RV64).
+    assert_eq!(
+        patch(Reloc::Hi20, LUI_A0_0, &at(P, 0xffff_ffff_8000_0000, 0)),
+        Ok(0x8000_0537)
+    );
+    assert!(matches!(
+        patch(Reloc::Hi20, LUI_A0_0, &at(P, 0xffff_ffff_7fff_f7ff, 0)),
+        Err(FixupError::Overflow { .. })
+    ));
+    let mut field = [0u8; 4];
+    assert_eq!(
+        apply(Reloc::Abs32, &mut field, &at(P, 0xffff_ffff_8000_0000, 0)),
+        Ok(())
+    );
+    assert_eq!(field, [0, 0, 0, 0x80]);
+    let range = Reloc::Abs32.range().unwrap();
+    assert_eq!(
+        apply(Reloc::Abs32, &mut field, &at(P, 0xffff_ffff_7fff_ffff, 0)),
+        Err(overflow(-(1 << 31) - 1, range))
+    );
+    // jal ra, -1048576 from 0x1000, to just below the top of memory.
+    let below_zero = 0x1000u64.wrapping_sub(1 << 20);
+    assert_eq!(
+        patch(Reloc::Jal, JAL_RA_0, &at(0x1000, below_zero, 0)),
+        Ok(0x8000_00ef)
+    );
+    let range = Reloc::Jal.range().unwrap();
+    assert_eq!(
+        patch(Reloc::Jal, JAL_RA_0, &at(0x1000, below_zero - 2, 0)),
+        Err(overflow(-(1 << 20) - 2, range))
+    );
+}

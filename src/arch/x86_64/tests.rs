@@ -268,11 +268,13 @@ fn branch_reaches_exact_boundaries() {
     assert!(!Reloc::Branch32.branch_reaches(p, p, i64::from(i32::MAX) + 1));
     assert!(Reloc::Branch32.branch_reaches(p, p, i64::from(i32::MIN)));
     assert!(!Reloc::Branch32.branch_reaches(p, p, i64::from(i32::MIN) - 1));
-    // Extremes do not wrap into range.
-    assert!(!Reloc::Branch32.branch_reaches(0, u64::MAX, 0));
-    assert!(!Reloc::Branch32.branch_reaches(u64::MAX, 0, 0));
+    // Addresses add modulo 2^64 (as the CPU computes RIP + disp32): the
+    // top of the address space is just behind address 0.
+    assert!(Reloc::Branch32.branch_reaches(0, u64::MAX, 0));
+    assert!(Reloc::Branch32.branch_reaches(u64::MAX, 0, 0));
     assert!(Reloc::Branch32.branch_reaches(u64::MAX, u64::MAX, -4));
     assert!(!Reloc::Branch32.branch_reaches(0, 0, i64::MIN));
+    assert!(!Reloc::Branch32.branch_reaches(0, 1 << 63, 0));
     // Never true for a non-branch, even at distance zero.
     for kind in Reloc::ALL {
         if kind != Reloc::Branch32 {
@@ -982,6 +984,18 @@ impl SplitMix {
     }
 }
 
+/// The psABI's reading of a fixup value: its residue modulo 2^64, as a
+/// signed 64-bit number (computed here by arithmetic, not by a cast).
+fn signed_64(value: i128) -> i128 {
+    let modulus = 1i128 << 64;
+    let residue = value.rem_euclid(modulus);
+    if residue >= 1 << 63 {
+        residue - modulus
+    } else {
+        residue
+    }
+}
+
 #[test]
 fn sweep_of_edge_values_against_a_reference_model() {
     let mut rng = SplitMix(0x5EED);
@@ -1006,7 +1020,7 @@ fn sweep_of_edge_values_against_a_reference_model() {
                 assert!(matches!(result, Err(FixupError::Invalid(_))));
                 continue;
             }
-            let direct = without_addend(kind, &v) + i128::from(v.a);
+            let direct = signed_64(without_addend(kind, &v) + i128::from(v.a));
             let range = RANGES.iter().find(|r| r.0 == kind).map(|r| (r.1, r.2));
             let expected = match range {
                 None => Ok(direct),
@@ -1014,7 +1028,7 @@ fn sweep_of_edge_values_against_a_reference_model() {
                 Some((min, max)) if kind == Reloc::Branch32 && v.stub != 0 => {
                     // Through a stub the branch reaches the stub itself (the
                     // stub jumps to S + A + 4): L - 4 - P.
-                    let via = i128::from(v.stub) - 4 - i128::from(v.p);
+                    let via = signed_64(i128::from(v.stub) - 4 - i128::from(v.p));
                     if (min..=max).contains(&via) {
                         Ok(via)
                     } else {
@@ -1472,4 +1486,101 @@ fn tls_descriptor_kinds() {
     assert_eq!(apply(Reloc::TlsDescCall, &mut place, &v), Ok(()));
     assert_eq!(place, [FILL; 4]);
     assert_eq!(apply(Reloc::TlsDescCall, &mut [], &v), Ok(()));
+}
+
+/// Values that reach a field as `base + value` modulo 2^64, with the term
+/// that carries the value (S, the GOT slot or the GOT base) near the top of
+/// the address space or just past 0.
+fn wrapped_values(kind: Reloc, value: i128, base: u64) -> FixupValues {
+    let at = base.wrapping_add(value as u64);
+    let mut v = FixupValues {
+        p: base,
+        got_base: base,
+        got_slot: base,
+        ..FixupValues::default()
+    };
+    match kind {
+        // S + A (TPOFF32: S is already thread-pointer relative).
+        Reloc::Abs32S | Reloc::Abs16 | Reloc::Abs8 | Reloc::DtpOff32 | Reloc::TpOff32 => {
+            v.s = value as u64;
+        }
+        // S + A - P.
+        Reloc::Pc32 | Reloc::Pc16 | Reloc::Pc8 | Reloc::Branch32 => v.s = at,
+        // G + GOT + A - P.
+        Reloc::GotPcRel32
+        | Reloc::GotPcRelX
+        | Reloc::TlsGd
+        | Reloc::TlsLd
+        | Reloc::GotTpOff
+        | Reloc::GotPc32TlsDesc => v.got_slot = at,
+        // GOT + A - P.
+        Reloc::GotPc32 => v.got_base = at,
+        // G + A.
+        Reloc::Got32 => v.got_slot = at,
+        other => panic!("{other} is not sign-extended"),
+    }
+    v
+}
+
+/// Every sign-extended kind reads its value modulo 2^64 (the psABI's
+/// arithmetic): an absolute symbol at 0xffffffff80000000 is -2^31 to
+/// R_X86_64_32S, 0xffffffff7fffffff is one too far; targets that wrap
+/// around the top or the bottom of the address space reach as far as
+/// those that do not.
+#[test]
+fn sign_extended_kinds_take_their_value_modulo_2_64() {
+    assert_writes(
+        Reloc::Abs32S,
+        &FixupValues {
+            s: 0xffff_ffff_8000_0000,
+            ..FixupValues::default()
+        },
+        &[0x00, 0x00, 0x00, 0x80],
+    );
+    assert_writes(
+        Reloc::Abs32S,
+        &FixupValues {
+            s: u64::MAX,
+            ..FixupValues::default()
+        },
+        &[0xff; 4],
+    );
+    assert_eq!(
+        run(
+            Reloc::Abs32S,
+            &FixupValues {
+                s: 0xffff_ffff_7fff_ffff,
+                ..FixupValues::default()
+            }
+        )
+        .0,
+        Err(FixupError::Overflow {
+            value: -0x8000_0001,
+            min: I32_MIN,
+            max: I32_MAX
+        })
+    );
+    let signed: Vec<Reloc> = Reloc::ALL
+        .into_iter()
+        .filter(|k| k.field_range().is_some_and(|(min, _)| min < 0))
+        .collect();
+    assert_eq!(signed.len(), 17, "{signed:?}");
+    for kind in signed {
+        let (min, max) = kind.field_range().unwrap();
+        let size = kind.field_size();
+        // The low end from just above 0 (S wraps to the top), the high end
+        // from the top (S wraps past 0).
+        for (value, base) in [(min, 0x1000), (max, u64::MAX - 0xfff)] {
+            let v = wrapped_values(kind, value, base);
+            assert_writes(kind, &v, &field_bytes(value, size));
+        }
+        for (value, base) in [(min - 1, 0x1000), (max + 1, u64::MAX - 0xfff)] {
+            let v = wrapped_values(kind, value, base);
+            assert_eq!(
+                run(kind, &v).0,
+                Err(FixupError::Overflow { value, min, max }),
+                "{kind} {value:#x} from {base:#x}"
+            );
+        }
+    }
 }

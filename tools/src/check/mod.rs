@@ -9,9 +9,12 @@
 //!             [--check-prefix rtdyld-check|jitlink-check]... [--check FILE]... FILE.s|FILE.o ...
 //! ```
 //!
-//! Assembly (`.s`, `.S`, `.asm`) is assembled in-process by LLVM for the
-//! triple (module-level inline assembly, no `llvm-mc`); the object made from
-//! `dir/name.s` is called `name.o`, the name check expressions use for it.
+//! Assembly (`.s`, `.S`, `.asm`) is assembled by LLVM for the triple
+//! (module-level inline assembly, no `llvm-mc`); the command line does it in
+//! a child process per file ([`CheckOptions::assembler`]), so that an input
+//! LLVM aborts or traps on is an error, not the end of the check. The
+//! object made from `dir/name.s` is called `name.o`, the name check
+//! expressions use for it.
 //! Objects are taken as they are. Everything is linked in one batch by
 //! rivet's linker ([`rivet::link::link`]) into a [`PhonyMemory`]: each
 //! module's segments (text, stubs, GOT, read-only data, data) are laid out
@@ -54,7 +57,10 @@
 //! it gives the GOT slot instead (RuntimeDyld keeps its GOT entries and
 //! import pointers among its stubs). `section_addr(FILE, [got])` and
 //! `section_addr(FILE, [stubs])` give the module's GOT and stub areas, and
-//! `--map-section FILE,[got]=ADDR` places them.
+//! `--map-section FILE,[got]=ADDR` places them; `.got` is accepted for
+//! `[got]`, as RuntimeDyld names it. `_GLOBAL_OFFSET_TABLE_` is the GOT's
+//! base (of the first module that has a GOT), as the GOTPC and GOTOFF
+//! fixups count from it.
 //!
 //! `decode_operand` decodes with LLVM's own disassembler, so operands are
 //! numbered as LLVM's `MCInst` numbers them; a register operand gives LLVM's
@@ -92,6 +98,20 @@ pub const ERROR_DIRECTIVE: &str = "# rivet-check-error:";
 pub const GOT_SECTION: &str = "[got]";
 /// The pseudo-section naming a module's stubs.
 pub const STUBS_SECTION: &str = "[stubs]";
+/// RuntimeDyld's name for an ELF module's GOT, accepted for [`GOT_SECTION`].
+pub const ELF_GOT_SECTION: &str = ".got";
+/// The linker-defined symbol at the base of the GOT.
+pub const GOT_SYMBOL: &str = "_GLOBAL_OFFSET_TABLE_";
+
+/// The linker-made area a section name stands for: `[got]` (and `.got`,
+/// which relocatable objects never hold themselves) and `[stubs]`.
+fn linker_area(section: &str) -> Option<SegmentClass> {
+    match section {
+        GOT_SECTION | ELF_GOT_SECTION => Some(SegmentClass::Got),
+        STUBS_SECTION => Some(SegmentClass::Stubs),
+        _ => None,
+    }
+}
 
 /// A section pinned at an address: `FILE,SECTION=ADDR`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,6 +159,12 @@ pub struct CheckOptions {
     /// Assembly files and relocatable objects to link.
     #[arg(value_name = "FILE.s|FILE.o")]
     pub inputs: Vec<PathBuf>,
+    /// A `rivet` executable to assemble each input in, as a child process
+    /// (`rivet assemble`): some inputs make LLVM abort or trap instead of
+    /// reporting an error, and that must end the child, not the check.
+    /// `None` assembles in this process. The command line sets it.
+    #[arg(skip)]
+    pub assembler: Option<PathBuf>,
 }
 
 /// A number: decimal or `0x` hex.
@@ -574,10 +600,9 @@ fn pin_sections(
     for map in maps {
         let module = find_input(inputs, &map.file)?;
         let object = &objects[module];
-        let (class, offset) = match map.section.as_str() {
-            GOT_SECTION => (SegmentClass::Got, 0),
-            STUBS_SECTION => (SegmentClass::Stubs, 0),
-            name => {
+        let (class, offset) = match (linker_area(&map.section), map.section.as_str()) {
+            (Some(class), _) => (class, 0),
+            (None, name) => {
                 let name = section_name(name);
                 let placement = section_placement(object);
                 let found: Vec<usize> = object
@@ -754,6 +779,16 @@ pub fn run(options: &CheckOptions) -> std::result::Result<Report, CheckError> {
         .clone()
         .unwrap_or_else(|| default_features(&triple).to_string());
 
+    let target = TargetOptions {
+        triple: Some(triple.clone()),
+        cpu: Some(if cpu.is_empty() {
+            "generic".into()
+        } else {
+            cpu.clone()
+        }),
+        features: Some(features.clone()),
+        ..TargetOptions::default()
+    };
     let mut machine = None;
     let mut inputs = Vec::new();
     for (path, bytes) in raw {
@@ -764,23 +799,20 @@ pub fn run(options: &CheckOptions) -> std::result::Result<Report, CheckError> {
         let (name, bytes) = match bytes {
             Some(bytes) => (file_name, bytes),
             None => {
-                if machine.is_none() {
-                    machine = Some(TargetMachine::new(&TargetOptions {
-                        triple: Some(triple.clone()),
-                        cpu: Some(if cpu.is_empty() {
-                            "generic".into()
-                        } else {
-                            cpu.clone()
-                        }),
-                        features: Some(features.clone()),
-                        ..TargetOptions::default()
-                    })?);
-                }
-                let Some(tm) = machine.as_ref() else {
-                    return Err(usage("no target machine".to_string()));
-                };
                 let text = read_text(&path)?;
-                let bytes = tm.assemble(&text).map_err(|source| CheckError::Assemble {
+                let assembled = match &options.assembler {
+                    Some(rivet) => assemble_in_child(rivet, &target, &text),
+                    None => {
+                        if machine.is_none() {
+                            machine = Some(TargetMachine::new(&target)?);
+                        }
+                        let Some(tm) = machine.as_ref() else {
+                            return Err(usage("no target machine".to_string()));
+                        };
+                        tm.assemble(&text)
+                    }
+                };
+                let bytes = assembled.map_err(|source| CheckError::Assemble {
                     path: path.clone(),
                     source,
                 })?;
@@ -871,6 +903,82 @@ struct LinkedModuleView {
     map: LinkMap,
     /// Names the module defines for the others (winners of the link).
     exports: Vec<(String, u64)>,
+}
+
+/// Assembles `text` for `target` in a child process: `rivet assemble`
+/// reads the text on its standard input and writes the object to its
+/// standard output. A child that LLVM kills (`report_fatal_error` aborts,
+/// `llvm_unreachable` traps, a crash) is an error naming the signal, with
+/// what LLVM printed.
+fn assemble_in_child(rivet: &Path, target: &TargetOptions, text: &str) -> rivet::Result<Vec<u8>> {
+    use std::io::Write;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+
+    let io = |source| Error::Io {
+        path: rivet.to_owned(),
+        source,
+    };
+    let mut command = Command::new(rivet);
+    command.arg("assemble");
+    for (flag, value) in [
+        ("--triple", &target.triple),
+        ("--cpu", &target.cpu),
+        ("--features", &target.features),
+    ] {
+        if let Some(value) = value {
+            command.arg(format!("{flag}={value}"));
+        }
+    }
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(io)?;
+    // Written from another thread: the child may fill its output pipes
+    // before it has read all of its input.
+    let mut stdin = child.stdin.take();
+    let input = text.as_bytes().to_vec();
+    let writer = std::thread::spawn(move || {
+        if let Some(stdin) = stdin.as_mut() {
+            // A child that dies early closes the pipe; its status says why.
+            let _ = stdin.write_all(&input);
+        }
+    });
+    let output = child.wait_with_output().map_err(io)?;
+    let _ = writer.join();
+    if output.status.success() {
+        return Ok(output.stdout);
+    }
+    let said = String::from_utf8_lossy(&output.stderr);
+    let said = said
+        .trim()
+        .trim_start_matches("rivet: ")
+        .trim_start_matches("LLVM: ");
+    Err(Error::Llvm(match output.status.signal() {
+        Some(signal) => format!(
+            "crashed while assembling ({}){}{said}",
+            signal_name(signal),
+            if said.is_empty() { "" } else { ": " }
+        ),
+        None => said.to_owned(),
+    }))
+}
+
+/// `SIGTRAP, signal 5` and the like.
+fn signal_name(signal: i32) -> String {
+    let name = match signal {
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGILL => "SIGILL",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        _ => "signal",
+    };
+    format!("{name}, signal {signal}")
 }
 
 /// The features to assemble and disassemble with when `--features` is not
@@ -1048,7 +1156,7 @@ fn link_inputs(options: &CheckOptions, inputs: &[Input]) -> std::result::Result<
     }
     // Each mapped section must be where it was asked to be.
     for map in &options.map_sections {
-        if matches!(map.section.as_str(), GOT_SECTION | STUBS_SECTION) {
+        if linker_area(&map.section).is_some() {
             continue;
         }
         let module = find_input(inputs, &map.file)?;
@@ -1146,6 +1254,23 @@ impl Env for ImageEnv<'_> {
         if let Some((_, addr)) = self.image.dummy_externs.iter().find(|(n, _)| n == name) {
             return Ok(*addr);
         }
+        if name == GOT_SYMBOL {
+            // The GOT base, as the GOTPC and GOTOFF fixups count from it:
+            // the first module that has a GOT.
+            if let Some(segment) = self
+                .image
+                .memory
+                .segments()
+                .iter()
+                .filter(|s| s.class == SegmentClass::Got)
+                .min_by_key(|s| s.module)
+            {
+                return Ok(segment.addr);
+            }
+            return Err(format!(
+                "no module has a GOT, so `{GOT_SYMBOL}` is not defined"
+            ));
+        }
         let hint = if name.starts_with('L') || name.starts_with(".L") {
             " (assembler-local labels are not in the symbol table)"
         } else {
@@ -1156,12 +1281,7 @@ impl Env for ImageEnv<'_> {
 
     fn section_addr(&self, file: &str, section: &str) -> std::result::Result<u64, String> {
         let module = find_input(self.inputs, file)?;
-        let class = match section {
-            GOT_SECTION => Some(SegmentClass::Got),
-            STUBS_SECTION => Some(SegmentClass::Stubs),
-            _ => None,
-        };
-        if let Some(class) = class {
+        if let Some(class) = linker_area(section) {
             return self
                 .image
                 .memory

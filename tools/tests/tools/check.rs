@@ -535,3 +535,68 @@ fn the_readme_examples_are_asm_tests_and_their_output_is_what_rivet_prints() {
     );
     assert!(readme.contains(&shown), "README.md does not show:\n{shown}");
 }
+
+/// Inputs on which LLVM 22's assembler aborts (`report_fatal_error`),
+/// traps (`llvm_unreachable`) or crashes instead of reporting an error:
+/// `rivet check` assembles each input in a child process, so it exits 1
+/// with a message naming the file and the signal (before: the check died
+/// of that signal).
+#[test]
+fn inputs_that_crash_llvm_are_errors_not_signals() {
+    let dir = std::env::temp_dir().join(format!("rivet-check-fatal-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, triple, asm, signal) in [
+        // COFF `.comm` alignment beyond what the format records.
+        (
+            "comm-align.s",
+            "x86_64-pc-windows-msvc",
+            ".comm x, 8, 128",
+            "SIGABRT",
+        ),
+        // A COFF-only modifier in an ELF object.
+        (
+            "imgrel-elf.s",
+            "x86_64-unknown-linux-gnu",
+            "f: ret\n.long f@IMGREL",
+            "SIGTRAP",
+        ),
+        // A negative `.fill` count.
+        (
+            "negative-fill.s",
+            "x86_64-unknown-linux-gnu",
+            ".fill -1, 1, 0",
+            "SIGSEGV",
+        ),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(
+            &path,
+            format!("# rivet-check-args: --triple {triple}\n# jitlink-check: 1 = 1\n{asm}\n"),
+        )
+        .unwrap();
+        let out = rivet_check(&[&path]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{name}: {:?} {stderr}",
+            out.status
+        );
+        assert!(
+            stderr.contains(&format!("cannot assemble `{}`", path.display()))
+                && stderr.contains(&format!("crashed while assembling ({signal}")),
+            "{name}: {stderr}"
+        );
+    }
+    // The same child assembles a sound input.
+    let sound = dir.join("sound.s");
+    std::fs::write(
+        &sound,
+        "# rivet-check-args: --triple x86_64-pc-windows-msvc\n\
+         # jitlink-check: *{1}f = 0xc3\nf: ret\n",
+    )
+    .unwrap();
+    let out = rivet_check(&[&sound]);
+    assert!(out.status.success(), "{out:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
