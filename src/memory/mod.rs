@@ -15,23 +15,19 @@
 //! running. An embedder may supply its own [`MemoryManager`].
 
 mod arena;
-#[cfg(any(target_os = "linux", target_os = "android"))]
-mod dual;
-mod free_list;
-mod host_pages;
 mod image;
-mod pages;
-mod protect;
 mod sections;
+mod standalone_pages;
+mod sys;
 
 pub use arena::{
     Arena, ArenaConfig, ArenaMode, RegionInfo, DEFAULT_HINT, DEFAULT_MAX_REGIONS, DEFAULT_MODE,
     DEFAULT_RESERVATION,
 };
-pub use host_pages::HostPages;
 pub use image::{Image, ImageConfig};
-pub use protect::{check_jit_execution, page_size};
 pub use sections::{SectionsConfig, SectionsManager};
+pub use standalone_pages::HostPages;
+pub use sys::{check_jit_execution, page_size};
 
 use crate::Result;
 

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::io;
 use std::ptr::NonNull;
 
-use super::protect::{self, Mapping};
+use super::sys::{self as protect, Mapping};
 use super::{
     next_allocation_id, Allocation, AllocationStats, MemoryManager, MemoryStats, ModuleLayout,
     Segment, SegmentClass,

@@ -31,9 +31,8 @@ impl HostPages {
                 requested: len as u64,
                 reason: format!("{what}: size overflows"),
             })?;
-        let mapping =
-            super::protect::map_anonymous(None, len, libc::PROT_READ | libc::PROT_WRITE, 0)
-                .map_err(|source| Error::Memory { op: what, source })?;
+        let mapping = super::sys::map_anonymous(None, len, libc::PROT_READ | libc::PROT_WRITE, 0)
+            .map_err(|source| Error::Memory { op: what, source })?;
         Ok(HostPages {
             ptr: mapping.base,
             len: mapping.len,
@@ -79,7 +78,7 @@ impl HostPages {
         // SAFETY: the pages are ours; no Rust reference into them outlives
         // this call (`as_mut_slice` borrows `self` mutably).
         unsafe {
-            super::protect::protect(
+            super::sys::protect(
                 self.ptr.as_ptr(),
                 self.len,
                 libc::PROT_READ | libc::PROT_EXEC,
@@ -90,7 +89,7 @@ impl HostPages {
             other => other,
         })?;
         // SAFETY: the range was just made readable and executable.
-        unsafe { super::protect::publish_code(self.ptr.as_ptr(), self.len) };
+        unsafe { super::sys::publish_code(self.ptr.as_ptr(), self.len) };
         Ok(())
     }
 }

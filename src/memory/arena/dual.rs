@@ -63,8 +63,8 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 
 use super::free_list::FreeList;
-use super::protect::{self, Mapping};
-use super::{try_zeroed_bytes, AllocationStats, ModuleLayout, Segment, SegmentClass};
+use crate::memory::sys::{self as protect, Mapping};
+use crate::memory::{try_zeroed_bytes, AllocationStats, ModuleLayout, Segment, SegmentClass};
 use crate::{Error, Result};
 
 /// Sub-allocation unit: segment sizes are rounded up to it and segments

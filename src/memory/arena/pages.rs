@@ -20,8 +20,8 @@
 use std::collections::HashMap;
 
 use super::free_list::FreeList;
-use super::protect::{self, Mapping};
-use super::{AllocationStats, ModuleLayout, Segment, SegmentClass};
+use crate::memory::sys::{self as protect, Mapping};
+use crate::memory::{AllocationStats, ModuleLayout, Segment, SegmentClass};
 use crate::{Error, Result};
 
 /// One class's run inside a block: offsets are from the region's base.

@@ -49,14 +49,19 @@
 //! committed bytes and the request), nothing of it stays allocated, and the
 //! arena stays usable.
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod dual;
+mod free_list;
+mod pages;
+
 use std::collections::HashMap;
 use std::io;
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
-use super::dual::{self, DualRegion, Placed};
-use super::free_list::FreeList;
-use super::pages::{BlockPlan, PagesRegion};
-use super::protect::{self, Mapping};
+use self::dual::{DualRegion, Placed};
+use self::free_list::FreeList;
+use self::pages::{BlockPlan, PagesRegion};
+use super::sys::{self as protect, Mapping};
 use super::{
     next_allocation_id, Allocation, AllocationStats, MemoryManager, MemoryStats, ModuleLayout,
     Segment, SegmentClass,
@@ -1147,7 +1152,7 @@ mod tests {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     #[test]
     fn finalize_serializes_every_core_where_the_kernel_can() {
-        use super::super::protect::{core_sync_state, CoreSync};
+        use super::super::sys::{core_sync_state, CoreSync};
         // The kernel's own answer: which membarrier commands it has.
         // SAFETY: MEMBARRIER_CMD_QUERY only returns a bit mask.
         let supported = unsafe { libc::syscall(libc::SYS_membarrier, 0, 0, 0) };

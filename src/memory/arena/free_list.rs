@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::protect::round_up_usize;
+use crate::memory::sys::round_up_usize;
 
 /// Free `[offset, offset + len)` ranges relative to some base address.
 #[derive(Debug, Clone, Default)]
