@@ -374,12 +374,13 @@ pub fn image(data: &[u8]) {
         base: placement.base,
         separation: placement.separation,
         end: placement.pinned.map_or(u64::MAX, |_| placement.at),
+        ..ImageConfig::default()
     });
     match link_alone(&object, &mut image) {
         Ok(linked) => {
-            for (addr, _, size) in image.segments() {
-                let _ = image.read(addr, size);
-                let _ = image.read_uint(addr.saturating_add(size.saturating_sub(8)), 8);
+            for segment in image.segments() {
+                let _ = image.read(segment.addr, segment.size);
+                let _ = image.read_uint(segment.end().saturating_sub(8), 8);
             }
             for module in linked {
                 image.release(module.allocation);

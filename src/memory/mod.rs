@@ -29,7 +29,7 @@ pub use arena::{
     Arena, ArenaConfig, ArenaMode, RegionInfo, DEFAULT_HINT, DEFAULT_MAX_REGIONS, DEFAULT_MODE,
     DEFAULT_RESERVATION,
 };
-pub use image::{Image, ImageConfig};
+pub use image::{Image, ImageConfig, PlacedSegment};
 pub use sections::{SectionsConfig, SectionsManager};
 pub use standalone_pages::HostPages;
 pub use sys::{check_jit_execution, page_size};

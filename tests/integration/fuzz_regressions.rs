@@ -235,6 +235,7 @@ fn replay_heap(target: &str, data: &[u8]) -> String {
             base,
             separation,
             end: pinned.map_or(u64::MAX, |_| at),
+            ..ImageConfig::default()
         });
         &mut image
     };
