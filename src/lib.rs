@@ -9,11 +9,7 @@
 //! ([`ExecutionEngine`]).
 
 pub mod arch;
-#[cfg(feature = "llvm")]
-pub mod bench;
 pub mod bridge;
-#[cfg(feature = "llvm")]
-pub mod check;
 pub mod debug;
 #[cfg(feature = "emulator")]
 pub mod emulator;

@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 
 use std::collections::BTreeMap;
 
-use rivet::check::{PhonyLayout, PhonyMemory};
+use rivet_tools::check::{PhonyLayout, PhonyMemory};
 use rivet::link::{Externals, LinkOptions, LinkUnit, LinkedModule, SymbolTable};
 use rivet::load::{Binding, Definition, ObjectFile};
 use rivet::memory::{Image, ImageConfig, MemoryManager, SegmentClass};

@@ -7,9 +7,8 @@
 //! machine, and [`TargetData`] owns its layout. Nothing hands out a raw
 //! reference that outlives its owner.
 
-mod ffi_util;
+pub mod ffi;
 mod module;
-pub mod orc;
 mod target;
 
 pub use module::Module;

@@ -17,7 +17,7 @@ use llvm_sys::ir_reader::LLVMParseIRInContext2;
 use llvm_sys::prelude::{LLVMModuleRef, LLVMTypeRef, LLVMValueRef};
 use llvm_sys::LLVMTypeKind;
 
-use super::ffi_util::{borrowed_string, take_message, Context, MemoryBuffer};
+use super::ffi::{borrowed_string, take_message, Context, MemoryBuffer};
 use crate::bridge::{FunctionSignature, ValueKind};
 use crate::{Error, Result};
 
@@ -204,8 +204,10 @@ impl Module {
         out
     }
 
-    /// The raw module, valid while `self` lives.
-    pub(crate) fn raw(&self) -> LLVMModuleRef {
+    /// The LLVM module, for a caller that goes to llvm-sys directly (the
+    /// tools crate clones it for MCJIT). Valid while `self` lives; `self`
+    /// keeps owning it and its context.
+    pub fn as_raw(&self) -> LLVMModuleRef {
         self.raw
     }
 

@@ -33,7 +33,7 @@ use llvm_sys::transforms::pass_builder::{
 };
 use llvm_sys::LLVMTypeKind;
 
-use super::ffi_util::{c_string, take_error, take_message, Context, MemoryBuffer};
+use super::ffi::{c_string, take_error, take_message, Context, MemoryBuffer};
 use super::Module;
 use crate::{Error, Result};
 
@@ -357,7 +357,7 @@ impl TargetMachine {
         let failed = unsafe {
             LLVMTargetMachineEmitToMemoryBuffer(
                 self.raw,
-                module.raw(),
+                module.as_raw(),
                 LLVMCodeGenFileType::LLVMObjectFile,
                 &mut message,
                 &mut buffer,
@@ -413,7 +413,9 @@ impl TargetMachine {
         let mut module = Module::empty("<assembly>");
         self.adopt_defaults(&mut module)?;
         // SAFETY: the module is live; LLVM copies `asm.len()` bytes from `asm`.
-        unsafe { LLVMSetModuleInlineAsm2(module.raw(), asm.as_ptr().cast::<c_char>(), asm.len()) };
+        unsafe {
+            LLVMSetModuleInlineAsm2(module.as_raw(), asm.as_ptr().cast::<c_char>(), asm.len())
+        };
         self.emit_object(&mut module)
     }
 
@@ -430,7 +432,7 @@ impl TargetMachine {
         let options = unsafe { LLVMCreatePassBuilderOptions() };
         // SAFETY: module, machine and options are live; `c_passes` is
         // NUL-terminated; the returned error (or null) is ours.
-        let error = unsafe { LLVMRunPasses(module.raw(), c_passes.as_ptr(), self.raw, options) };
+        let error = unsafe { LLVMRunPasses(module.as_raw(), c_passes.as_ptr(), self.raw, options) };
         // SAFETY: `options` was created above and is disposed exactly once.
         unsafe { LLVMDisposePassBuilderOptions(options) };
         // SAFETY: `error` is null or an unconsumed error owned by us.
@@ -452,14 +454,14 @@ impl TargetMachine {
         if module.triple().is_empty() {
             let c_triple = c_string(&self.triple, "target triple")?;
             // SAFETY: the module is live and exclusively borrowed; LLVM copies the string.
-            unsafe { LLVMSetTarget(module.raw(), c_triple.as_ptr()) };
+            unsafe { LLVMSetTarget(module.as_raw(), c_triple.as_ptr()) };
         }
         if module.data_layout().is_empty() {
             // SAFETY: the machine is live; the layout is ours, copied into
             // the module by LLVMSetModuleDataLayout, then disposed once.
             unsafe {
                 let layout = LLVMCreateTargetDataLayout(self.raw);
-                LLVMSetModuleDataLayout(module.raw(), layout);
+                LLVMSetModuleDataLayout(module.as_raw(), layout);
                 LLVMDisposeTargetData(layout);
             }
         }

@@ -55,7 +55,8 @@ pub const HEAP_IMAGE_LIMIT: u64 = 1 << 30;
 /// A zero-filled heap buffer of exactly `len` bytes (capacity `len`), or
 /// `None` when the allocator refuses. Zeroed memory comes from the
 /// allocator (`calloc`), so large buffers are not written here.
-pub(crate) fn try_zeroed_bytes(len: usize) -> Option<Vec<u8>> {
+#[doc(hidden)] // for the checker's memory until memory::Image replaces it
+pub fn try_zeroed_bytes(len: usize) -> Option<Vec<u8>> {
     if len == 0 {
         return Some(Vec::new());
     }
@@ -73,7 +74,8 @@ pub(crate) fn try_zeroed_bytes(len: usize) -> Option<Vec<u8>> {
 
 /// The error for a heap-backed segment of `class` that the limit or the
 /// allocator refuses: `held` bytes are already in use.
-pub(crate) fn heap_segment_refused(
+#[doc(hidden)] // for the checker's memory until memory::Image replaces it
+pub fn heap_segment_refused(
     manager: &str,
     class: SegmentClass,
     size: u64,

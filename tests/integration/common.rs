@@ -126,3 +126,116 @@ pub fn with_watchdog(what: &str, limit: std::time::Duration, body: impl FnOnce()
         }
     }
 }
+
+// Processes, debuggers and DWARF, for the tests that drive gdb, perf or
+// the `rivet` binary (the tools crate's tests include this file too).
+
+/// Runs `command`, killing it after `limit`; returns its combined output.
+pub fn output_within(
+    mut command: std::process::Command,
+    limit: std::time::Duration,
+) -> (Option<i32>, String) {
+    let mut child = command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut s);
+        s
+    });
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let text = format!("{}\n{}", out.join().unwrap(), err.join().unwrap());
+    (status, text)
+}
+
+/// `tool` (a bare name) where PATH finds it.
+pub fn tool_on_path(tool: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(tool))
+            .find(|p| p.is_file())
+    })
+}
+
+/// The lines of gdb's output that are backtrace frames (`#N ...`), grouped
+/// by backtrace.
+pub fn backtraces(output: &str) -> Vec<Vec<&str>> {
+    let mut all: Vec<Vec<&str>> = Vec::new();
+    for line in output.lines().map(str::trim_start) {
+        if line.starts_with("#0 ") {
+            all.push(vec![line]);
+        } else if line.starts_with('#') {
+            if let Some(last) = all.last_mut() {
+                last.push(line);
+            }
+        }
+    }
+    all
+}
+
+/// A fresh directory for one test's output files.
+pub fn scratch(test: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("rivet-test-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The line rows of the `-g` fixture's functions, read from the image
+/// registered with gdb (its relocated `.debug_line`) by gimli directly,
+/// not through rivet: (address, file, line) of each row, end markers left
+/// out, with the end address of each sequence.
+pub fn dwarf_line_rows(symfile: &[u8]) -> (Vec<(u64, String, u64)>, Vec<u64>) {
+    let elf = goblin::elf::Elf::parse(symfile).unwrap();
+    let section = |id: gimli::SectionId| -> Result<gimli::EndianSlice<'_, gimli::LittleEndian>, gimli::Error> {
+        let data = elf
+            .section_headers
+            .iter()
+            .find(|h| elf.shdr_strtab.get_at(h.sh_name) == Some(id.name()))
+            .map_or(&[][..], |h| {
+                &symfile[h.sh_offset as usize..(h.sh_offset + h.sh_size) as usize]
+            });
+        Ok(gimli::EndianSlice::new(data, gimli::LittleEndian))
+    };
+    let dwarf = gimli::Dwarf::load(section).unwrap();
+    let mut rows = Vec::new();
+    let mut ends = Vec::new();
+    let mut units = dwarf.units();
+    while let Some(header) = units.next().unwrap() {
+        let unit = dwarf.unit(header).unwrap();
+        let program = unit.line_program.clone().unwrap();
+        let mut program_rows = program.rows();
+        while let Some((header, row)) = program_rows.next_row().unwrap() {
+            if row.end_sequence() {
+                ends.push(row.address());
+                continue;
+            }
+            let file = row.file(header).unwrap();
+            let name = dwarf.attr_string(&unit, file.path_name()).unwrap();
+            let name = String::from_utf8_lossy(name.slice()).into_owned();
+            rows.push((row.address(), name, row.line().map_or(0, |l| l.get())));
+        }
+    }
+    (rows, ends)
+}

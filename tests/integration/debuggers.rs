@@ -8,9 +8,8 @@
 //! build or to go stale.
 
 use std::collections::BTreeMap;
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -235,69 +234,9 @@ fn gdb_registrations_from_many_threads_keep_the_list_intact() {
     assert_eq!(left, 0);
 }
 
-/// Runs `command`, killing it after `limit`; returns its combined output.
-fn output_within(mut command: Command, limit: Duration) -> (Option<i32>, String) {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status.code();
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let text = format!("{}\n{}", out.join().unwrap(), err.join().unwrap());
-    (status, text)
-}
-
-fn gdb_on_path() -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("gdb"))
-            .find(|p| p.is_file())
-    })
-}
-
-/// The lines of gdb's output that are backtrace frames (`#N ...`), grouped
-/// by backtrace.
-fn backtraces(output: &str) -> Vec<Vec<&str>> {
-    let mut all: Vec<Vec<&str>> = Vec::new();
-    for line in output.lines().map(str::trim_start) {
-        if line.starts_with("#0 ") {
-            all.push(vec![line]);
-        } else if line.starts_with('#') {
-            if let Some(last) = all.last_mut() {
-                last.push(line);
-            }
-        }
-    }
-    all
-}
-
 #[test]
 fn gdb_breaks_in_jit_function_and_backtraces_through_it() {
-    let Some(gdb) = gdb_on_path() else {
+    let Some(gdb) = tool_on_path("gdb") else {
         eprintln!(
             "SKIPPED gdb_breaks_in_jit_function_and_backtraces_through_it: \
              gdb is not on PATH (scripts/setup.sh installs it)"
@@ -605,7 +544,7 @@ fn unusable_debug_sections_are_left_out_not_fatal() {
 
 #[test]
 fn gdb_breaks_by_file_and_line_and_shows_arguments() {
-    let Some(gdb) = gdb_on_path() else {
+    let Some(gdb) = tool_on_path("gdb") else {
         eprintln!(
             "SKIPPED gdb_breaks_by_file_and_line_and_shows_arguments: \
              gdb is not on PATH (scripts/setup.sh installs it)"
@@ -673,14 +612,6 @@ fn gdb_breaks_by_file_and_line_and_shows_arguments() {
         "next stops at line 5:\n{output}"
     );
     assert!(output.lines().any(|l| l == "product = 21"), "{output}");
-}
-
-/// A fresh directory for one test's output files.
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("rivet-debuggers-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// The functions the object defines, with their ELF sizes.
@@ -923,167 +854,6 @@ fn the_engine_writes_its_functions_to_the_perf_map() {
     let start = u64::from_str_radix(line.split(' ').next().unwrap(), 16).unwrap();
     assert_eq!(start, f);
     std::fs::remove_dir_all(&dir).unwrap();
-}
-
-/// `steps.c` compiled by clang 22 with `-g -O0` (see the fixture's header).
-const STEPS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/debug");
-
-/// gdb in batch mode over `rivet run FIXTURE`, from the fixture's directory
-/// (so gdb finds the source the DWARF names as `./steps.c`), breaking at
-/// `steps.c:11`. `extra` goes before the file (options of `rivet run`);
-/// `env` is set for the program.
-fn gdb_over_rivet_run(gdb: &Path, extra: &[&str], env: &[(&str, &str)]) -> String {
-    let mut command = Command::new(gdb);
-    command
-        .current_dir(STEPS_DIR)
-        .args(["-nx", "-batch"])
-        .args(["-ex", "set debuginfod enabled off"])
-        .args(["-ex", "set startup-with-shell off"])
-        .args(["-ex", "set breakpoint pending on"])
-        .args(["-ex", "break steps.c:11"])
-        .args(["-ex", "run"])
-        .args(["-ex", "bt 2"])
-        .args(["-ex", "next"])
-        .args(["-ex", "info locals"])
-        .args(["-ex", "kill"])
-        .arg("--args")
-        .arg(env!("CARGO_BIN_EXE_rivet"))
-        .arg("run")
-        .args(extra)
-        .arg("steps.ll");
-    command.env_remove("RIVET_GDB");
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let (status, output) = output_within(command, Duration::from_secs(300));
-    assert!(status.is_some(), "gdb did not finish in time:\n{output}");
-    output
-}
-
-/// As with lli: `rivet run` on a `-g` C program registers it with gdb by
-/// default, so a `file:line` breakpoint set before the code exists binds;
-/// the backtrace shows source lines and argument values; `next` steps to
-/// the next line.
-#[test]
-fn gdb_over_rivet_run_breaks_by_file_and_line_and_steps() {
-    if !cfg!(target_arch = "x86_64") {
-        eprintln!("SKIPPED gdb_over_rivet_run_breaks_by_file_and_line_and_steps: steps.ll is compiled for x86-64");
-        return;
-    }
-    let Some(gdb) = gdb_on_path() else {
-        eprintln!(
-            "SKIPPED gdb_over_rivet_run_breaks_by_file_and_line_and_steps: \
-             gdb is not on PATH (scripts/setup.sh installs it)"
-        );
-        return;
-    };
-    let output = gdb_over_rivet_run(&gdb, &[], &[]);
-    // `Breakpoint 1, weigh (count=1, grams=10) at ./steps.c:11`, then the
-    // source line itself.
-    let stop = output
-        .lines()
-        .find(|l| l.contains("Breakpoint 1, "))
-        .unwrap_or_else(|| panic!("the breakpoint was not hit:\n{output}"));
-    assert!(
-        stop.contains("weigh (count=1, grams=10) at ") && stop.ends_with("steps.c:11"),
-        "{stop}\n{output}"
-    );
-    assert!(
-        output
-            .lines()
-            .any(|l| l == "11\t    long total = count * grams;"),
-        "the source line is shown:\n{output}"
-    );
-    let traces = backtraces(&output);
-    assert_eq!(traces.len(), 1, "{output}");
-    let frames = &traces[0];
-    assert!(
-        frames[0].contains("weigh (count=1, grams=10) at ") && frames[0].ends_with("steps.c:11"),
-        "{output}"
-    );
-    assert!(
-        frames.len() >= 2
-            && frames[1].contains(" in main (argc=1, argv=0x")
-            && frames[1].ends_with("steps.c:20"),
-        "frame 1 is the JIT caller, with its arguments and line:\n{output}"
-    );
-    // `next` stops at line 12, after `total` was computed.
-    assert!(
-        output
-            .lines()
-            .any(|l| l == "12\t    long padded = total + 7;"),
-        "next steps to line 12:\n{output}"
-    );
-    assert!(output.lines().any(|l| l == "total = 10"), "{output}");
-}
-
-/// `--no-gdb` and `RIVET_GDB=0` turn the registration off: the breakpoint
-/// never binds and the program runs to its end.
-#[test]
-fn rivet_run_without_gdb_registration_is_invisible_to_gdb() {
-    if !cfg!(target_arch = "x86_64") {
-        eprintln!("SKIPPED rivet_run_without_gdb_registration_is_invisible_to_gdb: steps.ll is compiled for x86-64");
-        return;
-    }
-    let Some(gdb) = gdb_on_path() else {
-        eprintln!(
-            "SKIPPED rivet_run_without_gdb_registration_is_invisible_to_gdb: \
-             gdb is not on PATH (scripts/setup.sh installs it)"
-        );
-        return;
-    };
-    for (extra, env) in [
-        (&["--no-gdb"][..], &[][..]),
-        (&[][..], &[("RIVET_GDB", "0")][..]),
-    ] {
-        let output = gdb_over_rivet_run(&gdb, extra, env);
-        assert!(
-            !output.contains("Breakpoint 1, "),
-            "{extra:?} {env:?}:\n{output}"
-        );
-        assert!(
-            output.lines().any(|l| l == "sum 81"),
-            "{extra:?} {env:?}: the program ran:\n{output}"
-        );
-    }
-}
-
-/// The line rows of the `-g` fixture's functions, read from the image
-/// registered with gdb (its relocated `.debug_line`) by gimli directly,
-/// not through rivet: (address, file, line) of each row, end markers left
-/// out, with the end address of each sequence.
-fn dwarf_line_rows(symfile: &[u8]) -> (Vec<(u64, String, u64)>, Vec<u64>) {
-    let elf = Elf::parse(symfile).unwrap();
-    let section = |id: gimli::SectionId| -> Result<gimli::EndianSlice<'_, gimli::LittleEndian>, gimli::Error> {
-        let data = elf
-            .section_headers
-            .iter()
-            .find(|h| elf.shdr_strtab.get_at(h.sh_name) == Some(id.name()))
-            .map_or(&[][..], |h| {
-                &symfile[h.sh_offset as usize..(h.sh_offset + h.sh_size) as usize]
-            });
-        Ok(gimli::EndianSlice::new(data, gimli::LittleEndian))
-    };
-    let dwarf = gimli::Dwarf::load(section).unwrap();
-    let mut rows = Vec::new();
-    let mut ends = Vec::new();
-    let mut units = dwarf.units();
-    while let Some(header) = units.next().unwrap() {
-        let unit = dwarf.unit(header).unwrap();
-        let program = unit.line_program.clone().unwrap();
-        let mut program_rows = program.rows();
-        while let Some((header, row)) = program_rows.next_row().unwrap() {
-            if row.end_sequence() {
-                ends.push(row.address());
-                continue;
-            }
-            let file = row.file(header).unwrap();
-            let name = dwarf.attr_string(&unit, file.path_name()).unwrap();
-            let name = String::from_utf8_lossy(name.slice()).into_owned();
-            rows.push((row.address(), name, row.line().map_or(0, |l| l.get())));
-        }
-    }
-    (rows, ends)
 }
 
 /// The registered image of the module defining `name` at `addr`.
@@ -1369,99 +1139,5 @@ fn jitdump_debug_records_match_the_dwarf_line_table() {
     assert!(seen["rivet_dbg_scale"].contains(&4) && seen["rivet_dbg_scale"].contains(&5));
     assert!(seen["rivet_dbg_entry"].contains(&11));
     assert!(scale != entry);
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-fn tool_on_path(tool: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(tool))
-            .find(|p| p.is_file())
-    })
-}
-
-/// Where perf is installed and may record this user's processes:
-/// `perf record -k mono` over `rivet run` of the `-g` program with
-/// `RIVET_JITDUMP=1`, then `perf inject --jit`, gives an ELF file per JIT
-/// function whose `.debug_line` (written by perf from the jitdump's debug
-/// records) maps the code to the C source lines.
-#[test]
-fn perf_inject_jit_maps_code_to_source_lines() {
-    if !cfg!(target_arch = "x86_64") {
-        eprintln!(
-            "SKIPPED perf_inject_jit_maps_code_to_source_lines: steps.ll is compiled for x86-64"
-        );
-        return;
-    }
-    let Some(perf) = tool_on_path("perf") else {
-        eprintln!("SKIPPED perf_inject_jit_maps_code_to_source_lines: perf is not on PATH");
-        return;
-    };
-    let dir = scratch("perf-inject");
-    let data = dir.join("perf.data");
-    let mut record = Command::new(&perf);
-    record
-        .current_dir(STEPS_DIR)
-        .env("RIVET_JITDUMP", "1")
-        .env("JITDUMPDIR", &dir)
-        .args(["record", "-q", "-k", "mono", "-o"])
-        .arg(&data)
-        .arg(env!("CARGO_BIN_EXE_rivet"))
-        .args(["run", "--no-gdb", "steps.ll"]);
-    let (status, output) = output_within(record, Duration::from_secs(120));
-    if status != Some(0) || !data.is_file() {
-        eprintln!(
-            "SKIPPED perf_inject_jit_maps_code_to_source_lines: \
-             perf record cannot record here:\n{output}"
-        );
-        return;
-    }
-    assert!(output.contains("sum 81"), "{output}");
-    let mut inject = Command::new(&perf);
-    inject
-        .args(["inject", "--jit", "-i"])
-        .arg(&data)
-        .arg("-o")
-        .arg(dir.join("perf.jit.data"));
-    let (status, output) = output_within(inject, Duration::from_secs(120));
-    assert_eq!(status, Some(0), "perf inject --jit:\n{output}");
-
-    // The jitted-PID-N.so files perf wrote next to the jitdump.
-    let mut lines_by_function: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    let mut pending = vec![dir.clone()];
-    while let Some(d) = pending.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-                continue;
-            }
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            if !(name.starts_with("jitted-") && name.ends_with(".so")) {
-                continue;
-            }
-            let bytes = std::fs::read(&path).unwrap();
-            let elf = Elf::parse(&bytes).unwrap();
-            let function = elf
-                .syms
-                .iter()
-                .filter(|s| s.is_function())
-                .find_map(|s| elf.strtab.get_at(s.st_name))
-                .unwrap_or_default()
-                .to_string();
-            let (rows, _) = dwarf_line_rows(&bytes);
-            assert!(
-                rows.iter().all(|r| r.1.ends_with("steps.c")),
-                "{name}: {rows:?}"
-            );
-            lines_by_function.insert(function, rows.iter().map(|r| r.2).collect());
-        }
-    }
-    let weigh = lines_by_function
-        .get("weigh")
-        .unwrap_or_else(|| panic!("no ELF file for weigh: {lines_by_function:?}"));
-    assert!(weigh.contains(&11) && weigh.contains(&12), "{weigh:?}");
-    let main = &lines_by_function["main"];
-    assert!(main.contains(&20) && main.contains(&21), "{main:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

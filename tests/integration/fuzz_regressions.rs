@@ -206,7 +206,6 @@ fn split_placement(data: &[u8]) -> ((u64, u64, Option<usize>, u64), &[u8]) {
 
 /// The `check` and `image` targets' steps for one input.
 fn replay_heap(target: &str, data: &[u8]) -> String {
-    use rivet::check::{PhonyLayout, PhonyMemory};
     use rivet::link::{Externals, LinkOptions, LinkUnit, SymbolTable};
     use rivet::memory::{Image, ImageConfig, MemoryManager, SegmentClass};
 
@@ -217,28 +216,22 @@ fn replay_heap(target: &str, data: &[u8]) -> String {
     };
     let mut externals = Externals::default();
     externals.resolver = Some(Box::new(|_| Some(0)));
-    let mut phony;
-    let mut image;
-    let memory: &mut dyn MemoryManager = if target == "check" {
-        let mut pins = std::collections::BTreeMap::new();
-        if let Some(class) = pinned {
-            pins.insert((0, SegmentClass::ALL[class]), at);
-        }
-        phony = PhonyMemory::new(PhonyLayout {
-            start: base,
-            separation,
-            pinned: pins,
-        });
-        &mut phony
-    } else {
-        image = Image::new(ImageConfig {
-            base,
-            separation,
-            end: pinned.map_or(u64::MAX, |_| at),
-            ..ImageConfig::default()
-        });
-        &mut image
+    // `check` inputs pin one segment of the module, as `--map-section`
+    // does; `image` inputs end the image there instead.
+    let mut config = ImageConfig {
+        base,
+        separation,
+        ..ImageConfig::default()
     };
+    match (target, pinned) {
+        ("check", Some(class)) => {
+            config.pinned.insert((0, SegmentClass::ALL[class]), at);
+        }
+        (_, Some(_)) => config.end = at,
+        (_, None) => {}
+    }
+    let mut image = Image::new(config);
+    let memory: &mut dyn MemoryManager = &mut image;
     let linked = rivet::link::link(
         &[LinkUnit {
             module: 1,

@@ -4,13 +4,10 @@
 //! manager, in `rivet check`'s memory and in the loader, and leave them
 //! usable.
 
-use std::path::PathBuf;
-
-use rivet::check::{CheckOptions, PhonyLayout, PhonyMemory};
 use rivet::link::{Externals, LinkOptions, LinkUnit, LinkedModule, SymbolTable};
 use rivet::llvm::{TargetMachine, TargetOptions};
 use rivet::load::{Definition, ObjectFile};
-use rivet::memory::{Image, ImageConfig, MemoryManager, ModuleLayout, SegmentClass};
+use rivet::memory::{Image, ImageConfig, MemoryManager};
 use rivet::Error;
 
 /// A function in `.text`, another in `.text.g`, and 8 bytes of data.
@@ -159,72 +156,6 @@ fn the_image_refuses_untrusted_sizes_and_stays_usable() {
         .map(|(_, export)| export.address)
         .unwrap();
     assert_eq!(image.read(f, 1), Some(&[0xC3][..]), "ret at f");
-}
-
-/// `rivet check`'s memory refuses the same inputs: the link fails with a
-/// message (before: the checker aborted the process).
-#[test]
-fn rivet_check_reports_untrusted_sizes_as_link_errors() {
-    let dir = std::env::temp_dir().join(format!("rivet-input-sizes-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let checks = dir.join("checks.txt");
-    std::fs::write(&checks, "# rtdyld-check: *{1}f = 0xc3\n").unwrap();
-    let run = |name: &str, bytes: &[u8]| {
-        let path: PathBuf = dir.join(name);
-        std::fs::write(&path, bytes).unwrap();
-        let report = rivet::check::run(&CheckOptions {
-            triple: Some("x86_64-unknown-linux-gnu".into()),
-            checks: vec![checks.clone()],
-            inputs: vec![path],
-            ..CheckOptions::default()
-        })
-        .expect("check runs");
-        report.link_error
-    };
-    let zero_fill = run("zero-fill.o", &assemble(HUGE_ZERO_FILL));
-    let mut aligned = assemble(SMALL);
-    set_section_align(&mut aligned, ".text.g", 1 << 40);
-    let alignment = run("aligned.o", &aligned);
-    let sound = run("sound.o", &assemble(SMALL));
-    let _ = std::fs::remove_dir_all(&dir);
-    let zero_fill = zero_fill.expect("16 TiB of zero-fill fails to link");
-    assert!(
-        zero_fill.contains("out of memory") && zero_fill.contains("data segment"),
-        "{zero_fill}"
-    );
-    let alignment = alignment.expect("a 1 TiB alignment fails to link");
-    assert!(alignment.contains("text segment"), "{alignment}");
-    assert_eq!(sound, None, "a sound object links");
-}
-
-/// Both heap managers call an alignment that is not a power of two the
-/// same thing: an invalid-input memory error naming the segment.
-#[test]
-fn both_heap_managers_agree_on_a_bad_alignment() {
-    let mut layout = ModuleLayout::default();
-    layout.get_mut(SegmentClass::ReadOnly).size = 8;
-    layout.get_mut(SegmentClass::ReadOnly).align = 24;
-    let mut image = Image::new(ImageConfig::default());
-    let mut phony = PhonyMemory::new(PhonyLayout::default());
-    for (manager, result) in [
-        ("image", image.allocate(&layout)),
-        ("checker", phony.allocate(&layout)),
-    ] {
-        match result {
-            Err(Error::Memory { op, source }) => {
-                assert_eq!(op, "allocate", "{manager}");
-                assert_eq!(source.kind(), std::io::ErrorKind::InvalidInput, "{manager}");
-                let message = source.to_string();
-                assert!(
-                    message.contains("24") && message.contains("rodata"),
-                    "{manager}: {message}"
-                );
-            }
-            other => panic!("{manager}: expected an invalid-input error, got {other:?}"),
-        }
-    }
-    assert_eq!(image.stats().allocations, 0);
-    assert_eq!(phony.stats().allocations, 0);
 }
 
 /// An ELF symbol whose value is past its section's end is refused when

@@ -1,9 +1,6 @@
 //! rivet's integration tests: one binary, one module per area.
 
 mod aarch64;
-mod bench_smoke;
-mod check;
-mod cli;
 mod coff;
 mod coff_aarch64;
 mod common;

@@ -785,28 +785,3 @@ fn a_module_larger_than_any_region_is_an_error() {
     assert!(error.to_string().contains("max_regions"), "{error}");
     assert_eq!(engine.memory_stats().committed_bytes, 0);
 }
-
-#[test]
-fn the_mode_variable_reaches_the_command_line_tool() {
-    let fixture = format!("{}/fixtures/ir/hello_libm.ll", env!("CARGO_MANIFEST_DIR"));
-    let run = |mode: &str| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_rivet"))
-            .env(ArenaMode::ENV, mode)
-            .args(["run", &fixture, "2"])
-            .output()
-            .unwrap()
-    };
-    for mode in ["pages", "dual"] {
-        let out = run(mode);
-        assert!(out.status.success(), "{mode}: {out:?}");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(stdout.contains("over 2 calls (ok)"), "{mode}: {stdout}");
-    }
-    let out = run("bogus");
-    assert!(!out.status.success(), "an unknown mode is an error");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("RIVET_ARENA_MODE") && stderr.contains("bogus"),
-        "{stderr}"
-    );
-}

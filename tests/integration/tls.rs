@@ -2,36 +2,12 @@
 //! that reaches thread-locals at fixed offsets from `%fs:0`, run from
 //! threads created before and after the module is linked.
 
-use std::process::Command;
 use std::sync::{mpsc, Arc, Barrier};
 use std::time::Duration;
 
 use crate::common::*;
 use rivet::llvm::{CodeModel, RelocModel};
 use rivet::ExecutionEngine;
-
-/// Output of the fixtures as the native build of their C source and lli
-/// print it.
-const NATIVE_OUTPUT: &str = "thread 1: 110127\nthread 2: 120127\nthread 3: 130127\n\
-                             thread 4: 140127\nmain: 100 0 7\n";
-
-#[test]
-fn rivet_run_gives_the_native_output_for_local_and_initial_exec_programs() {
-    for name in ["tls_local_exec.ll", "tls_initial_exec.ll"] {
-        let path = format!("{}/fixtures/ir/{name}", env!("CARGO_MANIFEST_DIR"));
-        let out = Command::new(env!("CARGO_BIN_EXE_rivet"))
-            .args(["run", &path])
-            .output()
-            .expect("rivet run");
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout),
-            NATIVE_OUTPUT,
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "{name}: {:?}", out.status);
-    }
-}
 
 /// Local exec (`dso_local`: `TPOFF32`) and initial exec (preemptible:
 /// `GOTTPOFF`) side by side.
@@ -166,25 +142,6 @@ fn static_tls_threads_created_before_and_after_linking_each_have_their_initial_v
             }
         }
     });
-}
-
-#[test]
-fn rivet_run_gives_the_native_output_for_a_tls_descriptor_program() {
-    let path = format!(
-        "{}/fixtures/ir/tls_descriptor.ll",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let out = Command::new(env!("CARGO_BIN_EXE_rivet"))
-        .args(["run", &path])
-        .output()
-        .expect("rivet run");
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "thread 1: 52\nthread 2: 62\nthread 3: 72\nthread 4: 82\nmain: 42 43\n",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{:?}", out.status);
 }
 
 /// A TLS descriptor call (`-mtls-dialect=gnu2` form) in module assembly.

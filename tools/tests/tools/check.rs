@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use rivet::check::{CheckOptions, Outcome};
 use rivet::llvm::{TargetMachine, TargetOptions};
+use rivet_tools::check::{CheckOptions, Outcome};
 
 const FOLDERS: [&str; 7] = [
     "elf-x86_64",
@@ -18,7 +18,7 @@ const FOLDERS: [&str; 7] = [
 ];
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(crate::REPO)
 }
 
 fn rivet_check(args: &[&Path]) -> Output {
@@ -205,7 +205,7 @@ fn objects_and_separate_check_files_work_and_the_triple_comes_from_the_object() 
 #[test]
 fn the_library_reports_each_value() {
     let file = root().join("asm-tests/elf-x86_64/sections-symbols.s");
-    let report = rivet::check::run(&CheckOptions {
+    let report = rivet_tools::check::run(&CheckOptions {
         inputs: vec![file],
         ..CheckOptions::default()
     })
@@ -268,7 +268,12 @@ fn assemble(triple: &str, asm: &str) -> Vec<u8> {
 }
 
 /// Links `object` (written as `name`) and evaluates `checks` against it.
-fn check_object(name: &str, object: &[u8], checks: &str, extra: &[&str]) -> rivet::check::Report {
+fn check_object(
+    name: &str,
+    object: &[u8],
+    checks: &str,
+    extra: &[&str],
+) -> rivet_tools::check::Report {
     let dir = std::env::temp_dir().join(format!("rivet-check-patched-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let object_path = dir.join(name);
@@ -280,7 +285,7 @@ fn check_object(name: &str, object: &[u8], checks: &str, extra: &[&str]) -> rive
     );
     options.checks = vec![check_path];
     options.inputs = vec![object_path];
-    let report = rivet::check::run(&options).unwrap();
+    let report = rivet_tools::check::run(&options).unwrap();
     assert!(report.passed(), "{name}:\n{report}");
     report
 }

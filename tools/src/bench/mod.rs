@@ -35,9 +35,9 @@ use linkers::{Compiler, Linked, Linker};
 use measure::{median, median_i64, minimum, snapshot};
 use memory::{Manager, MemoryFigures, MemoryRow};
 
-use crate::llvm::orc::OrcLinker;
-use crate::llvm::{Module, TargetMachine};
-use crate::{Error, ExecutionEngine};
+use crate::orc::OrcLinker;
+use rivet::llvm::{Module, TargetMachine};
+use rivet::{Error, ExecutionEngine};
 
 /// What can stop `rivet bench`.
 #[derive(Debug, thiserror::Error)]
@@ -383,7 +383,7 @@ fn run_once(
     observe: &mut dyn FnMut(&Linked<'_>),
 ) -> Result<Duration> {
     let mut wrong = None;
-    let mut on_linked = |linked: &Linked<'_>| -> crate::Result<()> {
+    let mut on_linked = |linked: &Linked<'_>| -> rivet::Result<()> {
         wrong = check_linked(linked, bundle.functions, &bundle.lookups);
         observe(linked);
         Ok(())

@@ -71,7 +71,7 @@ enum Command {
     },
     /// Link for any target at chosen addresses, without running, and verify
     /// the bytes with RuntimeDyldChecker expressions.
-    Check(rivet::check::CheckOptions),
+    Check(rivet_tools::check::CheckOptions),
     /// Benchmark rivet against LLVM's JIT linkers on the same objects; print one table.
     Bench {
         /// Smaller cases and fewer runs.
@@ -118,13 +118,13 @@ fn main() -> ExitCode {
             map,
             no_lmm,
         } => link(&objects, map, no_lmm).map(|()| 0),
-        Command::Check(options) => Ok(rivet::check::cli(&options)),
+        Command::Check(options) => Ok(rivet_tools::check::cli(&options)),
         Command::Bench {
             quick,
             cases,
             runs,
             child,
-        } => rivet::bench::command(&rivet::bench::Options {
+        } => rivet_tools::bench::command(&rivet_tools::bench::Options {
             quick,
             cases,
             runs,

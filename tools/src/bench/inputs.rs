@@ -6,9 +6,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::gen::Spec;
-use crate::llvm::{Module, TargetMachine};
-use crate::load::ObjectFile;
-use crate::{Error, Result};
+use rivet::llvm::{Module, TargetMachine};
+use rivet::load::ObjectFile;
+use rivet::{Error, Result};
 
 /// The compiled objects of one spec, with what they hold.
 #[derive(Debug, Clone)]

@@ -1,6 +1,6 @@
 //! Compiles the C++ shim that lets `rivet check` decode instructions with
-//! LLVM's own disassembler (`src/check/shim/disasm.cpp`). Only with the
-//! `llvm` feature: the linker core builds without a C++ compiler or LLVM.
+//! LLVM's own disassembler (`src/check/shim/disasm.cpp`). Only the tools
+//! crate has it: the library builds without a C++ compiler.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -9,9 +9,6 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=src/check/shim/disasm.cpp");
     println!("cargo:rerun-if-env-changed=LLVM_SYS_221_PREFIX");
-    if std::env::var_os("CARGO_FEATURE_LLVM").is_none() {
-        return;
-    }
     let llvm_config = llvm_config();
     let cxxflags = query(&llvm_config, "--cxxflags");
     let libdir = query(&llvm_config, "--libdir");

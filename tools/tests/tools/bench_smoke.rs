@@ -4,13 +4,13 @@
 //! model says, for every input shape the benchmark uses (at a small N).
 
 use crate::common::call1;
-use rivet::bench::floor::FloorPlan;
-use rivet::bench::gen::{self, CodeShape, Spec, Split};
-use rivet::bench::inputs;
-use rivet::bench::linkers::{self, Compiler, Linked, Linker};
-use rivet::llvm::orc::{Lljit, ObjectBuffer, OrcLinker};
 use rivet::load::ObjectFile;
 use rivet::Error;
+use rivet_tools::bench::floor::FloorPlan;
+use rivet_tools::bench::gen::{self, CodeShape, Spec, Split};
+use rivet_tools::bench::inputs;
+use rivet_tools::bench::linkers::{self, Compiler, Linked, Linker};
+use rivet_tools::orc::{Lljit, ObjectBuffer, OrcLinker};
 
 const N: usize = 50;
 const DEPTH: i64 = 3;
@@ -199,8 +199,8 @@ fn lljit_reports_missing_symbols_and_bad_objects_as_errors() {
 
 #[test]
 fn memory_bench_loads_removes_and_reloads_standalone_modules_with_every_manager() {
-    use rivet::bench::memory::{self, Manager};
     use rivet::memory::ArenaMode;
+    use rivet_tools::bench::memory::{self, Manager};
     const MODULES: usize = 24;
     let spec = Spec {
         split: Split::Standalone,

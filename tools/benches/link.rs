@@ -2,7 +2,7 @@
 //! the floor, linking the same object bytes. The inputs come from rivet's
 //! benchmark generator and are compiled once, before anything is timed;
 //! each iteration links into a fresh linker instance (see
-//! `rivet::bench::linkers` for what the clock covers).
+//! `rivet_tools::bench::linkers` for what the clock covers).
 //!
 //! `rivet bench` prints the fuller table (RSS, committed bytes, mappings,
 //! MCJIT end to end, code speed) from one process per linker.
@@ -10,9 +10,9 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use rivet::bench::gen::{Spec, Split};
-use rivet::bench::inputs::{self, Objects};
-use rivet::bench::linkers::{self, Linker};
+use rivet_tools::bench::gen::{Spec, Split};
+use rivet_tools::bench::inputs::{self, Objects};
+use rivet_tools::bench::linkers::{self, Linker};
 
 fn bench_case(c: &mut Criterion, group_name: &str, objects: &Objects) {
     let mut group = c.benchmark_group(group_name);

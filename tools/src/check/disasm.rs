@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_int, CStr, CString};
 use std::ptr::NonNull;
 
 use super::expr::{Decoded, Operand};
-use crate::{Error, Result};
+use rivet::{Error, Result};
 
 /// The shim's disassembler state (opaque).
 #[repr(C)]
@@ -69,7 +69,7 @@ impl Disassembler {
     /// A disassembler for `triple`, with `cpu` and `features` (empty for the
     /// target's defaults).
     pub fn new(triple: &str, cpu: &str, features: &str) -> Result<Disassembler> {
-        crate::llvm::initialize();
+        rivet::llvm::initialize();
         let c_triple = c_string(triple, "triple")?;
         let c_cpu = c_string(cpu, "CPU name")?;
         let c_features = c_string(features, "feature string")?;

@@ -43,9 +43,9 @@ use llvm_sys::orc2::{
 use llvm_sys::prelude::{LLVMModuleRef, LLVMValueRef};
 use llvm_sys::target_machine::LLVMCodeModel;
 
-use super::ffi_util::{borrowed_string, c_string, take_error, take_message, MemoryBuffer};
-use super::{CodeModel, Module};
-use crate::{Error, Result};
+use rivet::llvm::ffi::{borrowed_string, c_string, take_error, take_message, MemoryBuffer};
+use rivet::llvm::{CodeModel, Module};
+use rivet::{Error, Result};
 
 /// Which object linking layer an [`Lljit`] uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -161,7 +161,7 @@ extern "C" fn lookup_done(
 impl Lljit {
     /// A new LLJIT for the host with the given object linking layer.
     pub fn new(linker: OrcLinker) -> Result<Lljit> {
-        super::initialize();
+        rivet::llvm::initialize();
         // SAFETY: no preconditions; the builder is ours until
         // LLVMOrcCreateLLJIT, which takes it whether it succeeds or not.
         let builder = unsafe { LLVMOrcCreateLLJITBuilder() };
@@ -428,7 +428,7 @@ impl<'m> ModuleCopy<'m> {
     pub fn of(module: &'m Module) -> Result<ModuleCopy<'m>> {
         // SAFETY: `module` is live; the clone is a new module in the same
         // context, owned by us.
-        let raw = unsafe { LLVMCloneModule(module.raw()) };
+        let raw = unsafe { LLVMCloneModule(module.as_raw()) };
         if raw.is_null() {
             return Err(Error::Llvm(format!(
                 "cannot copy module `{}`",
@@ -478,7 +478,7 @@ impl<'m> Mcjit<'m> {
     /// `code_model` (llvmlite uses [`CodeModel::Large`] on 64-bit hosts).
     /// The CPU is MCJIT's default for the host triple.
     pub fn new(module: ModuleCopy<'m>, opt_level: u32, code_model: CodeModel) -> Result<Mcjit<'m>> {
-        super::initialize();
+        rivet::llvm::initialize();
         // SAFETY: no preconditions; this only keeps MCJIT linked in.
         unsafe { LLVMLinkInMCJIT() };
         // SAFETY: all-zero is a valid bit pattern for the options struct

@@ -9,7 +9,7 @@ fn rivet() -> Command {
 }
 
 fn fixture(name: &str) -> String {
-    format!("{}/fixtures/ir/{name}", env!("CARGO_MANIFEST_DIR"))
+    format!("{}/fixtures/ir/{name}", crate::REPO)
 }
 
 fn temp(name: &str) -> std::path::PathBuf {

@@ -2,7 +2,7 @@
 //! copy its loaded sections' bytes into fresh memory and write once at
 //! every relocation site.
 //!
-//! Parsing the object (with [`crate::load::ObjectFile`]) to find the
+//! Parsing the object (with [`rivet::load::ObjectFile`]) to find the
 //! sections and sites is done when the plan is made and is not part of the
 //! floor's time; neither is resolving symbols, building a GOT, or
 //! protecting pages. A linker's time over the floor is therefore everything
@@ -10,8 +10,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::load::{ObjectFile, RelocKind};
-use crate::{Error, Result};
+use rivet::load::{ObjectFile, RelocKind};
+use rivet::{Error, Result};
 
 /// Where each loaded section goes in the floor's image, and every site.
 #[derive(Debug, Clone, Default)]

@@ -11,11 +11,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::memory::{
+use rivet::memory::{
     heap_segment_refused, try_zeroed_bytes, Allocation, MemoryManager, MemoryStats, ModuleLayout,
     Segment, SegmentClass, HEAP_IMAGE_LIMIT,
 };
-use crate::{Error, Result};
+use rivet::{Error, Result};
 
 /// Where [`PhonyMemory`] puts segments.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -269,7 +269,7 @@ impl MemoryManager for PhonyMemory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::SegmentRequest;
+    use rivet::memory::SegmentRequest;
 
     fn request(sizes: &[(SegmentClass, u64, u64)]) -> ModuleLayout {
         let mut layout = ModuleLayout::default();

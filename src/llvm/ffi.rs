@@ -1,5 +1,8 @@
-//! Small owners and converters shared by the LLVM wrappers: C strings, LLVM
-//! messages, memory buffers, and a context that records its diagnostics.
+//! Small owners and converters for code that calls llvm-sys: C strings,
+//! LLVM messages and errors, memory buffers, and a context that records its
+//! diagnostics. rivet's own wrappers use them, and so can a program that
+//! goes to llvm-sys beside rivet (the tools crate's LLJIT and MCJIT
+//! wrappers do).
 
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::sync::Mutex;
@@ -16,7 +19,7 @@ use llvm_sys::LLVMDiagnosticSeverity;
 use crate::{Error, Result};
 
 /// `s` as a C string; an interior NUL byte is an [`Error::Llvm`] naming `what`.
-pub(crate) fn c_string(s: &str, what: &str) -> Result<CString> {
+pub fn c_string(s: &str, what: &str) -> Result<CString> {
     CString::new(s).map_err(|_| Error::Llvm(format!("{what} contains a NUL byte")))
 }
 
@@ -25,7 +28,7 @@ pub(crate) fn c_string(s: &str, what: &str) -> Result<CString> {
 /// # Safety
 /// `ptr` is null or points to a NUL-terminated string that stays valid for
 /// the duration of the call.
-pub(crate) unsafe fn borrowed_string(ptr: *const c_char) -> String {
+pub unsafe fn borrowed_string(ptr: *const c_char) -> String {
     if ptr.is_null() {
         return String::new();
     }
@@ -41,7 +44,7 @@ pub(crate) unsafe fn borrowed_string(ptr: *const c_char) -> String {
 /// # Safety
 /// `ptr` is null or a string allocated by LLVM for the caller with the
 /// contract "dispose with `LLVMDisposeMessage`"; it is not used afterwards.
-pub(crate) unsafe fn take_message(ptr: *mut c_char) -> String {
+pub unsafe fn take_message(ptr: *mut c_char) -> String {
     if ptr.is_null() {
         return String::new();
     }
@@ -58,7 +61,7 @@ pub(crate) unsafe fn take_message(ptr: *mut c_char) -> String {
 /// # Safety
 /// `err` is null or an unconsumed `LLVMErrorRef` owned by the caller; it is
 /// not used afterwards.
-pub(crate) unsafe fn take_error(err: LLVMErrorRef) -> Option<String> {
+pub unsafe fn take_error(err: LLVMErrorRef) -> Option<String> {
     if err.is_null() {
         return None;
     }
@@ -75,14 +78,14 @@ pub(crate) unsafe fn take_error(err: LLVMErrorRef) -> Option<String> {
 }
 
 /// An LLVM memory buffer that this process owns; disposed on drop.
-pub(crate) struct MemoryBuffer {
+pub struct MemoryBuffer {
     raw: LLVMMemoryBufferRef,
 }
 
 impl MemoryBuffer {
     /// A buffer holding a copy of `bytes` (LLVM appends a NUL terminator,
     /// which the IR parser relies on). `name` identifies it in messages.
-    pub(crate) fn copy_of(bytes: &[u8], name: &CStr) -> MemoryBuffer {
+    pub fn copy_of(bytes: &[u8], name: &CStr) -> MemoryBuffer {
         // SAFETY: `bytes` is valid for `bytes.len()` bytes and LLVM copies it
         // before returning; `name` is NUL-terminated and only read during the call.
         let raw = unsafe {
@@ -99,16 +102,18 @@ impl MemoryBuffer {
     ///
     /// # Safety
     /// `raw` is null or a memory buffer that the caller owns and no one else disposes.
-    pub(crate) unsafe fn from_raw(raw: LLVMMemoryBufferRef) -> Option<MemoryBuffer> {
+    pub unsafe fn from_raw(raw: LLVMMemoryBufferRef) -> Option<MemoryBuffer> {
         (!raw.is_null()).then_some(MemoryBuffer { raw })
     }
 
-    pub(crate) fn raw(&self) -> LLVMMemoryBufferRef {
+    /// The buffer itself, for an LLVM call; it stays owned by `self`
+    /// unless that call takes it.
+    pub fn raw(&self) -> LLVMMemoryBufferRef {
         self.raw
     }
 
     /// A copy of the buffer's bytes.
-    pub(crate) fn to_vec(&self) -> Vec<u8> {
+    pub fn to_vec(&self) -> Vec<u8> {
         // SAFETY: `self.raw` is a live buffer owned by `self`.
         let (start, len) = unsafe { (LLVMGetBufferStart(self.raw), LLVMGetBufferSize(self.raw)) };
         if start.is_null() || len == 0 {

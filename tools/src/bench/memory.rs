@@ -25,9 +25,9 @@ use std::time::Instant;
 use super::gen::{self, Spec};
 use super::measure::{kib, MapLine};
 use super::{BenchError, Result};
-use crate::llvm::orc::{Lljit, ObjectBuffer, OrcLinker, TrackedObject};
-use crate::memory::{ArenaMode, DEFAULT_MODE};
-use crate::{ExecutionEngine, ModuleId};
+use crate::orc::{Lljit, ObjectBuffer, OrcLinker, TrackedObject};
+use rivet::memory::{ArenaMode, DEFAULT_MODE};
+use rivet::{ExecutionEngine, ModuleId};
 
 /// A memory manager under measurement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -453,10 +453,10 @@ fn phases<J: Jit>(
 /// Bytes of the loaded sections of `objects` (code, data, zero-fill,
 /// unwind tables), as rivet's loader sees them: the yardstick for what a
 /// memory manager commits.
-pub fn section_bytes(objects: &[(String, Vec<u8>)]) -> crate::Result<u64> {
+pub fn section_bytes(objects: &[(String, Vec<u8>)]) -> rivet::Result<u64> {
     let mut total = 0u64;
     for (name, bytes) in objects {
-        let object = crate::load::ObjectFile::parse(bytes, name)?;
+        let object = rivet::load::ObjectFile::parse(bytes, name)?;
         total += object
             .sections
             .iter()
@@ -635,7 +635,7 @@ pub fn render(case: &str, section_bytes: u64, rows: &[MemoryRow]) -> String {
         // Issue 3's target: committed ≤ 1.25 × section bytes + a fixed
         // overhead (at most one pool chunk per class), no mapping per module.
         let overhead = f.loaded.committed - (section_bytes as f64 * 1.25) as i64;
-        let chunk_per_class = (crate::memory::SegmentClass::COUNT as i64) << 18;
+        let chunk_per_class = (rivet::memory::SegmentClass::COUNT as i64) << 18;
         let _ = writeln!(
             out,
             "- target, arena: committed = 1.25 × section bytes {} {} KiB (fixed overhead \

@@ -17,7 +17,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use crate::llvm::{CodeModel, RelocModel, TargetOptions};
+use rivet::llvm::{CodeModel, RelocModel, TargetOptions};
 
 /// The external function every generated function calls.
 pub const EXT_FN: &str = "rivet_bench_ext_fn";

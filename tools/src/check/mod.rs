@@ -13,7 +13,7 @@
 //! triple (module-level inline assembly, no `llvm-mc`); the object made from
 //! `dir/name.s` is called `name.o`, the name check expressions use for it.
 //! Objects are taken as they are. Everything is linked in one batch by
-//! rivet's linker ([`crate::link::link`]) into a [`PhonyMemory`]: each
+//! rivet's linker ([`rivet::link::link`]) into a [`PhonyMemory`]: each
 //! module's segments (text, stubs, GOT, read-only data, data) are laid out
 //! from `--target-addr-start` (default 0x1000), `--target-section-sep`
 //! (default 0) bytes apart, unless `--map-section` pins the segment holding
@@ -73,11 +73,11 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use crate::link::{self, Externals, LinkMap, LinkOptions, LinkUnit, SymbolTable};
-use crate::llvm::{TargetMachine, TargetOptions};
-use crate::load::{Arch, Binding, Definition, Format, ObjectFile, SectionKind};
-use crate::memory::SegmentClass;
-use crate::Error;
+use rivet::link::{self, Externals, LinkMap, LinkOptions, LinkUnit, SymbolTable};
+use rivet::llvm::{TargetMachine, TargetOptions};
+use rivet::load::{Arch, Binding, Definition, Format, ObjectFile, SectionKind};
+use rivet::memory::SegmentClass;
+use rivet::Error;
 
 /// The check prefixes read when none is given.
 pub const DEFAULT_PREFIXES: [&str; 2] = ["rtdyld-check", "jitlink-check"];

@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 
 use super::floor::FloorPlan;
 use super::gen;
-use crate::llvm::orc::{Lljit, Mcjit, ModuleCopy, ObjectBuffer, OrcLinker};
-use crate::llvm::{CodeModel, Module, TargetMachine, TargetOptions};
-use crate::load::ObjectFile;
-use crate::memory::MemoryStats;
-use crate::{ExecutionEngine, Result};
+use crate::orc::{Lljit, Mcjit, ModuleCopy, ObjectBuffer, OrcLinker};
+use rivet::llvm::{CodeModel, Module, TargetMachine, TargetOptions};
+use rivet::load::ObjectFile;
+use rivet::memory::MemoryStats;
+use rivet::{ExecutionEngine, Result};
 
 /// A linker that takes object bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -204,7 +204,7 @@ pub fn compile_and_link(
             };
             let start = Instant::now();
             let engine =
-                crate::create_mcjit_compiler(first, TargetMachine::new(&options)?, Some(true))?;
+                rivet::create_mcjit_compiler(first, TargetMachine::new(&options)?, Some(true))?;
             for (name, address) in gen::externals() {
                 engine.add_symbol(name, address);
             }
