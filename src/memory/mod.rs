@@ -44,8 +44,8 @@ fn next_allocation_id() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// The most bytes a manager that keeps segments in heap buffers ([`Image`],
-/// and the buffers of `rivet check`) holds at once. Segment sizes come from
+/// The most bytes an [`Image`] (the manager `rivet check` links into) holds
+/// in heap buffers at once. Segment sizes come from
 /// the objects being linked, which may ask for terabytes of zero-fill; past
 /// this a request is [`Error::OutOfMemory`](crate::Error::OutOfMemory), and
 /// below it the buffer is allocated fallibly, so a refusal of the system is
@@ -55,8 +55,7 @@ pub const HEAP_IMAGE_LIMIT: u64 = 1 << 30;
 /// A zero-filled heap buffer of exactly `len` bytes (capacity `len`), or
 /// `None` when the allocator refuses. Zeroed memory comes from the
 /// allocator (`calloc`), so large buffers are not written here.
-#[doc(hidden)] // for the checker's memory until memory::Image replaces it
-pub fn try_zeroed_bytes(len: usize) -> Option<Vec<u8>> {
+pub(crate) fn try_zeroed_bytes(len: usize) -> Option<Vec<u8>> {
     if len == 0 {
         return Some(Vec::new());
     }
@@ -74,8 +73,7 @@ pub fn try_zeroed_bytes(len: usize) -> Option<Vec<u8>> {
 
 /// The error for a heap-backed segment of `class` that the limit or the
 /// allocator refuses: `held` bytes are already in use.
-#[doc(hidden)] // for the checker's memory until memory::Image replaces it
-pub fn heap_segment_refused(
+pub(crate) fn heap_segment_refused(
     manager: &str,
     class: SegmentClass,
     size: u64,
