@@ -160,7 +160,7 @@ pub(super) fn round_up_usize(value: usize, align: usize) -> Option<usize> {
     value.checked_add(align - 1).map(|v| v & !(align - 1))
 }
 
-/// A mapping made by this module: anonymous memory, or a view of a file.
+/// An anonymous mapping made by this module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Mapping {
     pub(super) base: NonNull<u8>,
@@ -259,7 +259,7 @@ pub(super) fn map_aligned(
 }
 
 /// Unmaps a mapping made by this module ([`map_anonymous`],
-/// [`map_aligned`], [`map_near`], [`map_shared`]).
+/// [`map_aligned`], [`map_near`]).
 pub(super) fn unmap(mapping: &Mapping) {
     // SAFETY: the caller gives back a mapping this module created and that
     // nothing refers to any more; munmap of it cannot affect other memory.
@@ -481,43 +481,6 @@ pub(super) fn memfd(len: usize) -> io::Result<std::os::fd::OwnedFd> {
         return Err(io::Error::last_os_error());
     }
     Ok(file)
-}
-
-/// `mmap(NULL, len, prot, MAP_SHARED, fd, offset)`: a shared view of
-/// `len` bytes of the file from `offset` (a multiple of the page size),
-/// wherever the kernel puts it.
-pub(super) fn map_shared(
-    fd: std::os::fd::BorrowedFd<'_>,
-    offset: usize,
-    len: usize,
-    prot: libc::c_int,
-) -> io::Result<Mapping> {
-    use std::os::fd::AsRawFd;
-    let offset =
-        libc::off_t::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    // SAFETY: without MAP_FIXED the kernel picks unused address space, so no
-    // existing memory is affected; the result is checked before use.
-    let raw = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            prot,
-            libc::MAP_SHARED,
-            fd.as_raw_fd(),
-            offset,
-        )
-    };
-    if raw == libc::MAP_FAILED {
-        return Err(io::Error::last_os_error());
-    }
-    match NonNull::new(raw.cast::<u8>()) {
-        Some(base) => Ok(Mapping { base, len }),
-        None => {
-            // SAFETY: the kernel just created this mapping for us.
-            unsafe { libc::munmap(raw, len) };
-            Err(io::Error::from_raw_os_error(libc::ENOMEM))
-        }
-    }
 }
 
 /// Maps `len` bytes of `fd` from `offset` privately at exactly `addr`

@@ -255,21 +255,13 @@ impl DualRegion {
         } else {
             0
         };
-        if sys::write_fill(self.file.as_fd(), offset, len, fill).is_ok() {
-            return;
-        }
-        // Never expected (a memory file takes writes inside its size): a
-        // short-lived view of the pages does the same.
-        let page = sys::page_size();
-        let start = offset - offset % page;
-        let end = (offset + len).next_multiple_of(page);
-        let prot = libc::PROT_READ | libc::PROT_WRITE;
-        if let Ok(view) = sys::map_shared(self.file.as_fd(), start, end - start, prot) {
-            // SAFETY: the view maps the file's pages over `[offset, offset +
-            // len)` read + write; no live segment uses those bytes.
-            unsafe { std::ptr::write_bytes(view.base.as_ptr().add(offset - start), fill, len) };
-            sys::unmap(&view);
-        }
+        // Never expected to fail (a memory file takes writes inside its
+        // size). If it does, the bytes keep their old contents until they
+        // are handed out again (new segments start from their staging
+        // buffers, so nothing stale reaches them): a writable view of the
+        // file, which could do the same, would break the rule that the
+        // file is never mapped writable.
+        let _ = sys::write_fill(self.file.as_fd(), offset, len, fill);
     }
 
     /// Committed bytes in all.

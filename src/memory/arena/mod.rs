@@ -489,8 +489,8 @@ impl Arena {
         let first = self.reserve_region(self.region_len)?;
         self.regions.push(first);
         self.fallback_reason = Some(format!(
-            "page mode was asked for, but {reason}; using the dual-mapped mode (a memory file \
-             mapped read + execute and, elsewhere, read + write)"
+            "page mode was asked for, but {reason}; using the dual-mapped mode (code in a memory \
+             file mapped read + execute, written with pwrite, never mapped writable)"
         ));
         Ok(())
     }
@@ -759,6 +759,13 @@ impl MemoryManager for Arena {
         let room = self
             .max_committed
             .map(|cap| (cap, cap.saturating_sub(self.committed())));
+        if let (ArenaMode::Pages, Some((cap, room))) = (self.mode, room) {
+            // In page mode every page of a module is fresh: past the cap
+            // whichever region it would go to.
+            if fresh > room {
+                return Err(self.over_cap(cap, fresh));
+            }
+        }
         let region_len = region_len_for(self.mode, layout, self.granule, self.chunk);
         if region_len > Self::MAX_RESERVATION {
             return Err(self.too_big(
