@@ -714,6 +714,7 @@ fn an_image_links_at_chosen_addresses_and_reads_back() {
         base: BASE,
         separation: SEPARATION,
         end: u64::MAX,
+        ..ImageConfig::default()
     });
     let units = [rivet::link::LinkUnit {
         module: 1,
@@ -761,7 +762,7 @@ fn an_image_links_at_chosen_addresses_and_reads_back() {
     let stats = image.stats();
     assert_eq!(stats.allocations, 1);
     assert!(stats.reserved_bytes >= SEPARATION);
-    assert!(image.segments().iter().all(|(addr, _, _)| *addr >= BASE));
+    assert!(image.segments().iter().all(|segment| segment.addr >= BASE));
     image.release(linked.into_iter().next().unwrap().allocation);
     assert_eq!(image.read(f, 1), None);
 }
