@@ -125,6 +125,9 @@ struct Checked {
 impl SectionsManager {
     /// A manager with the given configuration.
     pub fn new(config: SectionsConfig) -> SectionsManager {
+        // The first finalize needs the process registered for barriers;
+        // the kernel takes an RCU grace period for that, done meanwhile.
+        sys::start_core_sync_registration();
         SectionsManager {
             config,
             live: HashMap::new(),

@@ -47,6 +47,9 @@ pub fn page_size() -> usize {
 /// checked. A system that accepts the `mprotect` but then kills the process
 /// on the call (no known Linux policy does) cannot be detected here.
 pub fn check_jit_execution() -> Result<()> {
+    // Embedders probe before they create engines (llvmlite's users, numba):
+    // the registration for the barriers finalize needs starts now.
+    start_core_sync_registration();
     let page = page_size();
     let mapping = map_anonymous(None, page, libc::PROT_READ | libc::PROT_WRITE, 0)
         .map_err(|source| Error::Memory { op: "mmap", source })?;
@@ -90,8 +93,12 @@ fn probe_page(mapping: &Mapping) -> Result<()> {
 
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     {
+        // Only this thread runs the probe, from a page mapped for it and
+        // unmapped before its address could reach another thread: no
+        // barrier on other cores is needed (the process-wide one, whose
+        // first use waits for the kernel's registration, is not paid here).
         // SAFETY: the page is mapped and readable (PROT_READ|PROT_EXEC).
-        unsafe { publish_code(mapping.base.as_ptr(), CODE.len()) };
+        unsafe { publish_code_to_this_thread(mapping.base.as_ptr(), CODE.len()) };
         // SAFETY: the page now holds a complete function of the C ABI that
         // takes nothing, touches no memory, returns 42 in the return register,
         // and the page is executable and no longer writable.
@@ -311,15 +318,30 @@ pub(super) unsafe fn publish_code(addr: *const u8, len: usize) {
     if len == 0 {
         return;
     }
+    // SAFETY: forwarded from the caller.
+    unsafe { publish_code_to_this_thread(addr, len) };
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    sync_all_cores();
+}
+
+/// The part of [`publish_code`] that concerns the calling thread only: the
+/// cache maintenance of AArch64 (ending with a context synchronization of
+/// this thread), nothing on x86-64, whose caches are coherent and which
+/// orders a thread's own stores before its later instruction fetches.
+/// Enough for code that no other thread can have run or can learn the
+/// address of (a page mapped for it alone, unmapped before it is shared).
+///
+/// # Safety
+///
+/// The range must be mapped and readable.
+unsafe fn publish_code_to_this_thread(addr: *const u8, len: usize) {
     #[cfg(target_arch = "aarch64")]
     {
         // SAFETY: forwarded from the caller.
         unsafe { aarch64::clear_cache(addr as usize, len) };
     }
     #[cfg(not(target_arch = "aarch64"))]
-    let _ = addr;
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    sync_all_cores();
+    let _ = (addr, len);
 }
 
 /// Whether this process may ask the kernel for a core-serializing barrier
@@ -333,45 +355,83 @@ pub(super) enum CoreSync {
     Unavailable,
 }
 
-/// 0: not tried yet, 1: registered, 2: unavailable.
+/// Whether the process registered for core-serializing barriers (`true`)
+/// or the kernel lacks them (`false`); set once, by whichever thread
+/// registers first.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-static CORE_SYNC: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+static CORE_SYNC: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
 
 /// Barriers issued through [`sync_all_cores`] (a test hook).
 #[cfg(all(test, any(target_os = "linux", target_os = "android")))]
 static CORE_SYNCS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
+/// Registers the process for `MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE`;
+/// whether the kernel accepted.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn register_core_sync() -> bool {
+    const REGISTER_PRIVATE_EXPEDITED_SYNC_CORE: libc::c_long = 1 << 6;
+    // SAFETY: membarrier registration has no memory effects; bad commands
+    // only return an error.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_membarrier,
+            REGISTER_PRIVATE_EXPEDITED_SYNC_CORE,
+            0,
+            0,
+        )
+    };
+    rc == 0
+}
+
+/// Starts the process's registration for core-serializing barriers on a
+/// thread of its own, unless it is done or under way. The kernel completes
+/// a registration after an RCU grace period (10–20 ms measured), once per
+/// process; memory managers call this when they are created so that the
+/// wait overlaps with the embedder's work instead of delaying the first
+/// finalize. [`sync_all_cores`] waits for the registration to complete (or
+/// registers itself when no thread could be started), so no barrier is
+/// ever skipped.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(super) fn start_core_sync_registration() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    /// Set by the first caller: one registration thread per process.
+    static STARTED: AtomicBool = AtomicBool::new(false);
+    if CORE_SYNC.get().is_some() || STARTED.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    // A thread that could not be started leaves the registration to the
+    // first barrier, as before.
+    let _ = std::thread::Builder::new()
+        .name("rivet-membarrier".into())
+        .stack_size(64 << 10)
+        .spawn(|| {
+            CORE_SYNC.get_or_init(register_core_sync);
+        });
+}
+
+/// Starts nothing: only Linux has the barrier.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(super) fn start_core_sync_registration() {}
+
 /// Runs a context-synchronizing (serializing) event on every thread of the
 /// process, so none runs stale prefetched instructions. The process
-/// registers once, on first use. Best effort: where the kernel lacks the
-/// command, the code is still correct for threads that first learn the
-/// address through a lock (which the engine uses).
+/// registers once, on first use, or earlier on a thread of its own
+/// ([`start_core_sync_registration`]); a barrier waits for a registration
+/// under way. Best effort: where the kernel lacks the command, the code is
+/// still correct for threads that first learn the address through a lock
+/// (which the engine uses).
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(super) fn sync_all_cores() {
-    use std::sync::atomic::Ordering;
-    const REGISTER_PRIVATE_EXPEDITED_SYNC_CORE: libc::c_long = 1 << 6;
     const PRIVATE_EXPEDITED_SYNC_CORE: libc::c_long = 1 << 5;
-    if CORE_SYNC.load(Ordering::Acquire) == 0 {
-        // SAFETY: membarrier registration has no memory effects; bad
-        // commands only return an error. Two threads registering at once
-        // is harmless (registration is idempotent).
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_membarrier,
-                REGISTER_PRIVATE_EXPEDITED_SYNC_CORE,
-                0,
-                0,
-            )
-        };
-        CORE_SYNC.store(if rc == 0 { 1 } else { 2 }, Ordering::Release);
-    }
-    if CORE_SYNC.load(Ordering::Acquire) == 1 {
-        // SAFETY: as above; the command only interrupts this process's
-        // threads to make them execute a serializing event.
+    // Blocks while another thread registers: the barrier below is refused
+    // (EPERM) until the registration is complete.
+    if *CORE_SYNC.get_or_init(register_core_sync) {
+        // SAFETY: the command only interrupts this process's threads to
+        // make them execute a serializing event; no memory effects.
         let rc = unsafe { libc::syscall(libc::SYS_membarrier, PRIVATE_EXPEDITED_SYNC_CORE, 0, 0) };
         #[cfg(test)]
         if rc == 0 {
-            CORE_SYNCS.fetch_add(1, Ordering::Relaxed);
+            CORE_SYNCS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         #[cfg(not(test))]
         let _ = rc;
@@ -379,16 +439,17 @@ pub(super) fn sync_all_cores() {
 }
 
 /// What [`sync_all_cores`] found, and the barriers it has issued; `None`
-/// before its first use.
+/// before the registration completed.
 #[cfg(all(test, any(target_os = "linux", target_os = "android")))]
 pub(super) fn core_sync_state() -> (Option<CoreSync>, u64) {
-    use std::sync::atomic::Ordering;
-    let state = match CORE_SYNC.load(Ordering::Acquire) {
-        1 => Some(CoreSync::Registered),
-        2 => Some(CoreSync::Unavailable),
-        _ => None,
-    };
-    (state, CORE_SYNCS.load(Ordering::Relaxed))
+    let state = CORE_SYNC.get().map(|&registered| {
+        if registered {
+            CoreSync::Registered
+        } else {
+            CoreSync::Unavailable
+        }
+    });
+    (state, CORE_SYNCS.load(std::sync::atomic::Ordering::Relaxed))
 }
 
 #[cfg(target_arch = "aarch64")]

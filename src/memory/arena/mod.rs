@@ -454,6 +454,9 @@ impl Arena {
         if mode == ArenaMode::Pages {
             arena.probe_exec()?;
         }
+        // The first finalize needs the process registered for barriers;
+        // the kernel takes an RCU grace period for that, done meanwhile.
+        sys::start_core_sync_registration();
         Ok(arena)
     }
 

@@ -172,18 +172,15 @@ impl PagesRegion {
         for run in runs.iter_mut().filter(|run| run.len > 0) {
             run.offset += offset;
         }
-        let mut segments = [Segment::EMPTY; SegmentClass::COUNT];
-        for class in SegmentClass::ALL {
-            let run = runs[class as usize];
-            if run.len == 0 {
-                continue;
-            }
-            let pointer = self.pointer(run.offset);
-            // SAFETY: the run is a granule-aligned range inside our
-            // reservation that was just taken off the free list, so no other
-            // allocation uses it.
-            let committed =
-                unsafe { sys::protect(pointer, run.len, libc::PROT_READ | libc::PROT_WRITE) };
+        // Runs that touch (no alignment gap between them) are committed
+        // with one call: the fixed cost of a module is in system calls.
+        let writable = |_: SegmentClass| libc::PROT_READ | libc::PROT_WRITE;
+        for (start, len, prot) in ProtectionRuns::new(&runs, writable) {
+            let pointer = self.pointer(start);
+            // SAFETY: the range is granule-aligned runs of a block inside
+            // our reservation that was just taken off the free list, so no
+            // other allocation uses it.
+            let committed = unsafe { sys::protect(pointer, len, prot) };
             if let Err(error) = committed {
                 // Undo: the block goes back whole (scrubbed) to the free list.
                 self.scrub_and_free(offset, plan.len);
@@ -191,15 +188,20 @@ impl PagesRegion {
                     Error::Memory { source, .. } if source.raw_os_error() == Some(libc::ENOMEM) => {
                         Error::OutOfMemory {
                             requested: plan.committed as u64,
-                            reason: format!(
-                                "the system refused to commit {} bytes: {source}",
-                                run.len
-                            ),
+                            reason: format!("the system refused to commit {len} bytes: {source}"),
                         }
                     }
                     other => other,
                 });
             }
+        }
+        let mut segments = [Segment::EMPTY; SegmentClass::COUNT];
+        for class in SegmentClass::ALL {
+            let run = runs[class as usize];
+            if run.len == 0 {
+                continue;
+            }
+            let pointer = self.pointer(run.offset);
             segments[class as usize] = Segment {
                 addr: pointer as u64,
                 write_ptr: pointer,
@@ -305,28 +307,36 @@ impl Region for PagesRegion {
         let Some(block) = self.blocks.get(&id).copied() else {
             return Ok(());
         };
-        for class in SegmentClass::ALL {
-            let run = block.runs[class as usize];
-            if run.len == 0 {
+        // Adjacent runs of one protection (text and stubs, GOT and
+        // read-only data) change with one call each.
+        for (start, len, prot) in ProtectionRuns::new(&block.runs, sys::final_protection) {
+            if prot == libc::PROT_READ | libc::PROT_WRITE {
+                // Data keeps the protection it was committed with.
                 continue;
             }
-            let prot = sys::final_protection(class);
             if self.refuse_exec && prot & libc::PROT_EXEC != 0 {
                 return Err(Error::JitExecutionRefused {
                     reason: "mprotect(PROT_EXEC) of anonymous memory refused (simulated)".into(),
                 });
             }
-            // SAFETY: the run belongs to a live block of this region; its
+            // SAFETY: the range is runs of a live block of this region; its
             // owner (the linker) is done writing, which is what finalize means.
-            unsafe { sys::protect(self.pointer(run.offset), run.len, prot)? };
+            unsafe { sys::protect(self.pointer(start), len, prot)? };
         }
-        for class in SegmentClass::ALL
-            .into_iter()
-            .filter(|class| class.is_executable())
-        {
-            let run = block.runs[class as usize];
-            // SAFETY: the run is mapped and now readable (PROT_READ|PROT_EXEC).
-            unsafe { sys::publish_code(self.pointer(run.offset), run.len) };
+        // One publication (one barrier on every core) for the module's code.
+        let code = |class: SegmentClass| {
+            if class.is_executable() {
+                libc::PROT_EXEC
+            } else {
+                libc::PROT_NONE
+            }
+        };
+        for (start, len, kind) in ProtectionRuns::new(&block.runs, code) {
+            if kind == libc::PROT_EXEC {
+                // SAFETY: the range is text and stubs runs of the block,
+                // mapped and now readable (PROT_READ|PROT_EXEC).
+                unsafe { sys::publish_code(self.pointer(start), len) };
+            }
         }
         if let Some(block) = self.blocks.get_mut(&id) {
             block.finalized = true;
@@ -410,6 +420,61 @@ impl Region for PagesRegion {
     /// Page mode gives each class exactly the runs it commits.
     fn reserved_by_class(&self) -> [u64; SegmentClass::COUNT] {
         self.committed_by_class
+    }
+}
+
+/// The runs of a block merged where they touch and `kind` gives them the
+/// same value, in address order: `(offset, len, kind)`, one system call
+/// each.
+struct ProtectionRuns {
+    merged: [(usize, usize, libc::c_int); SegmentClass::COUNT],
+    count: usize,
+    next: usize,
+}
+
+impl ProtectionRuns {
+    fn new(
+        runs: &[Run; SegmentClass::COUNT],
+        kind: impl Fn(SegmentClass) -> libc::c_int,
+    ) -> ProtectionRuns {
+        let mut merged = [(0, 0, 0); SegmentClass::COUNT];
+        let mut count: usize = 0;
+        // Runs are laid out in class order, so address order is class order.
+        for class in SegmentClass::ALL {
+            let run = runs[class as usize];
+            if run.len == 0 {
+                continue;
+            }
+            let value = kind(class);
+            match count.checked_sub(1).map(|last| &mut merged[last]) {
+                Some((start, len, last_kind))
+                    if *last_kind == value && *start + *len == run.offset =>
+                {
+                    *len += run.len
+                }
+                _ => {
+                    merged[count] = (run.offset, run.len, value);
+                    count += 1;
+                }
+            }
+        }
+        ProtectionRuns {
+            merged,
+            count,
+            next: 0,
+        }
+    }
+}
+
+impl Iterator for ProtectionRuns {
+    type Item = (usize, usize, libc::c_int);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next == self.count {
+            return None;
+        }
+        self.next += 1;
+        Some(self.merged[self.next - 1])
     }
 }
 
