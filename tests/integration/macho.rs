@@ -489,10 +489,8 @@ fn reaches(addr: u64, target: u64) -> bool {
     if addr == target {
         return true;
     }
-    // movabs r11, imm64; jmp r11
-    read::<[u8; 2]>(addr) == [0x49, 0xBB]
-        && read::<u64>(addr + 2) == target
-        && read::<[u8; 3]>(addr + 10) == [0x41, 0xFF, 0xE3]
+    // jmp *disp32(%rip) through a GOT slot holding the target.
+    read::<[u8; 2]>(addr) == [0xFF, 0x25] && read::<u64>(rip_target(addr + 2, addr + 6)) == target
 }
 
 #[test]

@@ -130,15 +130,31 @@ fn calls_out_of_reach_go_through_a_stub() {
         stub.is_some(),
         "a stub is reserved for an external call: {map:?}"
     );
-    if far {
-        // The call's displacement must land on the stub, which jumps to host_fn.
-        let (_, stub_addr) = stub.unwrap();
-        // SAFETY: the stub is finalized code; read its bytes.
-        let bytes = unsafe { std::slice::from_raw_parts(*stub_addr as *const u8, 13) };
-        assert_eq!(&bytes[..2], &[0x49, 0xBB], "movabs r11");
-        assert_eq!(u64::from_le_bytes(bytes[2..10].try_into().unwrap()), host);
-        assert_eq!(&bytes[10..13], &[0x41, 0xFF, 0xE3], "jmp r11");
-    }
+    // The stub jumps through host_fn's GOT slot, which holds host_fn: the
+    // one place the module keeps its address.
+    let (_, stub_addr) = stub.unwrap();
+    let (_, slot, value) = map
+        .got
+        .iter()
+        .find(|(t, _, _)| t == "host_fn")
+        .expect("the stub's GOT slot");
+    assert_eq!(*value, host);
+    // SAFETY: the stub is finalized code and the slot a finalized GOT
+    // entry, both mapped readable; read their bytes.
+    let (bytes, held) = unsafe {
+        (
+            std::slice::from_raw_parts(*stub_addr as *const u8, 6),
+            std::ptr::read_unaligned(*slot as *const u64),
+        )
+    };
+    assert_eq!(&bytes[..2], &[0xFF, 0x25], "jmp *disp32(%rip)");
+    let disp = i32::from_le_bytes(bytes[2..6].try_into().unwrap());
+    assert_eq!(
+        stub_addr.wrapping_add(6).wrapping_add_signed(disp.into()),
+        *slot
+    );
+    assert_eq!(held, host);
+    let _ = far;
 }
 
 #[test]
@@ -368,14 +384,16 @@ fn got_loads_of_a_modules_own_symbols_become_direct_in_the_arena() {
             .iter()
             .map(|(t, _, _)| t.clone())
             .collect();
+        // Either way the mov of the slot became a lea of `local`: the
+        // final addresses are in reach.
+        assert_eq!(opcode, [0x48, 0x8D, 0x05], "lea local(%rip), %rax");
         if lmm {
-            // The arena keeps a module within ±2 GiB of itself: the mov of
-            // the slot became a lea of `local`, and only `ext` has a slot.
-            assert_eq!(opcode, [0x48, 0x8D, 0x05], "lea local(%rip), %rax");
+            // The arena keeps a module within ±2 GiB of itself, so the
+            // layout knew it before the addresses were: only `ext` has a slot.
             assert_eq!(got, ["ext"]);
         } else {
-            // The per-section manager promises no such thing: the GOT stays.
-            assert_eq!(opcode, [0x48, 0x8B, 0x05], "mov local@GOTPCREL(%rip), %rax");
+            // The per-section manager promises no such thing: the slot was
+            // planned, and stays unused once the addresses are known.
             assert!(got.contains(&"local".to_string()), "{got:?}");
         }
     }

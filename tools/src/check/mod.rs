@@ -51,8 +51,13 @@
 //! stub area and one GOT per module); `stub_addr`'s optional third argument,
 //! a stub kind, is ignored (rivet has one kind), except that the older
 //! RuntimeDyld form `stub_addr(FILE, SECTION, SYMBOL)` is understood. `stub_addr` gives the stub rivet
-//! reserved for a branch to a symbol defined outside the module (written
-//! only when the branch needs it); for a COFF `__imp_` name, and for any
+//! reserved for a branch to a symbol defined outside the module (always
+//! written, used by a branch only when the symbol is out of its reach).
+//! As in JITLink, a stub jumps through the symbol's GOT slot, which GOT
+//! loads of the symbol share, so `got_addr` names that slot for a called
+//! symbol too and `*{8}got_addr(FILE, SYM) = SYM` holds (a stub to a
+//! symbol plus an offset has a slot of its own, holding that sum, right
+//! where the layout reserved it). For a COFF `__imp_` name, and for any
 //! name under the `rtdyld-check` prefix when the module has no stub for it,
 //! it gives the GOT slot instead (RuntimeDyld keeps its GOT entries and
 //! import pointers among its stubs). `section_addr(FILE, [got])` and

@@ -231,7 +231,7 @@ fn the_library_reports_each_value() {
         .iter()
         .find(|s| s.0 == "helper.o" && s.1 == rivet::memory::SegmentClass::Text)
         .expect("helper.o's text");
-    assert_eq!(helper_text.2, 0x4004e0);
+    assert_eq!(helper_text.2, 0x4005e0);
 }
 
 #[test]
