@@ -816,6 +816,11 @@ define ptr @second_name() {
   %p = load ptr, ptr getelementptr ([2 x ptr], ptr @names, i64 0, i64 1)
   ret ptr %p
 }
+
+define i64 @read_shared() {
+  %v = load i64, ptr @shared
+  ret i64 %v
+}
 "#;
 
     #[test]
@@ -829,6 +834,18 @@ define ptr @second_name() {
         let shared = run.engine.get_global_value_address("shared").unwrap();
         // SAFETY: `shared` is an i64 in the engine's data.
         assert_eq!(unsafe { std::ptr::read(shared as *const u64) }, 105);
+        // PIC code reaches `shared` (defined by the other module of the
+        // link) with `adrp x8, :got:shared; ldr x8, [x8, :got_lo12:shared]`;
+        // the linker relaxed the pair into `adrp x8; add x8, x8` of
+        // `shared` itself, which this run executes.
+        assert_eq!(run.call("read_shared", &[], &[]).0, 105);
+        let read = run.engine.get_function_address("read_shared").unwrap();
+        let (adrp, add) = (word(read), word(read + 4));
+        assert_eq!(adrp & 0x9f00_0000, 0x9000_0000, "adrp: {adrp:#x}");
+        assert_eq!(add & 0xffc0_0000, 0x9100_0000, "add, not ldr: {add:#x}");
+        let pages = ((((adrp >> 5) & 0x7_ffff) << 2 | (adrp >> 29) & 3) as i64) << 43 >> 31;
+        let page = (read & !0xfff).wrapping_add_signed(pages);
+        assert_eq!(page + u64::from((add >> 10) & 0xfff), shared);
     }
 
     #[test]

@@ -788,7 +788,9 @@ fn expected_kind(arch: Arch, r_type: u8, pcrel: bool, length: u8) -> RelocKind {
             (5, false, 2) => X::Abs32S,
             (1 | 6 | 7 | 8, true, 2) => X::Pc32,
             (2, true, 2) => X::Branch32,
-            (3 | 4, true, 2) => X::GotPcRel32,
+            // GOT_LOAD (a movq the linker may relax), GOT.
+            (3, true, 2) => X::GotPcRelX,
+            (4, true, 2) => X::GotPcRel32,
             other => panic!("no x86-64 kind for {other:?}"),
         }),
         Arch::Aarch64 => RelocKind::Aarch64(match (r_type, pcrel, length) {
