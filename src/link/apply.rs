@@ -1,5 +1,7 @@
-//! The relocation pass: copy bytes, fill the GOT, write stubs where a branch
-//! cannot reach, and patch every fixup, in one linear walk per object.
+//! The relocation pass: copy bytes, fill the GOT, write the stubs (each
+//! jumping through its GOT slot), relax GOT accesses of targets the link
+//! defines where the final addresses reach, and patch every fixup (a branch
+//! through its stub where it cannot reach), in one linear walk per object.
 //! Every byte it writes goes through [`SegmentWriter::slice`], bounds-checked
 //! against the segment the memory manager handed out.
 

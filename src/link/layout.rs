@@ -169,8 +169,14 @@ const RELAX_SPAN: u64 = 1 << 30;
 /// `imports` lists the symbols that are pointer slots (COFF `__imp_`): each
 /// gets a GOT slot, which the symbol's address is.
 /// `module_span` is the memory manager's [`MemoryManager::module_span`]:
-/// with one of at most [`RELAX_SPAN`], x86-64 GOT loads of the object's own
-/// symbols get no slot (the relocation pass rewrites them into `lea`).
+/// with one of at most [`RELAX_SPAN`], x86-64 GOT accesses (`mov`, `call`,
+/// `jmp` through a `GOTPCRELX` slot) of the object's own symbols get no
+/// slot: the relocation pass is sure to rewrite them into direct
+/// references. Every other GOT access keeps its slot here; the relocation
+/// pass may still relax it once the final addresses are known.
+/// A branch's stub jumps through a GOT slot, which it reserves: the
+/// target's own slot (shared with its GOT loads), or one holding the target
+/// plus the branch's offset.
 ///
 /// [`MemoryManager::module_span`]: crate::memory::MemoryManager::module_span
 pub(crate) fn plan(
@@ -396,10 +402,11 @@ impl ObjectLayout {
             relax
                 && usize::try_from(at).is_ok_and(|at| kind.can_relax_got_load(section.data, at))
                 && owns_symbol(i as usize)
-                && object
-                    .symbols
-                    .get(i as usize)
-                    .is_some_and(|s| matches!(s.definition, Definition::Section { .. }))
+                && object.symbols.get(i as usize).is_some_and(|s| {
+                    // Not a thread-local: the pass never relaxes those.
+                    matches!(s.definition, Definition::Section { section, .. }
+                        if object.sections.get(section as usize).is_some_and(|x| !x.kind.is_tls()))
+                })
         };
         let mut needs_got_base = false;
         let mut props_cache = PropsCache::default();
