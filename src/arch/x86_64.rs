@@ -35,7 +35,7 @@ pub enum Reloc {
     GotPcRel32,
     /// As `GotPcRel32`, on an instruction the linker may rewrite to reach S
     /// directly. ELF `R_X86_64_GOTPCRELX`, `R_X86_64_REX_GOTPCRELX`. Once
-    /// [`relax_got_load`] rewrote the instruction, the fixup is a `Pc32`
+    /// `relax_got_load` rewrote the instruction, the fixup is a `Pc32`
     /// (S + A - P) at the field it says.
     GotPcRelX,
     /// GOT base + A - P, signed 32 bits. ELF `R_X86_64_GOTPC32`.
@@ -130,7 +130,7 @@ impl Reloc {
     ];
 
     /// Whether the fixup reads a GOT slot holding S (the linker must make one).
-    pub fn needs_got_slot(self) -> bool {
+    pub(crate) fn needs_got_slot(self) -> bool {
         matches!(
             self,
             Reloc::GotPcRel32 | Reloc::GotPcRelX | Reloc::Got64 | Reloc::Got32 | Reloc::GotTpOff
@@ -152,7 +152,7 @@ impl Reloc {
     ///
     /// Every kind that needs a slot needs a GOT too, so this is a superset of
     /// [`Reloc::needs_got_slot`].
-    pub fn needs_got_base(self) -> bool {
+    pub(crate) fn needs_got_base(self) -> bool {
         self.needs_got_slot()
             || matches!(
                 self,
@@ -162,12 +162,12 @@ impl Reloc {
 
     /// Whether the fixup's value is computed from `got_slot` (a GOT slot or
     /// a TLS pair), which must then be a real address.
-    pub fn reads_got_slot(self) -> bool {
+    pub(crate) fn reads_got_slot(self) -> bool {
         self.needs_got_slot() || self.tls_pair().is_some()
     }
 
     /// The TLS pair the fixup needs the linker to make, if any.
-    pub fn tls_pair(self) -> Option<crate::arch::TlsPair> {
+    pub(crate) fn tls_pair(self) -> Option<crate::arch::TlsPair> {
         match self {
             Reloc::TlsGd => Some(crate::arch::TlsPair::Symbol),
             Reloc::TlsLd => Some(crate::arch::TlsPair::Module),
@@ -177,12 +177,12 @@ impl Reloc {
     }
 
     /// Whether the fixup is a branch that may go through a stub when S is out of reach.
-    pub fn is_branch(self) -> bool {
+    pub(crate) fn is_branch(self) -> bool {
         matches!(self, Reloc::Branch32)
     }
 
     /// Whether S + A - P fits this branch's field (false for non-branches).
-    pub fn branch_reaches(self, p: u64, s: u64, a: i64) -> bool {
+    pub(crate) fn branch_reaches(self, p: u64, s: u64, a: i64) -> bool {
         match self {
             Reloc::Branch32 => {
                 let value = displacement(s, a, p);
@@ -272,7 +272,7 @@ impl Reloc {
     /// The values the field accepts, `[min, max]`, before truncation to
     /// [`Reloc::field_size`] bytes; `None` for the 64-bit kinds, which take
     /// any value modulo 2^64.
-    pub fn field_range(self) -> Option<(i128, i128)> {
+    pub(crate) fn field_range(self) -> Option<(i128, i128)> {
         match self {
             // Zero-extended 32-bit fields.
             Reloc::Abs32 | Reloc::Size32 | Reloc::ImageRel32 | Reloc::SecRel32 => {
@@ -326,14 +326,14 @@ impl std::fmt::Display for Reloc {
 }
 
 /// Bytes of one stub: `jmp *slot(%rip)` (6 bytes) and two `int3`.
-pub const STUB_SIZE: usize = 8;
+pub(crate) const STUB_SIZE: usize = 8;
 /// Alignment of stubs.
-pub const STUB_ALIGN: usize = 8;
+pub(crate) const STUB_ALIGN: usize = 8;
 /// Bytes of one GOT slot.
-pub const GOT_SLOT_SIZE: usize = 8;
+pub(crate) const GOT_SLOT_SIZE: usize = 8;
 
 /// Offset of the 32-bit displacement to the GOT slot inside a stub.
-pub const STUB_SLOT_FIELD: usize = 2;
+pub(crate) const STUB_SLOT_FIELD: usize = 2;
 /// Bytes of the stub's `jmp *disp32(%rip)`, which the displacement counts from.
 const STUB_JUMP_LEN: usize = 6;
 
@@ -368,7 +368,7 @@ const STUB_JUMP_LEN: usize = 6;
 /// A place shorter than the field gives [`FixupError::PlaceOutOfBounds`], a
 /// value out of range [`FixupError::Overflow`], a missing GOT slot
 /// [`FixupError::Invalid`]. On any error the place is left untouched.
-pub fn apply(kind: Reloc, place: &mut [u8], v: &FixupValues) -> Result<(), FixupError> {
+pub(crate) fn apply(kind: Reloc, place: &mut [u8], v: &FixupValues) -> Result<(), FixupError> {
     let size = kind.field_size();
     if place.len() < size {
         return Err(FixupError::PlaceOutOfBounds {
@@ -457,7 +457,7 @@ fn branch32_value(v: &FixupValues) -> Result<i128, FixupError> {
 /// the linker rewrite for `R_X86_64_(REX_)GOTPCRELX`, by the opcode and
 /// ModRM byte before the field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GotAccess {
+pub(crate) enum GotAccess {
     /// `mov foo@GOTPCREL(%rip), %reg` (`8B /r`, any REX prefix) becomes
     /// `lea foo(%rip), %reg` (`8D /r`); the field stays.
     Mov,
@@ -472,7 +472,7 @@ pub enum GotAccess {
 impl GotAccess {
     /// How many bytes the 4-byte field moves when the instruction is
     /// rewritten (its new start is `field + shift`).
-    pub fn field_shift(self) -> isize {
+    pub(crate) fn field_shift(self) -> isize {
         match self {
             GotAccess::Mov | GotAccess::Call => 0,
             GotAccess::Jmp => -1,
@@ -484,7 +484,7 @@ impl GotAccess {
 /// if the two bytes before it are one of [`GotAccess`]'s forms (ModRM mod
 /// 00, r/m 101: RIP-relative). Anything else (`test`, `cmp`, arithmetic
 /// through the GOT) is left alone.
-pub fn got_access(code: &[u8], field: usize) -> Option<GotAccess> {
+pub(crate) fn got_access(code: &[u8], field: usize) -> Option<GotAccess> {
     let opcode = *code.get(field.checked_sub(2)?)?;
     let modrm = *code.get(field - 1)?;
     code.get(field..field.checked_add(4)?)?;
@@ -498,7 +498,7 @@ pub fn got_access(code: &[u8], field: usize) -> Option<GotAccess> {
 
 /// Whether the field at `field` in `code` belongs to a GOT access the
 /// linker may rewrite to address its target directly ([`got_access`]).
-pub fn can_relax_got_load(code: &[u8], field: usize) -> bool {
+pub(crate) fn can_relax_got_load(code: &[u8], field: usize) -> bool {
     got_access(code, field).is_some()
 }
 
@@ -509,7 +509,7 @@ pub fn can_relax_got_load(code: &[u8], field: usize) -> bool {
 /// `Pc32` with A at the shifted field. Returns `None`, changing nothing,
 /// when the instruction is none of [`GotAccess`]'s forms or S + A is out
 /// of reach.
-pub fn relax_got_load(code: &mut [u8], field: usize, v: &FixupValues) -> Option<isize> {
+pub(crate) fn relax_got_load(code: &mut [u8], field: usize, v: &FixupValues) -> Option<isize> {
     let access = got_access(code, field)?;
     let shift = access.field_shift();
     let p = v.p.wrapping_add_signed(shift as i64);
@@ -535,7 +535,7 @@ pub fn relax_got_load(code: &mut [u8], field: usize, v: &FixupValues) -> Option<
 
 /// The addend a Branch32 has when it means "S itself": the field is 4 bytes
 /// before the next instruction, which the displacement counts from.
-pub const BRANCH32_BIAS: i64 = -4;
+pub(crate) const BRANCH32_BIAS: i64 = -4;
 
 /// The 8 bytes of a stub at `stub` that jumps through the GOT slot at
 /// `slot`:
@@ -552,7 +552,7 @@ pub const BRANCH32_BIAS: i64 = -4;
 /// # Errors
 ///
 /// [`FixupError::Overflow`] when the slot is not within ±2 GiB of the stub.
-pub fn stub_bytes(stub: u64, slot: u64) -> Result<[u8; STUB_SIZE], FixupError> {
+pub(crate) fn stub_bytes(stub: u64, slot: u64) -> Result<[u8; STUB_SIZE], FixupError> {
     let disp = check_range(
         displacement(slot, 0, stub.wrapping_add(STUB_JUMP_LEN as u64)),
         I32_MIN,
@@ -573,7 +573,7 @@ pub fn stub_bytes(stub: u64, slot: u64) -> Result<[u8; STUB_SIZE], FixupError> {
 /// A place shorter than [`STUB_SIZE`] gives [`FixupError::PlaceOutOfBounds`],
 /// a slot out of reach [`FixupError::Overflow`]; either way the place is
 /// left untouched.
-pub fn write_stub(place: &mut [u8], stub: u64, slot: u64) -> Result<(), FixupError> {
+pub(crate) fn write_stub(place: &mut [u8], stub: u64, slot: u64) -> Result<(), FixupError> {
     let available = place.len();
     let field = place
         .get_mut(..STUB_SIZE)
