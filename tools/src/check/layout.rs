@@ -183,8 +183,9 @@ fn blocks(
                     // Mach-O and COFF GOT entries are stubs to RuntimeDyld.
                     Format::MachO | Format::Coff => &[Text, Stubs, Got],
                 };
-                let empty_text = has_section_of(object, Text);
-                blocks.extend(block(module, request, code, 1, empty_text));
+                // An empty text section still takes a page.
+                let has_text = has_section_of(object, Text);
+                blocks.extend(block(module, request, code, 1, has_text));
             }
             for (module, (request, object)) in requests.iter().zip(objects).enumerate() {
                 for class in data_classes_in_file_order(object) {
