@@ -253,12 +253,13 @@ fn check_options_come_from_the_command_line_too() {
 }
 
 /// The asm-tests written for one layout, with that layout.
-const LAYOUT_TESTS: [(&str, &str); 5] = [
+const LAYOUT_TESTS: [(&str, &str); 6] = [
     ("elf-x86_64/layout-jitlink.s", "jitlink"),
     ("elf-x86_64/layout-rtdyld.s", "rtdyld"),
     ("elf-aarch64/layout-jitlink.s", "jitlink"),
     ("elf-aarch64/layout-rtdyld.s", "rtdyld"),
     ("macho-x86_64/layout-jitlink.s", "jitlink"),
+    ("macho-x86_64/layout-rtdyld.s", "rtdyld"),
 ];
 
 #[test]
