@@ -6,6 +6,9 @@
 # rivet-check-args: --triple x86_64-unknown-linux-gnu
 # rivet-check-args: --target-addr-start 0x400000 --target-section-sep 0x100
 # rivet-check-args: Inputs/helper.s
+# The addresses below are those of rivet's own layout (each module's
+# segments in class order: text, stubs, GOT, read-only data, data).
+# rivet-check-args: --layout rivet
 
         .text
         .globl  main
