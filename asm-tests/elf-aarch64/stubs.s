@@ -7,6 +7,9 @@
 # to directly (its stub is reserved all the same).
 #
 # rivet-check-args: --triple aarch64-unknown-linux-gnu
+# The GOT's place right after the stubs is rivet's own layout (each
+# module's segments in class order: text, stubs, GOT, read-only data, data).
+# rivet-check-args: --layout rivet
 # rivet-check-args: --dummy-extern far_func=0x7f0000001230
 # rivet-check-args: --dummy-extern near_func=0x10000
 

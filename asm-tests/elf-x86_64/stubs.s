@@ -5,6 +5,9 @@
 # Every branch to that target shares the stub; one within reach goes direct.
 #
 # rivet-check-args: --triple x86_64-unknown-linux-gnu
+# The GOT's place right after the stubs is rivet's own layout (each
+# module's segments in class order: text, stubs, GOT, read-only data, data).
+# rivet-check-args: --layout rivet
 # rivet-check-args: --dummy-extern far_func=0x7f0000001230
 # rivet-check-args: --dummy-extern other_far=0x7f0000004560
 # rivet-check-args: --dummy-extern near_func=0x10000
