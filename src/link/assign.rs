@@ -26,6 +26,10 @@ pub(crate) struct ObjectAddresses {
     pub image_base: u64,
     /// GOT slots whose value is not their target's address: (slot, value).
     pub got_overrides: Vec<(u32, u64)>,
+    /// Whether each symbol is defined (in a section or as a common) by an
+    /// object of this link, so that its address is final when the link
+    /// applies its fixups: GOT accesses of it may be relaxed.
+    pub defined_in_link: Vec<bool>,
 }
 
 /// Gives every record its [`ObjectAddresses`].
@@ -58,6 +62,12 @@ fn own_addresses(record: &ObjectRecord<'_, '_, '_>, allocation: &Allocation) -> 
     }
     let data_base = allocation.segment(SegmentClass::Data).addr;
     let mut symbols = vec![0u64; object.symbols.len()];
+    let defined_in_link = object
+        .symbols
+        .iter()
+        .enumerate()
+        .map(|(si, sym)| record.owned[si] && defines_storage(sym.definition))
+        .collect();
     let mut symbol_sections = vec![None; object.symbols.len()];
     for (si, sym) in object.symbols.iter().enumerate() {
         if !record.owned[si] {
@@ -92,7 +102,16 @@ fn own_addresses(record: &ObjectRecord<'_, '_, '_>, allocation: &Allocation) -> 
         symbol_sections,
         image_base: image_base(allocation),
         got_overrides: Vec::new(),
+        defined_in_link,
     }
+}
+
+/// Whether a definition places the symbol in the module's memory.
+fn defines_storage(definition: Definition) -> bool {
+    matches!(
+        definition,
+        Definition::Section { .. } | Definition::Common { .. }
+    )
 }
 
 /// Fills in the addresses of record `oi`'s symbols that resolve to other
@@ -103,6 +122,7 @@ fn bind_addresses(records: &mut [ObjectRecord<'_, '_, '_>], oi: usize) -> Result
     let mut symbols = std::mem::take(&mut records[oi].addresses.symbols);
     let mut symbol_sections = std::mem::take(&mut records[oi].addresses.symbol_sections);
     let mut got_overrides = Vec::new();
+    let mut defined_in_link = std::mem::take(&mut records[oi].addresses.defined_in_link);
     let record = &records[oi];
     // A definition of this object is read from the vectors being filled:
     // its entries there are already final.
@@ -128,6 +148,11 @@ fn bind_addresses(records: &mut [ObjectRecord<'_, '_, '_>], oi: usize) -> Result
             Resolved::InLink(r) => {
                 let (address, home) = in_link(r, &symbols, &symbol_sections);
                 symbol_sections[si] = home;
+                defined_in_link[si] = records[r.object]
+                    .object()
+                    .symbols
+                    .get(r.symbol)
+                    .is_some_and(|s| defines_storage(s.definition));
                 address
             }
             Resolved::ImportPointer(target) => {
@@ -145,6 +170,7 @@ fn bind_addresses(records: &mut [ObjectRecord<'_, '_, '_>], oi: usize) -> Result
     addresses.symbols = symbols;
     addresses.symbol_sections = symbol_sections;
     addresses.got_overrides = got_overrides;
+    addresses.defined_in_link = defined_in_link;
     Ok(())
 }
 

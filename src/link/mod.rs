@@ -81,10 +81,12 @@ static FLTUSED: i32 = 0;
 /// One module to link: the engine's id for it, its run-time key and its
 /// parsed object.
 pub struct LinkUnit<'a, 'data> {
+    /// The engine's id for the module.
     pub module: u64,
     /// The key the run time knows the module by (its thread-local block,
     /// its exit handlers): from [`next_module_key`], unique in the process.
     pub key: u64,
+    /// The parsed object.
     pub object: &'a ObjectFile<'data>,
 }
 
@@ -117,11 +119,13 @@ pub struct LinkOptions {
 /// A linked module: its memory and the names it defines.
 #[derive(Debug)]
 pub struct LinkedModule {
+    /// The engine's id for the module.
     pub module: u64,
     /// The run-time key it was linked with ([`LinkUnit::key`]).
     pub key: u64,
     /// The instruction set of the module's code.
     pub arch: crate::arch::Arch,
+    /// Where the module's segments are.
     pub allocation: Allocation,
     /// Names this module now defines for the engine.
     pub exports: Vec<(Arc<str>, Export)>,
@@ -580,28 +584,34 @@ fn build_map(
         map.symbols.push((sym.name.to_string(), symbol_addrs[i]));
     }
     let got_base = allocation.segment(SegmentClass::Got).addr;
-    for (slot, &target) in layout.got_targets.iter().enumerate() {
+    for (slot, &(target, offset)) in layout.got_targets.iter().enumerate() {
         let value = match target {
             Target::Symbol(s) => symbol_addrs[s as usize],
             Target::Section(s) => section_addrs[s as usize],
         };
+        let name = object.target_name(target);
         map.got.push((
-            object.target_name(target).to_string(),
+            with_offset(name, offset),
             got_base + slot as u64 * 8,
-            value,
+            value.wrapping_add(offset as u64),
         ));
     }
     let stubs_base = allocation.segment(SegmentClass::Stubs).addr;
     for (k, &(sym, offset)) in layout.stub_targets.iter().enumerate() {
         let name = object.target_name(Target::Symbol(sym));
         map.stubs.push((
-            if offset == 0 {
-                name.to_string()
-            } else {
-                format!("{name}{offset:+#x}")
-            },
+            with_offset(name, offset),
             stubs_base + k as u64 * layout.stub_size,
         ));
     }
     map
+}
+
+/// A map's name for a target plus an offset: `name`, or `name+0x10`.
+fn with_offset(name: &str, offset: i64) -> String {
+    if offset == 0 {
+        name.to_string()
+    } else {
+        format!("{name}{offset:+#x}")
+    }
 }

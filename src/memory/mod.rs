@@ -125,7 +125,7 @@ impl SegmentClass {
     pub const COUNT: usize = 5;
 
     /// Whether code runs from this class.
-    pub fn is_executable(self) -> bool {
+    pub(crate) fn is_executable(self) -> bool {
         matches!(self, SegmentClass::Text | SegmentClass::Stubs)
     }
 
@@ -158,7 +158,7 @@ pub struct SegmentRequest {
 impl SegmentRequest {
     /// The alignment (0 read as 1), or an error naming `class` when it is
     /// not a power of two.
-    pub fn checked_align(&self, class: SegmentClass) -> Result<u64> {
+    pub(crate) fn checked_align(&self, class: SegmentClass) -> Result<u64> {
         let align = self.align.max(1);
         if align.is_power_of_two() {
             Ok(align)
@@ -180,6 +180,7 @@ impl SegmentRequest {
 /// A whole module's memory needs, indexed by `SegmentClass as usize`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ModuleLayout {
+    /// Size and alignment per class, indexed by `SegmentClass as usize`.
     pub segments: [SegmentRequest; SegmentClass::COUNT],
 }
 

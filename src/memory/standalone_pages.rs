@@ -41,7 +41,7 @@ impl HostPages {
 
     /// Maps pages holding `bytes` and makes them read + execute: code that
     /// is written once, then only run.
-    pub fn with_code(bytes: &[u8], what: &'static str) -> Result<HostPages> {
+    pub(crate) fn with_code(bytes: &[u8], what: &'static str) -> Result<HostPages> {
         let mut pages = HostPages::new(bytes.len(), what)?;
         pages.as_mut_slice()[..bytes.len()].copy_from_slice(bytes);
         pages.make_executable(what)?;
@@ -74,7 +74,7 @@ impl HostPages {
 
     /// Turns the pages read + execute (no longer writable) and makes the
     /// code visible to instruction fetch.
-    pub fn make_executable(&mut self, what: &'static str) -> Result<()> {
+    pub(crate) fn make_executable(&mut self, what: &'static str) -> Result<()> {
         // SAFETY: the pages are ours; no Rust reference into them outlives
         // this call (`as_mut_slice` borrows `self` mutably).
         unsafe {

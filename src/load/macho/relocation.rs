@@ -22,7 +22,8 @@
 //! | `UNSIGNED` | length 3 / 2 | `Abs64` / `Abs32` | `field` (minus `addr(t)` when non-extern) |
 //! | `SIGNED`, `SIGNED_1/2/4` | pc-rel, length 2 | `Pc32` | see below |
 //! | `BRANCH` | pc-rel, length 2 | `Branch32` | see below |
-//! | `GOT_LOAD`, `GOT` | pc-rel, length 2, extern | `GotPcRel32` | `field - 4` |
+//! | `GOT_LOAD` | pc-rel, length 2, extern | `GotPcRelX` (a `movq` the linker may make a `leaq`, as ld64 and JITLink do) | `field - 4` |
+//! | `GOT` | pc-rel, length 2, extern | `GotPcRel32` | `field - 4` |
 //! | `SUBTRACTOR` + `UNSIGNED` | length 3 / 2 | `Abs64` / `Abs32S`, with a subtrahend | see below |
 //! | `TLV` | | refused (thread-local variables) | |
 //!
@@ -219,9 +220,10 @@ impl Context<'_, '_> {
                         SIGNED_2 => (X::Pc32, 2),
                         SIGNED_4 => (X::Pc32, 4),
                         BRANCH => (X::Branch32, 0),
+                        GOT_LOAD => (X::GotPcRelX, 0),
                         _ => (X::GotPcRel32, 0),
                     };
-                    if kind == X::GotPcRel32 && !e.external {
+                    if matches!(kind, X::GotPcRel32 | X::GotPcRelX) && !e.external {
                         return Err(self.unsupported(section, e));
                     }
                     let field = self.field(section, e)?;

@@ -384,7 +384,7 @@ fn x86_pc_relative_extern_addends_are_field_minus_four() {
         (8, -4, X::Pc32),      // SIGNED_4: movl $1, _u(%rip)
         (2, 0, X::Branch32),   // BRANCH: call _u
         (2, 4, X::Branch32),   // BRANCH: call _u+4
-        (3, 0, X::GotPcRel32), // GOT_LOAD: movq _u@GOTPCREL(%rip)
+        (3, 0, X::GotPcRelX),  // GOT_LOAD: movq _u@GOTPCREL(%rip)
         (4, 0, X::GotPcRel32), // GOT: pushq _u@GOTPCREL(%rip)
     ] {
         let text = with_field(vec![0x90; 16], 3, &field.to_le_bytes());
@@ -1201,7 +1201,7 @@ mod assembled {
         );
         let data_section = Target::Section(data as u32);
         for (offset, kind, target, addend) in [
-            (0x03, X::GotPcRel32, sx, -4),
+            (0x03, X::GotPcRelX, sx, -4),
             (0x09, X::GotPcRel32, sx, -4),
             (0x0f, X::Pc32, sx, -4),
             (0x15, X::Pc32, sx, 0),

@@ -369,12 +369,12 @@ fn power_of_two_at_most(value: usize) -> usize {
 impl Arena {
     /// The largest region (2 GiB): any two places in it are within reach of
     /// a 32-bit PC-relative displacement.
-    pub const MAX_RESERVATION: u64 = 1 << 31;
+    pub(crate) const MAX_RESERVATION: u64 = 1 << 31;
 
     /// Reserves the first region.
     ///
     /// Fails with [`Error::OutOfMemory`] when `reservation` is 0 or above
-    /// [`Arena::MAX_RESERVATION`] or the system refuses the address space,
+    /// `Arena::MAX_RESERVATION` or the system refuses the address space,
     /// with [`Error::Memory`] (`InvalidInput`) when `page_size` is not a
     /// power of two at least as large as the system page or
     /// `RIVET_ARENA_MODE` names no mode, and with
