@@ -86,6 +86,35 @@ struct Part {
     size: u64,
 }
 
+/// A live allocation's parts as the region keeps them: offsets and sizes
+/// inside one region (at most [`Arena::MAX_RESERVATION`], 2 GiB) fit 32
+/// bits, which halves the record every live module costs.
+///
+/// [`Arena::MAX_RESERVATION`]: super::Arena::MAX_RESERVATION
+#[derive(Debug, Clone, Copy, Default)]
+struct PackedParts([(u32, u32, u32); SegmentClass::COUNT]);
+
+impl PackedParts {
+    fn pack(parts: &[Part; SegmentClass::COUNT]) -> PackedParts {
+        let mut packed = [(0, 0, 0); SegmentClass::COUNT];
+        for (out, part) in packed.iter_mut().zip(parts) {
+            // Each is at most the region's length (2 GiB): `take` places
+            // parts inside the region only.
+            debug_assert!(part.offset + part.len <= 1 << 31 && part.size <= 1 << 31);
+            *out = (part.offset as u32, part.len as u32, part.size as u32);
+        }
+        PackedParts(packed)
+    }
+
+    fn unpack(&self) -> [Part; SegmentClass::COUNT] {
+        self.0.map(|(offset, len, size)| Part {
+            offset: offset as usize,
+            len: len as usize,
+            size: u64::from(size),
+        })
+    }
+}
+
 /// A run of chunks given to one class.
 #[derive(Debug)]
 struct Span {
@@ -128,7 +157,7 @@ pub(super) struct DualRegion {
     /// Each class's spans, by offset.
     spans: [BTreeMap<usize, Span>; SegmentClass::COUNT],
     /// Live allocations.
-    live: HashMap<u64, [Part; SegmentClass::COUNT]>,
+    live: HashMap<u64, PackedParts>,
     /// Committed bytes per class (pages with live segments).
     committed_by_class: [u64; SegmentClass::COUNT],
     /// Bytes of live segments.
@@ -356,7 +385,7 @@ impl DualRegion {
                 self.live_bytes += part.size;
             }
         }
-        self.live.insert(id, parts);
+        self.live.insert(id, PackedParts::pack(&parts));
         self.staged.insert(id, staged);
         Ok(Placed::Segments(segments))
     }
@@ -623,18 +652,21 @@ impl Region for DualRegion {
 
     /// Whether `segments` are exactly those of live allocation `id`.
     fn owns(&self, id: u64, segments: &[Segment; SegmentClass::COUNT]) -> bool {
-        self.live.get(&id).is_some_and(|parts| {
-            SegmentClass::ALL.iter().all(|&class| {
-                let part = parts[class as usize];
-                let segment = segments[class as usize];
-                if part.size == 0 {
-                    segment.size == 0
-                } else {
-                    segment.addr == self.runtime_ptr(part.offset) as u64
-                        && segment.size == segment_size(parts, class)
-                }
+        self.live
+            .get(&id)
+            .map(PackedParts::unpack)
+            .is_some_and(|parts| {
+                SegmentClass::ALL.iter().all(|&class| {
+                    let part = parts[class as usize];
+                    let segment = segments[class as usize];
+                    if part.size == 0 {
+                        segment.size == 0
+                    } else {
+                        segment.addr == self.runtime_ptr(part.offset) as u64
+                            && segment.size == segment_size(&parts, class)
+                    }
+                })
             })
-        })
     }
 
     /// Writes live allocation `id`'s staged bytes into the file and
@@ -642,7 +674,7 @@ impl Region for DualRegion {
     /// read + execute. On failure the bytes stay staged (a later finalize
     /// tries again; release drops them).
     fn finalize(&mut self, id: u64) -> Result<()> {
-        let Some(parts) = self.live.get(&id).copied() else {
+        let Some(parts) = self.live.get(&id).map(PackedParts::unpack) else {
             return Ok(());
         };
         if let Some(staged) = self.staged.remove(&id) {
@@ -688,7 +720,7 @@ impl Region for DualRegion {
 
     /// Gives back live allocation `id`.
     fn release(&mut self, id: u64) {
-        let Some(parts) = self.live.remove(&id) else {
+        let Some(parts) = self.live.remove(&id).as_ref().map(PackedParts::unpack) else {
             return;
         };
         // Released before it was finalized: its staged bytes go unwritten.
@@ -701,7 +733,7 @@ impl Region for DualRegion {
 
     /// Figures of live allocation `id`.
     fn allocation_stats(&self, id: u64) -> Option<AllocationStats> {
-        let parts = self.live.get(&id)?;
+        let parts = &self.live.get(&id)?.unpack();
         let mut stats = AllocationStats::default();
         for class in SegmentClass::ALL {
             let part = parts[class as usize];
