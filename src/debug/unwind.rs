@@ -27,7 +27,8 @@ fn unwinder_is_libunwind() -> bool {
 #[derive(Debug)]
 pub(crate) struct UnwindRegistration {
     /// What was passed to `__register_frame`, in order.
-    registered: Vec<u64>,
+    /// Boxed, not a vector: kept for the module's life, without spare room.
+    registered: Box<[u64]>,
 }
 
 impl UnwindRegistration {
@@ -53,7 +54,9 @@ impl UnwindRegistration {
                 registered.push(addr);
             }
         }
-        UnwindRegistration { registered }
+        UnwindRegistration {
+            registered: registered.into_boxed_slice(),
+        }
     }
 }
 

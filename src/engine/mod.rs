@@ -1272,6 +1272,9 @@ fn adopt(
     gdb: bool,
     profiler: &mut Option<Profiler>,
 ) -> Box<Linked> {
+    // The record lives as long as the module: no spare capacity (a
+    // vector of one unwind table otherwise holds room for four).
+    module.runtime.unwind_tables.shrink_to_fit();
     let mut runtime = register_runtime(&module, memory.runs_code());
     if let Some(map) = module.map.as_mut() {
         let parts = ImageParts::from_link_map(map);
