@@ -355,20 +355,35 @@ pub(super) enum CoreSync {
     Unavailable,
 }
 
-/// Whether the process registered for core-serializing barriers (`true`)
-/// or the kernel lacks them (`false`); set once, by whichever thread
-/// registers first.
+/// Whether the process is registered for core-serializing barriers:
+/// [`CORE_SYNC_UNKNOWN`] until a registration completed, then
+/// [`CORE_SYNC_REGISTERED`] or [`CORE_SYNC_UNAVAILABLE`] (the kernel lacks
+/// the command).
 #[cfg(any(target_os = "linux", target_os = "android"))]
-static CORE_SYNC: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+static CORE_SYNC: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(CORE_SYNC_UNKNOWN);
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const CORE_SYNC_UNKNOWN: u8 = 0;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const CORE_SYNC_REGISTERED: u8 = 1;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const CORE_SYNC_UNAVAILABLE: u8 = 2;
+
+/// The process id of the process whose thread [`start_core_sync_registration`]
+/// started (0: none). A child forked meanwhile has another id, so it never
+/// waits for a thread it does not have.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+static REGISTERING_IN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 /// Barriers issued through [`sync_all_cores`] (a test hook).
 #[cfg(all(test, any(target_os = "linux", target_os = "android")))]
 static CORE_SYNCS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// Registers the process for `MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE`;
-/// whether the kernel accepted.
+/// Registers the process for `MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE`
+/// and records the outcome. Registering twice (two threads at once) is
+/// harmless: the kernel makes it idempotent.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-fn register_core_sync() -> bool {
+fn register_core_sync() -> u8 {
+    use std::sync::atomic::Ordering;
     const REGISTER_PRIVATE_EXPEDITED_SYNC_CORE: libc::c_long = 1 << 6;
     // SAFETY: membarrier registration has no memory effects; bad commands
     // only return an error.
@@ -380,52 +395,101 @@ fn register_core_sync() -> bool {
             0,
         )
     };
-    rc == 0
+    let state = if rc == 0 {
+        CORE_SYNC_REGISTERED
+    } else {
+        CORE_SYNC_UNAVAILABLE
+    };
+    CORE_SYNC.store(state, Ordering::Release);
+    state
 }
 
-/// Starts the process's registration for core-serializing barriers on a
-/// thread of its own, unless it is done or under way. The kernel completes
-/// a registration after an RCU grace period (10–20 ms measured), once per
-/// process; memory managers call this when they are created so that the
-/// wait overlaps with the embedder's work instead of delaying the first
-/// finalize. [`sync_all_cores`] waits for the registration to complete (or
-/// registers itself when no thread could be started), so no barrier is
-/// ever skipped.
+/// Whether the process has a single thread (`Threads:` in
+/// `/proc/self/status`); `false` when it cannot tell.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn single_threaded() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("Threads:"))
+            .is_some_and(|count| count.trim() == "1")
+    })
+}
+
+/// Registers the process for core-serializing barriers ahead of the first
+/// finalize, off its critical path. In a process of several threads the
+/// kernel completes a registration only after an RCU grace period (10–20 ms
+/// measured, once per process), so this starts it on a thread of its own,
+/// which overlaps the wait with the embedder's work; a single-threaded
+/// process registers at once (the kernel skips the grace period then, about
+/// 20 µs), so that programs that start no thread get none. Memory managers
+/// call this when they are created. [`sync_all_cores`] waits for a
+/// registration under way (or registers itself), so no barrier is skipped.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(super) fn start_core_sync_registration() {
     use std::sync::atomic::{AtomicBool, Ordering};
-    /// Set by the first caller: one registration thread per process.
+    /// Set by the first caller: one registration per process.
     static STARTED: AtomicBool = AtomicBool::new(false);
-    if CORE_SYNC.get().is_some() || STARTED.swap(true, Ordering::AcqRel) {
+    if CORE_SYNC.load(Ordering::Acquire) != CORE_SYNC_UNKNOWN
+        || STARTED.swap(true, Ordering::AcqRel)
+    {
         return;
     }
-    // A thread that could not be started leaves the registration to the
-    // first barrier, as before.
-    let _ = std::thread::Builder::new()
+    if single_threaded() {
+        register_core_sync();
+        return;
+    }
+    REGISTERING_IN.store(std::process::id(), Ordering::Release);
+    let spawned = std::thread::Builder::new()
         .name("rivet-membarrier".into())
         .stack_size(64 << 10)
         .spawn(|| {
-            CORE_SYNC.get_or_init(register_core_sync);
+            register_core_sync();
         });
+    if spawned.is_err() {
+        // No thread: the first barrier registers, as it would have.
+        REGISTERING_IN.store(0, Ordering::Release);
+    }
 }
 
 /// Starts nothing: only Linux has the barrier.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub(super) fn start_core_sync_registration() {}
 
+/// The registration's outcome: waits for a registration a thread of this
+/// process has under way, else (or if it takes implausibly long) registers
+/// on the calling thread.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn core_sync_registered() -> bool {
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+    let mut state = CORE_SYNC.load(Ordering::Acquire);
+    if state == CORE_SYNC_UNKNOWN && REGISTERING_IN.load(Ordering::Acquire) == std::process::id() {
+        // A grace period is tens of milliseconds; a second is a stuck
+        // thread, and registering here is then the way out.
+        let give_up = Instant::now() + Duration::from_secs(1);
+        while state == CORE_SYNC_UNKNOWN && Instant::now() < give_up {
+            std::thread::sleep(Duration::from_micros(100));
+            state = CORE_SYNC.load(Ordering::Acquire);
+        }
+    }
+    if state == CORE_SYNC_UNKNOWN {
+        state = register_core_sync();
+    }
+    state == CORE_SYNC_REGISTERED
+}
+
 /// Runs a context-synchronizing (serializing) event on every thread of the
 /// process, so none runs stale prefetched instructions. The process
-/// registers once, on first use, or earlier on a thread of its own
-/// ([`start_core_sync_registration`]); a barrier waits for a registration
-/// under way. Best effort: where the kernel lacks the command, the code is
-/// still correct for threads that first learn the address through a lock
-/// (which the engine uses).
+/// registers once, on first use, or earlier ([`start_core_sync_registration`]);
+/// the barrier is refused (`EPERM`) before the registration is complete,
+/// so a barrier waits for one under way. Best effort: where the kernel
+/// lacks the command, the code is still correct for threads that first
+/// learn the address through a lock (which the engine uses).
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(super) fn sync_all_cores() {
     const PRIVATE_EXPEDITED_SYNC_CORE: libc::c_long = 1 << 5;
-    // Blocks while another thread registers: the barrier below is refused
-    // (EPERM) until the registration is complete.
-    if *CORE_SYNC.get_or_init(register_core_sync) {
+    if core_sync_registered() {
         // SAFETY: the command only interrupts this process's threads to
         // make them execute a serializing event; no memory effects.
         let rc = unsafe { libc::syscall(libc::SYS_membarrier, PRIVATE_EXPEDITED_SYNC_CORE, 0, 0) };
@@ -442,13 +506,11 @@ pub(super) fn sync_all_cores() {
 /// before the registration completed.
 #[cfg(all(test, any(target_os = "linux", target_os = "android")))]
 pub(super) fn core_sync_state() -> (Option<CoreSync>, u64) {
-    let state = CORE_SYNC.get().map(|&registered| {
-        if registered {
-            CoreSync::Registered
-        } else {
-            CoreSync::Unavailable
-        }
-    });
+    let state = match CORE_SYNC.load(std::sync::atomic::Ordering::Acquire) {
+        CORE_SYNC_REGISTERED => Some(CoreSync::Registered),
+        CORE_SYNC_UNAVAILABLE => Some(CoreSync::Unavailable),
+        _ => None,
+    };
     (state, CORE_SYNCS.load(std::sync::atomic::Ordering::Relaxed))
 }
 
