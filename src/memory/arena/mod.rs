@@ -58,7 +58,7 @@ mod dual;
 mod free_list;
 mod pages;
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::io;
 
 use self::dual::DualRegion;
@@ -340,8 +340,10 @@ pub struct Arena {
     simulate_exec_refusal: bool,
     /// The regions, in the order they were reserved.
     regions: Vec<Box<dyn Region>>,
-    /// Live allocations: their region (`None` for allocations of nothing).
-    owners: HashMap<u64, Option<usize>>,
+    /// Live allocations of no bytes, which live in no region. Every other
+    /// allocation is found by address: the region holding its segments
+    /// knows it by id (no per-module record here).
+    empty: HashSet<u64>,
 }
 
 // SAFETY: the arena owns its regions outright; the raw pointers inside them
@@ -444,7 +446,7 @@ impl Arena {
             max_regions: config.max_regions,
             simulate_exec_refusal: config.simulate_exec_refusal,
             regions: Vec::new(),
-            owners: HashMap::new(),
+            empty: HashSet::new(),
         };
         // Both are powers of two no larger than MAX_RESERVATION, so this
         // neither overflows nor passes it.
@@ -753,7 +755,7 @@ impl MemoryManager for Arena {
         let fresh = self.check(layout)?;
         let id = next_allocation_id();
         if fresh == 0 {
-            self.owners.insert(id, None);
+            self.empty.insert(id);
             return Ok(Allocation {
                 id,
                 segments: [Segment::EMPTY; SegmentClass::COUNT],
@@ -776,8 +778,7 @@ impl MemoryManager for Arena {
                 format!("the module's segments together need {region_len} bytes of one region"),
             ));
         }
-        if let Some((index, segments)) = self.place_in_regions(id, layout, None)? {
-            self.owners.insert(id, Some(index));
+        if let Some((_, segments)) = self.place_in_regions(id, layout, None)? {
             return Ok(Allocation { id, segments });
         }
         // Growth. A new region commits the module's pages in full.
@@ -806,21 +807,22 @@ impl MemoryManager for Arena {
         self.regions.push(region);
         let index = self.regions.len() - 1;
         match self.place_in_regions(id, layout, Some(index))? {
-            Some((index, segments)) => {
-                self.owners.insert(id, Some(index));
-                Ok(Allocation { id, segments })
-            }
+            Some((_, segments)) => Ok(Allocation { id, segments }),
             None => Err(self.no_room(region_len, "a new region could not hold it either")),
         }
     }
 
     fn finalize(&mut self, allocation: &Allocation) -> Result<()> {
-        let region = match self.owners.get(&allocation.id) {
-            Some(None) if allocation.segments.iter().all(|s| s.size == 0) => return Ok(()),
-            Some(Some(index)) => *index,
-            _ => return Err(self.foreign(allocation)),
-        };
-        match self.regions.get_mut(region) {
+        if is_empty(allocation) {
+            return match self.empty.contains(&allocation.id) {
+                true => Ok(()),
+                false => Err(self.foreign(allocation)),
+            };
+        }
+        match self
+            .region_of(allocation)
+            .and_then(|index| self.regions.get_mut(index))
+        {
             Some(region) if region.owns(allocation.id, &allocation.segments) => {
                 region.finalize(allocation.id)
             }
@@ -829,33 +831,26 @@ impl MemoryManager for Arena {
     }
 
     fn release(&mut self, allocation: Allocation) {
-        let Some(&owner) = self.owners.get(&allocation.id) else {
-            // Not ours (or released already): nothing to give back.
+        if is_empty(&allocation) {
+            self.empty.remove(&allocation.id);
+            return;
+        }
+        // Not ours (or released already): nothing to give back.
+        let Some(index) = self.region_of(&allocation) else {
             return;
         };
-        match owner {
-            None => {
-                if allocation.segments.iter().all(|s| s.size == 0) {
-                    self.owners.remove(&allocation.id);
-                }
-            }
-            Some(index) => {
-                if let Some(region) = self.regions.get_mut(index) {
-                    if region.owns(allocation.id, &allocation.segments) {
-                        region.release(allocation.id);
-                        self.owners.remove(&allocation.id);
-                        if region.allocations() == 0 {
-                            self.trim_regions();
-                        }
-                    }
-                }
+        let region = &mut self.regions[index];
+        if region.owns(allocation.id, &allocation.segments) {
+            region.release(allocation.id);
+            if region.allocations() == 0 {
+                self.trim_regions();
             }
         }
     }
 
     fn stats(&self) -> MemoryStats {
         let mut stats = MemoryStats {
-            allocations: self.owners.len() as u64,
+            allocations: self.empty.len() as u64,
             regions: self.regions.len() as u64,
             ..MemoryStats::default()
         };
@@ -867,6 +862,7 @@ impl MemoryManager for Arena {
                 stats.committed_by_class[class as usize] += committed[class as usize];
                 stats.reserved_by_class[class as usize] += reserved[class as usize];
             }
+            stats.allocations += region.allocations() as u64;
             stats.live_bytes += region.live_bytes();
             stats.mappings += region.areas();
             stats.free_reserved_bytes += region.free().total() as u64;
@@ -874,29 +870,21 @@ impl MemoryManager for Arena {
         }
         stats.committed_bytes = stats.committed_by_class.iter().sum();
         stats.free_bytes_in_committed = stats.committed_bytes.saturating_sub(stats.live_bytes);
-        debug_assert_eq!(
-            stats.allocations as usize,
-            self.owners.values().filter(|o| o.is_none()).count()
-                + self
-                    .regions
-                    .iter()
-                    .map(|region| region.allocations())
-                    .sum::<usize>()
-        );
         stats
     }
 
     fn allocation_stats(&self, allocation: &Allocation) -> Option<AllocationStats> {
-        match self.owners.get(&allocation.id)? {
-            None => Some(AllocationStats::default()),
-            Some(index) => {
-                let region = self.regions.get(*index)?;
-                if !region.owns(allocation.id, &allocation.segments) {
-                    return None;
-                }
-                region.allocation_stats(allocation.id)
-            }
+        if is_empty(allocation) {
+            return self
+                .empty
+                .contains(&allocation.id)
+                .then(AllocationStats::default);
         }
+        let region = self.regions.get(self.region_of(allocation)?)?;
+        if !region.owns(allocation.id, &allocation.segments) {
+            return None;
+        }
+        region.allocation_stats(allocation.id)
     }
 }
 
@@ -920,12 +908,20 @@ impl Arena {
             }
             // Dropping the region unmaps it and closes its file.
             self.regions.remove(index);
-            for owner in self.owners.values_mut().flatten() {
-                if *owner > index {
-                    *owner -= 1;
-                }
-            }
         }
+    }
+
+    /// The region whose address space holds `allocation`'s first segment
+    /// (a module lies in one region); whether it is live there is the
+    /// region's to say ([`Region::owns`]). Regions are few (at most
+    /// [`DEFAULT_MAX_REGIONS`] by default, usually one).
+    fn region_of(&self, allocation: &Allocation) -> Option<usize> {
+        let addr = allocation.segments.iter().find(|s| s.size > 0)?.addr;
+        let addr = usize::try_from(addr).ok()?;
+        self.regions.iter().position(|region| {
+            let reservation = region.reservation();
+            reservation.start() <= addr && addr < reservation.end()
+        })
     }
 
     fn foreign(&self, allocation: &Allocation) -> Error {
@@ -937,6 +933,11 @@ impl Arena {
             ),
         )
     }
+}
+
+/// Whether an allocation has no bytes (it then lives in no region).
+fn is_empty(allocation: &Allocation) -> bool {
+    allocation.segments.iter().all(|segment| segment.size == 0)
 }
 
 /// Step between the addresses [`probe_below`] tries.
