@@ -254,7 +254,9 @@ struct ModuleRuntime {
     /// Unwind tables registered with the unwinder.
     unwind: Option<UnwindRegistration>,
     /// The module's image as registered with the debugger.
-    gdb: Option<GdbRegistration>,
+    /// Boxed: only engines registering with the debugger (`enable_gdb`) have
+    /// one, and this record lives as long as the module.
+    gdb: Option<Box<GdbRegistration>>,
     /// Its source lines, read from its DWARF when debugging or jitdump
     /// output was on at link time (for `symbolize_line`).
     lines: Option<Box<LineTable>>,
@@ -1288,7 +1290,10 @@ fn adopt(
         // Debug and profiler output is best effort: failing to describe a
         // module to them does not fail the link.
         if gdb && memory.runs_code() {
-            runtime.gdb = GdbRegistration::register(&image).ok().flatten();
+            runtime.gdb = GdbRegistration::register(&image)
+                .ok()
+                .flatten()
+                .map(Box::new);
         }
         if let Some(p) = profiler.as_mut() {
             let _ = p.module_loaded(&image);
