@@ -99,7 +99,9 @@ fn own_addresses(record: &ObjectRecord<'_, '_, '_>, allocation: &Allocation) -> 
 /// objects of the link or elsewhere. Reads only what [`own_addresses`]
 /// wrote, so the order of the records does not matter.
 fn bind_addresses(records: &mut [ObjectRecord<'_, '_, '_>], oi: usize) -> Result<()> {
-    let got_base = records[oi].allocation()?.segment(SegmentClass::Got).addr;
+    let allocation = records[oi].allocation()?;
+    let got_base = allocation.segment(SegmentClass::Got).addr;
+    let data_base = allocation.segment(SegmentClass::Data).addr;
     let mut symbols = std::mem::take(&mut records[oi].addresses.symbols);
     let mut symbol_sections = std::mem::take(&mut records[oi].addresses.symbol_sections);
     let mut got_overrides = Vec::new();
@@ -125,6 +127,13 @@ fn bind_addresses(records: &mut [ObjectRecord<'_, '_, '_>], oi: usize) -> Result
             Resolved::Address(a) => a,
             Resolved::GotBase => got_base,
             Resolved::ImageBase => record.addresses.image_base,
+            // The plan gave it a Data word, as it does a common block.
+            Resolved::StackGuard => record
+                .layout
+                .commons
+                .iter()
+                .find(|(s, _)| *s as usize == si)
+                .map_or(0, |(_, off)| data_base + off),
             Resolved::InLink(r) => {
                 let (address, home) = in_link(r, &symbols, &symbol_sections);
                 symbol_sections[si] = home;

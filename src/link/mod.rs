@@ -22,7 +22,9 @@
 //!
 //! Linker-defined names: `_GLOBAL_OFFSET_TABLE_` (the module's GOT),
 //! `__ImageBase` and `__dso_handle` (the module's lowest address), `__imp_X`
-//! (a slot holding X's address) and `_fltused`.
+//! (a slot holding X's address) and `_fltused`; and, when found nowhere
+//! else (after step 6), `__stack_chk_guard` (a word of the module's Data
+//! holding a random value fixed per process).
 //!
 //! An undefined weak name found nowhere is 0. Any other name found nowhere
 //! fails the link with [`Error::UnresolvedSymbols`] listing every one.
@@ -77,6 +79,27 @@ const DSO_HANDLE_NAME: &str = "__dso_handle";
 /// Marks floating-point use in COFF objects; only its existence matters.
 const FLTUSED_NAME: &str = "_fltused";
 static FLTUSED: i32 = 0;
+/// The stack protector's canary, which code compiled with `-fstack-protector`
+/// for targets without a thread-pointer guard (Apple's, RISC-V, ...) loads
+/// from memory. When nothing defines it, each module that refers to it gets
+/// a word of its own Data holding [`stack_guard_value`]: reachable by
+/// PC-relative code and mapped wherever the module is (the emulator too).
+const STACK_GUARD_NAME: &str = "__stack_chk_guard";
+
+/// The process's stack guard: random, fixed for the life of the process
+/// (every module compares against the same value), low byte zero as C
+/// libraries make it, so that a string copy cannot reproduce it.
+fn stack_guard_value() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::OnceLock;
+    static GUARD: OnceLock<u64> = OnceLock::new();
+    *GUARD.get_or_init(|| {
+        // `RandomState` keys come from the operating system's random source.
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(std::process::id().into());
+        hasher.finish() & !0xff
+    })
+}
 
 /// One module to link: the engine's id for it, its run-time key and its
 /// parsed object.
@@ -323,10 +346,20 @@ fn plan(records: &mut [ObjectRecord<'_, '_, '_>], module_span: Option<u64>) -> R
             .filter(|(_, r)| matches!(r, Some(Resolved::ImportPointer(_))))
             .map(|(i, _)| i as u32)
             .collect();
+        // A linker-made stack guard takes a Data word as a common block would.
+        let mut commons = record.commons();
+        commons.extend(
+            record
+                .resolved
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| matches!(r, Some(Resolved::StackGuard)))
+                .map(|(i, _)| (i as u32, 8, 8)),
+        );
         let owned = &record.owned;
         record.layout = layout::plan(
             record.object(),
-            &record.commons(),
+            &commons,
             &imports,
             |i| owned[i],
             module_span,
@@ -363,6 +396,7 @@ fn apply(
             &record.addresses,
             &thread_locals,
         )?;
+        write_stack_guards(record, allocation)?;
         // New threads start from the process's TLS image: the module's
         // initial values go into its piece of it now, while an error can
         // still fail the link.
@@ -385,6 +419,36 @@ fn apply(
             runtime.write_static_tls_image(thread_locals.key, image)?;
         }
         record.tls = tls;
+    }
+    Ok(())
+}
+
+/// Writes the process's stack guard into the Data words the plan gave the
+/// record's linker-made `__stack_chk_guard`.
+fn write_stack_guards(record: &ObjectRecord<'_, '_, '_>, allocation: &Allocation) -> Result<()> {
+    let data = allocation.segment(SegmentClass::Data);
+    for &(si, offset) in &record.layout.commons {
+        if !matches!(
+            record.resolved.get(si as usize),
+            Some(Some(Resolved::StackGuard))
+        ) {
+            continue;
+        }
+        if data.write_ptr.is_null() || offset.checked_add(8).is_none_or(|end| end > data.size) {
+            return Err(Error::MalformedObject {
+                object: record.object().name.clone(),
+                reason: "internal layout error: no Data word for `__stack_chk_guard`".to_string(),
+            });
+        }
+        // SAFETY: the word lies inside the Data segment (checked above),
+        // which the linker still owns and may write until finalize; the
+        // plan aligned it to 8, and `write_unaligned` needs no alignment.
+        unsafe {
+            data.write_ptr
+                .add(offset as usize)
+                .cast::<u64>()
+                .write_unaligned(stack_guard_value());
+        }
     }
     Ok(())
 }

@@ -5,7 +5,7 @@
 use super::symbols::{Externals, Strength, SymbolTable};
 use super::{
     NameMap, ObjectRecord, DSO_HANDLE_NAME, FLTUSED, FLTUSED_NAME, GOT_BASE_NAME, IMAGE_BASE_NAME,
-    IMPORT_PREFIX,
+    IMPORT_PREFIX, STACK_GUARD_NAME,
 };
 use crate::load::{Binding, ComdatSelection, Definition, ObjectFile, Section, Symbol};
 use crate::{Error, Result};
@@ -28,6 +28,9 @@ pub(crate) enum Resolved {
     /// A slot (in the module's GOT) holding the address of what the inner
     /// resolution gives: COFF's `__imp_` symbols.
     ImportPointer(ImportTarget),
+    /// A word in the module's own Data holding the process's stack
+    /// protector guard (`__stack_chk_guard` that nothing else defines).
+    StackGuard,
 }
 
 /// What an import pointer's slot holds.
@@ -362,5 +365,11 @@ fn resolve_name(
     if let Some(a) = externals.lookup_loaded(name) {
         return Some(Resolved::Address(a));
     }
-    (name == FLTUSED_NAME).then_some(Resolved::Address(&FLTUSED as *const i32 as u64))
+    match name {
+        FLTUSED_NAME => Some(Resolved::Address(&FLTUSED as *const i32 as u64)),
+        // Last: a definition anywhere else (a C library that exports one)
+        // is the guard the rest of the process checks against.
+        STACK_GUARD_NAME => Some(Resolved::StackGuard),
+        _ => None,
+    }
 }

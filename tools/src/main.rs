@@ -435,6 +435,7 @@ const LINKER_NAMES: &[&str] = &[
     "__ImageBase",
     "__dso_handle",
     "_fltused",
+    "__stack_chk_guard",
 ];
 
 /// The host functions that code in a foreign convention calls: every name
