@@ -2,11 +2,12 @@
 //! each section and symbol, its own definitions first, then what it binds
 //! to in the other objects of the link or elsewhere.
 
+use super::bounds::{self, BoundEnd};
 use super::resolve::{ImportTarget, Resolved, SymbolRef};
 use super::ObjectRecord;
 use crate::load::Definition;
 use crate::memory::{Allocation, SegmentClass};
-use crate::Result;
+use crate::{Error, Result};
 
 /// The addresses of one object of the link, as the relocation pass reads them.
 #[derive(Debug, Default)]
@@ -127,6 +128,7 @@ fn bind_addresses(records: &mut [ObjectRecord<'_, '_, '_>], oi: usize) -> Result
             Resolved::Address(a) => a,
             Resolved::GotBase => got_base,
             Resolved::ImageBase => record.addresses.image_base,
+            Resolved::SectionBound(end, first) => section_bound(record, si, end, first)?,
             // The plan gave it a Data word, as it does a common block.
             Resolved::StackGuard => record
                 .layout
@@ -155,6 +157,53 @@ fn bind_addresses(records: &mut [ObjectRecord<'_, '_, '_>], oi: usize) -> Result
     addresses.symbol_sections = symbol_sections;
     addresses.got_overrides = got_overrides;
     Ok(())
+}
+
+/// The address of a section bound (symbol `si` of `record`): the lowest
+/// start or highest end of the object's sections named as section `first`
+/// is. The plan placed them together; in different segments (code and
+/// data of one name) no pair of addresses encloses only them.
+fn section_bound(
+    record: &ObjectRecord<'_, '_, '_>,
+    si: usize,
+    end: BoundEnd,
+    first: u32,
+) -> Result<u64> {
+    let object = record.object();
+    let sections = &object.sections;
+    let Some(named) = sections.get(first as usize) else {
+        return Ok(0);
+    };
+    let mut class = None;
+    let mut bound: Option<u64> = None;
+    for i in bounds::sections_named(object, (named.segment, named.name)) {
+        let Some((here, _)) = record.layout.placement[i] else {
+            continue;
+        };
+        if class.is_some_and(|c| c != here) {
+            return Err(Error::UnsupportedObject {
+                object: object.name.clone(),
+                reason: format!(
+                    "`{}` bounds the sections named `{}`, which lie in different segments \
+                     ({} and {}), so no start and end enclose only them",
+                    object.symbols[si].name,
+                    named.name,
+                    class.map_or("", |c: SegmentClass| c.name()),
+                    here.name()
+                ),
+            });
+        }
+        class = Some(here);
+        let address = record.addresses.sections[i];
+        bound = Some(match end {
+            BoundEnd::Start => bound.map_or(address, |b| b.min(address)),
+            BoundEnd::End => {
+                let stop = address.wrapping_add(sections[i].size);
+                bound.map_or(stop, |b| b.max(stop))
+            }
+        });
+    }
+    Ok(bound.unwrap_or(0))
 }
 
 /// The lowest address of a module's allocation: the base that image-relative

@@ -1,6 +1,7 @@
 //! Planning: where each section of an object goes inside its module's
 //! segments, and which GOT slots and stubs the module needs.
 
+use super::bounds;
 use crate::arch::{self, PropsCache};
 use crate::load::{Definition, ObjectFile, Section, SectionKind, Target};
 use crate::memory::{ModuleLayout, SegmentClass, SegmentRequest};
@@ -217,11 +218,14 @@ impl ObjectLayout {
         }
     }
 
-    /// Places each loaded section in its class's segment, in object order.
+    /// Places each loaded section in its class's segment, in object order
+    /// but for sections of one name that bound symbols can span, which are
+    /// kept together ([`bounds::placement_order`]).
     fn place_sections(&mut self, object: &ObjectFile<'_>) -> Result<()> {
-        for section in &object.sections {
+        self.placement = vec![None; object.sections.len()];
+        for i in bounds::placement_order(object) {
+            let section = &object.sections[i];
             let Some(class) = class_of(section.kind) else {
-                self.placement.push(None);
                 continue;
             };
             let seg = self.request.get_mut(class);
@@ -239,7 +243,7 @@ impl ObjectLayout {
                 .ok_or_else(|| too_big(object))?;
             seg.size = end;
             seg.align = seg.align.max(section.align);
-            self.placement.push(Some((class, offset)));
+            self.placement[i] = Some((class, offset));
         }
         Ok(())
     }

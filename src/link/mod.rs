@@ -22,7 +22,10 @@
 //!
 //! Linker-defined names: `_GLOBAL_OFFSET_TABLE_` (the module's GOT),
 //! `__ImageBase` and `__dso_handle` (the module's lowest address), `__imp_X`
-//! (a slot holding X's address) and `_fltused`; and, when found nowhere
+//! (a slot holding X's address), `_fltused`, section bounds
+//! (ELF `__start_NAME` / `__stop_NAME`, Mach-O `section$start$SEG$SECT` /
+//! `section$end$SEG$SECT`, of the referring module's sections: see
+//! `bounds`; looked up right after the definitions of this link); and, when found nowhere
 //! else (after step 6), `__stack_chk_guard` (a word of the module's Data
 //! holding a random value fixed per process).
 //!
@@ -43,6 +46,7 @@
 
 mod apply;
 mod assign;
+mod bounds;
 mod debug_sections;
 mod hash;
 mod layout;
@@ -575,6 +579,15 @@ fn describe(record: &ObjectRecord<'_, '_, '_>, options: LinkOptions) -> Result<M
     let mut map = options
         .map
         .then(|| build_map(object, &record.layout, allocation, addresses));
+    if let Some(map) = map.as_mut() {
+        // Section bounds are the linker's definitions for this module.
+        for (si, resolved) in record.resolved.iter().enumerate() {
+            if let Some(Resolved::SectionBound(..)) = resolved {
+                map.symbols
+                    .push((object.symbols[si].name.to_string(), addresses.symbols[si]));
+            }
+        }
+    }
     if let (true, Some(map)) = (options.debug_info, map.as_mut()) {
         map.dwarf =
             debug_sections::relocate(object, &addresses.section_targets, &addresses.symbols);

@@ -2,6 +2,7 @@
 //! provides, and where every symbol an object does not define for itself
 //! goes, in the order the module documentation gives.
 
+use super::bounds::{self, BoundEnd};
 use super::symbols::{Externals, Strength, SymbolTable};
 use super::{
     NameMap, ObjectRecord, DSO_HANDLE_NAME, FLTUSED, FLTUSED_NAME, GOT_BASE_NAME, IMAGE_BASE_NAME,
@@ -28,6 +29,9 @@ pub(crate) enum Resolved {
     /// A slot (in the module's GOT) holding the address of what the inner
     /// resolution gives: COFF's `__imp_` symbols.
     ImportPointer(ImportTarget),
+    /// The start or end of the referring object's sections of one name
+    /// (the first of which is given): a linker-defined section bound.
+    SectionBound(BoundEnd, u32),
     /// A word in the module's own Data holding the process's stack
     /// protector guard (`__stack_chk_guard` that nothing else defines).
     StackGuard,
@@ -276,7 +280,8 @@ pub(crate) fn resolve_symbols(
             resolved[si] = Some(Resolved::Address(0));
             continue;
         }
-        let mut lookup = |name: &str| resolve_name(name, by_name, table, externals, &mut binds_to);
+        let mut lookup =
+            |name: &str| resolve_name(name, object, by_name, table, externals, &mut binds_to);
         let found = lookup(sym.name).or_else(|| {
             let inner = sym.name.strip_prefix(IMPORT_PREFIX)?;
             let target = match own_winner(&records[oi], oi, inner).or_else(|| lookup(inner))? {
@@ -330,6 +335,7 @@ fn own_winner(record: &ObjectRecord<'_, '_, '_>, oi: usize, name: &str) -> Optio
 /// module the engine linked before is recorded in `binds_to`.
 fn resolve_name(
     name: &str,
+    object: &ObjectFile<'_>,
     by_name: &WinnersByName<'_>,
     table: &SymbolTable,
     externals: &Externals,
@@ -340,6 +346,10 @@ fn resolve_name(
     }
     if let Some(&r) = by_name.get(name) {
         return Some(Resolved::InLink(r));
+    }
+    // Bounds are the referring module's own: before other modules' names.
+    if let Some((end, section)) = bounds::bound_of(object, name) {
+        return Some(Resolved::SectionBound(end, section));
     }
     if let Some(e) = table.get(name) {
         binds_to.push(e.module);

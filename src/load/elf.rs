@@ -58,6 +58,7 @@ pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'
         };
         sections.push(Section {
             name: sec_name,
+            segment: "",
             kind,
             data: bytes,
             size: sh.sh_size(endian),

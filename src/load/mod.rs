@@ -64,6 +64,9 @@ impl SectionKind {
 #[derive(Debug, Clone)]
 pub struct Section<'data> {
     pub name: &'data str,
+    /// Mach-O's segment name (`__DATA` of `__DATA,__const`); empty for ELF
+    /// and COFF, whose sections have none.
+    pub segment: &'data str,
     pub kind: SectionKind,
     /// The file's bytes; empty for zero-fill and ignored sections.
     pub data: &'data [u8],
@@ -84,6 +87,7 @@ impl Section<'_> {
     pub fn placeholder() -> Self {
         Section {
             name: "",
+            segment: "",
             kind: SectionKind::Ignored,
             data: &[],
             size: 0,

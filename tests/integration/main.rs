@@ -19,6 +19,7 @@ mod programs;
 mod relocations;
 mod riscv64;
 mod runtime;
+mod section_bounds;
 mod soak;
 mod symbols;
 mod targets;

@@ -94,6 +94,7 @@ pub(super) fn parse<'data>(
         };
         sections.push(Section {
             name,
+            segment,
             kind,
             data: bytes,
             size,

@@ -61,6 +61,9 @@
 //! `[got]`, as RuntimeDyld names it. `_GLOBAL_OFFSET_TABLE_` is the GOT's
 //! base (of the first module that has a GOT), as the GOTPC and GOTOFF
 //! fixups count from it.
+//! Section bounds the linker defines (ELF `__start_NAME` / `__stop_NAME`,
+//! Mach-O `section$start$SEG$SECT` / `section$end$SEG$SECT`) are symbols of
+//! each module that refers to them (the first such module's, by name).
 //!
 //! `decode_operand` decodes with LLVM's own disassembler, so operands are
 //! numbered as LLVM's `MCInst` numbers them; a register operand gives LLVM's
