@@ -29,6 +29,15 @@ pub enum Error {
     #[error("unsupported object `{object}`: {reason}")]
     UnsupportedObject { object: String, reason: String },
 
+    /// An indirect function (`STT_GNU_IFUNC`) that cannot be linked here:
+    /// its resolver cannot run, or fails.
+    #[error("indirect function `{symbol}` in `{object}`: {reason}")]
+    IndirectFunction {
+        object: String,
+        symbol: String,
+        reason: String,
+    },
+
     /// A relocation type rivet does not implement for this format and machine.
     #[error("unsupported relocation {kind} at {section}+{offset:#x} in `{object}`")]
     UnsupportedRelocation {

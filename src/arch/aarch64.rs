@@ -1022,5 +1022,34 @@ pub fn write_stub(place: &mut [u8], target: u64) -> Result<(), FixupError> {
     }
 }
 
+/// Bytes of an indirect function's thunk ([`ifunc_thunk_bytes`]).
+pub const IFUNC_THUNK_SIZE: usize = 24;
+
+/// The thunk that stands for an indirect function (`STT_GNU_IFUNC`): it
+/// jumps to the address the word at `slot` holds (the resolver's result,
+/// written there after the module is finalized), using only x16 (IP0):
+///
+/// ```text
+/// 90 00 00 58   ldr x16, #16        the slot's address, below
+/// 10 02 40 f9   ldr x16, [x16]      the function's address
+/// 00 02 1f d6   br  x16
+/// 1f 20 03 d5   nop                 (the literal stays 8-aligned)
+/// <slot>        .quad slot
+/// ```
+pub fn ifunc_thunk_bytes(slot: u64) -> [u8; IFUNC_THUNK_SIZE] {
+    const LDR_X16_LITERAL_16: u32 = 0x5800_0090;
+    const LDR_X16_X16: u32 = 0xf940_0210;
+    const NOP: u32 = 0xd503_201f;
+    let mut thunk = [0u8; IFUNC_THUNK_SIZE];
+    for (i, word) in [LDR_X16_LITERAL_16, LDR_X16_X16, STUB_BR_X16, NOP]
+        .into_iter()
+        .enumerate()
+    {
+        thunk[4 * i..4 * i + 4].copy_from_slice(&word.to_le_bytes());
+    }
+    thunk[16..24].copy_from_slice(&slot.to_le_bytes());
+    thunk
+}
+
 #[cfg(test)]
 mod tests;

@@ -27,12 +27,16 @@ pub(crate) struct ObjectAddresses {
     pub image_base: u64,
     /// GOT slots whose value is not their target's address: (slot, value).
     pub got_overrides: Vec<(u32, u64)>,
+    /// Symbols whose GOT loads read a word elsewhere than their GOT slot:
+    /// (symbol, address of the word). An indirect function's slot.
+    pub got_slots_elsewhere: Vec<(u32, u64)>,
 }
 
 /// Gives every record its [`ObjectAddresses`].
 pub(crate) fn assign(records: &mut [ObjectRecord<'_, '_, '_>]) -> Result<()> {
     for record in records.iter_mut() {
         record.addresses = own_addresses(record, record.allocation()?);
+        super::ifunc::assign(record)?;
     }
     for oi in 0..records.len() {
         bind_addresses(records, oi)?;
@@ -93,6 +97,7 @@ fn own_addresses(record: &ObjectRecord<'_, '_, '_>, allocation: &Allocation) -> 
         symbol_sections,
         image_base: image_base(allocation),
         got_overrides: Vec::new(),
+        got_slots_elsewhere: Vec::new(),
     }
 }
 
@@ -106,6 +111,7 @@ fn bind_addresses(records: &mut [ObjectRecord<'_, '_, '_>], oi: usize) -> Result
     let mut symbols = std::mem::take(&mut records[oi].addresses.symbols);
     let mut symbol_sections = std::mem::take(&mut records[oi].addresses.symbol_sections);
     let mut got_overrides = Vec::new();
+    let mut got_slots_elsewhere: Vec<(u32, u64)> = Vec::new();
     let record = &records[oi];
     // A definition of this object is read from the vectors being filled:
     // its entries there are already final.
@@ -139,6 +145,15 @@ fn bind_addresses(records: &mut [ObjectRecord<'_, '_, '_>], oi: usize) -> Result
             Resolved::InLink(r) => {
                 let (address, home) = in_link(r, &symbols, &symbol_sections);
                 symbol_sections[si] = home;
+                // Another object's indirect function: GOT loads here read
+                // its slot too, so they load the resolver's result.
+                let indirect = records[r.object]
+                    .ifuncs
+                    .iter()
+                    .find(|f| f.symbol as usize == r.symbol);
+                if let Some(function) = indirect.filter(|_| r.object != oi) {
+                    got_slots_elsewhere.push((si as u32, function.slot));
+                }
                 address
             }
             Resolved::ImportPointer(target) => {
@@ -156,6 +171,7 @@ fn bind_addresses(records: &mut [ObjectRecord<'_, '_, '_>], oi: usize) -> Result
     addresses.symbols = symbols;
     addresses.symbol_sections = symbol_sections;
     addresses.got_overrides = got_overrides;
+    addresses.got_slots_elsewhere.extend(got_slots_elsewhere);
     Ok(())
 }
 

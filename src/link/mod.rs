@@ -49,6 +49,7 @@ mod assign;
 mod bounds;
 mod debug_sections;
 mod hash;
+mod ifunc;
 mod layout;
 mod resolve;
 mod runtime_info;
@@ -200,6 +201,8 @@ struct ObjectRecord<'u, 'a, 'data> {
     addresses: ObjectAddresses,
     /// The module's thread-local block, for the run time.
     tls: Option<TlsTemplate>,
+    /// Its indirect functions (planned with the layout).
+    ifuncs: Vec<ifunc::IndirectFunction>,
 }
 
 impl<'u, 'a, 'data> ObjectRecord<'u, 'a, 'data> {
@@ -214,6 +217,7 @@ impl<'u, 'a, 'data> ObjectRecord<'u, 'a, 'data> {
             allocation: None,
             addresses: ObjectAddresses::default(),
             tls: None,
+            ifuncs: Vec::new(),
         }
     }
 
@@ -309,13 +313,19 @@ fn place(
     allocate(records, memory)?;
     assign::assign(records)?;
     apply(records, runtime, static_pieces)?;
-    let described = records
+    let mut described = records
         .iter()
         .map(|record| describe(record, options))
         .collect::<Result<Vec<_>>>()?;
     if !options.skip_finalize {
         for record in records.iter() {
             memory.finalize(record.allocation()?)?;
+        }
+        // Resolvers are code of the modules: they run once every module of
+        // the link is finalized (they may call into any of them).
+        for (record, description) in records.iter().zip(&mut described) {
+            let results = ifunc::run_resolvers(record, memory.runs_code())?;
+            description.bind_indirect_functions(record.object(), &results);
         }
     }
     Ok(described)
@@ -360,14 +370,17 @@ fn plan(records: &mut [ObjectRecord<'_, '_, '_>], module_span: Option<u64>) -> R
                 .filter(|(_, r)| matches!(r, Some(Resolved::StackGuard)))
                 .map(|(i, _)| (i as u32, 8, 8)),
         );
-        let owned = &record.owned;
+        let (object, owned) = (record.object(), &record.owned);
+        // An indirect function's references go through its thunk and slot:
+        // never relaxed to the resolver's own address.
         record.layout = layout::plan(
-            record.object(),
+            object,
             &commons,
             &imports,
-            |i| owned[i],
+            |i| owned[i] && !ifunc::is_indirect(object, i),
             module_span,
         )?;
+        record.ifuncs = ifunc::plan(object, owned, &mut record.layout.request)?;
     }
     Ok(())
 }
@@ -401,6 +414,7 @@ fn apply(
             &thread_locals,
         )?;
         write_stack_guards(record, allocation)?;
+        ifunc::write_thunks(record, allocation)?;
         // New threads start from the process's TLS image: the module's
         // initial values go into its piece of it now, while an error can
         // still fail the link.
@@ -550,6 +564,56 @@ struct ModuleDescription {
     runtime: RuntimeInfo,
 }
 
+impl ModuleDescription {
+    /// The names of the module's indirect functions stand for their
+    /// resolvers' results (symbol, result) from now on.
+    fn bind_indirect_functions(&mut self, object: &ObjectFile<'_>, results: &[(u32, u64)]) {
+        for &(symbol, result) in results {
+            let Some(name) = object.symbols.get(symbol as usize).map(|s| s.name) else {
+                continue;
+            };
+            for export in self.exports.iter_mut().filter(|e| &*e.0 == name) {
+                export.1.address = result;
+            }
+            if let Some(map) = self.map.as_mut() {
+                for got in map.got.iter_mut().filter(|g| g.0 == name) {
+                    got.2 = result;
+                }
+            }
+        }
+    }
+}
+
+/// In the map, an indirect function's GOT entry is its slot (holding 0
+/// until the resolver runs), and its thunk is its stub (as a static
+/// linker's IPLT entry is).
+fn describe_indirect_functions(
+    map: &mut LinkMap,
+    object: &ObjectFile<'_>,
+    ifuncs: &[ifunc::IndirectFunction],
+    addresses: &ObjectAddresses,
+) {
+    for &(symbol, word) in &addresses.got_slots_elsewhere {
+        let Some(name) = object.symbols.get(symbol as usize).map(|s| s.name) else {
+            continue;
+        };
+        for got in map.got.iter_mut().filter(|g| g.0 == name) {
+            (got.1, got.2) = (word, 0);
+        }
+    }
+    for function in ifuncs {
+        let Some(name) = object.symbols.get(function.symbol as usize).map(|s| s.name) else {
+            continue;
+        };
+        // A stub reserved for a branch to it goes unused: the thunk is in
+        // the module's text, in reach of its branches.
+        match map.stubs.iter_mut().find(|s| s.0 == name) {
+            Some(stub) => stub.1 = function.thunk,
+            None => map.stubs.push((name.to_string(), function.thunk)),
+        }
+    }
+}
+
 /// The names `record`'s module defines for the engine, its map and its
 /// run-time facts.
 fn describe(record: &ObjectRecord<'_, '_, '_>, options: LinkOptions) -> Result<ModuleDescription> {
@@ -580,6 +644,7 @@ fn describe(record: &ObjectRecord<'_, '_, '_>, options: LinkOptions) -> Result<M
         .map
         .then(|| build_map(object, &record.layout, allocation, addresses));
     if let Some(map) = map.as_mut() {
+        describe_indirect_functions(map, object, &record.ifuncs, addresses);
         // Section bounds are the linker's definitions for this module.
         for (si, resolved) in record.resolved.iter().enumerate() {
             if let Some(Resolved::SectionBound(..)) = resolved {

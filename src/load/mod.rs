@@ -139,6 +139,9 @@ pub enum Binding {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SymbolKind {
     Function,
+    /// ELF's `STT_GNU_IFUNC`: the symbol's definition is a resolver, which
+    /// the linker runs; the name stands for the function it returns.
+    IndirectFunction,
     Data,
     Section,
     Other,

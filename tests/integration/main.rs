@@ -7,6 +7,7 @@ mod common;
 mod debuggers;
 mod engine_api;
 mod fuzz_regressions;
+mod ifunc;
 mod input_sizes;
 mod libraries;
 mod llvmlite_parity;
