@@ -110,7 +110,9 @@ fn class_of(kind: SectionKind) -> Option<SegmentClass> {
     match kind {
         SectionKind::Text => Some(SegmentClass::Text),
         SectionKind::ReadOnly | SectionKind::Unwind => Some(SegmentClass::ReadOnly),
-        SectionKind::Data | SectionKind::ZeroFill => Some(SegmentClass::Data),
+        SectionKind::Data | SectionKind::ZeroFill | SectionKind::TlvDescriptors => {
+            Some(SegmentClass::Data)
+        }
         // Thread-local sections are laid out in the TLS block; the image of
         // `.tdata` is placed in ReadOnly by `plan` itself.
         SectionKind::Ignored

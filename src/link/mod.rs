@@ -14,7 +14,7 @@
 //! 2. the engine's modules: those being linked now, then those linked before;
 //! 3. symbols the user registered (`add_symbol`; the last write of a name wins);
 //! 4. names rivet's run time provides to JIT code (`atexit`, `__cxa_atexit`,
-//!    `__tls_get_addr`), so that exit handlers and thread-locals are scoped
+//!    `__tls_get_addr`, and Mach-O's `__tlv_bootstrap`), so that exit handlers and thread-locals are scoped
 //!    to their module; then the user's resolver callback
 //!    (`set_symbol_resolver`);
 //! 5. libraries loaded with `load_library_permanently`, in load order;
@@ -90,6 +90,10 @@ static FLTUSED: i32 = 0;
 /// a word of its own Data holding [`stack_guard_value`]: reachable by
 /// PC-relative code and mapped wherever the module is (the emulator too).
 const STACK_GUARD_NAME: &str = "__stack_chk_guard";
+/// The getter Mach-O thread-local variable descriptors name
+/// (`__tlv_bootstrap`, without the underscore the loader drops): the run
+/// time's ([`RuntimeServices::tlv_getter`]).
+const TLV_GETTER_NAME: &str = "_tlv_bootstrap";
 
 /// The process's stack guard: random, fixed for the life of the process
 /// (every module compares against the same value), low byte zero as C
@@ -414,6 +418,7 @@ fn apply(
             &thread_locals,
         )?;
         write_stack_guards(record, allocation)?;
+        write_tlv_keys(record, allocation)?;
         ifunc::write_thunks(record, allocation)?;
         // New threads start from the process's TLS image: the module's
         // initial values go into its piece of it now, while an error can
@@ -466,6 +471,53 @@ fn write_stack_guards(record: &ObjectRecord<'_, '_, '_>, allocation: &Allocation
                 .add(offset as usize)
                 .cast::<u64>()
                 .write_unaligned(stack_guard_value());
+        }
+    }
+    Ok(())
+}
+
+/// Writes the module's key into the second word of each Mach-O
+/// thread-local variable descriptor (getter, key, offset), which the
+/// getter finds the calling thread's block by.
+fn write_tlv_keys(record: &ObjectRecord<'_, '_, '_>, allocation: &Allocation) -> Result<()> {
+    const DESCRIPTOR: u64 = 24;
+    let object = record.object();
+    for (section, place) in object.sections.iter().zip(&record.layout.placement) {
+        let (SectionKind::TlvDescriptors, Some((class, offset))) = (section.kind, *place) else {
+            continue;
+        };
+        if section.size % DESCRIPTOR != 0 {
+            return Err(Error::MalformedObject {
+                object: object.name.clone(),
+                reason: format!(
+                    "thread-local variable descriptors `{}` take {} bytes, not a multiple of {DESCRIPTOR}",
+                    section.name, section.size
+                ),
+            });
+        }
+        let segment = allocation.segment(class);
+        if segment.write_ptr.is_null()
+            || offset
+                .checked_add(section.size)
+                .is_none_or(|end| end > segment.size)
+        {
+            return Err(Error::MalformedObject {
+                object: object.name.clone(),
+                reason: format!("internal layout error: `{}`", section.name),
+            });
+        }
+        for descriptor in 0..section.size / DESCRIPTOR {
+            let at = offset + descriptor * DESCRIPTOR + 8;
+            // SAFETY: the word lies inside the section's bytes in its
+            // segment (checked above), which the linker owns and may write
+            // until finalize; `write_unaligned` needs no alignment.
+            unsafe {
+                segment
+                    .write_ptr
+                    .add(at as usize)
+                    .cast::<u64>()
+                    .write_unaligned(record.unit.key);
+            }
         }
     }
     Ok(())

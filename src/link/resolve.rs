@@ -6,9 +6,9 @@ use super::bounds::{self, BoundEnd};
 use super::symbols::{Externals, Strength, SymbolTable};
 use super::{
     NameMap, ObjectRecord, DSO_HANDLE_NAME, FLTUSED, FLTUSED_NAME, GOT_BASE_NAME, IMAGE_BASE_NAME,
-    IMPORT_PREFIX, STACK_GUARD_NAME,
+    IMPORT_PREFIX, STACK_GUARD_NAME, TLV_GETTER_NAME,
 };
-use crate::load::{Binding, ComdatSelection, Definition, ObjectFile, Section, Symbol};
+use crate::load::{Binding, ComdatSelection, Definition, Format, ObjectFile, Section, Symbol};
 use crate::{Error, Result};
 
 /// Symbol `symbol` of object `object` of the link.
@@ -368,6 +368,12 @@ fn resolve_name(
     }
     if let Some(a) = externals.runtime.and_then(|r| r.symbol(name)) {
         return Some(Resolved::Address(a));
+    }
+    if object.format == Format::MachO && name == TLV_GETTER_NAME {
+        let getter = externals.runtime.map_or(0, |r| r.tlv_getter(object.arch));
+        if getter != 0 {
+            return Some(Resolved::Address(getter));
+        }
     }
     if let Some(a) = externals.resolver.as_ref().and_then(|r| r(name)) {
         return Some(Resolved::Address(a));

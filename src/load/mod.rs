@@ -38,6 +38,13 @@ pub enum SectionKind {
     TlsData,
     /// Zero-initialized thread-local data (`.tbss`).
     TlsZeroFill,
+    /// Mach-O thread-local variable descriptors (`__DATA,__thread_vars`,
+    /// `S_THREAD_LOCAL_VARIABLES`): three words each, the getter (a fixup
+    /// against `__tlv_bootstrap`), the module's key (which the linker
+    /// writes) and the variable's offset in the thread-local block (a
+    /// fixup against its initial value in `__thread_data`/`__thread_bss`).
+    /// Writable data otherwise.
+    TlvDescriptors,
     /// Debug information (an ELF `.debug_*` section: DWARF). Not loaded and
     /// takes no memory in a module; kept in the model, with its bytes and
     /// relocations, so that the linker can relocate a heap copy for

@@ -13,6 +13,7 @@ mod libraries;
 mod llvmlite_parity;
 mod loader;
 mod macho;
+mod macho_tlv;
 mod memory;
 mod memory_protection;
 mod memory_return;

@@ -576,7 +576,9 @@ fn section_placement(object: &ObjectFile<'_>) -> Vec<Option<(SegmentClass, u64)>
             let class = match section.kind {
                 SectionKind::Text => SegmentClass::Text,
                 SectionKind::ReadOnly | SectionKind::Unwind => SegmentClass::ReadOnly,
-                SectionKind::Data | SectionKind::ZeroFill => SegmentClass::Data,
+                SectionKind::Data | SectionKind::ZeroFill | SectionKind::TlvDescriptors => {
+                    SegmentClass::Data
+                }
                 _ => return None,
             };
             let size = &mut sizes[class as usize];
