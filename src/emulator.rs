@@ -159,27 +159,33 @@ pub enum HostReturn {
 }
 
 /// A host function that emulated code can call (see [`Aarch64Emulator::bridge`]).
-pub type HostFn = Box<dyn FnMut(&HostArgs) -> HostReturn>;
+pub(crate) type HostFn = Box<dyn FnMut(&HostArgs) -> HostReturn>;
 
 /// Guest permissions of a mapping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Perms {
+    /// Readable.
     pub read: bool,
+    /// Writable.
     pub write: bool,
+    /// Executable.
     pub exec: bool,
 }
 
 impl Perms {
+    /// Read only.
     pub const R: Perms = Perms {
         read: true,
         write: false,
         exec: false,
     };
+    /// Read and write.
     pub const RW: Perms = Perms {
         read: true,
         write: true,
         exec: false,
     };
+    /// Read and execute.
     pub const RX: Perms = Perms {
         read: true,
         write: false,
@@ -336,7 +342,7 @@ impl Emulator {
 
     /// The address calls return to: the first trap address, which is never
     /// a bridge; a run stops when it reaches it.
-    pub fn return_sentinel(&self) -> u64 {
+    pub(crate) fn return_sentinel(&self) -> u64 {
         self.trap_page()
     }
 

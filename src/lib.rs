@@ -62,6 +62,8 @@
 //! - `emulator`: runs AArch64 and RISC-V 64 code on any host (the
 //!   `emulator` module, through unicorn, GPL-2.0, so never a default).
 
+#![deny(missing_docs)]
+
 pub mod arch;
 pub mod bridge;
 pub mod debug;

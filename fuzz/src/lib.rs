@@ -10,10 +10,10 @@
 //! unmodified bytes are parsed too, so the format dispatch sees arbitrary
 //! input as well.
 //!
-//! Two more targets link into the heap-backed managers, where objects
-//! decide the sizes and alignments of heap buffers: `check` (the memory of
-//! `rivet check`, [`check`]) and `image` ([`image`]), each at a placement
-//! the input may choose ([`Placement`]).
+//! Two more targets link into the image manager, where objects decide the
+//! sizes and alignments of heap buffers: `check` (set up as `rivet check`
+//! sets it up, with a pinned segment, [`check`]) and `image` ([`image`]),
+//! each at a placement the input may choose ([`Placement`]).
 
 use std::borrow::Cow;
 use std::ffi::c_void;
@@ -21,7 +21,6 @@ use std::sync::OnceLock;
 
 use std::collections::BTreeMap;
 
-use rivet_tools::check::{PhonyLayout, PhonyMemory};
 use rivet::link::{Externals, LinkOptions, LinkUnit, LinkedModule, SymbolTable};
 use rivet::load::{Binding, Definition, ObjectFile};
 use rivet::memory::{Image, ImageConfig, MemoryManager, SegmentClass};
@@ -330,7 +329,8 @@ fn link_alone(
 }
 
 /// One input through `rivet check`'s linking path: parse, link into the
-/// checker's memory at the input's placement, read every segment back by
+/// image as the checker sets it up (a base, a separation and a pinned
+/// segment, as `--map-section` pins one), read every segment back by
 /// address as check expressions do, give everything back. A failed link
 /// must leave nothing allocated.
 pub fn check(data: &[u8]) {
@@ -342,9 +342,10 @@ pub fn check(data: &[u8]) {
     if let Some(class) = placement.pinned {
         pinned.insert((0, SegmentClass::ALL[class]), placement.at);
     }
-    let mut memory = PhonyMemory::new(PhonyLayout {
-        start: placement.base,
+    let mut memory = Image::new(ImageConfig {
+        base: placement.base,
         separation: placement.separation,
+        end: u64::MAX,
         pinned,
     });
     match link_alone(&object, &mut memory) {
@@ -378,12 +379,13 @@ pub fn image(data: &[u8]) {
         base: placement.base,
         separation: placement.separation,
         end: placement.pinned.map_or(u64::MAX, |_| placement.at),
+        ..ImageConfig::default()
     });
     match link_alone(&object, &mut image) {
         Ok(linked) => {
-            for (addr, _, size) in image.segments() {
-                let _ = image.read(addr, size);
-                let _ = image.read_uint(addr.saturating_add(size.saturating_sub(8)), 8);
+            for segment in image.segments() {
+                let _ = image.read(segment.addr, segment.size);
+                let _ = image.read_uint(segment.end().saturating_sub(8), 8);
             }
             for module in linked {
                 image.release(module.allocation);

@@ -10,7 +10,7 @@
 //! (`ADDR32NB`), section-relative (`SECREL*`), the section number
 //! (`SECTION`), an unsigned 32-bit address (`ADDR32`) and a signed 32-bit
 //! displacement from the end of the field (`REL32`). COFF addends are
-//! implicit, held in the field at the place: [`coff_implicit_addend`] reads
+//! implicit, held in the field at the place: `coff_implicit_addend` reads
 //! them out per instruction form.
 
 use super::{check_range, displacement, read_le, write_le, FixupError, FixupValues};
@@ -239,7 +239,7 @@ impl Reloc {
     ];
 
     /// Whether the fixup reads a GOT slot holding S (the linker must make one).
-    pub fn needs_got_slot(self) -> bool {
+    pub(crate) fn needs_got_slot(self) -> bool {
         matches!(
             self,
             Reloc::AdrGotPage
@@ -276,7 +276,7 @@ impl Reloc {
     }
 
     /// The TLS pair (here: descriptor) the fixup needs the linker to make.
-    pub fn tls_pair(self) -> Option<crate::arch::TlsPair> {
+    pub(crate) fn tls_pair(self) -> Option<crate::arch::TlsPair> {
         matches!(
             self,
             Reloc::TlsDescAdrPage21 | Reloc::TlsDescLd64Lo12 | Reloc::TlsDescAddLo12
@@ -288,13 +288,13 @@ impl Reloc {
     ///
     /// No AArch64 kind uses the GOT base alone; every kind that needs a slot
     /// needs a GOT, so this is the same set as [`Reloc::needs_got_slot`].
-    pub fn needs_got_base(self) -> bool {
+    pub(crate) fn needs_got_base(self) -> bool {
         self.needs_got_slot()
     }
 
     /// Whether the fixup is computed from the target's section (COFF
     /// `SECREL*`, `SECTION`): the linker provides the section's base and number.
-    pub fn is_section_relative(self) -> bool {
+    pub(crate) fn is_section_relative(self) -> bool {
         matches!(
             self,
             Reloc::SecRel32
@@ -306,7 +306,7 @@ impl Reloc {
     }
 
     /// Whether the fixup is a branch that may go through a stub (veneer).
-    pub fn is_branch(self) -> bool {
+    pub(crate) fn is_branch(self) -> bool {
         self.branch_range().is_some()
     }
 
@@ -314,7 +314,7 @@ impl Reloc {
     ///
     /// Only the range is considered; a target that is not 4-aligned is an
     /// error of [`apply`] whether or not it is in range.
-    pub fn branch_reaches(self, p: u64, s: u64, a: i64) -> bool {
+    pub(crate) fn branch_reaches(self, p: u64, s: u64, a: i64) -> bool {
         match self.branch_range() {
             Some((min, max)) => {
                 let value = displacement(s, a, p);
@@ -326,7 +326,7 @@ impl Reloc {
 
     /// The byte displacements a branch kind encodes, `[min, max]` (`max` is
     /// the last multiple of 4 that fits); `None` for the other kinds.
-    pub fn branch_range(self) -> Option<(i128, i128)> {
+    pub(crate) fn branch_range(self) -> Option<(i128, i128)> {
         let bits = match self {
             Reloc::Call26 | Reloc::Jump26 => 28,
             Reloc::CondBr19 => 21,
@@ -426,11 +426,11 @@ impl std::fmt::Display for Reloc {
 }
 
 /// Bytes of one stub (veneer): `ldr x16, #8; br x16; .quad target`.
-pub const STUB_SIZE: usize = 16;
+pub(crate) const STUB_SIZE: usize = 16;
 /// Alignment of stubs (the literal must be 8-aligned).
-pub const STUB_ALIGN: usize = 8;
+pub(crate) const STUB_ALIGN: usize = 8;
 /// Bytes of one GOT slot.
-pub const GOT_SLOT_SIZE: usize = 8;
+pub(crate) const GOT_SLOT_SIZE: usize = 8;
 
 /// Computes the fixup `kind` from `v` and writes it into the instruction or
 /// data at the start of `place`. Branch kinds use `v.stub` when S + A - P is
@@ -471,7 +471,7 @@ pub const GOT_SLOT_SIZE: usize = 8;
 /// value out of range [`FixupError::Overflow`], a misaligned value, a
 /// missing GOT slot or a wrong instruction [`FixupError::Invalid`]. On any
 /// error the place is left untouched.
-pub fn apply(kind: Reloc, place: &mut [u8], v: &FixupValues) -> Result<(), FixupError> {
+pub(crate) fn apply(kind: Reloc, place: &mut [u8], v: &FixupValues) -> Result<(), FixupError> {
     let size = kind.field_size();
     if place.len() < size {
         return Err(FixupError::PlaceOutOfBounds {
@@ -539,7 +539,7 @@ const LDR_X_UIMM: u32 = 0xf940_0000;
 /// its `MOVaddr` into): the add reads and writes the adrp's register, so
 /// no other instruction sees the page. Such a pair may load the address
 /// from a GOT slot instead ([`Reloc::AddToGotLoad`]).
-pub fn is_address_pair(adrp: u32, add: u32) -> bool {
+pub(crate) fn is_address_pair(adrp: u32, add: u32) -> bool {
     let rd = adrp & 0x1f;
     is_adrp(adrp) && add & 0xffc0_0000 == ADD_X_IMM && add & 0x1f == rd && (add >> 5) & 0x1f == rd
 }
@@ -948,7 +948,7 @@ fn sign_extend(x: u64, bits: u32) -> i64 {
 /// # Errors
 ///
 /// A place shorter than the field gives [`FixupError::PlaceOutOfBounds`].
-pub fn coff_implicit_addend(kind: Reloc, place: &[u8]) -> Result<i64, FixupError> {
+pub(crate) fn coff_implicit_addend(kind: Reloc, place: &[u8]) -> Result<i64, FixupError> {
     match kind.field_size() {
         8 => return Ok(read_le::<8>(place)? as i64),
         2 => return Ok(read_le::<2>(place)? as i64),
@@ -1008,7 +1008,7 @@ pub fn stub_bytes(target: u64) -> [u8; STUB_SIZE] {
 ///
 /// A place shorter than [`STUB_SIZE`] gives [`FixupError::PlaceOutOfBounds`]
 /// and is left untouched.
-pub fn write_stub(place: &mut [u8], target: u64) -> Result<(), FixupError> {
+pub(crate) fn write_stub(place: &mut [u8], target: u64) -> Result<(), FixupError> {
     let available = place.len();
     match place.get_mut(..STUB_SIZE) {
         Some(field) => {

@@ -3,7 +3,7 @@
 //! Arch code is pure: a function takes the bytes at the place and the values
 //! P (place address), S (target address), A (addend) and the GOT/stub
 //! addresses the linker chose, and patches the bytes or returns a
-//! [`FixupError`]. It knows nothing about files, symbols or memory managers,
+//! `FixupError`. It knows nothing about files, symbols or memory managers,
 //! which is what lets it be tested exhaustively in isolation.
 
 pub mod aarch64;
@@ -13,7 +13,9 @@ pub mod x86_64;
 /// The instruction set an object is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arch {
+    /// x86-64 (AMD64).
     X86_64,
+    /// AArch64 (arm64).
     Aarch64,
     /// RV64GC, lp64d.
     Riscv64,
@@ -38,7 +40,7 @@ impl Arch {
 /// A pair of GOT slots a dynamic-TLS fixup points at: (module key, offset),
 /// the argument `__tls_get_addr` takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TlsPair {
+pub(crate) enum TlsPair {
     /// (module, offset of the target): general dynamic.
     Symbol,
     /// (module, 0): local dynamic, one per module.
@@ -51,15 +53,18 @@ pub enum TlsPair {
 /// A fixup kind, by instruction set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RelocKind {
+    /// An x86-64 relocation.
     X86_64(x86_64::Reloc),
+    /// An AArch64 relocation.
     Aarch64(aarch64::Reloc),
+    /// A RISC-V 64 relocation.
     Riscv64(riscv64::Reloc),
 }
 
 /// What the linker must provide for one fixup kind, gathered in one place so
 /// the relocation pass asks once per kind rather than once per relocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KindProps {
+pub(crate) struct KindProps {
     pub got_slot: bool,
     pub got_base: bool,
     pub branch: bool,
@@ -72,7 +77,7 @@ pub struct KindProps {
 
 /// [`RelocKind::props`] remembered per kind: a pass over many relocations
 /// asks once per kind.
-pub struct PropsCache {
+pub(crate) struct PropsCache {
     entries: [Option<(RelocKind, KindProps)>; RelocKind::INDEX_COUNT],
 }
 
@@ -102,7 +107,7 @@ impl PropsCache {
 
 impl RelocKind {
     /// Number of distinct [`RelocKind::index`] values.
-    pub const INDEX_COUNT: usize = 176;
+    pub(crate) const INDEX_COUNT: usize = 176;
 
     /// A small dense number for the kind, for per-kind tables.
     #[inline]
@@ -115,7 +120,7 @@ impl RelocKind {
     }
 
     /// Everything the linker must provide for this kind.
-    pub fn props(self) -> KindProps {
+    pub(crate) fn props(self) -> KindProps {
         KindProps {
             got_slot: self.needs_got_slot(),
             got_base: self.needs_got_base(),
@@ -129,7 +134,7 @@ impl RelocKind {
 
     /// Whether the fixup reads a GOT slot that holds the target's address.
     #[inline]
-    pub fn needs_got_slot(self) -> bool {
+    pub(crate) fn needs_got_slot(self) -> bool {
         match self {
             RelocKind::X86_64(r) => r.needs_got_slot(),
             RelocKind::Aarch64(r) => r.needs_got_slot(),
@@ -139,7 +144,7 @@ impl RelocKind {
 
     /// Whether the fixup refers to the GOT base.
     #[inline]
-    pub fn needs_got_base(self) -> bool {
+    pub(crate) fn needs_got_base(self) -> bool {
         match self {
             RelocKind::X86_64(r) => r.needs_got_base(),
             RelocKind::Aarch64(r) => r.needs_got_base(),
@@ -150,7 +155,7 @@ impl RelocKind {
     /// Whether the fixup is computed from the target's section (COFF
     /// `SECREL`, `SECTION`).
     #[inline]
-    pub fn is_section_relative(self) -> bool {
+    pub(crate) fn is_section_relative(self) -> bool {
         match self {
             RelocKind::X86_64(r) => {
                 matches!(r, x86_64::Reloc::SecRel32 | x86_64::Reloc::SectionIndex)
@@ -162,7 +167,7 @@ impl RelocKind {
 
     /// Whether the fixup is computed from the target's size (ELF `SIZE*`).
     #[inline]
-    pub fn is_size(self) -> bool {
+    pub(crate) fn is_size(self) -> bool {
         matches!(
             self,
             RelocKind::X86_64(x86_64::Reloc::Size32 | x86_64::Reloc::Size64)
@@ -182,7 +187,7 @@ impl RelocKind {
 
     /// The TLS GOT pair the fixup points at, if any.
     #[inline]
-    pub fn tls_pair(self) -> Option<TlsPair> {
+    pub(crate) fn tls_pair(self) -> Option<TlsPair> {
         match self {
             RelocKind::X86_64(r) => r.tls_pair(),
             RelocKind::Aarch64(r) => r.tls_pair(),
@@ -192,7 +197,7 @@ impl RelocKind {
 
     /// Whether the fixup is a branch that may be routed through a stub.
     #[inline]
-    pub fn is_branch(self) -> bool {
+    pub(crate) fn is_branch(self) -> bool {
         match self {
             RelocKind::X86_64(r) => r.is_branch(),
             RelocKind::Aarch64(r) => r.is_branch(),
@@ -202,7 +207,7 @@ impl RelocKind {
 
     /// Whether a branch at `p` reaches `s + a` directly.
     #[inline]
-    pub fn branch_reaches(self, p: u64, s: u64, a: i64) -> bool {
+    pub(crate) fn branch_reaches(self, p: u64, s: u64, a: i64) -> bool {
         match self {
             RelocKind::X86_64(r) => r.branch_reaches(p, s, a),
             RelocKind::Aarch64(r) => r.branch_reaches(p, s, a),
@@ -213,7 +218,7 @@ impl RelocKind {
     /// The addend a branch of this kind has when it targets S itself: a
     /// stub for a branch with addend A jumps to S + A - bias.
     #[inline]
-    pub fn branch_bias(self) -> i64 {
+    pub(crate) fn branch_bias(self) -> i64 {
         match self {
             RelocKind::X86_64(_) => x86_64::BRANCH32_BIAS,
             RelocKind::Aarch64(_) | RelocKind::Riscv64(_) => 0,
@@ -223,7 +228,7 @@ impl RelocKind {
     /// Whether DWARF uses fixups of this kind: absolute addresses, section
     /// offsets and thread-local offsets. Anything else in a debug section
     /// (PC-relative, GOT, branch) has no meaning there.
-    pub fn is_debug_info_fixup(self) -> bool {
+    pub(crate) fn is_debug_info_fixup(self) -> bool {
         use aarch64::Reloc as A;
         use riscv64::Reloc as R;
         use x86_64::Reloc as X;
@@ -260,7 +265,7 @@ impl RelocKind {
     /// linker may turn into a direct reference to its target (no GOT slot):
     /// x86-64 `GOTPCRELX` on a RIP-relative `mov`. False for every other kind.
     #[inline]
-    pub fn can_relax_got_load(self, code: &[u8], field: usize) -> bool {
+    pub(crate) fn can_relax_got_load(self, code: &[u8], field: usize) -> bool {
         match self {
             RelocKind::X86_64(x86_64::Reloc::GotPcRelX) => x86_64::can_relax_got_load(code, field),
             _ => false,
@@ -272,7 +277,7 @@ impl RelocKind {
     /// addresses its target directly; the fixup then applies without a GOT
     /// slot. Returns false, changing nothing, for anything else.
     #[inline]
-    pub fn relax_got_load(self, code: &mut [u8], field: usize) -> bool {
+    pub(crate) fn relax_got_load(self, code: &mut [u8], field: usize) -> bool {
         match self {
             RelocKind::X86_64(x86_64::Reloc::GotPcRelX) => x86_64::relax_got_load(code, field),
             _ => false,
@@ -281,7 +286,7 @@ impl RelocKind {
 
     /// Computes the fixup and writes it at the start of `place`.
     #[inline]
-    pub fn apply(self, place: &mut [u8], v: &FixupValues) -> Result<(), FixupError> {
+    pub(crate) fn apply(self, place: &mut [u8], v: &FixupValues) -> Result<(), FixupError> {
         match self {
             RelocKind::X86_64(r) => x86_64::apply(r, place, v),
             RelocKind::Aarch64(r) => aarch64::apply(r, place, v),
@@ -303,8 +308,11 @@ impl std::fmt::Display for RelocKind {
 /// Stub and GOT geometry of one instruction set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StubGeometry {
+    /// Bytes of one stub.
     pub stub_size: u64,
+    /// Alignment of a stub.
     pub stub_align: u64,
+    /// Bytes of one GOT slot.
     pub got_slot_size: u64,
 }
 
@@ -330,7 +338,7 @@ pub fn geometry(arch: Arch) -> StubGeometry {
 }
 
 /// Writes a stub for `arch` at the start of `place` that jumps to `target`.
-pub fn write_stub(arch: Arch, place: &mut [u8], target: u64) -> Result<(), FixupError> {
+pub(crate) fn write_stub(arch: Arch, place: &mut [u8], target: u64) -> Result<(), FixupError> {
     match arch {
         Arch::X86_64 => x86_64::write_stub(place, target),
         Arch::Aarch64 => aarch64::write_stub(place, target),
@@ -340,7 +348,7 @@ pub fn write_stub(arch: Arch, place: &mut [u8], target: u64) -> Result<(), Fixup
 
 /// Why a fixup could not be written.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FixupError {
+pub(crate) enum FixupError {
     /// The computed value does not fit the field.
     Overflow { value: i128, min: i128, max: i128 },
     /// The place does not hold enough bytes for the field.
@@ -351,7 +359,7 @@ pub enum FixupError {
 
 /// The addresses a fixup is computed from, named as in the ELF psABIs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct FixupValues {
+pub(crate) struct FixupValues {
     /// P: the address of the place being patched (its run-time address).
     pub p: u64,
     /// S: the address of the target symbol.

@@ -150,19 +150,19 @@ impl Reloc {
     ];
 
     /// Whether the fixup reads a GOT slot holding S.
-    pub fn needs_got_slot(self) -> bool {
+    pub(crate) fn needs_got_slot(self) -> bool {
         matches!(self, Reloc::GotHi20 | Reloc::GotPcrelLo12I)
     }
 
     /// Whether the fixup refers to the GOT base (the same set as
     /// [`Reloc::needs_got_slot`]: no RISC-V kind uses the base alone).
-    pub fn needs_got_base(self) -> bool {
+    pub(crate) fn needs_got_base(self) -> bool {
         self.needs_got_slot()
     }
 
     /// The TLS GOT pair the fixup points at, if any (general dynamic; LLVM
     /// uses it for the local-dynamic model too on RISC-V).
-    pub fn tls_pair(self) -> Option<super::TlsPair> {
+    pub(crate) fn tls_pair(self) -> Option<super::TlsPair> {
         match self {
             Reloc::TlsGdHi20 | Reloc::TlsGdPcrelLo12I => Some(super::TlsPair::Symbol),
             _ => None,
@@ -170,13 +170,13 @@ impl Reloc {
     }
 
     /// Whether the fixup is a call or jump that may go through a stub.
-    pub fn is_branch(self) -> bool {
+    pub(crate) fn is_branch(self) -> bool {
         matches!(self, Reloc::Jal | Reloc::Call)
     }
 
     /// Whether the branch at `p` reaches `s + a` directly (false for the
     /// kinds that are not [`Reloc::is_branch`]).
-    pub fn branch_reaches(self, p: u64, s: u64, a: i64) -> bool {
+    pub(crate) fn branch_reaches(self, p: u64, s: u64, a: i64) -> bool {
         if !self.is_branch() {
             return false;
         }
@@ -275,14 +275,14 @@ impl std::fmt::Display for Reloc {
 
 /// The values whose rounded high 20 bits fit `auipc`/`lui` (sign-extended
 /// on RV64): `(x + 0x800) >> 12` in [-2^19, 2^19).
-pub const HI20_RANGE: (i128, i128) = (-(1 << 31) - 0x800, (1 << 31) - 0x800 - 1);
+pub(crate) const HI20_RANGE: (i128, i128) = (-(1 << 31) - 0x800, (1 << 31) - 0x800 - 1);
 
 /// Bytes of one stub: `auipc t3, 0; ld t3, 16(t3); jr t3; nop; .quad target`.
-pub const STUB_SIZE: usize = 24;
+pub(crate) const STUB_SIZE: usize = 24;
 /// Alignment of stubs (the literal at offset 16 must be 8-aligned).
-pub const STUB_ALIGN: usize = 8;
+pub(crate) const STUB_ALIGN: usize = 8;
 /// Bytes of one GOT slot.
-pub const GOT_SLOT_SIZE: usize = 8;
+pub(crate) const GOT_SLOT_SIZE: usize = 8;
 
 /// Computes the fixup `kind` from `v` and writes it into the instruction or
 /// data at the start of `place`.
@@ -318,7 +318,7 @@ pub const GOT_SLOT_SIZE: usize = 8;
 /// value out of range [`FixupError::Overflow`], an odd branch target, a
 /// missing GOT slot or a wrong instruction [`FixupError::Invalid`]. On any
 /// error the place is left untouched.
-pub fn apply(kind: Reloc, place: &mut [u8], v: &FixupValues) -> Result<(), FixupError> {
+pub(crate) fn apply(kind: Reloc, place: &mut [u8], v: &FixupValues) -> Result<(), FixupError> {
     let size = kind.field_size();
     if place.len() < size {
         return Err(FixupError::PlaceOutOfBounds {
@@ -691,7 +691,7 @@ pub fn stub_bytes(target: u64) -> [u8; STUB_SIZE] {
 ///
 /// A place shorter than [`STUB_SIZE`] gives [`FixupError::PlaceOutOfBounds`]
 /// and is left untouched.
-pub fn write_stub(place: &mut [u8], target: u64) -> Result<(), FixupError> {
+pub(crate) fn write_stub(place: &mut [u8], target: u64) -> Result<(), FixupError> {
     let available = place.len();
     match place.get_mut(..STUB_SIZE) {
         Some(field) => {

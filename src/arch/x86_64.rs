@@ -35,7 +35,7 @@ pub enum Reloc {
     GotPcRel32,
     /// As `GotPcRel32`, on an instruction the linker may rewrite to reach S
     /// directly. ELF `R_X86_64_GOTPCRELX`, `R_X86_64_REX_GOTPCRELX`. When the
-    /// linker makes no GOT slot for S (see [`relax_got_load`]), the `mov`
+    /// linker makes no GOT slot for S (see `relax_got_load`), the `mov`
     /// has become a `lea` and the field is S + A - P.
     GotPcRelX,
     /// GOT base + A - P, signed 32 bits. ELF `R_X86_64_GOTPC32`.
@@ -130,7 +130,7 @@ impl Reloc {
     ];
 
     /// Whether the fixup reads a GOT slot holding S (the linker must make one).
-    pub fn needs_got_slot(self) -> bool {
+    pub(crate) fn needs_got_slot(self) -> bool {
         matches!(
             self,
             Reloc::GotPcRel32 | Reloc::GotPcRelX | Reloc::Got64 | Reloc::Got32 | Reloc::GotTpOff
@@ -152,7 +152,7 @@ impl Reloc {
     ///
     /// Every kind that needs a slot needs a GOT too, so this is a superset of
     /// [`Reloc::needs_got_slot`].
-    pub fn needs_got_base(self) -> bool {
+    pub(crate) fn needs_got_base(self) -> bool {
         self.needs_got_slot()
             || matches!(
                 self,
@@ -162,12 +162,12 @@ impl Reloc {
 
     /// Whether the fixup's value is computed from `got_slot` (a GOT slot or
     /// a TLS pair), which must then be a real address.
-    pub fn reads_got_slot(self) -> bool {
+    pub(crate) fn reads_got_slot(self) -> bool {
         (self.needs_got_slot() && self != Reloc::GotPcRelX) || self.tls_pair().is_some()
     }
 
     /// The TLS pair the fixup needs the linker to make, if any.
-    pub fn tls_pair(self) -> Option<crate::arch::TlsPair> {
+    pub(crate) fn tls_pair(self) -> Option<crate::arch::TlsPair> {
         match self {
             Reloc::TlsGd => Some(crate::arch::TlsPair::Symbol),
             Reloc::TlsLd => Some(crate::arch::TlsPair::Module),
@@ -177,12 +177,12 @@ impl Reloc {
     }
 
     /// Whether the fixup is a branch that may go through a stub when S is out of reach.
-    pub fn is_branch(self) -> bool {
+    pub(crate) fn is_branch(self) -> bool {
         matches!(self, Reloc::Branch32)
     }
 
     /// Whether S + A - P fits this branch's field (false for non-branches).
-    pub fn branch_reaches(self, p: u64, s: u64, a: i64) -> bool {
+    pub(crate) fn branch_reaches(self, p: u64, s: u64, a: i64) -> bool {
         match self {
             Reloc::Branch32 => {
                 let value = displacement(s, a, p);
@@ -272,7 +272,7 @@ impl Reloc {
     /// The values the field accepts, `[min, max]`, before truncation to
     /// [`Reloc::field_size`] bytes; `None` for the 64-bit kinds, which take
     /// any value modulo 2^64.
-    pub fn field_range(self) -> Option<(i128, i128)> {
+    pub(crate) fn field_range(self) -> Option<(i128, i128)> {
         match self {
             // Zero-extended 32-bit fields.
             Reloc::Abs32 | Reloc::Size32 | Reloc::ImageRel32 | Reloc::SecRel32 => {
@@ -326,14 +326,14 @@ impl std::fmt::Display for Reloc {
 }
 
 /// Bytes of one stub. A stub jumps to an absolute 64-bit address.
-pub const STUB_SIZE: usize = 16;
+pub(crate) const STUB_SIZE: usize = 16;
 /// Alignment of stubs.
-pub const STUB_ALIGN: usize = 16;
+pub(crate) const STUB_ALIGN: usize = 16;
 /// Bytes of one GOT slot.
-pub const GOT_SLOT_SIZE: usize = 8;
+pub(crate) const GOT_SLOT_SIZE: usize = 8;
 
 /// Offset of the 64-bit target address inside a stub written by [`write_stub`].
-pub const STUB_TARGET_OFFSET: usize = 2;
+pub(crate) const STUB_TARGET_OFFSET: usize = 2;
 
 /// Computes the fixup `kind` from `v` and writes it at the start of `place`.
 /// Branch32 uses `v.stub` when S + A - P does not fit and `v.stub` is non-zero.
@@ -355,7 +355,7 @@ pub const STUB_TARGET_OFFSET: usize = 2;
 /// - Kinds that read a GOT slot ([`Reloc::needs_got_slot`]) give
 ///   [`FixupError::Invalid`] when `v.got_slot` is 0, which means the linker
 ///   made no slot; except `GotPcRelX`, which then writes S + A - P for the
-///   `lea` that [`relax_got_load`] made of its `mov`.
+///   `lea` that `relax_got_load` made of its `mov`.
 ///
 /// Branch32 through a stub writes L + A - P: the stub stands in for S, which
 /// is right for the usual call or jump to S (A = -4). A branch to S + k with
@@ -366,7 +366,7 @@ pub const STUB_TARGET_OFFSET: usize = 2;
 /// A place shorter than the field gives [`FixupError::PlaceOutOfBounds`], a
 /// value out of range [`FixupError::Overflow`], a missing GOT slot
 /// [`FixupError::Invalid`]. On any error the place is left untouched.
-pub fn apply(kind: Reloc, place: &mut [u8], v: &FixupValues) -> Result<(), FixupError> {
+pub(crate) fn apply(kind: Reloc, place: &mut [u8], v: &FixupValues) -> Result<(), FixupError> {
     let size = kind.field_size();
     if place.len() < size {
         return Err(FixupError::PlaceOutOfBounds {
@@ -458,7 +458,7 @@ fn branch32_value(v: &FixupValues) -> Result<i128, FixupError> {
 /// the one GOT load rivet relaxes, as the psABI allows for
 /// `R_X86_64_(REX_)GOTPCRELX`. Calls and jumps through the GOT are left
 /// alone (LLVM calls through the PLT, `R_X86_64_PLT32`).
-pub fn can_relax_got_load(code: &[u8], field: usize) -> bool {
+pub(crate) fn can_relax_got_load(code: &[u8], field: usize) -> bool {
     field >= 2
         && code.get(field - 2) == Some(&0x8B)
         && code
@@ -471,7 +471,7 @@ pub fn can_relax_got_load(code: &[u8], field: usize) -> bool {
 /// stay where they are), so that the code reaches S without a GOT slot.
 /// Returns false, changing nothing, when the instruction is not such a
 /// `mov` ([`can_relax_got_load`]).
-pub fn relax_got_load(code: &mut [u8], field: usize) -> bool {
+pub(crate) fn relax_got_load(code: &mut [u8], field: usize) -> bool {
     if !can_relax_got_load(code, field) {
         return false;
     }
@@ -481,7 +481,7 @@ pub fn relax_got_load(code: &mut [u8], field: usize) -> bool {
 
 /// The addend a Branch32 has when it means "S itself": the field is 4 bytes
 /// before the next instruction, which the displacement counts from.
-pub const BRANCH32_BIAS: i64 = -4;
+pub(crate) const BRANCH32_BIAS: i64 = -4;
 
 /// The 16 bytes of a stub that jumps to `target`:
 ///
@@ -514,7 +514,7 @@ pub fn stub_bytes(target: u64) -> [u8; STUB_SIZE] {
 ///
 /// A place shorter than [`STUB_SIZE`] gives [`FixupError::PlaceOutOfBounds`]
 /// and is left untouched.
-pub fn write_stub(place: &mut [u8], target: u64) -> Result<(), FixupError> {
+pub(crate) fn write_stub(place: &mut [u8], target: u64) -> Result<(), FixupError> {
     let available = place.len();
     match place.get_mut(..STUB_SIZE) {
         Some(field) => {

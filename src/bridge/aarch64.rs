@@ -14,7 +14,7 @@
 //! function *returns* (from `malloc`, `getenv`) points at memory the
 //! emulator has not mapped, so emulated code cannot read through it.
 //!
-//! Variadic functions: `printf` only (see [`super::VARIADIC_SUPPORTED`]),
+//! Variadic functions: `printf` only (see `super::VARIADIC_SUPPORTED`),
 //! and only where variadic arguments travel in registers, as on ELF
 //! (AAPCS64), where the arguments are read from `x1`-`x7` and `d0`-`d7` as
 //! the format string says. Windows arm64 (COFF) passes named arguments as

@@ -15,7 +15,7 @@
 //!   the host function with the guest's argument registers.
 //! - `printf` is variadic: a fixed thunk cannot forward it, so both bridges
 //!   read its arguments as the format string says and print each conversion
-//!   with the host's `printf` (see [`VARIADIC_SUPPORTED`]).
+//!   with the host's `printf` (see `VARIADIC_SUPPORTED`).
 //!
 //! What can cross: up to four (Windows x64) or six integer/pointer and
 //! eight floating-point (AArch64, RISC-V) arguments of kinds [`ValueKind::Int`] (at
@@ -96,8 +96,11 @@ impl std::fmt::Display for ValueKind {
 /// The signature of a function, as an IR declaration gives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunctionSignature {
+    /// The function's name.
     pub name: String,
+    /// Its parameters, in order.
     pub params: Vec<ValueKind>,
+    /// Its result ([`ValueKind::Void`] for none).
     pub ret: ValueKind,
     /// Declared with `...`.
     pub variadic: bool,
@@ -150,13 +153,15 @@ impl std::fmt::Display for FunctionSignature {
 /// in this process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostFunction {
+    /// What the function takes and returns.
     pub signature: FunctionSignature,
+    /// The function's address in this process.
     pub address: u64,
 }
 
 /// The variadic host functions the bridges forward (by reading the format
 /// string); every other variadic function is refused.
-pub const VARIADIC_SUPPORTED: &[&str] = &["printf"];
+pub(crate) const VARIADIC_SUPPORTED: &[&str] = &["printf"];
 
 /// Functions that take a function pointer and call it later from the host,
 /// in the host's convention: never bridged, since foreign code cannot be

@@ -7,13 +7,13 @@
 //!   emulator reads those into [`HostArgs::x`] and [`HostArgs::d`]). A
 //!   `float` in a 64-bit floating-point register is *NaN-boxed* (its upper
 //!   32 bits all ones), so a `float` result is boxed on its way back
-//!   ([`to_guest`]); a `float` argument is its register's low half, which is
+//!   (`to_guest`); a `float` argument is its register's low half, which is
 //!   what the host reads. An integer result of 32 bits or fewer is
 //!   sign-extended from bit 31, as lp64 keeps every 32-bit value in a
 //!   64-bit register (the host leaves the upper half undefined).
 //! - Variadic arguments go in the integer registers, doubles included (as
 //!   their bits), after the named ones: `printf`'s conversions read `a1`-`a7`
-//!   in order whatever their kind ([`printf_from_integer_registers`]).
+//!   in order whatever their kind (`printf_from_integer_registers`).
 
 use std::ffi::{c_char, CStr};
 
@@ -29,7 +29,7 @@ const NAN_BOX: u64 = 0xffff_ffff_0000_0000;
 /// sign-extended from bit 31 (lp64 widens every 32-bit value so, whatever
 /// its sign; the host's `int` is its register's low half); everything else
 /// unchanged.
-pub fn to_guest(ret: ValueKind, result: HostReturn) -> HostReturn {
+pub(crate) fn to_guest(ret: ValueKind, result: HostReturn) -> HostReturn {
     match (ret, result) {
         (ValueKind::F32, HostReturn::Float(v)) => {
             HostReturn::Float(f64::from_bits(NAN_BOX | (v.to_bits() & 0xffff_ffff)))
@@ -63,7 +63,7 @@ impl VarArgs for IntegerRegisters<'_> {
 /// `printf` called from RISC-V code: the format in `a0`, the arguments in
 /// `a1`-`a7` (no more: those on the stack are not read). Windows arm64
 /// passes variadic arguments the same way (`x0`, then `x1`-`x7`).
-pub fn printf_from_integer_registers(args: &HostArgs) -> HostReturn {
+pub(crate) fn printf_from_integer_registers(args: &HostArgs) -> HostReturn {
     let format = args.x[0] as usize as *const c_char;
     if format.is_null() {
         return HostReturn::Int(-1i64 as u64);

@@ -69,7 +69,7 @@ impl Win64Thunks {
     /// A function is refused when it has more than four arguments, an
     /// argument or result that is not an integer of at most 64 bits, a
     /// pointer, a `float` or a `double`, when it is variadic (except
-    /// `printf`, see [`super::VARIADIC_SUPPORTED`]) or when it calls a
+    /// `printf`, see `super::VARIADIC_SUPPORTED`) or when it calls a
     /// function pointer back later (`atexit`).
     ///
     /// # Errors

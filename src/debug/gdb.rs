@@ -145,7 +145,7 @@ mod own {
     /// into another function's and the call to it from being removed.
     #[no_mangle]
     #[inline(never)]
-    pub extern "C" fn __jit_debug_register_code() {
+    pub(crate) extern "C" fn __jit_debug_register_code() {
         std::hint::black_box(());
     }
 

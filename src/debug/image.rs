@@ -30,7 +30,9 @@ use crate::memory::SegmentClass;
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct ImageParts<'a> {
+    /// The module's placed sections.
     pub sections: Vec<DebugSection<'a>>,
+    /// The module's symbols, at their run-time addresses.
     pub symbols: Vec<DebugSymbol<'a>>,
     /// The map's relocated DWARF sections.
     pub dwarf: &'a [DwarfSection],

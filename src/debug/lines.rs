@@ -22,8 +22,11 @@ use crate::link::DwarfSection;
 /// (0 when the line program gives none).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SourceLocation {
+    /// The source file, as the line table names it (directory joined).
     pub file: String,
+    /// The line, from 1 (0: no line).
     pub line: u32,
+    /// The column, from 1 (0: the whole line).
     pub column: u32,
 }
 
@@ -52,7 +55,7 @@ struct Row {
 
 /// One row of a [`LineTable`], as [`LineTable::rows_in`] hands it out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LineRow<'a> {
+pub(crate) struct LineRow<'a> {
     /// The first address the row covers.
     pub addr: u64,
     pub file: &'a str,
@@ -111,7 +114,7 @@ impl LineTable {
 
     /// The rows covering any part of `[start, end)`, in address order; a
     /// row that begins before `start` is reported from `start`.
-    pub fn rows_in(&self, start: u64, end: u64) -> impl Iterator<Item = LineRow<'_>> + '_ {
+    pub(crate) fn rows_in(&self, start: u64, end: u64) -> impl Iterator<Item = LineRow<'_>> + '_ {
         let first = self.rows.partition_point(|r| r.addr <= start).max(1) - 1;
         self.rows
             .get(first..)

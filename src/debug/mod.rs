@@ -24,8 +24,11 @@ pub use lines::{LineTable, SourceLocation};
 pub struct ModuleImage<'a> {
     /// The module's name (IR module identifier or object path).
     pub name: &'a str,
+    /// The instruction set of the module's code.
     pub arch: Arch,
+    /// The module's placed sections.
     pub sections: &'a [DebugSection<'a>],
+    /// The module's symbols, at their run-time addresses.
     pub symbols: &'a [DebugSymbol<'a>],
     /// The module's DWARF, relocated (empty when the object has none or
     /// debug information was not asked for): carried in the debugger's
@@ -36,10 +39,15 @@ pub struct ModuleImage<'a> {
 /// A loaded section at its run-time address.
 #[derive(Debug, Clone, Copy)]
 pub struct DebugSection<'a> {
+    /// The section's name.
     pub name: &'a str,
+    /// Run-time address.
     pub addr: u64,
+    /// Size in bytes.
     pub size: u64,
+    /// Whether it holds code.
     pub executable: bool,
+    /// Whether it is writable data.
     pub writable: bool,
 }
 
@@ -47,8 +55,12 @@ pub struct DebugSection<'a> {
 /// object gives them and otherwise run to the next symbol or section end.
 #[derive(Debug, Clone, Copy)]
 pub struct DebugSymbol<'a> {
+    /// The symbol's name.
     pub name: &'a str,
+    /// Run-time address.
     pub addr: u64,
+    /// Size in bytes.
     pub size: u64,
+    /// Whether it names a function (else data).
     pub is_function: bool,
 }

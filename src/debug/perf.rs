@@ -52,7 +52,9 @@ const DEBUG_INFO_FIXED_SIZE: usize = 16;
 /// Which profiler outputs to write, and where.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProfilerOptions {
+    /// Write `/tmp/perf-PID.map` (symbol per function).
     pub perf_map: bool,
+    /// Write a jitdump file (code, symbols and line records) for `perf inject --jit`.
     pub jitdump: bool,
     /// Directory of `perf-<pid>.map`. `None`: `/tmp`, the only place perf
     /// looks; set it to write the map elsewhere (tests, collection).
@@ -446,16 +448,6 @@ impl Profiler {
         if let Some((_, dump)) = &self.jitdump {
             lock(dump).append(image)?;
         }
-        Ok(())
-    }
-
-    /// Records that a module's code went away. Neither format has a record
-    /// for that, so nothing is written: perf orders jitdump records by time,
-    /// and code placed later at the same addresses gets its own, later
-    /// `JIT_CODE_LOAD`, which supersedes the old one; the perf map has no
-    /// removal at all.
-    pub fn module_unloaded(&mut self, image: &ModuleImage<'_>) -> Result<()> {
-        let _ = image;
         Ok(())
     }
 }

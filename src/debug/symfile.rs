@@ -38,7 +38,7 @@ use crate::load::Arch;
 use crate::Result;
 
 /// The ELF `e_machine` of `arch`.
-pub fn elf_machine(arch: Arch) -> elf::Machine {
+pub(crate) fn elf_machine(arch: Arch) -> elf::Machine {
     match arch {
         Arch::X86_64 => elf::EM_X86_64,
         Arch::Aarch64 => elf::EM_AARCH64,

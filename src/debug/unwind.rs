@@ -25,7 +25,7 @@ fn unwinder_is_libunwind() -> bool {
 
 /// One module's unwind tables, registered until dropped.
 #[derive(Debug)]
-pub struct UnwindRegistration {
+pub(crate) struct UnwindRegistration {
     /// What was passed to `__register_frame`, in order.
     registered: Vec<u64>,
 }

@@ -130,7 +130,9 @@ impl LibraryBuilder {
 /// A library as linked: its id and the address of each export.
 #[derive(Debug, Clone)]
 pub struct LinkedLibrary {
+    /// The engine's id for the library.
     pub id: LibraryId,
+    /// The library's name.
     pub name: String,
     /// Every exported name with its address, in the order they were asked for.
     pub exports: Vec<(String, u64)>,

@@ -113,10 +113,12 @@ fn stack_guard_value() -> u64 {
 /// One module to link: the engine's id for it, its run-time key and its
 /// parsed object.
 pub struct LinkUnit<'a, 'data> {
+    /// The engine's id for the module.
     pub module: u64,
     /// The key the run time knows the module by (its thread-local block,
     /// its exit handlers): from [`next_module_key`], unique in the process.
     pub key: u64,
+    /// The parsed object.
     pub object: &'a ObjectFile<'data>,
 }
 
@@ -149,11 +151,13 @@ pub struct LinkOptions {
 /// A linked module: its memory and the names it defines.
 #[derive(Debug)]
 pub struct LinkedModule {
+    /// The engine's id for the module.
     pub module: u64,
     /// The run-time key it was linked with ([`LinkUnit::key`]).
     pub key: u64,
     /// The instruction set of the module's code.
     pub arch: crate::arch::Arch,
+    /// Where the module's segments are.
     pub allocation: Allocation,
     /// Names this module now defines for the engine.
     pub exports: Vec<(Arc<str>, Export)>,

@@ -29,6 +29,7 @@ pub struct TlsTemplate {
     pub image_size: u64,
     /// Bytes of a thread's block.
     pub size: u64,
+    /// A block's alignment.
     pub align: u64,
 }
 

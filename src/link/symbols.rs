@@ -18,7 +18,10 @@ pub enum Strength {
     /// A weak definition: yields to a strong one; the first of several wins.
     Weak,
     /// A common block of `size` bytes: storage shared by every object naming it.
-    Common { size: u64 },
+    Common {
+        /// Bytes of the block.
+        size: u64,
+    },
 }
 
 /// A symbol some module of the engine defines.
@@ -28,7 +31,9 @@ pub struct Export {
     pub address: u64,
     /// The module that defines it.
     pub module: u64,
+    /// How the definition ranks against others.
     pub strength: Strength,
+    /// Function or data.
     pub kind: SymbolKind,
 }
 
@@ -52,29 +57,29 @@ impl SymbolTable {
     }
 
     /// Makes room for `additional` more names.
-    pub fn reserve(&mut self, additional: usize) {
+    pub(crate) fn reserve(&mut self, additional: usize) {
         self.symbols.reserve(additional);
     }
 
     /// Removes `name` if module `module` defines it.
-    pub fn remove_if_from(&mut self, name: &str, module: u64) {
+    pub(crate) fn remove_if_from(&mut self, name: &str, module: u64) {
         if self.symbols.get(name).is_some_and(|e| e.module == module) {
             self.symbols.remove(name);
         }
     }
 
     /// Names module `id` in error messages.
-    pub fn set_module_name(&mut self, id: u64, name: String) {
+    pub(crate) fn set_module_name(&mut self, id: u64, name: String) {
         self.module_names.insert(id, name);
     }
 
     /// Forgets module `id`'s name.
-    pub fn forget_module(&mut self, id: u64) {
+    pub(crate) fn forget_module(&mut self, id: u64) {
         self.module_names.remove(&id);
     }
 
     /// The name of module `id`, for messages.
-    pub fn module_name(&self, id: u64) -> &str {
+    pub(crate) fn module_name(&self, id: u64) -> &str {
         self.module_names
             .get(&id)
             .map_or("<unknown module>", String::as_str)
@@ -133,7 +138,7 @@ pub trait RuntimeServices: Send + Sync {
 ///
 /// `Externals::default()` reaches the process and its run time (the
 /// `Default` impl lives with the run time, in `runtime`, which the linker
-/// does not depend on); [`Externals::without_runtime`] the process only.
+/// does not depend on); `Externals::without_runtime` the process only.
 pub struct Externals {
     /// `add_global_mapping`: consulted before anything else.
     pub global_mappings: NameMap<String, u64>,
@@ -170,7 +175,7 @@ impl std::fmt::Debug for Externals {
 
 impl Externals {
     /// Externals that reach the process (`dlsym`) but not rivet's run time.
-    pub fn without_runtime() -> Externals {
+    pub(crate) fn without_runtime() -> Externals {
         Externals {
             global_mappings: NameMap::default(),
             user_symbols: NameMap::default(),
@@ -192,7 +197,7 @@ impl Externals {
     }
 
     /// Makes names resolve in the process (`dlsym`) after everything else.
-    pub fn search_process(&mut self) {
+    pub(crate) fn search_process(&mut self) {
         if self.process.is_none() {
             self.process = Some(libloading::os::unix::Library::this());
         }
@@ -200,7 +205,7 @@ impl Externals {
 
     /// Loads a shared library whose symbols then resolve (after the user's).
     /// The library stays loaded as long as the engine lives.
-    pub fn load_library(&mut self, path: &Path) -> Result<()> {
+    pub(crate) fn load_library(&mut self, path: &Path) -> Result<()> {
         // SAFETY: loading a library runs its initializers; that is what the
         // caller asked for (llvmlite's `load_library_permanently`), and rivet
         // makes no assumption about the library beyond looking up addresses.
@@ -213,7 +218,7 @@ impl Externals {
     }
 
     /// Looks `name` up in the loaded libraries, then in the process.
-    pub fn lookup_loaded(&self, name: &str) -> Option<u64> {
+    pub(crate) fn lookup_loaded(&self, name: &str) -> Option<u64> {
         if name.is_empty() || name.as_bytes().contains(&0) {
             return None;
         }

@@ -54,7 +54,7 @@ pub(crate) fn initialize() {
     });
 }
 
-pub(crate) fn host_triple() -> String {
+pub fn host_triple() -> String {
     // SAFETY: no preconditions; the result is ours to dispose (take_message does).
     let triple = unsafe { take_message(LLVMGetDefaultTargetTriple()) };
     let Ok(c_triple) = CString::new(triple.as_str()) else {
@@ -195,6 +195,7 @@ pub enum CodeModel {
     /// Code and data within 2 GiB of each other: rivet's default, since the arena keeps them close.
     #[default]
     Small,
+    /// Medium: code within 2 GiB, data anywhere.
     Medium,
     /// What llvmlite's `jitdefault` chooses on 64-bit: any distance.
     Large,
@@ -216,10 +217,14 @@ impl CodeModel {
 /// Code generation optimization level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OptLevel {
+    /// No optimization (`-O0`).
     None,
+    /// `-O1`.
     Less,
     #[default]
+    /// `-O2`.
     Default,
+    /// `-O3`.
     Aggressive,
 }
 
@@ -243,8 +248,11 @@ pub struct TargetOptions {
     pub cpu: Option<String>,
     /// Feature string (`+avx2,-sse4a`); `None` is the host's when the triple is the host's, else "".
     pub features: Option<String>,
+    /// Code generation optimization level.
     pub opt_level: OptLevel,
+    /// Relocation model of emitted code.
     pub reloc: RelocModel,
+    /// Code model of emitted code.
     pub code_model: CodeModel,
 }
 

@@ -15,8 +15,11 @@ use crate::{Error, Result};
 /// The container format of an object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// ELF (Linux and most Unixes).
     Elf,
+    /// Mach-O (Apple).
     MachO,
+    /// COFF (Windows).
     Coff,
 }
 
@@ -61,7 +64,7 @@ impl SectionKind {
     }
 
     /// Whether the section is thread-local (each thread has its own copy).
-    pub fn is_tls(self) -> bool {
+    pub(crate) fn is_tls(self) -> bool {
         matches!(self, SectionKind::TlsData | SectionKind::TlsZeroFill)
     }
 }
@@ -70,10 +73,12 @@ impl SectionKind {
 /// file's own section numbers, so that symbols and relocations can use them.
 #[derive(Debug, Clone)]
 pub struct Section<'data> {
+    /// The section's name.
     pub name: &'data str,
     /// Mach-O's segment name (`__DATA` of `__DATA,__const`); empty for ELF
     /// and COFF, whose sections have none.
     pub segment: &'data str,
+    /// What the section holds.
     pub kind: SectionKind,
     /// The file's bytes; empty for zero-fill and ignored sections.
     pub data: &'data [u8],
@@ -120,7 +125,10 @@ pub enum ComdatSelection {
     /// Keep the largest copy.
     Largest,
     /// Kept or dropped with section `parent` of the same object.
-    Associative { parent: u32 },
+    Associative {
+        /// The index of the section this one goes with.
+        parent: u32,
+    },
 }
 
 /// A section's COMDAT group.
@@ -128,6 +136,7 @@ pub enum ComdatSelection {
 pub struct Comdat<'data> {
     /// The group's name (its key symbol).
     pub name: &'data str,
+    /// Which copy the link keeps.
     pub selection: ComdatSelection,
 }
 
@@ -145,12 +154,16 @@ pub enum Binding {
 /// What a symbol names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SymbolKind {
+    /// Code.
     Function,
     /// ELF's `STT_GNU_IFUNC`: the symbol's definition is a resolver, which
     /// the linker runs; the name stands for the function it returns.
     IndirectFunction,
+    /// Data.
     Data,
+    /// A section itself.
     Section,
+    /// Anything else (file names, TLS, ...).
     Other,
 }
 
@@ -160,9 +173,19 @@ pub enum Definition {
     /// Not defined here: resolved by the linker.
     Undefined,
     /// At `offset` inside section `section`.
-    Section { section: u32, offset: u64 },
+    Section {
+        /// The index of the defining section.
+        section: u32,
+        /// The symbol's offset in it.
+        offset: u64,
+    },
     /// A common block: storage the linker allocates, shared by all objects.
-    Common { size: u64, align: u64 },
+    Common {
+        /// Bytes of the block.
+        size: u64,
+        /// Its alignment.
+        align: u64,
+    },
     /// An absolute value.
     Absolute(u64),
 }
@@ -170,10 +193,15 @@ pub enum Definition {
 /// A symbol of an object.
 #[derive(Debug, Clone)]
 pub struct Symbol<'data> {
+    /// The symbol's name.
     pub name: &'data str,
+    /// Who sees the symbol.
     pub binding: Binding,
+    /// What the symbol names.
     pub kind: SymbolKind,
+    /// Where it is defined (or that it is not).
     pub definition: Definition,
+    /// Size in bytes, as the object gives it (0 when unknown).
     pub size: u64,
 }
 
@@ -210,8 +238,11 @@ pub enum Target {
 /// against `target` + `addend`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Relocation {
+    /// Offset of the patched field in its section.
     pub offset: u64,
+    /// How the field is computed and written.
     pub kind: RelocKind,
+    /// What the fixup refers to.
     pub target: Target,
     /// Explicit addend (implicit addends are read by the loader).
     pub addend: i64,
@@ -225,9 +256,13 @@ pub struct Relocation {
 pub struct ObjectFile<'data> {
     /// Names the object in errors.
     pub name: String,
+    /// Its container format.
     pub format: Format,
+    /// The instruction set of its code.
     pub arch: Arch,
+    /// Every section, in the object's order.
     pub sections: Vec<Section<'data>>,
+    /// Every symbol, in the object's order.
     pub symbols: Vec<Symbol<'data>>,
 }
 

@@ -8,30 +8,31 @@
 //! applies the final protections: no page is ever writable and executable at
 //! the same address.
 //!
-//! Built in: the [`Arena`] (regions sub-allocated per module, page mode or
-//! dual-mapped and packed, see [`ArenaMode`]), the per-section
+//! Built in: the [`Arena`] (regions sub-allocated per module, dual-mapped
+//! and packed or page mode, see [`ArenaMode`]; `arena/`), the per-section
 //! [`SectionsManager`], and the [`Image`] manager, which places modules at
 //! addresses the caller chooses in heap buffers, for linking without
 //! running. An embedder may supply its own [`MemoryManager`].
+//!
+//! Every call into the operating system (mapping, protection, memory
+//! files, barriers, cache maintenance) is in `sys.rs`. [`HostPages`]
+//! (`standalone_pages.rs`) are pages outside every manager, for thunks and
+//! an emulator's stack.
 
 mod arena;
-#[cfg(any(target_os = "linux", target_os = "android"))]
-mod dual;
-mod free_list;
-mod host_pages;
 mod image;
-mod pages;
-mod protect;
 mod sections;
+mod standalone_pages;
+mod sys;
 
 pub use arena::{
     Arena, ArenaConfig, ArenaMode, RegionInfo, DEFAULT_HINT, DEFAULT_MAX_REGIONS, DEFAULT_MODE,
     DEFAULT_RESERVATION,
 };
-pub use host_pages::HostPages;
-pub use image::{Image, ImageConfig};
-pub use protect::{check_jit_execution, page_size};
+pub use image::{Image, ImageConfig, PlacedSegment};
 pub use sections::{SectionsConfig, SectionsManager};
+pub use standalone_pages::HostPages;
+pub use sys::{check_jit_execution, page_size};
 
 use crate::Result;
 
@@ -43,8 +44,8 @@ fn next_allocation_id() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// The most bytes a manager that keeps segments in heap buffers ([`Image`],
-/// and the buffers of `rivet check`) holds at once. Segment sizes come from
+/// The most bytes an [`Image`] (the manager `rivet check` links into) holds
+/// in heap buffers at once. Segment sizes come from
 /// the objects being linked, which may ask for terabytes of zero-fill; past
 /// this a request is [`Error::OutOfMemory`](crate::Error::OutOfMemory), and
 /// below it the buffer is allocated fallibly, so a refusal of the system is
@@ -54,8 +55,7 @@ pub const HEAP_IMAGE_LIMIT: u64 = 1 << 30;
 /// A zero-filled heap buffer of exactly `len` bytes (capacity `len`), or
 /// `None` when the allocator refuses. Zeroed memory comes from the
 /// allocator (`calloc`), so large buffers are not written here.
-#[doc(hidden)] // for the checker's memory until memory::Image replaces it
-pub fn try_zeroed_bytes(len: usize) -> Option<Vec<u8>> {
+pub(crate) fn try_zeroed_bytes(len: usize) -> Option<Vec<u8>> {
     if len == 0 {
         return Some(Vec::new());
     }
@@ -73,8 +73,7 @@ pub fn try_zeroed_bytes(len: usize) -> Option<Vec<u8>> {
 
 /// The error for a heap-backed segment of `class` that the limit or the
 /// allocator refuses: `held` bytes are already in use.
-#[doc(hidden)] // for the checker's memory until memory::Image replaces it
-pub fn heap_segment_refused(
+pub(crate) fn heap_segment_refused(
     manager: &str,
     class: SegmentClass,
     size: u64,
@@ -126,7 +125,7 @@ impl SegmentClass {
     pub const COUNT: usize = 5;
 
     /// Whether code runs from this class.
-    pub fn is_executable(self) -> bool {
+    pub(crate) fn is_executable(self) -> bool {
         matches!(self, SegmentClass::Text | SegmentClass::Stubs)
     }
 
@@ -159,7 +158,7 @@ pub struct SegmentRequest {
 impl SegmentRequest {
     /// The alignment (0 read as 1), or an error naming `class` when it is
     /// not a power of two.
-    pub fn checked_align(&self, class: SegmentClass) -> Result<u64> {
+    pub(crate) fn checked_align(&self, class: SegmentClass) -> Result<u64> {
         let align = self.align.max(1);
         if align.is_power_of_two() {
             Ok(align)
@@ -181,6 +180,7 @@ impl SegmentRequest {
 /// A whole module's memory needs, indexed by `SegmentClass as usize`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ModuleLayout {
+    /// Size and alignment per class, indexed by `SegmentClass as usize`.
     pub segments: [SegmentRequest; SegmentClass::COUNT],
 }
 
@@ -361,53 +361,4 @@ pub trait MemoryManager: Send {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    //! Helpers for the managers' tests: layouts, and reading `/proc/self/maps`.
-
-    use super::{ModuleLayout, SegmentClass, SegmentRequest};
-
-    /// A module layout of (size, alignment) per class, in class order.
-    pub(crate) fn layout(sizes: [(u64, u64); SegmentClass::COUNT]) -> ModuleLayout {
-        let mut layout = ModuleLayout::default();
-        for (request, (size, align)) in layout.segments.iter_mut().zip(sizes) {
-            *request = SegmentRequest { size, align };
-        }
-        layout
-    }
-
-    /// Every mapping of the process: (start, end, permissions).
-    pub(crate) fn process_mappings() -> Vec<(u64, u64, String)> {
-        let maps = std::fs::read_to_string("/proc/self/maps").expect("read /proc/self/maps");
-        maps.lines()
-            .filter_map(|line| {
-                let mut fields = line.split_whitespace();
-                let range = fields.next()?;
-                let perms = fields.next()?.to_string();
-                let (start, end) = range.split_once('-')?;
-                let start = u64::from_str_radix(start, 16).ok()?;
-                let end = u64::from_str_radix(end, 16).ok()?;
-                Some((start, end, perms))
-            })
-            .collect()
-    }
-
-    /// The mapping that contains `addr`, if any.
-    pub(crate) fn mapping_containing(addr: u64) -> Option<(u64, u64, String)> {
-        process_mappings()
-            .into_iter()
-            .find(|(start, end, _)| *start <= addr && addr < *end)
-    }
-
-    /// W^X: no mapping of the whole process is writable and executable.
-    pub(crate) fn assert_no_writable_executable_mapping() {
-        let mappings = process_mappings();
-        assert!(!mappings.is_empty(), "/proc/self/maps lists mappings");
-        for (start, end, perms) in mappings {
-            let bytes = perms.as_bytes();
-            assert!(
-                !(bytes.get(1) == Some(&b'w') && bytes.get(2) == Some(&b'x')),
-                "writable and executable mapping {start:#x}-{end:#x} {perms}"
-            );
-        }
-    }
-}
+pub(crate) mod tests;

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::io;
 use std::ptr::NonNull;
 
-use super::protect::{self, Mapping};
+use super::sys::{self, Mapping};
 use super::{
     next_allocation_id, Allocation, AllocationStats, MemoryManager, MemoryStats, ModuleLayout,
     Segment, SegmentClass,
@@ -67,7 +67,7 @@ impl ModuleMemory {
                         return None;
                     }
                     let prot = if self.finalized {
-                        protect::final_protection(class)
+                        sys::final_protection(class)
                     } else {
                         libc::PROT_READ | libc::PROT_WRITE
                     };
@@ -75,7 +75,7 @@ impl ModuleMemory {
                 })
                 .collect();
             pieces.sort_unstable_by_key(|piece| piece.0);
-            count += protect::count_areas(mapping.len, libc::PROT_NONE, pieces);
+            count += sys::count_areas(mapping.len, libc::PROT_NONE, pieces);
         }
         count
     }
@@ -139,7 +139,7 @@ impl SectionsManager {
 
     /// Validates every request of `layout`.
     fn check(layout: &ModuleLayout) -> Result<[Option<Checked>; SegmentClass::COUNT]> {
-        let page = protect::page_size() as u64;
+        let page = sys::page_size() as u64;
         let total = layout
             .segments
             .iter()
@@ -154,7 +154,7 @@ impl SectionsManager {
             // Anything beyond the user address space (47 bits on x86-64 and
             // most AArch64 systems, 52 at most) cannot be mapped anyway.
             const LIMIT: u64 = 1 << 52;
-            let len = protect::round_up(request.size, page).filter(|&len| len <= LIMIT);
+            let len = sys::round_up(request.size, page).filter(|&len| len <= LIMIT);
             let align = Some(align.max(page)).filter(|&align| align <= LIMIT);
             let (Some(len), Some(align)) = (
                 len.and_then(|len| usize::try_from(len).ok()),
@@ -201,12 +201,12 @@ impl SectionsManager {
         // (a) Text, Stubs and Got, consecutive in one mapping.
         let mut offsets = [0usize; SegmentClass::COUNT];
         let mut cursor = 0usize;
-        let mut group_align = protect::page_size();
+        let mut group_align = sys::page_size();
         for class in TEXT_GROUP {
             let Some(request) = checked[class as usize] else {
                 continue;
             };
-            let start = protect::round_up_usize(cursor, request.align);
+            let start = sys::round_up_usize(cursor, request.align);
             let Some(end) = start.and_then(|start| start.checked_add(request.len)) else {
                 return Err(Error::OutOfMemory {
                     requested: total,
@@ -219,7 +219,7 @@ impl SectionsManager {
             group_align = group_align.max(request.align);
         }
         let text_mapping = if cursor > 0 {
-            let mapping = protect::map_aligned(None, cursor, group_align, 0)
+            let mapping = sys::map_aligned(None, cursor, group_align, 0)
                 .map_err(|source| out_of_memory(&format!("{cursor} bytes for text"), source))?;
             memory.mappings.push(mapping);
             for class in TEXT_GROUP {
@@ -246,14 +246,12 @@ impl SectionsManager {
                     self.config.data_distance,
                     total,
                 )?,
-                _ => {
-                    protect::map_aligned(None, request.len, request.align, 0).map_err(|source| {
-                        out_of_memory(
-                            &format!("{} bytes for {}", request.len, class.name()),
-                            source,
-                        )
-                    })?
-                }
+                _ => sys::map_aligned(None, request.len, request.align, 0).map_err(|source| {
+                    out_of_memory(
+                        &format!("{} bytes for {}", request.len, class.name()),
+                        source,
+                    )
+                })?,
             };
             memory.mappings.push(mapping);
             memory.runs[class as usize] = Some(commit(mapping.base.as_ptr(), request, total)?);
@@ -278,7 +276,7 @@ impl SectionsManager {
 
     fn unmap_all(memory: &ModuleMemory) {
         for mapping in &memory.mappings {
-            protect::unmap(mapping);
+            sys::unmap(mapping);
         }
     }
 }
@@ -287,7 +285,7 @@ impl SectionsManager {
 fn commit(pointer: *mut u8, request: Checked, total: u64) -> Result<Run> {
     // SAFETY: `pointer` is the page-aligned start of `request.len` bytes inside
     // a mapping this manager has just made and not handed out yet.
-    unsafe { protect::protect(pointer, request.len, libc::PROT_READ | libc::PROT_WRITE) }.map_err(
+    unsafe { sys::protect(pointer, request.len, libc::PROT_READ | libc::PROT_WRITE) }.map_err(
         |error| match error {
             Error::Memory { source, .. } if source.raw_os_error() == Some(libc::ENOMEM) => {
                 Error::OutOfMemory {
@@ -331,7 +329,7 @@ fn place_far(
         let above = text
             .end()
             .checked_add(away)
-            .and_then(|start| protect::round_up_usize(start, align));
+            .and_then(|start| sys::round_up_usize(start, align));
         let below = text
             .start()
             .checked_sub(away)
@@ -342,13 +340,13 @@ fn place_far(
                 continue;
             }
             tried += 1;
-            let Some(mapping) = protect::map_near(hint, len, 0) else {
+            let Some(mapping) = sys::map_near(hint, len, 0) else {
                 continue;
             };
             if gap(&mapping, text) as u64 >= distance && mapping.start() % align == 0 {
                 return Ok(mapping);
             }
-            protect::unmap(&mapping);
+            sys::unmap(&mapping);
         }
     }
     Err(Error::OutOfMemory {
@@ -412,11 +410,7 @@ impl MemoryManager for SectionsManager {
                 // SAFETY: the run is committed memory of a live allocation of
                 // ours, and the linker is done writing it (that is finalize).
                 unsafe {
-                    protect::protect(
-                        run.pointer.as_ptr(),
-                        run.len,
-                        protect::final_protection(class),
-                    )?
+                    sys::protect(run.pointer.as_ptr(), run.len, sys::final_protection(class))?
                 };
             }
         }
@@ -426,7 +420,7 @@ impl MemoryManager for SectionsManager {
         {
             if let Some(run) = memory.runs[class as usize] {
                 // SAFETY: the run is mapped and now PROT_READ|PROT_EXEC.
-                unsafe { protect::publish_code(run.pointer.as_ptr(), run.len) };
+                unsafe { sys::publish_code(run.pointer.as_ptr(), run.len) };
             }
         }
         if let Some(memory) = self.live.get_mut(&allocation.id) {
@@ -505,207 +499,4 @@ impl Drop for SectionsManager {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::page_size;
-    use super::super::tests::layout;
-    use super::super::tests::{assert_no_writable_executable_mapping, mapping_containing};
-    use super::*;
-
-    fn all_classes() -> ModuleLayout {
-        layout([(100, 16), (32, 16), (64, 8), (200, 32), (300, 8)])
-    }
-
-    #[test]
-    fn manager_is_send_and_sync() {
-        fn check<T: Send + Sync>() {}
-        check::<SectionsManager>();
-    }
-
-    #[test]
-    fn allocate_finalize_release() {
-        let page = page_size() as u64;
-        let mut manager = SectionsManager::new(SectionsConfig::default());
-        let allocation = manager.allocate(&all_classes()).expect("allocate");
-        let stats = manager.stats();
-        assert_eq!(stats.mappings, 3);
-        assert_eq!(stats.allocations, 1);
-        assert_eq!(stats.committed_bytes, 5 * page);
-        assert_eq!(stats.committed_by_class, [page; 5]);
-        let text = allocation.segment(SegmentClass::Text).addr;
-        assert_eq!(allocation.segment(SegmentClass::Stubs).addr, text + page);
-        assert_eq!(allocation.segment(SegmentClass::Got).addr, text + 2 * page);
-        for segment in &allocation.segments {
-            assert_eq!(segment.addr % page, 0);
-            assert_eq!(segment.write_ptr as u64, segment.addr);
-            // SAFETY: (test) segments are RW until finalize.
-            let bytes =
-                unsafe { std::slice::from_raw_parts_mut(segment.write_ptr, segment.size as usize) };
-            assert!(bytes.iter().all(|&b| b == 0), "zeroed");
-            bytes.fill(0xC3);
-        }
-        manager.finalize(&allocation).expect("finalize");
-        let expected = ["r-xp", "r-xp", "r--p", "r--p", "rw-p"];
-        for (class, perms) in SegmentClass::ALL.into_iter().zip(expected) {
-            let segment = allocation.segment(class);
-            let (start, end, actual) = mapping_containing(segment.addr).expect("mapped");
-            assert_eq!(actual, perms, "{class:?}");
-            assert!(start <= segment.addr && segment.addr + segment.size <= end);
-        }
-        assert_no_writable_executable_mapping();
-        manager.release(allocation);
-        let stats = manager.stats();
-        assert_eq!(
-            (stats.mappings, stats.allocations, stats.committed_bytes),
-            (0, 0, 0)
-        );
-    }
-
-    #[test]
-    fn only_requested_mappings_are_made() {
-        let mut manager = SectionsManager::new(SectionsConfig::default());
-        let text_only = manager
-            .allocate(&layout([(10, 1), (0, 1), (0, 1), (0, 1), (0, 1)]))
-            .expect("text only");
-        assert_eq!(manager.stats().mappings, 1);
-        let data_only = manager
-            .allocate(&layout([(0, 1), (0, 1), (0, 1), (0, 1), (10, 1)]))
-            .expect("data only");
-        assert_eq!(manager.stats().mappings, 2);
-        assert_eq!(*text_only.segment(SegmentClass::Data), Segment::EMPTY);
-        assert_eq!(*data_only.segment(SegmentClass::Text), Segment::EMPTY);
-        let nothing = manager.allocate(&ModuleLayout::default()).expect("nothing");
-        assert_eq!(manager.stats().mappings, 2);
-        manager.finalize(&nothing).expect("finalize nothing");
-        for allocation in [text_only, data_only, nothing] {
-            manager.release(allocation);
-        }
-        assert_eq!(manager.stats().mappings, 0);
-        assert_eq!(manager.stats().allocations, 0);
-    }
-
-    #[test]
-    fn alignment_is_honoured() {
-        let mut manager = SectionsManager::new(SectionsConfig::default());
-        let aligns = [1u64 << 20, 16384, 65536, 1 << 21, 4096];
-        let wanted = layout([
-            (10, aligns[0]),
-            (10, aligns[1]),
-            (10, aligns[2]),
-            (10, aligns[3]),
-            (10, aligns[4]),
-        ]);
-        let allocation = manager.allocate(&wanted).expect("allocate");
-        for (class, align) in SegmentClass::ALL.into_iter().zip(aligns) {
-            assert_eq!(allocation.segment(class).addr % align, 0, "{class:?}");
-        }
-        manager.finalize(&allocation).expect("finalize");
-        manager.release(allocation);
-    }
-
-    #[test]
-    fn data_is_placed_far_from_text() {
-        const DISTANCE: u64 = 8 << 30;
-        let mut manager = SectionsManager::new(SectionsConfig {
-            data_distance: DISTANCE,
-        });
-        // Several times, so that a lucky first placement does not hide a bug.
-        let mut allocations = Vec::new();
-        for _ in 0..4 {
-            let allocation = manager.allocate(&all_classes()).expect("allocate");
-            let text = allocation.segment(SegmentClass::Text);
-            for class in [SegmentClass::Text, SegmentClass::Stubs, SegmentClass::Got] {
-                let near = allocation.segment(class);
-                for far in [SegmentClass::ReadOnly, SegmentClass::Data] {
-                    let far = allocation.segment(far);
-                    let gap = if far.addr > near.addr {
-                        far.addr - (near.addr + near.size)
-                    } else {
-                        near.addr - (far.addr + far.size)
-                    };
-                    assert!(gap >= DISTANCE, "{class:?} to data: {gap:#x}");
-                    // Out of reach of any 32-bit displacement.
-                    assert!(far.addr.abs_diff(text.addr) > i32::MAX as u64);
-                }
-            }
-            manager.finalize(&allocation).expect("finalize");
-            allocations.push(allocation);
-        }
-        // Per module: text + stubs (r-x) and the GOT (r--) in one mapping,
-        // rodata and data in one each.
-        assert_eq!(manager.stats().mappings, 16);
-        for allocation in allocations {
-            manager.release(allocation);
-        }
-        assert_eq!(manager.stats().mappings, 0);
-    }
-
-    #[test]
-    fn impossible_distance_is_an_error() {
-        let mut manager = SectionsManager::new(SectionsConfig {
-            data_distance: u64::MAX,
-        });
-        let result = manager.allocate(&all_classes());
-        assert!(
-            matches!(result, Err(Error::OutOfMemory { .. })),
-            "{result:?}"
-        );
-        assert_eq!(manager.stats().mappings, 0, "nothing left half-mapped");
-        // Text alone needs no distance.
-        let text_only = manager
-            .allocate(&layout([(10, 1), (0, 1), (0, 1), (0, 1), (0, 1)]))
-            .expect("text only");
-        manager.release(text_only);
-    }
-
-    #[test]
-    fn absurd_sizes_are_out_of_memory() {
-        let mut manager = SectionsManager::new(SectionsConfig::default());
-        for absurd in [
-            layout([(u64::MAX, 1), (0, 1), (0, 1), (0, 1), (0, 1)]),
-            layout([(1, 1), (0, 1), (0, 1), (0, 1), (u64::MAX - 10, 1)]),
-            layout([(1, 1 << 63), (0, 1), (0, 1), (0, 1), (0, 1)]),
-            layout([(1 << 51, 1), (1 << 51, 1), (1 << 51, 1), (0, 1), (0, 1)]),
-            layout([(0, 1), (0, 1), (0, 1), (1 << 50, 1), (0, 1)]),
-        ] {
-            let result = manager.allocate(&absurd);
-            assert!(
-                matches!(result, Err(Error::OutOfMemory { .. })),
-                "{absurd:?}: {result:?}"
-            );
-            assert_eq!(manager.stats().mappings, 0);
-        }
-        let odd = manager.allocate(&layout([(1, 1), (0, 1), (0, 1), (0, 1), (1, 12)]));
-        assert!(matches!(odd, Err(Error::Memory { .. })));
-        let fine = manager.allocate(&all_classes()).expect("still works");
-        manager.release(fine);
-    }
-
-    #[test]
-    fn foreign_allocations_are_refused() {
-        let mut manager = SectionsManager::new(SectionsConfig::default());
-        let mut other = SectionsManager::new(SectionsConfig::default());
-        let theirs = other.allocate(&all_classes()).expect("theirs");
-        assert!(manager.finalize(&theirs).is_err());
-        manager.release(theirs);
-        assert_eq!(other.stats().allocations, 1);
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[test]
-    fn code_runs_after_finalize() {
-        let mut manager = SectionsManager::new(SectionsConfig::default());
-        let allocation = manager
-            .allocate(&layout([(6, 16), (0, 1), (0, 1), (0, 1), (0, 1)]))
-            .expect("allocate");
-        let text = allocation.segment(SegmentClass::Text);
-        let code = [0xB8, 0x07, 0x00, 0x00, 0x00, 0xC3]; // mov eax, 7 ; ret
-                                                         // SAFETY: (test) text is writable until finalize and 6 bytes long.
-        unsafe { std::ptr::copy_nonoverlapping(code.as_ptr(), text.write_ptr, code.len()) };
-        manager.finalize(&allocation).expect("finalize");
-        // SAFETY: (test) text now holds `mov eax, 7; ret` and is executable.
-        let function: extern "C" fn() -> u32 =
-            unsafe { std::mem::transmute(text.addr as usize as *const u8) };
-        assert_eq!(function(), 7);
-        manager.release(allocation);
-    }
-}
+mod tests;

@@ -99,7 +99,7 @@ extern "C" {
 ///
 /// # Safety
 /// Called by JIT code with a valid handler, as the C ABI specifies.
-pub unsafe extern "C" fn rivet_cxa_atexit(
+pub(crate) unsafe extern "C" fn rivet_cxa_atexit(
     f: CxaHandler,
     arg: *mut c_void,
     dso: *mut c_void,
@@ -123,7 +123,7 @@ pub unsafe extern "C" fn rivet_cxa_atexit(
 ///
 /// # Safety
 /// Called by JIT code with a valid handler, as the C ABI specifies.
-pub unsafe extern "C" fn rivet_atexit(f: PlainHandler) -> c_int {
+pub(crate) unsafe extern "C" fn rivet_atexit(f: PlainHandler) -> c_int {
     let mut reg = registry();
     match owner_of(&reg, f as usize as u64) {
         Some(key) => {

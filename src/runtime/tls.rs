@@ -234,7 +234,7 @@ fn create_block(key: u64) -> Option<Block> {
 ///
 /// # Safety
 /// `index` must point at a (key, offset) pair the linker wrote.
-pub unsafe extern "C" fn rivet_tls_get_addr(index: *const [u64; 2]) -> *mut u8 {
+pub(crate) unsafe extern "C" fn rivet_tls_get_addr(index: *const [u64; 2]) -> *mut u8 {
     // SAFETY: guaranteed by the caller (JIT code passes its GOT pair).
     let [key, offset] = unsafe { *index };
     BLOCKS

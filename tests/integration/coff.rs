@@ -303,7 +303,7 @@ fn coff_program_runs_in_every_relocation_and_code_model() {
 /// Runs MODULE_A and MODULE_B, freshly linked into `engine`, and checks
 /// every result.
 fn check_program(engine: &ExecutionEngine, what: &str) {
-    // SAFETY (every call below): each address is a finalized win64
+    // SAFETY: (every call below) each address is a finalized win64
     // function with the signature used, compiled from the IR above.
     unsafe {
         // A global read and written, and read from the other module.
@@ -1512,8 +1512,8 @@ fn comdat_selections_are_enforced_across_objects() {
             comdat_copy("largest", 10 + b as u32, b),
         );
         result.unwrap();
-        // SAFETY: `kx` is a finalized win64 `u32 ()`.
         assert_eq!(
+            // SAFETY: `kx` is a finalized win64 `u32 ()`.
             unsafe { win0::<u32>(addr(&engine, "kx")) },
             18,
             "order {a},{b}"

@@ -207,7 +207,7 @@ fn split_placement(data: &[u8]) -> ((u64, u64, Option<usize>, u64), &[u8]) {
 /// The `check` and `image` targets' steps for one input.
 fn replay_heap(target: &str, data: &[u8]) -> String {
     use rivet::link::{Externals, LinkOptions, LinkUnit, SymbolTable};
-    use rivet::memory::{Image, ImageConfig, MemoryManager};
+    use rivet::memory::{Image, ImageConfig, MemoryManager, SegmentClass};
 
     let ((base, separation, pinned, at), bytes) = split_placement(data);
     let object = match ObjectFile::parse(bytes, NAME) {
@@ -216,18 +216,21 @@ fn replay_heap(target: &str, data: &[u8]) -> String {
     };
     let mut externals = Externals::default();
     externals.resolver = Some(Box::new(|_| Some(0)));
-    // Until memory::Image takes pinned segments, `check` inputs replay in
-    // the image at their base and separation, without the pin.
-    let end = if target == "check" {
-        u64::MAX
-    } else {
-        pinned.map_or(u64::MAX, |_| at)
-    };
-    let mut image = Image::new(ImageConfig {
+    // `check` inputs pin one segment of the module, as `--map-section`
+    // does; `image` inputs end the image there instead.
+    let mut config = ImageConfig {
         base,
         separation,
-        end,
-    });
+        ..ImageConfig::default()
+    };
+    match (target, pinned) {
+        ("check", Some(class)) => {
+            config.pinned.insert((0, SegmentClass::ALL[class]), at);
+        }
+        (_, Some(_)) => config.end = at,
+        (_, None) => {}
+    }
+    let mut image = Image::new(config);
     let memory: &mut dyn MemoryManager = &mut image;
     let linked = rivet::link::link(
         &[LinkUnit {

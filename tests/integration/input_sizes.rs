@@ -1,13 +1,13 @@
 //! Sizes, alignments and symbol values that come from an object are
 //! untrusted: crafted objects (assembled, then with one header field
 //! patched) must end in a typed error naming the thing, in the image
-//! manager, in `rivet check`'s memory and in the loader, and leave them
-//! usable.
+//! manager (which `rivet check` links into) and in the loader, and leave
+//! them usable.
 
 use rivet::link::{Externals, LinkOptions, LinkUnit, LinkedModule, SymbolTable};
 use rivet::llvm::{TargetMachine, TargetOptions};
 use rivet::load::{Definition, ObjectFile};
-use rivet::memory::{Image, ImageConfig, MemoryManager};
+use rivet::memory::{Image, ImageConfig, MemoryManager, ModuleLayout, SegmentClass};
 use rivet::Error;
 
 /// A function in `.text`, another in `.text.g`, and 8 bytes of data.
@@ -246,4 +246,43 @@ fn the_engine_refuses_untrusted_sizes_in_both_managers() {
         // SAFETY: `f` is a finalized `void ()` that only returns.
         unsafe { crate::common::call0::<()>(f) };
     }
+}
+
+/// The image calls an alignment that is not a power of two and a segment
+/// pinned at an address that is not aligned as it needs (`rivet check
+/// --map-section`) the same thing: an invalid-input memory error naming
+/// the segment, with nothing left allocated.
+#[test]
+fn the_image_calls_every_bad_alignment_an_invalid_input() {
+    let mut layout = ModuleLayout::default();
+    layout.get_mut(SegmentClass::ReadOnly).size = 8;
+    layout.get_mut(SegmentClass::ReadOnly).align = 24;
+    let mut misaligned = layout;
+    misaligned.get_mut(SegmentClass::ReadOnly).align = 8;
+    let mut plain = Image::new(ImageConfig::default());
+    let mut pinned = Image::new(ImageConfig {
+        pinned: [((0, SegmentClass::ReadOnly), 0x4004)]
+            .into_iter()
+            .collect(),
+        ..ImageConfig::default()
+    });
+    for (case, result, number) in [
+        ("bad alignment", plain.allocate(&layout), "24"),
+        ("misaligned pin", pinned.allocate(&misaligned), "0x4004"),
+    ] {
+        match result {
+            Err(Error::Memory { op, source }) => {
+                assert_eq!(op, "allocate", "{case}");
+                assert_eq!(source.kind(), std::io::ErrorKind::InvalidInput, "{case}");
+                let message = source.to_string();
+                assert!(
+                    message.contains(number) && message.contains("rodata"),
+                    "{case}: {message}"
+                );
+            }
+            other => panic!("{case}: expected an invalid-input error, got {other:?}"),
+        }
+    }
+    assert_eq!(plain.stats().allocations, 0);
+    assert_eq!(pinned.stats().allocations, 0);
 }

@@ -88,8 +88,8 @@ fn a_name_not_exported_is_not_visible_and_private_names_do_not_clash() {
         let f = engine
             .lookup_in_library(name, &format!("entry_{name}"))
             .unwrap();
-        // SAFETY: a linked `i64 ()`.
         assert_eq!(
+            // SAFETY: a linked `i64 ()`.
             unsafe { call0::<i64>(f) },
             value,
             "each uses its own helper"
@@ -304,8 +304,8 @@ fn assembly_and_objects_are_units_too() {
                 .export_symbol("sum"),
         )
         .unwrap();
-    // SAFETY: a linked `i64 (i64, i64)`.
     assert_eq!(
+        // SAFETY: a linked `i64 (i64, i64)`.
         unsafe { call2::<i64, i64, i64>(obj.exports[0].1, 40, 2) },
         42
     );

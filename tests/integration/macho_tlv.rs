@@ -77,8 +77,9 @@ fn each_thread_has_its_own_copy_of_a_macho_thread_local() {
         engine.finalize_object().unwrap();
         let bump = engine.get_function_address("bump").unwrap() as usize;
         let read = engine.get_function_address("read_counter").unwrap() as usize;
-        // SAFETY: finalized `i64 (i64)` and `i64 ()` functions.
+        // SAFETY: a finalized `i64 (i64)`, alive while `engine` is.
         let bump = move |n: i64| unsafe { call1::<i64, i64>(bump as u64, n) };
+        // SAFETY: a finalized `i64 ()`, alive while `engine` is.
         let read = move || unsafe { call0::<i64>(read as u64) };
         assert_eq!(bump(5), 105_001, "lmm={lmm}");
         assert_eq!(bump(5), 110_002, "lmm={lmm}");

@@ -378,8 +378,8 @@ fn page_sizes_of_16_and_64_kib_link_and_run_programs() {
                 "second",
             ));
             check_program(&engine, &what);
-            // SAFETY: finalized `i64 ()`.
             assert_eq!(
+                // SAFETY: finalized `i64 ()`.
                 unsafe { call0::<i64>(engine.get_function_address("second").unwrap()) },
                 6
             );
@@ -515,8 +515,8 @@ fn per_module_figures_show_shared_pages() {
         let a = engine.module_memory_stats(one).unwrap();
         assert_eq!(a.exclusive(), a.pages(), "{mode:?}: alone now");
         assert_eq!(engine.memory_stats().committed_bytes, a.pages());
-        // SAFETY: finalized `i32 ()`.
         assert_eq!(
+            // SAFETY: finalized `i32 ()`.
             unsafe { call0::<i32>(engine.get_function_address("one").unwrap()) },
             1
         );
@@ -541,8 +541,8 @@ fn a_custom_manager_wrapping_the_arena_sees_every_call() {
     engine.remove_module(program).unwrap();
     assert_eq!(shared.calls()[2], 1, "released on remove_module");
     assert_eq!(shared.arena().stats().allocations, 1);
-    // SAFETY: finalized `i32 ()`.
     assert_eq!(
+        // SAFETY: finalized `i32 ()`.
         unsafe { call0::<i32>(engine.get_function_address("other").unwrap()) },
         -5
     );
@@ -714,6 +714,7 @@ fn an_image_links_at_chosen_addresses_and_reads_back() {
         base: BASE,
         separation: SEPARATION,
         end: u64::MAX,
+        ..ImageConfig::default()
     });
     let units = [rivet::link::LinkUnit {
         module: 1,
@@ -761,7 +762,7 @@ fn an_image_links_at_chosen_addresses_and_reads_back() {
     let stats = image.stats();
     assert_eq!(stats.allocations, 1);
     assert!(stats.reserved_bytes >= SEPARATION);
-    assert!(image.segments().iter().all(|(addr, _, _)| *addr >= BASE));
+    assert!(image.segments().iter().all(|segment| segment.addr >= BASE));
     image.release(linked.into_iter().next().unwrap().allocation);
     assert_eq!(image.read(f, 1), None);
 }

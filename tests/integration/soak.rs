@@ -42,9 +42,9 @@ fn one_hundred_thousand_add_finalize_call_remove_cycles_stay_flat() {
         engine.finalize_object().unwrap();
         let soak = engine.get_function_address("soak").unwrap();
         let x = cycle as i64;
-        // SAFETY: finalized `i64 (i64)`; each cycle's module is fresh, so
-        // its counter starts at zero and the call makes it one.
         assert_eq!(
+            // SAFETY: finalized `i64 (i64)`; each cycle's module is fresh, so
+            // its counter starts at zero and the call makes it one.
             unsafe { call1::<i64, i64>(soak, x) },
             3 * x + 1,
             "cycle {cycle}"
@@ -83,8 +83,8 @@ fn one_hundred_thousand_add_finalize_call_remove_cycles_stay_flat() {
     assert_eq!(end.regions, 1, "no growth");
     assert_eq!(end.reserved_bytes, warm.reserved_bytes);
     assert!(engine.get_function_address("soak").is_err(), "removed");
-    // SAFETY: finalized `i32 ()`.
     assert_eq!(
+        // SAFETY: finalized `i32 ()`.
         unsafe { call0::<i32>(engine.get_function_address("resident").unwrap()) },
         11
     );

@@ -257,10 +257,10 @@ impl Lljit {
     pub fn add_object_tracked(&self, object: ObjectBuffer) -> Result<TrackedObject<'_>> {
         // SAFETY: `self.raw` is live, and so is its main JITDylib; the
         // tracker returned is a reference we own (released by TrackedObject).
+        let raw =
+            unsafe { LLVMOrcJITDylibCreateResourceTracker(LLVMOrcLLJITGetMainJITDylib(self.raw)) };
         let tracker = TrackedObject {
-            raw: unsafe {
-                LLVMOrcJITDylibCreateResourceTracker(LLVMOrcLLJITGetMainJITDylib(self.raw))
-            },
+            raw,
             jit: PhantomData,
         };
         let buffer = ManuallyDrop::new(object.buffer);

@@ -16,7 +16,7 @@
 //! object made from `dir/name.s` is called `name.o`, the name check
 //! expressions use for it.
 //! Objects are taken as they are. Everything is linked in one batch by
-//! rivet's linker ([`rivet::link::link`]) into a [`PhonyMemory`]: each
+//! rivet's linker ([`rivet::link::link`]) into a [`rivet::memory::Image`]: each
 //! module's segments (text, stubs, GOT, read-only data, data) are laid out
 //! from `--target-addr-start` (default 0x1000), `--target-section-sep`
 //! (default 0) bytes apart, unless `--map-section` pins the segment holding
@@ -71,11 +71,9 @@
 
 mod disasm;
 pub mod expr;
-mod memory;
 
 pub use disasm::Disassembler;
 pub use expr::{evaluate, Decoded, Env, Operand, Outcome};
-pub use memory::{PhonyLayout, PhonyMemory, PlacedSegment};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -85,7 +83,7 @@ use std::sync::{Arc, Mutex};
 use rivet::link::{self, Externals, LinkMap, LinkOptions, LinkUnit, SymbolTable};
 use rivet::llvm::{TargetMachine, TargetOptions};
 use rivet::load::{Arch, Binding, Definition, Format, ObjectFile, SectionKind};
-use rivet::memory::SegmentClass;
+use rivet::memory::{Image, ImageConfig, SegmentClass};
 use rivet::Error;
 
 /// The check prefixes read when none is given.
@@ -898,7 +896,7 @@ pub fn run(options: &CheckOptions) -> std::result::Result<Report, CheckError> {
 
 /// A linked image: the memory and each module's map.
 struct Linked {
-    memory: PhonyMemory,
+    memory: Image,
     modules: Vec<LinkedModuleView>,
     dummy_externs: Vec<(String, u64)>,
 }
@@ -1036,9 +1034,10 @@ fn link_inputs(options: &CheckOptions, inputs: &[Input]) -> std::result::Result<
         }
     }
     let pinned = pin_sections(inputs, &objects, &options.map_sections)?;
-    let mut memory = PhonyMemory::new(PhonyLayout {
-        start: options.target_addr_start.unwrap_or(DEFAULT_ADDR_START),
+    let mut memory = Image::new(ImageConfig {
+        base: options.target_addr_start.unwrap_or(DEFAULT_ADDR_START),
         separation: options.target_section_sep.unwrap_or(0),
+        end: u64::MAX,
         pinned,
     });
 

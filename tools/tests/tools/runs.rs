@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use goblin::elf::Elf;
 use rivet::llvm::{TargetMachine, TargetOptions};
-use rivet::memory::{Image, ImageConfig, MemoryManager, ModuleLayout, SegmentClass};
-use rivet::Error;
-use rivet_tools::check::{CheckOptions, PhonyLayout, PhonyMemory};
+use rivet_tools::check::CheckOptions;
 
 use crate::common::{backtraces, dwarf_line_rows, output_within, scratch, tool_on_path};
 
@@ -399,34 +397,4 @@ fn rivet_check_reports_untrusted_sizes_as_link_errors() {
     let alignment = alignment.expect("a 1 TiB alignment fails to link");
     assert!(alignment.contains("text segment"), "{alignment}");
     assert_eq!(sound, None, "a sound object links");
-}
-
-/// Both heap managers call an alignment that is not a power of two the
-/// same thing: an invalid-input memory error naming the segment.
-#[test]
-fn both_heap_managers_agree_on_a_bad_alignment() {
-    let mut layout = ModuleLayout::default();
-    layout.get_mut(SegmentClass::ReadOnly).size = 8;
-    layout.get_mut(SegmentClass::ReadOnly).align = 24;
-    let mut image = Image::new(ImageConfig::default());
-    let mut phony = PhonyMemory::new(PhonyLayout::default());
-    for (manager, result) in [
-        ("image", image.allocate(&layout)),
-        ("checker", phony.allocate(&layout)),
-    ] {
-        match result {
-            Err(Error::Memory { op, source }) => {
-                assert_eq!(op, "allocate", "{manager}");
-                assert_eq!(source.kind(), std::io::ErrorKind::InvalidInput, "{manager}");
-                let message = source.to_string();
-                assert!(
-                    message.contains("24") && message.contains("rodata"),
-                    "{manager}: {message}"
-                );
-            }
-            other => panic!("{manager}: expected an invalid-input error, got {other:?}"),
-        }
-    }
-    assert_eq!(image.stats().allocations, 0);
-    assert_eq!(phony.stats().allocations, 0);
 }

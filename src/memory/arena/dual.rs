@@ -63,8 +63,9 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 
 use super::free_list::FreeList;
-use super::protect::{self, Mapping};
-use super::{try_zeroed_bytes, AllocationStats, ModuleLayout, Segment, SegmentClass};
+use super::{Placed, Region};
+use crate::memory::sys::{self, Mapping};
+use crate::memory::{try_zeroed_bytes, AllocationStats, ModuleLayout, Segment, SegmentClass};
 use crate::{Error, Result};
 
 /// Sub-allocation unit: segment sizes are rounded up to it and segments
@@ -96,16 +97,6 @@ struct Span {
     used: usize,
     /// Live segments touching each page of the span.
     pages: Vec<u32>,
-}
-
-/// The result of trying to place a module in a region.
-pub(super) enum Placed {
-    /// Placed; the segments to hand out.
-    Segments([Segment; SegmentClass::COUNT]),
-    /// The region has no room for it.
-    NoRoom,
-    /// It would fit but commit `needed` bytes, more than the room under the cap.
-    OverCap { needed: u64 },
 }
 
 /// Bytes the linker writes for one in-file part of a module not finalized
@@ -161,7 +152,7 @@ fn map_error(class: SegmentClass, len: usize, source: io::Error) -> Error {
                     "mapping a memory file PROT_READ|PROT_EXEC for {} failed with {} ({source}); \
                      the system forbids executable file mappings too",
                     class.name(),
-                    protect::errno_name(source.raw_os_error().unwrap_or(0)),
+                    sys::errno_name(source.raw_os_error().unwrap_or(0)),
                 ),
             }
         }
@@ -181,10 +172,10 @@ impl DualRegion {
     /// whole number of chunks). Takes ownership of `runtime`: it is unmapped
     /// on failure too.
     pub(super) fn new(runtime: Mapping, granule: usize, chunk: usize) -> io::Result<DualRegion> {
-        let file = match protect::memfd(runtime.len) {
+        let file = match sys::memfd(runtime.len) {
             Ok(file) => file,
             Err(error) => {
-                protect::unmap(&runtime);
+                sys::unmap(&runtime);
                 return Err(error);
             }
         };
@@ -192,7 +183,7 @@ impl DualRegion {
             free: FreeList::with_range(0, runtime.len),
             runtime,
             staged: HashMap::new(),
-            inode: protect::inode(file.as_fd()),
+            inode: sys::inode(file.as_fd()),
             file,
             granule,
             chunk,
@@ -202,16 +193,6 @@ impl DualRegion {
             live_bytes: 0,
             quarantined: 0,
         })
-    }
-
-    /// The run-time view.
-    pub(super) fn runtime(&self) -> &Mapping {
-        &self.runtime
-    }
-
-    /// The inode of the region's memory file.
-    pub(super) fn inode(&self) -> u64 {
-        self.inode
     }
 
     /// The run-time address of `offset`, with the view's provenance.
@@ -270,25 +251,17 @@ impl DualRegion {
         // into it faults instead of running what is there; the staging
         // buffers, not these bytes, are what a new segment starts from.
         let fill = if class.is_executable() {
-            protect::TRAP_FILL
+            sys::TRAP_FILL
         } else {
             0
         };
-        if protect::write_fill(self.file.as_fd(), offset, len, fill).is_ok() {
-            return;
-        }
-        // Never expected (a memory file takes writes inside its size): a
-        // short-lived view of the pages does the same.
-        let page = protect::page_size();
-        let start = offset - offset % page;
-        let end = (offset + len).next_multiple_of(page);
-        let prot = libc::PROT_READ | libc::PROT_WRITE;
-        if let Ok(view) = protect::map_shared(self.file.as_fd(), start, end - start, prot) {
-            // SAFETY: the view maps the file's pages over `[offset, offset +
-            // len)` read + write; no live segment uses those bytes.
-            unsafe { std::ptr::write_bytes(view.base.as_ptr().add(offset - start), fill, len) };
-            protect::unmap(&view);
-        }
+        // Never expected to fail (a memory file takes writes inside its
+        // size). If it does, the bytes keep their old contents until they
+        // are handed out again (new segments start from their staging
+        // buffers, so nothing stale reaches them): a writable view of the
+        // file, which could do the same, would break the rule that the
+        // file is never mapped writable.
+        let _ = sys::write_fill(self.file.as_fd(), offset, len, fill);
     }
 
     /// Committed bytes in all.
@@ -309,23 +282,6 @@ impl DualRegion {
                 len.next_multiple_of(chunk) + align.saturating_sub(chunk)
             })
             .sum()
-    }
-
-    /// Places `layout` for allocation `id`, committing at most `room` more
-    /// bytes (no limit when `None`). The caller has checked sizes and
-    /// alignments (powers of two, at most the largest region).
-    pub(super) fn allocate(
-        &mut self,
-        id: u64,
-        layout: &ModuleLayout,
-        room: Option<u64>,
-    ) -> Result<Placed> {
-        let placed = self.try_allocate(id, layout, room)?;
-        if matches!(placed, Placed::NoRoom) && self.trim_empty_spans() {
-            // Warm spans of other classes may have been in the way.
-            return self.try_allocate(id, layout, room);
-        }
-        Ok(placed)
     }
 
     fn try_allocate(
@@ -463,10 +419,10 @@ impl DualRegion {
                 // live segment until this one; read + execute is the
                 // class's protection.
                 let reopened = unsafe {
-                    protect::protect(
+                    sys::protect(
                         self.runtime_ptr(page_offset),
                         page_len,
-                        protect::final_protection(class),
+                        sys::final_protection(class),
                     )
                 };
                 if let Err(error) = reopened {
@@ -497,16 +453,16 @@ impl DualRegion {
             return Ok(None);
         };
         let address = self.runtime_ptr(offset);
-        let prot = protect::final_protection(class);
+        let prot = sys::final_protection(class);
         let mapped = if in_file(class) {
             // SAFETY: the chunks were just taken off the region's free list:
             // reserved address space of ours that nothing uses. The file's
             // range at the same offset is all holes (every page of a span
             // is punched when its last segment goes).
-            unsafe { protect::map_file_fixed(address, span_len, prot, self.file.as_fd(), offset) }
+            unsafe { sys::map_file_fixed(address, span_len, prot, self.file.as_fd(), offset) }
         } else {
             // SAFETY: as above; data pages are anonymous, made read + write.
-            unsafe { protect::protect(address, span_len, prot) }.map_err(|error| match error {
+            unsafe { sys::protect(address, span_len, prot) }.map_err(|error| match error {
                 Error::Memory { source, .. } => source,
                 other => io::Error::other(other.to_string()),
             })
@@ -533,7 +489,7 @@ impl DualRegion {
         // SAFETY: the chunks belong to this region and no live segment uses
         // them; replacing them by a fresh PROT_NONE anonymous mapping only
         // affects our own address space.
-        match unsafe { protect::map_none_fixed(self.runtime_ptr(offset), len) } {
+        match unsafe { sys::map_none_fixed(self.runtime_ptr(offset), len) } {
             Ok(()) => self.free.give_back(offset, len),
             Err(_) => self.quarantined += len,
         }
@@ -587,11 +543,11 @@ impl DualRegion {
         for &(offset, len) in &to_discard {
             self.committed_by_class[class as usize] -= len as u64;
             let discarded = if in_file(class) {
-                protect::punch_hole(self.file.as_fd(), offset, len)
+                sys::punch_hole(self.file.as_fd(), offset, len)
             } else {
                 // SAFETY: whole pages of a data span whose last segment was
                 // just given back: anonymous memory of ours nobody uses.
-                unsafe { protect::discard(self.runtime_ptr(offset), len) }
+                unsafe { sys::discard(self.runtime_ptr(offset), len) }
             };
             if discarded.is_err() {
                 // The pages keep their memory; zero them so reuse is clean.
@@ -602,7 +558,7 @@ impl DualRegion {
                 // Best effort: if this fails they read as zero.
                 // SAFETY: whole pages of a code span that no live segment
                 // uses (their count just reached zero).
-                let _ = unsafe { protect::protect(self.runtime_ptr(offset), len, libc::PROT_NONE) };
+                let _ = unsafe { sys::protect(self.runtime_ptr(offset), len, libc::PROT_NONE) };
             }
         }
         for (offset, len) in to_zero {
@@ -641,9 +597,32 @@ impl DualRegion {
         }
         any
     }
+}
+
+impl Region for DualRegion {
+    /// The run-time view.
+    fn reservation(&self) -> &Mapping {
+        &self.runtime
+    }
+
+    fn memory_file(&self) -> Option<u64> {
+        Some(self.inode)
+    }
+
+    /// Places `layout` for allocation `id`, committing at most `room` more
+    /// bytes (no limit when `None`). The caller has checked sizes and
+    /// alignments (powers of two, at most the largest region).
+    fn allocate(&mut self, id: u64, layout: &ModuleLayout, room: Option<u64>) -> Result<Placed> {
+        let placed = self.try_allocate(id, layout, room)?;
+        if matches!(placed, Placed::NoRoom) && self.trim_empty_spans() {
+            // Warm spans of other classes may have been in the way.
+            return self.try_allocate(id, layout, room);
+        }
+        Ok(placed)
+    }
 
     /// Whether `segments` are exactly those of live allocation `id`.
-    pub(super) fn owns(&self, id: u64, segments: &[Segment; SegmentClass::COUNT]) -> bool {
+    fn owns(&self, id: u64, segments: &[Segment; SegmentClass::COUNT]) -> bool {
         self.live.get(&id).is_some_and(|parts| {
             SegmentClass::ALL.iter().all(|&class| {
                 let part = parts[class as usize];
@@ -662,14 +641,14 @@ impl DualRegion {
     /// publishes its code: nothing to protect, the run-time view is already
     /// read + execute. On failure the bytes stay staged (a later finalize
     /// tries again; release drops them).
-    pub(super) fn finalize(&mut self, id: u64) -> Result<()> {
+    fn finalize(&mut self, id: u64) -> Result<()> {
         let Some(parts) = self.live.get(&id).copied() else {
             return Ok(());
         };
         if let Some(staged) = self.staged.remove(&id) {
             let fd = self.file.as_fd();
             let failed = staged.iter().enumerate().find_map(|(i, part)| {
-                protect::write_at(fd, part.offset, &part.bytes)
+                sys::write_at(fd, part.offset, &part.bytes)
                     .err()
                     .map(|source| (i, part.bytes.len(), source))
             });
@@ -702,13 +681,13 @@ impl DualRegion {
             let part = parts[class as usize];
             // SAFETY: the range is inside a span of an executable class,
             // mapped PROT_READ|PROT_EXEC (so readable) in the run-time view.
-            unsafe { protect::publish_code(self.runtime_ptr(part.offset), part.len) };
+            unsafe { sys::publish_code(self.runtime_ptr(part.offset), part.len) };
         }
         Ok(())
     }
 
     /// Gives back live allocation `id`.
-    pub(super) fn release(&mut self, id: u64) {
+    fn release(&mut self, id: u64) {
         let Some(parts) = self.live.remove(&id) else {
             return;
         };
@@ -721,7 +700,7 @@ impl DualRegion {
     }
 
     /// Figures of live allocation `id`.
-    pub(super) fn allocation_stats(&self, id: u64) -> Option<AllocationStats> {
+    fn allocation_stats(&self, id: u64) -> Option<AllocationStats> {
         let parts = self.live.get(&id)?;
         let mut stats = AllocationStats::default();
         for class in SegmentClass::ALL {
@@ -750,17 +729,17 @@ impl DualRegion {
     }
 
     /// Live allocations.
-    pub(super) fn allocations(&self) -> usize {
+    fn allocations(&self) -> usize {
         self.live.len()
     }
 
     /// Committed bytes per class.
-    pub(super) fn committed_by_class(&self) -> [u64; SegmentClass::COUNT] {
+    fn committed_by_class(&self) -> [u64; SegmentClass::COUNT] {
         self.committed_by_class
     }
 
     /// Address space given to each class's spans.
-    pub(super) fn reserved_by_class(&self) -> [u64; SegmentClass::COUNT] {
+    fn reserved_by_class(&self) -> [u64; SegmentClass::COUNT] {
         let mut reserved = [0; SegmentClass::COUNT];
         for class in SegmentClass::ALL {
             reserved[class as usize] = self.spans[class as usize]
@@ -772,36 +751,36 @@ impl DualRegion {
     }
 
     /// Bytes of live segments.
-    pub(super) fn live_bytes(&self) -> u64 {
+    fn live_bytes(&self) -> u64 {
         self.live_bytes
     }
 
     /// Chunks given to no class.
-    pub(super) fn free(&self) -> &FreeList {
+    fn free(&self) -> &FreeList {
         &self.free
     }
 
     /// Bytes kept out of use.
-    pub(super) fn quarantined(&self) -> usize {
+    fn quarantined(&self) -> usize {
         self.quarantined
     }
 
     /// Entries of `/proc/self/maps` the region occupies: in the run-time
     /// view, one per run of spans of the same backing and protection, plus
     /// the reserved stretches between them.
-    pub(super) fn areas(&self) -> u64 {
+    fn areas(&self) -> u64 {
         let mut pieces: Vec<(usize, usize, (bool, libc::c_int))> = Vec::new();
         for class in SegmentClass::ALL {
             for (&offset, span) in &self.spans[class as usize] {
                 pieces.push((
                     offset,
                     span.len,
-                    (in_file(class), protect::final_protection(class)),
+                    (in_file(class), sys::final_protection(class)),
                 ));
             }
         }
         pieces.sort_unstable_by_key(|piece| piece.0);
-        protect::count_areas(self.runtime.len, (false, libc::PROT_NONE), pieces)
+        sys::count_areas(self.runtime.len, (false, libc::PROT_NONE), pieces)
     }
 }
 
@@ -817,10 +796,51 @@ fn segment_size(parts: &[Part; SegmentClass::COUNT], class: SegmentClass) -> u64
     }
 }
 
+/// Refuses a new memory file (one descriptor per dual-mapped region) when
+/// the process would be left with less than a quarter of its descriptor
+/// limit (`RLIMIT_NOFILE`, at most [`DESCRIPTORS_LEFT`] of it) free: the
+/// arena must not take the descriptors the rest of the process needs to
+/// open files. An error naming the limit, before the system's `EMFILE`.
+pub(super) fn descriptor_room(requested: u64) -> Result<()> {
+    let Some(limit) = sys::open_file_limit() else {
+        return Ok(());
+    };
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+        // No way to count (no /proc): leave it to the system.
+        return Ok(());
+    };
+    // The directory's own descriptor is listed too.
+    let open = (entries.count() as u64).saturating_sub(1);
+    check_descriptors(open, limit, requested)
+}
+
+/// [`descriptor_room`] once the open descriptors and the limit are known.
+fn check_descriptors(open: u64, limit: u64, requested: u64) -> Result<()> {
+    let left = (limit / 4).min(DESCRIPTORS_LEFT);
+    if open.saturating_add(1 + left) > limit {
+        return Err(Error::OutOfMemory {
+            requested,
+            reason: format!(
+                "a new arena region needs a memory file descriptor, but {open} of the process's \
+                 {limit} (RLIMIT_NOFILE) are open and the arena leaves {left} free for the rest \
+                 of the process; remove modules, raise the limit, or use larger regions \
+                 (ArenaConfig::reservation)"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// At most this many descriptors [`descriptor_room`] keeps free.
+const DESCRIPTORS_LEFT: u64 = 256;
+
 impl Drop for DualRegion {
     fn drop(&mut self) {
         // The engine drops modules, and the code pointers it handed out,
         // before its memory. The file closes with `self.file`.
-        protect::unmap(&self.runtime);
+        sys::unmap(&self.runtime);
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,7 +1,13 @@
-//! Page protection, the system page size, and the JIT-execution probe.
+//! The operating system's side of the memory managers: every `mmap`,
+//! `mprotect`, `madvise`, memory file (`memfd_create`, `fallocate`,
+//! `pwrite`) and `membarrier` call of `memory` is made here, with the system
+//! page size, instruction-cache maintenance and the JIT-execution probe.
 //!
-//! Also the small system-call wrappers both managers share: mapping address
-//! space, changing protections, and publishing code to instruction fetch.
+//! The calls only Linux has (memory files, hole punching, `membarrier`) are
+//! behind `cfg(target_os)` here and nowhere else: elsewhere they fail with
+//! `ENOSYS` (or do nothing), so the code above this file has no platform
+//! arms. The arena does not offer the dual-mapped mode where memory files
+//! are missing.
 
 use std::io;
 use std::ptr::NonNull;
@@ -252,7 +258,8 @@ pub(super) fn map_aligned(
     }
 }
 
-/// Unmaps a mapping made by [`map_anonymous`] or [`map_aligned`].
+/// Unmaps a mapping made by this module ([`map_anonymous`],
+/// [`map_aligned`], [`map_near`]).
 pub(super) fn unmap(mapping: &Mapping) {
     // SAFETY: the caller gives back a mapping this module created and that
     // nothing refers to any more; munmap of it cannot affect other memory.
@@ -330,8 +337,8 @@ pub(super) enum CoreSync {
 #[cfg(any(target_os = "linux", target_os = "android"))]
 static CORE_SYNC: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
 
-/// Barriers issued through [`sync_all_cores`], for tests.
-#[cfg(any(target_os = "linux", target_os = "android"))]
+/// Barriers issued through [`sync_all_cores`] (a test hook).
+#[cfg(all(test, any(target_os = "linux", target_os = "android")))]
 static CORE_SYNCS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Runs a context-synchronizing (serializing) event on every thread of the
@@ -362,9 +369,12 @@ pub(super) fn sync_all_cores() {
         // SAFETY: as above; the command only interrupts this process's
         // threads to make them execute a serializing event.
         let rc = unsafe { libc::syscall(libc::SYS_membarrier, PRIVATE_EXPEDITED_SYNC_CORE, 0, 0) };
+        #[cfg(test)]
         if rc == 0 {
             CORE_SYNCS.fetch_add(1, Ordering::Relaxed);
         }
+        #[cfg(not(test))]
+        let _ = rc;
     }
 }
 
@@ -434,6 +444,16 @@ mod aarch64 {
 #[cfg(any(target_os = "linux", target_os = "android"))]
 const MFD_EXEC: libc::c_uint = 0x0010;
 
+/// Whether this system has the memory files [`memfd`] makes.
+pub(super) const HAS_MEMFD: bool = cfg!(any(target_os = "linux", target_os = "android"));
+
+/// A new anonymous memory file (`memfd_create`, close-on-exec) of `len`
+/// bytes, all holes: it uses no memory until pages are written.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(super) fn memfd(_len: usize) -> io::Result<std::os::fd::OwnedFd> {
+    Err(io::Error::from_raw_os_error(libc::ENOSYS))
+}
+
 /// A new anonymous memory file (`memfd_create`, close-on-exec) of `len`
 /// bytes, all holes: it uses no memory until pages are written.
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -463,44 +483,6 @@ pub(super) fn memfd(len: usize) -> io::Result<std::os::fd::OwnedFd> {
     Ok(file)
 }
 
-/// `mmap(NULL, len, prot, MAP_SHARED, fd, offset)`: a shared view of
-/// `len` bytes of the file from `offset` (a multiple of the page size),
-/// wherever the kernel puts it.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-pub(super) fn map_shared(
-    fd: std::os::fd::BorrowedFd<'_>,
-    offset: usize,
-    len: usize,
-    prot: libc::c_int,
-) -> io::Result<Mapping> {
-    use std::os::fd::AsRawFd;
-    let offset =
-        libc::off_t::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    // SAFETY: without MAP_FIXED the kernel picks unused address space, so no
-    // existing memory is affected; the result is checked before use.
-    let raw = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            prot,
-            libc::MAP_SHARED,
-            fd.as_raw_fd(),
-            offset,
-        )
-    };
-    if raw == libc::MAP_FAILED {
-        return Err(io::Error::last_os_error());
-    }
-    match NonNull::new(raw.cast::<u8>()) {
-        Some(base) => Ok(Mapping { base, len }),
-        None => {
-            // SAFETY: the kernel just created this mapping for us.
-            unsafe { libc::munmap(raw, len) };
-            Err(io::Error::from_raw_os_error(libc::ENOMEM))
-        }
-    }
-}
-
 /// Maps `len` bytes of `fd` from `offset` privately at exactly `addr`
 /// (`MAP_PRIVATE|MAP_FIXED`), replacing what was there. Never writable:
 /// `prot` must not contain `PROT_WRITE`, so the view never copies a page on
@@ -510,7 +492,6 @@ pub(super) fn map_shared(
 ///
 /// `[addr, addr + len)` must be page-aligned address space owned by the
 /// caller that nothing else uses (its old contents are discarded).
-#[cfg(any(target_os = "linux", target_os = "android"))]
 pub(super) unsafe fn map_file_fixed(
     addr: *mut u8,
     len: usize,
@@ -566,6 +547,17 @@ pub(super) unsafe fn map_none_fixed(addr: *mut u8, len: usize) -> io::Result<()>
 
 /// Frees the file's pages in `[offset, offset + len)`: they read as zero
 /// afterwards, through every mapping of the file, and use no memory.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(super) fn punch_hole(
+    _fd: std::os::fd::BorrowedFd<'_>,
+    _offset: usize,
+    _len: usize,
+) -> io::Result<()> {
+    Err(io::Error::from_raw_os_error(libc::ENOSYS))
+}
+
+/// Frees the file's pages in `[offset, offset + len)`: they read as zero
+/// afterwards, through every mapping of the file, and use no memory.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(super) fn punch_hole(
     fd: std::os::fd::BorrowedFd<'_>,
@@ -603,7 +595,6 @@ pub(super) const TRAP_FILL: u8 = if cfg!(target_arch = "x86_64") {
 
 /// Writes `len` copies of `byte` into the file at `offset` (`pwrite`),
 /// without a writable mapping of it.
-#[cfg(any(target_os = "linux", target_os = "android"))]
 pub(super) fn write_fill(
     fd: std::os::fd::BorrowedFd<'_>,
     mut offset: usize,
@@ -622,7 +613,6 @@ pub(super) fn write_fill(
 
 /// Writes `bytes` into the file at `offset` (`pwrite`), without a writable
 /// mapping of it.
-#[cfg(any(target_os = "linux", target_os = "android"))]
 pub(super) fn write_at(
     fd: std::os::fd::BorrowedFd<'_>,
     mut offset: usize,
@@ -652,8 +642,23 @@ pub(super) fn write_at(
     Ok(())
 }
 
+/// The process's limit on open file descriptors (`RLIMIT_NOFILE`, the soft
+/// limit); `None` when it is unlimited or unknown.
+pub(super) fn open_file_limit() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes only the struct it is given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0
+        || limit.rlim_cur == libc::RLIM_INFINITY
+    {
+        return None;
+    }
+    Some(limit.rlim_cur)
+}
+
 /// The inode number of an open file (what `/proc/self/maps` shows).
-#[cfg(any(target_os = "linux", target_os = "android"))]
 pub(super) fn inode(fd: std::os::fd::BorrowedFd<'_>) -> u64 {
     use std::os::fd::AsRawFd;
     let mut stat = std::mem::MaybeUninit::<libc::stat>::zeroed();
@@ -749,50 +754,4 @@ pub(super) fn map_near(hint: usize, len: usize, extra_flags: libc::c_int) -> Opt
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn page_size_is_a_cached_power_of_two() {
-        let first = page_size();
-        assert!(first.is_power_of_two());
-        assert!(first >= 4096);
-        assert_eq!(page_size(), first);
-    }
-
-    #[test]
-    fn jit_execution_is_allowed_here() {
-        check_jit_execution().expect("this test host allows JIT execution");
-    }
-
-    #[test]
-    fn rounding_refuses_overflow() {
-        assert_eq!(round_up(0, 4096), Some(0));
-        assert_eq!(round_up(1, 4096), Some(4096));
-        assert_eq!(round_up(4096, 4096), Some(4096));
-        assert_eq!(round_up(u64::MAX, 4096), None);
-        assert_eq!(round_up_usize(usize::MAX - 10, 16), None);
-    }
-
-    #[test]
-    fn aligned_mapping_is_aligned() {
-        let align = 1 << 21;
-        let mapping = map_aligned(None, 3 * page_size(), align, 0).expect("map");
-        assert_eq!(mapping.start() % align, 0);
-        assert_eq!(mapping.len, 3 * page_size());
-        unmap(&mapping);
-    }
-
-    #[test]
-    fn refusal_names_errno_and_hint() {
-        let reason = refusal_reason(&io::Error::from_raw_os_error(libc::EACCES));
-        assert!(reason.contains("EACCES"), "{reason}");
-        assert!(reason.contains("SELinux"), "{reason}");
-        assert!(reason.contains("PaX MPROTECT"), "{reason}");
-        let reason = refusal_reason(&io::Error::from_raw_os_error(libc::EPERM));
-        assert!(
-            reason.contains("EPERM") && reason.contains("deny_execmem"),
-            "{reason}"
-        );
-    }
-}
+mod tests;

@@ -1,8 +1,8 @@
-//! Pages of host memory owned by one value: mapped read-write where the
-//! kernel chooses, optionally turned read + execute (never both at once),
-//! unmapped on drop. For the small code and data blocks that live beside
-//! the arena: call thunks, an emulator's stack and trap page, argument
-//! blocks.
+//! Standalone pages, outside every memory manager: [`HostPages`], pages of
+//! host memory owned by one value, mapped read-write where the kernel
+//! chooses, optionally turned read + execute (never both at once), unmapped
+//! on drop. For the small code and data blocks that live beside the arena:
+//! call thunks, an emulator's stack and trap page, argument blocks.
 
 use crate::{Error, Result};
 
@@ -31,9 +31,8 @@ impl HostPages {
                 requested: len as u64,
                 reason: format!("{what}: size overflows"),
             })?;
-        let mapping =
-            super::protect::map_anonymous(None, len, libc::PROT_READ | libc::PROT_WRITE, 0)
-                .map_err(|source| Error::Memory { op: what, source })?;
+        let mapping = super::sys::map_anonymous(None, len, libc::PROT_READ | libc::PROT_WRITE, 0)
+            .map_err(|source| Error::Memory { op: what, source })?;
         Ok(HostPages {
             ptr: mapping.base,
             len: mapping.len,
@@ -42,7 +41,7 @@ impl HostPages {
 
     /// Maps pages holding `bytes` and makes them read + execute: code that
     /// is written once, then only run.
-    pub fn with_code(bytes: &[u8], what: &'static str) -> Result<HostPages> {
+    pub(crate) fn with_code(bytes: &[u8], what: &'static str) -> Result<HostPages> {
         let mut pages = HostPages::new(bytes.len(), what)?;
         pages.as_mut_slice()[..bytes.len()].copy_from_slice(bytes);
         pages.make_executable(what)?;
@@ -75,11 +74,11 @@ impl HostPages {
 
     /// Turns the pages read + execute (no longer writable) and makes the
     /// code visible to instruction fetch.
-    pub fn make_executable(&mut self, what: &'static str) -> Result<()> {
+    pub(crate) fn make_executable(&mut self, what: &'static str) -> Result<()> {
         // SAFETY: the pages are ours; no Rust reference into them outlives
         // this call (`as_mut_slice` borrows `self` mutably).
         unsafe {
-            super::protect::protect(
+            super::sys::protect(
                 self.ptr.as_ptr(),
                 self.len,
                 libc::PROT_READ | libc::PROT_EXEC,
@@ -90,59 +89,22 @@ impl HostPages {
             other => other,
         })?;
         // SAFETY: the range was just made readable and executable.
-        unsafe { super::protect::publish_code(self.ptr.as_ptr(), self.len) };
+        unsafe { super::sys::publish_code(self.ptr.as_ptr(), self.len) };
         Ok(())
     }
 }
 
 impl Drop for HostPages {
     fn drop(&mut self) {
-        // SAFETY: the mapping made in `new`, unmapped exactly once; whoever
-        // ran code from it or mapped it elsewhere (an emulator) is done with
-        // it before its owner drops it.
-        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
+        // The mapping made in `new`, unmapped exactly once: whoever ran code
+        // from it or mapped it elsewhere (an emulator) is done with it
+        // before its owner drops it.
+        super::sys::unmap(&super::sys::Mapping {
+            base: self.ptr,
+            len: self.len,
+        });
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pages_are_writable_then_executable_and_never_both() {
-        let mut pages = HostPages::new(10, "test").unwrap();
-        assert_eq!(pages.len(), super::super::page_size());
-        assert!(pages.as_mut_slice().iter().all(|&b| b == 0), "zeroed");
-        let addr = pages.addr();
-        // The kernel may merge the mapping with a neighbour of the same
-        // protection: find the line whose range holds the address.
-        let perms_at = |addr: u64| {
-            let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
-            maps.lines().find_map(|l| {
-                let (range, rest) = l.split_once(' ')?;
-                let (a, b) = range.split_once('-')?;
-                let (a, b) = (
-                    u64::from_str_radix(a, 16).ok()?,
-                    u64::from_str_radix(b, 16).ok()?,
-                );
-                (a..b)
-                    .contains(&addr)
-                    .then(|| rest.split_whitespace().next().unwrap().to_string())
-            })
-        };
-        let perms = move || perms_at(addr);
-        assert_eq!(perms().as_deref(), Some("rw-p"));
-        if cfg!(target_arch = "x86_64") {
-            // mov eax, 42; ret
-            let code = [0xB8, 42, 0, 0, 0, 0xC3];
-            let runnable = HostPages::with_code(&code, "test code").unwrap();
-            let addr = runnable.addr();
-            assert_eq!(perms_at(addr).as_deref(), Some("r-xp"));
-            // SAFETY: the pages hold `mov eax, 42; ret` and are executable.
-            let f: extern "C" fn() -> u32 = unsafe { std::mem::transmute(addr as usize) };
-            assert_eq!(f(), 42);
-        }
-        pages.make_executable("test").unwrap();
-        assert_eq!(perms().as_deref(), Some("r-xp"));
-    }
-}
+mod tests;

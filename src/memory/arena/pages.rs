@@ -20,13 +20,14 @@
 use std::collections::HashMap;
 
 use super::free_list::FreeList;
-use super::protect::{self, Mapping};
-use super::{AllocationStats, ModuleLayout, Segment, SegmentClass};
+use super::{Placed, Region};
+use crate::memory::sys::{self, Mapping};
+use crate::memory::{AllocationStats, ModuleLayout, Segment, SegmentClass};
 use crate::{Error, Result};
 
 /// One class's run inside a block: offsets are from the region's base.
 #[derive(Debug, Clone, Copy, Default)]
-pub(super) struct Run {
+struct Run {
     /// Offset of the run from the region's base (from the block's start
     /// while planning).
     offset: usize,
@@ -38,13 +39,13 @@ pub(super) struct Run {
 
 /// Where each class goes relative to a block's start, before a place is found.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct BlockPlan {
+struct BlockPlan {
     /// The alignment the block's start needs (granule or more).
-    pub(super) align: usize,
+    align: usize,
     /// The block's length, gaps included.
-    pub(super) len: usize,
+    len: usize,
     /// Bytes the block commits (the runs' lengths).
-    pub(super) committed: usize,
+    committed: usize,
     /// Runs with offsets relative to the block.
     runs: [Run; SegmentClass::COUNT],
 }
@@ -53,7 +54,7 @@ impl BlockPlan {
     /// Lays out the classes of `layout` one after the other, each on its own
     /// granules. The caller has checked sizes and alignments (powers of two,
     /// each at most the largest region), so nothing here overflows a `u64`.
-    pub(super) fn new(layout: &ModuleLayout, granule: usize) -> BlockPlan {
+    fn new(layout: &ModuleLayout, granule: usize) -> BlockPlan {
         let granule = granule as u64;
         let mut runs = [Run::default(); SegmentClass::COUNT];
         let mut cursor: u64 = 0;
@@ -85,7 +86,7 @@ impl BlockPlan {
     }
 
     /// Bytes a fresh region needs to hold this block wherever its start falls.
-    pub(super) fn region_len(&self, granule: usize) -> u64 {
+    fn region_len(&self, granule: usize) -> u64 {
         (self.len as u64) + (self.align - granule.min(self.align)) as u64
     }
 }
@@ -120,11 +121,18 @@ pub(super) struct PagesRegion {
     /// Bytes that could not be scrubbed on release and are kept out of use
     /// (only after a failed `madvise` *and* a failed re-map; never expected).
     quarantined: usize,
+    /// Test hook ([`ArenaConfig::simulate_exec_refusal`]): finalize fails
+    /// as a system that forbids executable anonymous memory would.
+    ///
+    /// [`ArenaConfig::simulate_exec_refusal`]: super::ArenaConfig::simulate_exec_refusal
+    refuse_exec: bool,
 }
 
 impl PagesRegion {
-    /// A region over `reservation` (granule-aligned, `PROT_NONE`).
-    pub(super) fn new(reservation: Mapping, granule: usize) -> PagesRegion {
+    /// A region over `reservation` (granule-aligned, `PROT_NONE`);
+    /// `refuse_exec` simulates a system that forbids executable anonymous
+    /// memory (tests).
+    pub(super) fn new(reservation: Mapping, granule: usize, refuse_exec: bool) -> PagesRegion {
         PagesRegion {
             free: FreeList::with_range(0, reservation.len),
             reservation,
@@ -133,12 +141,13 @@ impl PagesRegion {
             committed_by_class: [0; SegmentClass::COUNT],
             live_bytes: 0,
             quarantined: 0,
+            refuse_exec,
         }
     }
 
-    /// The reservation.
-    pub(super) fn reservation(&self) -> &Mapping {
-        &self.reservation
+    /// Bytes a fresh region needs to hold `layout` wherever its block falls.
+    pub(super) fn region_len(layout: &ModuleLayout, granule: usize) -> u64 {
+        BlockPlan::new(layout, granule).region_len(granule)
     }
 
     /// A pointer to `offset` bytes into the reservation, with its provenance.
@@ -148,7 +157,7 @@ impl PagesRegion {
 
     /// Places `plan` for allocation `id`: `Ok(None)` when the region has no
     /// room for it.
-    pub(super) fn allocate(
+    fn place(
         &mut self,
         id: u64,
         plan: &BlockPlan,
@@ -174,7 +183,7 @@ impl PagesRegion {
             // reservation that was just taken off the free list, so no other
             // allocation uses it.
             let committed =
-                unsafe { protect::protect(pointer, run.len, libc::PROT_READ | libc::PROT_WRITE) };
+                unsafe { sys::protect(pointer, run.len, libc::PROT_READ | libc::PROT_WRITE) };
             if let Err(error) = committed {
                 // Undo: the block goes back whole (scrubbed) to the free list.
                 self.scrub_and_free(offset, plan.len);
@@ -214,70 +223,6 @@ impl PagesRegion {
         Ok(Some(segments))
     }
 
-    /// Whether `segments` are exactly those of live allocation `id`.
-    pub(super) fn owns(&self, id: u64, segments: &[Segment; SegmentClass::COUNT]) -> bool {
-        self.blocks.get(&id).is_some_and(|block| {
-            SegmentClass::ALL.iter().all(|&class| {
-                let run = block.runs[class as usize];
-                let segment = segments[class as usize];
-                if run.len == 0 {
-                    segment.size == 0
-                } else {
-                    segment.addr == self.pointer(run.offset) as u64 && segment.size == run.size
-                }
-            })
-        })
-    }
-
-    /// Applies the final protections of live allocation `id` and publishes
-    /// its code. `refuse_exec` simulates a system that forbids executable
-    /// anonymous memory (tests).
-    pub(super) fn finalize(&mut self, id: u64, refuse_exec: bool) -> Result<()> {
-        let Some(block) = self.blocks.get(&id).copied() else {
-            return Ok(());
-        };
-        for class in SegmentClass::ALL {
-            let run = block.runs[class as usize];
-            if run.len == 0 {
-                continue;
-            }
-            let prot = protect::final_protection(class);
-            if refuse_exec && prot & libc::PROT_EXEC != 0 {
-                return Err(Error::JitExecutionRefused {
-                    reason: "mprotect(PROT_EXEC) of anonymous memory refused (simulated)".into(),
-                });
-            }
-            // SAFETY: the run belongs to a live block of this region; its
-            // owner (the linker) is done writing, which is what finalize means.
-            unsafe { protect::protect(self.pointer(run.offset), run.len, prot)? };
-        }
-        for class in SegmentClass::ALL
-            .into_iter()
-            .filter(|class| class.is_executable())
-        {
-            let run = block.runs[class as usize];
-            // SAFETY: the run is mapped and now readable (PROT_READ|PROT_EXEC).
-            unsafe { protect::publish_code(self.pointer(run.offset), run.len) };
-        }
-        if let Some(block) = self.blocks.get_mut(&id) {
-            block.finalized = true;
-        }
-        Ok(())
-    }
-
-    /// Gives back live allocation `id`.
-    pub(super) fn release(&mut self, id: u64) {
-        let Some(block) = self.blocks.remove(&id) else {
-            return;
-        };
-        for class in SegmentClass::ALL {
-            let run = block.runs[class as usize];
-            self.committed_by_class[class as usize] -= run.len as u64;
-            self.live_bytes -= run.size;
-        }
-        self.scrub_and_free(block.offset, block.len);
-    }
-
     /// Scrubs a block and puts it on the free list (or in quarantine when it
     /// could not be scrubbed).
     fn scrub_and_free(&mut self, offset: usize, len: usize) {
@@ -302,20 +247,108 @@ impl PagesRegion {
         let start = self.pointer(offset);
         // SAFETY: the block lies inside our reservation and its allocation is
         // being released, so nothing may use its addresses any more.
-        if unsafe { protect::map_none_fixed(start, len) }.is_ok() {
+        if unsafe { sys::map_none_fixed(start, len) }.is_ok() {
             return true;
         }
         // Fallback: discard the pages (private anonymous pages then read as
         // zero) and make them inaccessible.
         // SAFETY: as above.
-        let discarded = unsafe { protect::discard(start, len) }.is_ok();
+        let discarded = unsafe { sys::discard(start, len) }.is_ok();
         // SAFETY: as above; PROT_NONE only affects the released block.
-        let protected = unsafe { protect::protect(start, len, libc::PROT_NONE) }.is_ok();
+        let protected = unsafe { sys::protect(start, len, libc::PROT_NONE) }.is_ok();
         discarded && protected
+    }
+}
+
+impl Region for PagesRegion {
+    fn reservation(&self) -> &Mapping {
+        &self.reservation
+    }
+
+    fn memory_file(&self) -> Option<u64> {
+        None
+    }
+
+    /// The block's runs are all fresh pages: over the cap when they are
+    /// more than `room`.
+    fn allocate(&mut self, id: u64, layout: &ModuleLayout, room: Option<u64>) -> Result<Placed> {
+        let plan = BlockPlan::new(layout, self.granule);
+        if room.is_some_and(|room| plan.committed as u64 > room) {
+            return Ok(Placed::OverCap {
+                needed: plan.committed as u64,
+            });
+        }
+        Ok(match self.place(id, &plan)? {
+            Some(segments) => Placed::Segments(segments),
+            None => Placed::NoRoom,
+        })
+    }
+
+    /// Whether `segments` are exactly those of live allocation `id`.
+    fn owns(&self, id: u64, segments: &[Segment; SegmentClass::COUNT]) -> bool {
+        self.blocks.get(&id).is_some_and(|block| {
+            SegmentClass::ALL.iter().all(|&class| {
+                let run = block.runs[class as usize];
+                let segment = segments[class as usize];
+                if run.len == 0 {
+                    segment.size == 0
+                } else {
+                    segment.addr == self.pointer(run.offset) as u64 && segment.size == run.size
+                }
+            })
+        })
+    }
+
+    /// Gives each run its class's final protection with `mprotect`, then
+    /// publishes the code.
+    fn finalize(&mut self, id: u64) -> Result<()> {
+        let Some(block) = self.blocks.get(&id).copied() else {
+            return Ok(());
+        };
+        for class in SegmentClass::ALL {
+            let run = block.runs[class as usize];
+            if run.len == 0 {
+                continue;
+            }
+            let prot = sys::final_protection(class);
+            if self.refuse_exec && prot & libc::PROT_EXEC != 0 {
+                return Err(Error::JitExecutionRefused {
+                    reason: "mprotect(PROT_EXEC) of anonymous memory refused (simulated)".into(),
+                });
+            }
+            // SAFETY: the run belongs to a live block of this region; its
+            // owner (the linker) is done writing, which is what finalize means.
+            unsafe { sys::protect(self.pointer(run.offset), run.len, prot)? };
+        }
+        for class in SegmentClass::ALL
+            .into_iter()
+            .filter(|class| class.is_executable())
+        {
+            let run = block.runs[class as usize];
+            // SAFETY: the run is mapped and now readable (PROT_READ|PROT_EXEC).
+            unsafe { sys::publish_code(self.pointer(run.offset), run.len) };
+        }
+        if let Some(block) = self.blocks.get_mut(&id) {
+            block.finalized = true;
+        }
+        Ok(())
+    }
+
+    /// Gives back live allocation `id`.
+    fn release(&mut self, id: u64) {
+        let Some(block) = self.blocks.remove(&id) else {
+            return;
+        };
+        for class in SegmentClass::ALL {
+            let run = block.runs[class as usize];
+            self.committed_by_class[class as usize] -= run.len as u64;
+            self.live_bytes -= run.size;
+        }
+        self.scrub_and_free(block.offset, block.len);
     }
 
     /// Figures of live allocation `id`.
-    pub(super) fn allocation_stats(&self, id: u64) -> Option<AllocationStats> {
+    fn allocation_stats(&self, id: u64) -> Option<AllocationStats> {
         let block = self.blocks.get(&id)?;
         let mut stats = AllocationStats::default();
         for class in SegmentClass::ALL {
@@ -329,32 +362,32 @@ impl PagesRegion {
     }
 
     /// Live allocations.
-    pub(super) fn allocations(&self) -> usize {
+    fn allocations(&self) -> usize {
         self.blocks.len()
     }
 
     /// Committed bytes per class.
-    pub(super) fn committed_by_class(&self) -> [u64; SegmentClass::COUNT] {
+    fn committed_by_class(&self) -> [u64; SegmentClass::COUNT] {
         self.committed_by_class
     }
 
     /// Bytes of live segments.
-    pub(super) fn live_bytes(&self) -> u64 {
+    fn live_bytes(&self) -> u64 {
         self.live_bytes
     }
 
     /// The free list (fragmentation figures).
-    pub(super) fn free(&self) -> &FreeList {
+    fn free(&self) -> &FreeList {
         &self.free
     }
 
     /// Bytes kept out of use after a failed scrub.
-    pub(super) fn quarantined(&self) -> usize {
+    fn quarantined(&self) -> usize {
         self.quarantined
     }
 
     /// Entries of `/proc/self/maps` the region occupies.
-    pub(super) fn areas(&self) -> u64 {
+    fn areas(&self) -> u64 {
         let mut pieces: Vec<(usize, usize, libc::c_int)> = Vec::new();
         for block in self.blocks.values() {
             for class in SegmentClass::ALL {
@@ -363,7 +396,7 @@ impl PagesRegion {
                     continue;
                 }
                 let prot = if block.finalized {
-                    protect::final_protection(class)
+                    sys::final_protection(class)
                 } else {
                     libc::PROT_READ | libc::PROT_WRITE
                 };
@@ -371,25 +404,12 @@ impl PagesRegion {
             }
         }
         pieces.sort_unstable_by_key(|piece| piece.0);
-        protect::count_areas(self.reservation.len, libc::PROT_NONE, pieces)
+        sys::count_areas(self.reservation.len, libc::PROT_NONE, pieces)
     }
 
-    /// Makes the region's first granule executable and back, to learn
-    /// whether the system allows executable anonymous memory. `Err` carries
-    /// the refusal's `errno`.
-    pub(super) fn probe_exec(&self) -> std::io::Result<()> {
-        let start = self.pointer(0);
-        // SAFETY: the first granule is part of our reservation and unused
-        // (the region is new); PROT_READ|PROT_EXEC of untouched memory runs
-        // nothing, and it is made PROT_NONE again right after.
-        let outcome =
-            unsafe { protect::protect(start, self.granule, libc::PROT_READ | libc::PROT_EXEC) };
-        // SAFETY: as above.
-        let _ = unsafe { protect::protect(start, self.granule, libc::PROT_NONE) };
-        outcome.map_err(|error| match error {
-            Error::Memory { source, .. } => source,
-            other => std::io::Error::other(other.to_string()),
-        })
+    /// Page mode gives each class exactly the runs it commits.
+    fn reserved_by_class(&self) -> [u64; SegmentClass::COUNT] {
+        self.committed_by_class
     }
 }
 
@@ -397,6 +417,23 @@ impl Drop for PagesRegion {
     fn drop(&mut self) {
         // Every allocation's addresses die with the arena (the engine drops
         // modules, and the code pointers it handed out, before its memory).
-        protect::unmap(&self.reservation);
+        sys::unmap(&self.reservation);
     }
+}
+
+/// Makes the first granule of a new region's `reservation` executable and
+/// back, to learn whether the system allows executable anonymous memory.
+/// `Err` carries the refusal's `errno`.
+pub(super) fn probe_exec(reservation: &Mapping, granule: usize) -> std::io::Result<()> {
+    let start = reservation.base.as_ptr();
+    // SAFETY: the first granule is part of the reservation and unused (the
+    // region is new); PROT_READ|PROT_EXEC of untouched memory runs nothing,
+    // and it is made PROT_NONE again right after.
+    let outcome = unsafe { sys::protect(start, granule, libc::PROT_READ | libc::PROT_EXEC) };
+    // SAFETY: as above.
+    let _ = unsafe { sys::protect(start, granule, libc::PROT_NONE) };
+    outcome.map_err(|error| match error {
+        Error::Memory { source, .. } => source,
+        other => std::io::Error::other(other.to_string()),
+    })
 }
