@@ -108,6 +108,9 @@ fn bind_addresses(records: &mut [ObjectRecord<'_, '_, '_>], oi: usize) -> Result
     let allocation = records[oi].allocation()?;
     let got_base = allocation.segment(SegmentClass::Got).addr;
     let data_base = allocation.segment(SegmentClass::Data).addr;
+    let tlv_getter = records[oi]
+        .single_thread_tlv
+        .map_or(0, |tlv| tlv.getter(allocation));
     let mut symbols = std::mem::take(&mut records[oi].addresses.symbols);
     let mut symbol_sections = std::mem::take(&mut records[oi].addresses.symbol_sections);
     let mut got_overrides = Vec::new();
@@ -134,6 +137,7 @@ fn bind_addresses(records: &mut [ObjectRecord<'_, '_, '_>], oi: usize) -> Result
             Resolved::Address(a) => a,
             Resolved::GotBase => got_base,
             Resolved::ImageBase => record.addresses.image_base,
+            Resolved::SingleThreadTlvGetter => tlv_getter,
             Resolved::SectionBound(end, first) => section_bound(record, si, end, first)?,
             // The plan gave it a Data word, as it does a common block.
             Resolved::StackGuard => record

@@ -27,7 +27,9 @@
 //! `section$end$SEG$SECT`, of the referring module's sections: see
 //! `bounds`; looked up right after the definitions of this link); and, when found nowhere
 //! else (after step 6), `__stack_chk_guard` (a word of the module's Data
-//! holding a random value fixed per process).
+//! holding a random value fixed per process). Mach-O's `__tlv_bootstrap`
+//! for arm64 code, which this host runs only in the emulator, is a getter
+//! of the module's own over one copy of its thread-local block (`tlv`).
 //!
 //! An undefined weak name found nowhere is 0. Any other name found nowhere
 //! fails the link with [`Error::UnresolvedSymbols`] listing every one.
@@ -54,6 +56,7 @@ mod layout;
 mod resolve;
 mod runtime_info;
 mod symbols;
+mod tlv;
 
 pub use debug_sections::DwarfSection;
 pub use hash::{NameHasher, NameMap};
@@ -211,6 +214,9 @@ struct ObjectRecord<'u, 'a, 'data> {
     tls: Option<TlsTemplate>,
     /// Its indirect functions (planned with the layout).
     ifuncs: Vec<ifunc::IndirectFunction>,
+    /// Its own getter and block of Mach-O thread-locals, for code that
+    /// runs only in the emulator (planned with the layout).
+    single_thread_tlv: Option<tlv::SingleThreadTlv>,
 }
 
 impl<'u, 'a, 'data> ObjectRecord<'u, 'a, 'data> {
@@ -226,6 +232,7 @@ impl<'u, 'a, 'data> ObjectRecord<'u, 'a, 'data> {
             addresses: ObjectAddresses::default(),
             tls: None,
             ifuncs: Vec::new(),
+            single_thread_tlv: None,
         }
     }
 
@@ -389,6 +396,9 @@ fn plan(records: &mut [ObjectRecord<'_, '_, '_>], module_span: Option<u64>) -> R
             module_span,
         )?;
         record.ifuncs = ifunc::plan(object, owned, &mut record.layout.request)?;
+        let mut request = std::mem::take(&mut record.layout.request);
+        record.single_thread_tlv = tlv::plan(record, record.layout.tls.as_ref(), &mut request)?;
+        record.layout.request = request;
     }
     Ok(())
 }
@@ -423,6 +433,9 @@ fn apply(
         )?;
         write_stack_guards(record, allocation)?;
         write_tlv_keys(record, allocation)?;
+        if let Some(single_thread_tlv) = &record.single_thread_tlv {
+            tlv::write(record, allocation, single_thread_tlv)?;
+        }
         ifunc::write_thunks(record, allocation)?;
         // New threads start from the process's TLS image: the module's
         // initial values go into its piece of it now, while an error can
@@ -701,6 +714,11 @@ fn describe(record: &ObjectRecord<'_, '_, '_>, options: LinkOptions) -> Result<M
         .then(|| build_map(object, &record.layout, allocation, addresses));
     if let Some(map) = map.as_mut() {
         describe_indirect_functions(map, object, &record.ifuncs, addresses);
+        if let Some(single_thread_tlv) = &record.single_thread_tlv {
+            let entries = tlv::map_entries(allocation, single_thread_tlv);
+            map.sections
+                .extend(entries.into_iter().filter(|entry| entry.2 > 0));
+        }
         // Section bounds are the linker's definitions for this module.
         for (si, resolved) in record.resolved.iter().enumerate() {
             if let Some(Resolved::SectionBound(..)) = resolved {

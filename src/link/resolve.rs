@@ -8,6 +8,7 @@ use super::{
     NameMap, ObjectRecord, DSO_HANDLE_NAME, FLTUSED, FLTUSED_NAME, GOT_BASE_NAME, IMAGE_BASE_NAME,
     IMPORT_PREFIX, STACK_GUARD_NAME, TLV_GETTER_NAME,
 };
+use crate::arch::Arch;
 use crate::load::{Binding, ComdatSelection, Definition, Format, ObjectFile, Section, Symbol};
 use crate::{Error, Result};
 
@@ -32,6 +33,9 @@ pub(crate) enum Resolved {
     /// The start or end of the referring object's sections of one name
     /// (the first of which is given): a linker-defined section bound.
     SectionBound(BoundEnd, u32),
+    /// The module's own getter of Mach-O thread-local variables, for code
+    /// that runs only in the emulator (see `tlv`).
+    SingleThreadTlvGetter,
     /// A word in the module's own Data holding the process's stack
     /// protector guard (`__stack_chk_guard` that nothing else defines).
     StackGuard,
@@ -373,6 +377,9 @@ fn resolve_name(
         let getter = externals.runtime.map_or(0, |r| r.tlv_getter(object.arch));
         if getter != 0 {
             return Some(Resolved::Address(getter));
+        }
+        if super::tlv::has_single_thread_getter(object.arch) && Some(object.arch) != Arch::host() {
+            return Some(Resolved::SingleThreadTlvGetter);
         }
     }
     if let Some(a) = externals.resolver.as_ref().and_then(|r| r(name)) {
