@@ -7,6 +7,9 @@
 #
 # rivet-check-args: --triple aarch64-pc-windows-msvc
 # rivet-check-args: --dummy-extern ext_func=0x5000 --dummy-extern low=0x1234
+# ADDR32NB counts from the module's lowest address, which is its text in
+# rivet's layout (JITLink's puts read-only data first).
+# rivet-check-args: --layout rivet
 
         .text
         .globl  main

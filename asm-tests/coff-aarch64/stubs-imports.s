@@ -1,6 +1,6 @@
 # COFF arm64 veneers and import pointers: a bl or b (BRANCH26) to an
-# external out of reach goes through a veneer (ldr x16, #8; br x16; the
-# address); `__imp_X` is a pointer slot, in the module's GOT, holding X's
+# external out of reach goes through a veneer (adrp x16, slot; ldr x16,
+# [x16, :lo12:slot]; br x16) through the target's GOT slot; `__imp_X` is a pointer slot, in the module's GOT, holding X's
 # address (what a DLL import table would hold), loaded with adrp + ldr.
 # The address of a symbol defined outside the object, taken with adrp +
 # add, comes from a GOT slot too: the add becomes a load of the slot.
@@ -16,9 +16,12 @@
 main:
 # jitlink-check: decode_operand(call_far, 0)[25:0] = (stub_addr(stubs-imports.o, far_func) - call_far)[27:2]
 # jitlink-check: decode_operand(jump_far, 0)[25:0] = (stub_addr(stubs-imports.o, far_func) - jump_far)[27:2]
-# jitlink-check: *{4}stub_addr(stubs-imports.o, far_func) = 0x58000050
-# jitlink-check: *{4}(stub_addr(stubs-imports.o, far_func) + 4) = 0xd61f0200
-# jitlink-check: *{8}(stub_addr(stubs-imports.o, far_func) + 8) = far_func
+# jitlink-check: (*{4}stub_addr(stubs-imports.o, far_func)) & 0x9f00001f = 0x90000010
+# jitlink-check: (*{4}stub_addr(stubs-imports.o, far_func))[30:29] = (got_addr(stubs-imports.o, far_func)[63:12] - stub_addr(stubs-imports.o, far_func)[63:12])[1:0]
+# jitlink-check: (*{4}stub_addr(stubs-imports.o, far_func))[23:5] = (got_addr(stubs-imports.o, far_func)[63:12] - stub_addr(stubs-imports.o, far_func)[63:12])[20:2]
+# jitlink-check: *{4}(stub_addr(stubs-imports.o, far_func) + 4) = 0xf9400210 | (got_addr(stubs-imports.o, far_func)[11:3] << 10)
+# jitlink-check: *{4}(stub_addr(stubs-imports.o, far_func) + 8) = 0xd61f0200
+# jitlink-check: *{8}got_addr(stubs-imports.o, far_func) = far_func
 call_far:
         bl      far_func
 jump_far:

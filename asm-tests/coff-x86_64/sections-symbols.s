@@ -5,6 +5,9 @@
 # rivet-check-args: --triple x86_64-pc-windows-msvc
 # rivet-check-args: --target-addr-start 0x140000000
 # rivet-check-args: Inputs/helper.s
+# The addresses below are those of rivet's own layout (each module's
+# segments in class order: text, stubs, GOT, read-only data, data).
+# rivet-check-args: --layout rivet
 
         .text
         .globl  main

@@ -14,7 +14,10 @@ main:
 # jitlink-check: decode_operand(call_far, 0) = stub_addr(stubs-imports.o, far_func) - next_pc(call_far)
 # jitlink-check: decode_operand(jump_far, 0) = stub_addr(stubs-imports.o, far_func) - next_pc(jump_far)
 # jitlink-check: decode_operand(jcc_far, 0) = stub_addr(stubs-imports.o, far_func) - next_pc(jcc_far)
-# jitlink-check: *{8}(stub_addr(stubs-imports.o, far_func) + 2) = far_func
+# jitlink-check: *{2}stub_addr(stubs-imports.o, far_func) = 0x25ff
+# jitlink-check: *{4}(stub_addr(stubs-imports.o, far_func) + 2) = \
+# jitlink-check:     (got_addr(stubs-imports.o, far_func) - (stub_addr(stubs-imports.o, far_func) + 6))[31:0]
+# jitlink-check: *{8}got_addr(stubs-imports.o, far_func) = far_func
 call_far:
         callq   far_func
 jump_far:

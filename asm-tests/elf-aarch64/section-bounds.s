@@ -9,12 +9,12 @@
         .globl  main
         .p2align 2
 main:
-# jitlink-check: decode_operand(main, 1) = (__start_my_registry[63:12] - main[63:12])[20:0]
+# jitlink-check: decode_operand(main, 1) = __start_my_registry[63:12] - main[63:12]
 # jitlink-check: decode_operand(main + 4, 2) = __start_my_registry[11:0]
         adrp    x0, __start_my_registry
         add     x0, x0, :lo12:__start_my_registry
 stop_ref:
-# jitlink-check: decode_operand(stop_ref, 1) = (__stop_my_registry[63:12] - stop_ref[63:12])[20:0]
+# jitlink-check: decode_operand(stop_ref, 1) = __stop_my_registry[63:12] - stop_ref[63:12]
 # jitlink-check: decode_operand(stop_ref + 4, 2) = __stop_my_registry[11:0]
         adrp    x1, __stop_my_registry
         add     x1, x1, :lo12:__stop_my_registry

@@ -5,6 +5,9 @@
 # rivet-check-args: --triple aarch64-unknown-linux-gnu
 # rivet-check-args: --target-addr-start 0x40000000 --target-section-sep 0x1000
 # rivet-check-args: Inputs/helper.s
+# The addresses below are those of rivet's own layout (each module's
+# segments in class order: text, stubs, GOT, read-only data, data).
+# rivet-check-args: --layout rivet
 
         .text
         .globl  main

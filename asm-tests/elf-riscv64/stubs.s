@@ -1,6 +1,7 @@
 # Stubs: a call (auipc + jalr, ±2 GiB) or a jal (±1 MiB) to an external out
-# of reach goes through a stub, `auipc t3, 0; ld t3, 16(t3); jr t3; nop;
-# .quad target`, in the module's stub area. Calls to one target share its
+# of reach goes through a stub, `auipc t3, %pcrel_hi(slot); ld t3,
+# %pcrel_lo(slot)(t3); jr t3`, in the module's stub area, through the
+# target's GOT slot (the one place holding the target). Calls to one target share its
 # stub; a target within reach is called directly (its stub is reserved all
 # the same). t3 is a temporary no caller expects kept across a call.
 #
@@ -25,20 +26,23 @@ tail_far:
 jal_far:
         jal     far_func
 
-# The stub, 8-aligned so that its literal is.
-# jitlink-check: *{4}stub_addr(stubs.o, far_func) = 0x00000e17
-# jitlink-check: *{4}(stub_addr(stubs.o, far_func) + 4) = 0x010e3e03
+# The stub: auipc t3 and ld t3 split slot - stub into its high 20 bits
+# (rounded) and low 12 bits (sign-extended), then jr t3.
+# jitlink-check: *{4}stub_addr(stubs.o, far_func) = \
+# jitlink-check:     0x00000e17 | ((got_addr(stubs.o, far_func) - stub_addr(stubs.o, far_func) + 0x800)[31:12] << 12)
+# jitlink-check: *{4}(stub_addr(stubs.o, far_func) + 4) = \
+# jitlink-check:     0x000e3e03 | ((got_addr(stubs.o, far_func) - stub_addr(stubs.o, far_func))[11:0] << 20)
 # jitlink-check: *{4}(stub_addr(stubs.o, far_func) + 8) = 0x000e0067
-# jitlink-check: *{4}(stub_addr(stubs.o, far_func) + 12) = 0x00000013
-# jitlink-check: *{8}(stub_addr(stubs.o, far_func) + 16) = far_func
-# jitlink-check: stub_addr(stubs.o, far_func)[2:0] = 0
+# jitlink-check: *{8}got_addr(stubs.o, far_func) = far_func
+# jitlink-check: stub_addr(stubs.o, far_func)[1:0] = 0
 # jitlink-check: stub_addr(stubs.o, far_func) = section_addr(stubs.o, [stubs])
 
 # Within reach: direct.
 # jitlink-check: decode_operand(call_near, 1) = (near_func - call_near + 0x800)[31:12]
 # jitlink-check: decode_operand(call_near + 4, 2)[11:0] = (near_func - call_near)[11:0]
 # jitlink-check: decode_operand(jal_near, 1) = (near_func - jal_near)[63:0]
-# jitlink-check: stub_addr(stubs.o, near_func) = section_addr(stubs.o, [stubs]) + 24
+# jitlink-check: stub_addr(stubs.o, near_func) = section_addr(stubs.o, [stubs]) + 12
+# jitlink-check: *{8}got_addr(stubs.o, near_func) = near_func
 call_near:
         call    near_func
 jal_near:

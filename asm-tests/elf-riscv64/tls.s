@@ -12,14 +12,16 @@
         .globl  main
         .type   main,@function
 main:
-# Two variables, each with its pair after the GOT's ordinary slots (there
-# are none here), 16 bytes each.
-# jitlink-check: decode_operand(gd_first, 1) = (section_addr(tls.o, [got]) - gd_first + 0x800)[31:12]
-# jitlink-check: decode_operand(gd_first + 4, 2)[11:0] = (section_addr(tls.o, [got]) - gd_first)[11:0]
-# jitlink-check: decode_operand(gd_second, 1) = (section_addr(tls.o, [got]) + 16 - gd_second + 0x800)[31:12]
-# jitlink-check: decode_operand(gd_second + 4, 2)[11:0] = (section_addr(tls.o, [got]) + 16 - gd_second)[11:0]
-# jitlink-check: *{8}(section_addr(tls.o, [got]) + 8) = 0
-# jitlink-check: *{8}(section_addr(tls.o, [got]) + 24) = 8
+# Two variables, each with its pair after the GOT's ordinary slots (one
+# here: __tls_get_addr's, which its stub jumps through), 16 bytes each.
+# jitlink-check: got_addr(tls.o, __tls_get_addr) = section_addr(tls.o, [got])
+# jitlink-check: *{8}got_addr(tls.o, __tls_get_addr) = __tls_get_addr
+# jitlink-check: decode_operand(gd_first, 1) = ((section_addr(tls.o, [got]) + 8) - gd_first + 0x800)[31:12]
+# jitlink-check: decode_operand(gd_first + 4, 2)[11:0] = ((section_addr(tls.o, [got]) + 8) - gd_first)[11:0]
+# jitlink-check: decode_operand(gd_second, 1) = (section_addr(tls.o, [got]) + 24 - gd_second + 0x800)[31:12]
+# jitlink-check: decode_operand(gd_second + 4, 2)[11:0] = (section_addr(tls.o, [got]) + 24 - gd_second)[11:0]
+# jitlink-check: *{8}(section_addr(tls.o, [got]) + 16) = 0
+# jitlink-check: *{8}(section_addr(tls.o, [got]) + 32) = 8
 gd_first:
         auipc   a0, %tls_gd_pcrel_hi(first)
         addi    a0, a0, %pcrel_lo(gd_first)
@@ -32,8 +34,8 @@ gd_second:
         .size   main, .-main
 
 # Both pairs name the same module (one key per module, not 0).
-# jitlink-check: *{8}section_addr(tls.o, [got]) = *{8}(section_addr(tls.o, [got]) + 16)
-# jitlink-check: (*{8}section_addr(tls.o, [got]))[63:32] = 0
+# jitlink-check: *{8}(section_addr(tls.o, [got]) + 8) = *{8}(section_addr(tls.o, [got]) + 24)
+# jitlink-check: (*{8}(section_addr(tls.o, [got]) + 8))[63:32] = 0
 
 # TLS_DTPREL64 in data (written with .reloc: LLVM's assembler has no
 # directive for it on RISC-V): the zero-fill variable follows the 16 bytes

@@ -59,9 +59,10 @@ gotpcrelx:
 rex_gotpcrelx:
         movq    ext_data@GOTPCREL(%rip), %rcx
 
-# A GOT slot for a function of this object holds its address.
+# A GOT slot for a function of this object holds its address; the load
+# itself (REX_GOTPCRELX, in reach) became `leaq local_func(%rip)`.
 # jitlink-check: *{8}got_addr(code-relocations.o, local_func) = local_func
-# jitlink-check: decode_operand(got_local, 4) = got_addr(code-relocations.o, local_func) - next_pc(got_local)
+# jitlink-check: decode_operand(got_local, 4) = local_func - next_pc(got_local)
 got_local:
         movq    local_func@GOTPCREL(%rip), %rax
 
@@ -74,7 +75,7 @@ gotpc64:
         movabsq $_GLOBAL_OFFSET_TABLE_-gotpc64, %r11
 
 # Slot offsets from the GOT base: GOT32, GOT64 and GOTPLT64 (G + A).
-# jitlink-check: decode_operand(got32, 5) = got_addr(code-relocations.o, ext_data) - section_addr(code-relocations.o, [got])
+# jitlink-check: decode_operand(got32, 4) = got_addr(code-relocations.o, ext_data) - section_addr(code-relocations.o, [got])
 # jitlink-check: decode_operand(got64, 1) = got_addr(code-relocations.o, ext_data) - section_addr(code-relocations.o, [got])
 # jitlink-check: decode_operand(gotplt64, 1) = got_addr(code-relocations.o, ext_func) - section_addr(code-relocations.o, [got]) + 8
 got32:

@@ -3,9 +3,11 @@
         .text
         .globl  main
 main:
-# puts is 2^39 bytes away: the call goes through a stub that holds it.
+# puts is 2^39 bytes away: the call goes through a stub, `jmp *slot(%rip)`
+# through puts's GOT slot (the one the load below reads).
 # jitlink-check: decode_operand(call, 0) = stub_addr(readme-example.o, puts) - next_pc(call)
-# jitlink-check: *{8}(stub_addr(readme-example.o, puts) + 2) = puts
+# jitlink-check: *{4}(stub_addr(readme-example.o, puts) + 2) = \
+# jitlink-check:     (got_addr(readme-example.o, puts) - (stub_addr(readme-example.o, puts) + 6))[31:0]
 call:
         callq   puts@PLT
 # RIP-relative data (R_X86_64_PC32) and a GOT slot (REX_GOTPCRELX).

@@ -6,6 +6,9 @@
 # rivet-check-args: --triple x86_64-unknown-linux-gnu
 # rivet-check-args: --target-addr-start 0x400000 --target-section-sep 0x100
 # rivet-check-args: Inputs/helper.s
+# The addresses below are those of rivet's own layout (each module's
+# segments in class order: text, stubs, GOT, read-only data, data).
+# rivet-check-args: --layout rivet
 
         .text
         .globl  main
@@ -42,8 +45,9 @@ hot_func:
 # jitlink-check: hot_func = 0x400020
 
 # The stub segment follows the text segment (33 bytes) after 0x100 bytes,
-# 16-aligned: 0x400021 + 0x100 rounded up.
-# jitlink-check: section_addr(sections-symbols.o, [stubs]) = 0x400130
+# 8-aligned: 0x400021 + 0x100 rounded up; the GOT (the stub's slot) next.
+# jitlink-check: section_addr(sections-symbols.o, [stubs]) = 0x400128
+# jitlink-check: section_addr(sections-symbols.o, [got]) = 0x400230
 
 # Read-only data goes to the read-only segment; a 64-byte alignment holds.
         .section .rodata,"a",@progbits
@@ -95,5 +99,5 @@ zeroes:
 # jitlink-check: absolute = 0xdeadbeef
 
 # The second module's segments come after this module's: its text follows
-# this module's data segment (0x400360, 128 bytes) after the gap.
-# jitlink-check: helper_func = 0x4004e0
+# this module's data segment (0x400460, 128 bytes) after the gap.
+# jitlink-check: helper_func = 0x4005e0

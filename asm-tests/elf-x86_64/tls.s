@@ -10,11 +10,14 @@
         .type   main,@function
 main:
 # General dynamic, for two variables: each has its pair, after the GOT's
-# ordinary slots (there are none here), 16 bytes each.
-# jitlink-check: next_pc(gd_first) + decode_operand(gd_first, 4) = section_addr(tls.o, [got])
-# jitlink-check: next_pc(gd_second) + decode_operand(gd_second, 4) = section_addr(tls.o, [got]) + 16
-# jitlink-check: *{8}(section_addr(tls.o, [got]) + 8) = 0
-# jitlink-check: *{8}(section_addr(tls.o, [got]) + 24) = 8
+# ordinary slots (one here: __tls_get_addr's, which its stub jumps
+# through), 16 bytes each.
+# jitlink-check: got_addr(tls.o, __tls_get_addr) = section_addr(tls.o, [got])
+# jitlink-check: *{8}got_addr(tls.o, __tls_get_addr) = __tls_get_addr
+# jitlink-check: next_pc(gd_first) + decode_operand(gd_first, 4) = (section_addr(tls.o, [got]) + 8)
+# jitlink-check: next_pc(gd_second) + decode_operand(gd_second, 4) = section_addr(tls.o, [got]) + 24
+# jitlink-check: *{8}(section_addr(tls.o, [got]) + 16) = 0
+# jitlink-check: *{8}(section_addr(tls.o, [got]) + 32) = 8
 gd_first:
         data16
         leaq    first@tlsgd(%rip), %rdi
@@ -31,14 +34,14 @@ gd_second:
         callq   __tls_get_addr@PLT
 
 # Both pairs name the same module (one key per module, not 0).
-# jitlink-check: *{8}section_addr(tls.o, [got]) = *{8}(section_addr(tls.o, [got]) + 16)
-# jitlink-check: (*{8}section_addr(tls.o, [got]))[63:32] = 0
+# jitlink-check: *{8}(section_addr(tls.o, [got]) + 8) = *{8}(section_addr(tls.o, [got]) + 24)
+# jitlink-check: (*{8}(section_addr(tls.o, [got]) + 8))[63:32] = 0
 
 # Local dynamic: the module's pair (key, 0), then DTPOFF32 offsets. The
 # zero-fill variable follows the 16 bytes of initialized data.
-# jitlink-check: next_pc(ld) + decode_operand(ld, 4) = section_addr(tls.o, [got]) + 32
-# jitlink-check: *{8}(section_addr(tls.o, [got]) + 40) = 0
-# jitlink-check: *{8}(section_addr(tls.o, [got]) + 32) = *{8}section_addr(tls.o, [got])
+# jitlink-check: next_pc(ld) + decode_operand(ld, 4) = section_addr(tls.o, [got]) + 40
+# jitlink-check: *{8}(section_addr(tls.o, [got]) + 48) = 0
+# jitlink-check: *{8}(section_addr(tls.o, [got]) + 40) = *{8}(section_addr(tls.o, [got]) + 8)
 # jitlink-check: decode_operand(dtpoff32_second, 4) = 8
 # jitlink-check: decode_operand(dtpoff32_zeroed, 4) = 16 + 4
 ld:

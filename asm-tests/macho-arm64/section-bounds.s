@@ -9,7 +9,7 @@
         .globl  _main
         .p2align 2
 _main:
-# jitlink-check: decode_operand(_main, 1) = (section$start$__DATA$__reg[63:12] - _main[63:12])[20:0]
+# jitlink-check: decode_operand(_main, 1) = section$start$__DATA$__reg[63:12] - _main[63:12]
 # jitlink-check: decode_operand(_main + 4, 2) = section$start$__DATA$__reg[11:0]
         adrp    x0, section$start$__DATA$__reg@PAGE
         add     x0, x0, section$start$__DATA$__reg@PAGEOFF

@@ -1,6 +1,7 @@
 # Veneers and the GOT in Mach-O arm64: a BRANCH26 to an external out of
-# reach goes through a stub (ldr x16, #8; br x16; .quad target); every GOT
-# reference to one target shares its slot, including POINTER_TO_GOT.
+# reach goes through a stub (adrp x16, slot; ldr x16, [x16, :lo12:slot];
+# br x16) through the target's GOT slot; every GOT reference to one target
+# shares its slot, including POINTER_TO_GOT.
 #
 # rivet-check-args: --triple arm64-apple-macosx11.0
 # rivet-check-args: --dummy-extern _far_func=0x7f0000001230
@@ -12,9 +13,12 @@
 _main:
 # jitlink-check: decode_operand(call_far, 0) = (stub_addr(stubs-got.o, _far_func) - call_far)[27:2]
 # jitlink-check: decode_operand(jump_far, 0) = (stub_addr(stubs-got.o, _far_func) - jump_far)[27:2]
-# jitlink-check: *{4}stub_addr(stubs-got.o, _far_func) = 0x58000050
-# jitlink-check: *{4}(stub_addr(stubs-got.o, _far_func) + 4) = 0xd61f0200
-# jitlink-check: *{8}(stub_addr(stubs-got.o, _far_func) + 8) = _far_func
+# jitlink-check: (*{4}stub_addr(stubs-got.o, _far_func)) & 0x9f00001f = 0x90000010
+# jitlink-check: (*{4}stub_addr(stubs-got.o, _far_func))[30:29] = (got_addr(stubs-got.o, _far_func)[63:12] - stub_addr(stubs-got.o, _far_func)[63:12])[1:0]
+# jitlink-check: (*{4}stub_addr(stubs-got.o, _far_func))[23:5] = (got_addr(stubs-got.o, _far_func)[63:12] - stub_addr(stubs-got.o, _far_func)[63:12])[20:2]
+# jitlink-check: *{4}(stub_addr(stubs-got.o, _far_func) + 4) = 0xf9400210 | (got_addr(stubs-got.o, _far_func)[11:3] << 10)
+# jitlink-check: *{4}(stub_addr(stubs-got.o, _far_func) + 8) = 0xd61f0200
+# jitlink-check: *{8}got_addr(stubs-got.o, _far_func) = _far_func
 call_far:
         bl      _far_func
 jump_far:

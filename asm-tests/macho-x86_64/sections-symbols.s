@@ -6,6 +6,9 @@
 # rivet-check-args: --triple x86_64-apple-macosx10.15
 # rivet-check-args: --target-addr-start 0x100000000 --target-section-sep 0x10
 # rivet-check-args: Inputs/helper.s
+# The addresses below are those of rivet's own layout (each module's
+# segments in class order: text, stubs, GOT, read-only data, data).
+# rivet-check-args: --layout rivet
 
         .section __TEXT,__text,regular,pure_instructions
         .globl  _main

@@ -13,7 +13,7 @@
 //! implicit, held in the field at the place: `coff_implicit_addend` reads
 //! them out per instruction form.
 
-use super::{check_range, displacement, read_le, write_le, FixupError, FixupValues};
+use super::{check_range, displacement, modulo_2_64, read_le, write_le, FixupError, FixupValues};
 
 /// The fixup kinds of AArch64, format-neutral. Names follow AAELF64; the doc
 /// of each says which raw types map to it. `Page(x)` is `x & !0xfff`.
@@ -425,10 +425,11 @@ impl std::fmt::Display for Reloc {
     }
 }
 
-/// Bytes of one stub (veneer): `ldr x16, #8; br x16; .quad target`.
-pub(crate) const STUB_SIZE: usize = 16;
-/// Alignment of stubs (the literal must be 8-aligned).
-pub(crate) const STUB_ALIGN: usize = 8;
+/// Bytes of one stub (veneer): `adrp x16, slot; ldr x16, [x16, :lo12:slot];
+/// br x16`.
+pub(crate) const STUB_SIZE: usize = 12;
+/// Alignment of stubs (instructions).
+pub(crate) const STUB_ALIGN: usize = 4;
 /// Bytes of one GOT slot.
 pub(crate) const GOT_SLOT_SIZE: usize = 8;
 
@@ -980,50 +981,65 @@ pub(crate) fn coff_implicit_addend(kind: Reloc, place: &[u8]) -> Result<i64, Fix
     })
 }
 
-/// The two instructions of a stub: `ldr x16, #8` and `br x16`.
-const STUB_LDR_X16: u32 = 0x5800_0050;
-const STUB_BR_X16: u32 = 0xd61f_0200;
+/// The instructions of a stub, immediates zero: `adrp x16, 0`,
+/// `ldr x16, [x16]`, `br x16`.
+const STUB_CODE: [u32; 3] = [0x9000_0010, 0xf940_0210, 0xd61f_0200];
 
-/// The 16 bytes of a stub that jumps to `target`:
+/// The 12 bytes of a stub at `stub` that jumps through the GOT slot at
+/// `slot`, using only x16 (IP0), which the procedure-call standard leaves
+/// free for veneers:
 ///
 /// ```text
-/// 50 00 00 58   ldr x16, #8
-/// 00 02 1f d6   br  x16
-/// <target>      .quad target
+/// adrp x16, slot               ; ADR_PREL_PG_HI21
+/// ldr  x16, [x16, :lo12:slot]  ; LDST64_ABS_LO12_NC
+/// br   x16
 /// ```
-pub fn stub_bytes(target: u64) -> [u8; STUB_SIZE] {
-    let mut stub = [0u8; STUB_SIZE];
-    stub[0..4].copy_from_slice(&STUB_LDR_X16.to_le_bytes());
-    stub[4..8].copy_from_slice(&STUB_BR_X16.to_le_bytes());
-    stub[8..16].copy_from_slice(&target.to_le_bytes());
-    stub
-}
-
-/// Writes a veneer at the start of `place` that jumps to `target` using only
-/// x16 (IP0), which the procedure-call standard leaves free for veneers.
-/// The stub is [`stub_bytes`]; its literal is at offset 8, so a stub placed
-/// at [`STUB_ALIGN`] has it 8-aligned.
 ///
 /// # Errors
 ///
-/// A place shorter than [`STUB_SIZE`] gives [`FixupError::PlaceOutOfBounds`]
-/// and is left untouched.
-pub(crate) fn write_stub(place: &mut [u8], target: u64) -> Result<(), FixupError> {
+/// [`FixupError::Overflow`] when the slot's page is not within ±4 GiB of
+/// the stub's, [`FixupError::Invalid`] when the slot is not 8-aligned.
+pub(crate) fn stub_bytes(stub: u64, slot: u64) -> Result<[u8; STUB_SIZE], FixupError> {
+    let at = |p: u64| FixupValues {
+        p,
+        s: slot,
+        ..FixupValues::default()
+    };
+    let adrp = patch_instruction(Reloc::AdrPrelPgHi21, STUB_CODE[0], &at(stub))?;
+    let ldr = patch_instruction(
+        Reloc::Ldst64AbsLo12Nc,
+        STUB_CODE[1],
+        &at(stub.wrapping_add(4)),
+    )?;
+    let mut bytes = [0u8; STUB_SIZE];
+    for (i, word) in [adrp, ldr, STUB_CODE[2]].iter().enumerate() {
+        bytes[i * 4..i * 4 + 4].copy_from_slice(&word.to_le_bytes());
+    }
+    Ok(bytes)
+}
+
+/// Writes at the start of `place` (whose address is `stub`) a veneer that
+/// jumps through the GOT slot at `slot` ([`stub_bytes`]).
+///
+/// # Errors
+///
+/// A place shorter than [`STUB_SIZE`] gives [`FixupError::PlaceOutOfBounds`];
+/// a slot out of reach or misaligned the errors of [`stub_bytes`]. The place
+/// is then left untouched.
+pub(crate) fn write_stub(place: &mut [u8], stub: u64, slot: u64) -> Result<(), FixupError> {
     let available = place.len();
-    match place.get_mut(..STUB_SIZE) {
-        Some(field) => {
-            field.copy_from_slice(&stub_bytes(target));
-            Ok(())
-        }
-        None => Err(FixupError::PlaceOutOfBounds {
+    let field = place
+        .get_mut(..STUB_SIZE)
+        .ok_or(FixupError::PlaceOutOfBounds {
             needed: STUB_SIZE,
             available,
-        }),
-    }
+        })?;
+    field.copy_from_slice(&stub_bytes(stub, slot)?);
+    Ok(())
 }
 
 /// Bytes of an indirect function's thunk ([`ifunc_thunk_bytes`]).
-pub const IFUNC_THUNK_SIZE: usize = 24;
+pub(crate) const IFUNC_THUNK_SIZE: usize = 24;
 
 /// The thunk that stands for an indirect function (`STT_GNU_IFUNC`): it
 /// jumps to the address the word at `slot` holds (the resolver's result,
@@ -1036,12 +1052,13 @@ pub const IFUNC_THUNK_SIZE: usize = 24;
 /// 1f 20 03 d5   nop                 (the literal stays 8-aligned)
 /// <slot>        .quad slot
 /// ```
-pub fn ifunc_thunk_bytes(slot: u64) -> [u8; IFUNC_THUNK_SIZE] {
+pub(crate) fn ifunc_thunk_bytes(slot: u64) -> [u8; IFUNC_THUNK_SIZE] {
     const LDR_X16_LITERAL_16: u32 = 0x5800_0090;
     const LDR_X16_X16: u32 = 0xf940_0210;
+    const BR_X16: u32 = 0xd61f_0200;
     const NOP: u32 = 0xd503_201f;
     let mut thunk = [0u8; IFUNC_THUNK_SIZE];
-    for (i, word) in [LDR_X16_LITERAL_16, LDR_X16_X16, STUB_BR_X16, NOP]
+    for (i, word) in [LDR_X16_LITERAL_16, LDR_X16_X16, BR_X16, NOP]
         .into_iter()
         .enumerate()
     {
@@ -1053,7 +1070,7 @@ pub fn ifunc_thunk_bytes(slot: u64) -> [u8; IFUNC_THUNK_SIZE] {
 
 /// Bytes of a module's own thread-local variable getter
 /// ([`single_thread_tlv_getter_bytes`]).
-pub const TLV_GETTER_SIZE: usize = 24;
+pub(crate) const TLV_GETTER_SIZE: usize = 24;
 
 /// A Mach-O thread-local variable getter for code that runs on one thread
 /// (in the emulator), whose variables live in one block at `block`: called
@@ -1067,7 +1084,7 @@ pub const TLV_GETTER_SIZE: usize = 24;
 /// c0 03 5f d6   ret
 /// <block>       .quad block
 /// ```
-pub fn single_thread_tlv_getter_bytes(block: u64) -> [u8; TLV_GETTER_SIZE] {
+pub(crate) fn single_thread_tlv_getter_bytes(block: u64) -> [u8; TLV_GETTER_SIZE] {
     const LDR_X16_X0_16: u32 = 0xf940_0810;
     const LDR_X0_LITERAL_12: u32 = 0x5800_0060;
     const ADD_X0_X0_X16: u32 = 0x8b10_0000;
@@ -1082,6 +1099,53 @@ pub fn single_thread_tlv_getter_bytes(block: u64) -> [u8; TLV_GETTER_SIZE] {
     getter[16..24].copy_from_slice(&block.to_le_bytes());
     getter
 }
+
+/// Whether `adrp` and the instruction after it are the GOT load
+/// `adrp xN, :got:sym; ldr xN, [xN, :got_lo12:sym]` (64-bit `ldr`, unsigned
+/// offset) with one register throughout, not x31: the form compilers emit,
+/// in which no other instruction sees the GOT page.
+pub(crate) fn is_got_load_pair(adrp: u32, ldr: u32) -> bool {
+    let rd = adrp & 0x1f;
+    is_adrp(adrp)
+        && rd != 31
+        && ldr & 0xffc0_0000 == LDR_X_UIMM
+        && ldr & 0x1f == rd
+        && (ldr >> 5) & 0x1f == rd
+}
+
+/// Rewrites the GOT load pair at `adrp_at` in `code` (`ADR_GOT_PAGE` at
+/// `adrp_at`, `LD64_GOT_LO12_NC` at `adrp_at + 4`, both against S + A, the
+/// `adrp` at P = `v.p`) into `adrp xN, S + A; add xN, xN, :lo12:S + A`, when
+/// it is [`is_got_load_pair`]'s form and Page(S + A) - Page(P) is within
+/// `adrp`'s ±4 GiB. The caller then applies `ADR_PREL_PG_HI21` at the
+/// `adrp` and `ADD_ABS_LO12_NC` at the `add`. Returns false, changing
+/// nothing, otherwise.
+pub(crate) fn relax_got_load_pair(code: &mut [u8], adrp_at: usize, v: &FixupValues) -> bool {
+    let Some(end) = adrp_at.checked_add(8) else {
+        return false;
+    };
+    let Some(words) = code.get_mut(adrp_at..end) else {
+        return false;
+    };
+    let word = |i: usize| u32::from_le_bytes([words[i], words[i + 1], words[i + 2], words[i + 3]]);
+    let (adrp, ldr) = (word(0), word(4));
+    if !is_got_load_pair(adrp, ldr) {
+        return false;
+    }
+    let target = i128::from(v.s) + i128::from(v.a);
+    let pages = modulo_2_64(page(target) - page(i128::from(v.p)));
+    if !(ADRP_MIN..=ADRP_MAX).contains(&pages) {
+        return false;
+    }
+    let rd = adrp & 0x1f;
+    let add = ADD_X_IMM | (rd << 5) | rd;
+    words[4..8].copy_from_slice(&add.to_le_bytes());
+    true
+}
+
+/// The byte distances between pages that `adrp` reaches: ±4 GiB.
+const ADRP_MIN: i128 = -(1 << 32);
+const ADRP_MAX: i128 = (1 << 32) - 0x1000;
 
 #[cfg(test)]
 mod tests;

@@ -261,9 +261,11 @@ impl RelocKind {
         )
     }
 
-    /// Whether this fixup, at byte `field` of `code`, is a GOT load the
-    /// linker may turn into a direct reference to its target (no GOT slot):
-    /// x86-64 `GOTPCRELX` on a RIP-relative `mov`. False for every other kind.
+    /// Whether this fixup, at byte `field` of `code`, is a GOT access the
+    /// linker may turn into a direct reference to its target (no GOT slot)
+    /// on its own: x86-64 `GOTPCRELX` on a RIP-relative `mov`, `call` or
+    /// `jmp`. False for every other kind (AArch64 GOT loads relax in pairs:
+    /// [`aarch64::relax_got_load_pair`]).
     #[inline]
     pub(crate) fn can_relax_got_load(self, code: &[u8], field: usize) -> bool {
         match self {
@@ -272,15 +274,26 @@ impl RelocKind {
         }
     }
 
-    /// Rewrites the instruction of a GOT load that
+    /// Rewrites the instruction of a GOT access that
     /// [`can_relax_got_load`](Self::can_relax_got_load) accepts so that it
-    /// addresses its target directly; the fixup then applies without a GOT
-    /// slot. Returns false, changing nothing, for anything else.
+    /// addresses S + A directly, when that is in reach from the place
+    /// (`v.p`). Returns the fixup that then applies instead: its kind and
+    /// how many bytes its field moved. Returns `None`, changing nothing,
+    /// for anything else.
     #[inline]
-    pub(crate) fn relax_got_load(self, code: &mut [u8], field: usize) -> bool {
+    pub(crate) fn relax_got_load(
+        self,
+        code: &mut [u8],
+        field: usize,
+        v: &FixupValues,
+    ) -> Option<Relaxed> {
         match self {
-            RelocKind::X86_64(x86_64::Reloc::GotPcRelX) => x86_64::relax_got_load(code, field),
-            _ => false,
+            RelocKind::X86_64(x86_64::Reloc::GotPcRelX) => x86_64::relax_got_load(code, field, v)
+                .map(|field_shift| Relaxed {
+                    kind: RelocKind::X86_64(x86_64::Reloc::Pc32),
+                    field_shift,
+                }),
+            _ => None,
         }
     }
 
@@ -303,6 +316,16 @@ impl std::fmt::Display for RelocKind {
             RelocKind::Riscv64(r) => r.fmt(f),
         }
     }
+}
+
+/// A GOT access rewritten to address its target directly: the fixup that
+/// applies in its place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Relaxed {
+    /// The kind to apply (S + A - P in the rewritten instruction).
+    pub kind: RelocKind,
+    /// Bytes the field moved: it now starts at the old field plus this.
+    pub field_shift: isize,
 }
 
 /// Stub and GOT geometry of one instruction set.
@@ -337,12 +360,20 @@ pub fn geometry(arch: Arch) -> StubGeometry {
     }
 }
 
-/// Writes a stub for `arch` at the start of `place` that jumps to `target`.
-pub(crate) fn write_stub(arch: Arch, place: &mut [u8], target: u64) -> Result<(), FixupError> {
+/// Writes a stub for `arch` at the start of `place`, whose address is
+/// `stub`, that jumps to the address held in the GOT slot at `slot`: the
+/// slot is the one place that holds the target (the GOT loads of the
+/// same target read it too).
+pub(crate) fn write_stub(
+    arch: Arch,
+    place: &mut [u8],
+    stub: u64,
+    slot: u64,
+) -> Result<(), FixupError> {
     match arch {
-        Arch::X86_64 => x86_64::write_stub(place, target),
-        Arch::Aarch64 => aarch64::write_stub(place, target),
-        Arch::Riscv64 => riscv64::write_stub(place, target),
+        Arch::X86_64 => x86_64::write_stub(place, stub, slot),
+        Arch::Aarch64 => aarch64::write_stub(place, stub, slot),
+        Arch::Riscv64 => riscv64::write_stub(place, stub, slot),
     }
 }
 

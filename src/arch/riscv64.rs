@@ -277,10 +277,11 @@ impl std::fmt::Display for Reloc {
 /// on RV64): `(x + 0x800) >> 12` in [-2^19, 2^19).
 pub(crate) const HI20_RANGE: (i128, i128) = (-(1 << 31) - 0x800, (1 << 31) - 0x800 - 1);
 
-/// Bytes of one stub: `auipc t3, 0; ld t3, 16(t3); jr t3; nop; .quad target`.
-pub(crate) const STUB_SIZE: usize = 24;
-/// Alignment of stubs (the literal at offset 16 must be 8-aligned).
-pub(crate) const STUB_ALIGN: usize = 8;
+/// Bytes of one stub: `auipc t3, %pcrel_hi(slot); ld t3, %pcrel_lo(slot)(t3);
+/// jr t3`.
+pub(crate) const STUB_SIZE: usize = 12;
+/// Alignment of stubs (instructions).
+pub(crate) const STUB_ALIGN: usize = 4;
 /// Bytes of one GOT slot.
 pub(crate) const GOT_SLOT_SIZE: usize = 8;
 
@@ -662,47 +663,55 @@ fn with_cj_imm(insn: u16, x: i128) -> u16 {
     (insn & 0xe003) | imm as u16
 }
 
-/// The instructions of a stub: `auipc t3, 0`, `ld t3, 16(t3)`, `jr t3`, `nop`.
-const STUB_CODE: [u32; 4] = [0x0000_0e17, 0x010e_3e03, 0x000e_0067, 0x0000_0013];
+/// The instructions of a stub, immediates zero: `auipc t3, 0`,
+/// `ld t3, 0(t3)`, `jr t3`.
+const STUB_CODE: [u32; 3] = [0x0000_0e17, 0x000e_3e03, 0x000e_0067];
 
-/// The 24 bytes of a stub that jumps to `target` using only `t3` (x28), a
-/// temporary the calling convention does not preserve across calls:
+/// The 12 bytes of a stub at `stub` that jumps through the GOT slot at
+/// `slot`, using only `t3` (x28), a temporary the calling convention does
+/// not preserve across calls:
 ///
 /// ```text
-/// 17 0e 00 00   auipc t3, 0
-/// 03 3e 0e 01   ld    t3, 16(t3)
-/// 67 00 0e 00   jr    t3
-/// 13 00 00 00   nop
-/// <target>      .quad target
+/// auipc t3, %pcrel_hi(slot)      ; (slot - stub + 0x800) >> 12
+/// ld    t3, %pcrel_lo(slot)(t3)  ; the low 12 bits, sign-extended
+/// jr    t3
 /// ```
-pub fn stub_bytes(target: u64) -> [u8; STUB_SIZE] {
-    let mut stub = [0u8; STUB_SIZE];
-    for (i, word) in STUB_CODE.iter().enumerate() {
-        stub[i * 4..i * 4 + 4].copy_from_slice(&word.to_le_bytes());
-    }
-    stub[16..24].copy_from_slice(&target.to_le_bytes());
-    stub
-}
-
-/// Writes a stub at the start of `place` that jumps to `target` (see
-/// [`stub_bytes`]); a stub placed at [`STUB_ALIGN`] has its literal 8-aligned.
 ///
 /// # Errors
 ///
-/// A place shorter than [`STUB_SIZE`] gives [`FixupError::PlaceOutOfBounds`]
-/// and is left untouched.
-pub(crate) fn write_stub(place: &mut [u8], target: u64) -> Result<(), FixupError> {
+/// [`FixupError::Overflow`] when `slot - stub` is outside [`HI20_RANGE`].
+pub(crate) fn stub_bytes(stub: u64, slot: u64) -> Result<[u8; STUB_SIZE], FixupError> {
+    let x = check_range(displacement(slot, 0, stub), HI20_RANGE.0, HI20_RANGE.1)?;
+    let words = [
+        with_hi20(STUB_CODE[0], x),
+        with_i_imm(STUB_CODE[1], x),
+        STUB_CODE[2],
+    ];
+    let mut bytes = [0u8; STUB_SIZE];
+    for (i, word) in words.iter().enumerate() {
+        bytes[i * 4..i * 4 + 4].copy_from_slice(&word.to_le_bytes());
+    }
+    Ok(bytes)
+}
+
+/// Writes at the start of `place` (whose address is `stub`) a stub that
+/// jumps through the GOT slot at `slot` ([`stub_bytes`]).
+///
+/// # Errors
+///
+/// A place shorter than [`STUB_SIZE`] gives [`FixupError::PlaceOutOfBounds`],
+/// a slot out of reach [`FixupError::Overflow`]; the place is then left
+/// untouched.
+pub(crate) fn write_stub(place: &mut [u8], stub: u64, slot: u64) -> Result<(), FixupError> {
     let available = place.len();
-    match place.get_mut(..STUB_SIZE) {
-        Some(field) => {
-            field.copy_from_slice(&stub_bytes(target));
-            Ok(())
-        }
-        None => Err(FixupError::PlaceOutOfBounds {
+    let field = place
+        .get_mut(..STUB_SIZE)
+        .ok_or(FixupError::PlaceOutOfBounds {
             needed: STUB_SIZE,
             available,
-        }),
-    }
+        })?;
+    field.copy_from_slice(&stub_bytes(stub, slot)?);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -34,9 +34,9 @@ pub enum Reloc {
     /// `GOT_LOAD`, `GOT`.
     GotPcRel32,
     /// As `GotPcRel32`, on an instruction the linker may rewrite to reach S
-    /// directly. ELF `R_X86_64_GOTPCRELX`, `R_X86_64_REX_GOTPCRELX`. When the
-    /// linker makes no GOT slot for S (see `relax_got_load`), the `mov`
-    /// has become a `lea` and the field is S + A - P.
+    /// directly. ELF `R_X86_64_GOTPCRELX`, `R_X86_64_REX_GOTPCRELX`. Once
+    /// `relax_got_load` rewrote the instruction, the fixup is a `Pc32`
+    /// (S + A - P) at the field it says.
     GotPcRelX,
     /// GOT base + A - P, signed 32 bits. ELF `R_X86_64_GOTPC32`.
     GotPc32,
@@ -163,7 +163,7 @@ impl Reloc {
     /// Whether the fixup's value is computed from `got_slot` (a GOT slot or
     /// a TLS pair), which must then be a real address.
     pub(crate) fn reads_got_slot(self) -> bool {
-        (self.needs_got_slot() && self != Reloc::GotPcRelX) || self.tls_pair().is_some()
+        self.needs_got_slot() || self.tls_pair().is_some()
     }
 
     /// The TLS pair the fixup needs the linker to make, if any.
@@ -325,15 +325,17 @@ impl std::fmt::Display for Reloc {
     }
 }
 
-/// Bytes of one stub. A stub jumps to an absolute 64-bit address.
-pub(crate) const STUB_SIZE: usize = 16;
+/// Bytes of one stub: `jmp *slot(%rip)` (6 bytes) and two `int3`.
+pub(crate) const STUB_SIZE: usize = 8;
 /// Alignment of stubs.
-pub(crate) const STUB_ALIGN: usize = 16;
+pub(crate) const STUB_ALIGN: usize = 8;
 /// Bytes of one GOT slot.
 pub(crate) const GOT_SLOT_SIZE: usize = 8;
 
-/// Offset of the 64-bit target address inside a stub written by [`write_stub`].
-pub(crate) const STUB_TARGET_OFFSET: usize = 2;
+/// Offset of the 32-bit displacement to the GOT slot inside a stub.
+pub(crate) const STUB_SLOT_FIELD: usize = 2;
+/// Bytes of the stub's `jmp *disp32(%rip)`, which the displacement counts from.
+const STUB_JUMP_LEN: usize = 6;
 
 /// Computes the fixup `kind` from `v` and writes it at the start of `place`.
 /// Branch32 uses `v.stub` when S + A - P does not fit and `v.stub` is non-zero.
@@ -354,8 +356,8 @@ pub(crate) const STUB_TARGET_OFFSET: usize = 2;
 ///   section id; with the usual A = 0 the two agree on the section number.
 /// - Kinds that read a GOT slot ([`Reloc::needs_got_slot`]) give
 ///   [`FixupError::Invalid`] when `v.got_slot` is 0, which means the linker
-///   made no slot; except `GotPcRelX`, which then writes S + A - P for the
-///   `lea` that `relax_got_load` made of its `mov`.
+///   made no slot. A `GotPcRelX` the linker relaxed ([`relax_got_load`]) is
+///   applied as `Pc32` instead.
 ///
 /// Branch32 through a stub writes L + A - P: the stub stands in for S, which
 /// is right for the usual call or jump to S (A = -4). A branch to S + k with
@@ -415,14 +417,12 @@ fn compute(kind: Reloc, v: &FixupValues) -> i128 {
         Reloc::Abs64 | Reloc::Abs32 | Reloc::Abs32S | Reloc::Abs16 | Reloc::Abs8 => s + a,
         Reloc::Pc32 | Reloc::Pc64 | Reloc::Pc16 | Reloc::Pc8 | Reloc::Branch32 => s + a - p,
         Reloc::GotPcRel32
+        | Reloc::GotPcRelX
         | Reloc::TlsGd
         | Reloc::TlsLd
         | Reloc::GotTpOff
         | Reloc::GotPc32TlsDesc => slot + a - p,
         Reloc::TlsDescCall => 0,
-        // Relaxed (no slot): the instruction now addresses S itself.
-        Reloc::GotPcRelX if v.got_slot == 0 => s + a - p,
-        Reloc::GotPcRelX => slot + a - p,
         Reloc::DtpOff32 | Reloc::DtpOff64 => s + a,
         // S is already thread-pointer relative (the linker adds the module's
         // static TLS offset), and may be negative.
@@ -453,83 +453,140 @@ fn branch32_value(v: &FixupValues) -> Result<i128, FixupError> {
     check_range(via_stub, I32_MIN, I32_MAX)
 }
 
-/// Whether the 4-byte field at `field` in `code` belongs to a RIP-relative
-/// `mov` from memory (`8B /r` with ModRM mod 00, r/m 101, any REX prefix):
-/// the one GOT load rivet relaxes, as the psABI allows for
-/// `R_X86_64_(REX_)GOTPCRELX`. Calls and jumps through the GOT are left
-/// alone (LLVM calls through the PLT, `R_X86_64_PLT32`).
-pub(crate) fn can_relax_got_load(code: &[u8], field: usize) -> bool {
-    field >= 2
-        && code.get(field - 2) == Some(&0x8B)
-        && code
-            .get(field - 1)
-            .is_some_and(|modrm| modrm & 0xC7 == 0x05)
+/// A GOT access through a RIP-relative memory operand that the psABI lets
+/// the linker rewrite for `R_X86_64_(REX_)GOTPCRELX`, by the opcode and
+/// ModRM byte before the field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GotAccess {
+    /// `mov foo@GOTPCREL(%rip), %reg` (`8B /r`, any REX prefix) becomes
+    /// `lea foo(%rip), %reg` (`8D /r`); the field stays.
+    Mov,
+    /// `call *foo@GOTPCREL(%rip)` (`FF 15`) becomes `addr32 call foo`
+    /// (`67 E8`): one instruction of the same length; the field stays.
+    Call,
+    /// `jmp *foo@GOTPCREL(%rip)` (`FF 25`) becomes `jmp foo; nop`
+    /// (`E9 <rel32> 90`): the field starts one byte earlier.
+    Jmp,
 }
 
-/// Rewrites the `mov foo@GOTPCREL(%rip), %reg` whose field is at `field`
-/// into `lea foo(%rip), %reg` (opcode `8B` → `8D`; prefix, ModRM and field
-/// stay where they are), so that the code reaches S without a GOT slot.
-/// Returns false, changing nothing, when the instruction is not such a
-/// `mov` ([`can_relax_got_load`]).
-pub(crate) fn relax_got_load(code: &mut [u8], field: usize) -> bool {
-    if !can_relax_got_load(code, field) {
-        return false;
+impl GotAccess {
+    /// How many bytes the 4-byte field moves when the instruction is
+    /// rewritten (its new start is `field + shift`).
+    pub(crate) fn field_shift(self) -> isize {
+        match self {
+            GotAccess::Mov | GotAccess::Call => 0,
+            GotAccess::Jmp => -1,
+        }
     }
-    code[field - 2] = 0x8D;
-    true
+}
+
+/// The rewritable GOT access whose 4-byte field is at `field` in `code`,
+/// if the two bytes before it are one of [`GotAccess`]'s forms (ModRM mod
+/// 00, r/m 101: RIP-relative). Anything else (`test`, `cmp`, arithmetic
+/// through the GOT) is left alone.
+pub(crate) fn got_access(code: &[u8], field: usize) -> Option<GotAccess> {
+    let opcode = *code.get(field.checked_sub(2)?)?;
+    let modrm = *code.get(field - 1)?;
+    code.get(field..field.checked_add(4)?)?;
+    match (opcode, modrm) {
+        (0x8B, m) if m & 0xC7 == 0x05 => Some(GotAccess::Mov),
+        (0xFF, 0x15) => Some(GotAccess::Call),
+        (0xFF, 0x25) => Some(GotAccess::Jmp),
+        _ => None,
+    }
+}
+
+/// Whether the field at `field` in `code` belongs to a GOT access the
+/// linker may rewrite to address its target directly ([`got_access`]).
+pub(crate) fn can_relax_got_load(code: &[u8], field: usize) -> bool {
+    got_access(code, field).is_some()
+}
+
+/// Rewrites the GOT access whose field is at `field` (P = `v.p`) so that it
+/// addresses S + A directly, when the rewritten displacement S + A - P'
+/// fits its signed 32 bits (P' being the field's new address). Returns the
+/// field's shift ([`GotAccess::field_shift`]); the caller then applies a
+/// `Pc32` with A at the shifted field. Returns `None`, changing nothing,
+/// when the instruction is none of [`GotAccess`]'s forms or S + A is out
+/// of reach.
+pub(crate) fn relax_got_load(code: &mut [u8], field: usize, v: &FixupValues) -> Option<isize> {
+    let access = got_access(code, field)?;
+    let shift = access.field_shift();
+    let p = v.p.wrapping_add_signed(shift as i64);
+    if !(I32_MIN..=I32_MAX).contains(&displacement(v.s, v.a, p)) {
+        return None;
+    }
+    match access {
+        GotAccess::Mov => code[field - 2] = 0x8D,
+        GotAccess::Call => {
+            code[field - 2] = 0x67;
+            code[field - 1] = 0xE8;
+        }
+        GotAccess::Jmp => {
+            code[field - 2] = 0xE9;
+            // The old displacement's last byte becomes the `nop` after the
+            // 5-byte `jmp`; the new field (from `field - 1`) is written by
+            // the caller's fixup.
+            code[field + 3] = 0x90;
+        }
+    }
+    Some(shift)
 }
 
 /// The addend a Branch32 has when it means "S itself": the field is 4 bytes
 /// before the next instruction, which the displacement counts from.
 pub(crate) const BRANCH32_BIAS: i64 = -4;
 
-/// The 16 bytes of a stub that jumps to `target`:
+/// The 8 bytes of a stub at `stub` that jumps through the GOT slot at
+/// `slot`:
 ///
 /// ```text
-/// 49 BB <imm64>   movabs $target, %r11
-/// 41 FF E3        jmp    *%r11
-/// CC CC CC        int3 padding
+/// FF 25 <disp32>   jmp *disp32(%rip)   ; disp32 = slot - (stub + 6)
+/// CC CC            int3 padding
 /// ```
 ///
-/// r11 is a scratch register that passes no argument in either the SysV or
-/// the Win64 calling convention, and is not preserved across calls in either.
-pub fn stub_bytes(target: u64) -> [u8; STUB_SIZE] {
-    let mut stub = [0xCC; STUB_SIZE];
-    stub[0] = 0x49;
-    stub[1] = 0xBB;
-    stub[STUB_TARGET_OFFSET..STUB_TARGET_OFFSET + 8].copy_from_slice(&target.to_le_bytes());
-    stub[10] = 0x41;
-    stub[11] = 0xFF;
-    stub[12] = 0xE3;
-    stub
-}
-
-/// Writes a stub at the start of `place` that jumps to `target` without
-/// clobbering any register an ABI passes arguments in (x86-64 SysV or Win64).
-///
-/// The stub is [`stub_bytes`]: `movabs $target, %r11; jmp *%r11`, padded
-/// with `int3` to [`STUB_SIZE`] bytes.
+/// It reads the target from the slot, so the slot is the one place that
+/// holds it, and it clobbers no register (nor flags): it is right for
+/// every calling convention, SysV and Win64 alike.
 ///
 /// # Errors
 ///
-/// A place shorter than [`STUB_SIZE`] gives [`FixupError::PlaceOutOfBounds`]
-/// and is left untouched.
-pub(crate) fn write_stub(place: &mut [u8], target: u64) -> Result<(), FixupError> {
+/// [`FixupError::Overflow`] when the slot is not within ±2 GiB of the stub.
+pub(crate) fn stub_bytes(stub: u64, slot: u64) -> Result<[u8; STUB_SIZE], FixupError> {
+    let disp = check_range(
+        displacement(slot, 0, stub.wrapping_add(STUB_JUMP_LEN as u64)),
+        I32_MIN,
+        I32_MAX,
+    )?;
+    let mut bytes = [0xCC; STUB_SIZE];
+    bytes[0] = 0xFF;
+    bytes[1] = 0x25;
+    bytes[STUB_SLOT_FIELD..STUB_SLOT_FIELD + 4].copy_from_slice(&(disp as i32).to_le_bytes());
+    Ok(bytes)
+}
+
+/// Writes at the start of `place` (whose address is `stub`) a stub that
+/// jumps through the GOT slot at `slot` ([`stub_bytes`]).
+///
+/// # Errors
+///
+/// A place shorter than [`STUB_SIZE`] gives [`FixupError::PlaceOutOfBounds`],
+/// a slot out of reach [`FixupError::Overflow`]; either way the place is
+/// left untouched.
+pub(crate) fn write_stub(place: &mut [u8], stub: u64, slot: u64) -> Result<(), FixupError> {
     let available = place.len();
-    match place.get_mut(..STUB_SIZE) {
-        Some(field) => {
-            field.copy_from_slice(&stub_bytes(target));
-            Ok(())
-        }
-        None => Err(FixupError::PlaceOutOfBounds {
+    let field = place
+        .get_mut(..STUB_SIZE)
+        .ok_or(FixupError::PlaceOutOfBounds {
             needed: STUB_SIZE,
             available,
-        }),
-    }
+        })?;
+    field.copy_from_slice(&stub_bytes(stub, slot)?);
+    Ok(())
 }
 
 /// Bytes of an indirect function's thunk ([`ifunc_thunk_bytes`]).
-pub const IFUNC_THUNK_SIZE: usize = 16;
+pub(crate) const IFUNC_THUNK_SIZE: usize = 16;
 
 /// The thunk that stands for an indirect function (`STT_GNU_IFUNC`): it
 /// jumps to the address the word at `slot` holds (the resolver's result,
@@ -540,7 +597,7 @@ pub const IFUNC_THUNK_SIZE: usize = 16;
 /// 41 FF 23        jmp    *(%r11)
 /// CC CC CC        int3 padding
 /// ```
-pub fn ifunc_thunk_bytes(slot: u64) -> [u8; IFUNC_THUNK_SIZE] {
+pub(crate) fn ifunc_thunk_bytes(slot: u64) -> [u8; IFUNC_THUNK_SIZE] {
     let mut thunk = [0xCC; IFUNC_THUNK_SIZE];
     thunk[0] = 0x49;
     thunk[1] = 0xBB;

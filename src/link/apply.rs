@@ -1,7 +1,11 @@
-//! The relocation pass: copy bytes, fill the GOT, write stubs where a branch
-//! cannot reach, and patch every fixup, in one linear walk per object.
+//! The relocation pass: copy bytes, fill the GOT, write the stubs (each
+//! jumping through its GOT slot), relax GOT accesses of targets the link
+//! defines where the final addresses reach, and patch every fixup (a branch
+//! through its stub where it cannot reach), in one linear walk per object.
 //! Every byte it writes goes through [`SegmentWriter::slice`], bounds-checked
 //! against the segment the memory manager handed out.
+
+use std::collections::HashMap;
 
 use super::assign::ObjectAddresses;
 use super::layout::{ObjectLayout, TlsPairTarget, NONE};
@@ -83,11 +87,11 @@ pub(crate) fn apply(
     let mut got = SegmentWriter::new(allocation, SegmentClass::Got);
     pass.fill_got(&mut got)?;
     pass.fill_tls_pairs(&mut got)?;
-    let mut stubs = Stubs {
-        base: allocation.segment(SegmentClass::Stubs).addr,
-        writer: SegmentWriter::new(allocation, SegmentClass::Stubs),
-        written: vec![false; layout.stub_targets.len()],
-    };
+    let stubs_base = allocation.segment(SegmentClass::Stubs).addr;
+    pass.write_stubs(
+        &mut SegmentWriter::new(allocation, SegmentClass::Stubs),
+        stubs_base,
+    )?;
     let mut props_cache = PropsCache::default();
     for (index, section) in object.sections.iter().enumerate() {
         if section.relocations.is_empty() {
@@ -102,7 +106,7 @@ pub(crate) fn apply(
         let bytes = section_writer
             .slice(offset, section.size)
             .ok_or_else(|| pass.internal(section.name))?;
-        pass.relocate_section(index, section, bytes, &mut stubs, &mut props_cache)?;
+        pass.relocate_section(index, section, bytes, stubs_base, &mut props_cache)?;
     }
     pass.check_unwind_tables(allocation)
 }
@@ -114,13 +118,6 @@ struct Pass<'p, 'data> {
     addrs: &'p ObjectAddresses,
     tls: &'p ThreadLocals,
     got_base: u64,
-}
-
-/// The module's stubs, each written the first time a branch needs it.
-struct Stubs {
-    base: u64,
-    writer: SegmentWriter,
-    written: Vec<bool>,
 }
 
 impl Pass<'_, '_> {
@@ -173,7 +170,7 @@ impl Pass<'_, '_> {
     /// GOT slots hold their targets' addresses; a thread-local's slot (an
     /// initial-exec load) holds its offset from the thread pointer.
     fn fill_got(&self, got: &mut SegmentWriter) -> Result<()> {
-        for (slot, &target) in self.layout.got_targets.iter().enumerate() {
+        for (slot, &(target, offset)) in self.layout.got_targets.iter().enumerate() {
             let field = got
                 .slice(slot as u64 * 8, 8)
                 .ok_or_else(|| self.internal("GOT"))?;
@@ -182,12 +179,51 @@ impl Pass<'_, '_> {
                 .got_overrides
                 .iter()
                 .find(|(s, _)| *s as usize == slot)
-                .map_or_else(|| self.addrs.of(target), |&(_, v)| v);
+                .map_or_else(
+                    || self.addrs.of(target).wrapping_add(offset as u64),
+                    |&(_, v)| v,
+                );
             let value = match self.tls.tp_offset {
                 Some(tp) if self.is_tls(target) => value.wrapping_add(tp as u64),
                 _ => value,
             };
             field.copy_from_slice(&value.to_le_bytes());
+        }
+        Ok(())
+    }
+
+    /// Every stub, each jumping through its GOT slot (filled by
+    /// [`Pass::fill_got`]). They are written whether or not a branch ends
+    /// up needing them, so that each is whole code.
+    fn write_stubs(&self, writer: &mut SegmentWriter, base: u64) -> Result<()> {
+        let layout = self.layout;
+        for (k, (&(symbol, offset), &slot)) in layout
+            .stub_targets
+            .iter()
+            .zip(&layout.stub_slots)
+            .enumerate()
+        {
+            let at = k as u64 * layout.stub_size;
+            let field = writer
+                .slice(at, layout.stub_size)
+                .ok_or_else(|| self.internal("stub"))?;
+            let (stub, slot) = (base + at, self.got_base + u64::from(slot) * 8);
+            arch::write_stub(self.object.arch, field, stub, slot).map_err(|e| {
+                let name = self.object.target_name(Target::Symbol(symbol));
+                Error::UnsupportedObject {
+                    object: self.object.name.clone(),
+                    reason: format!(
+                        "the stub for `{name}`{} at {stub:#x} cannot reach its GOT slot at \
+                         {slot:#x} ({e:?}): the memory manager placed the module's stubs \
+                         and GOT too far apart",
+                        if offset == 0 {
+                            String::new()
+                        } else {
+                            format!(" {offset:+#x}")
+                        }
+                    ),
+                }
+            })?;
         }
         Ok(())
     }
@@ -226,25 +262,47 @@ impl Pass<'_, '_> {
     }
 
     /// Patches every fixup of section `index`, whose bytes are `bytes`.
+    /// GOT accesses of targets the link defines are relaxed into direct
+    /// references where the final addresses are in reach.
     fn relocate_section(
         &self,
         index: usize,
         section: &Section<'_>,
         bytes: &mut [u8],
-        stubs: &mut Stubs,
+        stubs_base: u64,
         props_cache: &mut PropsCache,
     ) -> Result<()> {
         let section_addr = self.addrs.sections[index];
-        for reloc in &section.relocations {
-            let kind = reloc.kind;
+        let relaxed_pairs = self.relax_got_load_pairs(section, section_addr, bytes);
+        for (ri, reloc) in section.relocations.iter().enumerate() {
+            let mut kind = reloc.kind;
             let props = props_cache.get(kind);
-            let mut values = self.fixup_values(section, section_addr, reloc, props, bytes)?;
-            let place = usize::try_from(reloc.offset)
+            let mut values = self.fixup_values(section, section_addr, reloc, props)?;
+            let mut offset = reloc.offset;
+            if let Some(&pair_kind) = relaxed_pairs.get(&ri) {
+                kind = pair_kind;
+            } else if props.got_slot && self.defined_in_link(reloc.target) {
+                let relaxed = usize::try_from(offset)
+                    .ok()
+                    .and_then(|at| kind.relax_got_load(bytes, at, &values));
+                if let Some(relaxed) = relaxed {
+                    kind = relaxed.kind;
+                    let shift = relaxed.field_shift as i64;
+                    offset = offset.wrapping_add_signed(shift);
+                    values.p = values.p.wrapping_add_signed(shift);
+                }
+            }
+            if kind == reloc.kind && props.got_slot && values.got_slot == 0 {
+                // The layout left the load without a slot, counting on a
+                // relaxation that the final addresses must allow.
+                return Err(self.internal("GOT slot missing"));
+            }
+            let place = usize::try_from(offset)
                 .ok()
                 .and_then(|o| bytes.get_mut(o..))
                 .ok_or_else(|| place_error(self.object, section, reloc))?;
             if props.branch && !kind.branch_reaches(values.p, values.s, values.a) {
-                if let Some(stub) = self.stub_for(section, reloc, values.s, values.a, stubs)? {
+                if let Some(stub) = self.stub_for(reloc, stubs_base) {
                     values.stub = stub;
                 }
             }
@@ -254,17 +312,91 @@ impl Pass<'_, '_> {
         Ok(())
     }
 
-    /// P, S, A and what else the fixup of `reloc` reads. A GOT load the
-    /// layout found it can relax is rewritten in `bytes` here.
+    /// Whether `target` is defined by a module of this link (not a
+    /// thread-local): a GOT access of it may be relaxed into a direct
+    /// reference, its address being final and no later binding able to
+    /// change it.
+    fn defined_in_link(&self, target: Target) -> bool {
+        let defined = match target {
+            Target::Section(i) => self.addrs.sections.get(i as usize).is_some_and(|&a| a != 0),
+            Target::Symbol(i) => self
+                .addrs
+                .defined_in_link
+                .get(i as usize)
+                .copied()
+                .unwrap_or(false),
+        };
+        defined && !self.is_tls(target)
+    }
+
+    /// AArch64 GOT loads `adrp xN, :got:S; ldr xN, [xN, :got_lo12:S]` of
+    /// targets the link defines, rewritten into `adrp xN, S; add xN, xN,
+    /// :lo12:S` where S is within the `adrp`'s reach: the kind that now
+    /// applies to each of the pair's relocations, by index.
+    fn relax_got_load_pairs(
+        &self,
+        section: &Section<'_>,
+        section_addr: u64,
+        bytes: &mut [u8],
+    ) -> HashMap<usize, arch::RelocKind> {
+        use arch::aarch64::Reloc as A;
+        use arch::RelocKind::Aarch64;
+        let mut relaxed = HashMap::new();
+        let relocations = &section.relocations;
+        if self.object.arch != arch::Arch::Aarch64 {
+            return relaxed;
+        }
+        // The `ldr` halves by offset (built only if there are any).
+        let ldrs: HashMap<u64, usize> = relocations
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.kind == Aarch64(A::Ld64GotLo12Nc) && r.subtrahend.is_none())
+            .map(|(i, r)| (r.offset, i))
+            .collect();
+        if ldrs.is_empty() {
+            return relaxed;
+        }
+        for (ai, adrp) in relocations.iter().enumerate() {
+            if adrp.kind != Aarch64(A::AdrGotPage)
+                || adrp.subtrahend.is_some()
+                || !self.defined_in_link(adrp.target)
+            {
+                continue;
+            }
+            let ldr = ldrs
+                .get(&adrp.offset.wrapping_add(4))
+                .copied()
+                .filter(|&li| {
+                    let r = &relocations[li];
+                    r.target == adrp.target && r.addend == adrp.addend
+                });
+            let (Some(li), Ok(at)) = (ldr, usize::try_from(adrp.offset)) else {
+                continue;
+            };
+            let values = FixupValues {
+                p: section_addr.wrapping_add(adrp.offset),
+                s: self.addrs.of(adrp.target),
+                a: adrp.addend,
+                ..FixupValues::default()
+            };
+            if arch::aarch64::relax_got_load_pair(bytes, at, &values) {
+                relaxed.insert(ai, Aarch64(A::AdrPrelPgHi21));
+                relaxed.insert(li, Aarch64(A::AddAbsLo12Nc));
+            }
+        }
+        relaxed
+    }
+
+    /// P, S, A and what else the fixup of `reloc` reads. `got_slot` is 0
+    /// when the layout made no slot (a GOT load it found it can relax).
     fn fixup_values(
         &self,
         section: &Section<'_>,
         section_addr: u64,
         reloc: &Relocation,
         props: KindProps,
-        bytes: &mut [u8],
     ) -> Result<FixupValues> {
-        let (object, addrs, kind) = (self.object, self.addrs, reloc.kind);
+        let (object, addrs) = (self.object, self.addrs);
         let s = addrs.of(reloc.target);
         // A difference S - T + A folds T into the addend, so range checks
         // see the true (possibly negative) value; addresses are below 2^63.
@@ -296,15 +428,6 @@ impl Pass<'_, '_> {
                 values.got_slot = word;
             } else if slot != NONE {
                 values.got_slot = self.got_base + slot as u64 * 8;
-            } else {
-                // The layout made no slot: a GOT load it found it can
-                // relax into a direct reference (the fixup then writes
-                // S + A - P into the rewritten instruction).
-                let relaxed =
-                    usize::try_from(reloc.offset).is_ok_and(|at| kind.relax_got_load(bytes, at));
-                if !relaxed {
-                    return Err(self.internal("GOT slot missing"));
-                }
             }
         }
         if let (true, Target::Symbol(i)) = (props.size, reloc.target) {
@@ -379,36 +502,16 @@ impl Pass<'_, '_> {
         Ok(slot)
     }
 
-    /// The address of the stub for a branch that cannot reach S + A,
-    /// writing the stub the first time; `None` when the layout made none.
-    fn stub_for(
-        &self,
-        section: &Section<'_>,
-        reloc: &Relocation,
-        s: u64,
-        a: i64,
-        stubs: &mut Stubs,
-    ) -> Result<Option<u64>> {
+    /// The address of the stub for a branch that cannot reach S + A;
+    /// `None` when the layout made none.
+    fn stub_for(&self, reloc: &Relocation, stubs_base: u64) -> Option<u64> {
         let Target::Symbol(i) = reloc.target else {
-            return Ok(None);
+            return None;
         };
         // The stub jumps to the branch's real target itself.
-        let offset = a.wrapping_sub(reloc.kind.branch_bias());
+        let offset = reloc.addend.wrapping_sub(reloc.kind.branch_bias());
         let stub = self.layout.stub_for(i, offset);
-        if stub == NONE {
-            return Ok(None);
-        }
-        let stub_offset = stub as u64 * self.layout.stub_size;
-        if !stubs.written[stub as usize] {
-            let field = stubs
-                .writer
-                .slice(stub_offset, self.layout.stub_size)
-                .ok_or_else(|| self.internal("stub"))?;
-            arch::write_stub(self.object.arch, field, s.wrapping_add(offset as u64))
-                .map_err(|e| fixup_error(self.object, section, reloc, e))?;
-            stubs.written[stub as usize] = true;
-        }
-        Ok(Some(stubs.base + stub_offset))
+        (stub != NONE).then(|| stubs_base + u64::from(stub) * self.layout.stub_size)
     }
 
     /// Unwind tables go to the process unwinder, which trusts them: check

@@ -3,6 +3,7 @@
 //! to in the other objects of the link or elsewhere.
 
 use super::bounds::{self, BoundEnd};
+use super::ifunc::is_indirect;
 use super::resolve::{ImportTarget, Resolved, SymbolRef};
 use super::ObjectRecord;
 use crate::load::Definition;
@@ -30,6 +31,10 @@ pub(crate) struct ObjectAddresses {
     /// Symbols whose GOT loads read a word elsewhere than their GOT slot:
     /// (symbol, address of the word). An indirect function's slot.
     pub got_slots_elsewhere: Vec<(u32, u64)>,
+    /// Whether each symbol is defined (in a section or as a common) by an
+    /// object of this link, so that its address is final when the link
+    /// applies its fixups: GOT accesses of it may be relaxed.
+    pub defined_in_link: Vec<bool>,
 }
 
 /// Gives every record its [`ObjectAddresses`].
@@ -63,6 +68,16 @@ fn own_addresses(record: &ObjectRecord<'_, '_, '_>, allocation: &Allocation) -> 
     }
     let data_base = allocation.segment(SegmentClass::Data).addr;
     let mut symbols = vec![0u64; object.symbols.len()];
+    let defined_in_link = object
+        .symbols
+        .iter()
+        .enumerate()
+        // An indirect function's GOT loads must read its slot (the
+        // resolver's result), never be relaxed to its thunk.
+        .map(|(si, sym)| {
+            record.owned[si] && defines_storage(sym.definition) && !is_indirect(object, si)
+        })
+        .collect();
     let mut symbol_sections = vec![None; object.symbols.len()];
     for (si, sym) in object.symbols.iter().enumerate() {
         if !record.owned[si] {
@@ -98,7 +113,16 @@ fn own_addresses(record: &ObjectRecord<'_, '_, '_>, allocation: &Allocation) -> 
         image_base: image_base(allocation),
         got_overrides: Vec::new(),
         got_slots_elsewhere: Vec::new(),
+        defined_in_link,
     }
+}
+
+/// Whether a definition places the symbol in the module's memory.
+fn defines_storage(definition: Definition) -> bool {
+    matches!(
+        definition,
+        Definition::Section { .. } | Definition::Common { .. }
+    )
 }
 
 /// Fills in the addresses of record `oi`'s symbols that resolve to other
@@ -115,6 +139,7 @@ fn bind_addresses(records: &mut [ObjectRecord<'_, '_, '_>], oi: usize) -> Result
     let mut symbol_sections = std::mem::take(&mut records[oi].addresses.symbol_sections);
     let mut got_overrides = Vec::new();
     let mut got_slots_elsewhere: Vec<(u32, u64)> = Vec::new();
+    let mut defined_in_link = std::mem::take(&mut records[oi].addresses.defined_in_link);
     let record = &records[oi];
     // A definition of this object is read from the vectors being filled:
     // its entries there are already final.
@@ -158,6 +183,12 @@ fn bind_addresses(records: &mut [ObjectRecord<'_, '_, '_>], oi: usize) -> Result
                 if let Some(function) = indirect.filter(|_| r.object != oi) {
                     got_slots_elsewhere.push((si as u32, function.slot));
                 }
+                let home = records[r.object].object();
+                defined_in_link[si] = home
+                    .symbols
+                    .get(r.symbol)
+                    .is_some_and(|s| defines_storage(s.definition))
+                    && !is_indirect(home, r.symbol);
                 address
             }
             Resolved::ImportPointer(target) => {
@@ -176,6 +207,7 @@ fn bind_addresses(records: &mut [ObjectRecord<'_, '_, '_>], oi: usize) -> Result
     addresses.symbol_sections = symbol_sections;
     addresses.got_overrides = got_overrides;
     addresses.got_slots_elsewhere.extend(got_slots_elsewhere);
+    addresses.defined_in_link = defined_in_link;
     Ok(())
 }
 

@@ -23,8 +23,9 @@ pub(crate) struct ObjectLayout {
     /// GOT slot per symbol / per section (`NONE`: no slot).
     pub got_of_symbol: Vec<u32>,
     pub got_of_section: Vec<u32>,
-    /// What each GOT slot holds, in slot order.
-    pub got_targets: Vec<Target>,
+    /// What each GOT slot holds, in slot order: the target's address plus
+    /// an offset (0 but for the slots of stubs to a symbol plus an offset).
+    pub got_targets: Vec<(Target, i64)>,
     /// Stub per symbol, for branches to the symbol itself (`NONE`: no stub).
     pub stub_of_symbol: Vec<u32>,
     /// Stubs for branches to a symbol plus an offset: (symbol, offset, stub).
@@ -32,6 +33,10 @@ pub(crate) struct ObjectLayout {
     pub stub_of_offset: Vec<(u32, i64, u32)>,
     /// What each stub jumps to, in stub order: (symbol, offset from it).
     pub stub_targets: Vec<(u32, i64)>,
+    /// The GOT slot each stub jumps through, in stub order: the symbol's own
+    /// slot (shared with its GOT loads) for offset 0, else a slot holding
+    /// the symbol's address plus the offset.
+    pub stub_slots: Vec<u32>,
     pub stub_size: u64,
     /// The module's thread-local block, if it has TLS sections.
     pub tls: Option<TlsBlock>,
@@ -167,8 +172,14 @@ const RELAX_SPAN: u64 = 1 << 30;
 /// `imports` lists the symbols that are pointer slots (COFF `__imp_`): each
 /// gets a GOT slot, which the symbol's address is.
 /// `module_span` is the memory manager's [`MemoryManager::module_span`]:
-/// with one of at most [`RELAX_SPAN`], x86-64 GOT loads of the object's own
-/// symbols get no slot (the relocation pass rewrites them into `lea`).
+/// with one of at most [`RELAX_SPAN`], x86-64 GOT accesses (`mov`, `call`,
+/// `jmp` through a `GOTPCRELX` slot) of the object's own symbols get no
+/// slot: the relocation pass is sure to rewrite them into direct
+/// references. Every other GOT access keeps its slot here; the relocation
+/// pass may still relax it once the final addresses are known.
+/// A branch's stub jumps through a GOT slot, which it reserves: the
+/// target's own slot (shared with its GOT loads), or one holding the target
+/// plus the branch's offset.
 ///
 /// [`MemoryManager::module_span`]: crate::memory::MemoryManager::module_span
 pub(crate) fn plan(
@@ -211,6 +222,7 @@ impl ObjectLayout {
             stub_of_symbol: vec![NONE; symbols],
             stub_of_offset: Vec::new(),
             stub_targets: Vec::new(),
+            stub_slots: Vec::new(),
             stub_size,
             tls: None,
             tls_pairs: Vec::new(),
@@ -311,17 +323,22 @@ impl ObjectLayout {
         module_span.is_some_and(within) && within(sections_bytes)
     }
 
-    /// A GOT slot for `target`, unless it has one.
-    fn reserve_got_slot(&mut self, target: Target) {
+    /// A GOT slot for `target`, unless it has one; returns it (`NONE` for
+    /// a target out of the tables' range).
+    fn reserve_got_slot(&mut self, target: Target) -> u32 {
         let slot = match target {
             Target::Symbol(i) => self.got_of_symbol.get_mut(i as usize),
             Target::Section(i) => self.got_of_section.get_mut(i as usize),
         };
-        if let Some(slot) = slot {
-            if *slot == NONE {
-                *slot = self.got_targets.len() as u32;
-                self.got_targets.push(target);
+        match slot {
+            Some(slot) => {
+                if *slot == NONE {
+                    *slot = self.got_targets.len() as u32;
+                    self.got_targets.push((target, 0));
+                }
+                *slot
             }
+            None => NONE,
         }
     }
 
@@ -349,23 +366,30 @@ impl ObjectLayout {
         }
     }
 
-    /// A stub for a branch to symbol `symbol` plus `offset`, unless it has one.
+    /// A stub for a branch to symbol `symbol` plus `offset`, unless it has
+    /// one, with the GOT slot it jumps through: the symbol's own slot for
+    /// offset 0, else a slot of its own holding the symbol's address plus
+    /// the offset.
     fn reserve_stub(&mut self, symbol: u32, offset: i64) {
         let next = self.stub_targets.len() as u32;
         if offset == 0 {
-            if let Some(stub) = self.stub_of_symbol.get_mut(symbol as usize) {
-                if *stub == NONE {
-                    *stub = next;
-                    self.stub_targets.push((symbol, 0));
-                }
-            }
+            let Some(&NONE) = self.stub_of_symbol.get(symbol as usize) else {
+                return;
+            };
+            let slot = self.reserve_got_slot(Target::Symbol(symbol));
+            self.stub_of_symbol[symbol as usize] = next;
+            self.stub_targets.push((symbol, 0));
+            self.stub_slots.push(slot);
         } else if !self
             .stub_of_offset
             .iter()
             .any(|&(s, o, _)| s == symbol && o == offset)
         {
+            let slot = self.got_targets.len() as u32;
+            self.got_targets.push((Target::Symbol(symbol), offset));
             self.stub_of_offset.push((symbol, offset, next));
             self.stub_targets.push((symbol, offset));
+            self.stub_slots.push(slot);
         }
     }
 
@@ -384,10 +408,11 @@ impl ObjectLayout {
             relax
                 && usize::try_from(at).is_ok_and(|at| kind.can_relax_got_load(section.data, at))
                 && owns_symbol(i as usize)
-                && object
-                    .symbols
-                    .get(i as usize)
-                    .is_some_and(|s| matches!(s.definition, Definition::Section { .. }))
+                && object.symbols.get(i as usize).is_some_and(|s| {
+                    // Not a thread-local: the pass never relaxes those.
+                    matches!(s.definition, Definition::Section { section, .. }
+                        if object.sections.get(section as usize).is_some_and(|x| !x.kind.is_tls()))
+                })
         };
         let mut needs_got_base = false;
         let mut props_cache = PropsCache::default();

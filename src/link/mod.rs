@@ -796,28 +796,34 @@ fn build_map(
         map.symbols.push((sym.name.to_string(), symbol_addrs[i]));
     }
     let got_base = allocation.segment(SegmentClass::Got).addr;
-    for (slot, &target) in layout.got_targets.iter().enumerate() {
+    for (slot, &(target, offset)) in layout.got_targets.iter().enumerate() {
         let value = match target {
             Target::Symbol(s) => symbol_addrs[s as usize],
             Target::Section(s) => section_addrs[s as usize],
         };
+        let name = object.target_name(target);
         map.got.push((
-            object.target_name(target).to_string(),
+            with_offset(name, offset),
             got_base + slot as u64 * 8,
-            value,
+            value.wrapping_add(offset as u64),
         ));
     }
     let stubs_base = allocation.segment(SegmentClass::Stubs).addr;
     for (k, &(sym, offset)) in layout.stub_targets.iter().enumerate() {
         let name = object.target_name(Target::Symbol(sym));
         map.stubs.push((
-            if offset == 0 {
-                name.to_string()
-            } else {
-                format!("{name}{offset:+#x}")
-            },
+            with_offset(name, offset),
             stubs_base + k as u64 * layout.stub_size,
         ));
     }
     map
+}
+
+/// A map's name for a target plus an offset: `name`, or `name+0x10`.
+fn with_offset(name: &str, offset: i64) -> String {
+    if offset == 0 {
+        name.to_string()
+    } else {
+        format!("{name}{offset:+#x}")
+    }
 }

@@ -57,6 +57,27 @@ fn bytes_at(addr: u64, len: usize) -> Vec<u8> {
     unsafe { std::slice::from_raw_parts(addr as *const u8, len).to_vec() }
 }
 
+/// The GOT slot a veneer at `stub` jumps through, checking that it is
+/// `adrp x16, slot; ldr x16, [x16, :lo12:slot]; br x16`.
+fn veneer_slot(stub: u64) -> u64 {
+    let (adrp, ldr) = (word(stub), word(stub + 4));
+    assert_eq!(adrp & 0x9f00_001f, 0x9000_0010, "adrp x16 at {stub:#x}");
+    assert_eq!(
+        ldr & 0xffc0_03ff,
+        0xf940_0210,
+        "ldr x16, [x16, #imm] at {stub:#x}"
+    );
+    assert_eq!(word(stub + 8), 0xd61f_0200, "br x16 at {stub:#x}");
+    let pages = ((((adrp >> 5) & 0x7_ffff) << 2 | (adrp >> 29) & 3) as i64) << 43 >> 31;
+    let page = (stub & !0xfff).wrapping_add_signed(pages);
+    page + u64::from((ldr >> 10) & 0xfff) * 8
+}
+
+/// The address a veneer at `stub` jumps to: what its GOT slot holds.
+fn veneer_target(stub: u64) -> u64 {
+    u64::from_le_bytes(bytes_at(veneer_slot(stub), 8).try_into().unwrap())
+}
+
 // ---- the relocation fixture ------------------------------------------------
 
 /// One `.reloc` per ELF AArch64 type rivet implements, each on a placeholder
@@ -301,12 +322,8 @@ fn every_elf_type_patches_the_expected_words() {
         word(text + 0x84),
         branch(0x1400_0000, text + 0x84, *stub, 26, 0)
     );
-    // The stub: ldr x16, #8; br x16; .quad far_fn
-    let mut stub_bytes = Vec::new();
-    stub_bytes.extend(0x5800_0050u32.to_le_bytes());
-    stub_bytes.extend(0xd61f_0200u32.to_le_bytes());
-    stub_bytes.extend(FAR_FN.to_le_bytes());
-    assert_eq!(bytes_at(*stub, 16), stub_bytes);
+    // The stub: adrp x16 + ldr x16 of far_fn's GOT slot, br x16.
+    assert_eq!(veneer_target(*stub), FAR_FN);
 
     // Data fields.
     let near_fn = text + 0x3000;
@@ -759,7 +776,7 @@ mod executed {
         // sin is the trap address, out of a bl's reach: it went through a stub.
         let trap = run.emu.trap_address("sin").unwrap();
         let stub = run.stub_of("sin").expect("a stub for sin");
-        assert_eq!(&bytes_at(stub + 8, 8), &trap.to_le_bytes());
+        assert_eq!(veneer_target(stub), trap);
     }
 
     const MODULE_A: &str = r#"
@@ -799,6 +816,11 @@ define ptr @second_name() {
   %p = load ptr, ptr getelementptr ([2 x ptr], ptr @names, i64 0, i64 1)
   ret ptr %p
 }
+
+define i64 @read_shared() {
+  %v = load i64, ptr @shared
+  ret i64 %v
+}
 "#;
 
     #[test]
@@ -812,6 +834,18 @@ define ptr @second_name() {
         let shared = run.engine.get_global_value_address("shared").unwrap();
         // SAFETY: `shared` is an i64 in the engine's data.
         assert_eq!(unsafe { std::ptr::read(shared as *const u64) }, 105);
+        // PIC code reaches `shared` (defined by the other module of the
+        // link) with `adrp x8, :got:shared; ldr x8, [x8, :got_lo12:shared]`;
+        // the linker relaxed the pair into `adrp x8; add x8, x8` of
+        // `shared` itself, which this run executes.
+        assert_eq!(run.call("read_shared", &[], &[]).0, 105);
+        let read = run.engine.get_function_address("read_shared").unwrap();
+        let (adrp, add) = (word(read), word(read + 4));
+        assert_eq!(adrp & 0x9f00_0000, 0x9000_0000, "adrp: {adrp:#x}");
+        assert_eq!(add & 0xffc0_0000, 0x9100_0000, "add, not ldr: {add:#x}");
+        let pages = ((((adrp >> 5) & 0x7_ffff) << 2 | (adrp >> 29) & 3) as i64) << 43 >> 31;
+        let page = (read & !0xfff).wrapping_add_signed(pages);
+        assert_eq!(page + u64::from((add >> 10) & 0xfff), shared);
     }
 
     #[test]
@@ -872,7 +906,7 @@ define i64 @call_far(i64 %a) {
         let imm = (word(bl) & 0x03ff_ffff) as i64;
         let target = bl as i64 + ((imm << 38) >> 36);
         assert_eq!(target as u64, stub);
-        assert_eq!(&bytes_at(stub + 8, 8), &far.to_le_bytes());
+        assert_eq!(veneer_target(stub), far);
         drop(run);
         // SAFETY: the mapping made above; nothing refers to it any more.
         unsafe { libc::munmap(far as *mut libc::c_void, 4096) };

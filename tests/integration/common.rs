@@ -239,3 +239,47 @@ pub fn dwarf_line_rows(symfile: &[u8]) -> (Vec<(u64, String, u64)>, Vec<u64>) {
     }
     (rows, ends)
 }
+
+// Objects whose sizes and alignments are untrusted (input_sizes.rs, and
+// the tools' test of rivet check on them).
+
+/// A function in `.text`, another in `.text.g`, and 8 bytes of data.
+pub const SMALL: &str = r#"
+    .text
+    .globl f
+f:
+    ret
+    .section .text.g,"ax",@progbits
+    .p2align 4
+    .globl g
+g:
+    ret
+    .data
+    .p2align 3
+    .globl d
+d:
+    .quad 1
+"#;
+
+/// A function and 16 TiB of zero-fill.
+pub const HUGE_ZERO_FILL: &str = r#"
+    .text
+    .globl f
+f:
+    ret
+    .bss
+    .globl big
+big:
+    .zero 0x100000000000
+"#;
+
+/// Assembles x86-64 ELF assembly into an object.
+pub fn assemble_x86_64(asm: &str) -> Vec<u8> {
+    rivet::llvm::TargetMachine::new(&rivet::llvm::TargetOptions {
+        triple: Some("x86_64-unknown-linux-gnu".into()),
+        ..rivet::llvm::TargetOptions::default()
+    })
+    .expect("x86-64 target")
+    .assemble(asm)
+    .expect("assemble")
+}

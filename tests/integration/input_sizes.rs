@@ -5,50 +5,11 @@
 //! them usable.
 
 use rivet::link::{Externals, LinkOptions, LinkUnit, LinkedModule, SymbolTable};
-use rivet::llvm::{TargetMachine, TargetOptions};
 use rivet::load::{Definition, ObjectFile};
 use rivet::memory::{Image, ImageConfig, MemoryManager, ModuleLayout, SegmentClass};
 use rivet::Error;
 
-/// A function in `.text`, another in `.text.g`, and 8 bytes of data.
-const SMALL: &str = r#"
-    .text
-    .globl f
-f:
-    ret
-    .section .text.g,"ax",@progbits
-    .p2align 4
-    .globl g
-g:
-    ret
-    .data
-    .p2align 3
-    .globl d
-d:
-    .quad 1
-"#;
-
-/// A function and 16 TiB of zero-fill.
-const HUGE_ZERO_FILL: &str = r#"
-    .text
-    .globl f
-f:
-    ret
-    .bss
-    .globl big
-big:
-    .zero 0x100000000000
-"#;
-
-fn assemble(asm: &str) -> Vec<u8> {
-    TargetMachine::new(&TargetOptions {
-        triple: Some("x86_64-unknown-linux-gnu".into()),
-        ..TargetOptions::default()
-    })
-    .expect("x86-64 target")
-    .assemble(asm)
-    .expect("assemble")
-}
+use crate::common::{assemble_x86_64 as assemble, HUGE_ZERO_FILL, SMALL};
 
 fn u16_at(bytes: &[u8], at: usize) -> usize {
     u16::from_le_bytes(bytes[at..at + 2].try_into().unwrap()) as usize

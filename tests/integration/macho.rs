@@ -489,10 +489,8 @@ fn reaches(addr: u64, target: u64) -> bool {
     if addr == target {
         return true;
     }
-    // movabs r11, imm64; jmp r11
-    read::<[u8; 2]>(addr) == [0x49, 0xBB]
-        && read::<u64>(addr + 2) == target
-        && read::<[u8; 3]>(addr + 10) == [0x41, 0xFF, 0xE3]
+    // jmp *disp32(%rip) through a GOT slot holding the target.
+    read::<[u8; 2]>(addr) == [0xFF, 0x25] && read::<u64>(rip_target(addr + 2, addr + 6)) == target
 }
 
 #[test]
@@ -788,7 +786,9 @@ fn expected_kind(arch: Arch, r_type: u8, pcrel: bool, length: u8) -> RelocKind {
             (5, false, 2) => X::Abs32S,
             (1 | 6 | 7 | 8, true, 2) => X::Pc32,
             (2, true, 2) => X::Branch32,
-            (3 | 4, true, 2) => X::GotPcRel32,
+            // GOT_LOAD (a movq the linker may relax), GOT.
+            (3, true, 2) => X::GotPcRelX,
+            (4, true, 2) => X::GotPcRel32,
             other => panic!("no x86-64 kind for {other:?}"),
         }),
         Arch::Aarch64 => RelocKind::Aarch64(match (r_type, pcrel, length) {

@@ -130,15 +130,31 @@ fn calls_out_of_reach_go_through_a_stub() {
         stub.is_some(),
         "a stub is reserved for an external call: {map:?}"
     );
-    if far {
-        // The call's displacement must land on the stub, which jumps to host_fn.
-        let (_, stub_addr) = stub.unwrap();
-        // SAFETY: the stub is finalized code; read its bytes.
-        let bytes = unsafe { std::slice::from_raw_parts(*stub_addr as *const u8, 13) };
-        assert_eq!(&bytes[..2], &[0x49, 0xBB], "movabs r11");
-        assert_eq!(u64::from_le_bytes(bytes[2..10].try_into().unwrap()), host);
-        assert_eq!(&bytes[10..13], &[0x41, 0xFF, 0xE3], "jmp r11");
-    }
+    // The stub jumps through host_fn's GOT slot, which holds host_fn: the
+    // one place the module keeps its address.
+    let (_, stub_addr) = stub.unwrap();
+    let (_, slot, value) = map
+        .got
+        .iter()
+        .find(|(t, _, _)| t == "host_fn")
+        .expect("the stub's GOT slot");
+    assert_eq!(*value, host);
+    // SAFETY: the stub is finalized code and the slot a finalized GOT
+    // entry, both mapped readable; read their bytes.
+    let (bytes, held) = unsafe {
+        (
+            std::slice::from_raw_parts(*stub_addr as *const u8, 6),
+            std::ptr::read_unaligned(*slot as *const u64),
+        )
+    };
+    assert_eq!(&bytes[..2], &[0xFF, 0x25], "jmp *disp32(%rip)");
+    let disp = i32::from_le_bytes(bytes[2..6].try_into().unwrap());
+    assert_eq!(
+        stub_addr.wrapping_add(6).wrapping_add_signed(disp.into()),
+        *slot
+    );
+    assert_eq!(held, host);
+    let _ = far;
 }
 
 #[test]
@@ -368,15 +384,196 @@ fn got_loads_of_a_modules_own_symbols_become_direct_in_the_arena() {
             .iter()
             .map(|(t, _, _)| t.clone())
             .collect();
+        // Either way the mov of the slot became a lea of `local`: the
+        // final addresses are in reach.
+        assert_eq!(opcode, [0x48, 0x8D, 0x05], "lea local(%rip), %rax");
         if lmm {
-            // The arena keeps a module within ±2 GiB of itself: the mov of
-            // the slot became a lea of `local`, and only `ext` has a slot.
-            assert_eq!(opcode, [0x48, 0x8D, 0x05], "lea local(%rip), %rax");
+            // The arena keeps a module within ±2 GiB of itself, so the
+            // layout knew it before the addresses were: only `ext` has a slot.
             assert_eq!(got, ["ext"]);
         } else {
-            // The per-section manager promises no such thing: the GOT stays.
-            assert_eq!(opcode, [0x48, 0x8B, 0x05], "mov local@GOTPCREL(%rip), %rax");
+            // The per-section manager promises no such thing: the slot was
+            // planned, and stays unused once the addresses are known.
             assert!(got.contains(&"local".to_string()), "{got:?}");
         }
+    }
+}
+
+/// `mov $value, %eax; ret` in a page of its own that the kernel places
+/// where it likes (on x86-64 Linux, near the libraries at 0x7f..., far
+/// beyond ±2 GiB of the arena, which stays below 2 GiB); unmapped on drop.
+struct HostCode {
+    addr: *mut libc::c_void,
+}
+
+impl HostCode {
+    fn returning(value: u32) -> HostCode {
+        // SAFETY: an anonymous private mapping at an address of the
+        // kernel's choosing touches no existing memory.
+        let addr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                4096,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(addr, libc::MAP_FAILED, "mmap");
+        let mut code = [0xB8, 0, 0, 0, 0, 0xC3];
+        code[1..5].copy_from_slice(&value.to_le_bytes());
+        // SAFETY: the page was just mapped writable, 4096 bytes long; it
+        // becomes read + execute (never both writable and executable).
+        unsafe {
+            std::ptr::copy_nonoverlapping(code.as_ptr(), addr.cast::<u8>(), code.len());
+            assert_eq!(
+                libc::mprotect(addr, 4096, libc::PROT_READ | libc::PROT_EXEC),
+                0
+            );
+        }
+        HostCode { addr }
+    }
+
+    fn address(&self) -> u64 {
+        self.addr as u64
+    }
+}
+
+impl Drop for HostCode {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `returning`, which no engine still
+        // calls into once the test drops it (engines are dropped first).
+        unsafe { libc::munmap(self.addr, 4096) };
+    }
+}
+
+/// Reads `N` bytes of finalized code or GOT at `addr`.
+fn bytes_at<const N: usize>(addr: u64) -> [u8; N] {
+    // SAFETY: callers pass addresses of finalized, readable code or GOT
+    // slots of a live engine.
+    unsafe { std::ptr::read_unaligned(addr as *const [u8; N]) }
+}
+
+/// Two modules linked together: `caller.o` reaches `callee.o`'s function
+/// and data through GOTPCRELX (`call *f@GOTPCREL(%rip)`, `jmp *...`,
+/// `movq x@GOTPCREL(%rip)`), which the linker relaxes into direct
+/// references once the addresses are final and in reach; and it calls a
+/// host function far away through a stub, which jumps through the host
+/// function's GOT slot. Executed in both memory managers.
+#[test]
+fn calls_through_stubs_and_relaxed_got_accesses_execute() {
+    const CALLER: &str = "
+        .text
+        .globl call_via_got
+    call_via_got:
+        pushq %rbx
+        call *callee_fn@GOTPCREL(%rip)
+        addq $1, %rax
+        popq %rbx
+        retq
+        .globl jump_via_got
+    jump_via_got:
+        jmp *callee_fn@GOTPCREL(%rip)
+        .globl load_via_got
+    load_via_got:
+        movq callee_data@GOTPCREL(%rip), %rax
+        movq (%rax), %rax
+        retq
+        .globl call_far
+    call_far:
+        pushq %rbx
+        call far_fn@PLT
+        addq $2, %rax
+        popq %rbx
+        retq
+        .globl tail_far
+    tail_far:
+        jmp far_fn@PLT
+    ";
+    const CALLEE: &str = "
+        .text
+        .globl callee_fn
+    callee_fn:
+        movq $41, %rax
+        retq
+        .data
+        .p2align 3
+        .globl callee_data
+    callee_data:
+        .quad 0x1234
+    ";
+    let tm = machine(RelocModel::Pic, CodeModel::Small);
+    let caller = tm.assemble(CALLER).unwrap();
+    let callee = tm.assemble(CALLEE).unwrap();
+    let far = HostCode::returning(7);
+    for lmm in BOTH {
+        let engine = object_engine(lmm);
+        engine.keep_link_maps(true);
+        engine.add_global_mapping("far_fn", far.address());
+        engine.add_object_bytes(caller.clone(), "caller.o").unwrap();
+        engine.add_object_bytes(callee.clone(), "callee.o").unwrap();
+        engine.finalize_object().unwrap();
+        let addr = |name: &str| engine.get_function_address(name).unwrap();
+        let callee_fn = addr("callee_fn");
+        let callee_data = engine.get_global_value_address("callee_data").unwrap();
+        // SAFETY: finalized functions of type `i64 ()`.
+        unsafe {
+            assert_eq!(call0::<i64>(addr("call_via_got")), 42, "lmm={lmm}");
+            assert_eq!(call0::<i64>(addr("jump_via_got")), 41, "lmm={lmm}");
+            assert_eq!(call0::<i64>(addr("load_via_got")), 0x1234, "lmm={lmm}");
+            assert_eq!(call0::<i64>(addr("call_far")), 9, "lmm={lmm}");
+            assert_eq!(call0::<i64>(addr("tail_far")), 7, "lmm={lmm}");
+        }
+
+        // The GOT accesses, where the callee is in reach (always in the
+        // arena), were rewritten: `addr32 call`, `jmp; nop`, `leaq`.
+        let in_reach = |site: u64, target: u64| target.abs_diff(site) < 1 << 31;
+        let call_site = addr("call_via_got") + 1;
+        if lmm || in_reach(call_site, callee_fn) {
+            assert_eq!(bytes_at::<2>(call_site), [0x67, 0xE8], "lmm={lmm}");
+            let rel = i32::from_le_bytes(bytes_at::<4>(call_site + 2));
+            assert_eq!((call_site + 6).wrapping_add_signed(rel.into()), callee_fn);
+        }
+        let jump_site = addr("jump_via_got");
+        if lmm || in_reach(jump_site, callee_fn) {
+            let bytes = bytes_at::<6>(jump_site);
+            assert_eq!((bytes[0], bytes[5]), (0xE9, 0x90), "lmm={lmm}");
+            let rel = i32::from_le_bytes(bytes[1..5].try_into().unwrap());
+            assert_eq!((jump_site + 5).wrapping_add_signed(rel.into()), callee_fn);
+        }
+        let load_site = addr("load_via_got");
+        if lmm || in_reach(load_site, callee_data) {
+            assert_eq!(bytes_at::<3>(load_site), [0x48, 0x8D, 0x05], "lmm={lmm}");
+        }
+
+        // far_fn is out of reach of the arena: the call lands on the stub,
+        // `jmp *slot(%rip)`, and the slot holds far_fn.
+        let maps = engine.link_maps();
+        let map = &maps
+            .iter()
+            .find(|(_, m)| m.stubs.iter().any(|(n, _)| n == "far_fn"))
+            .expect("caller.o's map")
+            .1;
+        let (_, stub) = map.stubs.iter().find(|(n, _)| n == "far_fn").unwrap();
+        let (_, slot, value) = map.got.iter().find(|(n, _, _)| n == "far_fn").unwrap();
+        assert_eq!(*value, far.address());
+        assert_eq!(u64::from_le_bytes(bytes_at::<8>(*slot)), far.address());
+        assert_eq!(bytes_at::<2>(*stub), [0xFF, 0x25]);
+        let rel = i32::from_le_bytes(bytes_at::<4>(stub + 2));
+        assert_eq!((stub + 6).wrapping_add_signed(rel.into()), *slot);
+        let call_far_site = addr("call_far") + 1;
+        if lmm {
+            assert!(
+                !in_reach(call_far_site, far.address()),
+                "{:#x}",
+                far.address()
+            );
+        }
+        if !in_reach(call_far_site, far.address()) {
+            let rel = i32::from_le_bytes(bytes_at::<4>(call_far_site + 1));
+            assert_eq!((call_far_site + 5).wrapping_add_signed(rel.into()), *stub);
+        }
+        drop(engine);
     }
 }

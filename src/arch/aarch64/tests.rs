@@ -4,8 +4,8 @@
 //! assembly is in the comment next to each word), stubs, and short places.
 
 use crate::arch::aarch64::{
-    apply, coff_implicit_addend, is_address_pair, stub_bytes, write_stub, Reloc, GOT_SLOT_SIZE,
-    STUB_ALIGN, STUB_SIZE,
+    apply, coff_implicit_addend, is_address_pair, is_got_load_pair, relax_got_load_pair,
+    stub_bytes, write_stub, Reloc, GOT_SLOT_SIZE, STUB_ALIGN, STUB_SIZE,
 };
 use crate::arch::Arch;
 use crate::arch::{geometry, FixupError, FixupValues};
@@ -263,7 +263,7 @@ fn geometry_matches_the_stub() {
     assert_eq!(g.stub_size, STUB_SIZE as u64);
     assert_eq!(g.stub_align, STUB_ALIGN as u64);
     assert_eq!(g.got_slot_size, GOT_SLOT_SIZE as u64);
-    assert_eq!((STUB_SIZE, STUB_ALIGN, GOT_SLOT_SIZE), (16, 8, 8));
+    assert_eq!((STUB_SIZE, STUB_ALIGN, GOT_SLOT_SIZE), (12, 4, 8));
 }
 
 // ---- data ----------------------------------------------------------------
@@ -1221,34 +1221,143 @@ fn short_places_are_refused_untouched() {
 
 // ---- stubs ---------------------------------------------------------------
 
+/// The word at `i` of `bytes`, little-endian.
+fn word_at(bytes: &[u8], i: usize) -> u32 {
+    u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]])
+}
+
 #[test]
-fn stub_is_ldr_br_and_the_literal() {
-    let target = 0x0123_4567_89ab_cdefu64;
-    let mut expected = Vec::new();
-    expected.extend(0x5800_0050u32.to_le_bytes()); // ldr x16, #8
-    expected.extend(0xd61f_0200u32.to_le_bytes()); // br x16
-    expected.extend(target.to_le_bytes());
-    assert_eq!(stub_bytes(target).to_vec(), expected);
+fn stub_is_adrp_ldr_br_through_the_slot() {
+    // Stub at 0x1_0000_0ffc, slot at 0x1_0002_3458: the adrp counts 0x23
+    // pages from the stub's page, the ldr's offset is 0x458 / 8 = 0x8b.
+    let (stub, slot) = (0x1_0000_0ffcu64, 0x1_0002_3458u64);
+    let bytes = stub_bytes(stub, slot).expect("stub");
+    assert_eq!(STUB_SIZE, 12);
+    // adrp x16, #0x23000: immlo = 3 (bits 30:29), immhi = 8 (bits 23:5).
+    assert_eq!(word_at(&bytes, 0), 0x9000_0010 | (3 << 29) | (8 << 5));
+    // ldr x16, [x16, #0x458]
+    assert_eq!(word_at(&bytes, 4), 0xf940_0210 | (0x8b << 10));
+    // br x16
+    assert_eq!(word_at(&bytes, 8), 0xd61f_0200);
 
     let mut place = vec![FILL; STUB_SIZE + SLACK];
-    assert_eq!(write_stub(&mut place, target), Ok(()));
-    assert_eq!(&place[..STUB_SIZE], &expected[..]);
+    assert_eq!(write_stub(&mut place, stub, slot), Ok(()));
+    assert_eq!(&place[..STUB_SIZE], &bytes[..]);
     assert!(place[STUB_SIZE..].iter().all(|&b| b == FILL));
     assert_eq!(
-        crate::arch::write_stub(Arch::Aarch64, &mut place[..], 7),
+        crate::arch::write_stub(Arch::Aarch64, &mut place[..], stub, slot),
         Ok(())
     );
-    assert_eq!(&place[8..16], &7u64.to_le_bytes());
+    assert_eq!(&place[..STUB_SIZE], &bytes[..]);
+
+    // The reach: the slot's page within -4 GiB .. +4 GiB - 4 KiB of the stub's.
+    let stub = 0x8_0000_0000u64;
+    let last = stub + (1 << 32) - 0x1000 + 0xff8;
+    let bytes = stub_bytes(stub, last).expect("last page in reach");
+    // immhi:immlo = 0x0fffff (the largest positive 21-bit page count).
+    assert_eq!(word_at(&bytes, 0), 0x9000_0010 | (3 << 29) | (0x3ffff << 5));
+    assert!(matches!(
+        stub_bytes(stub, last + 8),
+        Err(FixupError::Overflow { .. })
+    ));
+    let first = stub - (1 << 32);
+    let bytes = stub_bytes(stub, first).expect("first page in reach");
+    // immhi:immlo = 0x100000 (the most negative page count).
+    assert_eq!(word_at(&bytes, 0), 0x9000_0010 | (0x40000 << 5));
+    assert!(matches!(
+        stub_bytes(stub, first - 8),
+        Err(FixupError::Overflow { .. })
+    ));
+    // A misaligned slot cannot be loaded with a scaled ldr.
+    assert!(matches!(
+        stub_bytes(0x4000, 0x5004),
+        Err(FixupError::Invalid(_))
+    ));
 
     let mut short = vec![FILL; STUB_SIZE - 1];
     assert_eq!(
-        write_stub(&mut short, target),
+        write_stub(&mut short, 0x4000, 0x5000),
         Err(FixupError::PlaceOutOfBounds {
             needed: STUB_SIZE,
             available: STUB_SIZE - 1
         })
     );
     assert!(short.iter().all(|&b| b == FILL));
+}
+
+/// `adrp x3, 0; ldr x3, [x3]`: a GOT load pair before relocation.
+const GOT_PAIR: [u32; 2] = [0x9000_0003, 0xf940_0063];
+
+fn pair_bytes(words: [u32; 2]) -> Vec<u8> {
+    words.iter().flat_map(|w| w.to_le_bytes()).collect()
+}
+
+#[test]
+fn got_load_pairs_become_adrp_add_in_reach_only() {
+    let p = 0x8_0000_0000u64;
+    let v = |s: u64| FixupValues {
+        p,
+        s,
+        ..FixupValues::default()
+    };
+    // In reach: the ldr becomes `add x3, x3, #0` (its immediate is the
+    // fixup's); the adrp stays.
+    let mut code = pair_bytes(GOT_PAIR);
+    assert!(relax_got_load_pair(&mut code, 0, &v(p + 0x1234)));
+    assert_eq!(word_at(&code, 0), GOT_PAIR[0]);
+    assert_eq!(word_at(&code, 4), 0x9100_0063);
+    // Then ADR_PREL_PG_HI21 and ADD_ABS_LO12_NC give S itself.
+    apply(Reloc::AdrPrelPgHi21, &mut code[0..4], &v(p + 0x1234)).expect("adrp");
+    let at_add = FixupValues {
+        p: p + 4,
+        ..v(p + 0x1234)
+    };
+    apply(Reloc::AddAbsLo12Nc, &mut code[4..8], &at_add).expect("add");
+    assert_eq!(word_at(&code, 0), 0x9000_0003 | (1 << 29)); // adrp x3, #0x1000
+    assert_eq!(word_at(&code, 4), 0x9100_0063 | (0x234 << 10)); // add x3, x3, #0x234
+
+    // The boundaries of the adrp's reach, both ways.
+    let last = p + (1 << 32) - 0x1000 + 0xfff;
+    let first = p - (1 << 32);
+    for (s, reaches) in [
+        (last, true),
+        (last + 1, false),
+        (first, true),
+        (first - 1, false),
+    ] {
+        let mut code = pair_bytes(GOT_PAIR);
+        assert_eq!(relax_got_load_pair(&mut code, 0, &v(s)), reaches, "{s:#x}");
+        if !reaches {
+            assert_eq!(code, pair_bytes(GOT_PAIR));
+        }
+    }
+
+    // Only the expected forms, with one register throughout.
+    let refused = [
+        [0x9000_0003, 0xf940_0064], // ldr x4, [x3]: another destination
+        [0x9000_0003, 0xf940_0083], // ldr x3, [x4]: another base
+        [0x9000_0003, 0xb940_0063], // ldr w3, [x3]: a 32-bit load
+        [0x1000_0003, 0xf940_0063], // adr, not adrp
+        [0x9000_001f, 0xf940_03ff], // x31 (sp as a base)
+    ];
+    for words in refused {
+        let mut code = pair_bytes(words);
+        assert!(
+            !relax_got_load_pair(&mut code, 0, &v(p + 0x10)),
+            "{words:x?}"
+        );
+        assert_eq!(code, pair_bytes(words));
+    }
+    // No room for the ldr.
+    let mut short = pair_bytes(GOT_PAIR);
+    short.truncate(7);
+    assert!(!relax_got_load_pair(&mut short, 0, &v(p + 0x10)));
+    assert!(!relax_got_load_pair(
+        &mut pair_bytes(GOT_PAIR),
+        usize::MAX,
+        &v(p)
+    ));
+    assert!(is_got_load_pair(GOT_PAIR[0], GOT_PAIR[1]));
 }
 
 // ---- thread-local storage -------------------------------------------------

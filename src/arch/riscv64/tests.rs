@@ -131,16 +131,29 @@ fn geometry_matches_the_stub() {
 }
 
 #[test]
-fn stub_is_auipc_ld_jr_and_its_literal() {
-    let stub = stub_bytes(0x1122_3344_5566_7788);
-    assert_eq!(word(stub[0..4].try_into().unwrap()), 0x0000_0e17); // auipc t3, 0
-    assert_eq!(word(stub[4..8].try_into().unwrap()), 0x010e_3e03); // ld t3, 16(t3)
-    assert_eq!(word(stub[8..12].try_into().unwrap()), 0x000e_0067); // jr t3
-    assert_eq!(word(stub[12..16].try_into().unwrap()), 0x0000_0013); // nop
-    assert_eq!(&stub[16..], &0x1122_3344_5566_7788u64.to_le_bytes());
+fn stub_is_auipc_ld_jr_through_the_slot() {
+    // slot - stub = 0x1234_5ff8: hi20 = (x + 0x800) >> 12 = 0x12346,
+    // lo12 = x - (hi20 << 12) = -8.
+    let (stub, slot) = (0x10_0000u64, 0x10_0000 + 0x1234_5ff8u64);
+    let bytes = stub_bytes(stub, slot).expect("stub");
+    assert_eq!(STUB_SIZE, 12);
+    assert_eq!(word(bytes[0..4].try_into().unwrap()), 0x1234_6e17); // auipc t3, 0x12346
+    assert_eq!(word(bytes[4..8].try_into().unwrap()), 0xff8e_3e03); // ld t3, -8(t3)
+    assert_eq!(word(bytes[8..12].try_into().unwrap()), 0x000e_0067); // jr t3
+                                                                     // The reach is HI20_RANGE, both ends.
+    for (x, ok) in [
+        (HI20_RANGE.1, true),
+        (HI20_RANGE.1 + 1, false),
+        (HI20_RANGE.0, true),
+        (HI20_RANGE.0 - 1, false),
+    ] {
+        let stub = 0x1_0000_0000u64;
+        let slot = (i128::from(stub) + x) as u64;
+        assert_eq!(stub_bytes(stub, slot).is_ok(), ok, "{x:#x}");
+    }
     let mut short = [0u8; STUB_SIZE - 1];
     assert_eq!(
-        write_stub(&mut short, 1),
+        write_stub(&mut short, 0x1000, 0x2000),
         Err(FixupError::PlaceOutOfBounds {
             needed: STUB_SIZE,
             available: STUB_SIZE - 1

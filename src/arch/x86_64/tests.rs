@@ -2,8 +2,8 @@
 //! every range-checked kind, short places, stubs, and stubs executed.
 
 use crate::arch::x86_64::{
-    apply, can_relax_got_load, relax_got_load, stub_bytes, write_stub, Reloc, GOT_SLOT_SIZE,
-    STUB_ALIGN, STUB_SIZE, STUB_TARGET_OFFSET,
+    apply, can_relax_got_load, got_access, relax_got_load, stub_bytes, write_stub, GotAccess,
+    Reloc, GOT_SLOT_SIZE, STUB_ALIGN, STUB_SIZE, STUB_SLOT_FIELD,
 };
 use crate::arch::{read_le, FixupError, FixupValues};
 
@@ -44,6 +44,7 @@ fn without_addend(kind: Reloc, v: &FixupValues) -> i128 {
         Reloc::Abs64 | Reloc::Abs32 | Reloc::Abs32S | Reloc::Abs16 | Reloc::Abs8 => s,
         Reloc::Pc32 | Reloc::Pc64 | Reloc::Pc16 | Reloc::Pc8 | Reloc::Branch32 => s - p,
         Reloc::GotPcRel32
+        | Reloc::GotPcRelX
         | Reloc::TlsGd
         | Reloc::TlsLd
         | Reloc::GotTpOff
@@ -51,9 +52,6 @@ fn without_addend(kind: Reloc, v: &FixupValues) -> i128 {
         Reloc::TlsDescCall => 0,
         // S is a thread-pointer offset, a signed 64-bit number.
         Reloc::TpOff32 | Reloc::TpOff64 => i128::from(v.s as i64),
-        // Relaxed when no slot is given: the instruction addresses S.
-        Reloc::GotPcRelX if v.got_slot == 0 => s - p,
-        Reloc::GotPcRelX => slot - p,
         Reloc::DtpOff32 | Reloc::DtpOff64 => s,
         Reloc::GotPc32 | Reloc::GotPc64 => got - p,
         Reloc::Got64 | Reloc::Got32 => slot - got,
@@ -249,8 +247,8 @@ fn got_and_branch_flags() {
         );
     }
     assert_eq!(GOT_SLOT_SIZE, 8);
-    assert_eq!(STUB_SIZE, 16);
-    assert_eq!(STUB_ALIGN, 16);
+    assert_eq!(STUB_SIZE, 8);
+    assert_eq!(STUB_ALIGN, 8);
 }
 
 #[test]
@@ -1116,33 +1114,48 @@ fn le_helpers_at_every_width() {
 }
 
 #[test]
-fn stub_bytes_are_exactly_movabs_r11_jmp_r11_int3() {
-    let target = 0x1122_3344_5566_7788u64;
-    let expected = [
-        0x49, 0xBB, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, // movabs $target, %r11
-        0x41, 0xFF, 0xE3, // jmp *%r11
-        0xCC, 0xCC, 0xCC, // int3
-    ];
-    assert_eq!(stub_bytes(target), expected);
+fn stub_bytes_are_exactly_jmp_through_the_slot_and_int3() {
+    // A slot 0x100 bytes after the stub: disp32 = 0x100 - 6.
+    let expected = [0xFF, 0x25, 0xFA, 0x00, 0x00, 0x00, 0xCC, 0xCC];
+    assert_eq!(stub_bytes(0x4000, 0x4100), Ok(expected));
+    assert_eq!(STUB_SIZE, 8);
+    assert_eq!(STUB_ALIGN, 8);
+    // The reach: slot - (stub + 6) in i32.
+    let stub = 0x1_0000_0000u64;
+    let last = stub + 6 + i32::MAX as u64;
+    let bytes = stub_bytes(stub, last).expect("last slot in reach");
     assert_eq!(
-        stub_bytes(target)[STUB_TARGET_OFFSET..STUB_TARGET_OFFSET + 8],
-        target.to_le_bytes()
+        bytes[STUB_SLOT_FIELD..STUB_SLOT_FIELD + 4],
+        i32::MAX.to_le_bytes()
     );
+    assert!(matches!(
+        stub_bytes(stub, last + 1),
+        Err(FixupError::Overflow { .. })
+    ));
+    let first = stub + 6 - (1u64 << 31);
+    let bytes = stub_bytes(stub, first).expect("first slot in reach");
+    assert_eq!(
+        bytes[STUB_SLOT_FIELD..STUB_SLOT_FIELD + 4],
+        i32::MIN.to_le_bytes()
+    );
+    assert!(matches!(
+        stub_bytes(stub, first - 1),
+        Err(FixupError::Overflow { .. })
+    ));
 
     let mut place = [FILL; STUB_SIZE + SLACK];
-    assert_eq!(write_stub(&mut place, target), Ok(()));
+    assert_eq!(write_stub(&mut place, 0x4000, 0x4100), Ok(()));
     assert_eq!(place[..STUB_SIZE], expected);
     assert!(place[STUB_SIZE..].iter().all(|&b| b == FILL));
-
-    let mut exact = [0u8; STUB_SIZE];
-    assert_eq!(write_stub(&mut exact, 0), Ok(()));
-    assert_eq!(exact[..2], [0x49, 0xBB]);
-    assert_eq!(exact[2..10], [0; 8]);
+    // Out of reach: the place is left alone.
+    let mut place = [FILL; STUB_SIZE];
+    assert!(write_stub(&mut place, stub, last + 1).is_err());
+    assert!(place.iter().all(|&b| b == FILL));
 
     for len in 0..STUB_SIZE {
         let mut place = vec![FILL; len];
         assert_eq!(
-            write_stub(&mut place, target),
+            write_stub(&mut place, 0x4000, 0x4100),
             Err(FixupError::PlaceOutOfBounds {
                 needed: STUB_SIZE,
                 available: len,
@@ -1251,20 +1264,27 @@ mod execution {
     #[test]
     fn stub_jumps_to_its_target() {
         let page = page_size();
-        let mut map = Mapping::new(page, RW);
         let stubs = [
             answer as *const () as u64,
             weigh_sysv as *const () as u64,
             weigh_win64 as *const () as u64,
         ];
+        // The stubs in the first page, their GOT slots in the second.
+        let mut map = Mapping::new(2 * page, RW);
         for (i, target) in stubs.iter().enumerate() {
-            write_stub(map.bytes_mut(i * STUB_SIZE, STUB_SIZE), *target).expect("stub");
+            let slot = page + 8 * i;
+            map.bytes_mut(slot, 8)
+                .copy_from_slice(&target.to_le_bytes());
+            let (stub, slot) = (map.address(i * STUB_SIZE), map.address(slot));
+            write_stub(map.bytes_mut(i * STUB_SIZE, STUB_SIZE), stub, slot).expect("stub");
         }
         map.protect(0, page, RX);
+        map.protect(page, page, libc::PROT_READ);
 
-        // SAFETY: each stub is complete, in an executable page, and jumps to a
-        // function of exactly the type it is called as; jumping through r11
-        // leaves the argument registers and the stack as the caller set them.
+        // SAFETY: each stub is complete, in an executable page, and jumps
+        // through its readable slot to a function of exactly the type it is
+        // called as; a jump through memory leaves the argument registers and
+        // the stack as the caller set them.
         unsafe {
             let f = std::mem::transmute::<usize, extern "C" fn() -> u64>(map.address(0) as usize);
             assert_eq!(f(), 0x0123_4567_89AB_CDEF);
@@ -1296,10 +1316,14 @@ mod execution {
         code[2..10].copy_from_slice(&value.to_le_bytes());
         code[10] = 0xC3;
 
-        // Caller: jmp rel32 (E9) at 0, its stub at 16.
-        let stub_offset = 16;
+        // Caller: jmp rel32 (E9) at 0, its stub at 16, the stub's GOT slot
+        // at 64 (near the stub; the target is what is far).
+        let (stub_offset, slot_offset) = (16, 64);
         let target = map.address(far);
-        write_stub(map.bytes_mut(stub_offset, STUB_SIZE), target).expect("stub");
+        map.bytes_mut(slot_offset, 8)
+            .copy_from_slice(&target.to_le_bytes());
+        let (stub, slot) = (map.address(stub_offset), map.address(slot_offset));
+        write_stub(map.bytes_mut(stub_offset, STUB_SIZE), stub, slot).expect("stub");
         map.bytes_mut(0, 1)[0] = 0xE9;
         let v = FixupValues {
             p: map.address(1),
@@ -1358,74 +1382,145 @@ mod execution {
 }
 
 #[test]
-fn gotpcrelx_reads_its_slot_and_without_one_reaches_s_directly() {
-    let v = |f: fn(&mut FixupValues)| {
-        let mut v = FixupValues::default();
-        f(&mut v);
-        v
-    };
+fn gotpcrelx_reads_its_slot_and_without_one_is_an_error() {
     // With a slot: as GOTPCREL.
-    assert_writes(
-        Reloc::GotPcRelX,
-        &v(|v| {
-            v.p = 0x40_0000;
-            v.s = 0xdead_0000;
-            v.got_slot = 0x60_0018;
-            v.a = -4;
-        }),
-        &le32(0x20_0014),
-    );
-    // Relaxed (no slot): S + A - P, range-checked like a PC32.
-    assert_writes(
-        Reloc::GotPcRelX,
-        &v(|v| {
-            v.p = 0x40_0000;
-            v.s = 0x40_1000;
-            v.got_slot = 0;
-            v.a = -4;
-        }),
-        &le32(0xffc),
-    );
-    let mut place = [0u8; 4];
-    let far = FixupValues {
-        p: 0x1000,
-        s: 0x1_0000_1000,
+    let with_slot = FixupValues {
+        p: 0x40_0000,
+        s: 0xdead_0000,
+        got_slot: 0x60_0018,
         a: -4,
-        got_slot: 0,
         ..FixupValues::default()
     };
-    assert!(matches!(
-        apply(Reloc::GotPcRelX, &mut place, &far),
-        Err(FixupError::Overflow { .. })
-    ));
-    // GOTPCREL without a slot stays an error.
-    assert!(matches!(
-        apply(Reloc::GotPcRel32, &mut place, &far),
-        Err(FixupError::Invalid(_))
-    ));
+    assert_writes(Reloc::GotPcRelX, &with_slot, &le32(0x20_0014));
+    // Without one: the linker relaxes the instruction and applies a PC32
+    // instead; GOTPCRELX itself never guesses.
+    let mut place = [0u8; 4];
+    for kind in [Reloc::GotPcRelX, Reloc::GotPcRel32] {
+        let v = FixupValues {
+            got_slot: 0,
+            ..with_slot
+        };
+        assert!(matches!(
+            apply(kind, &mut place, &v),
+            Err(FixupError::Invalid(_))
+        ));
+        assert_eq!(place, [0; 4]);
+    }
+}
+
+/// The values of a GOT access at P = 0x1000 (its field) of S with A = -4.
+fn got_access_at(s: u64) -> FixupValues {
+    FixupValues {
+        p: 0x1000,
+        s,
+        a: -4,
+        ..FixupValues::default()
+    }
 }
 
 #[test]
-fn only_rip_relative_movs_are_relaxed_into_leas() {
+fn rip_relative_movs_become_leas_in_reach_only() {
     // movq foo@GOTPCREL(%rip), %rax: 48 8b 05 <field>
-    let mut code = vec![0x48, 0x8B, 0x05, 0, 0, 0, 0];
-    assert!(can_relax_got_load(&code, 3));
-    assert!(relax_got_load(&mut code, 3));
-    assert_eq!(code, [0x48, 0x8D, 0x05, 0, 0, 0, 0]);
+    let mov = [0x48, 0x8B, 0x05, 0xAA, 0xBB, 0xCC, 0xDD];
+    assert_eq!(got_access(&mov, 3), Some(GotAccess::Mov));
+    // The last S in reach: S - 4 - 0x1000 = i32::MAX.
+    let last = 0x1000 + 4 + i32::MAX as u64;
+    let mut code = mov;
+    assert_eq!(relax_got_load(&mut code, 3, &got_access_at(last)), Some(0));
+    assert_eq!(code, [0x48, 0x8D, 0x05, 0xAA, 0xBB, 0xCC, 0xDD]);
+    // One further: out of reach, nothing changes.
+    let mut code = mov;
+    assert_eq!(relax_got_load(&mut code, 3, &got_access_at(last + 1)), None);
+    assert_eq!(code, mov);
+    // Backwards: S + A - P = i32::MIN is the last in reach.
+    let first = 0x1000u64
+        .wrapping_add(4)
+        .wrapping_add(i32::MIN as i64 as u64);
+    let mut code = mov;
+    assert_eq!(relax_got_load(&mut code, 3, &got_access_at(first)), Some(0));
+    let mut code = mov;
+    assert_eq!(
+        relax_got_load(&mut code, 3, &got_access_at(first - 1)),
+        None
+    );
+    assert_eq!(code, mov);
     // movq foo@GOTPCREL(%rip), %r12: 4c 8b 25 <field>
-    let mut code = vec![0x4C, 0x8B, 0x25, 0, 0, 0, 0];
-    assert!(relax_got_load(&mut code, 3));
-    assert_eq!(code[1], 0x8D);
-    // call *foo@GOTPCREL(%rip): ff 15 <field> is left alone.
-    let mut call = vec![0xFF, 0x15, 0, 0, 0, 0];
-    assert!(!relax_got_load(&mut call, 2));
-    assert_eq!(call, [0xFF, 0x15, 0, 0, 0, 0]);
-    // A mov that is not RIP-relative (ModRM mod 01) is not a GOT load.
-    let mut other = vec![0x48, 0x8B, 0x45, 0, 0, 0, 0];
-    assert!(!relax_got_load(&mut other, 3));
-    // No room before the field.
+    let mut code = [0x4C, 0x8B, 0x25, 0, 0, 0, 0];
+    assert_eq!(
+        relax_got_load(&mut code, 3, &got_access_at(0x2000)),
+        Some(0)
+    );
+    assert_eq!(code[..3], [0x4C, 0x8D, 0x25]);
+    // A mov that is not RIP-relative (ModRM mod 01) is not a GOT access.
+    let mut other = [0x48, 0x8B, 0x45, 0, 0, 0, 0];
+    assert_eq!(relax_got_load(&mut other, 3, &got_access_at(0x2000)), None);
+    assert_eq!(other, [0x48, 0x8B, 0x45, 0, 0, 0, 0]);
+    // No room before or after the field.
     assert!(!can_relax_got_load(&[0x8B, 0, 0, 0, 0], 1));
+    assert!(!can_relax_got_load(&[0x8B, 0x05, 0, 0, 0], 2));
     assert!(!can_relax_got_load(&[], 0));
+}
+
+#[test]
+fn calls_through_the_got_become_addr32_calls() {
+    // call *foo@GOTPCREL(%rip): ff 15 <field>
+    let call = [0xFF, 0x15, 0xAA, 0xBB, 0xCC, 0xDD];
+    assert_eq!(got_access(&call, 2), Some(GotAccess::Call));
+    let last = 0x1000 + 4 + i32::MAX as u64;
+    let mut code = call;
+    assert_eq!(relax_got_load(&mut code, 2, &got_access_at(last)), Some(0));
+    // addr32 call rel32: same length, same field.
+    assert_eq!(code, [0x67, 0xE8, 0xAA, 0xBB, 0xCC, 0xDD]);
+    let mut code = call;
+    assert_eq!(relax_got_load(&mut code, 2, &got_access_at(last + 1)), None);
+    assert_eq!(code, call);
+    // The relaxed fixup is a PC32 at the same field: S - next instruction.
+    let mut code = call;
+    let v = got_access_at(0x1800);
+    assert_eq!(relax_got_load(&mut code, 2, &v), Some(0));
+    apply(Reloc::Pc32, &mut code[2..], &v).expect("pc32");
+    assert_eq!(code, [0x67, 0xE8, 0xFC, 0x07, 0, 0]);
+}
+
+#[test]
+fn jumps_through_the_got_become_jmp_and_nop() {
+    // jmp *foo@GOTPCREL(%rip): ff 25 <field>
+    let jmp = [0xFF, 0x25, 0xAA, 0xBB, 0xCC, 0xDD];
+    assert_eq!(got_access(&jmp, 2), Some(GotAccess::Jmp));
+    // The field moves one byte back (P' = P - 1), so the last S in reach
+    // is one byte nearer: S - 4 - (0x1000 - 1) = i32::MAX.
+    let last = 0x1000 - 1 + 4 + i32::MAX as u64;
+    let mut code = jmp;
+    assert_eq!(relax_got_load(&mut code, 2, &got_access_at(last)), Some(-1));
+    assert_eq!(code, [0xE9, 0x25, 0xAA, 0xBB, 0xCC, 0x90]);
+    let mut code = jmp;
+    assert_eq!(relax_got_load(&mut code, 2, &got_access_at(last + 1)), None);
+    assert_eq!(code, jmp);
+    // Backwards: S - 4 - (P - 1) = i32::MIN is in reach, one below is not.
+    let first = (0x1000u64 - 1 + 4).wrapping_add(i32::MIN as i64 as u64);
+    let mut code = jmp;
+    assert_eq!(
+        relax_got_load(&mut code, 2, &got_access_at(first)),
+        Some(-1)
+    );
+    let mut code = jmp;
+    assert_eq!(
+        relax_got_load(&mut code, 2, &got_access_at(first - 1)),
+        None
+    );
+    // The relaxed fixup: a PC32 at the shifted field, counting from the
+    // end of the 5-byte jmp (P - 1 + 4).
+    let mut code = jmp;
+    let v = got_access_at(0x1800);
+    assert_eq!(relax_got_load(&mut code, 2, &v), Some(-1));
+    let shifted = FixupValues { p: v.p - 1, ..v };
+    apply(Reloc::Pc32, &mut code[1..], &shifted).expect("pc32");
+    // jmp +0x7fd (to 0x1800 from 0x1003); nop.
+    assert_eq!(code, [0xE9, 0xFD, 0x07, 0, 0, 0x90]);
+    // Other ModRMs of FF (e.g. push, call through a register) are not GOT
+    // accesses.
+    assert_eq!(got_access(&[0xFF, 0x35, 0, 0, 0, 0], 2), None);
+    assert_eq!(got_access(&[0xFF, 0xD0, 0, 0, 0, 0], 2), None);
 }
 
 #[test]

@@ -22,9 +22,10 @@
 //! | `UNSIGNED` | length 3 / 2 | `Abs64` / `Abs32` | `field` (minus `addr(t)` when non-extern) |
 //! | `SIGNED`, `SIGNED_1/2/4` | pc-rel, length 2 | `Pc32` | see below |
 //! | `BRANCH` | pc-rel, length 2 | `Branch32` | see below |
-//! | `GOT_LOAD`, `GOT` | pc-rel, length 2, extern | `GotPcRel32` | `field - 4` |
+//! | `GOT_LOAD` | pc-rel, length 2, extern | `GotPcRelX` (a `movq` the linker may make a `leaq`, as ld64 and JITLink do) | `field - 4` |
+//! | `GOT` | pc-rel, length 2, extern | `GotPcRel32` | `field - 4` |
 //! | `SUBTRACTOR` + `UNSIGNED` | length 3 / 2 | `Abs64` / `Abs32S`, with a subtrahend | see below |
-//! | `TLV` | pc-rel, length 2, extern | `GotPcRel32` | `field - 4` |
+//! | `TLV` | pc-rel, length 2, extern | `GotPcRelX` (as `GOT_LOAD`) | `field - 4` |
 //!
 //! A pc-relative x86-64 displacement is relative to the end of the
 //! instruction, which is the end of the 4-byte field plus n bytes of
@@ -228,9 +229,12 @@ impl Context<'_, '_> {
                         SIGNED_2 => (X::Pc32, 2),
                         SIGNED_4 => (X::Pc32, 4),
                         BRANCH => (X::Branch32, 0),
+                        // ld64 makes a TLV `movq` of a descriptor in the
+                        // image a `leaq` too.
+                        GOT_LOAD | TLV => (X::GotPcRelX, 0),
                         _ => (X::GotPcRel32, 0),
                     };
-                    if kind == X::GotPcRel32 && !e.external {
+                    if matches!(kind, X::GotPcRel32 | X::GotPcRelX) && !e.external {
                         return Err(self.unsupported(section, e));
                     }
                     let field = self.field(section, e)?;

@@ -387,7 +387,7 @@ fn x86_pc_relative_extern_addends_are_field_minus_four() {
         (8, -4, X::Pc32),      // SIGNED_4: movl $1, _u(%rip)
         (2, 0, X::Branch32),   // BRANCH: call _u
         (2, 4, X::Branch32),   // BRANCH: call _u+4
-        (3, 0, X::GotPcRel32), // GOT_LOAD: movq _u@GOTPCREL(%rip)
+        (3, 0, X::GotPcRelX),  // GOT_LOAD: movq _u@GOTPCREL(%rip)
         (4, 0, X::GotPcRel32), // GOT: pushq _u@GOTPCREL(%rip)
     ] {
         let text = with_field(vec![0x90; 16], 3, &field.to_le_bytes());
@@ -1223,7 +1223,7 @@ mod assembled {
         );
         let data_section = Target::Section(data as u32);
         for (offset, kind, target, addend) in [
-            (0x03, X::GotPcRel32, sx, -4),
+            (0x03, X::GotPcRelX, sx, -4),
             (0x09, X::GotPcRel32, sx, -4),
             (0x0f, X::Pc32, sx, -4),
             (0x15, X::Pc32, sx, 0),
@@ -1271,7 +1271,7 @@ mod assembled {
         );
         let obj = ObjectFile::parse(&tlv, "tlv.o").unwrap();
         let r = &obj.sections[1].relocations[0];
-        assert_eq!((r.kind, r.offset, r.addend), (x(X::GotPcRel32), 3, -4));
+        assert_eq!((r.kind, r.offset, r.addend), (x(X::GotPcRelX), 3, -4));
         let tls_def = assemble(
             "x86_64-apple-macosx10.15",
             ".section __DATA,__thread_data,thread_local_regular\n_tv$tlv$init:\n .long 1\n",

@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! rivet check --triple TRIPLE [--dummy-extern SYM=ADDR]... [--target-addr-start ADDR]
-//!             [--target-section-sep N] [--map-section FILE,SECTION=ADDR]...
+//!             [--target-section-sep N] [--layout rivet|jitlink|rtdyld] [--page-size N]
+//!             [--map-section FILE,SECTION=ADDR]...
 //!             [--check-prefix rtdyld-check|jitlink-check]... [--check FILE]... FILE.s|FILE.o ...
 //! ```
 //!
@@ -16,11 +17,32 @@
 //! object made from `dir/name.s` is called `name.o`, the name check
 //! expressions use for it.
 //! Objects are taken as they are. Everything is linked in one batch by
-//! rivet's linker ([`rivet::link::link`]) into a [`rivet::memory::Image`]: each
-//! module's segments (text, stubs, GOT, read-only data, data) are laid out
-//! from `--target-addr-start` (default 0x1000), `--target-section-sep`
-//! (default 0) bytes apart, unless `--map-section` pins the segment holding
-//! a section so that the section lands at the address given.
+//! rivet's linker ([`rivet::link::link`]) into a [`rivet::memory::Image`].
+//! rivet links each module's sections of one class into one segment (text,
+//! stubs, GOT, read-only data, data); `--layout` chooses where the segments
+//! go, from `--target-addr-start` (alias `--slab-address`, default 0x1000):
+//!
+//! - `rivet`: each module's segments in that class order,
+//!   `--target-section-sep` (default 0) bytes apart;
+//! - `jitlink`: as JITLink lays out a graph (`llvm-jitlink -noexec` with its
+//!   slab allocator): per module, one page-aligned segment per protection,
+//!   read-only (read-only data, then the GOT), read-write (data), executable
+//!   (text, then the stubs);
+//! - `rtdyld`: as `llvm-rtdyld -verify` maps sections: the code of every
+//!   module with its stubs right after it, then the data of every module,
+//!   then an ELF module's `.got`, each on whole pages and
+//!   `--target-section-sep` bytes apart.
+//!
+//! [`layout`] has the rules in full; `--page-size` (alias
+//! `--slab-page-size`, default 0x1000) is their page. Without `--layout`, a
+//! run whose check files use `jitlink-check` only is laid out as `jitlink`,
+//! one that uses `rtdyld-check` only as `rtdyld`, any other as `rivet`.
+//! Under `jitlink` and `rtdyld` the modules are linked twice: once to learn
+//! every segment's size (which does not depend on addresses), once at the
+//! addresses the layout gives them. `--map-section` pins the segment
+//! holding a section so that the section lands at the address given; under
+//! `jitlink` and `rtdyld` the segments the layout keeps next to it move
+//! with it.
 //!
 //! Every line `# rtdyld-check: EXPR` and `# jitlink-check: EXPR` (or the
 //! prefixes `--check-prefix` names) of a check file is one check; a line
@@ -51,8 +73,13 @@
 //! stub area and one GOT per module); `stub_addr`'s optional third argument,
 //! a stub kind, is ignored (rivet has one kind), except that the older
 //! RuntimeDyld form `stub_addr(FILE, SECTION, SYMBOL)` is understood. `stub_addr` gives the stub rivet
-//! reserved for a branch to a symbol defined outside the module (written
-//! only when the branch needs it); for a COFF `__imp_` name, and for any
+//! reserved for a branch to a symbol defined outside the module (always
+//! written, used by a branch only when the symbol is out of its reach).
+//! As in JITLink, a stub jumps through the symbol's GOT slot, which GOT
+//! loads of the symbol share, so `got_addr` names that slot for a called
+//! symbol too and `*{8}got_addr(FILE, SYM) = SYM` holds (a stub to a
+//! symbol plus an offset has a slot of its own, holding that sum, right
+//! where the layout reserved it). For a COFF `__imp_` name, and for any
 //! name under the `rtdyld-check` prefix when the module has no stub for it,
 //! it gives the GOT slot instead (RuntimeDyld keeps its GOT entries and
 //! import pointers among its stubs). `section_addr(FILE, [got])` and
@@ -71,9 +98,11 @@
 
 mod disasm;
 pub mod expr;
+pub mod layout;
 
 pub use disasm::Disassembler;
 pub use expr::{evaluate, Decoded, Env, Operand, Outcome};
+pub use layout::Layout;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -83,7 +112,9 @@ use std::sync::{Arc, Mutex};
 use rivet::link::{self, Externals, LinkMap, LinkOptions, LinkUnit, SymbolTable};
 use rivet::llvm::{TargetMachine, TargetOptions};
 use rivet::load::{Arch, Binding, Definition, Format, ObjectFile, SectionKind};
-use rivet::memory::{Image, ImageConfig, SegmentClass};
+use rivet::memory::{
+    Allocation, Image, ImageConfig, MemoryManager, MemoryStats, ModuleLayout, SegmentClass,
+};
 use rivet::Error;
 
 /// The check prefixes read when none is given.
@@ -140,11 +171,18 @@ pub struct CheckOptions {
     #[arg(long = "dummy-extern", visible_alias = "abs", value_name = "SYM=ADDR", value_parser = parse_dummy_extern)]
     pub dummy_externs: Vec<(String, u64)>,
     /// Address of the first segment [default: 0x1000].
-    #[arg(long, value_name = "ADDR", value_parser = parse_number)]
+    #[arg(long, visible_alias = "slab-address", value_name = "ADDR", value_parser = parse_number)]
     pub target_addr_start: Option<u64>,
     /// Bytes left between segments [default: 0].
     #[arg(long, value_name = "N", value_parser = parse_number)]
     pub target_section_sep: Option<u64>,
+    /// Whose layout to reproduce [default: jitlink for files checked with
+    /// `jitlink-check` only, rtdyld for `rtdyld-check` only, else rivet].
+    #[arg(long, value_enum)]
+    pub layout: Option<Layout>,
+    /// Page size of the jitlink and rtdyld layouts [default: 0x1000].
+    #[arg(long, visible_alias = "slab-page-size", value_name = "N", value_parser = parse_page_size)]
+    pub page_size: Option<u64>,
     /// Places a section (its module's segment of that class) at an address.
     #[arg(long = "map-section", value_name = "FILE,SECTION=ADDR", value_parser = parse_map_section)]
     pub map_sections: Vec<MapSection>,
@@ -176,6 +214,15 @@ fn parse_number(text: &str) -> std::result::Result<u64, String> {
         None => text.parse(),
     };
     parsed.map_err(|_| format!("`{text}` is not a number (decimal or 0x hex)"))
+}
+
+fn parse_page_size(text: &str) -> std::result::Result<u64, String> {
+    let size = parse_number(text)?;
+    if size.is_power_of_two() {
+        Ok(size)
+    } else {
+        Err(format!("page size `{text}` is not a power of two"))
+    }
 }
 
 fn parse_dummy_extern(text: &str) -> std::result::Result<(String, u64), String> {
@@ -275,6 +322,8 @@ pub struct Report {
     pub segments: Vec<(String, SegmentClass, u64, u64)>,
     /// Print every check, not only the failures.
     pub verbose: bool,
+    /// The layout the segments were placed by.
+    pub layout: Layout,
 }
 
 impl Report {
@@ -301,6 +350,7 @@ impl Report {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.verbose {
+            writeln!(f, "layout {}", layout::layout_name(self.layout))?;
             for (module, class, addr, size) in &self.segments {
                 writeln!(
                     f,
@@ -483,6 +533,12 @@ fn merge_file_options(
     }
     if !merge_one(&mut into.target_section_sep, parsed.target_section_sep) {
         return Err(conflict("--target-section-sep"));
+    }
+    if !merge_one(&mut into.layout, parsed.layout) {
+        return Err(conflict("--layout"));
+    }
+    if !merge_one(&mut into.page_size, parsed.page_size) {
+        return Err(conflict("--page-size"));
     }
     into.dummy_externs.extend(parsed.dummy_externs);
     into.map_sections.extend(parsed.map_sections);
@@ -730,6 +786,10 @@ pub fn run(options: &CheckOptions) -> std::result::Result<Report, CheckError> {
     if options.check_prefixes.is_empty() {
         options.check_prefixes = DEFAULT_PREFIXES.iter().map(|p| p.to_string()).collect();
     }
+    let layout = options
+        .layout
+        .unwrap_or_else(|| default_layout(&check_files, &options.check_prefixes));
+    options.layout = Some(layout);
     // The same file named twice (on the command line and by a directive)
     // is linked once.
     let mut paths: Vec<PathBuf> = Vec::new();
@@ -839,6 +899,7 @@ pub fn run(options: &CheckOptions) -> std::result::Result<Report, CheckError> {
     let disassembler = Disassembler::new(&triple, &cpu, &features)?;
     let mut report = Report {
         verbose: options.verbose,
+        layout,
         ..Report::default()
     };
     let outcome = link_inputs(&options, &inputs);
@@ -892,6 +953,23 @@ pub fn run(options: &CheckOptions) -> std::result::Result<Report, CheckError> {
         report.files.push(file_report);
     }
     Ok(report)
+}
+
+/// The layout the check files expect: that of the one LLVM prefix their
+/// checks are written with, else rivet's (several prefixes, or others).
+fn default_layout(files: &[CheckFile], prefixes: &[String]) -> Layout {
+    let used: Vec<&String> = prefixes
+        .iter()
+        .filter(|prefix| {
+            files
+                .iter()
+                .any(|file| !extract_checks(&file.text, prefix).is_empty())
+        })
+        .collect();
+    match used.as_slice() {
+        [only] => Layout::of_prefix(only).unwrap_or(Layout::Rivet),
+        _ => Layout::Rivet,
+    }
 }
 
 /// A linked image: the memory and each module's map.
@@ -1034,12 +1112,17 @@ fn link_inputs(options: &CheckOptions, inputs: &[Input]) -> std::result::Result<
         }
     }
     let pinned = pin_sections(inputs, &objects, &options.map_sections)?;
-    let mut memory = Image::new(ImageConfig {
-        base: options.target_addr_start.unwrap_or(DEFAULT_ADDR_START),
-        separation: options.target_section_sep.unwrap_or(0),
-        end: u64::MAX,
-        pinned,
-    });
+    let layout = options.layout.unwrap_or(Layout::Rivet);
+    let base = options.target_addr_start.unwrap_or(DEFAULT_ADDR_START);
+    let separation = options.target_section_sep.unwrap_or(0);
+    let image_pinned_at = |pinned: BTreeMap<(usize, SegmentClass), u64>| {
+        Image::new(ImageConfig {
+            base,
+            separation,
+            end: u64::MAX,
+            pinned,
+        })
+    };
 
     let mut externals = Externals::default();
     for (name, addr) in &options.dummy_externs {
@@ -1083,27 +1166,74 @@ fn link_inputs(options: &CheckOptions, inputs: &[Input]) -> std::result::Result<
         Some(MISSING_ADDRESS)
     }));
 
-    let units: Vec<LinkUnit<'_, '_>> = objects
-        .iter()
-        .enumerate()
-        .map(|(i, object)| LinkUnit {
-            module: i as u64 + 1,
-            key: link::next_module_key(),
-            object,
-        })
-        .collect();
-    let result = link::link(
-        &units,
-        &SymbolTable::default(),
-        &externals,
-        &mut memory,
-        LinkOptions {
-            map: true,
-            skip_finalize: false,
-            later_definitions_win: false,
-            debug_info: false,
-        },
-    );
+    let link_into = |memory: &mut dyn MemoryManager| {
+        let units: Vec<LinkUnit<'_, '_>> = objects
+            .iter()
+            .enumerate()
+            .map(|(i, object)| LinkUnit {
+                module: i as u64 + 1,
+                key: link::next_module_key(),
+                object,
+            })
+            .collect();
+        link::link(
+            &units,
+            &SymbolTable::default(),
+            &externals,
+            memory,
+            LinkOptions {
+                map: true,
+                skip_finalize: false,
+                later_definitions_win: false,
+                debug_info: false,
+            },
+        )
+    };
+    let (result, memory) = if layout == Layout::Rivet {
+        let mut memory = image_pinned_at(pinned);
+        (link_into(&mut memory), memory)
+    } else {
+        // Segment sizes do not depend on addresses: a first link learns
+        // every module's, the layout places them all (RuntimeDyld puts the
+        // code of every module before any data), a second link uses them.
+        let mut recorder = RequestRecorder {
+            image: image_pinned_at(BTreeMap::new()),
+            requests: Vec::new(),
+        };
+        let first = link_into(&mut recorder);
+        if recorder.requests.len() == objects.len() {
+            let placed = layout::place(
+                layout,
+                &recorder.requests,
+                &objects,
+                &pinned,
+                base,
+                separation,
+                options.page_size.unwrap_or(layout::DEFAULT_PAGE_SIZE),
+            )?;
+            let mut memory = image_pinned_at(placed.clone());
+            let result = link_into(&mut memory);
+            if result.is_ok() {
+                if let Some(moved) = memory
+                    .segments()
+                    .into_iter()
+                    .find(|s| placed.get(&(s.module, s.class)) != Some(&s.addr))
+                {
+                    return Err(format!(
+                        "the {} segment of `{}` is at {:#x}, not where the {} layout put it                          (internal error of the checker)",
+                        moved.class.name(),
+                        inputs[moved.module].name,
+                        moved.addr,
+                        layout::layout_name(layout)
+                    ));
+                }
+            }
+            (result, memory)
+        } else {
+            // The link failed before it allocated: that is the error.
+            (first, recorder.image)
+        }
+    };
     let missing = missing.lock().unwrap_or_else(|e| e.into_inner()).clone();
     if !missing.is_empty() {
         let names: Vec<String> = missing
@@ -1187,6 +1317,37 @@ fn link_inputs(options: &CheckOptions, inputs: &[Input]) -> std::result::Result<
         modules,
         dummy_externs: options.dummy_externs.clone(),
     })
+}
+
+/// A memory manager that notes each module's request on its way to an
+/// image: what a layout needs to know before it places anything.
+struct RequestRecorder {
+    image: Image,
+    requests: Vec<ModuleLayout>,
+}
+
+impl MemoryManager for RequestRecorder {
+    fn allocate(&mut self, layout: &ModuleLayout) -> rivet::Result<Allocation> {
+        let allocation = self.image.allocate(layout)?;
+        self.requests.push(*layout);
+        Ok(allocation)
+    }
+
+    fn finalize(&mut self, allocation: &Allocation) -> rivet::Result<()> {
+        self.image.finalize(allocation)
+    }
+
+    fn release(&mut self, allocation: Allocation) {
+        self.image.release(allocation);
+    }
+
+    fn stats(&self) -> MemoryStats {
+        self.image.stats()
+    }
+
+    fn runs_code(&self) -> bool {
+        self.image.runs_code()
+    }
 }
 
 /// The linked image as check expressions see it.
@@ -1400,79 +1561,4 @@ impl Env for ImageEnv<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn checks_are_read_with_continuations() {
-        let text = "\
-# rtdyld-check: a = b
-  # rtdyld-check: c = \\
-  # rtdyld-check:     d
-# jitlink-check: e = f
-# rtdyld-check: g = \\
-not a check
-#rtdyld-check: nope = 1
-# rtdyld-check: h = i \\
-";
-        assert_eq!(
-            extract_checks(text, "rtdyld-check"),
-            vec![
-                (1, "a = b".to_string()),
-                (2, "c =      d".to_string()),
-                (5, "g =".to_string()),
-                (8, "h = i".to_string()),
-            ]
-        );
-        assert_eq!(
-            extract_checks(text, "jitlink-check"),
-            vec![(4, "e = f".to_string())]
-        );
-    }
-
-    #[test]
-    fn option_values_parse() {
-        assert_eq!(parse_number("0x10"), Ok(16));
-        assert_eq!(parse_number("10"), Ok(10));
-        assert!(parse_number("1x").is_err());
-        assert_eq!(
-            parse_dummy_extern("foo=0x20"),
-            Ok(("foo".to_string(), 0x20))
-        );
-        assert!(parse_dummy_extern("foo").is_err());
-        assert_eq!(
-            parse_map_section("a.o,__DATA,__data=0x5000"),
-            Ok(MapSection {
-                file: "a.o".into(),
-                section: "__DATA,__data".into(),
-                addr: 0x5000
-            })
-        );
-        assert!(parse_map_section("a.o=0x10").is_err());
-        assert_eq!(section_name("__DATA,__data"), "__data");
-        assert_eq!(section_name(".text"), ".text");
-    }
-
-    #[test]
-    fn file_options_merge_and_conflict() {
-        let mut options = CheckOptions {
-            triple: Some("x86_64-unknown-linux-gnu".into()),
-            ..CheckOptions::default()
-        };
-        let file = Path::new("dir/test.s");
-        merge_file_options(
-            &mut options,
-            file,
-            "--triple x86_64-unknown-linux-gnu --dummy-extern f=0x10 --target-addr-start 0x2000 other.s",
-        )
-        .unwrap();
-        assert_eq!(options.dummy_externs, vec![("f".to_string(), 0x10)]);
-        assert_eq!(options.target_addr_start, Some(0x2000));
-        assert_eq!(options.inputs, vec![PathBuf::from("dir/other.s")]);
-        let err = merge_file_options(&mut options, file, "--triple aarch64-unknown-linux-gnu")
-            .unwrap_err();
-        assert!(err.to_string().contains("--triple"), "{err}");
-        let err = merge_file_options(&mut options, file, "--bogus").unwrap_err();
-        assert!(err.to_string().contains("bad"), "{err}");
-    }
-}
+mod tests;

@@ -231,7 +231,7 @@ fn the_library_reports_each_value() {
         .iter()
         .find(|s| s.0 == "helper.o" && s.1 == rivet::memory::SegmentClass::Text)
         .expect("helper.o's text");
-    assert_eq!(helper_text.2, 0x4004e0);
+    assert_eq!(helper_text.2, 0x4005e0);
 }
 
 #[test]
@@ -250,6 +250,117 @@ fn check_options_come_from_the_command_line_too() {
         stderr.contains("sets --target-addr-start differently"),
         "{stderr}"
     );
+}
+
+/// The asm-tests written for one layout, with that layout.
+const LAYOUT_TESTS: [(&str, &str); 6] = [
+    ("elf-x86_64/layout-jitlink.s", "jitlink"),
+    ("elf-x86_64/layout-rtdyld.s", "rtdyld"),
+    ("elf-aarch64/layout-jitlink.s", "jitlink"),
+    ("elf-aarch64/layout-rtdyld.s", "rtdyld"),
+    ("macho-x86_64/layout-jitlink.s", "jitlink"),
+    ("macho-x86_64/layout-rtdyld.s", "rtdyld"),
+];
+
+#[test]
+fn each_layout_file_holds_under_its_layout_only() {
+    for (file, own) in LAYOUT_TESTS {
+        let path = root().join("asm-tests").join(file);
+        for layout in ["rivet", "jitlink", "rtdyld"] {
+            let out = Command::new(env!("CARGO_BIN_EXE_rivet"))
+                .args(["check", "--layout", layout])
+                .arg(&path)
+                .output()
+                .unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let (passed, of) = checks_true(&text);
+            if layout == own {
+                assert!(out.status.success(), "{file} --layout {layout}: {text}");
+                assert_eq!(passed, of, "{file} --layout {layout}: {text}");
+            } else {
+                // It links, and its layout's expectations are false: the
+                // option moves segments, it is not a no-op.
+                assert_eq!(
+                    out.status.code(),
+                    Some(1),
+                    "{file} --layout {layout}: {text}"
+                );
+                assert!(
+                    !text.contains("linking failed"),
+                    "{file} --layout {layout}: {text}"
+                );
+                assert!(of > 0 && passed < of, "{file} --layout {layout}: {text}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_check_prefix_chooses_the_default_layout() {
+    for (file, own) in LAYOUT_TESTS {
+        let out = Command::new(env!("CARGO_BIN_EXE_rivet"))
+            .args(["check", "--verbose"])
+            .arg(root().join("asm-tests").join(file))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{file}: {stdout}");
+        assert!(
+            stdout.lines().any(|line| line == format!("layout {own}")),
+            "{file}: {stdout}"
+        );
+    }
+    // Checks under both prefixes keep rivet's own layout.
+    let both = root().join("asm-tests/elf-x86_64/got-symbol.s");
+    let text = std::fs::read_to_string(&both).unwrap();
+    assert!(text.contains("# rtdyld-check:") && text.contains("# jitlink-check:"));
+    let out = Command::new(env!("CARGO_BIN_EXE_rivet"))
+        .args(["check", "--verbose"])
+        .arg(&both)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.lines().any(|line| line == "layout rivet"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn map_section_moves_a_whole_layout_group() {
+    // Under rtdyld the stubs follow the text wherever --map-section puts
+    // it; the data blocks are laid out from the start address around it.
+    let file = root().join("asm-tests/elf-x86_64/layout-rtdyld.s");
+    let out = Command::new(env!("CARGO_BIN_EXE_rivet"))
+        .args([
+            "check",
+            "--verbose",
+            "--map-section",
+            "layout-rtdyld.o,.text=0x2100",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let segment = |class: &str| {
+        format!("{stdout}{stderr}")
+            .lines()
+            .find(|l| l.starts_with("segment") && l.split_whitespace().nth(3) == Some(class))
+            .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+            .unwrap_or_else(|| panic!("no {class} segment in {stdout}{stderr}"))
+    };
+    assert_eq!(segment("text"), "0x0000000000002100");
+    assert_eq!(segment("stubs"), "0x0000000000002120");
+    // .data first-fits below the pinned text (0x1000 + a page + 0x100 of
+    // separation reaches 0x2100 exactly), .rodata and .got after it.
+    assert_eq!(segment("data"), "0x0000000000001000");
+    assert_eq!(segment("rodata"), "0x0000000000003200");
+    assert_eq!(segment("got"), "0x0000000000004300");
 }
 
 // Relocation types the LLVM assembler never writes (Mach-O SIGNED_1/2/4,

@@ -8,10 +8,12 @@ use std::process::Command;
 use std::time::Duration;
 
 use goblin::elf::Elf;
-use rivet::llvm::{TargetMachine, TargetOptions};
 use rivet_tools::check::CheckOptions;
 
-use crate::common::{backtraces, dwarf_line_rows, output_within, scratch, tool_on_path};
+use crate::common::{
+    assemble_x86_64 as assemble, backtraces, dwarf_line_rows, output_within, scratch, tool_on_path,
+    HUGE_ZERO_FILL, SMALL,
+};
 
 /// Output of the fixtures as the native build of their C source and lli
 /// print it.
@@ -337,46 +339,6 @@ fn perf_inject_jit_maps_code_to_source_lines() {
     let main = &lines_by_function["main"];
     assert!(main.contains(&20) && main.contains(&21), "{main:?}");
     std::fs::remove_dir_all(&dir).unwrap();
-}
-
-/// A function in `.text`, another in `.text.g`, and 8 bytes of data.
-const SMALL: &str = r#"
-    .text
-    .globl f
-f:
-    ret
-    .section .text.g,"ax",@progbits
-    .p2align 4
-    .globl g
-g:
-    ret
-    .data
-    .p2align 3
-    .globl d
-d:
-    .quad 1
-"#;
-
-/// A function and 16 TiB of zero-fill.
-const HUGE_ZERO_FILL: &str = r#"
-    .text
-    .globl f
-f:
-    ret
-    .bss
-    .globl big
-big:
-    .zero 0x100000000000
-"#;
-
-fn assemble(asm: &str) -> Vec<u8> {
-    TargetMachine::new(&TargetOptions {
-        triple: Some("x86_64-unknown-linux-gnu".into()),
-        ..TargetOptions::default()
-    })
-    .expect("x86-64 target")
-    .assemble(asm)
-    .expect("assemble")
 }
 
 /// Sets the alignment (`sh_addralign`) of ELF section `name`.
