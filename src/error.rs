@@ -44,6 +44,18 @@ pub enum Error {
         reason: String,
     },
 
+    /// An indirect function (`STT_GNU_IFUNC`) that cannot be linked here:
+    /// its resolver cannot run, or fails.
+    #[error("indirect function `{symbol}` in `{object}`: {reason}")]
+    IndirectFunction {
+        /// The object's name.
+        object: String,
+        /// The indirect function's name.
+        symbol: String,
+        /// Why it cannot be linked.
+        reason: String,
+    },
+
     /// A relocation type rivet does not implement for this format and machine.
     #[error("unsupported relocation {kind} at {section}+{offset:#x} in `{object}`")]
     UnsupportedRelocation {

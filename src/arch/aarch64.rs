@@ -1038,6 +1038,68 @@ pub(crate) fn write_stub(place: &mut [u8], stub: u64, slot: u64) -> Result<(), F
     Ok(())
 }
 
+/// Bytes of an indirect function's thunk ([`ifunc_thunk_bytes`]).
+pub(crate) const IFUNC_THUNK_SIZE: usize = 24;
+
+/// The thunk that stands for an indirect function (`STT_GNU_IFUNC`): it
+/// jumps to the address the word at `slot` holds (the resolver's result,
+/// written there after the module is finalized), using only x16 (IP0):
+///
+/// ```text
+/// 90 00 00 58   ldr x16, #16        the slot's address, below
+/// 10 02 40 f9   ldr x16, [x16]      the function's address
+/// 00 02 1f d6   br  x16
+/// 1f 20 03 d5   nop                 (the literal stays 8-aligned)
+/// <slot>        .quad slot
+/// ```
+pub(crate) fn ifunc_thunk_bytes(slot: u64) -> [u8; IFUNC_THUNK_SIZE] {
+    const LDR_X16_LITERAL_16: u32 = 0x5800_0090;
+    const LDR_X16_X16: u32 = 0xf940_0210;
+    const BR_X16: u32 = 0xd61f_0200;
+    const NOP: u32 = 0xd503_201f;
+    let mut thunk = [0u8; IFUNC_THUNK_SIZE];
+    for (i, word) in [LDR_X16_LITERAL_16, LDR_X16_X16, BR_X16, NOP]
+        .into_iter()
+        .enumerate()
+    {
+        thunk[4 * i..4 * i + 4].copy_from_slice(&word.to_le_bytes());
+    }
+    thunk[16..24].copy_from_slice(&slot.to_le_bytes());
+    thunk
+}
+
+/// Bytes of a module's own thread-local variable getter
+/// ([`single_thread_tlv_getter_bytes`]).
+pub(crate) const TLV_GETTER_SIZE: usize = 24;
+
+/// A Mach-O thread-local variable getter for code that runs on one thread
+/// (in the emulator), whose variables live in one block at `block`: called
+/// with a descriptor (getter, key, offset) in x0, it returns `block +
+/// offset` in x0, using only x16 (IP0) besides:
+///
+/// ```text
+/// 10 08 40 f9   ldr x16, [x0, #16]  the variable's offset
+/// 60 00 00 58   ldr x0, #12         the block's address, below
+/// 00 00 10 8b   add x0, x0, x16
+/// c0 03 5f d6   ret
+/// <block>       .quad block
+/// ```
+pub(crate) fn single_thread_tlv_getter_bytes(block: u64) -> [u8; TLV_GETTER_SIZE] {
+    const LDR_X16_X0_16: u32 = 0xf940_0810;
+    const LDR_X0_LITERAL_12: u32 = 0x5800_0060;
+    const ADD_X0_X0_X16: u32 = 0x8b10_0000;
+    const RET: u32 = 0xd65f_03c0;
+    let mut getter = [0u8; TLV_GETTER_SIZE];
+    for (i, word) in [LDR_X16_X0_16, LDR_X0_LITERAL_12, ADD_X0_X0_X16, RET]
+        .into_iter()
+        .enumerate()
+    {
+        getter[4 * i..4 * i + 4].copy_from_slice(&word.to_le_bytes());
+    }
+    getter[16..24].copy_from_slice(&block.to_le_bytes());
+    getter
+}
+
 /// Whether `adrp` and the instruction after it are the GOT load
 /// `adrp xN, :got:sym; ldr xN, [xN, :got_lo12:sym]` (64-bit `ldr`, unsigned
 /// offset) with one register throughout, not x31: the form compilers emit,

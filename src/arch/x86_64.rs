@@ -585,5 +585,26 @@ pub(crate) fn write_stub(place: &mut [u8], stub: u64, slot: u64) -> Result<(), F
     Ok(())
 }
 
+/// Bytes of an indirect function's thunk ([`ifunc_thunk_bytes`]).
+pub(crate) const IFUNC_THUNK_SIZE: usize = 16;
+
+/// The thunk that stands for an indirect function (`STT_GNU_IFUNC`): it
+/// jumps to the address the word at `slot` holds (the resolver's result,
+/// written there after the module is finalized), reaching it wherever it is:
+///
+/// ```text
+/// 49 BB <imm64>   movabs $slot, %r11
+/// 41 FF 23        jmp    *(%r11)
+/// CC CC CC        int3 padding
+/// ```
+pub(crate) fn ifunc_thunk_bytes(slot: u64) -> [u8; IFUNC_THUNK_SIZE] {
+    let mut thunk = [0xCC; IFUNC_THUNK_SIZE];
+    thunk[0] = 0x49;
+    thunk[1] = 0xBB;
+    thunk[2..10].copy_from_slice(&slot.to_le_bytes());
+    thunk[10..13].copy_from_slice(&[0x41, 0xFF, 0x23]);
+    thunk
+}
+
 #[cfg(test)]
 mod tests;

@@ -420,7 +420,13 @@ impl Pass<'_, '_> {
                 Target::Symbol(i) => self.layout.got_of_symbol[i as usize],
                 Target::Section(i) => self.layout.got_of_section[i as usize],
             };
-            if slot != NONE {
+            let elsewhere = match reloc.target {
+                Target::Symbol(i) => addrs.got_slots_elsewhere.iter().find(|e| e.0 == i),
+                Target::Section(_) => None,
+            };
+            if let Some(&(_, word)) = elsewhere {
+                values.got_slot = word;
+            } else if slot != NONE {
                 values.got_slot = self.got_base + slot as u64 * 8;
             }
         }

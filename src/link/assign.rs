@@ -2,11 +2,13 @@
 //! each section and symbol, its own definitions first, then what it binds
 //! to in the other objects of the link or elsewhere.
 
+use super::bounds::{self, BoundEnd};
+use super::ifunc::is_indirect;
 use super::resolve::{ImportTarget, Resolved, SymbolRef};
 use super::ObjectRecord;
 use crate::load::Definition;
 use crate::memory::{Allocation, SegmentClass};
-use crate::Result;
+use crate::{Error, Result};
 
 /// The addresses of one object of the link, as the relocation pass reads them.
 #[derive(Debug, Default)]
@@ -26,6 +28,9 @@ pub(crate) struct ObjectAddresses {
     pub image_base: u64,
     /// GOT slots whose value is not their target's address: (slot, value).
     pub got_overrides: Vec<(u32, u64)>,
+    /// Symbols whose GOT loads read a word elsewhere than their GOT slot:
+    /// (symbol, address of the word). An indirect function's slot.
+    pub got_slots_elsewhere: Vec<(u32, u64)>,
     /// Whether each symbol is defined (in a section or as a common) by an
     /// object of this link, so that its address is final when the link
     /// applies its fixups: GOT accesses of it may be relaxed.
@@ -36,6 +41,7 @@ pub(crate) struct ObjectAddresses {
 pub(crate) fn assign(records: &mut [ObjectRecord<'_, '_, '_>]) -> Result<()> {
     for record in records.iter_mut() {
         record.addresses = own_addresses(record, record.allocation()?);
+        super::ifunc::assign(record)?;
     }
     for oi in 0..records.len() {
         bind_addresses(records, oi)?;
@@ -66,7 +72,11 @@ fn own_addresses(record: &ObjectRecord<'_, '_, '_>, allocation: &Allocation) -> 
         .symbols
         .iter()
         .enumerate()
-        .map(|(si, sym)| record.owned[si] && defines_storage(sym.definition))
+        // An indirect function's GOT loads must read its slot (the
+        // resolver's result), never be relaxed to its thunk.
+        .map(|(si, sym)| {
+            record.owned[si] && defines_storage(sym.definition) && !is_indirect(object, si)
+        })
         .collect();
     let mut symbol_sections = vec![None; object.symbols.len()];
     for (si, sym) in object.symbols.iter().enumerate() {
@@ -102,6 +112,7 @@ fn own_addresses(record: &ObjectRecord<'_, '_, '_>, allocation: &Allocation) -> 
         symbol_sections,
         image_base: image_base(allocation),
         got_overrides: Vec::new(),
+        got_slots_elsewhere: Vec::new(),
         defined_in_link,
     }
 }
@@ -118,10 +129,16 @@ fn defines_storage(definition: Definition) -> bool {
 /// objects of the link or elsewhere. Reads only what [`own_addresses`]
 /// wrote, so the order of the records does not matter.
 fn bind_addresses(records: &mut [ObjectRecord<'_, '_, '_>], oi: usize) -> Result<()> {
-    let got_base = records[oi].allocation()?.segment(SegmentClass::Got).addr;
+    let allocation = records[oi].allocation()?;
+    let got_base = allocation.segment(SegmentClass::Got).addr;
+    let data_base = allocation.segment(SegmentClass::Data).addr;
+    let tlv_getter = records[oi]
+        .single_thread_tlv
+        .map_or(0, |tlv| tlv.getter(allocation));
     let mut symbols = std::mem::take(&mut records[oi].addresses.symbols);
     let mut symbol_sections = std::mem::take(&mut records[oi].addresses.symbol_sections);
     let mut got_overrides = Vec::new();
+    let mut got_slots_elsewhere: Vec<(u32, u64)> = Vec::new();
     let mut defined_in_link = std::mem::take(&mut records[oi].addresses.defined_in_link);
     let record = &records[oi];
     // A definition of this object is read from the vectors being filled:
@@ -145,14 +162,33 @@ fn bind_addresses(records: &mut [ObjectRecord<'_, '_, '_>], oi: usize) -> Result
             Resolved::Address(a) => a,
             Resolved::GotBase => got_base,
             Resolved::ImageBase => record.addresses.image_base,
+            Resolved::SingleThreadTlvGetter => tlv_getter,
+            Resolved::SectionBound(end, first) => section_bound(record, si, end, first)?,
+            // The plan gave it a Data word, as it does a common block.
+            Resolved::StackGuard => record
+                .layout
+                .commons
+                .iter()
+                .find(|(s, _)| *s as usize == si)
+                .map_or(0, |(_, off)| data_base + off),
             Resolved::InLink(r) => {
                 let (address, home) = in_link(r, &symbols, &symbol_sections);
                 symbol_sections[si] = home;
-                defined_in_link[si] = records[r.object]
-                    .object()
+                // Another object's indirect function: GOT loads here read
+                // its slot too, so they load the resolver's result.
+                let indirect = records[r.object]
+                    .ifuncs
+                    .iter()
+                    .find(|f| f.symbol as usize == r.symbol);
+                if let Some(function) = indirect.filter(|_| r.object != oi) {
+                    got_slots_elsewhere.push((si as u32, function.slot));
+                }
+                let home = records[r.object].object();
+                defined_in_link[si] = home
                     .symbols
                     .get(r.symbol)
-                    .is_some_and(|s| defines_storage(s.definition));
+                    .is_some_and(|s| defines_storage(s.definition))
+                    && !is_indirect(home, r.symbol);
                 address
             }
             Resolved::ImportPointer(target) => {
@@ -170,8 +206,56 @@ fn bind_addresses(records: &mut [ObjectRecord<'_, '_, '_>], oi: usize) -> Result
     addresses.symbols = symbols;
     addresses.symbol_sections = symbol_sections;
     addresses.got_overrides = got_overrides;
+    addresses.got_slots_elsewhere.extend(got_slots_elsewhere);
     addresses.defined_in_link = defined_in_link;
     Ok(())
+}
+
+/// The address of a section bound (symbol `si` of `record`): the lowest
+/// start or highest end of the object's sections named as section `first`
+/// is. The plan placed them together; in different segments (code and
+/// data of one name) no pair of addresses encloses only them.
+fn section_bound(
+    record: &ObjectRecord<'_, '_, '_>,
+    si: usize,
+    end: BoundEnd,
+    first: u32,
+) -> Result<u64> {
+    let object = record.object();
+    let sections = &object.sections;
+    let Some(named) = sections.get(first as usize) else {
+        return Ok(0);
+    };
+    let mut class = None;
+    let mut bound: Option<u64> = None;
+    for i in bounds::sections_named(object, (named.segment, named.name)) {
+        let Some((here, _)) = record.layout.placement[i] else {
+            continue;
+        };
+        if class.is_some_and(|c| c != here) {
+            return Err(Error::UnsupportedObject {
+                object: object.name.clone(),
+                reason: format!(
+                    "`{}` bounds the sections named `{}`, which lie in different segments \
+                     ({} and {}), so no start and end enclose only them",
+                    object.symbols[si].name,
+                    named.name,
+                    class.map_or("", |c: SegmentClass| c.name()),
+                    here.name()
+                ),
+            });
+        }
+        class = Some(here);
+        let address = record.addresses.sections[i];
+        bound = Some(match end {
+            BoundEnd::Start => bound.map_or(address, |b| b.min(address)),
+            BoundEnd::End => {
+                let stop = address.wrapping_add(sections[i].size);
+                bound.map_or(stop, |b| b.max(stop))
+            }
+        });
+    }
+    Ok(bound.unwrap_or(0))
 }
 
 /// The lowest address of a module's allocation: the base that image-relative

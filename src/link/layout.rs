@@ -1,6 +1,7 @@
 //! Planning: where each section of an object goes inside its module's
 //! segments, and which GOT slots and stubs the module needs.
 
+use super::bounds;
 use crate::arch::{self, PropsCache};
 use crate::load::{Definition, ObjectFile, Section, SectionKind, Target};
 use crate::memory::{ModuleLayout, SegmentClass, SegmentRequest};
@@ -114,7 +115,9 @@ fn class_of(kind: SectionKind) -> Option<SegmentClass> {
     match kind {
         SectionKind::Text => Some(SegmentClass::Text),
         SectionKind::ReadOnly | SectionKind::Unwind => Some(SegmentClass::ReadOnly),
-        SectionKind::Data | SectionKind::ZeroFill => Some(SegmentClass::Data),
+        SectionKind::Data | SectionKind::ZeroFill | SectionKind::TlvDescriptors => {
+            Some(SegmentClass::Data)
+        }
         // Thread-local sections are laid out in the TLS block; the image of
         // `.tdata` is placed in ReadOnly by `plan` itself.
         SectionKind::Ignored
@@ -229,11 +232,14 @@ impl ObjectLayout {
         }
     }
 
-    /// Places each loaded section in its class's segment, in object order.
+    /// Places each loaded section in its class's segment, in object order
+    /// but for sections of one name that bound symbols can span, which are
+    /// kept together ([`bounds::placement_order`]).
     fn place_sections(&mut self, object: &ObjectFile<'_>) -> Result<()> {
-        for section in &object.sections {
+        self.placement = vec![None; object.sections.len()];
+        for i in bounds::placement_order(object) {
+            let section = &object.sections[i];
             let Some(class) = class_of(section.kind) else {
-                self.placement.push(None);
                 continue;
             };
             let seg = self.request.get_mut(class);
@@ -251,7 +257,7 @@ impl ObjectLayout {
                 .ok_or_else(|| too_big(object))?;
             seg.size = end;
             seg.align = seg.align.max(section.align);
-            self.placement.push(Some((class, offset)));
+            self.placement[i] = Some((class, offset));
         }
         Ok(())
     }

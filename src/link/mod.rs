@@ -14,7 +14,7 @@
 //! 2. the engine's modules: those being linked now, then those linked before;
 //! 3. symbols the user registered (`add_symbol`; the last write of a name wins);
 //! 4. names rivet's run time provides to JIT code (`atexit`, `__cxa_atexit`,
-//!    `__tls_get_addr`), so that exit handlers and thread-locals are scoped
+//!    `__tls_get_addr`, and Mach-O's `__tlv_bootstrap`), so that exit handlers and thread-locals are scoped
 //!    to their module; then the user's resolver callback
 //!    (`set_symbol_resolver`);
 //! 5. libraries loaded with `load_library_permanently`, in load order;
@@ -22,7 +22,14 @@
 //!
 //! Linker-defined names: `_GLOBAL_OFFSET_TABLE_` (the module's GOT),
 //! `__ImageBase` and `__dso_handle` (the module's lowest address), `__imp_X`
-//! (a slot holding X's address) and `_fltused`.
+//! (a slot holding X's address), `_fltused`, section bounds
+//! (ELF `__start_NAME` / `__stop_NAME`, Mach-O `section$start$SEG$SECT` /
+//! `section$end$SEG$SECT`, of the referring module's sections: see
+//! `bounds`; looked up right after the definitions of this link); and, when found nowhere
+//! else (after step 6), `__stack_chk_guard` (a word of the module's Data
+//! holding a random value fixed per process). Mach-O's `__tlv_bootstrap`
+//! for arm64 code, which this host runs only in the emulator, is a getter
+//! of the module's own over one copy of its thread-local block (`tlv`).
 //!
 //! An undefined weak name found nowhere is 0. Any other name found nowhere
 //! fails the link with [`Error::UnresolvedSymbols`] listing every one.
@@ -41,12 +48,15 @@
 
 mod apply;
 mod assign;
+mod bounds;
 mod debug_sections;
 mod hash;
+mod ifunc;
 mod layout;
 mod resolve;
 mod runtime_info;
 mod symbols;
+mod tlv;
 
 pub use debug_sections::DwarfSection;
 pub use hash::{NameHasher, NameMap};
@@ -77,6 +87,31 @@ const DSO_HANDLE_NAME: &str = "__dso_handle";
 /// Marks floating-point use in COFF objects; only its existence matters.
 const FLTUSED_NAME: &str = "_fltused";
 static FLTUSED: i32 = 0;
+/// The stack protector's canary, which code compiled with `-fstack-protector`
+/// for targets without a thread-pointer guard (Apple's, RISC-V, ...) loads
+/// from memory. When nothing defines it, each module that refers to it gets
+/// a word of its own Data holding [`stack_guard_value`]: reachable by
+/// PC-relative code and mapped wherever the module is (the emulator too).
+const STACK_GUARD_NAME: &str = "__stack_chk_guard";
+/// The getter Mach-O thread-local variable descriptors name
+/// (`__tlv_bootstrap`, without the underscore the loader drops): the run
+/// time's ([`RuntimeServices::tlv_getter`]).
+const TLV_GETTER_NAME: &str = "_tlv_bootstrap";
+
+/// The process's stack guard: random, fixed for the life of the process
+/// (every module compares against the same value), low byte zero as C
+/// libraries make it, so that a string copy cannot reproduce it.
+fn stack_guard_value() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::OnceLock;
+    static GUARD: OnceLock<u64> = OnceLock::new();
+    *GUARD.get_or_init(|| {
+        // `RandomState` keys come from the operating system's random source.
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(std::process::id().into());
+        hasher.finish() & !0xff
+    })
+}
 
 /// One module to link: the engine's id for it, its run-time key and its
 /// parsed object.
@@ -177,6 +212,11 @@ struct ObjectRecord<'u, 'a, 'data> {
     addresses: ObjectAddresses,
     /// The module's thread-local block, for the run time.
     tls: Option<TlsTemplate>,
+    /// Its indirect functions (planned with the layout).
+    ifuncs: Vec<ifunc::IndirectFunction>,
+    /// Its own getter and block of Mach-O thread-locals, for code that
+    /// runs only in the emulator (planned with the layout).
+    single_thread_tlv: Option<tlv::SingleThreadTlv>,
 }
 
 impl<'u, 'a, 'data> ObjectRecord<'u, 'a, 'data> {
@@ -191,6 +231,8 @@ impl<'u, 'a, 'data> ObjectRecord<'u, 'a, 'data> {
             allocation: None,
             addresses: ObjectAddresses::default(),
             tls: None,
+            ifuncs: Vec::new(),
+            single_thread_tlv: None,
         }
     }
 
@@ -286,13 +328,19 @@ fn place(
     allocate(records, memory)?;
     assign::assign(records)?;
     apply(records, runtime, static_pieces)?;
-    let described = records
+    let mut described = records
         .iter()
         .map(|record| describe(record, options))
         .collect::<Result<Vec<_>>>()?;
     if !options.skip_finalize {
         for record in records.iter() {
             memory.finalize(record.allocation()?)?;
+        }
+        // Resolvers are code of the modules: they run once every module of
+        // the link is finalized (they may call into any of them).
+        for (record, description) in records.iter().zip(&mut described) {
+            let results = ifunc::run_resolvers(record, memory.runs_code())?;
+            description.bind_indirect_functions(record.object(), &results);
         }
     }
     Ok(described)
@@ -327,14 +375,30 @@ fn plan(records: &mut [ObjectRecord<'_, '_, '_>], module_span: Option<u64>) -> R
             .filter(|(_, r)| matches!(r, Some(Resolved::ImportPointer(_))))
             .map(|(i, _)| i as u32)
             .collect();
-        let owned = &record.owned;
+        // A linker-made stack guard takes a Data word as a common block would.
+        let mut commons = record.commons();
+        commons.extend(
+            record
+                .resolved
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| matches!(r, Some(Resolved::StackGuard)))
+                .map(|(i, _)| (i as u32, 8, 8)),
+        );
+        let (object, owned) = (record.object(), &record.owned);
+        // An indirect function's references go through its thunk and slot:
+        // never relaxed to the resolver's own address.
         record.layout = layout::plan(
-            record.object(),
-            &record.commons(),
+            object,
+            &commons,
             &imports,
-            |i| owned[i],
+            |i| owned[i] && !ifunc::is_indirect(object, i),
             module_span,
         )?;
+        record.ifuncs = ifunc::plan(object, owned, &mut record.layout.request)?;
+        let mut request = std::mem::take(&mut record.layout.request);
+        record.single_thread_tlv = tlv::plan(record, record.layout.tls.as_ref(), &mut request)?;
+        record.layout.request = request;
     }
     Ok(())
 }
@@ -367,6 +431,12 @@ fn apply(
             &record.addresses,
             &thread_locals,
         )?;
+        write_stack_guards(record, allocation)?;
+        write_tlv_keys(record, allocation)?;
+        if let Some(single_thread_tlv) = &record.single_thread_tlv {
+            tlv::write(record, allocation, single_thread_tlv)?;
+        }
+        ifunc::write_thunks(record, allocation)?;
         // New threads start from the process's TLS image: the module's
         // initial values go into its piece of it now, while an error can
         // still fail the link.
@@ -389,6 +459,83 @@ fn apply(
             runtime.write_static_tls_image(thread_locals.key, image)?;
         }
         record.tls = tls;
+    }
+    Ok(())
+}
+
+/// Writes the process's stack guard into the Data words the plan gave the
+/// record's linker-made `__stack_chk_guard`.
+fn write_stack_guards(record: &ObjectRecord<'_, '_, '_>, allocation: &Allocation) -> Result<()> {
+    let data = allocation.segment(SegmentClass::Data);
+    for &(si, offset) in &record.layout.commons {
+        if !matches!(
+            record.resolved.get(si as usize),
+            Some(Some(Resolved::StackGuard))
+        ) {
+            continue;
+        }
+        if data.write_ptr.is_null() || offset.checked_add(8).is_none_or(|end| end > data.size) {
+            return Err(Error::MalformedObject {
+                object: record.object().name.clone(),
+                reason: "internal layout error: no Data word for `__stack_chk_guard`".to_string(),
+            });
+        }
+        // SAFETY: the word lies inside the Data segment (checked above),
+        // which the linker still owns and may write until finalize; the
+        // plan aligned it to 8, and `write_unaligned` needs no alignment.
+        unsafe {
+            data.write_ptr
+                .add(offset as usize)
+                .cast::<u64>()
+                .write_unaligned(stack_guard_value());
+        }
+    }
+    Ok(())
+}
+
+/// Writes the module's key into the second word of each Mach-O
+/// thread-local variable descriptor (getter, key, offset), which the
+/// getter finds the calling thread's block by.
+fn write_tlv_keys(record: &ObjectRecord<'_, '_, '_>, allocation: &Allocation) -> Result<()> {
+    const DESCRIPTOR: u64 = 24;
+    let object = record.object();
+    for (section, place) in object.sections.iter().zip(&record.layout.placement) {
+        let (SectionKind::TlvDescriptors, Some((class, offset))) = (section.kind, *place) else {
+            continue;
+        };
+        if section.size % DESCRIPTOR != 0 {
+            return Err(Error::MalformedObject {
+                object: object.name.clone(),
+                reason: format!(
+                    "thread-local variable descriptors `{}` take {} bytes, not a multiple of {DESCRIPTOR}",
+                    section.name, section.size
+                ),
+            });
+        }
+        let segment = allocation.segment(class);
+        if segment.write_ptr.is_null()
+            || offset
+                .checked_add(section.size)
+                .is_none_or(|end| end > segment.size)
+        {
+            return Err(Error::MalformedObject {
+                object: object.name.clone(),
+                reason: format!("internal layout error: `{}`", section.name),
+            });
+        }
+        for descriptor in 0..section.size / DESCRIPTOR {
+            let at = offset + descriptor * DESCRIPTOR + 8;
+            // SAFETY: the word lies inside the section's bytes in its
+            // segment (checked above), which the linker owns and may write
+            // until finalize; `write_unaligned` needs no alignment.
+            unsafe {
+                segment
+                    .write_ptr
+                    .add(at as usize)
+                    .cast::<u64>()
+                    .write_unaligned(record.unit.key);
+            }
+        }
     }
     Ok(())
 }
@@ -486,6 +633,56 @@ struct ModuleDescription {
     runtime: RuntimeInfo,
 }
 
+impl ModuleDescription {
+    /// The names of the module's indirect functions stand for their
+    /// resolvers' results (symbol, result) from now on.
+    fn bind_indirect_functions(&mut self, object: &ObjectFile<'_>, results: &[(u32, u64)]) {
+        for &(symbol, result) in results {
+            let Some(name) = object.symbols.get(symbol as usize).map(|s| s.name) else {
+                continue;
+            };
+            for export in self.exports.iter_mut().filter(|e| &*e.0 == name) {
+                export.1.address = result;
+            }
+            if let Some(map) = self.map.as_mut() {
+                for got in map.got.iter_mut().filter(|g| g.0 == name) {
+                    got.2 = result;
+                }
+            }
+        }
+    }
+}
+
+/// In the map, an indirect function's GOT entry is its slot (holding 0
+/// until the resolver runs), and its thunk is its stub (as a static
+/// linker's IPLT entry is).
+fn describe_indirect_functions(
+    map: &mut LinkMap,
+    object: &ObjectFile<'_>,
+    ifuncs: &[ifunc::IndirectFunction],
+    addresses: &ObjectAddresses,
+) {
+    for &(symbol, word) in &addresses.got_slots_elsewhere {
+        let Some(name) = object.symbols.get(symbol as usize).map(|s| s.name) else {
+            continue;
+        };
+        for got in map.got.iter_mut().filter(|g| g.0 == name) {
+            (got.1, got.2) = (word, 0);
+        }
+    }
+    for function in ifuncs {
+        let Some(name) = object.symbols.get(function.symbol as usize).map(|s| s.name) else {
+            continue;
+        };
+        // A stub reserved for a branch to it goes unused: the thunk is in
+        // the module's text, in reach of its branches.
+        match map.stubs.iter_mut().find(|s| s.0 == name) {
+            Some(stub) => stub.1 = function.thunk,
+            None => map.stubs.push((name.to_string(), function.thunk)),
+        }
+    }
+}
+
 /// The names `record`'s module defines for the engine, its map and its
 /// run-time facts.
 fn describe(record: &ObjectRecord<'_, '_, '_>, options: LinkOptions) -> Result<ModuleDescription> {
@@ -515,6 +712,21 @@ fn describe(record: &ObjectRecord<'_, '_, '_>, options: LinkOptions) -> Result<M
     let mut map = options
         .map
         .then(|| build_map(object, &record.layout, allocation, addresses));
+    if let Some(map) = map.as_mut() {
+        describe_indirect_functions(map, object, &record.ifuncs, addresses);
+        if let Some(single_thread_tlv) = &record.single_thread_tlv {
+            let entries = tlv::map_entries(allocation, single_thread_tlv);
+            map.sections
+                .extend(entries.into_iter().filter(|entry| entry.2 > 0));
+        }
+        // Section bounds are the linker's definitions for this module.
+        for (si, resolved) in record.resolved.iter().enumerate() {
+            if let Some(Resolved::SectionBound(..)) = resolved {
+                map.symbols
+                    .push((object.symbols[si].name.to_string(), addresses.symbols[si]));
+            }
+        }
+    }
     if let (true, Some(map)) = (options.debug_info, map.as_mut()) {
         map.dwarf =
             debug_sections::relocate(object, &addresses.section_targets, &addresses.symbols);

@@ -2,12 +2,14 @@
 //! provides, and where every symbol an object does not define for itself
 //! goes, in the order the module documentation gives.
 
+use super::bounds::{self, BoundEnd};
 use super::symbols::{Externals, Strength, SymbolTable};
 use super::{
     NameMap, ObjectRecord, DSO_HANDLE_NAME, FLTUSED, FLTUSED_NAME, GOT_BASE_NAME, IMAGE_BASE_NAME,
-    IMPORT_PREFIX,
+    IMPORT_PREFIX, STACK_GUARD_NAME, TLV_GETTER_NAME,
 };
-use crate::load::{Binding, ComdatSelection, Definition, ObjectFile, Section, Symbol};
+use crate::arch::Arch;
+use crate::load::{Binding, ComdatSelection, Definition, Format, ObjectFile, Section, Symbol};
 use crate::{Error, Result};
 
 /// Symbol `symbol` of object `object` of the link.
@@ -28,6 +30,15 @@ pub(crate) enum Resolved {
     /// A slot (in the module's GOT) holding the address of what the inner
     /// resolution gives: COFF's `__imp_` symbols.
     ImportPointer(ImportTarget),
+    /// The start or end of the referring object's sections of one name
+    /// (the first of which is given): a linker-defined section bound.
+    SectionBound(BoundEnd, u32),
+    /// The module's own getter of Mach-O thread-local variables, for code
+    /// that runs only in the emulator (see `tlv`).
+    SingleThreadTlvGetter,
+    /// A word in the module's own Data holding the process's stack
+    /// protector guard (`__stack_chk_guard` that nothing else defines).
+    StackGuard,
 }
 
 /// What an import pointer's slot holds.
@@ -273,7 +284,8 @@ pub(crate) fn resolve_symbols(
             resolved[si] = Some(Resolved::Address(0));
             continue;
         }
-        let mut lookup = |name: &str| resolve_name(name, by_name, table, externals, &mut binds_to);
+        let mut lookup =
+            |name: &str| resolve_name(name, object, by_name, table, externals, &mut binds_to);
         let found = lookup(sym.name).or_else(|| {
             let inner = sym.name.strip_prefix(IMPORT_PREFIX)?;
             let target = match own_winner(&records[oi], oi, inner).or_else(|| lookup(inner))? {
@@ -327,6 +339,7 @@ fn own_winner(record: &ObjectRecord<'_, '_, '_>, oi: usize, name: &str) -> Optio
 /// module the engine linked before is recorded in `binds_to`.
 fn resolve_name(
     name: &str,
+    object: &ObjectFile<'_>,
     by_name: &WinnersByName<'_>,
     table: &SymbolTable,
     externals: &Externals,
@@ -337,6 +350,10 @@ fn resolve_name(
     }
     if let Some(&r) = by_name.get(name) {
         return Some(Resolved::InLink(r));
+    }
+    // Bounds are the referring module's own: before other modules' names.
+    if let Some((end, section)) = bounds::bound_of(object, name) {
+        return Some(Resolved::SectionBound(end, section));
     }
     if let Some(e) = table.get(name) {
         binds_to.push(e.module);
@@ -356,11 +373,26 @@ fn resolve_name(
     if let Some(a) = externals.runtime.and_then(|r| r.symbol(name)) {
         return Some(Resolved::Address(a));
     }
+    if object.format == Format::MachO && name == TLV_GETTER_NAME {
+        let getter = externals.runtime.map_or(0, |r| r.tlv_getter(object.arch));
+        if getter != 0 {
+            return Some(Resolved::Address(getter));
+        }
+        if super::tlv::has_single_thread_getter(object.arch) && Some(object.arch) != Arch::host() {
+            return Some(Resolved::SingleThreadTlvGetter);
+        }
+    }
     if let Some(a) = externals.resolver.as_ref().and_then(|r| r(name)) {
         return Some(Resolved::Address(a));
     }
     if let Some(a) = externals.lookup_loaded(name) {
         return Some(Resolved::Address(a));
     }
-    (name == FLTUSED_NAME).then_some(Resolved::Address(&FLTUSED as *const i32 as u64))
+    match name {
+        FLTUSED_NAME => Some(Resolved::Address(&FLTUSED as *const i32 as u64)),
+        // Last: a definition anywhere else (a C library that exports one)
+        // is the guard the rest of the process checks against.
+        STACK_GUARD_NAME => Some(Resolved::StackGuard),
+        _ => None,
+    }
 }

@@ -115,6 +115,12 @@ pub trait RuntimeServices: Send + Sync {
     /// The TLS descriptor resolver for modules without static TLS, for code
     /// of `arch` (0: none on this host).
     fn dynamic_tlsdesc_resolver(&self, arch: Arch) -> u64;
+    /// The getter Mach-O thread-local variable descriptors call
+    /// (`__tlv_bootstrap`), for code of `arch` (0: none on this host).
+    fn tlv_getter(&self, arch: Arch) -> u64 {
+        let _ = arch;
+        0
+    }
     /// Reserves a piece of the process's static TLS for module `key`:
     /// its offset from the thread pointer. `object` names it in errors.
     fn reserve_static_tls(&self, key: u64, size: u64, align: u64, object: &str) -> Result<i64>;

@@ -153,6 +153,7 @@ fn parse_with<'data, H: CoffHeader>(data: &'data [u8], name: &str) -> Result<Obj
         }
         sections.push(Section {
             name: sec_name,
+            segment: "",
             kind,
             data: bytes,
             size,

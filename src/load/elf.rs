@@ -58,6 +58,7 @@ pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'
         };
         sections.push(Section {
             name: sec_name,
+            segment: "",
             kind,
             data: bytes,
             size: sh.sh_size(endian),
@@ -87,17 +88,14 @@ pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'
             _ => Binding::Global,
         };
         let kind = match sym.st_type() {
-            elf::STT_FUNC | elf::STT_GNU_IFUNC => SymbolKind::Function,
+            elf::STT_FUNC => SymbolKind::Function,
+            // An undefined reference is to a function like any other.
+            elf::STT_GNU_IFUNC if sym.is_undefined(endian) => SymbolKind::Function,
+            elf::STT_GNU_IFUNC => SymbolKind::IndirectFunction,
             elf::STT_OBJECT | elf::STT_COMMON => SymbolKind::Data,
             elf::STT_SECTION => SymbolKind::Section,
             _ => SymbolKind::Other,
         };
-        if sym.st_type() == elf::STT_GNU_IFUNC && !sym.is_undefined(endian) {
-            return Err(unsupported(
-                name,
-                &format!("symbol `{sym_name}` is an indirect function (STT_GNU_IFUNC)"),
-            ));
-        }
         let shndx = sym.st_shndx(endian);
         let value = sym.st_value(endian);
         let definition = if shndx == elf::SHN_UNDEF {

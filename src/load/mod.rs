@@ -41,6 +41,13 @@ pub enum SectionKind {
     TlsData,
     /// Zero-initialized thread-local data (`.tbss`).
     TlsZeroFill,
+    /// Mach-O thread-local variable descriptors (`__DATA,__thread_vars`,
+    /// `S_THREAD_LOCAL_VARIABLES`): three words each, the getter (a fixup
+    /// against `__tlv_bootstrap`), the module's key (which the linker
+    /// writes) and the variable's offset in the thread-local block (a
+    /// fixup against its initial value in `__thread_data`/`__thread_bss`).
+    /// Writable data otherwise.
+    TlvDescriptors,
     /// Debug information (an ELF `.debug_*` section: DWARF). Not loaded and
     /// takes no memory in a module; kept in the model, with its bytes and
     /// relocations, so that the linker can relocate a heap copy for
@@ -68,6 +75,9 @@ impl SectionKind {
 pub struct Section<'data> {
     /// The section's name.
     pub name: &'data str,
+    /// Mach-O's segment name (`__DATA` of `__DATA,__const`); empty for ELF
+    /// and COFF, whose sections have none.
+    pub segment: &'data str,
     /// What the section holds.
     pub kind: SectionKind,
     /// The file's bytes; empty for zero-fill and ignored sections.
@@ -89,6 +99,7 @@ impl Section<'_> {
     pub fn placeholder() -> Self {
         Section {
             name: "",
+            segment: "",
             kind: SectionKind::Ignored,
             data: &[],
             size: 0,
@@ -145,6 +156,9 @@ pub enum Binding {
 pub enum SymbolKind {
     /// Code.
     Function,
+    /// ELF's `STT_GNU_IFUNC`: the symbol's definition is a resolver, which
+    /// the linker runs; the name stands for the function it returns.
+    IndirectFunction,
     /// Data.
     Data,
     /// A section itself.

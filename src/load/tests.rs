@@ -13,6 +13,7 @@ fn symbols_must_lie_inside_their_section() {
             Section::placeholder(),
             Section {
                 name: "__text",
+                segment: "__TEXT",
                 kind: SectionKind::Text,
                 data: &[0xC3; 4],
                 size: 4,

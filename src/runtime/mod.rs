@@ -55,6 +55,15 @@ impl RuntimeServices for Process {
         }
     }
 
+    /// rivet's `__tlv_bootstrap` for x86-64 Mach-O code (0 elsewhere).
+    fn tlv_getter(&self, arch: Arch) -> u64 {
+        if Some(arch) == Arch::host() {
+            tls::tlv_getter()
+        } else {
+            0
+        }
+    }
+
     fn reserve_static_tls(&self, key: u64, size: u64, align: u64, object: &str) -> Result<i64> {
         static_tls::reserve(key, size, align, object)
     }

@@ -11,6 +11,11 @@
 //! reserves ([`super::static_tls`]); [`register`] writes its initial values
 //! into every thread rivet knows and into the image new threads start from.
 //!
+//! Mach-O thread-local variables reach the same dynamic blocks: code calls
+//! the getter a variable's descriptor names (`__tlv_bootstrap`, which is
+//! [`tlv_getter`]'s) with the descriptor, whose second and third words the
+//! linker made the module's key and the variable's offset in its block.
+//!
 //! A thread's blocks are freed when the thread exits. Removing a module
 //! frees its block in every thread at once: each thread's list of blocks
 //! is shared (behind its own lock) with a process-wide registry of threads,
@@ -250,4 +255,79 @@ pub(crate) unsafe extern "C" fn rivet_tls_get_addr(index: *const [u64; 2]) -> *m
             base.wrapping_add(offset as usize)
         })
         .unwrap_or(std::ptr::null_mut())
+}
+
+/// The address of `descriptor`'s variable in the calling thread: the
+/// descriptor is Mach-O's (getter, module key, offset in the block).
+/// Returns null for a module that is gone.
+///
+/// # Safety
+/// `descriptor` must point at a descriptor the linker wrote.
+unsafe extern "C" fn rivet_tlv_address(descriptor: *const [u64; 3]) -> *mut u8 {
+    // SAFETY: guaranteed by the caller (the getter passes JIT code's
+    // descriptor on).
+    let [_, key, offset] = unsafe { *descriptor };
+    // SAFETY: a (key, offset) pair, as `rivet_tls_get_addr` reads it.
+    unsafe { rivet_tls_get_addr(&[key, offset]) }
+}
+
+// The getter of Mach-O thread-local variable descriptors on x86-64. Code
+// calls it as `call *(%rdi)` with the descriptor in %rdi and gets the
+// variable's address in %rax; it may count on every general register but
+// %rax and %rdi being kept (LLVM's `CSR_64_TLS_Darwin`: the callee-saved
+// ones and %rcx, %rdx, %rsi, %r8-%r11), and on no vector register. So it
+// saves those the call into Rust may clobber, aligns the stack and calls
+// `rivet_tlv_address`.
+#[cfg(target_arch = "x86_64")]
+std::arch::global_asm!(
+    ".pushsection .text.rivet_tlv_get_addr,\"ax\",@progbits",
+    ".p2align 4",
+    ".globl rivet_tlv_get_addr",
+    ".hidden rivet_tlv_get_addr",
+    ".type rivet_tlv_get_addr,@function",
+    "rivet_tlv_get_addr:",
+    "push rbp",
+    "mov rbp, rsp",
+    "push rcx",
+    "push rdx",
+    "push rsi",
+    "push r8",
+    "push r9",
+    "push r10",
+    "push r11",
+    "and rsp, -16",
+    "call {address}",
+    "lea rsp, [rbp - 56]",
+    "pop r11",
+    "pop r10",
+    "pop r9",
+    "pop r8",
+    "pop rsi",
+    "pop rdx",
+    "pop rcx",
+    "pop rbp",
+    "ret",
+    ".size rivet_tlv_get_addr, . - rivet_tlv_get_addr",
+    ".popsection",
+    address = sym rivet_tlv_address,
+);
+
+#[cfg(target_arch = "x86_64")]
+extern "C" {
+    /// Not callable from Rust (its convention is the descriptor's own);
+    /// only its address is used.
+    fn rivet_tlv_get_addr();
+}
+
+/// The address of the Mach-O descriptor getter for this host's code (0
+/// where there is none: only x86-64 has one).
+pub(crate) fn tlv_getter() -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        rivet_tlv_get_addr as *const () as u64
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        0
+    }
 }

@@ -391,3 +391,43 @@ fn engine_with_redefinition(ir: &str) -> rivet::ExecutionEngine {
     engine.finalize_object().unwrap();
     engine
 }
+
+#[test]
+fn stack_chk_guard_is_defined_by_the_linker_when_nothing_else_defines_it() {
+    // Code compiled with the stack protector for Apple or RISC-V targets
+    // loads `__stack_chk_guard`; glibc does not export one.
+    let reader = |suffix: &str| {
+        format!(
+            r#"
+            @__stack_chk_guard = external global i64
+            define i64 @guard_value_{suffix}() {{
+              %v = load i64, ptr @__stack_chk_guard
+              ret i64 %v
+            }}
+            define ptr @guard_address_{suffix}() {{ ret ptr @__stack_chk_guard }}
+            "#
+        )
+    };
+    let (a, b) = (reader("a"), reader("b"));
+    for lmm in BOTH {
+        let engine = engine(&[&a, &b], lmm);
+        let value = |name: &str| {
+            let f = engine.get_function_address(name).unwrap();
+            // SAFETY: finalized `i64 ()` / `ptr ()` functions.
+            unsafe { call0::<u64>(f) }
+        };
+        let (va, vb) = (value("guard_value_a"), value("guard_value_b"));
+        assert_eq!(va, vb, "every module checks against the process's guard");
+        assert_ne!(va >> 8, 0, "a random guard, lmm={lmm}");
+        assert_eq!(va & 0xff, 0, "low byte zero stops string copies");
+        let (pa, pb) = (value("guard_address_a"), value("guard_address_b"));
+        assert_ne!(pa, 0);
+        // Each module has its own word, in its own memory: readable, and
+        // never executable.
+        assert_ne!(pa, pb, "lmm={lmm}");
+        for p in [pa, pb] {
+            let perms = perms_at(p).expect("guard word is mapped");
+            assert!(perms.starts_with('r') && !perms.contains('x'), "{perms}");
+        }
+    }
+}

@@ -435,7 +435,17 @@ const LINKER_NAMES: &[&str] = &[
     "__ImageBase",
     "__dso_handle",
     "_fltused",
+    "__stack_chk_guard",
 ];
+
+/// Whether `name` has the shape of a section bound the linker defines
+/// (`__start_S`, `__stop_S`, `section$start$SEG$S`, `section$end$SEG$S`);
+/// one the module has no section for is left to the link to report.
+fn is_section_bound(name: &str) -> bool {
+    ["__start_", "__stop_", "section$start$", "section$end$"]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+}
 
 /// The host functions that code in a foreign convention calls: every name
 /// the objects leave undefined (COFF's `__imp_X` counts as X) that the
@@ -467,7 +477,7 @@ fn host_functions(
     }
     let mut out = Vec::new();
     for name in wanted.difference(&defined) {
-        if name.is_empty() || LINKER_NAMES.contains(name) {
+        if name.is_empty() || LINKER_NAMES.contains(name) || is_section_bound(name) {
             continue;
         }
         let signature = declared

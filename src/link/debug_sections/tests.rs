@@ -7,6 +7,7 @@ use x86_64::Reloc as X;
 fn section<'a>(name: &'a str, kind: SectionKind, data: &'a [u8]) -> Section<'a> {
     Section {
         name,
+        segment: "",
         kind,
         data,
         size: data.len() as u64,

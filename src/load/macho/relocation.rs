@@ -25,7 +25,7 @@
 //! | `GOT_LOAD` | pc-rel, length 2, extern | `GotPcRelX` (a `movq` the linker may make a `leaq`, as ld64 and JITLink do) | `field - 4` |
 //! | `GOT` | pc-rel, length 2, extern | `GotPcRel32` | `field - 4` |
 //! | `SUBTRACTOR` + `UNSIGNED` | length 3 / 2 | `Abs64` / `Abs32S`, with a subtrahend | see below |
-//! | `TLV` | | refused (thread-local variables) | |
+//! | `TLV` | pc-rel, length 2, extern | `GotPcRelX` (as `GOT_LOAD`) | `field - 4` |
 //!
 //! A pc-relative x86-64 displacement is relative to the end of the
 //! instruction, which is the end of the 4-byte field plus n bytes of
@@ -36,6 +36,12 @@
 //! (as JITLink computes it). For a non-extern target the field holds
 //! `target - (P + 4 + n)` in object addresses, so the target address is
 //! `P + 4 + n + field`, and A = `target - addr(t) - 4 - n`.
+//!
+//! `TLV` (and arm64's `TLVP_LOAD_*`) loads the address of a thread-local
+//! variable's descriptor (in `__thread_vars`), which code then calls
+//! through: a load of a pointer to the target, which is what a GOT load
+//! is (`ld64` gives it a slot in `__thread_ptrs`, or relaxes it to an
+//! address computation, as it does GOT loads).
 //!
 //! `GOT` with length 3 (LLVM writes it for `.quad _x@GOTPCREL`) has no
 //! model kind and is refused, as `ld64` refuses it.
@@ -53,7 +59,9 @@
 //! | `GOT_LOAD_PAGEOFF12` | extern | `Ld64GotLo12Nc` | 0 |
 //! | `POINTER_TO_GOT` | pc-rel length 2 / absolute length 3, extern | `GotPrel32` / `GotAbs64` | 0 |
 //! | `ADDEND` | | merged into the next entry | |
-//! | `TLVP_LOAD_*`, `AUTHENTICATED_POINTER` | | refused | |
+//! | `TLVP_LOAD_PAGE21` | pc-rel, extern | `AdrGotPage` | 0 |
+//! | `TLVP_LOAD_PAGEOFF12` | extern | `Ld64GotLo12Nc` | 0 |
+//! | `AUTHENTICATED_POINTER` | | refused | |
 //!
 //! Instruction immediates at the place are not addends on arm64 (the
 //! assembler leaves them 0); `ARM64_RELOC_ADDEND`, which must come right
@@ -186,6 +194,7 @@ impl Context<'_, '_> {
         const SIGNED_1: u8 = macho::X86_64_RELOC_SIGNED_1.0;
         const SIGNED_2: u8 = macho::X86_64_RELOC_SIGNED_2.0;
         const SIGNED_4: u8 = macho::X86_64_RELOC_SIGNED_4.0;
+        const TLV: u8 = macho::X86_64_RELOC_TLV.0;
 
         let mut out = Vec::with_capacity(entries.len());
         let mut iter = entries.iter().copied();
@@ -210,7 +219,7 @@ impl Context<'_, '_> {
                     };
                     self.difference(section, e, iter.next(), RelocKind::X86_64(kind), UNSIGNED)?
                 }
-                SIGNED | SIGNED_1 | SIGNED_2 | SIGNED_4 | BRANCH | GOT_LOAD | GOT => {
+                SIGNED | SIGNED_1 | SIGNED_2 | SIGNED_4 | BRANCH | GOT_LOAD | GOT | TLV => {
                     if !e.pcrel || e.length != 2 {
                         return Err(self.unsupported(section, e));
                     }
@@ -220,7 +229,9 @@ impl Context<'_, '_> {
                         SIGNED_2 => (X::Pc32, 2),
                         SIGNED_4 => (X::Pc32, 4),
                         BRANCH => (X::Branch32, 0),
-                        GOT_LOAD => (X::GotPcRelX, 0),
+                        // ld64 makes a TLV `movq` of a descriptor in the
+                        // image a `leaq` too.
+                        GOT_LOAD | TLV => (X::GotPcRelX, 0),
                         _ => (X::GotPcRel32, 0),
                     };
                     if matches!(kind, X::GotPcRel32 | X::GotPcRelX) && !e.external {
@@ -260,6 +271,8 @@ impl Context<'_, '_> {
         const GOT_LOAD_PAGEOFF12: u8 = macho::ARM64_RELOC_GOT_LOAD_PAGEOFF12.0;
         const POINTER_TO_GOT: u8 = macho::ARM64_RELOC_POINTER_TO_GOT.0;
         const ADDEND: u8 = macho::ARM64_RELOC_ADDEND.0;
+        const TLVP_LOAD_PAGE21: u8 = macho::ARM64_RELOC_TLVP_LOAD_PAGE21.0;
+        const TLVP_LOAD_PAGEOFF12: u8 = macho::ARM64_RELOC_TLVP_LOAD_PAGEOFF12.0;
 
         let mut out = Vec::with_capacity(entries.len());
         let mut iter = entries.iter().copied().peekable();
@@ -304,13 +317,16 @@ impl Context<'_, '_> {
                     self.difference(section, e, iter.next(), RelocKind::Aarch64(kind), UNSIGNED)?
                 }
                 BRANCH26 | PAGE21 | PAGEOFF12 | GOT_LOAD_PAGE21 | GOT_LOAD_PAGEOFF12
-                | POINTER_TO_GOT => {
+                | POINTER_TO_GOT | TLVP_LOAD_PAGE21 | TLVP_LOAD_PAGEOFF12 => {
                     let kind = match (e.typ, e.pcrel, e.length) {
                         (BRANCH26, true, 2) => A64::Call26,
                         (PAGE21, true, 2) => A64::AdrPrelPgHi21,
                         (PAGEOFF12, false, 2) => A64::PageOff12,
                         (GOT_LOAD_PAGE21, true, 2) => A64::AdrGotPage,
                         (GOT_LOAD_PAGEOFF12, false, 2) => A64::Ld64GotLo12Nc,
+                        // A pointer to the variable's descriptor, as GOT loads.
+                        (TLVP_LOAD_PAGE21, true, 2) => A64::AdrGotPage,
+                        (TLVP_LOAD_PAGEOFF12, false, 2) => A64::Ld64GotLo12Nc,
                         (POINTER_TO_GOT, true, 2) => A64::GotPrel32,
                         (POINTER_TO_GOT, false, 3) => A64::GotAbs64,
                         _ => return Err(self.unsupported(section, e)),

@@ -21,9 +21,15 @@
 //!   `__eh_frame` only. (LLVM emits `__eh_frame` entries for the functions
 //!   compact unwind cannot describe; functions it can describe have no
 //!   DWARF unwind info in the object.)
-//! - Thread-local sections (`S_THREAD_LOCAL_*`) are refused: rivet does not
-//!   support thread-local storage yet. Sections of indirect symbol pointers
-//!   and stubs belong to linked images, not objects, and are refused too.
+//! - Thread-local variables: `S_THREAD_LOCAL_REGULAR` (`__thread_data`) is
+//!   [`SectionKind::TlsData`], `S_THREAD_LOCAL_ZEROFILL` (`__thread_bss`)
+//!   [`SectionKind::TlsZeroFill`] (they form the module's thread-local
+//!   block, as ELF's `.tdata`/`.tbss` do), and `S_THREAD_LOCAL_VARIABLES`
+//!   (`__thread_vars`, the descriptors code calls through)
+//!   [`SectionKind::TlvDescriptors`]. Thread-local initializer functions
+//!   (`S_THREAD_LOCAL_INIT_FUNCTION_POINTERS`) are refused.
+//! - Sections of indirect symbol pointers, thread-local variable pointers
+//!   and stubs belong to linked images, not objects, and are refused.
 
 use object::macho;
 use object::read::macho::Section as _;
@@ -72,7 +78,7 @@ pub(super) fn parse<'data>(
             ));
         }
         let bytes = match kind {
-            SectionKind::Ignored | SectionKind::ZeroFill => &[][..],
+            SectionKind::Ignored | SectionKind::ZeroFill | SectionKind::TlsZeroFill => &[][..],
             _ => header
                 .data(endian, data, u64::from(header.offset(endian)))
                 .map_err(|_| {
@@ -94,6 +100,7 @@ pub(super) fn parse<'data>(
         };
         sections.push(Section {
             name,
+            segment,
             kind,
             data: bytes,
             size,
@@ -115,15 +122,24 @@ fn kind_of(
 ) -> Result<SectionKind> {
     let typ = flags.typ();
     match typ {
-        macho::S_THREAD_LOCAL_REGULAR
-        | macho::S_THREAD_LOCAL_ZEROFILL
-        | macho::S_THREAD_LOCAL_VARIABLES
-        | macho::S_THREAD_LOCAL_VARIABLE_POINTERS
-        | macho::S_THREAD_LOCAL_INIT_FUNCTION_POINTERS => {
+        macho::S_THREAD_LOCAL_REGULAR => return Ok(SectionKind::TlsData),
+        macho::S_THREAD_LOCAL_ZEROFILL => return Ok(SectionKind::TlsZeroFill),
+        macho::S_THREAD_LOCAL_VARIABLES => return Ok(SectionKind::TlvDescriptors),
+        macho::S_THREAD_LOCAL_INIT_FUNCTION_POINTERS => {
             return Err(unsupported(
                 object,
                 &format!(
-                    "section `{segment},{name}` holds thread-local storage (S_THREAD_LOCAL_*), which rivet does not support yet"
+                    "section `{segment},{name}` holds thread-local initializers (S_THREAD_LOCAL_INIT_FUNCTION_POINTERS: C++ `thread_local` with dynamic initialization), which rivet does not support yet"
+                ),
+            ))
+        }
+        // Pointers to descriptors belong to linked images: an object's
+        // code reaches its descriptors with TLVP fixups.
+        macho::S_THREAD_LOCAL_VARIABLE_POINTERS => {
+            return Err(unsupported(
+                object,
+                &format!(
+                    "section `{segment},{name}` is of type S_THREAD_LOCAL_VARIABLE_POINTERS, which belongs in a linked image, not a relocatable object"
                 ),
             ))
         }

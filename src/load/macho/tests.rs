@@ -28,6 +28,9 @@ const S_CSTRING_LITERALS: u32 = 0x2;
 const S_8BYTE_LITERALS: u32 = 0x4;
 const S_NON_LAZY_SYMBOL_POINTERS: u32 = 0x6;
 const S_THREAD_LOCAL_REGULAR: u32 = 0x11;
+const S_THREAD_LOCAL_ZEROFILL: u32 = 0x12;
+const S_THREAD_LOCAL_VARIABLES: u32 = 0x13;
+const S_THREAD_LOCAL_INIT_FUNCTION_POINTERS: u32 = 0x15;
 const S_ATTR_PURE_INSTRUCTIONS: u32 = 0x8000_0000;
 const S_ATTR_SOME_INSTRUCTIONS: u32 = 0x0000_0400;
 const S_ATTR_DEBUG: u32 = 0x0200_0000;
@@ -472,7 +475,8 @@ fn x86_entries_rivet_refuses_are_named() {
         &case(rel(0, 2, false, 3, true, 4), false),
         "r_pcrel=0 r_length=3",
     );
-    assert_unsupported_reloc(&case(rel(3, 2, true, 2, true, 9), true), "thread-local");
+    // TLV is pc-relative; other shapes are refused, saying what it is.
+    assert_unsupported_reloc(&case(rel(3, 2, false, 2, true, 9), true), "thread-local");
     assert_unsupported_reloc(
         &case(rel(3, 2, true, 2, false, 3), true),
         "X86_64_RELOC_GOT_LOAD",
@@ -659,12 +663,14 @@ fn arm64_data_pointers_and_differences() {
 
 #[test]
 fn arm64_entries_rivet_refuses_are_named() {
+    // TLVP_LOAD_PAGE21 is pc-relative and TLVP_LOAD_PAGEOFF12 is not;
+    // other shapes are refused, saying what they are.
     assert_unsupported_reloc(
-        &arm64_with(&[rel(0, 1, true, 2, true, 8)], true),
+        &arm64_with(&[rel(0, 1, false, 2, true, 8)], true),
         "thread-local",
     );
     assert_unsupported_reloc(
-        &arm64_with(&[rel(4, 1, false, 2, true, 9)], true),
+        &arm64_with(&[rel(4, 1, true, 2, true, 9)], true),
         "thread-local",
     );
     assert_unsupported_reloc(
@@ -903,11 +909,27 @@ fn sections_are_classified_and_numbered_from_one() {
 }
 
 #[test]
+fn thread_local_variable_sections_are_classified() {
+    let one = |s: Sect| Builder::new(CPU_X86_64).section(s).build();
+    for (flags, kind) in [
+        (S_THREAD_LOCAL_REGULAR, SectionKind::TlsData),
+        (S_THREAD_LOCAL_ZEROFILL, SectionKind::TlsZeroFill),
+        (S_THREAD_LOCAL_VARIABLES, SectionKind::TlvDescriptors),
+    ] {
+        let bytes = one(Sect::new("__DATA", "__thread", 0, vec![0; 24]).flags(flags));
+        let obj = ObjectFile::parse(&bytes, "tlv.o").unwrap();
+        assert_eq!(obj.sections[1].kind, kind);
+        assert_eq!(obj.sections[1].segment, "__DATA");
+    }
+}
+
+#[test]
 fn sections_rivet_refuses() {
     let one = |s: Sect| Builder::new(CPU_X86_64).section(s).build();
     assert_unsupported_object(
-        &one(Sect::new("__DATA", "__thread_data", 0, vec![0; 8]).flags(S_THREAD_LOCAL_REGULAR)),
-        "thread-local",
+        &one(Sect::new("__DATA", "__thread_init", 0, vec![0; 8])
+            .flags(S_THREAD_LOCAL_INIT_FUNCTION_POINTERS)),
+        "thread-local initializers",
     );
     assert_unsupported_object(
         &one(
@@ -1242,22 +1264,32 @@ mod assembled {
     }
 
     #[test]
-    fn x86_64_thread_locals_and_got_quads_are_refused() {
+    fn x86_64_thread_local_loads_are_got_loads_of_the_descriptor() {
         let tlv = assemble(
             "x86_64-apple-macosx10.15",
             ".text\n.globl _f\n_f:\n movq _tv@TLVP(%rip), %rdi\n ret\n",
         );
-        assert_unsupported_reloc(&tlv, "X86_64_RELOC_TLV");
+        let obj = ObjectFile::parse(&tlv, "tlv.o").unwrap();
+        let r = &obj.sections[1].relocations[0];
+        assert_eq!((r.kind, r.offset, r.addend), (x(X::GotPcRelX), 3, -4));
+        let tls_def = assemble(
+            "x86_64-apple-macosx10.15",
+            ".section __DATA,__thread_data,thread_local_regular\n_tv$tlv$init:\n .long 1\n",
+        );
+        let obj = ObjectFile::parse(&tls_def, "tls.o").unwrap();
+        assert!(obj
+            .sections
+            .iter()
+            .any(|s| s.name == "__thread_data" && s.kind == SectionKind::TlsData));
+    }
+
+    #[test]
+    fn x86_64_got_quads_are_refused() {
         let quad = assemble(
             "x86_64-apple-macosx10.15",
             ".data\n.globl _d\n_d:\n .quad _x@GOTPCREL\n",
         );
         assert_unsupported_reloc(&quad, "X86_64_RELOC_GOT (r_pcrel=1 r_length=3");
-        let tls_def = assemble(
-            "x86_64-apple-macosx10.15",
-            ".section __DATA,__thread_data,thread_local_regular\n_tv$tlv$init:\n .long 1\n",
-        );
-        assert_unsupported_object(&tls_def, "thread-local");
     }
 
     const ARM64_ASM: &str = r#"
@@ -1351,12 +1383,25 @@ mod assembled {
     }
 
     #[test]
-    fn arm64_thread_locals_are_refused() {
+    fn arm64_thread_local_loads_are_got_loads_of_the_descriptor() {
         let tlv = assemble(
             "arm64-apple-macosx11.0",
             ".text\n.globl _f\n.p2align 2\n_f:\n adrp x0, _tv@TLVPPAGE\n ldr x0, [x0, _tv@TLVPPAGEOFF]\n ret\n",
         );
-        assert_unsupported_reloc(&tlv, "thread-local");
+        let obj = ObjectFile::parse(&tlv, "tlv.o").unwrap();
+        let mut kinds: Vec<_> = obj.sections[1]
+            .relocations
+            .iter()
+            .map(|r| (r.offset, r.kind))
+            .collect();
+        kinds.sort_by_key(|k| k.0);
+        assert_eq!(
+            kinds,
+            [
+                (0, RelocKind::Aarch64(A64::AdrGotPage)),
+                (4, RelocKind::Aarch64(A64::Ld64GotLo12Nc))
+            ]
+        );
     }
 
     #[test]

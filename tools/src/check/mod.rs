@@ -88,6 +88,9 @@
 //! `[got]`, as RuntimeDyld names it. `_GLOBAL_OFFSET_TABLE_` is the GOT's
 //! base (of the first module that has a GOT), as the GOTPC and GOTOFF
 //! fixups count from it.
+//! Section bounds the linker defines (ELF `__start_NAME` / `__stop_NAME`,
+//! Mach-O `section$start$SEG$SECT` / `section$end$SEG$SECT`) are symbols of
+//! each module that refers to them (the first such module's, by name).
 //!
 //! `decode_operand` decodes with LLVM's own disassembler, so operands are
 //! numbered as LLVM's `MCInst` numbers them; a register operand gives LLVM's
@@ -627,7 +630,9 @@ fn section_placement(object: &ObjectFile<'_>) -> Vec<Option<(SegmentClass, u64)>
             let class = match section.kind {
                 SectionKind::Text => SegmentClass::Text,
                 SectionKind::ReadOnly | SectionKind::Unwind => SegmentClass::ReadOnly,
-                SectionKind::Data | SectionKind::ZeroFill => SegmentClass::Data,
+                SectionKind::Data | SectionKind::ZeroFill | SectionKind::TlvDescriptors => {
+                    SegmentClass::Data
+                }
                 _ => return None,
             };
             let size = &mut sizes[class as usize];

@@ -269,6 +269,76 @@ fn run_triple_gives_the_same_output_and_status_on_every_target() {
     }
 }
 
+/// clang's own IR for fixtures/libm/libm.c, one file per target, with the
+/// triple clang wrote (OS versions included).
+const LIBM_TRIPLES: [(&str, bool); 7] = [
+    ("x86_64-unknown-linux-gnu", false),
+    ("x86_64-apple-macosx14.0.0", false),
+    ("x86_64-pc-windows-msvc19.33.0", false),
+    ("arm64-apple-macosx14.0.0", true),
+    ("aarch64-unknown-linux-gnu", true),
+    ("aarch64-pc-windows-msvc19.33.0", true),
+    ("riscv64-unknown-linux-gnu", true),
+];
+
+/// What fixtures/libm/libm.c prints, computed here as the native build does.
+fn libm_expected() -> String {
+    let x = 0.75f64;
+    let rows = [
+        ("sin", x.sin()),
+        ("cos", x.cos()),
+        ("pow", x.powf(2.5)),
+        ("exp", x.exp()),
+        ("log", x.ln()),
+        ("fmod", (x * 10.0) % 3.0),
+        ("sqrt", x.sqrt()),
+        ("floor", (x * 7.0).floor()),
+    ];
+    let mut text: String = rows
+        .iter()
+        .map(|(label, v)| format!("{label} {}\n", (v * 1e6) as i64))
+        .collect();
+    text += "rrrrr\n";
+    text
+}
+
+/// The Apple targets' IR is compiled with the stack protector, which loads
+/// `__stack_chk_guard` (defined by rivet) and calls `__stack_chk_fail`; the
+/// libm calls come from intrinsics LLVM lowers to library calls.
+#[test]
+fn run_triple_runs_clangs_libm_program_for_every_target() {
+    let want = libm_expected();
+    assert!(want.starts_with("sin 681638\n"), "{want}");
+    for (triple, emulated) in LIBM_TRIPLES {
+        if emulated && !cfg!(feature = "emulator") {
+            continue;
+        }
+        let path = format!("{}/fixtures/libm/{triple}.ll", crate::REPO);
+        let out = rivet()
+            .args(["run", "--triple", triple, &path])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            want,
+            "{triple}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // main returns argc.
+        assert_eq!(out.status.code(), Some(1), "{triple}: {out:?}");
+        assert!(out.stderr.is_empty(), "{triple}: {out:?}");
+    }
+    // Natively, without --triple, as the reference output is made.
+    let native = rivet()
+        .args([
+            "run",
+            &format!("{}/fixtures/libm/x86_64-unknown-linux-gnu.ll", crate::REPO),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&native.stdout), want);
+}
+
 #[test]
 fn run_triple_forwards_printf_where_the_convention_allows() {
     let native = rivet()

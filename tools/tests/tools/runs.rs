@@ -54,6 +54,59 @@ fn rivet_run_gives_the_native_output_for_a_tls_descriptor_program() {
     assert!(out.status.success(), "{:?}", out.status);
 }
 
+/// clang's IR for fixtures/tlv/threads.c for an Apple x86-64 target: its
+/// thread-locals go through Mach-O TLV descriptors (`__thread_vars`,
+/// `X86_64_RELOC_TLV`), which rivet links to its own TLS run time. The
+/// output is the native (ELF) build's.
+#[test]
+fn rivet_run_gives_the_native_output_for_macho_thread_local_variables() {
+    let path = format!(
+        "{}/fixtures/tlv/threads.x86_64-apple-macosx14.0.0.ll",
+        crate::REPO
+    );
+    for extra in [&[][..], &["--no-lmm"][..]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_rivet"))
+            .args(["run", "--triple", "x86_64-apple-macosx14.0.0"])
+            .args(extra)
+            .arg(&path)
+            .output()
+            .expect("rivet run");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "thread 1: 10100 1\nthread 2: 20100 2\nthread 3: 30100 3\nthread 4: 40100 4\n\
+             main: 107 0\n",
+            "{extra:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{extra:?}: {:?}", out.status);
+    }
+}
+
+/// fixtures/tlv/single.c (thread-locals on one thread) for both Apple
+/// targets: natively on x86-64 through rivet's run time, and for arm64 in
+/// the emulator through the module's own getter and block.
+#[test]
+fn rivet_run_gives_the_native_output_for_macho_thread_locals_on_each_apple_target() {
+    let mut triples = vec!["x86_64-apple-macosx14.0.0"];
+    if cfg!(feature = "emulator") {
+        triples.push("arm64-apple-macosx14.0.0");
+    }
+    for triple in triples {
+        let path = format!("{}/fixtures/tlv/single.{triple}.ll", crate::REPO);
+        let out = Command::new(env!("CARGO_BIN_EXE_rivet"))
+            .args(["run", "--triple", triple, &path])
+            .output()
+            .expect("rivet run");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "ok 7\n",
+            "{triple}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(7), "{triple}: {out:?}");
+    }
+}
+
 #[test]
 fn the_mode_variable_reaches_the_command_line_tool() {
     let fixture = format!("{}/fixtures/ir/hello_libm.ll", crate::REPO);
