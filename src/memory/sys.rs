@@ -344,6 +344,29 @@ unsafe fn publish_code_to_this_thread(addr: *const u8, len: usize) {
     let _ = (addr, len);
 }
 
+/// [`publish_code`] for several ranges, with one barrier on every core for
+/// all of them (none when every range is empty).
+///
+/// # Safety
+///
+/// Every range must be mapped and readable.
+pub(super) unsafe fn publish_code_ranges(ranges: impl IntoIterator<Item = (*const u8, usize)>) {
+    let mut any = false;
+    for (addr, len) in ranges {
+        if len > 0 {
+            // SAFETY: forwarded from the caller.
+            unsafe { publish_code_to_this_thread(addr, len) };
+            any = true;
+        }
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if any {
+        sync_all_cores();
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = any;
+}
+
 /// Whether this process may ask the kernel for a core-serializing barrier
 /// on all its threads, once known.
 #[cfg(all(test, any(target_os = "linux", target_os = "android")))]
@@ -761,6 +784,64 @@ pub(super) fn write_at(
         }
         offset += written as usize;
         bytes = &bytes[written as usize..];
+    }
+    Ok(())
+}
+
+/// The most buffers one [`write_vectored_at`] call takes (Linux's
+/// `IOV_MAX`).
+pub(super) const MAX_IOVECS: usize = 1024;
+
+/// Writes `buffers` one after the other into the file from `offset`
+/// (`pwritev`: one system call for neighbouring pieces), without a
+/// writable mapping of it. At most [`MAX_IOVECS`] buffers.
+pub(super) fn write_vectored_at(
+    fd: std::os::fd::BorrowedFd<'_>,
+    mut offset: usize,
+    buffers: &[&[u8]],
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    debug_assert!(buffers.len() <= MAX_IOVECS);
+    let mut iovecs: Vec<libc::iovec> = buffers
+        .iter()
+        .filter(|b| !b.is_empty())
+        .map(|b| libc::iovec {
+            iov_base: b.as_ptr() as *mut libc::c_void,
+            iov_len: b.len(),
+        })
+        .collect();
+    let mut first = 0;
+    while first < iovecs.len() {
+        let at = libc::off_t::try_from(offset)
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let count = libc::c_int::try_from(iovecs.len() - first)
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        // SAFETY: each iovec describes a readable buffer of `buffers`
+        // (or the unwritten tail of one), alive for the call; pwritev only
+        // reads them and writes into a file the caller owns.
+        let written = unsafe { libc::pwritev(fd.as_raw_fd(), iovecs[first..].as_ptr(), count, at) };
+        if written < 0 {
+            let error = io::Error::last_os_error();
+            if error.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(error);
+        }
+        if written == 0 {
+            return Err(io::Error::from(io::ErrorKind::WriteZero));
+        }
+        // A short write: skip what went, resume inside the buffer it ended in.
+        let mut left = written as usize;
+        offset += left;
+        while first < iovecs.len() && left >= iovecs[first].iov_len {
+            left -= iovecs[first].iov_len;
+            first += 1;
+        }
+        if left > 0 {
+            let iovec = &mut iovecs[first];
+            iovec.iov_base = iovec.iov_base.wrapping_byte_add(left);
+            iovec.iov_len -= left;
+        }
     }
     Ok(())
 }

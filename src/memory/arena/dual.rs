@@ -688,19 +688,7 @@ impl Region for DualRegion {
                 // What was written is written again on a retry.
                 let rest = staged.into_iter().skip(i).collect();
                 self.staged.insert(id, rest);
-                return Err(match source.raw_os_error() {
-                    Some(libc::ENOMEM) | Some(libc::ENOSPC) => Error::OutOfMemory {
-                        requested: len as u64,
-                        reason: format!(
-                            "the system refused pages for {len} bytes of linked code or \
-                             constants in the arena's memory file: {source}"
-                        ),
-                    },
-                    _ => Error::Memory {
-                        op: "pwrite (the arena's memory file)",
-                        source,
-                    },
-                });
+                return Err(write_error(len, source));
             }
         }
         // Every byte is in the file before the code's address can be
@@ -715,6 +703,63 @@ impl Region for DualRegion {
             // mapped PROT_READ|PROT_EXEC (so readable) in the run-time view.
             unsafe { sys::publish_code(self.runtime_ptr(part.offset), part.len) };
         }
+        Ok(())
+    }
+
+    /// Writes the staged bytes of every allocation of `ids`, pieces that
+    /// are neighbours in the file with one `pwritev`, then publishes all
+    /// their code with one barrier on every core. On failure every
+    /// allocation keeps its staged bytes (a retry writes them again, the
+    /// same bytes where they were written already).
+    fn finalize_all(&mut self, ids: &[u64]) -> Result<()> {
+        let mut pieces: Vec<(usize, &[u8])> = ids
+            .iter()
+            .filter_map(|id| self.staged.get(id))
+            .flatten()
+            .map(|staged| (staged.offset, staged.bytes.as_slice()))
+            .collect();
+        pieces.sort_unstable_by_key(|&(offset, _)| offset);
+        let fd = self.file.as_fd();
+        let mut buffers: Vec<&[u8]> = Vec::new();
+        let mut start = 0;
+        while start < pieces.len() {
+            let mut end = start + 1;
+            while end < pieces.len()
+                && end - start < sys::MAX_IOVECS
+                && pieces[end - 1].0 + pieces[end - 1].1.len() == pieces[end].0
+            {
+                end += 1;
+            }
+            buffers.clear();
+            buffers.extend(pieces[start..end].iter().map(|&(_, bytes)| bytes));
+            if let Err(source) = sys::write_vectored_at(fd, pieces[start].0, &buffers) {
+                let len = buffers.iter().map(|b| b.len()).sum();
+                return Err(write_error(len, source));
+            }
+            start = end;
+        }
+        drop(buffers);
+        drop(pieces);
+        for id in ids {
+            self.staged.remove(id);
+        }
+        // Every byte is in the file before the code's address can be
+        // handed out.
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+        let code: Vec<(*const u8, usize)> = ids
+            .iter()
+            .filter_map(|id| self.live.get(id).map(PackedParts::unpack))
+            .flat_map(|parts| {
+                SegmentClass::ALL
+                    .into_iter()
+                    .filter(|class| class.is_executable())
+                    .map(move |class| parts[class as usize])
+            })
+            .map(|part| (self.runtime_ptr(part.offset).cast_const(), part.len))
+            .collect();
+        // SAFETY: each range is inside a span of an executable class,
+        // mapped PROT_READ|PROT_EXEC (so readable) in the run-time view.
+        unsafe { sys::publish_code_ranges(code) };
         Ok(())
     }
 
@@ -813,6 +858,23 @@ impl Region for DualRegion {
         }
         pieces.sort_unstable_by_key(|piece| piece.0);
         sys::count_areas(self.runtime.len, (false, libc::PROT_NONE), pieces)
+    }
+}
+
+/// The error for staged bytes (`len` of them) the memory file refused.
+fn write_error(len: usize, source: io::Error) -> Error {
+    match source.raw_os_error() {
+        Some(libc::ENOMEM) | Some(libc::ENOSPC) => Error::OutOfMemory {
+            requested: len as u64,
+            reason: format!(
+                "the system refused pages for {len} bytes of linked code or constants in the \
+                 arena's memory file: {source}"
+            ),
+        },
+        _ => Error::Memory {
+            op: "pwrite (the arena's memory file)",
+            source,
+        },
     }
 }
 

@@ -282,6 +282,15 @@ trait Region {
     /// code to instruction fetch on every thread.
     fn finalize(&mut self, id: u64) -> Result<()>;
 
+    /// [`Region::finalize`] for each of `ids` (live allocations), in one
+    /// go where the region can.
+    fn finalize_all(&mut self, ids: &[u64]) -> Result<()> {
+        for &id in ids {
+            self.finalize(id)?;
+        }
+        Ok(())
+    }
+
     /// Gives back live allocation `id`.
     fn release(&mut self, id: u64);
 
@@ -828,6 +837,31 @@ impl MemoryManager for Arena {
             }
             _ => Err(self.foreign(allocation)),
         }
+    }
+
+    /// Checks every allocation, then finalizes each region's together.
+    fn finalize_all(&mut self, allocations: &[&Allocation]) -> Result<()> {
+        let mut by_region: Vec<(usize, u64)> = Vec::with_capacity(allocations.len());
+        for allocation in allocations {
+            if is_empty(allocation) {
+                if !self.empty.contains(&allocation.id) {
+                    return Err(self.foreign(allocation));
+                }
+                continue;
+            }
+            match self.region_of(allocation) {
+                Some(index) if self.regions[index].owns(allocation.id, &allocation.segments) => {
+                    by_region.push((index, allocation.id))
+                }
+                _ => return Err(self.foreign(allocation)),
+            }
+        }
+        by_region.sort_unstable();
+        for group in by_region.chunk_by(|a, b| a.0 == b.0) {
+            let ids: Vec<u64> = group.iter().map(|&(_, id)| id).collect();
+            self.regions[group[0].0].finalize_all(&ids)?;
+        }
+        Ok(())
     }
 
     fn release(&mut self, allocation: Allocation) {
