@@ -333,9 +333,12 @@ fn place(
         .map(|record| describe(record, options))
         .collect::<Result<Vec<_>>>()?;
     if !options.skip_finalize {
-        for record in records.iter() {
-            memory.finalize(record.allocation()?)?;
-        }
+        // All at once: the manager may write and publish them together.
+        let allocations = records
+            .iter()
+            .map(ObjectRecord::allocation)
+            .collect::<Result<Vec<_>>>()?;
+        memory.finalize_all(&allocations)?;
         // Resolvers are code of the modules: they run once every module of
         // the link is finalized (they may call into any of them).
         for (record, description) in records.iter().zip(&mut described) {
