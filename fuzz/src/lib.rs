@@ -22,7 +22,7 @@ use std::sync::OnceLock;
 use std::collections::BTreeMap;
 
 use rivet::link::{Externals, LinkOptions, LinkUnit, LinkedModule, SymbolTable};
-use rivet::load::{Binding, Definition, ObjectFile};
+use rivet::load::{Binding, Definition, ObjectFile, SymbolKind};
 use rivet::memory::{Image, ImageConfig, MemoryManager, SegmentClass};
 use rivet::ExecutionEngine;
 
@@ -112,8 +112,8 @@ pub fn run(format: Format, data: &[u8]) {
 
 /// Parses `bytes`; if they parse, links them and looks symbols up.
 pub fn exercise(bytes: &[u8]) {
-    let names = match ObjectFile::parse(bytes, NAME) {
-        Ok(object) => inspect(&object),
+    let (names, runs_code) = match ObjectFile::parse(bytes, NAME) {
+        Ok(object) => (inspect(&object), !defines_indirect_functions(&object)),
         Err(e) => {
             // Errors name what failed; formatting them must not panic either.
             let message = e.to_string();
@@ -121,7 +121,29 @@ pub fn exercise(bytes: &[u8]) {
             return;
         }
     };
-    link(bytes, &names);
+    link(bytes, &names, runs_code);
+}
+
+/// Whether `object` defines an indirect function (ELF `STT_GNU_IFUNC`),
+/// whose resolver the linker calls: fuzzed code must never run, so such
+/// an object is linked into memory that runs nothing ([`Image`]).
+pub fn defines_indirect_functions(object: &ObjectFile<'_>) -> bool {
+    object
+        .symbols
+        .iter()
+        .any(|s| s.kind == SymbolKind::IndirectFunction && s.definition != Definition::Undefined)
+}
+
+/// An engine for a fuzzed object: the arena, or when `runs_code` is false
+/// (see [`defines_indirect_functions`]) an image that runs nothing.
+pub fn engine(runs_code: bool) -> Option<ExecutionEngine> {
+    if runs_code {
+        ExecutionEngine::with_lmm(Some(true)).ok()
+    } else {
+        Some(ExecutionEngine::new(Box::new(Image::new(
+            ImageConfig::default(),
+        ))))
+    }
 }
 
 /// Walks the parsed model the way error messages do, and picks the names
@@ -156,8 +178,8 @@ fn inspect(object: &ObjectFile<'_>) -> Vec<String> {
 
 /// Links `bytes` in an engine of its own (dropped before returning, with
 /// everything it mapped and registered) and looks `names` up.
-fn link(bytes: &[u8], names: &[String]) {
-    let Ok(engine) = ExecutionEngine::with_lmm(Some(true)) else {
+fn link(bytes: &[u8], names: &[String], runs_code: bool) {
+    let Some(engine) = engine(runs_code) else {
         return;
     };
     // Link maps (and symbolize) walk the finished layout: exercise them too.

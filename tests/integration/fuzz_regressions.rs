@@ -120,8 +120,8 @@ fn what_happened(stderr: &str) -> String {
 
 /// The fuzz targets' steps for one input; returns how it ended.
 fn replay(bytes: &[u8]) -> String {
-    let names = match ObjectFile::parse(bytes, NAME) {
-        Ok(object) => lookup_names(&object),
+    let (names, runs_code) = match ObjectFile::parse(bytes, NAME) {
+        Ok(object) => (lookup_names(&object), !defines_indirect_functions(&object)),
         Err(e) => {
             let message = e.to_string();
             assert!(
@@ -131,7 +131,15 @@ fn replay(bytes: &[u8]) -> String {
             return format!("parse error: {message}");
         }
     };
-    let engine = ExecutionEngine::with_lmm(Some(true)).unwrap();
+    // As the fuzz targets do: an object with indirect functions (whose
+    // resolvers the linker calls) links into an image that runs nothing.
+    let engine = if runs_code {
+        ExecutionEngine::with_lmm(Some(true)).unwrap()
+    } else {
+        ExecutionEngine::new(Box::new(rivet::memory::Image::new(
+            rivet::memory::ImageConfig::default(),
+        )))
+    };
     engine.keep_link_maps(true);
     static EXT: u64 = 0;
     engine.add_global_mapping("ext", &EXT as *const u64 as u64);
@@ -165,6 +173,15 @@ fn replay(bytes: &[u8]) -> String {
     engine.remove_module(id).unwrap();
     drop(engine);
     outcome
+}
+
+/// Whether `object` defines an indirect function (fuzz/src/lib.rs,
+/// `defines_indirect_functions`).
+fn defines_indirect_functions(object: &ObjectFile<'_>) -> bool {
+    object.symbols.iter().any(|s| {
+        s.kind == rivet::load::SymbolKind::IndirectFunction
+            && s.definition != rivet::load::Definition::Undefined
+    })
 }
 
 /// The placement of the `check` and `image` targets (fuzz/src/lib.rs,
