@@ -76,9 +76,10 @@ pub(crate) struct KindProps {
 }
 
 /// [`RelocKind::props`] remembered per kind: a pass over many relocations
-/// asks once per kind.
+/// asks once per kind. Slots are numbered by [`RelocKind::index`], which
+/// no two kinds share.
 pub(crate) struct PropsCache {
-    entries: [Option<(RelocKind, KindProps)>; RelocKind::INDEX_COUNT],
+    entries: [Option<KindProps>; RelocKind::INDEX_COUNT],
 }
 
 impl Default for PropsCache {
@@ -93,14 +94,10 @@ impl PropsCache {
     /// The properties of `kind`.
     #[inline]
     pub fn get(&mut self, kind: RelocKind) -> KindProps {
-        let entry = &mut self.entries[kind.index() % RelocKind::INDEX_COUNT];
-        match entry {
-            Some((k, props)) if *k == kind => *props,
-            _ => {
-                let props = kind.props();
-                *entry = Some((kind, props));
-                props
-            }
+        match self.entries.get_mut(kind.index()) {
+            Some(Some(props)) => *props,
+            Some(entry) => *entry.insert(kind.props()),
+            None => kind.props(),
         }
     }
 }
@@ -483,3 +480,6 @@ pub(crate) fn read_le<const N: usize>(place: &[u8]) -> Result<u64, FixupError> {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests;

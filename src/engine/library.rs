@@ -254,7 +254,7 @@ impl ExecutionEngine {
                         .ok_or_else(|| Error::LibraryNotFound(other.clone()))?;
                     for (export, definition) in &library.exports {
                         if scope.get(export).is_none() {
-                            scope.insert(export.clone(), *definition);
+                            scope.insert(export, *definition)?;
                         }
                     }
                 }
@@ -312,20 +312,15 @@ impl ExecutionEngine {
         let mut modules = Vec::with_capacity(linked.len());
         let mut edges = Vec::new();
         for (mut module, parsed) in linked.into_iter().zip(objects) {
-            let names: Box<[Arc<str>]> = std::mem::take(&mut module.exports)
-                .into_iter()
-                .map(|(export, definition)| {
-                    defined.entry(export.clone()).or_insert(definition);
-                    export
-                })
-                .collect();
+            for (export, definition) in std::mem::take(&mut module.exports).iter() {
+                defined.entry(Arc::from(export)).or_insert(*definition);
+            }
             let id = module.module;
             edges.extend(module.binds_to.iter().map(|&to| (id, to)));
             let object_name = parsed.object().name.clone();
             drop(parsed);
             let record = adopt(
                 module,
-                names,
                 &object_name,
                 state.memory.as_ref(),
                 state.gdb,

@@ -58,7 +58,7 @@
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::debug::gdb::GdbRegistration;
 use crate::debug::image::ImageParts;
@@ -137,10 +137,8 @@ struct ModuleEntry {
 /// What the engine keeps of a linked module.
 struct Linked {
     /// Its memory, unwind tables and initializers. Its exports have moved
-    /// to the engine's symbol table.
+    /// to the engine's symbol table (or its library's).
     module: LinkedModule,
-    /// The names it defines in the symbol table, to take out on removal.
-    names: Box<[Arc<str>]>,
     /// What it registered with the process.
     runtime: ModuleRuntime,
     /// The modules (live, removed or being torn down) that bind to this
@@ -583,9 +581,7 @@ impl ExecutionEngine {
                 }
                 if entry.library.is_none() {
                     let mut table = self.table_write();
-                    for name in linked.names.iter() {
-                        table.remove_if_from(name, id);
-                    }
+                    table.remove_module(id);
                     table.forget_module(id);
                 }
                 let epoch = {
@@ -853,25 +849,11 @@ impl ExecutionEngine {
                 continue;
             };
             table.set_module_name(module.module, entry.name.clone());
-            table.reserve(module.exports.len());
-            let names: Box<[Arc<str>]> = std::mem::take(&mut module.exports)
-                .into_iter()
-                .map(|(name, export)| {
-                    table.insert(name.clone(), export);
-                    name
-                })
-                .collect();
+            table.insert_module(module.module, std::mem::take(&mut module.exports));
             entry.object = None;
             edges.extend(module.binds_to.iter().map(|&to| (module.module, to)));
             constructors_due.push(module.module);
-            entry.linked = Some(adopt(
-                module,
-                names,
-                &entry.name,
-                memory.as_ref(),
-                *gdb,
-                profiler,
-            ));
+            entry.linked = Some(adopt(module, &entry.name, memory.as_ref(), *gdb, profiler));
         }
         drop(table);
         unlinked.retain(|id| ids.binary_search(id).is_err());
@@ -1263,12 +1245,10 @@ fn pending_closure(state: &State, table: &SymbolTable, name: &str) -> Option<Vec
     Some(chosen.into_iter().collect())
 }
 
-/// Makes the record of a freshly linked module whose exports are `names`:
-/// registers it with the process, and with the debugger (`gdb`) and the
-/// profiler when they are on.
+/// Makes the record of a freshly linked module: registers it with the
+/// process, and with the debugger (`gdb`) and the profiler when they are on.
 fn adopt(
     mut module: LinkedModule,
-    names: Box<[Arc<str>]>,
     name: &str,
     memory: &dyn MemoryManager,
     gdb: bool,
@@ -1307,7 +1287,6 @@ fn adopt(
     }
     Box::new(Linked {
         module,
-        names,
         runtime,
         bound_by: HashSet::new(),
     })

@@ -111,6 +111,15 @@ pub(crate) fn apply(
     pass.check_unwind_tables(allocation)
 }
 
+/// What patching one section's fixups reads besides the pass.
+struct SectionRun<'r, 'data> {
+    section: &'r Section<'data>,
+    section_addr: u64,
+    /// Fixups of AArch64 GOT-load pairs relaxed in advance: their new kind.
+    relaxed_pairs: &'r HashMap<usize, arch::RelocKind>,
+    stubs_base: u64,
+}
+
 /// One object's pass: what every step reads.
 struct Pass<'p, 'data> {
     object: &'p ObjectFile<'data>,
@@ -274,42 +283,61 @@ impl Pass<'_, '_> {
     ) -> Result<()> {
         let section_addr = self.addrs.sections[index];
         let relaxed_pairs = self.relax_got_load_pairs(section, section_addr, bytes);
+        let run = SectionRun {
+            section,
+            section_addr,
+            relaxed_pairs: &relaxed_pairs,
+            stubs_base,
+        };
         for (ri, reloc) in section.relocations.iter().enumerate() {
-            let mut kind = reloc.kind;
-            let props = props_cache.get(kind);
-            let mut values = self.fixup_values(section, section_addr, reloc, props)?;
-            let mut offset = reloc.offset;
-            if let Some(&pair_kind) = relaxed_pairs.get(&ri) {
-                kind = pair_kind;
-            } else if props.got_slot && self.defined_in_link(reloc.target) {
-                let relaxed = usize::try_from(offset)
-                    .ok()
-                    .and_then(|at| kind.relax_got_load(bytes, at, &values));
-                if let Some(relaxed) = relaxed {
-                    kind = relaxed.kind;
-                    let shift = relaxed.field_shift as i64;
-                    offset = offset.wrapping_add_signed(shift);
-                    values.p = values.p.wrapping_add_signed(shift);
-                }
-            }
-            if kind == reloc.kind && props.got_slot && values.got_slot == 0 {
-                // The layout left the load without a slot, counting on a
-                // relaxation that the final addresses must allow.
-                return Err(self.internal("GOT slot missing"));
-            }
-            let place = usize::try_from(offset)
-                .ok()
-                .and_then(|o| bytes.get_mut(o..))
-                .ok_or_else(|| place_error(self.object, section, reloc))?;
-            if props.branch && !kind.branch_reaches(values.p, values.s, values.a) {
-                if let Some(stub) = self.stub_for(reloc, stubs_base) {
-                    values.stub = stub;
-                }
-            }
-            kind.apply(place, &values)
-                .map_err(|e| fixup_error(self.object, section, reloc, e))?;
+            self.relocate_one(&run, ri, reloc, bytes, props_cache)?;
         }
         Ok(())
+    }
+
+    /// Patches fixup `ri` of `run`'s section into `bytes`, the section's.
+    fn relocate_one(
+        &self,
+        run: &SectionRun<'_, '_>,
+        ri: usize,
+        reloc: &Relocation,
+        bytes: &mut [u8],
+        props_cache: &mut PropsCache,
+    ) -> Result<()> {
+        let section = run.section;
+        let mut kind = reloc.kind;
+        let props = props_cache.get(kind);
+        let mut values = self.fixup_values(section, run.section_addr, reloc, props)?;
+        let mut offset = reloc.offset;
+        if let Some(&pair_kind) = run.relaxed_pairs.get(&ri) {
+            kind = pair_kind;
+        } else if props.got_slot && self.defined_in_link(reloc.target) {
+            let relaxed = usize::try_from(offset)
+                .ok()
+                .and_then(|at| kind.relax_got_load(bytes, at, &values));
+            if let Some(relaxed) = relaxed {
+                kind = relaxed.kind;
+                let shift = relaxed.field_shift as i64;
+                offset = offset.wrapping_add_signed(shift);
+                values.p = values.p.wrapping_add_signed(shift);
+            }
+        }
+        if kind == reloc.kind && props.got_slot && values.got_slot == 0 {
+            // The layout left the load without a slot, counting on a
+            // relaxation that the final addresses must allow.
+            return Err(self.internal("GOT slot missing"));
+        }
+        let place = usize::try_from(offset)
+            .ok()
+            .and_then(|o| bytes.get_mut(o..))
+            .ok_or_else(|| place_error(self.object, section, reloc))?;
+        if props.branch && !kind.branch_reaches(values.p, values.s, values.a) {
+            if let Some(stub) = self.stub_for(reloc, run.stubs_base) {
+                values.stub = stub;
+            }
+        }
+        kind.apply(place, &values)
+            .map_err(|e| fixup_error(self.object, section, reloc, e))
     }
 
     /// Whether `target` is defined by a module of this link (not a
@@ -317,16 +345,23 @@ impl Pass<'_, '_> {
     /// reference, its address being final and no later binding able to
     /// change it.
     fn defined_in_link(&self, target: Target) -> bool {
-        let defined = match target {
-            Target::Section(i) => self.addrs.sections.get(i as usize).is_some_and(|&a| a != 0),
+        match target {
+            Target::Section(i) => {
+                self.addrs.sections.get(i as usize).is_some_and(|&a| a != 0)
+                    && !self
+                        .object
+                        .sections
+                        .get(i as usize)
+                        .is_some_and(|s| s.kind.is_tls())
+            }
+            // Thread-locals of this object are never marked.
             Target::Symbol(i) => self
                 .addrs
                 .defined_in_link
                 .get(i as usize)
                 .copied()
                 .unwrap_or(false),
-        };
-        defined && !self.is_tls(target)
+        }
     }
 
     /// AArch64 GOT loads `adrp xN, :got:S; ldr xN, [xN, :got_lo12:S]` of

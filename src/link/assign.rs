@@ -6,7 +6,7 @@ use super::bounds::{self, BoundEnd};
 use super::ifunc::is_indirect;
 use super::resolve::{ImportTarget, Resolved, SymbolRef};
 use super::ObjectRecord;
-use crate::load::Definition;
+use crate::load::{Definition, ObjectFile};
 use crate::memory::{Allocation, SegmentClass};
 use crate::{Error, Result};
 
@@ -33,7 +33,8 @@ pub(crate) struct ObjectAddresses {
     pub got_slots_elsewhere: Vec<(u32, u64)>,
     /// Whether each symbol is defined (in a section or as a common) by an
     /// object of this link, so that its address is final when the link
-    /// applies its fixups: GOT accesses of it may be relaxed.
+    /// applies its fixups, and is not a thread-local of this object: GOT
+    /// accesses of it may be relaxed.
     pub defined_in_link: Vec<bool>,
 }
 
@@ -73,9 +74,13 @@ fn own_addresses(record: &ObjectRecord<'_, '_, '_>, allocation: &Allocation) -> 
         .iter()
         .enumerate()
         // An indirect function's GOT loads must read its slot (the
-        // resolver's result), never be relaxed to its thunk.
+        // resolver's result), never be relaxed to its thunk; a
+        // thread-local's read its offset.
         .map(|(si, sym)| {
-            record.owned[si] && defines_storage(sym.definition) && !is_indirect(object, si)
+            record.owned[si]
+                && defines_storage(sym.definition)
+                && !is_indirect(object, si)
+                && !in_tls_section(object, sym.definition)
         })
         .collect();
     let mut symbol_sections = vec![None; object.symbols.len()];
@@ -115,6 +120,17 @@ fn own_addresses(record: &ObjectRecord<'_, '_, '_>, allocation: &Allocation) -> 
         got_slots_elsewhere: Vec::new(),
         defined_in_link,
     }
+}
+
+/// Whether a definition lies in a thread-local section of `object`.
+fn in_tls_section(object: &ObjectFile<'_>, definition: Definition) -> bool {
+    let Definition::Section { section, .. } = definition else {
+        return false;
+    };
+    object
+        .sections
+        .get(section as usize)
+        .is_some_and(|s| s.kind.is_tls())
 }
 
 /// Whether a definition places the symbol in the module's memory.

@@ -61,10 +61,11 @@ mod tlv;
 pub use debug_sections::DwarfSection;
 pub use hash::{NameHasher, NameMap};
 pub use runtime_info::{InitArray, RuntimeInfo, TlsTemplate};
-pub use symbols::{Export, Externals, RuntimeServices, Strength, SymbolResolver, SymbolTable};
+pub use symbols::{
+    Export, Exports, Externals, RuntimeServices, Strength, SymbolResolver, SymbolTable,
+};
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 use apply::ThreadLocals;
 use assign::ObjectAddresses;
@@ -72,7 +73,7 @@ use layout::ObjectLayout;
 use resolve::{Resolved, Winner};
 
 use crate::arch::Arch;
-use crate::load::{Definition, ObjectFile, SectionKind, Symbol, SymbolKind, Target};
+use crate::load::{Definition, ObjectFile, SectionKind, SymbolKind, Target};
 use crate::memory::{Allocation, MemoryManager, SegmentClass};
 use crate::{Error, Result};
 
@@ -163,7 +164,7 @@ pub struct LinkedModule {
     /// Where the module's segments are.
     pub allocation: Allocation,
     /// Names this module now defines for the engine.
-    pub exports: Vec<(Arc<str>, Export)>,
+    pub exports: Exports,
     /// Boxed: kept only when asked for, and the module record lives long.
     pub map: Option<Box<LinkMap>>,
     /// Unwind tables and initializers, for the run-time side.
@@ -388,17 +389,21 @@ fn plan(records: &mut [ObjectRecord<'_, '_, '_>], module_span: Option<u64>) -> R
                 .filter(|(_, r)| matches!(r, Some(Resolved::StackGuard)))
                 .map(|(i, _)| (i as u32, 8, 8)),
         );
-        let (object, owned) = (record.object(), &record.owned);
+        let object = record.object();
         // An indirect function's references go through its thunk and slot:
-        // never relaxed to the resolver's own address.
+        // never relaxed to the resolver's own address. Asked per fixup,
+        // so answered once per symbol here.
+        let direct: Vec<bool> = (record.owned.iter().enumerate())
+            .map(|(i, &owned)| owned && !ifunc::is_indirect(object, i))
+            .collect();
         record.layout = layout::plan(
             object,
             &commons,
             &imports,
-            |i| owned[i] && !ifunc::is_indirect(object, i),
+            |i| direct.get(i).copied().unwrap_or(false),
             module_span,
         )?;
-        record.ifuncs = ifunc::plan(object, owned, &mut record.layout.request)?;
+        record.ifuncs = ifunc::plan(object, &record.owned, &mut record.layout.request)?;
         let mut request = std::mem::take(&mut record.layout.request);
         record.single_thread_tlv = tlv::plan(record, record.layout.tls.as_ref(), &mut request)?;
         record.layout.request = request;
@@ -631,7 +636,7 @@ impl Drop for StaticPieces {
 
 /// What the export phase hands over for one module besides its memory.
 struct ModuleDescription {
-    exports: Vec<(Arc<str>, Export)>,
+    exports: Exports,
     map: Option<LinkMap>,
     runtime: RuntimeInfo,
 }
@@ -644,9 +649,7 @@ impl ModuleDescription {
             let Some(name) = object.symbols.get(symbol as usize).map(|s| s.name) else {
                 continue;
             };
-            for export in self.exports.iter_mut().filter(|e| &*e.0 == name) {
-                export.1.address = result;
-            }
+            self.exports.set_address(name, result);
             if let Some(map) = self.map.as_mut() {
                 for got in map.got.iter_mut().filter(|g| g.0 == name) {
                     got.2 = result;
@@ -693,23 +696,24 @@ fn describe(record: &ObjectRecord<'_, '_, '_>, options: LinkOptions) -> Result<M
     let addresses = &record.addresses;
     // Sized once: a 5,000-function object exports 15,000 names, and
     // growing by doubling would allocate and copy twice that.
-    let exportable = |&(si, sym): &(usize, &Symbol<'_>)| {
-        sym.is_external() && record.owned[si] && !sym.name.is_empty()
+    let exported = || {
+        object.symbols.iter().enumerate().filter_map(|(si, sym)| {
+            let exportable = sym.is_external() && record.owned[si] && !sym.name.is_empty();
+            Some((si, sym, record.winners[si].filter(|_| exportable)?))
+        })
     };
-    let count = object.symbols.iter().enumerate().filter(exportable).count();
-    let mut exports = Vec::with_capacity(count);
-    for (si, sym) in object.symbols.iter().enumerate().filter(exportable) {
-        if let Some(winner) = record.winners[si] {
-            exports.push((
-                Arc::from(sym.name),
-                Export {
-                    address: addresses.symbols[si],
-                    module: record.unit.module,
-                    strength: winner.strength,
-                    kind: sym.kind,
-                },
-            ));
-        }
+    let (count, bytes) = exported().fold((0, 0), |(n, b), (_, sym, _)| (n + 1, b + sym.name.len()));
+    let mut exports = Exports::with_capacity(count, bytes)?;
+    for (si, sym, winner) in exported() {
+        exports.push(
+            sym.name,
+            Export {
+                address: addresses.symbols[si],
+                module: record.unit.module,
+                strength: winner.strength,
+                kind: sym.kind,
+            },
+        )?;
     }
     let allocation = record.allocation()?;
     let mut map = options

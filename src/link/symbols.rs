@@ -1,8 +1,6 @@
 //! The engine's table of defined symbols, and the places outside the engine
 //! that names resolve to.
 
-use std::sync::Arc;
-
 use super::hash::NameMap;
 use std::path::Path;
 
@@ -37,34 +35,278 @@ pub struct Export {
     pub kind: SymbolKind,
 }
 
+/// The hash every name map of the link and the engine's table use for a
+/// name: computed once per exported name, carried with it from the link
+/// to the table.
+#[inline]
+pub(crate) fn hash_name(name: &str) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(name)
+}
+
+/// The largest number of name bytes one module's names may take in all
+/// (offsets into them are 32-bit).
+const MAX_NAME_BYTES: usize = u32::MAX as usize;
+
+fn names_too_long(requested: usize) -> Error {
+    Error::OutOfMemory {
+        requested: requested as u64,
+        reason: "a module's symbol names take more than 4 GiB".to_string(),
+    }
+}
+
+/// The names a linked module defines for the engine, as the link hands
+/// them over: the bytes of every name in one string (one allocation a
+/// module, not one a name), where each ends, each name's hash (computed
+/// once, outside the table's lock) and its definition. The table keeps the
+/// names, ends and definitions as they are.
+#[derive(Debug, Clone, Default)]
+pub struct Exports {
+    names: String,
+    ends: Vec<u32>,
+    hashes: Vec<u64>,
+    definitions: Vec<Export>,
+}
+
+impl Exports {
+    /// Room for `count` names of `bytes` bytes in all; fails when the
+    /// bytes could not be counted in 32 bits.
+    pub(crate) fn with_capacity(count: usize, bytes: usize) -> Result<Exports> {
+        if bytes > MAX_NAME_BYTES {
+            return Err(names_too_long(bytes));
+        }
+        Ok(Exports {
+            names: String::with_capacity(bytes),
+            ends: Vec::with_capacity(count),
+            hashes: Vec::with_capacity(count),
+            definitions: Vec::with_capacity(count),
+        })
+    }
+
+    /// Adds `name`; fails past 4 GiB of names.
+    pub(crate) fn push(&mut self, name: &str, export: Export) -> Result<()> {
+        let end = self.names.len() + name.len();
+        if end > MAX_NAME_BYTES {
+            return Err(names_too_long(end));
+        }
+        self.names.push_str(name);
+        self.ends.push(end as u32);
+        self.hashes.push(hash_name(name));
+        self.definitions.push(export);
+        Ok(())
+    }
+
+    /// Number of names.
+    pub fn len(&self) -> usize {
+        self.definitions.len()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.definitions.is_empty()
+    }
+
+    /// Each name with its definition, in the object's order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Export)> {
+        (0..self.len()).map(|i| {
+            let name = name_at(&self.names, &self.ends, i).unwrap_or_default();
+            (name, &self.definitions[i])
+        })
+    }
+
+    /// Points every definition of `name` at `address`.
+    pub(crate) fn set_address(&mut self, name: &str, address: u64) {
+        for (i, definition) in self.definitions.iter_mut().enumerate() {
+            if name_at(&self.names, &self.ends, i) == Some(name) {
+                definition.address = address;
+            }
+        }
+    }
+}
+
+/// Name `index` of `names`, whose names end at `ends`.
+#[inline]
+fn name_at<'n>(names: &'n str, ends: &[u32], index: usize) -> Option<&'n str> {
+    let start = match index {
+        0 => 0,
+        _ => *ends.get(index - 1)? as usize,
+    };
+    names.get(start..*ends.get(index)? as usize)
+}
+
 /// Name → definition, for everything the engine has linked.
+///
+/// Nothing is allocated a name: each module's names and definitions are
+/// kept as its link handed them over (its *name block*; a module that
+/// also gets names one by one has more blocks), and the hash table holds
+/// only (block, index) pairs, eight bytes a name. An entry always refers
+/// into a block of the module that defines it, so taking a module's names
+/// out ([`SymbolTable::remove_module`]) finds every entry that refers into
+/// its blocks before they go.
 #[derive(Debug, Default)]
 pub struct SymbolTable {
-    symbols: NameMap<Arc<str>, Export>,
+    entries: hashbrown::HashTable<Entry>,
+    /// Name blocks by number; a freed number is reused.
+    blocks: Vec<NameBlock>,
+    free_blocks: Vec<u32>,
+    /// Each module's newest block (the others follow from `NameBlock::next`).
+    block_of_module: NameMap<u64, u32>,
     module_names: NameMap<u64, String>,
+}
+
+/// Where a name and its definition are: definition `index` of `block`.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    block: u32,
+    index: u32,
+}
+
+/// Names of one module, one after another, and their definitions.
+#[derive(Debug, Default)]
+struct NameBlock {
+    names: String,
+    /// Where each name ends in `names`.
+    ends: Vec<u32>,
+    definitions: Vec<Export>,
+    /// The module's previous block, or `NO_BLOCK`.
+    next: u32,
+}
+
+const NO_BLOCK: u32 = u32::MAX;
+
+/// The name of `entry`, if its block has it.
+#[inline]
+fn entry_name(blocks: &[NameBlock], entry: Entry) -> Option<&str> {
+    let block = blocks.get(entry.block as usize)?;
+    name_at(&block.names, &block.ends, entry.index as usize)
+}
+
+/// The hash of `entry`'s name, for growing the table.
+fn entry_hash(blocks: &[NameBlock], entry: &Entry) -> u64 {
+    hash_name(entry_name(blocks, *entry).unwrap_or_default())
 }
 
 impl SymbolTable {
     /// The definition of `name`, if a linked module has one.
     #[inline]
     pub fn get(&self, name: &str) -> Option<&Export> {
-        self.symbols.get(name)
+        let blocks = &self.blocks;
+        let entry = self
+            .entries
+            .find(hash_name(name), |&e| entry_name(blocks, e) == Some(name))?;
+        blocks
+            .get(entry.block as usize)?
+            .definitions
+            .get(entry.index as usize)
     }
 
-    /// Records a definition, replacing any earlier one of the name.
-    pub fn insert(&mut self, name: Arc<str>, export: Export) {
-        self.symbols.insert(name, export);
+    /// Records a definition, replacing any earlier one of the name. Fails
+    /// only for a name of more than 4 GiB.
+    pub fn insert(&mut self, name: &str, export: Export) -> Result<()> {
+        if name.len() > MAX_NAME_BYTES {
+            return Err(names_too_long(name.len()));
+        }
+        let newest = self.block_of_module.get(&export.module).copied();
+        let block = match newest {
+            Some(block)
+                if self.blocks[block as usize].names.len() + name.len() <= MAX_NAME_BYTES =>
+            {
+                block
+            }
+            _ => self.new_block(export.module, NameBlock::default()),
+        };
+        let names = &mut self.blocks[block as usize];
+        names.names.push_str(name);
+        names.ends.push(names.names.len() as u32);
+        names.definitions.push(export);
+        let index = (names.definitions.len() - 1) as u32;
+        self.put(Entry { block, index }, hash_name(name));
+        Ok(())
     }
 
-    /// Makes room for `additional` more names.
-    pub(crate) fn reserve(&mut self, additional: usize) {
-        self.symbols.reserve(additional);
+    /// Records the definitions of module `module` (the link made them with
+    /// `module` as their module), replacing earlier ones of their names.
+    /// They become a block of the module as they are: no copy, no hashing.
+    pub fn insert_module(&mut self, module: u64, exports: Exports) {
+        let Exports {
+            names,
+            ends,
+            hashes,
+            definitions,
+        } = exports;
+        let block = self.new_block(
+            module,
+            NameBlock {
+                names,
+                ends,
+                definitions,
+                next: NO_BLOCK,
+            },
+        );
+        let blocks = &self.blocks;
+        self.entries
+            .reserve(hashes.len(), |e| entry_hash(blocks, e));
+        for (index, hash) in hashes.into_iter().enumerate() {
+            let index = index as u32;
+            self.put(Entry { block, index }, hash);
+        }
     }
 
-    /// Removes `name` if module `module` defines it.
-    pub(crate) fn remove_if_from(&mut self, name: &str, module: u64) {
-        if self.symbols.get(name).is_some_and(|e| e.module == module) {
-            self.symbols.remove(name);
+    /// Makes `names` the newest block of `module`.
+    fn new_block(&mut self, module: u64, mut names: NameBlock) -> u32 {
+        names.next = self
+            .block_of_module
+            .get(&module)
+            .copied()
+            .unwrap_or(NO_BLOCK);
+        let block = match self.free_blocks.pop() {
+            Some(block) => {
+                self.blocks[block as usize] = names;
+                block
+            }
+            None => {
+                self.blocks.push(names);
+                (self.blocks.len() - 1) as u32
+            }
+        };
+        self.block_of_module.insert(module, block);
+        block
+    }
+
+    /// Puts `entry` (whose name hashes to `hash`) in place of the entry of
+    /// the same name, or adds it.
+    fn put(&mut self, entry: Entry, hash: u64) {
+        let SymbolTable {
+            entries, blocks, ..
+        } = self;
+        let Some(name) = entry_name(blocks, entry) else {
+            return;
+        };
+        match entries.find_mut(hash, |&e| entry_name(blocks, e) == Some(name)) {
+            Some(existing) => *existing = entry,
+            None => {
+                entries.insert_unique(hash, entry, |e| entry_hash(blocks, e));
+            }
+        }
+    }
+
+    /// Takes out every name module `module` defines (those another module
+    /// has since redefined stay, as that module's), and its name blocks.
+    pub(crate) fn remove_module(&mut self, module: u64) {
+        let mut next = self.block_of_module.remove(&module).unwrap_or(NO_BLOCK);
+        while let Some(slot) = self.blocks.get_mut(next as usize) {
+            let block = next;
+            let names = std::mem::take(slot);
+            for index in 0..names.ends.len() {
+                let name = name_at(&names.names, &names.ends, index).unwrap_or_default();
+                let index = index as u32;
+                let ours = |e: &Entry| e.block == block && e.index == index;
+                if let Ok(entry) = self.entries.find_entry(hash_name(name), ours) {
+                    entry.remove();
+                }
+            }
+            self.free_blocks.push(block);
+            next = names.next;
         }
     }
 
@@ -87,17 +329,24 @@ impl SymbolTable {
 
     /// Number of defined names.
     pub fn len(&self) -> usize {
-        self.symbols.len()
+        self.entries.len()
     }
 
     /// Whether no name is defined.
     pub fn is_empty(&self) -> bool {
-        self.symbols.is_empty()
+        self.entries.is_empty()
     }
 
     /// Every definition, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Export)> {
-        self.symbols.iter().map(|(k, v)| (&**k, v))
+        let blocks = &self.blocks;
+        self.entries.iter().filter_map(move |&e| {
+            let definition = blocks
+                .get(e.block as usize)?
+                .definitions
+                .get(e.index as usize)?;
+            Some((entry_name(blocks, e)?, definition))
+        })
     }
 }
 
@@ -235,3 +484,6 @@ impl Externals {
         Some(*sym as u64)
     }
 }
+
+#[cfg(test)]
+mod tests;

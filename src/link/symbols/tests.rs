@@ -1,0 +1,106 @@
+use super::{Export, Exports, Strength, SymbolTable};
+use crate::load::SymbolKind;
+
+fn export(module: u64, address: u64) -> Export {
+    Export {
+        address,
+        module,
+        strength: Strength::Strong,
+        kind: SymbolKind::Function,
+    }
+}
+
+fn exports(module: u64, names: &[(&str, u64)]) -> Exports {
+    let bytes = names.iter().map(|(n, _)| n.len()).sum();
+    let mut exports = Exports::with_capacity(names.len(), bytes).unwrap();
+    for &(name, address) in names {
+        exports.push(name, export(module, address)).unwrap();
+    }
+    exports
+}
+
+fn address(table: &SymbolTable, name: &str) -> Option<u64> {
+    table.get(name).map(|e| e.address)
+}
+
+#[test]
+fn a_module_s_names_are_found_and_leave_with_it() {
+    let mut table = SymbolTable::default();
+    table.insert_module(1, exports(1, &[("f", 0x10), ("g", 0x20), ("", 0x30)]));
+    table.insert_module(2, exports(2, &[("h", 0x40)]));
+    assert_eq!(table.len(), 4);
+    assert_eq!(address(&table, "f"), Some(0x10));
+    assert_eq!(address(&table, "g"), Some(0x20));
+    assert_eq!(address(&table, ""), Some(0x30));
+    assert_eq!(address(&table, "fg"), None);
+    table.remove_module(1);
+    assert_eq!(table.len(), 1);
+    assert_eq!(address(&table, "f"), None);
+    assert_eq!(address(&table, "h"), Some(0x40));
+    let mut names: Vec<&str> = table.iter().map(|(n, _)| n).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["h"]);
+}
+
+#[test]
+fn a_redefinition_outlives_the_module_it_replaced_and_goes_with_its_own() {
+    let mut table = SymbolTable::default();
+    table.insert_module(1, exports(1, &[("f", 0x10), ("g", 0x20)]));
+    table.insert_module(2, exports(2, &[("f", 0x99)]));
+    assert_eq!(
+        table.get("f").map(|e| (e.module, e.address)),
+        Some((2, 0x99))
+    );
+    table.remove_module(1);
+    assert_eq!(
+        table.get("f").map(|e| (e.module, e.address)),
+        Some((2, 0x99))
+    );
+    assert_eq!(address(&table, "g"), None);
+    table.remove_module(2);
+    assert!(table.is_empty());
+}
+
+#[test]
+fn freed_name_blocks_are_reused_and_names_never_mix() {
+    let mut table = SymbolTable::default();
+    for round in 0..50u64 {
+        let module = 100 + round;
+        let name = format!("function_{round}");
+        table.insert_module(module, exports(module, &[(&name, round)]));
+        assert_eq!(address(&table, &name), Some(round));
+        if round > 0 {
+            let previous = format!("function_{}", round - 1);
+            table.remove_module(module - 1);
+            assert_eq!(address(&table, &previous), None);
+        }
+        assert_eq!(table.len(), 1);
+    }
+    assert!(
+        table.blocks.len() <= 2,
+        "{} blocks for one live module",
+        table.blocks.len()
+    );
+}
+
+#[test]
+fn single_names_and_a_module_s_names_share_the_module_and_go_together() {
+    let mut table = SymbolTable::default();
+    table.insert("import", export(7, 0x1)).unwrap();
+    table.insert("import", export(7, 0x2)).unwrap();
+    table.insert_module(7, exports(7, &[("f", 0x3)]));
+    table.insert("other", export(8, 0x4)).unwrap();
+    assert_eq!(address(&table, "import"), Some(0x2));
+    assert_eq!(table.len(), 3);
+    table.remove_module(7);
+    assert_eq!(table.len(), 1);
+    assert_eq!(address(&table, "other"), Some(0x4));
+}
+
+#[test]
+fn an_indirect_function_s_export_is_rebound_by_name() {
+    let mut list = exports(1, &[("a", 1), ("ab", 2), ("b", 3)]);
+    list.set_address("ab", 0x77);
+    let got: Vec<(&str, u64)> = list.iter().map(|(n, e)| (n, e.address)).collect();
+    assert_eq!(got, [("a", 1), ("ab", 0x77), ("b", 3)]);
+}
