@@ -161,12 +161,17 @@ struct Entry {
     index: u32,
 }
 
-/// Names of one module, one after another, and their definitions.
+/// Names of one module, one after another, their hashes and their
+/// definitions.
 #[derive(Debug, Default)]
 struct NameBlock {
     names: String,
     /// Where each name ends in `names`.
     ends: Vec<u32>,
+    /// Each name's hash: for growing the table and taking names out
+    /// without hashing again (and the link's buffer of them is kept, not
+    /// freed and allocated anew).
+    hashes: Vec<u64>,
     definitions: Vec<Export>,
     /// The module's previous block, or `NO_BLOCK`.
     next: u32,
@@ -183,7 +188,11 @@ fn entry_name(blocks: &[NameBlock], entry: Entry) -> Option<&str> {
 
 /// The hash of `entry`'s name, for growing the table.
 fn entry_hash(blocks: &[NameBlock], entry: &Entry) -> u64 {
-    hash_name(entry_name(blocks, *entry).unwrap_or_default())
+    blocks
+        .get(entry.block as usize)
+        .and_then(|b| b.hashes.get(entry.index as usize))
+        .copied()
+        .unwrap_or_default()
 }
 
 impl SymbolTable {
@@ -215,12 +224,14 @@ impl SymbolTable {
             }
             _ => self.new_block(export.module, NameBlock::default()),
         };
+        let hash = hash_name(name);
         let names = &mut self.blocks[block as usize];
         names.names.push_str(name);
         names.ends.push(names.names.len() as u32);
+        names.hashes.push(hash);
         names.definitions.push(export);
         let index = (names.definitions.len() - 1) as u32;
-        self.put(Entry { block, index }, hash_name(name));
+        self.put(Entry { block, index }, hash);
         Ok(())
     }
 
@@ -239,16 +250,23 @@ impl SymbolTable {
             NameBlock {
                 names,
                 ends,
+                hashes,
                 definitions,
                 next: NO_BLOCK,
             },
         );
         let blocks = &self.blocks;
-        self.entries
-            .reserve(hashes.len(), |e| entry_hash(blocks, e));
-        for (index, hash) in hashes.into_iter().enumerate() {
-            let index = index as u32;
-            self.put(Entry { block, index }, hash);
+        let count = blocks[block as usize].hashes.len();
+        self.entries.reserve(count, |e| entry_hash(blocks, e));
+        for index in 0..count {
+            let hash = self.blocks[block as usize].hashes[index];
+            self.put(
+                Entry {
+                    block,
+                    index: index as u32,
+                },
+                hash,
+            );
         }
     }
 
@@ -297,11 +315,10 @@ impl SymbolTable {
         while let Some(slot) = self.blocks.get_mut(next as usize) {
             let block = next;
             let names = std::mem::take(slot);
-            for index in 0..names.ends.len() {
-                let name = name_at(&names.names, &names.ends, index).unwrap_or_default();
+            for (index, &hash) in names.hashes.iter().enumerate() {
                 let index = index as u32;
                 let ours = |e: &Entry| e.block == block && e.index == index;
-                if let Ok(entry) = self.entries.find_entry(hash_name(name), ours) {
+                if let Ok(entry) = self.entries.find_entry(hash, ours) {
                     entry.remove();
                 }
             }
