@@ -35,9 +35,9 @@ pub struct Export {
     pub kind: SymbolKind,
 }
 
-/// The hash every name map of the link and the engine's table use for a
-/// name: computed once per exported name, carried with it from the link
-/// to the table.
+/// The hash the engine's table files a name under (rustc-hash's, as every
+/// name map of the link): computed once per exported name, in the link,
+/// and carried with it to the table.
 #[inline]
 pub(crate) fn hash_name(name: &str) -> u64 {
     use std::hash::BuildHasher;
@@ -58,8 +58,8 @@ fn names_too_long(requested: usize) -> Error {
 /// The names a linked module defines for the engine, as the link hands
 /// them over: the bytes of every name in one string (one allocation a
 /// module, not one a name), where each ends, each name's hash (computed
-/// once, outside the table's lock) and its definition. The table keeps the
-/// names, ends and definitions as they are.
+/// once, outside the table's lock) and its definition. The table keeps
+/// all four as they are.
 #[derive(Debug, Clone, Default)]
 pub struct Exports {
     names: String,
