@@ -313,7 +313,10 @@ impl ExecutionEngine {
         let mut edges = Vec::new();
         for (mut module, parsed) in linked.into_iter().zip(objects) {
             for (export, definition) in std::mem::take(&mut module.exports).iter() {
-                defined.entry(Arc::from(export)).or_insert(*definition);
+                // The first definition of a name wins, as in the link order.
+                if !defined.contains_key(export) {
+                    defined.insert(Arc::from(export), *definition);
+                }
             }
             let id = module.module;
             edges.extend(module.binds_to.iter().map(|&to| (id, to)));

@@ -161,18 +161,12 @@ struct Entry {
     index: u32,
 }
 
-/// Names of one module, one after another, their hashes and their
-/// definitions.
+/// Names of one module as the link handed them over (or as they were
+/// inserted one by one); their hashes serve for growing the table and
+/// taking names out without hashing again.
 #[derive(Debug, Default)]
 struct NameBlock {
-    names: String,
-    /// Where each name ends in `names`.
-    ends: Vec<u32>,
-    /// Each name's hash: for growing the table and taking names out
-    /// without hashing again (and the link's buffer of them is kept, not
-    /// freed and allocated anew).
-    hashes: Vec<u64>,
-    definitions: Vec<Export>,
+    exports: Exports,
     /// The module's previous block, or `NO_BLOCK`.
     next: u32,
 }
@@ -182,15 +176,15 @@ const NO_BLOCK: u32 = u32::MAX;
 /// The name of `entry`, if its block has it.
 #[inline]
 fn entry_name(blocks: &[NameBlock], entry: Entry) -> Option<&str> {
-    let block = blocks.get(entry.block as usize)?;
-    name_at(&block.names, &block.ends, entry.index as usize)
+    let exports = &blocks.get(entry.block as usize)?.exports;
+    name_at(&exports.names, &exports.ends, entry.index as usize)
 }
 
 /// The hash of `entry`'s name, for growing the table.
 fn entry_hash(blocks: &[NameBlock], entry: &Entry) -> u64 {
     blocks
         .get(entry.block as usize)
-        .and_then(|b| b.hashes.get(entry.index as usize))
+        .and_then(|b| b.exports.hashes.get(entry.index as usize))
         .copied()
         .unwrap_or_default()
 }
@@ -205,6 +199,7 @@ impl SymbolTable {
             .find(hash_name(name), |&e| entry_name(blocks, e) == Some(name))?;
         blocks
             .get(entry.block as usize)?
+            .exports
             .definitions
             .get(entry.index as usize)
     }
@@ -218,19 +213,18 @@ impl SymbolTable {
         let newest = self.block_of_module.get(&export.module).copied();
         let block = match newest {
             Some(block)
-                if self.blocks[block as usize].names.len() + name.len() <= MAX_NAME_BYTES =>
+                if self.blocks[block as usize].exports.names.len() + name.len()
+                    <= MAX_NAME_BYTES =>
             {
                 block
             }
-            _ => self.new_block(export.module, NameBlock::default()),
+            _ => self.new_block(export.module, Exports::default()),
         };
-        let hash = hash_name(name);
-        let names = &mut self.blocks[block as usize];
-        names.names.push_str(name);
-        names.ends.push(names.names.len() as u32);
-        names.hashes.push(hash);
-        names.definitions.push(export);
-        let index = (names.definitions.len() - 1) as u32;
+        let exports = &mut self.blocks[block as usize].exports;
+        exports.push(name, export)?;
+        let index = exports.len() - 1;
+        let hash = exports.hashes[index];
+        let index = index as u32;
         self.put(Entry { block, index }, hash);
         Ok(())
     }
@@ -239,27 +233,12 @@ impl SymbolTable {
     /// `module` as their module), replacing earlier ones of their names.
     /// They become a block of the module as they are: no copy, no hashing.
     pub fn insert_module(&mut self, module: u64, exports: Exports) {
-        let Exports {
-            names,
-            ends,
-            hashes,
-            definitions,
-        } = exports;
-        let block = self.new_block(
-            module,
-            NameBlock {
-                names,
-                ends,
-                hashes,
-                definitions,
-                next: NO_BLOCK,
-            },
-        );
+        let count = exports.len();
+        let block = self.new_block(module, exports);
         let blocks = &self.blocks;
-        let count = blocks[block as usize].hashes.len();
         self.entries.reserve(count, |e| entry_hash(blocks, e));
         for index in 0..count {
-            let hash = self.blocks[block as usize].hashes[index];
+            let hash = self.blocks[block as usize].exports.hashes[index];
             self.put(
                 Entry {
                     block,
@@ -270,13 +249,14 @@ impl SymbolTable {
         }
     }
 
-    /// Makes `names` the newest block of `module`.
-    fn new_block(&mut self, module: u64, mut names: NameBlock) -> u32 {
-        names.next = self
+    /// Makes `exports` the newest block of `module`.
+    fn new_block(&mut self, module: u64, exports: Exports) -> u32 {
+        let next = self
             .block_of_module
             .get(&module)
             .copied()
             .unwrap_or(NO_BLOCK);
+        let names = NameBlock { exports, next };
         let block = match self.free_blocks.pop() {
             Some(block) => {
                 self.blocks[block as usize] = names;
@@ -315,7 +295,7 @@ impl SymbolTable {
         while let Some(slot) = self.blocks.get_mut(next as usize) {
             let block = next;
             let names = std::mem::take(slot);
-            for (index, &hash) in names.hashes.iter().enumerate() {
+            for (index, &hash) in names.exports.hashes.iter().enumerate() {
                 let index = index as u32;
                 let ours = |e: &Entry| e.block == block && e.index == index;
                 if let Ok(entry) = self.entries.find_entry(hash, ours) {
@@ -360,6 +340,7 @@ impl SymbolTable {
         self.entries.iter().filter_map(move |&e| {
             let definition = blocks
                 .get(e.block as usize)?
+                .exports
                 .definitions
                 .get(e.index as usize)?;
             Some((entry_name(blocks, e)?, definition))
