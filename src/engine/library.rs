@@ -180,7 +180,7 @@ impl ExecutionEngine {
                     .and_then(|e| e.linked.as_deref_mut())
                 {
                     l.runtime.constructors_ran = true;
-                    collect_calls(&l.module.runtime.constructors, id as usize, &mut calls);
+                    collect_calls(l.constructors(), id as usize, &mut calls);
                 }
             }
             calls.sort_by_key(|&(priority, order, index, _)| (priority, order, index));
@@ -343,7 +343,7 @@ impl ExecutionEngine {
         }
         for (from, to) in edges {
             if let Some(linked) = state.linked_mut(to) {
-                linked.bound_by.insert(from);
+                linked.add_bound_by(from);
             }
         }
         let mut visible: NameMap<Arc<str>, Export> = NameMap::default();
@@ -423,7 +423,7 @@ impl ExecutionEngine {
         let mut total = AllocationStats::default();
         for module in &library.modules {
             let linked = state.modules.get(module)?.linked.as_deref()?;
-            let stats = state.memory.allocation_stats(&linked.module.allocation)?;
+            let stats = state.memory.allocation_stats(&linked.allocation)?;
             for i in 0..total.bytes_by_class.len() {
                 total.bytes_by_class[i] += stats.bytes_by_class[i];
                 total.pages_by_class[i] += stats.pages_by_class[i];

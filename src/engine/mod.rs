@@ -66,12 +66,13 @@ use crate::debug::perf::{Profiler, ProfilerOptions};
 use crate::debug::unwind::UnwindRegistration;
 use crate::debug::{LineTable, ModuleImage, SourceLocation};
 use crate::link::{
-    self, Externals, InitArray, LinkMap, LinkOptions, LinkUnit, LinkedModule, NameMap, SymbolTable,
+    self, Externals, InitArray, LinkMap, LinkOptions, LinkUnit, LinkedModule, NameMap, RuntimeInfo,
+    SymbolTable, TlsTemplate,
 };
 #[cfg(feature = "llvm")]
 use crate::llvm::{Module, TargetData, TargetMachine};
 use crate::load::{Definition, ObjectFile};
-use crate::memory::SegmentClass;
+use crate::memory::{Allocation, SegmentClass};
 use crate::memory::{
     AllocationStats, Arena, ArenaConfig, MemoryManager, MemoryStats, SectionsConfig,
     SectionsManager,
@@ -134,16 +135,76 @@ struct ModuleEntry {
     library: Option<u64>,
 }
 
-/// What the engine keeps of a linked module.
+/// What the engine keeps of a linked module: what finding it by address,
+/// running its initializers and tearing it down need. Its exports have
+/// moved to the engine's symbol table (or its library's); what few modules
+/// have is boxed apart, so that a small module's record stays small.
 struct Linked {
-    /// Its memory, unwind tables and initializers. Its exports have moved
-    /// to the engine's symbol table (or its library's).
-    module: LinkedModule,
+    /// Its memory.
+    allocation: Allocation,
     /// What it registered with the process.
     runtime: ModuleRuntime,
+    /// The other modules it binds to, sorted ([`LinkedModule::binds_to`]).
+    binds_to: Box<[u64]>,
     /// The modules (live, removed or being torn down) that bind to this
-    /// one: the reverse of their `module.binds_to`.
-    bound_by: HashSet<u64>,
+    /// one, sorted: the reverse of their `binds_to`.
+    bound_by: Vec<u64>,
+    /// Initializers, thread-local block, link map and debug records, for
+    /// a module that has any.
+    extras: Option<Box<Extras>>,
+}
+
+/// The parts of a linked module's record most modules do without.
+#[derive(Default)]
+struct Extras {
+    constructors: Vec<InitArray>,
+    destructors: Vec<InitArray>,
+    tls: Option<TlsTemplate>,
+    map: Option<Box<LinkMap>>,
+    /// The module's image as registered with the debugger (`enable_gdb`).
+    gdb: Option<GdbRegistration>,
+    /// Its source lines, read from its DWARF when debugging or jitdump
+    /// output was on at link time (for `symbolize_line`).
+    lines: Option<LineTable>,
+}
+
+impl Linked {
+    fn constructors(&self) -> &[InitArray] {
+        self.extras.as_ref().map_or(&[], |e| &e.constructors)
+    }
+
+    fn destructors(&self) -> &[InitArray] {
+        self.extras.as_ref().map_or(&[], |e| &e.destructors)
+    }
+
+    fn map(&self) -> Option<&LinkMap> {
+        self.extras.as_ref()?.map.as_deref()
+    }
+
+    fn lines(&self) -> Option<&LineTable> {
+        self.extras.as_ref()?.lines.as_ref()
+    }
+
+    /// Records that module `from` binds to this one.
+    fn add_bound_by(&mut self, from: u64) {
+        if let Err(at) = self.bound_by.binary_search(&from) {
+            self.bound_by.insert(at, from);
+        }
+    }
+
+    fn remove_bound_by(&mut self, from: u64) {
+        if let Ok(at) = self.bound_by.binary_search(&from) {
+            self.bound_by.remove(at);
+        }
+    }
+
+    /// Whether `addr` lies in one of the module's segments.
+    fn holds(&self, addr: u64) -> bool {
+        self.allocation
+            .segments
+            .iter()
+            .any(|s| s.size > 0 && addr >= s.addr && addr < s.addr + s.size)
+    }
 }
 
 /// A module removed from the engine whose memory is still kept.
@@ -251,13 +312,6 @@ struct ModuleRuntime {
     key: u64,
     /// Unwind tables registered with the unwinder.
     unwind: Option<UnwindRegistration>,
-    /// The module's image as registered with the debugger.
-    /// Boxed: only engines registering with the debugger (`enable_gdb`) have
-    /// one, and this record lives as long as the module.
-    gdb: Option<Box<GdbRegistration>>,
-    /// Its source lines, read from its DWARF when debugging or jitdump
-    /// output was on at link time (for `symbolize_line`).
-    lines: Option<Box<LineTable>>,
     constructors_ran: bool,
     destructors_ran: bool,
 }
@@ -582,7 +636,6 @@ impl ExecutionEngine {
                 if entry.library.is_none() {
                     let mut table = self.table_write();
                     table.remove_module(id);
-                    table.forget_module(id);
                 }
                 let epoch = {
                     let mut guards = lock(&self.guards);
@@ -702,19 +755,16 @@ impl ExecutionEngine {
             let run_destructors = state.run_destructors;
             drop(state);
             let mut freed = Vec::with_capacity(doomed.len());
-            for (id, linked) in doomed {
-                let Linked {
-                    module, runtime, ..
-                } = *linked;
-                teardown(&module, runtime, run_destructors);
-                freed.push((id, module));
+            for (id, mut linked) in doomed {
+                teardown(&mut linked, run_destructors);
+                freed.push((id, linked));
             }
             state = lock(&self.state);
             for (id, module) in freed {
                 state.tearing_down.remove(&id);
                 for dependency in module.binds_to.iter() {
                     if let Some(linked) = state.linked_mut(*dependency) {
-                        linked.bound_by.remove(&id);
+                        linked.remove_bound_by(id);
                     }
                 }
                 state.memory.release(module.allocation);
@@ -848,8 +898,11 @@ impl ExecutionEngine {
                 memory.release(module.allocation);
                 continue;
             };
-            table.set_module_name(module.module, entry.name.clone());
-            table.insert_module(module.module, std::mem::take(&mut module.exports));
+            table.insert_module(
+                module.module,
+                &entry.name,
+                std::mem::take(&mut module.exports),
+            );
             entry.object = None;
             edges.extend(module.binds_to.iter().map(|&to| (module.module, to)));
             constructors_due.push(module.module);
@@ -869,7 +922,7 @@ impl ExecutionEngine {
         self.pending.store(unlinked.len(), Ordering::Release);
         for (from, to) in edges {
             if let Some(linked) = state.linked_mut(to) {
-                linked.bound_by.insert(from);
+                linked.add_bound_by(from);
             }
         }
         Ok(())
@@ -940,7 +993,7 @@ impl ExecutionEngine {
                     continue;
                 }
                 linked.runtime.constructors_ran = true;
-                collect_calls(&linked.module.runtime.constructors, id as usize, &mut calls);
+                collect_calls(linked.constructors(), id as usize, &mut calls);
             }
             calls.sort_by_key(|&(priority, order, index, _)| (priority, order, index));
             // Taken before the lock goes: a module removed from now on
@@ -978,7 +1031,7 @@ impl ExecutionEngine {
                     continue;
                 }
                 rt.destructors_ran = true;
-                collect_calls(&linked.module.runtime.destructors, order, &mut calls);
+                collect_calls(linked.destructors(), order, &mut calls);
             }
             destructor_order(&mut calls);
             (calls, self.guard())
@@ -997,16 +1050,10 @@ impl ExecutionEngine {
         // The lock order: state, then table.
         let state = lock(&self.state);
         let table = self.table_read();
-        let module = state.modules.iter().find_map(|(&id, e)| {
-            let linked = e.linked.as_ref()?;
-            let inside = linked
-                .module
-                .allocation
-                .segments
-                .iter()
-                .any(|s| s.size > 0 && addr >= s.addr && addr < s.addr + s.size);
-            inside.then_some(id)
-        })?;
+        let module = state
+            .modules
+            .iter()
+            .find_map(|(&id, e)| e.linked.as_ref()?.holds(addr).then_some(id))?;
         table
             .iter()
             .filter(|(_, e)| e.module == module && e.address <= addr)
@@ -1023,16 +1070,10 @@ impl ExecutionEngine {
         let state = lock(&self.state);
         state.modules.values().find_map(|e| {
             let linked = e.linked.as_ref()?;
-            let inside = linked
-                .module
-                .allocation
-                .segments
-                .iter()
-                .any(|s| s.size > 0 && addr >= s.addr && addr < s.addr + s.size);
-            if !inside {
+            if !linked.holds(addr) {
                 return None;
             }
-            linked.runtime.lines.as_ref()?.lookup(addr)
+            linked.lines()?.lookup(addr)
         })
     }
 
@@ -1047,7 +1088,7 @@ impl ExecutionEngine {
     pub fn module_memory_stats(&self, id: ModuleId) -> Option<AllocationStats> {
         let state = lock(&self.state);
         let linked = state.modules.get(&id.0)?.linked.as_ref()?;
-        state.memory.allocation_stats(&linked.module.allocation)
+        state.memory.allocation_stats(&linked.allocation)
     }
 
     /// The link map of each linked module (kept only after
@@ -1058,7 +1099,7 @@ impl ExecutionEngine {
             .modules
             .values()
             .filter_map(|e| {
-                let map = e.linked.as_ref()?.module.map.as_deref()?.clone();
+                let map = e.linked.as_ref()?.map()?.clone();
                 Some((e.name.clone(), map))
             })
             .collect()
@@ -1115,7 +1156,7 @@ fn reclaimable(state: &State, oldest_guard: Option<u64>) -> Vec<u64> {
         let Some(retired) = state.retired.get(&id) else {
             continue;
         };
-        for &to in retired.linked.module.binds_to.iter() {
+        for &to in retired.linked.binds_to.iter() {
             if state.retired.contains_key(&to) && kept.insert(to) {
                 work.push(to);
             }
@@ -1153,7 +1194,7 @@ fn reclaimable(state: &State, oldest_guard: Option<u64>) -> Vec<u64> {
             let Some(linked) = state.linked(id) else {
                 continue;
             };
-            for to in linked.module.binds_to.iter() {
+            for to in linked.binds_to.iter() {
                 if let Some(n) = waiting.get_mut(to) {
                     *n = n.saturating_sub(1);
                     if *n == 0 {
@@ -1248,21 +1289,35 @@ fn pending_closure(state: &State, table: &SymbolTable, name: &str) -> Option<Vec
 /// Makes the record of a freshly linked module: registers it with the
 /// process, and with the debugger (`gdb`) and the profiler when they are on.
 fn adopt(
-    mut module: LinkedModule,
+    module: LinkedModule,
     name: &str,
     memory: &dyn MemoryManager,
     gdb: bool,
     profiler: &mut Option<Profiler>,
 ) -> Box<Linked> {
-    // The record lives as long as the module: no spare capacity (a
-    // vector of one unwind table otherwise holds room for four).
-    module.runtime.unwind_tables.shrink_to_fit();
-    let mut runtime = register_runtime(&module, memory.runs_code());
-    if let Some(map) = module.map.as_mut() {
+    let LinkedModule {
+        key,
+        arch,
+        allocation,
+        map,
+        runtime: info,
+        binds_to,
+        ..
+    } = module;
+    let runtime = register_runtime(key, arch, &allocation, &info, memory.runs_code());
+    let mut extras = Extras {
+        constructors: info.constructors,
+        destructors: info.destructors,
+        tls: info.tls,
+        map,
+        gdb: None,
+        lines: None,
+    };
+    if let Some(map) = extras.map.as_mut() {
         let parts = ImageParts::from_link_map(map);
         let image = ModuleImage {
             name,
-            arch: module.arch,
+            arch,
             sections: &parts.sections,
             symbols: &parts.symbols,
             dwarf: parts.dwarf,
@@ -1270,10 +1325,7 @@ fn adopt(
         // Debug and profiler output is best effort: failing to describe a
         // module to them does not fail the link.
         if gdb && memory.runs_code() {
-            runtime.gdb = GdbRegistration::register(&image)
-                .ok()
-                .flatten()
-                .map(Box::new);
+            extras.gdb = GdbRegistration::register(&image).ok().flatten();
         }
         if let Some(p) = profiler.as_mut() {
             let _ = p.module_loaded(&image);
@@ -1281,46 +1333,56 @@ fn adopt(
         // The registered image holds its own copy of the DWARF; the engine
         // keeps only the line table, for `symbolize_line`.
         if !map.dwarf.is_empty() {
-            runtime.lines = LineTable::from_dwarf(&map.dwarf).map(Box::new);
+            extras.lines = LineTable::from_dwarf(&map.dwarf);
         }
         map.dwarf = Vec::new();
     }
+    let needed = !extras.constructors.is_empty()
+        || !extras.destructors.is_empty()
+        || extras.tls.is_some()
+        || extras.map.is_some();
     Box::new(Linked {
-        module,
+        allocation,
         runtime,
-        bound_by: HashSet::new(),
+        binds_to,
+        bound_by: Vec::new(),
+        extras: needed.then(|| Box::new(extras)),
     })
 }
 
 /// Registers a freshly linked module with the process: its code ranges for
-/// exit-handler ownership, its unwind tables with the unwinder.
-fn register_runtime(module: &LinkedModule, runs_code: bool) -> ModuleRuntime {
+/// exit-handler ownership, its thread-local block, its unwind tables with
+/// the unwinder.
+fn register_runtime(
+    key: u64,
+    arch: crate::arch::Arch,
+    allocation: &Allocation,
+    info: &RuntimeInfo,
+    runs_code: bool,
+) -> ModuleRuntime {
     // One key per module, chosen when it was linked: its exit handlers and
     // its thread-local block are both filed under it.
-    let key = module.key;
     if !runs_code {
         // Code that does not run here has no constructors to run either:
         // mark them done so that nothing ever calls into the image.
         return ModuleRuntime {
             key,
             unwind: None,
-            gdb: None,
-            lines: None,
             constructors_ran: true,
             destructors_ran: true,
         };
     }
-    for class in [SegmentClass::Text, SegmentClass::Stubs] {
-        let seg = module.allocation.segment(class);
+    for class in CODE_CLASSES {
+        let seg = allocation.segment(class);
         atexit::add_code_range(seg.addr, seg.addr + seg.size, key);
     }
-    if let Some(template) = module.runtime.tls {
+    if let Some(template) = info.tls {
         runtime::tls::register(template);
     }
     // Only code this machine runs gets unwind tables registered: objects for
     // another instruction set (linked for an emulator) are not unwound here.
-    let tables = &module.runtime.unwind_tables;
-    let native = Some(module.arch) == crate::arch::Arch::host();
+    let tables = &info.unwind_tables;
+    let native = Some(arch) == crate::arch::Arch::host();
     let unwind = (native && !tables.is_empty()).then(|| {
         // SAFETY: the tables are relocated `.eh_frame` sections of a
         // finalized module, each followed by the zero terminator the layout
@@ -1330,33 +1392,39 @@ fn register_runtime(module: &LinkedModule, runs_code: bool) -> ModuleRuntime {
     ModuleRuntime {
         key,
         unwind,
-        gdb: None,
-        lines: None,
         constructors_ran: false,
         destructors_ran: false,
     }
 }
 
+/// The segments that hold a module's code: exit handlers registered from
+/// them belong to the module.
+const CODE_CLASSES: [SegmentClass; 2] = [SegmentClass::Text, SegmentClass::Stubs];
+
 /// Undoes [`register_runtime`] for a module about to be freed: runs its
 /// pending destructors and exit handlers, then unregisters its unwind tables.
-fn teardown(module: &LinkedModule, runtime: ModuleRuntime, run_destructors: bool) {
+fn teardown(linked: &mut Linked, run_destructors: bool) {
     // As `dlclose` does: exit handlers first (C++ static objects), then the
     // destructor arrays.
-    atexit::module_removed(runtime.key, run_destructors);
+    let runtime = &linked.runtime;
+    let starts = CODE_CLASSES.map(|class| linked.allocation.segment(class).addr);
+    atexit::module_removed(runtime.key, &starts, run_destructors);
     if run_destructors && runtime.constructors_ran && !runtime.destructors_ran {
         let mut calls = Vec::new();
-        collect_calls(&module.runtime.destructors, 0, &mut calls);
+        collect_calls(linked.destructors(), 0, &mut calls);
         destructor_order(&mut calls);
         for (_, _, _, f) in calls {
             // SAFETY: destructor pointers of a module whose code is still mapped.
             unsafe { call_initializer(f) };
         }
     }
-    if let Some(template) = module.runtime.tls {
-        runtime::tls::unregister(template.key);
+    if let Some(extras) = linked.extras.take() {
+        if let Some(template) = extras.tls {
+            runtime::tls::unregister(template.key);
+        }
+        drop(extras.gdb);
     }
-    drop(runtime.gdb);
-    drop(runtime.unwind);
+    drop(linked.runtime.unwind.take());
 }
 
 /// (priority, module order, index within the module, function address).

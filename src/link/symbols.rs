@@ -59,7 +59,8 @@ fn names_too_long(requested: usize) -> Error {
 /// them over: the bytes of every name in one string (one allocation a
 /// module, not one a name), where each ends, each name's hash (computed
 /// once, outside the table's lock) and its definition. The table keeps
-/// all four as they are.
+/// all four as they are, and the module's own name (for messages) after
+/// the last name in the same string.
 #[derive(Debug, Clone, Default)]
 pub struct Exports {
     names: String,
@@ -83,17 +84,41 @@ impl Exports {
         })
     }
 
+    /// Where the last name ends: the module's name, if any, follows.
+    fn names_end(&self) -> usize {
+        self.ends.last().map_or(0, |&end| end as usize)
+    }
+
     /// Adds `name`; fails past 4 GiB of names.
     pub(crate) fn push(&mut self, name: &str, export: Export) -> Result<()> {
+        // A module name stays last.
+        let module_name = self.names.split_off(self.names_end());
         let end = self.names.len() + name.len();
         if end > MAX_NAME_BYTES {
             return Err(names_too_long(end));
         }
         self.names.push_str(name);
+        self.names.push_str(&module_name);
         self.ends.push(end as u32);
         self.hashes.push(hash_name(name));
         self.definitions.push(export);
         Ok(())
+    }
+
+    /// The name of the module that defines these (empty until the table
+    /// files them under it).
+    fn module_name(&self) -> &str {
+        self.names.get(self.names_end()..).unwrap_or_default()
+    }
+
+    /// Files the names under module `name` (at most 4 GiB with them,
+    /// else the module's name is left out).
+    fn set_module_name(&mut self, name: &str) {
+        let end = self.names_end();
+        if end + name.len() <= MAX_NAME_BYTES {
+            self.names.truncate(end);
+            self.names.push_str(name);
+        }
     }
 
     /// Number of names.
@@ -151,7 +176,6 @@ pub struct SymbolTable {
     free_blocks: Vec<u32>,
     /// Each module's newest block (the others follow from `NameBlock::next`).
     block_of_module: NameMap<u64, u32>,
-    module_names: NameMap<u64, String>,
 }
 
 /// Where a name and its definition are: definition `index` of `block`.
@@ -229,10 +253,12 @@ impl SymbolTable {
         Ok(())
     }
 
-    /// Records the definitions of module `module` (the link made them with
-    /// `module` as their module), replacing earlier ones of their names.
-    /// They become a block of the module as they are: no copy, no hashing.
-    pub fn insert_module(&mut self, module: u64, exports: Exports) {
+    /// Records the definitions of module `module`, called `name` (the link
+    /// made them with `module` as their module), replacing earlier ones of
+    /// their names. They become a block of the module as they are: no copy,
+    /// no hashing; the module's name joins their string.
+    pub fn insert_module(&mut self, module: u64, name: &str, mut exports: Exports) {
+        exports.set_module_name(name);
         let count = exports.len();
         let block = self.new_block(module, exports);
         let blocks = &self.blocks;
@@ -307,21 +333,18 @@ impl SymbolTable {
         }
     }
 
-    /// Names module `id` in error messages.
-    pub(crate) fn set_module_name(&mut self, id: u64, name: String) {
-        self.module_names.insert(id, name);
-    }
-
-    /// Forgets module `id`'s name.
-    pub(crate) fn forget_module(&mut self, id: u64) {
-        self.module_names.remove(&id);
-    }
-
-    /// The name of module `id`, for messages.
+    /// The name of module `id`, for messages: what it was filed under by
+    /// [`insert_module`](Self::insert_module).
     pub(crate) fn module_name(&self, id: u64) -> &str {
-        self.module_names
-            .get(&id)
-            .map_or("<unknown module>", String::as_str)
+        let mut next = self.block_of_module.get(&id).copied().unwrap_or(NO_BLOCK);
+        while let Some(block) = self.blocks.get(next as usize) {
+            let name = block.exports.module_name();
+            if !name.is_empty() {
+                return name;
+            }
+            next = block.next;
+        }
+        "<unknown module>"
     }
 
     /// Number of defined names.

@@ -21,16 +21,12 @@ enum Handler {
 struct Registry {
     /// Code ranges of live modules: start → (end, module key).
     ranges: BTreeMap<u64, (u64, u64)>,
-    /// The starts of each live module's ranges, so that removing a module
-    /// costs its own ranges, not every module's.
-    starts: BTreeMap<u64, Vec<u64>>,
     /// Handlers in registration order, with the owning module key.
     handlers: Vec<(u64, Handler)>,
 }
 
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     ranges: BTreeMap::new(),
-    starts: BTreeMap::new(),
     handlers: Vec::new(),
 });
 
@@ -43,7 +39,6 @@ pub(crate) fn add_code_range(start: u64, end: u64, key: u64) {
     if start < end {
         let mut reg = registry();
         reg.ranges.insert(start, (end, key));
-        reg.starts.entry(key).or_default().push(start);
     }
 }
 
@@ -53,13 +48,15 @@ fn owner_of(registry: &Registry, addr: u64) -> Option<u64> {
 }
 
 /// Runs (when `run`), last registered first, the exit handlers module
-/// `key` registered, and forgets them and its code ranges.
-pub(crate) fn module_removed(key: u64, run: bool) {
+/// `key` registered, and forgets them and its code ranges, which start at
+/// `starts` (the caller knows its own segments; the registry keeps no list
+/// per module).
+pub(crate) fn module_removed(key: u64, starts: &[u64], run: bool) {
     let handlers: Vec<Handler> = {
         let mut reg = registry();
-        for start in reg.starts.remove(&key).unwrap_or_default() {
-            if reg.ranges.get(&start).is_some_and(|&(_, k)| k == key) {
-                reg.ranges.remove(&start);
+        for start in starts {
+            if reg.ranges.get(start).is_some_and(|&(_, k)| k == key) {
+                reg.ranges.remove(start);
             }
         }
         let mut mine = Vec::new();

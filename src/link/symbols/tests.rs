@@ -26,8 +26,8 @@ fn address(table: &SymbolTable, name: &str) -> Option<u64> {
 #[test]
 fn a_module_s_names_are_found_and_leave_with_it() {
     let mut table = SymbolTable::default();
-    table.insert_module(1, exports(1, &[("f", 0x10), ("g", 0x20), ("", 0x30)]));
-    table.insert_module(2, exports(2, &[("h", 0x40)]));
+    table.insert_module(1, "m", exports(1, &[("f", 0x10), ("g", 0x20), ("", 0x30)]));
+    table.insert_module(2, "m", exports(2, &[("h", 0x40)]));
     assert_eq!(table.len(), 4);
     assert_eq!(address(&table, "f"), Some(0x10));
     assert_eq!(address(&table, "g"), Some(0x20));
@@ -45,8 +45,8 @@ fn a_module_s_names_are_found_and_leave_with_it() {
 #[test]
 fn a_redefinition_outlives_the_module_it_replaced_and_goes_with_its_own() {
     let mut table = SymbolTable::default();
-    table.insert_module(1, exports(1, &[("f", 0x10), ("g", 0x20)]));
-    table.insert_module(2, exports(2, &[("f", 0x99)]));
+    table.insert_module(1, "m", exports(1, &[("f", 0x10), ("g", 0x20)]));
+    table.insert_module(2, "m", exports(2, &[("f", 0x99)]));
     assert_eq!(
         table.get("f").map(|e| (e.module, e.address)),
         Some((2, 0x99))
@@ -67,7 +67,7 @@ fn freed_name_blocks_are_reused_and_names_never_mix() {
     for round in 0..50u64 {
         let module = 100 + round;
         let name = format!("function_{round}");
-        table.insert_module(module, exports(module, &[(&name, round)]));
+        table.insert_module(module, "m", exports(module, &[(&name, round)]));
         assert_eq!(address(&table, &name), Some(round));
         if round > 0 {
             let previous = format!("function_{}", round - 1);
@@ -88,7 +88,7 @@ fn single_names_and_a_module_s_names_share_the_module_and_go_together() {
     let mut table = SymbolTable::default();
     table.insert("import", export(7, 0x1)).unwrap();
     table.insert("import", export(7, 0x2)).unwrap();
-    table.insert_module(7, exports(7, &[("f", 0x3)]));
+    table.insert_module(7, "m", exports(7, &[("f", 0x3)]));
     table.insert("other", export(8, 0x4)).unwrap();
     assert_eq!(address(&table, "import"), Some(0x2));
     assert_eq!(table.len(), 3);
@@ -103,4 +103,28 @@ fn an_indirect_function_s_export_is_rebound_by_name() {
     list.set_address("ab", 0x77);
     let got: Vec<(&str, u64)> = list.iter().map(|(n, e)| (n, e.address)).collect();
     assert_eq!(got, [("a", 1), ("ab", 0x77), ("b", 3)]);
+}
+
+#[test]
+fn a_module_s_name_rides_with_its_names_and_is_never_one_of_them() {
+    let mut table = SymbolTable::default();
+    table.insert_module(3, "three.o", exports(3, &[("f", 0x10), ("g", 0x20)]));
+    // Names added later to the same module land before the module's name.
+    table.insert("h", export(3, 0x30)).unwrap();
+    {
+        let block = &mut table.blocks[0].exports;
+        block.push("late", export(3, 0x40)).unwrap();
+        assert_eq!(block.module_name(), "three.o");
+        let names: Vec<&str> = block.iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["f", "g", "h", "late"]);
+    }
+    assert_eq!(table.module_name(3), "three.o");
+    assert_eq!(table.module_name(4), "<unknown module>");
+    assert_eq!(address(&table, "h"), Some(0x30));
+    assert_eq!(address(&table, "gthree.o"), None);
+    assert_eq!(address(&table, "three.o"), None);
+    table.insert_module(4, "four.o", exports(4, &[]));
+    assert_eq!(table.module_name(4), "four.o");
+    table.remove_module(3);
+    assert_eq!(table.module_name(3), "<unknown module>");
 }
