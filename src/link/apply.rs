@@ -290,7 +290,7 @@ impl Pass<'_, '_> {
             stubs_base,
         };
         for (ri, reloc) in section.relocations.iter().enumerate() {
-            self.relocate_one(&run, ri, reloc, bytes, props_cache)?;
+            self.relocate_one(&run, ri, &reloc, bytes, props_cache)?;
         }
         Ok(())
     }
@@ -402,8 +402,9 @@ impl Pass<'_, '_> {
                 .get(&adrp.offset.wrapping_add(4))
                 .copied()
                 .filter(|&li| {
-                    let r = &relocations[li];
-                    r.target == adrp.target && r.addend == adrp.addend
+                    relocations
+                        .get(li)
+                        .is_some_and(|r| r.target == adrp.target && r.addend == adrp.addend)
                 });
             let (Some(li), Ok(at)) = (ldr, usize::try_from(adrp.offset)) else {
                 continue;

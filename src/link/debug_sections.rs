@@ -71,14 +71,14 @@ pub(crate) fn relocate_section(
     let mut data = section.data.to_vec();
     for reloc in &section.relocations {
         if !reloc.kind.is_debug_info_fixup() {
-            return Err(bad(object, section, reloc, "not a fixup DWARF uses"));
+            return Err(bad(object, section, &reloc, "not a fixup DWARF uses"));
         }
         let target = match reloc.target {
             Target::Symbol(i) => symbols.get(i as usize),
             Target::Section(i) => section_targets.get(i as usize),
         };
         let Some(&s) = target else {
-            return Err(bad(object, section, reloc, "names a missing target"));
+            return Err(bad(object, section, &reloc, "names a missing target"));
         };
         let values = FixupValues {
             // The section sits at address 0 in the debugger's image.
@@ -90,7 +90,7 @@ pub(crate) fn relocate_section(
         let place = usize::try_from(reloc.offset)
             .ok()
             .and_then(|at| data.get_mut(at..))
-            .ok_or_else(|| bad(object, section, reloc, "lies outside the section"))?;
+            .ok_or_else(|| bad(object, section, &reloc, "lies outside the section"))?;
         reloc.kind.apply(place, &values).map_err(|e| {
             let reason = match e {
                 crate::arch::FixupError::Overflow { value, .. } => {
@@ -101,7 +101,7 @@ pub(crate) fn relocate_section(
                 }
                 crate::arch::FixupError::Invalid(why) => why.to_string(),
             };
-            bad(object, section, reloc, &reason)
+            bad(object, section, &reloc, &reason)
         })?;
     }
     Ok(data)

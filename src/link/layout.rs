@@ -433,14 +433,15 @@ impl ObjectLayout {
                     self.reserve_got_slot(reloc.target);
                 }
                 needs_got_base |= props.got_base;
-                let Target::Symbol(i) = reloc.target else {
+                // Branches only: the symbol's record is a random access.
+                let (true, Target::Symbol(i)) = (props.branch, reloc.target) else {
                     continue;
                 };
                 let far = object
                     .symbols
                     .get(i as usize)
                     .is_some_and(|s| s.is_external() && !owns_symbol(i as usize));
-                if props.branch && far {
+                if far {
                     // A stub jumps to the branch's real target, S + A - bias.
                     self.reserve_stub(i, reloc.addend.wrapping_sub(kind.branch_bias()));
                 }

@@ -158,7 +158,7 @@ fn parse_with<'data, H: CoffHeader>(data: &'data [u8], name: &str) -> Result<Obj
             data: bytes,
             size,
             align: sh.coff_alignment(),
-            relocations: Vec::new(),
+            relocations: Default::default(),
             comdat: None,
         });
         is_comdat.push(flags.contains(pe::IMAGE_SCN_LNK_COMDAT));
@@ -577,7 +577,7 @@ fn parse_with<'data, H: CoffHeader>(data: &'data [u8], name: &str) -> Result<Obj
         if arch == Arch::Aarch64 {
             route_external_addresses_through_the_got(section.data, &symbols, &mut relocations);
         }
-        sections[n].relocations = relocations;
+        sections[n].relocations = relocations.into();
     }
 
     Ok(ObjectFile {

@@ -2,11 +2,12 @@
 
 use object::elf;
 use object::read::elf::{FileHeader, Rela as _, SectionHeader, Sym as _};
-use object::{LittleEndian, SectionIndex, SymbolIndex};
+use object::{LittleEndian, SectionIndex};
+use std::sync::Arc;
 
 use super::{
     malformed, unsupported, Arch, Binding, Definition, Format, ObjectFile, RelocKind, Relocation,
-    Section, SectionKind, Symbol, SymbolKind, Target,
+    Relocations, Section, SectionKind, Symbol, SymbolKind, Target,
 };
 use crate::arch::aarch64::Reloc as A64;
 use crate::arch::riscv64::Reloc as RV;
@@ -63,7 +64,7 @@ pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'
             data: bytes,
             size: sh.sh_size(endian),
             align,
-            relocations: Vec::new(),
+            relocations: Default::default(),
             comdat: None,
         });
     }
@@ -139,6 +140,7 @@ pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'
         });
     }
 
+    let targets = relocation_targets(&symbols);
     for (index, sh) in table.enumerate() {
         let sh_type = sh.sh_type(endian);
         let target_index = sh.sh_info(endian) as usize;
@@ -158,6 +160,7 @@ pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'
                     sections[target_index].name,
                     relas,
                     &symbols,
+                    &targets,
                 )
                 .ok(),
                 _ => None,
@@ -203,7 +206,15 @@ pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'
         if !target.kind.is_loaded() {
             continue;
         }
-        let relocations = relocations_of(name, arch, target_index, target.name, relas, &symbols)?;
+        let relocations = relocations_of(
+            name,
+            arch,
+            target_index,
+            target.name,
+            relas,
+            &symbols,
+            &targets,
+        )?;
         sections[target_index].relocations = relocations;
     }
 
@@ -219,14 +230,18 @@ pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'
 /// The model's relocations of one RELA section, which applies to section
 /// `target_name`.
 #[inline]
-fn relocations_of(
+fn relocations_of<'data>(
     name: &str,
     arch: Arch,
     section_index: usize,
     target_name: &str,
-    relas: &[elf::Rela64<LittleEndian>],
-    symbols: &[Symbol<'_>],
-) -> Result<Vec<Relocation>> {
+    relas: &'data [elf::Rela64<LittleEndian>],
+    symbols: &[Symbol<'data>],
+    targets: &Arc<[Target]>,
+) -> Result<Relocations<'data>> {
+    if let Some(table) = RelaTable::new(arch, relas, targets) {
+        return Ok(Relocations::from_rela(table));
+    }
     let endian = LittleEndian;
     let mut relocations = Vec::with_capacity(relas.len());
     for rela in relas {
@@ -242,7 +257,7 @@ fn relocations_of(
             Mapped::Skip => continue,
             Mapped::SubUleb128 => {
                 // S1 + A1 - (S2 + A2): the SET_ULEB128 just before, at this offset.
-                let sub_target = elf_target(name, target_name, offset, rela, symbols)?;
+                let sub_target = elf_target(name, target_name, offset, rela, targets)?;
                 match relocations.last_mut() {
                     Some(
                         set @ Relocation {
@@ -275,7 +290,7 @@ fn relocations_of(
                 })
             }
         };
-        let target = elf_target(name, target_name, offset, rela, symbols)?;
+        let target = elf_target(name, target_name, offset, rela, targets)?;
         relocations.push(Relocation {
             offset,
             kind,
@@ -287,29 +302,101 @@ fn relocations_of(
     if arch == Arch::Riscv64 {
         relocations = riscv64_pairs(name, section_index, target_name, relocations, symbols)?;
     }
-    Ok(relocations)
+    Ok(relocations.into())
 }
 
-/// What a RELA entry refers to: a section symbol is its section.
+/// A RELA section whose every entry is a fixup of its own (a kind rivet
+/// implements, against a symbol of the object, no pairs): walked straight
+/// from the object's bytes. Each entry's kind is kept (two bytes, mapped
+/// once), its target read through the object's symbol → target table.
+#[derive(Debug, Clone)]
+pub(crate) struct RelaTable<'data> {
+    entries: &'data [elf::Rela64<LittleEndian>],
+    kinds: Box<[RelocKind]>,
+    targets: Arc<[Target]>,
+}
+
+impl<'data> RelaTable<'data> {
+    /// The table of `entries`, or `None` when one of them needs the
+    /// decoding path (a `NONE` entry, a pair, an unknown type or symbol,
+    /// RISC-V's paired fixups): that path reports or handles it.
+    fn new(
+        arch: Arch,
+        entries: &'data [elf::Rela64<LittleEndian>],
+        targets: &Arc<[Target]>,
+    ) -> Option<RelaTable<'data>> {
+        let endian = LittleEndian;
+        let mut kinds = Vec::with_capacity(entries.len());
+        for rela in entries {
+            let r_type = rela.r_type(endian, false);
+            let mapped = match arch {
+                Arch::X86_64 => x86_64_kind(r_type),
+                Arch::Aarch64 => aarch64_kind(r_type),
+                Arch::Riscv64 => return None,
+            };
+            let (Mapped::Kind(kind), true) =
+                (mapped, (rela.r_sym(endian, false) as usize) < targets.len())
+            else {
+                return None;
+            };
+            kinds.push(kind);
+        }
+        Some(RelaTable {
+            entries,
+            kinds: kinds.into_boxed_slice(),
+            targets: Arc::clone(targets),
+        })
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.kinds.len()
+    }
+
+    /// Entry `index` as the model's fixup (`None` past the end).
+    #[inline]
+    pub(crate) fn get(&self, index: usize) -> Option<Relocation> {
+        let endian = LittleEndian;
+        let rela = self.entries.get(index)?;
+        Some(Relocation {
+            offset: rela.r_offset(endian),
+            kind: *self.kinds.get(index)?,
+            target: *self.targets.get(rela.r_sym(endian, false) as usize)?,
+            addend: rela.r_addend(endian),
+            subtrahend: None,
+        })
+    }
+}
+
+/// What a RELA entry refers to: the entry of [`relocation_targets`] for
+/// its symbol.
 #[inline]
 fn elf_target(
     name: &str,
     target_name: &str,
     offset: u64,
     rela: &elf::Rela64<LittleEndian>,
-    symbols: &[Symbol<'_>],
+    targets: &[Target],
 ) -> Result<Target> {
     let sym_index = rela.r_sym(LittleEndian, false) as usize;
-    let Some(sym) = symbols.get(sym_index) else {
-        return Err(malformed(
+    targets.get(sym_index).copied().ok_or_else(|| {
+        malformed(
             name,
             format!("relocation at {target_name}+{offset:#x} names missing symbol {sym_index}"),
-        ));
-    };
-    Ok(match (sym.kind, sym.definition) {
-        (SymbolKind::Section, Definition::Section { section, .. }) => Target::Section(section),
-        _ => Target::Symbol(SymbolIndex(sym_index).0 as u32),
+        )
     })
+}
+
+/// What a relocation against each symbol refers to: a section symbol is
+/// its section. Made once per object and shared by its sections' fixups.
+fn relocation_targets(symbols: &[Symbol<'_>]) -> Arc<[Target]> {
+    symbols
+        .iter()
+        .enumerate()
+        .map(|(index, sym)| match (sym.kind, sym.definition) {
+            (SymbolKind::Section, Definition::Section { section, .. }) => Target::Section(section),
+            _ => Target::Symbol(index as u32),
+        })
+        .collect()
 }
 
 /// A relocation target's name for messages.

@@ -87,7 +87,7 @@ pub struct Section<'data> {
     /// Alignment, a power of two (at least 1).
     pub align: u64,
     /// Fixups to apply to this section, sorted by nothing in particular.
-    pub relocations: Vec<Relocation>,
+    pub relocations: Relocations<'data>,
     /// The COMDAT group the section belongs to, if any.
     pub comdat: Option<Comdat<'data>>,
 }
@@ -104,7 +104,7 @@ impl Section<'_> {
             data: &[],
             size: 0,
             align: 1,
-            relocations: Vec::new(),
+            relocations: Relocations::default(),
             comdat: None,
         }
     }
@@ -250,6 +250,118 @@ pub struct Relocation {
     /// S - (this target's address) + A.
     pub subtrahend: Option<Target>,
 }
+
+/// A section's fixups: decoded into [`Relocation`]s, or read from the
+/// object's own RELA table as they are walked (ELF objects whose every
+/// entry is a fixup of its own, checked when the object was parsed), so
+/// that a large object's relocations cost no copy.
+#[derive(Debug, Clone, Default)]
+pub struct Relocations<'data> {
+    repr: RelocationsRepr<'data>,
+}
+
+#[derive(Debug, Clone)]
+enum RelocationsRepr<'data> {
+    Decoded(Vec<Relocation>),
+    Rela(elf::RelaTable<'data>),
+}
+
+impl Default for RelocationsRepr<'_> {
+    fn default() -> Self {
+        RelocationsRepr::Decoded(Vec::new())
+    }
+}
+
+impl<'data> Relocations<'data> {
+    /// Number of fixups.
+    pub fn len(&self) -> usize {
+        match &self.repr {
+            RelocationsRepr::Decoded(v) => v.len(),
+            RelocationsRepr::Rela(t) => t.len(),
+        }
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Fixup `index`, if there is one.
+    #[inline]
+    pub fn get(&self, index: usize) -> Option<Relocation> {
+        match &self.repr {
+            RelocationsRepr::Decoded(v) => v.get(index).copied(),
+            RelocationsRepr::Rela(t) => t.get(index),
+        }
+    }
+
+    /// Every fixup, in the object's order.
+    pub fn iter(&self) -> RelocationIter<'_, 'data> {
+        RelocationIter {
+            relocations: self,
+            next: 0,
+        }
+    }
+
+    /// Every fixup, decoded.
+    pub fn to_vec(&self) -> Vec<Relocation> {
+        self.iter().collect()
+    }
+
+    fn from_rela(table: elf::RelaTable<'data>) -> Self {
+        Relocations {
+            repr: RelocationsRepr::Rela(table),
+        }
+    }
+}
+
+impl PartialEq for Relocations<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl From<Vec<Relocation>> for Relocations<'_> {
+    fn from(relocations: Vec<Relocation>) -> Self {
+        Relocations {
+            repr: RelocationsRepr::Decoded(relocations),
+        }
+    }
+}
+
+impl<'a, 'data> IntoIterator for &'a Relocations<'data> {
+    type Item = Relocation;
+    type IntoIter = RelocationIter<'a, 'data>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+/// The fixups of a section, in order ([`Relocations::iter`]).
+#[derive(Debug, Clone)]
+pub struct RelocationIter<'a, 'data> {
+    relocations: &'a Relocations<'data>,
+    next: usize,
+}
+
+impl Iterator for RelocationIter<'_, '_> {
+    type Item = Relocation;
+
+    #[inline]
+    fn next(&mut self) -> Option<Relocation> {
+        let reloc = self.relocations.get(self.next)?;
+        self.next += 1;
+        Some(reloc)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.relocations.len().saturating_sub(self.next);
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for RelocationIter<'_, '_> {}
 
 /// A parsed relocatable object, borrowing from its bytes.
 #[derive(Debug, Clone)]

@@ -18,7 +18,7 @@ fn symbols_must_lie_inside_their_section() {
                 data: &[0xC3; 4],
                 size: 4,
                 align: 1,
-                relocations: Vec::new(),
+                relocations: Default::default(),
                 comdat: None,
             },
         ],

@@ -12,7 +12,7 @@ fn section<'a>(name: &'a str, kind: SectionKind, data: &'a [u8]) -> Section<'a> 
         data,
         size: data.len() as u64,
         align: 1,
-        relocations: Vec::new(),
+        relocations: Default::default(),
         comdat: None,
     }
 }
@@ -44,7 +44,8 @@ fn object<'a>(info: &'a [u8], line: &'a [u8]) -> ObjectFile<'a> {
         reloc(4, X::Abs64, Target::Section(1), 4),
         // DW_OP_addr of a global defined elsewhere.
         reloc(12, X::Abs64, Target::Symbol(0), 8),
-    ];
+    ]
+    .into();
     ObjectFile {
         name: "m.o".into(),
         format: Format::Elf,
@@ -92,9 +93,7 @@ fn a_section_that_cannot_be_relocated_is_left_out_alone() {
     let line = [0; 4];
     let mut object = object(&info, &line);
     // An address in a 32-bit field: out of range at run time.
-    object.sections[4]
-        .relocations
-        .push(reloc(0, X::Abs32, Target::Section(1), 0));
+    object.sections[4].relocations = vec![reloc(0, X::Abs32, Target::Section(1), 0)].into();
     let targets = [0, 0x7f00_1000_0000, 0, 0, 0];
     let err = relocate_section(&object, &object.sections[4], &targets, &[0x1000]).unwrap_err();
     assert!(
@@ -113,7 +112,7 @@ fn a_section_that_cannot_be_relocated_is_left_out_alone() {
         reloc(2, X::Abs32, Target::Section(2), 0),
         reloc(0, X::Abs32, Target::Symbol(9), 0),
     ] {
-        object.sections[4].relocations = vec![bad];
+        object.sections[4].relocations = vec![bad].into();
         let err = relocate_section(&object, &object.sections[4], &targets, &[0x1000]).unwrap_err();
         assert!(matches!(err, Error::BadRelocation { .. }), "{err}");
     }

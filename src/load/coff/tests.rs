@@ -81,7 +81,7 @@ fn x(kind: X) -> RelocKind {
 }
 
 fn reloc_at(object: &ObjectFile<'_>, section: usize, offset: u64) -> Relocation {
-    *object.sections[section]
+    object.sections[section]
         .relocations
         .iter()
         .find(|r| r.offset == offset)
@@ -909,7 +909,7 @@ f:
     let mut bytes = bytes.clone();
     set_reloc_type(&mut bytes, 1, 0, 5);
     let o = ObjectFile::parse(&bytes, "branches.obj").unwrap();
-    assert_eq!(o.sections[1].relocations[0].kind, x(X::Pc32));
+    assert_eq!(o.sections[1].relocations.get(0).unwrap().kind, x(X::Pc32));
 }
 
 /// The field each fixup of EVERY_RELOC writes when the arch code applies the

@@ -117,7 +117,7 @@ pub(super) fn parse<'data>(data: &'data [u8], name: &str) -> Result<ObjectFile<'
         all
     };
     for (section, relocations) in sections.iter_mut().zip(relocations) {
-        section.relocations = relocations;
+        section.relocations = relocations.into();
     }
 
     Ok(ObjectFile {

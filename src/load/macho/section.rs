@@ -105,7 +105,7 @@ pub(super) fn parse<'data>(
             data: bytes,
             size,
             align: 1u64 << align_log2,
-            relocations: Vec::new(),
+            relocations: Default::default(),
             comdat: None,
         });
         raw.push(RawSection { addr, relocations });

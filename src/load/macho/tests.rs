@@ -255,7 +255,7 @@ fn parse(bytes: &[u8]) -> crate::Result<ObjectFile<'_>> {
 }
 
 fn only_reloc(obj: &ObjectFile<'_>, section: usize) -> Relocation {
-    let relocs = &obj.sections[section].relocations;
+    let relocs = obj.sections[section].relocations.to_vec();
     assert_eq!(relocs.len(), 1, "{relocs:?}");
     relocs[0]
 }
@@ -358,7 +358,7 @@ fn x86_unsigned_extern_and_section_relative() {
     let obj = parse(&bytes).unwrap();
     assert_eq!(obj.format, Format::MachO);
     assert_eq!(obj.arch, Arch::X86_64);
-    let r = &obj.sections[2].relocations;
+    let r = obj.sections[2].relocations.to_vec();
     assert_eq!(r.len(), 3, "{r:?}");
     assert_eq!(
         (r[0].offset, r[0].kind, r[0].target, r[0].addend),
@@ -443,7 +443,7 @@ fn x86_subtractor_pairs_become_one_difference() {
         .reloc(rel(0x10, 2, false, 2, false, 0));
     let bytes = b.build();
     let obj = parse(&bytes).unwrap();
-    let r = &obj.sections[2].relocations;
+    let r = obj.sections[2].relocations.to_vec();
     assert_eq!(r.len(), 2, "{r:?}");
     assert_eq!(r[0].kind, x(X::Abs64));
     assert_eq!(r[0].target, Target::Symbol(1));
@@ -640,7 +640,7 @@ fn arm64_data_pointers_and_differences() {
         .reloc(rel(12, 1, false, 2, true, 0));
     let bytes = b.build();
     let obj = parse(&bytes).unwrap();
-    let r = &obj.sections[2].relocations;
+    let r = obj.sections[2].relocations.to_vec();
     assert_eq!(r.len(), 3, "{r:?}");
     assert_eq!(
         (r[0].kind, r[0].target, r[0].addend),
@@ -1175,7 +1175,7 @@ mod assembled {
             "at {offset:#x}: {:?}",
             obj.sections[section].relocations
         );
-        *found[0]
+        found[0]
     }
 
     const X86_ASM: &str = r#"
@@ -1270,7 +1270,7 @@ mod assembled {
             ".text\n.globl _f\n_f:\n movq _tv@TLVP(%rip), %rdi\n ret\n",
         );
         let obj = ObjectFile::parse(&tlv, "tlv.o").unwrap();
-        let r = &obj.sections[1].relocations[0];
+        let r = obj.sections[1].relocations.get(0).unwrap();
         assert_eq!((r.kind, r.offset, r.addend), (x(X::GotPcRelX), 3, -4));
         let tls_def = assemble(
             "x86_64-apple-macosx10.15",
@@ -1431,7 +1431,7 @@ mod assembled {
         let text = section_index(&obj, "__text", SectionKind::Text) as u32;
         let lsda = section_index(&obj, "__gcc_except_tab", SectionKind::ReadOnly) as u32;
         let personality = Target::Symbol(symbol_index(&obj, "__gxx_personality_v0"));
-        let relocs = &obj.sections[eh].relocations;
+        let relocs = obj.sections[eh].relocations.to_vec();
         // The CIE's personality pointer: explicit (GOT, +4 in the field).
         let p = relocs.iter().find(|r| r.target == personality).unwrap();
         assert_eq!((p.kind, p.addend), (x(X::GotPcRel32), 0));
