@@ -62,10 +62,60 @@ def _resolve_in_llvmlite(name):
     """Looks *name* up in llvmlite's process-wide table, in llvmlite's order:
     ``llvmlite.binding.add_symbol`` registrations, then libraries loaded with
     ``llvmlite.binding.load_library_permanently``, then the process. rivet
-    asks its own run-time names (``atexit``, ``__tls_get_addr``) first."""
+    asks its own run-time names (``atexit``, ``__tls_get_addr``) first.
+
+    While ``install()`` is in effect the answers are remembered: only
+    ``add_symbol`` and ``load_library_permanently`` change them, and
+    ``install()`` wraps both to forget every answer (a search costs a few
+    microseconds, most of them for names llvmlite does not have, and a
+    numba module asks for about ten)."""
+    answers = _llvmlite_answers
+    if answers is not None:
+        try:
+            return answers[name]
+        except KeyError:
+            pass
     from llvmlite import binding
 
-    return binding.address_of_symbol(name)
+    generation = _llvmlite_generation
+    address = binding.address_of_symbol(name)
+    if answers is not None:
+        with _llvmlite_answers_lock:
+            # Not if the table changed during the search.
+            if generation == _llvmlite_generation and answers is _llvmlite_answers:
+                answers[name] = address
+    return address
+
+
+# llvmlite's answers by name (None: not remembered, install() is not in
+# effect), and the number of changes to its table seen so far.
+_llvmlite_answers = None
+_llvmlite_generation = 0
+_llvmlite_answers_lock = threading.Lock()
+
+
+def _forget_llvmlite_answers():
+    global _llvmlite_generation, _llvmlite_answers
+    with _llvmlite_answers_lock:
+        _llvmlite_generation += 1
+        if _llvmlite_answers is not None:
+            _llvmlite_answers = {}
+
+
+def _table_changing(function):
+    """*function* (llvmlite's ``add_symbol`` or ``load_library_permanently``),
+    forgetting rivet's remembered answers once it has changed the table."""
+
+    def changed(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        finally:
+            _forget_llvmlite_answers()
+
+    changed.__name__ = function.__name__
+    changed.__doc__ = function.__doc__
+    changed.__wrapped__ = function
+    return changed
 
 
 def check_jit_execution():
@@ -621,6 +671,15 @@ _PATCHED = ("create_mcjit_compiler", "ExecutionEngine", "check_jit_execution")
 # llvmlite's ORC API, in llvmlite.binding and llvmlite.binding.orcjit.
 _PATCHED_ORC = ("create_lljit_compiler", "LLJIT", "JITLibraryBuilder", "ResourceTracker")
 _THIS = sys.modules[__name__]
+# llvmlite's calls that change what its symbol table answers.
+_TABLE_CHANGING = ("add_symbol", "load_library_permanently")
+
+
+def _remember_llvmlite_answers(on):
+    global _llvmlite_answers, _llvmlite_generation
+    with _llvmlite_answers_lock:
+        _llvmlite_generation += 1
+        _llvmlite_answers = {} if on else None
 
 
 def installed():
@@ -658,7 +717,14 @@ def install(fix_leaks=True):
         for name in _PATCHED_ORC:
             saved[(target, name)] = getattr(target, name)
             setattr(target, name, getattr(_THIS, name))
+    from llvmlite.binding import dylib
+
+    for target in (binding, dylib):
+        for name in _TABLE_CHANGING:
+            saved[(target, name)] = getattr(target, name)
+            setattr(target, name, _table_changing(getattr(target, name)))
     _saved = saved
+    _remember_llvmlite_answers(True)
     _fix_leaks = bool(fix_leaks)
     if _fix_leaks:
         _numba.apply_pass_manager_dispose()
@@ -676,6 +742,7 @@ def uninstall():
     for (target, name), value in _saved.items():
         setattr(target, name, value)
     _saved = None
+    _remember_llvmlite_answers(False)
     _numba.undo()
 
 

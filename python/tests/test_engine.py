@@ -550,3 +550,36 @@ def test_symbolize_line_names_the_source_of_debug_code():
         # rivet_dbg_scale spans lines 3 to 6 of debug_args.c.
         assert 3 <= line <= 6, where
         assert ee.symbolize_line(0) is None
+
+
+def test_remembered_llvmlite_answers_follow_add_symbol():
+    """While install() is in effect rivet remembers what llvmlite's table
+    answered, misses included; add_symbol makes it ask again, so a name
+    registered (or registered again) later is found at its new address."""
+    was_installed = rivet.installed()
+    rivet.install()
+    try:
+        ir = NEEDS_EXTERNAL.replace("rivet_test_external", "rivet_test_remembered")
+        ee = engine(ir)
+        with pytest.raises(rivet.UnresolvedSymbolsError):
+            ee.finalize_object()
+        assert rivet._llvmlite_answers.get("rivet_test_remembered", 1) in (None, 0)
+        first = UNARY(lambda x: x + 1)
+        llvm.add_symbol("rivet_test_remembered", ctypes.cast(first, ctypes.c_void_p).value)
+        assert "rivet_test_remembered" not in rivet._llvmlite_answers
+        ee.finalize_object()
+        assert UNARY(ee.get_function_address("call_external"))(1) == 2
+        ee.close()
+        # Registered again: a new engine links against the new address.
+        second = UNARY(lambda x: x + 100)
+        llvm.add_symbol("rivet_test_remembered", ctypes.cast(second, ctypes.c_void_p).value)
+        ee = engine(ir)
+        assert UNARY(ee.get_function_address("call_external"))(1) == 101
+        assert rivet._llvmlite_answers["rivet_test_remembered"] == ctypes.cast(
+            second, ctypes.c_void_p
+        ).value
+        ee.close()
+    finally:
+        if not was_installed:
+            rivet.uninstall()
+    assert rivet._llvmlite_answers is None or was_installed
