@@ -344,13 +344,30 @@ unsafe fn publish_code_to_this_thread(addr: *const u8, len: usize) {
     let _ = (addr, len);
 }
 
+/// Whether code is written where code was before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CodePlace {
+    /// Bytes no code was ever handed out over: no thread can have run or
+    /// prefetched instructions from them as code.
+    Fresh,
+    /// Bytes that held code before (an arena reuses freed space).
+    Reused,
+}
+
 /// [`publish_code`] for several ranges, with one barrier on every core for
-/// all of them (none when every range is empty).
+/// all of them (none when every range is empty). On x86-64, code written
+/// over bytes that never held code needs no barrier: the cross-modifying
+/// code rule concerns instructions another processor may have run or
+/// fetched from those addresses, and a thread learns the new address only
+/// through the engine's lock. AArch64 gets its barrier either way.
 ///
 /// # Safety
 ///
 /// Every range must be mapped and readable.
-pub(super) unsafe fn publish_code_ranges(ranges: impl IntoIterator<Item = (*const u8, usize)>) {
+pub(super) unsafe fn publish_code_ranges(
+    ranges: impl IntoIterator<Item = (*const u8, usize)>,
+    place: CodePlace,
+) {
     let mut any = false;
     for (addr, len) in ranges {
         if len > 0 {
@@ -359,12 +376,13 @@ pub(super) unsafe fn publish_code_ranges(ranges: impl IntoIterator<Item = (*cons
             any = true;
         }
     }
+    let needed = any && (place == CodePlace::Reused || !cfg!(target_arch = "x86_64"));
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    if any {
+    if needed {
         sync_all_cores();
     }
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    let _ = any;
+    let _ = needed;
 }
 
 /// Whether this process may ask the kernel for a core-serializing barrier
@@ -397,9 +415,12 @@ const CORE_SYNC_UNAVAILABLE: u8 = 2;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 static REGISTERING_IN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
-/// Barriers issued through [`sync_all_cores`] (a test hook).
+// Barriers issued through `sync_all_cores` on each thread (a test hook).
 #[cfg(all(test, any(target_os = "linux", target_os = "android")))]
-static CORE_SYNCS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+std::thread_local! {
+    /// Counted per thread: tests running beside each other finalize too.
+    static CORE_SYNCS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
 
 /// Registers the process for `MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE`
 /// and records the outcome. Registering twice (two threads at once) is
@@ -518,15 +539,15 @@ pub(super) fn sync_all_cores() {
         let rc = unsafe { libc::syscall(libc::SYS_membarrier, PRIVATE_EXPEDITED_SYNC_CORE, 0, 0) };
         #[cfg(test)]
         if rc == 0 {
-            CORE_SYNCS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            CORE_SYNCS.with(|count| count.set(count.get() + 1));
         }
         #[cfg(not(test))]
         let _ = rc;
     }
 }
 
-/// What [`sync_all_cores`] found, and the barriers it has issued; `None`
-/// before the registration completed.
+/// What [`sync_all_cores`] found, and the barriers it has issued on this
+/// thread; `None` before the registration completed.
 #[cfg(all(test, any(target_os = "linux", target_os = "android")))]
 pub(super) fn core_sync_state() -> (Option<CoreSync>, u64) {
     let state = match CORE_SYNC.load(std::sync::atomic::Ordering::Acquire) {
@@ -534,7 +555,7 @@ pub(super) fn core_sync_state() -> (Option<CoreSync>, u64) {
         CORE_SYNC_UNAVAILABLE => Some(CoreSync::Unavailable),
         _ => None,
     };
-    (state, CORE_SYNCS.load(std::sync::atomic::Ordering::Relaxed))
+    (state, CORE_SYNCS.with(std::cell::Cell::get))
 }
 
 #[cfg(target_arch = "aarch64")]

@@ -58,7 +58,7 @@
 //!
 //! [`ArenaMode::DualMapped`]: super::ArenaMode::DualMapped
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 
@@ -144,6 +144,14 @@ pub(super) struct DualRegion {
     runtime: Mapping,
     /// The staging buffers of allocations not finalized yet.
     staged: HashMap<u64, Vec<Staged>>,
+    /// Allocations not finalized yet whose code lies (in part) where code
+    /// was before: their publication needs a barrier on every core.
+    code_reused: HashSet<u64>,
+    /// Per page of the region, from the start: how far into the page code
+    /// has ever been handed out (first fit hands it out upwards, so bytes
+    /// at or past the mark have never held code). Grows to the highest
+    /// page that held code.
+    code_marks: Vec<u32>,
     /// The memory file.
     file: OwnedFd,
     /// The memory file's inode.
@@ -165,6 +173,16 @@ pub(super) struct DualRegion {
     /// Bytes of chunks that could not be made inaccessible again after use
     /// and are kept out of use (never expected).
     quarantined: usize,
+}
+
+/// Where code is published: over code handed out before, or over bytes
+/// that never held any.
+fn code_place(reused: bool) -> sys::CodePlace {
+    if reused {
+        sys::CodePlace::Reused
+    } else {
+        sys::CodePlace::Fresh
+    }
 }
 
 /// Whether a class lives in the memory file (else in anonymous memory).
@@ -212,6 +230,8 @@ impl DualRegion {
             free: FreeList::with_range(0, runtime.len),
             runtime,
             staged: HashMap::new(),
+            code_reused: HashSet::new(),
+            code_marks: Vec::new(),
             inode: sys::inode(file.as_fd()),
             file,
             granule,
@@ -313,6 +333,30 @@ impl DualRegion {
             .sum()
     }
 
+    /// Records that `[offset, offset + len)` is handed out for code;
+    /// returns whether any of it has held code before.
+    fn mark_code(&mut self, offset: usize, len: usize) -> bool {
+        if len == 0 {
+            return false;
+        }
+        let granule = self.granule;
+        let (first, last) = (offset / granule, (offset + len - 1) / granule);
+        if self.code_marks.len() <= last {
+            self.code_marks.resize(last + 1, 0);
+        }
+        let mut reused = false;
+        for page in first..=last {
+            let page_start = page * granule;
+            let start = offset.max(page_start) - page_start;
+            let end = (offset + len).min(page_start + granule) - page_start;
+            let mark = &mut self.code_marks[page];
+            reused |= start < *mark as usize;
+            // At most the granule (a page size, far below 4 GiB).
+            *mark = (*mark).max(end as u32);
+        }
+        reused
+    }
+
     fn try_allocate(
         &mut self,
         id: u64,
@@ -384,6 +428,14 @@ impl DualRegion {
             if part.len > 0 {
                 self.live_bytes += part.size;
             }
+        }
+        let mut reused = false;
+        for class in SegmentClass::ALL.into_iter().filter(|c| c.is_executable()) {
+            let part = parts[class as usize];
+            reused |= self.mark_code(part.offset, part.len);
+        }
+        if reused {
+            self.code_reused.insert(id);
         }
         self.live.insert(id, PackedParts::pack(&parts));
         self.staged.insert(id, staged);
@@ -694,15 +746,15 @@ impl Region for DualRegion {
         // Every byte is in the file before the code's address can be
         // handed out.
         std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
-        for class in SegmentClass::ALL
+        let place = code_place(self.code_reused.remove(&id));
+        let code = SegmentClass::ALL
             .into_iter()
             .filter(|class| class.is_executable())
-        {
-            let part = parts[class as usize];
-            // SAFETY: the range is inside a span of an executable class,
-            // mapped PROT_READ|PROT_EXEC (so readable) in the run-time view.
-            unsafe { sys::publish_code(self.runtime_ptr(part.offset), part.len) };
-        }
+            .map(|class| parts[class as usize])
+            .map(|part| (self.runtime_ptr(part.offset).cast_const(), part.len));
+        // SAFETY: each range is inside a span of an executable class,
+        // mapped PROT_READ|PROT_EXEC (so readable) in the run-time view.
+        unsafe { sys::publish_code_ranges(code, place) };
         Ok(())
     }
 
@@ -740,8 +792,10 @@ impl Region for DualRegion {
         }
         drop(buffers);
         drop(pieces);
+        let mut reused = false;
         for id in ids {
             self.staged.remove(id);
+            reused |= self.code_reused.remove(id);
         }
         // Every byte is in the file before the code's address can be
         // handed out.
@@ -759,7 +813,7 @@ impl Region for DualRegion {
             .collect();
         // SAFETY: each range is inside a span of an executable class,
         // mapped PROT_READ|PROT_EXEC (so readable) in the run-time view.
-        unsafe { sys::publish_code_ranges(code) };
+        unsafe { sys::publish_code_ranges(code, code_place(reused)) };
         Ok(())
     }
 
@@ -768,6 +822,7 @@ impl Region for DualRegion {
         let Some(parts) = self.live.remove(&id).as_ref().map(PackedParts::unpack) else {
             return;
         };
+        self.code_reused.remove(&id);
         // Released before it was finalized: its staged bytes go unwritten.
         self.staged.remove(&id);
         for part in parts.iter().filter(|p| p.len > 0) {
