@@ -26,9 +26,25 @@ fn unwinder_is_libunwind() -> bool {
 /// One module's unwind tables, registered until dropped.
 #[derive(Debug)]
 pub(crate) struct UnwindRegistration {
-    /// What was passed to `__register_frame`, in order.
-    /// Boxed, not a vector: kept for the module's life, without spare room.
-    registered: Box<[u64]>,
+    registered: Registered,
+}
+
+/// What was passed to `__register_frame`, in order: most modules have one
+/// table, kept without an allocation; else boxed, without spare room (the
+/// record lives as long as the module).
+#[derive(Debug)]
+enum Registered {
+    One(u64),
+    Many(Box<[u64]>),
+}
+
+impl Registered {
+    fn as_slice(&self) -> &[u64] {
+        match self {
+            Registered::One(addr) => std::slice::from_ref(addr),
+            Registered::Many(addrs) => addrs,
+        }
+    }
 }
 
 impl UnwindRegistration {
@@ -54,15 +70,17 @@ impl UnwindRegistration {
                 registered.push(addr);
             }
         }
-        UnwindRegistration {
-            registered: registered.into_boxed_slice(),
-        }
+        let registered = match registered[..] {
+            [one] => Registered::One(one),
+            _ => Registered::Many(registered.into_boxed_slice()),
+        };
+        UnwindRegistration { registered }
     }
 }
 
 impl Drop for UnwindRegistration {
     fn drop(&mut self) {
-        for &addr in self.registered.iter().rev() {
+        for &addr in self.registered.as_slice().iter().rev() {
             // SAFETY: each address was registered by `register` and its table
             // is still mapped (the engine drops this before freeing memory).
             unsafe { __deregister_frame(addr as *const u8) };

@@ -12,6 +12,7 @@
 //! it under the engine's unloading rules (see the engine's docs): a library
 //! that a live library binds to keeps its memory until that one goes.
 
+use std::num::NonZeroU64;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -332,11 +333,12 @@ impl ExecutionEngine {
             state.modules.insert(
                 id,
                 ModuleEntry {
-                    name: object_name,
+                    name: object_name.into_boxed_str(),
                     source: Source::Object,
                     object: None,
                     linked: Some(record),
-                    library: Some(library_id),
+                    // Ids start at 1.
+                    library: NonZeroU64::new(library_id),
                 },
             );
             modules.push(id);

@@ -56,6 +56,7 @@
 //! modules bind to instead of deferring its release.
 
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::num::NonZeroU64;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -123,7 +124,8 @@ enum Source {
 }
 
 struct ModuleEntry {
-    name: String,
+    /// Boxed, without spare room: the entry lives as long as the module.
+    name: Box<str>,
     source: Source,
     /// The object waiting to be linked (compiled, cached or added directly).
     /// Boxed, as is the linked module: an entry lives as long as its
@@ -132,7 +134,7 @@ struct ModuleEntry {
     linked: Option<Box<Linked>>,
     /// The JIT library the module belongs to; `None` for the engine's own
     /// (MCJIT-style) modules.
-    library: Option<u64>,
+    library: Option<NonZeroU64>,
 }
 
 /// What the engine keeps of a linked module: what finding it by address,
@@ -531,7 +533,7 @@ impl ExecutionEngine {
         state.modules.insert(
             id,
             ModuleEntry {
-                name,
+                name: name.into_boxed_str(),
                 source,
                 object,
                 linked: None,
@@ -594,12 +596,12 @@ impl ExecutionEngine {
                 let mut dependents: Vec<String> = linked
                     .bound_by
                     .iter()
-                    .filter_map(|d| state.modules.get(d).map(|e| e.name.clone()))
+                    .filter_map(|d| state.modules.get(d).map(|e| e.name.to_string()))
                     .collect();
                 if !dependents.is_empty() {
                     dependents.sort();
                     return Err(Error::ModuleInUse {
-                        module: entry.name.clone(),
+                        module: entry.name.to_string(),
                         dependents,
                     });
                 }
@@ -1100,7 +1102,7 @@ impl ExecutionEngine {
             .values()
             .filter_map(|e| {
                 let map = e.linked.as_ref()?.map()?.clone();
-                Some((e.name.clone(), map))
+                Some((e.name.to_string(), map))
             })
             .collect()
     }
