@@ -316,7 +316,7 @@ impl ExecutionEngine {
             for (export, definition) in std::mem::take(&mut module.exports).iter() {
                 // The first definition of a name wins, as in the link order.
                 if !defined.contains_key(export) {
-                    defined.insert(Arc::from(export), *definition);
+                    defined.insert(Arc::from(export), definition);
                 }
             }
             let id = module.module;

@@ -55,6 +55,70 @@ fn names_too_long(requested: usize) -> Error {
     }
 }
 
+/// An [`Export`] as a name block keeps it: the module is the block's, the
+/// rest fits two words (16 bytes rather than 40 a name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct StoredExport {
+    address: u64,
+    /// The kind (bits 0–7), the strength (bits 8–15) and a common block's
+    /// size (bits 16–63).
+    packed: u64,
+}
+
+/// The largest common block a packed definition holds (2^48 - 1 bytes:
+/// no memory holds one larger).
+const MAX_COMMON_SIZE: u64 = (1 << 48) - 1;
+
+impl StoredExport {
+    fn pack(export: &Export) -> Result<StoredExport> {
+        let kind = match export.kind {
+            SymbolKind::Function => 0,
+            SymbolKind::IndirectFunction => 1,
+            SymbolKind::Data => 2,
+            SymbolKind::Section => 3,
+            SymbolKind::Other => 4,
+        };
+        let (strength, size) = match export.strength {
+            Strength::Strong => (0, 0),
+            Strength::Weak => (1, 0),
+            Strength::Common { size } if size <= MAX_COMMON_SIZE => (2, size),
+            Strength::Common { size } => {
+                return Err(Error::OutOfMemory {
+                    requested: size,
+                    reason: "a common block of more than 2^48 bytes".to_string(),
+                })
+            }
+        };
+        Ok(StoredExport {
+            address: export.address,
+            packed: kind | strength << 8 | size << 16,
+        })
+    }
+
+    fn unpack(self, module: u64) -> Export {
+        let kind = match self.packed & 0xff {
+            0 => SymbolKind::Function,
+            1 => SymbolKind::IndirectFunction,
+            2 => SymbolKind::Data,
+            3 => SymbolKind::Section,
+            _ => SymbolKind::Other,
+        };
+        let strength = match (self.packed >> 8) & 0xff {
+            0 => Strength::Strong,
+            1 => Strength::Weak,
+            _ => Strength::Common {
+                size: self.packed >> 16,
+            },
+        };
+        Export {
+            address: self.address,
+            module,
+            strength,
+            kind,
+        }
+    }
+}
+
 /// The names a linked module defines for the engine, as the link hands
 /// them over: the bytes of every name in one string (one allocation a
 /// module, not one a name), where each ends, each name's hash (computed
@@ -63,10 +127,12 @@ fn names_too_long(requested: usize) -> Error {
 /// the last name in the same string.
 #[derive(Debug, Clone, Default)]
 pub struct Exports {
+    /// The module every definition belongs to (that of the first pushed).
+    module: u64,
     names: String,
     ends: Vec<u32>,
     hashes: Vec<u64>,
-    definitions: Vec<Export>,
+    definitions: Vec<StoredExport>,
 }
 
 impl Exports {
@@ -77,6 +143,7 @@ impl Exports {
             return Err(names_too_long(bytes));
         }
         Ok(Exports {
+            module: 0,
             names: String::with_capacity(bytes),
             ends: Vec::with_capacity(count),
             hashes: Vec::with_capacity(count),
@@ -89,8 +156,14 @@ impl Exports {
         self.ends.last().map_or(0, |&end| end as usize)
     }
 
-    /// Adds `name`; fails past 4 GiB of names.
+    /// Adds `name`, a definition of the module of those already added;
+    /// fails past 4 GiB of names.
     pub(crate) fn push(&mut self, name: &str, export: Export) -> Result<()> {
+        if self.definitions.is_empty() {
+            self.module = export.module;
+        }
+        debug_assert_eq!(self.module, export.module, "one module's names");
+        let stored = StoredExport::pack(&export)?;
         // A module name stays last.
         let module_name = self.names.split_off(self.names_end());
         let end = self.names.len() + name.len();
@@ -101,7 +174,7 @@ impl Exports {
         self.names.push_str(&module_name);
         self.ends.push(end as u32);
         self.hashes.push(hash_name(name));
-        self.definitions.push(export);
+        self.definitions.push(stored);
         Ok(())
     }
 
@@ -132,11 +205,16 @@ impl Exports {
     }
 
     /// Each name with its definition, in the object's order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &Export)> {
-        (0..self.len()).map(|i| {
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Export)> {
+        self.definitions.iter().enumerate().map(|(i, stored)| {
             let name = name_at(&self.names, &self.ends, i).unwrap_or_default();
-            (name, &self.definitions[i])
+            (name, stored.unpack(self.module))
         })
+    }
+
+    /// Definition `index`.
+    fn definition(&self, index: usize) -> Option<Export> {
+        Some(self.definitions.get(index)?.unpack(self.module))
     }
 
     /// Points every definition of `name` at `address`.
@@ -216,7 +294,7 @@ fn entry_hash(blocks: &[NameBlock], entry: &Entry) -> u64 {
 impl SymbolTable {
     /// The definition of `name`, if a linked module has one.
     #[inline]
-    pub fn get(&self, name: &str) -> Option<&Export> {
+    pub fn get(&self, name: &str) -> Option<Export> {
         let blocks = &self.blocks;
         let entry = self
             .entries
@@ -224,8 +302,7 @@ impl SymbolTable {
         blocks
             .get(entry.block as usize)?
             .exports
-            .definitions
-            .get(entry.index as usize)
+            .definition(entry.index as usize)
     }
 
     /// Records a definition, replacing any earlier one of the name. Fails
@@ -258,6 +335,7 @@ impl SymbolTable {
     /// their names. They become a block of the module as they are: no copy,
     /// no hashing; the module's name joins their string.
     pub fn insert_module(&mut self, module: u64, name: &str, mut exports: Exports) {
+        exports.module = module;
         exports.set_module_name(name);
         let count = exports.len();
         let block = self.new_block(module, exports);
@@ -358,14 +436,13 @@ impl SymbolTable {
     }
 
     /// Every definition, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &Export)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Export)> {
         let blocks = &self.blocks;
         self.entries.iter().filter_map(move |&e| {
             let definition = blocks
                 .get(e.block as usize)?
                 .exports
-                .definitions
-                .get(e.index as usize)?;
+                .definition(e.index as usize)?;
             Some((entry_name(blocks, e)?, definition))
         })
     }

@@ -1,5 +1,6 @@
-use super::{Export, Exports, Strength, SymbolTable};
+use super::{Export, Exports, StoredExport, Strength, SymbolTable, MAX_COMMON_SIZE};
 use crate::load::SymbolKind;
+use crate::Error;
 
 fn export(module: u64, address: u64) -> Export {
     Export {
@@ -127,4 +128,52 @@ fn a_module_s_name_rides_with_its_names_and_is_never_one_of_them() {
     assert_eq!(table.module_name(4), "four.o");
     table.remove_module(3);
     assert_eq!(table.module_name(3), "<unknown module>");
+}
+
+#[test]
+fn a_stored_definition_gives_back_every_kind_and_strength() {
+    let kinds = [
+        SymbolKind::Function,
+        SymbolKind::IndirectFunction,
+        SymbolKind::Data,
+        SymbolKind::Section,
+        SymbolKind::Other,
+    ];
+    let strengths = [
+        Strength::Strong,
+        Strength::Weak,
+        Strength::Common { size: 0 },
+        Strength::Common { size: 24 },
+        Strength::Common {
+            size: MAX_COMMON_SIZE,
+        },
+    ];
+    for kind in kinds {
+        for strength in strengths {
+            let export = Export {
+                address: u64::MAX - 7,
+                module: 42,
+                strength,
+                kind,
+            };
+            let stored = StoredExport::pack(&export).unwrap();
+            assert_eq!(stored.unpack(42), export);
+        }
+    }
+    let too_big = Export {
+        address: 0,
+        module: 1,
+        strength: Strength::Common {
+            size: MAX_COMMON_SIZE + 1,
+        },
+        kind: SymbolKind::Data,
+    };
+    assert!(matches!(
+        StoredExport::pack(&too_big),
+        Err(Error::OutOfMemory { .. })
+    ));
+    // Through a table: the module comes from the block.
+    let mut table = SymbolTable::default();
+    table.insert_module(9, "nine.o", exports(9, &[("c", 0x90)]));
+    assert_eq!(table.get("c").map(|e| e.module), Some(9));
 }
