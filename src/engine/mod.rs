@@ -1374,9 +1374,8 @@ fn register_runtime(
             destructors_ran: true,
         };
     }
-    for class in CODE_CLASSES {
-        let seg = allocation.segment(class);
-        atexit::add_code_range(seg.addr, seg.addr + seg.size, key);
+    for (start, end) in code_ranges(allocation) {
+        atexit::add_code_range(start, end, key);
     }
     if let Some(template) = info.tls {
         runtime::tls::register(template);
@@ -1399,9 +1398,23 @@ fn register_runtime(
     }
 }
 
-/// The segments that hold a module's code: exit handlers registered from
-/// them belong to the module.
-const CODE_CLASSES: [SegmentClass; 2] = [SegmentClass::Text, SegmentClass::Stubs];
+/// The address ranges of a module's code (text and stubs; one range when
+/// the stubs follow the text, as the arena places them): exit handlers
+/// registered from them belong to the module.
+fn code_ranges(allocation: &Allocation) -> impl Iterator<Item = (u64, u64)> {
+    let range = |class| {
+        let seg = allocation.segment(class);
+        (seg.size > 0).then_some((seg.addr, seg.addr + seg.size))
+    };
+    let (text, stubs) = (range(SegmentClass::Text), range(SegmentClass::Stubs));
+    let ranges = match (text, stubs) {
+        (Some(t), Some(s)) if s.0 <= t.1 && t.0 <= s.1 => {
+            [Some((t.0.min(s.0), t.1.max(s.1))), None]
+        }
+        _ => [text, stubs],
+    };
+    ranges.into_iter().flatten()
+}
 
 /// Undoes [`register_runtime`] for a module about to be freed: runs its
 /// pending destructors and exit handlers, then unregisters its unwind tables.
@@ -1409,7 +1422,9 @@ fn teardown(linked: &mut Linked, run_destructors: bool) {
     // As `dlclose` does: exit handlers first (C++ static objects), then the
     // destructor arrays.
     let runtime = &linked.runtime;
-    let starts = CODE_CLASSES.map(|class| linked.allocation.segment(class).addr);
+    let starts: Vec<u64> = code_ranges(&linked.allocation)
+        .map(|(start, _)| start)
+        .collect();
     atexit::module_removed(runtime.key, &starts, run_destructors);
     if run_destructors && runtime.constructors_ran && !runtime.destructors_ran {
         let mut calls = Vec::new();
