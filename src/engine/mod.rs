@@ -146,14 +146,21 @@ struct Linked {
     allocation: Allocation,
     /// What it registered with the process.
     runtime: ModuleRuntime,
+    /// Its bindings to other modules, both ways, when it has any.
+    bindings: Option<Box<Bindings>>,
+    /// Initializers, thread-local block, link map and debug records, for
+    /// a module that has any.
+    extras: Option<Box<Extras>>,
+}
+
+/// The bindings between a module and the others.
+#[derive(Default)]
+struct Bindings {
     /// The other modules it binds to, sorted ([`LinkedModule::binds_to`]).
     binds_to: Box<[u64]>,
     /// The modules (live, removed or being torn down) that bind to this
     /// one, sorted: the reverse of their `binds_to`.
     bound_by: Vec<u64>,
-    /// Initializers, thread-local block, link map and debug records, for
-    /// a module that has any.
-    extras: Option<Box<Extras>>,
 }
 
 /// The parts of a linked module's record most modules do without.
@@ -187,16 +194,33 @@ impl Linked {
         self.extras.as_ref()?.lines.as_ref()
     }
 
+    /// The other modules it binds to, sorted.
+    fn binds_to(&self) -> &[u64] {
+        self.bindings.as_ref().map_or(&[], |b| &b.binds_to)
+    }
+
+    /// The modules that bind to it, sorted.
+    fn bound_by(&self) -> &[u64] {
+        self.bindings.as_ref().map_or(&[], |b| &b.bound_by)
+    }
+
     /// Records that module `from` binds to this one.
     fn add_bound_by(&mut self, from: u64) {
-        if let Err(at) = self.bound_by.binary_search(&from) {
-            self.bound_by.insert(at, from);
+        let bound_by = &mut self.bindings.get_or_insert_default().bound_by;
+        if let Err(at) = bound_by.binary_search(&from) {
+            bound_by.insert(at, from);
         }
     }
 
     fn remove_bound_by(&mut self, from: u64) {
-        if let Ok(at) = self.bound_by.binary_search(&from) {
-            self.bound_by.remove(at);
+        let Some(bindings) = self.bindings.as_mut() else {
+            return;
+        };
+        if let Ok(at) = bindings.bound_by.binary_search(&from) {
+            bindings.bound_by.remove(at);
+        }
+        if bindings.bound_by.is_empty() && bindings.binds_to.is_empty() {
+            self.bindings = None;
         }
     }
 
@@ -594,7 +618,7 @@ impl ExecutionEngine {
         if state.unload_policy == UnloadPolicy::Refuse {
             if let Some(linked) = entry.linked.as_deref() {
                 let mut dependents: Vec<String> = linked
-                    .bound_by
+                    .bound_by()
                     .iter()
                     .filter_map(|d| state.modules.get(d).map(|e| e.name.to_string()))
                     .collect();
@@ -764,7 +788,7 @@ impl ExecutionEngine {
             state = lock(&self.state);
             for (id, module) in freed {
                 state.tearing_down.remove(&id);
-                for dependency in module.binds_to.iter() {
+                for dependency in module.binds_to() {
                     if let Some(linked) = state.linked_mut(*dependency) {
                         linked.remove_bound_by(id);
                     }
@@ -1146,7 +1170,7 @@ fn reclaimable(state: &State, oldest_guard: Option<u64>) -> Vec<u64> {
         let guarded = oldest_guard.is_some_and(|g| g <= retired.epoch);
         let bound = retired
             .linked
-            .bound_by
+            .bound_by()
             .iter()
             .any(|d| state.modules.contains_key(d) || state.tearing_down.contains(d));
         if guarded || bound {
@@ -1158,7 +1182,7 @@ fn reclaimable(state: &State, oldest_guard: Option<u64>) -> Vec<u64> {
         let Some(retired) = state.retired.get(&id) else {
             continue;
         };
-        for &to in retired.linked.binds_to.iter() {
+        for &to in retired.linked.binds_to() {
             if state.retired.contains_key(&to) && kept.insert(to) {
                 work.push(to);
             }
@@ -1174,7 +1198,7 @@ fn reclaimable(state: &State, oldest_guard: Option<u64>) -> Vec<u64> {
         .map(|(&id, r)| {
             let dependents = r
                 .linked
-                .bound_by
+                .bound_by()
                 .iter()
                 .filter(|d| state.retired.contains_key(d) && !kept.contains(d))
                 .count();
@@ -1196,7 +1220,7 @@ fn reclaimable(state: &State, oldest_guard: Option<u64>) -> Vec<u64> {
             let Some(linked) = state.linked(id) else {
                 continue;
             };
-            for to in linked.binds_to.iter() {
+            for to in linked.binds_to() {
                 if let Some(n) = waiting.get_mut(to) {
                     *n = n.saturating_sub(1);
                     if *n == 0 {
@@ -1346,8 +1370,12 @@ fn adopt(
     Box::new(Linked {
         allocation,
         runtime,
-        binds_to,
-        bound_by: Vec::new(),
+        bindings: (!binds_to.is_empty()).then(|| {
+            Box::new(Bindings {
+                binds_to,
+                bound_by: Vec::new(),
+            })
+        }),
         extras: needed.then(|| Box::new(extras)),
     })
 }
