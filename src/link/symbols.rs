@@ -120,19 +120,28 @@ impl StoredExport {
 }
 
 /// The names a linked module defines for the engine, as the link hands
-/// them over: the bytes of every name in one string (one allocation a
-/// module, not one a name), where each ends, each name's hash (computed
-/// once, outside the table's lock) and its definition. The table keeps
-/// all four as they are, and the module's own name (for messages) after
-/// the last name in the same string.
+/// them over: the bytes of every name in one string, and one record a
+/// name (where it ends, its hash, computed once outside the table's lock,
+/// and its definition): two allocations a module, not one a name. The
+/// table keeps both as they are, and the module's own name (for messages)
+/// after the last name in the same string.
 #[derive(Debug, Clone, Default)]
 pub struct Exports {
     /// The module every definition belongs to (that of the first pushed).
     module: u64,
     names: String,
-    ends: Vec<u32>,
-    hashes: Vec<u64>,
-    definitions: Vec<StoredExport>,
+    /// One record a name, in the order they were pushed.
+    records: Vec<NameRecord>,
+}
+
+/// What a name block keeps of one name besides its bytes: where they end,
+/// its hash (for growing the table and taking names out without hashing
+/// again) and its definition, side by side.
+#[derive(Debug, Clone, Copy)]
+struct NameRecord {
+    hash: u64,
+    definition: StoredExport,
+    end: u32,
 }
 
 impl Exports {
@@ -145,21 +154,19 @@ impl Exports {
         Ok(Exports {
             module: 0,
             names: String::with_capacity(bytes),
-            ends: Vec::with_capacity(count),
-            hashes: Vec::with_capacity(count),
-            definitions: Vec::with_capacity(count),
+            records: Vec::with_capacity(count),
         })
     }
 
     /// Where the last name ends: the module's name, if any, follows.
     fn names_end(&self) -> usize {
-        self.ends.last().map_or(0, |&end| end as usize)
+        self.records.last().map_or(0, |r| r.end as usize)
     }
 
     /// Adds `name`, a definition of the module of those already added;
     /// fails past 4 GiB of names.
     pub(crate) fn push(&mut self, name: &str, export: Export) -> Result<()> {
-        if self.definitions.is_empty() {
+        if self.records.is_empty() {
             self.module = export.module;
         }
         debug_assert_eq!(self.module, export.module, "one module's names");
@@ -172,9 +179,11 @@ impl Exports {
         }
         self.names.push_str(name);
         self.names.push_str(&module_name);
-        self.ends.push(end as u32);
-        self.hashes.push(hash_name(name));
-        self.definitions.push(stored);
+        self.records.push(NameRecord {
+            hash: hash_name(name),
+            definition: stored,
+            end: end as u32,
+        });
         Ok(())
     }
 
@@ -190,51 +199,59 @@ impl Exports {
         let end = self.names_end();
         if end + name.len() <= MAX_NAME_BYTES {
             self.names.truncate(end);
+            // Kept as long as the module: no spare room.
+            self.names.reserve_exact(name.len());
             self.names.push_str(name);
         }
     }
 
     /// Number of names.
     pub fn len(&self) -> usize {
-        self.definitions.len()
+        self.records.len()
     }
 
     /// Whether there is none.
     pub fn is_empty(&self) -> bool {
-        self.definitions.is_empty()
+        self.records.is_empty()
     }
 
     /// Each name with its definition, in the object's order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, Export)> {
-        self.definitions.iter().enumerate().map(|(i, stored)| {
-            let name = name_at(&self.names, &self.ends, i).unwrap_or_default();
-            (name, stored.unpack(self.module))
+        (0..self.records.len()).map(|i| {
+            let name = self.name(i).unwrap_or_default();
+            (name, self.records[i].definition.unpack(self.module))
         })
     }
 
     /// Definition `index`.
     fn definition(&self, index: usize) -> Option<Export> {
-        Some(self.definitions.get(index)?.unpack(self.module))
+        Some(self.records.get(index)?.definition.unpack(self.module))
+    }
+
+    /// Name `index`.
+    #[inline]
+    fn name(&self, index: usize) -> Option<&str> {
+        let start = match index {
+            0 => 0,
+            _ => self.records.get(index - 1)?.end as usize,
+        };
+        self.names.get(start..self.records.get(index)?.end as usize)
+    }
+
+    /// The hash of name `index`.
+    fn hash(&self, index: usize) -> Option<u64> {
+        Some(self.records.get(index)?.hash)
     }
 
     /// Points every definition of `name` at `address`.
     pub(crate) fn set_address(&mut self, name: &str, address: u64) {
-        for (i, definition) in self.definitions.iter_mut().enumerate() {
-            if name_at(&self.names, &self.ends, i) == Some(name) {
+        for i in 0..self.records.len() {
+            if self.name(i) == Some(name) {
+                let definition = &mut self.records[i].definition;
                 definition.address = address;
             }
         }
     }
-}
-
-/// Name `index` of `names`, whose names end at `ends`.
-#[inline]
-fn name_at<'n>(names: &'n str, ends: &[u32], index: usize) -> Option<&'n str> {
-    let start = match index {
-        0 => 0,
-        _ => *ends.get(index - 1)? as usize,
-    };
-    names.get(start..*ends.get(index)? as usize)
 }
 
 /// Name → definition, for everything the engine has linked.
@@ -279,15 +296,14 @@ const NO_BLOCK: u32 = u32::MAX;
 #[inline]
 fn entry_name(blocks: &[NameBlock], entry: Entry) -> Option<&str> {
     let exports = &blocks.get(entry.block as usize)?.exports;
-    name_at(&exports.names, &exports.ends, entry.index as usize)
+    exports.name(entry.index as usize)
 }
 
 /// The hash of `entry`'s name, for growing the table.
 fn entry_hash(blocks: &[NameBlock], entry: &Entry) -> u64 {
     blocks
         .get(entry.block as usize)
-        .and_then(|b| b.exports.hashes.get(entry.index as usize))
-        .copied()
+        .and_then(|b| b.exports.hash(entry.index as usize))
         .unwrap_or_default()
 }
 
@@ -324,7 +340,7 @@ impl SymbolTable {
         let exports = &mut self.blocks[block as usize].exports;
         exports.push(name, export)?;
         let index = exports.len() - 1;
-        let hash = exports.hashes[index];
+        let hash = exports.records[index].hash;
         let index = index as u32;
         self.put(Entry { block, index }, hash);
         Ok(())
@@ -342,7 +358,7 @@ impl SymbolTable {
         let blocks = &self.blocks;
         self.entries.reserve(count, |e| entry_hash(blocks, e));
         for index in 0..count {
-            let hash = self.blocks[block as usize].exports.hashes[index];
+            let hash = self.blocks[block as usize].exports.records[index].hash;
             self.put(
                 Entry {
                     block,
@@ -399,7 +415,7 @@ impl SymbolTable {
         while let Some(slot) = self.blocks.get_mut(next as usize) {
             let block = next;
             let names = std::mem::take(slot);
-            for (index, &hash) in names.exports.hashes.iter().enumerate() {
+            for (index, &NameRecord { hash, .. }) in names.exports.records.iter().enumerate() {
                 let index = index as u32;
                 let ours = |e: &Entry| e.block == block && e.index == index;
                 if let Ok(entry) = self.entries.find_entry(hash, ours) {
