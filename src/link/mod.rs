@@ -703,7 +703,9 @@ fn describe(record: &ObjectRecord<'_, '_, '_>, options: LinkOptions) -> Result<M
         })
     };
     let (count, bytes) = exported().fold((0, 0), |(n, b), (_, sym, _)| (n + 1, b + sym.name.len()));
-    let mut exports = Exports::with_capacity(count, bytes)?;
+    // Room for the module's name too, which the engine's table files the
+    // names under (the object is named as its module).
+    let mut exports = Exports::with_capacity(count, bytes + object.name.len())?;
     for (si, sym, winner) in exported() {
         exports.push(
             sym.name,
