@@ -220,6 +220,15 @@ pub(crate) fn check_eh_frame(table: &[u8]) -> Result<(), String> {
                         };
                     }
                     if c == b'P' {
+                        // libgcc reads the personality even while only
+                        // searching for an FDE, with the encoding's low
+                        // seven bits: `omit` (0xff) becomes an unknown form
+                        // there, and it aborts.
+                        if encoding == 0xff {
+                            return Err(format!(
+                                "CIE at {at:#x} omits its personality pointer (encoding 0xff), which the unwinder cannot read"
+                            ));
+                        }
                         // The personality pointer itself.
                         cursor += match encoding & 0x0f {
                             0x02 | 0x0a => 2,
