@@ -1366,7 +1366,9 @@ fn adopt(
     let needed = !extras.constructors.is_empty()
         || !extras.destructors.is_empty()
         || extras.tls.is_some()
-        || extras.map.is_some();
+        || extras.map.is_some()
+        || extras.gdb.is_some()
+        || extras.lines.is_some();
     Box::new(Linked {
         allocation,
         runtime,

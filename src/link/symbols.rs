@@ -171,14 +171,18 @@ impl Exports {
         }
         debug_assert_eq!(self.module, export.module, "one module's names");
         let stored = StoredExport::pack(&export)?;
-        // A module name stays last.
-        let module_name = self.names.split_off(self.names_end());
-        let end = self.names.len() + name.len();
-        if end > MAX_NAME_BYTES {
-            return Err(names_too_long(end));
+        let names_end = self.names_end();
+        let end = names_end + name.len();
+        if self.names.len() + name.len() > MAX_NAME_BYTES {
+            return Err(names_too_long(self.names.len() + name.len()));
         }
-        self.names.push_str(name);
-        self.names.push_str(&module_name);
+        if self.names.len() == names_end {
+            self.names.push_str(name);
+        } else {
+            // A name added after the table filed the block: the module's
+            // name stays last.
+            self.names.insert_str(names_end, name);
+        }
         self.records.push(NameRecord {
             hash: hash_name(name),
             definition: stored,

@@ -325,14 +325,16 @@ impl<'data> RelaTable<'data> {
         entries: &'data [elf::Rela64<LittleEndian>],
         targets: &Arc<[Target]>,
     ) -> Option<RelaTable<'data>> {
+        if arch == Arch::Riscv64 {
+            return None;
+        }
         let endian = LittleEndian;
         let mut kinds = Vec::with_capacity(entries.len());
         for rela in entries {
             let r_type = rela.r_type(endian, false);
             let mapped = match arch {
-                Arch::X86_64 => x86_64_kind(r_type),
                 Arch::Aarch64 => aarch64_kind(r_type),
-                Arch::Riscv64 => return None,
+                _ => x86_64_kind(r_type),
             };
             let (Mapped::Kind(kind), true) =
                 (mapped, (rela.r_sym(endian, false) as usize) < targets.len())

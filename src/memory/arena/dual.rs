@@ -169,7 +169,9 @@ pub(super) struct DualRegion {
     /// Per page of the region, from the start: how far into the page code
     /// has ever been handed out (first fit hands it out upwards, so bytes
     /// at or past the mark have never held code). Grows to the highest
-    /// page that held code.
+    /// page that held code. A region made where an unmapped one held code
+    /// starts with none: unmapping it interrupted every core running the
+    /// process (the TLB shootdown), which serializes them.
     code_marks: Vec<u32>,
     /// The memory file.
     file: OwnedFd,
