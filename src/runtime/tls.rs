@@ -130,14 +130,9 @@ fn live_threads() -> Vec<Arc<ThreadBlocks>> {
 pub(crate) fn register(template: TlsTemplate) {
     if let Some((offset, size)) = super::static_tls::piece_of(template.key) {
         register_thread();
-        // SAFETY: the image is `image_size` readable bytes of the module's
-        // finalized read-only segment, which outlives its registration.
-        let image = unsafe {
-            std::slice::from_raw_parts(
-                template.image as *const u8,
-                template.image_size.min(template.size) as usize,
-            )
-        };
+        // SAFETY: the module's finalized read-only segment outlives its
+        // registration.
+        let image = unsafe { initial_image(&template) };
         // The image new threads start from was written at link time.
         for thread in live_threads() {
             let state = thread.lock();
@@ -157,6 +152,23 @@ pub(crate) fn register(template: TlsTemplate) {
         .write()
         .unwrap_or_else(|e| e.into_inner())
         .insert(template.key, template);
+}
+
+/// The bytes a thread's copy of `template`'s block starts with: at most
+/// the block's size. An empty image (a module with only `.tbss`, or a
+/// `.tdata` of no bytes) may have no address at all; it is an empty slice.
+///
+/// # Safety
+/// The template's module must still be linked: `image` is then `image_size`
+/// readable bytes of its finalized read-only segment.
+unsafe fn initial_image(template: &TlsTemplate) -> &[u8] {
+    let len = template.image_size.min(template.size) as usize;
+    if len == 0 || template.image == 0 {
+        return &[];
+    }
+    // SAFETY: the caller keeps the module linked; its read-only segment
+    // holds the image at `image`, `image_size` bytes long.
+    unsafe { std::slice::from_raw_parts(template.image as *const u8, len) }
 }
 
 /// Forgets module `key`'s block and frees every thread's copy of it.
@@ -211,16 +223,13 @@ fn create_block(key: u64) -> Option<Block> {
     if ptr.is_null() {
         return None;
     }
-    // SAFETY: the image is `image_size` readable bytes of the module's
-    // finalized read-only segment (the template is unregistered before the
-    // module's memory is freed), and the block holds at least that many.
-    unsafe {
-        std::ptr::copy_nonoverlapping(
-            template.image as *const u8,
-            ptr,
-            template.image_size.min(template.size) as usize,
-        )
-    };
+    // SAFETY: the template is unregistered before the module's memory is
+    // freed, so its image is readable here.
+    let image = unsafe { initial_image(&template) };
+    // SAFETY: the block holds `template.size` bytes, at least the image's
+    // length (`initial_image` caps it there); `ptr` is fresh, so the two
+    // do not overlap.
+    unsafe { std::ptr::copy_nonoverlapping(image.as_ptr(), ptr, image.len()) };
     Some(Block {
         key,
         ptr,

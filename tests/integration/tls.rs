@@ -319,3 +319,51 @@ fn an_exhausted_static_tls_budget_is_an_error_naming_the_module_and_sizes() {
     // SAFETY: finalized `i64 (i64)`.
     assert_eq!(unsafe { call1::<i64, i64>(bump, 1) }, 101);
 }
+
+/// Thread-locals that all start at zero: the block has no initial image
+/// (only `.tbss`), and the module no read-only bytes to hold one (no
+/// unwind tables either), so the image has no address. Initial exec puts
+/// the block in static TLS; general dynamic (a second module) in the
+/// dynamic block `__tls_get_addr` creates.
+const ZERO_ONLY_TLS: [&str; 2] = [
+    r#"
+    @ie_zero = thread_local(initialexec) global i64 0, align 8
+    define i64 @bump_ie_zero(i64 %by) nounwind {
+      %v = load i64, ptr @ie_zero
+      %n = add i64 %v, %by
+      store i64 %n, ptr @ie_zero
+      ret i64 %n
+    }
+"#,
+    r#"
+    @gd_zero = thread_local global i64 0, align 8
+    define i64 @bump_gd_zero(i64 %by) nounwind {
+      %v = load i64, ptr @gd_zero
+      %n = add i64 %v, %by
+      store i64 %n, ptr @gd_zero
+      ret i64 %n
+    }
+"#,
+];
+
+#[test]
+fn thread_locals_without_an_initial_image_start_zeroed_in_every_thread() {
+    with_watchdog("zero-only TLS", Duration::from_secs(120), || {
+        for lmm in BOTH {
+            let engine = engine(&ZERO_ONLY_TLS, lmm);
+            let ie = engine.get_function_address("bump_ie_zero").unwrap();
+            let gd = engine.get_function_address("bump_gd_zero").unwrap();
+            let worker = std::thread::spawn(move || {
+                // SAFETY: finalized `i64 (i64)` functions.
+                unsafe { (call1::<i64, i64>(ie, 3), call1::<i64, i64>(gd, 4)) }
+            });
+            assert_eq!(worker.join().unwrap(), (3, 4), "a new thread's copies");
+            // SAFETY: as above, on this thread's own copies.
+            unsafe {
+                assert_eq!(call1::<i64, i64>(ie, 5), 5);
+                assert_eq!(call1::<i64, i64>(gd, 6), 6);
+                assert_eq!(call1::<i64, i64>(gd, 1), 7);
+            }
+        }
+    });
+}
