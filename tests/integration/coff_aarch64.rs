@@ -5,7 +5,7 @@
 
 use rivet::llvm::{Module, TargetMachine, TargetOptions};
 use rivet::load::{Arch, Format, ObjectFile, RelocKind};
-use rivet::{Error, ExecutionEngine};
+use rivet::Error;
 
 /// clang's triple for Windows on Arm, with the MSVC version.
 const TRIPLE: &str = "aarch64-pc-windows-msvc19.33.0";
@@ -75,6 +75,7 @@ define double @wave(double %x) {
 "#;
 
 /// A second module with its own copy of the COMDAT function.
+#[cfg(feature = "emulator")]
 const OTHER: &str = r#"
 $shared_helper = comdat any
 define linkonce_odr i64 @shared_helper(i64 %x) comdat {
@@ -174,6 +175,7 @@ fn what_rivet_does_not_link_is_refused_by_name() {
 mod emulated {
     use super::*;
     use rivet::emulator::{Emulator, HostReturn};
+    use rivet::ExecutionEngine;
 
     /// Maps everything `engine` linked (sections, GOT, stubs) into `emu`.
     fn map_linked(emu: &mut Emulator, engine: &ExecutionEngine) {
