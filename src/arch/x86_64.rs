@@ -406,6 +406,85 @@ pub(crate) fn apply(kind: Reloc, place: &mut [u8], v: &FixupValues) -> Result<()
     }
 }
 
+/// Patches, at `code[at..]`, the fixups most x86-64 code is made of, whose
+/// value is S + A or S + A - P alone: `Pc32`, a `Branch32` that reaches S + A
+/// directly, `Abs64`, `Abs32` and `Abs32S`. The value is the one [`apply`]
+/// computes (modulo 2^64, then range-checked), written the same way.
+///
+/// Returns false, having written nothing, for every other kind, a value
+/// out of the field's range or a field past the end of `code`: the caller
+/// then takes [`apply`]'s path, which picks a branch's stub or reports the
+/// error naming the fixup. A relocation pass calls this first and pays the
+/// general path only for what it declines.
+#[inline]
+pub(crate) fn patch_direct(
+    kind: Reloc,
+    code: &mut [u8],
+    at: usize,
+    p: u64,
+    s: u64,
+    a: i64,
+) -> bool {
+    let sum = s.wrapping_add_signed(a);
+    let (value, fits) = match kind {
+        Reloc::Pc32 | Reloc::Branch32 | Reloc::Abs32S => {
+            let value = if kind == Reloc::Abs32S {
+                sum
+            } else {
+                sum.wrapping_sub(p)
+            };
+            (value, i32::try_from(value as i64).is_ok())
+        }
+        Reloc::Abs32 => (sum, u32::try_from(sum).is_ok()),
+        Reloc::Abs64 => {
+            return match code.get_mut(at..).and_then(|c| c.first_chunk_mut::<8>()) {
+                Some(field) => {
+                    *field = sum.to_le_bytes();
+                    true
+                }
+                None => false,
+            };
+        }
+        _ => return false,
+    };
+    match code.get_mut(at..).and_then(|c| c.first_chunk_mut::<4>()) {
+        Some(field) if fits => {
+            // The low 32 bits: the range check above kept only values the
+            // field represents.
+            *field = (value as u32).to_le_bytes();
+            true
+        }
+        _ => false,
+    }
+}
+
+/// A `GotPcRelX` whose target the link defines, relaxed ([`relax_got_load`])
+/// and patched as the `Pc32` it becomes, at `code[at..]` (P is `p`).
+/// Returns false, changing nothing, when the instruction cannot be relaxed
+/// or S + A is out of its reach: the GOT access then stays and reads its
+/// slot, through [`apply`].
+#[inline]
+pub(crate) fn relax_and_patch(code: &mut [u8], at: usize, p: u64, s: u64, a: i64) -> bool {
+    let values = FixupValues {
+        p,
+        s,
+        a,
+        ..FixupValues::default()
+    };
+    let Some(shift) = relax_got_load(code, at, &values) else {
+        return false;
+    };
+    // The relaxation checked that S + A - P' fits, P' being the moved
+    // field's address, and that the field lies inside `code`.
+    let (at, p) = (
+        at.wrapping_add_signed(shift),
+        p.wrapping_add_signed(shift as i64),
+    );
+    let patched = patch_direct(Reloc::Pc32, code, at, p, s, a);
+    debug_assert!(patched, "a relaxed GOT access reaches its target");
+    patched
+}
+
 /// The value of every kind but Branch32, before range checking.
 fn compute(kind: Reloc, v: &FixupValues) -> i128 {
     let p = i128::from(v.p);

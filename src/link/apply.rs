@@ -289,10 +289,42 @@ impl Pass<'_, '_> {
             relaxed_pairs: &relaxed_pairs,
             stubs_base,
         };
+        let x86_64 = self.object.arch == arch::Arch::X86_64;
         for (ri, reloc) in section.relocations.iter().enumerate() {
+            if x86_64 && self.relocate_direct_x86_64(section_addr, &reloc, bytes) {
+                continue;
+            }
             self.relocate_one(&run, ri, &reloc, bytes, props_cache)?;
         }
         Ok(())
+    }
+
+    /// Patches an x86-64 fixup made of P, S and A alone (PC-relative,
+    /// branches that reach, absolute words, GOT loads of what the link
+    /// defines, relaxed), the bulk of compiled code, without gathering what
+    /// rarer kinds read. False, nothing written, for anything else:
+    /// [`Pass::relocate_one`] then patches it or names its error.
+    #[inline]
+    fn relocate_direct_x86_64(
+        &self,
+        section_addr: u64,
+        reloc: &Relocation,
+        bytes: &mut [u8],
+    ) -> bool {
+        use arch::x86_64::{self as x86, Reloc as X};
+        let (arch::RelocKind::X86_64(kind), None, Ok(at)) =
+            (reloc.kind, reloc.subtrahend, usize::try_from(reloc.offset))
+        else {
+            return false;
+        };
+        let p = section_addr.wrapping_add(reloc.offset);
+        let (s, a) = (self.addrs.of(reloc.target), reloc.addend);
+        match kind {
+            X::GotPcRelX => {
+                self.defined_in_link(reloc.target) && x86::relax_and_patch(bytes, at, p, s, a)
+            }
+            _ => x86::patch_direct(kind, bytes, at, p, s, a),
+        }
     }
 
     /// Patches fixup `ri` of `run`'s section into `bytes`, the section's.

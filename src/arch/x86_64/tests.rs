@@ -2,8 +2,9 @@
 //! every range-checked kind, short places, stubs, and stubs executed.
 
 use crate::arch::x86_64::{
-    apply, can_relax_got_load, got_access, relax_got_load, stub_bytes, write_stub, GotAccess,
-    Reloc, GOT_SLOT_SIZE, STUB_ALIGN, STUB_SIZE, STUB_SLOT_FIELD,
+    apply, can_relax_got_load, got_access, patch_direct, relax_and_patch, relax_got_load,
+    stub_bytes, write_stub, GotAccess, Reloc, GOT_SLOT_SIZE, STUB_ALIGN, STUB_SIZE,
+    STUB_SLOT_FIELD,
 };
 use crate::arch::{read_le, FixupError, FixupValues};
 
@@ -1676,6 +1677,113 @@ fn sign_extended_kinds_take_their_value_modulo_2_64() {
                 Err(FixupError::Overflow { value, min, max }),
                 "{kind} {value:#x} from {base:#x}"
             );
+        }
+    }
+}
+
+/// The direct path ([`patch_direct`]) is [`apply`] without a stub, for the
+/// kinds it takes: the same bytes where `apply` succeeds, nothing written
+/// and `false` where `apply` fails (so the general path reports it), at
+/// every width of place, including fields cut short.
+#[test]
+fn the_direct_path_writes_what_apply_writes_or_declines() {
+    const DIRECT: [Reloc; 5] = [
+        Reloc::Pc32,
+        Reloc::Branch32,
+        Reloc::Abs64,
+        Reloc::Abs32,
+        Reloc::Abs32S,
+    ];
+    let mut rng = SplitMix(0xD1EC7);
+    let (mut taken, mut declined) = (0usize, 0usize);
+    for round in 0..20_000 {
+        let (p, s, a) = (rng.value(), rng.value(), rng.value() as i64);
+        let v = FixupValues {
+            p,
+            s,
+            a,
+            ..FixupValues::default()
+        };
+        for kind in Reloc::ALL {
+            // Places of 0 to 11 bytes, the field at 0 or 1.
+            let len = round % 12;
+            let at = round / 12 % 2;
+            let mut general = vec![FILL; len];
+            let applied = general
+                .get_mut(at..)
+                .map_or(Err(()), |place| apply(kind, place, &v).map_err(|_| ()));
+            let mut direct = vec![FILL; len];
+            let patched = patch_direct(kind, &mut direct, at, p, s, a);
+            if !DIRECT.contains(&kind) {
+                assert!(!patched, "{kind} is not a direct kind");
+                assert!(direct.iter().all(|&b| b == FILL));
+                continue;
+            }
+            if patched {
+                taken += 1;
+                assert_eq!(applied, Ok(()), "{kind} {v:x?} at {at} of {len}");
+                assert_eq!(direct, general, "{kind} {v:x?} at {at} of {len}");
+            } else {
+                declined += 1;
+                assert!(applied.is_err(), "{kind} {v:x?} at {at} of {len}: declined");
+                assert!(
+                    direct.iter().all(|&b| b == FILL),
+                    "{kind}: wrote and declined"
+                );
+            }
+        }
+    }
+    // The sweep reaches both outcomes often.
+    assert!(
+        taken > 10_000 && declined > 10_000,
+        "{taken} taken, {declined} declined"
+    );
+}
+
+/// [`relax_and_patch`] is [`relax_got_load`] then `Pc32` at the moved
+/// field, for each rewritable form; where the access cannot be rewritten
+/// (another instruction, a target out of reach) nothing changes.
+#[test]
+fn relax_and_patch_is_relaxation_then_pc32() {
+    let forms: [&[u8]; 4] = [
+        &[0x48, 0x8B, 0x05], // mov foo@GOTPCREL(%rip), %rax
+        &[0xFF, 0x15],       // call *foo@GOTPCREL(%rip)
+        &[0xFF, 0x25],       // jmp *foo@GOTPCREL(%rip)
+        &[0x48, 0x85, 0x05], // test %rax, foo@GOTPCREL(%rip): not rewritten
+    ];
+    let p = 0x7f00_0000_1000u64;
+    for form in forms {
+        for (s, a) in [
+            (p + 0x100, -4i64),
+            (p + 0x7FFF_FFFF, 4),
+            (p + 0x8000_0004, -4),
+            (p - 0x8000_0000 + 3, -4),
+            (p - 0x8000_0000 + 5, -4),
+        ] {
+            let at = form.len();
+            let mut code: Vec<u8> = form.iter().copied().chain([0xAA; 8]).collect();
+            let mut reference = code.clone();
+            let v = FixupValues {
+                p,
+                s,
+                a,
+                ..FixupValues::default()
+            };
+            let expected = relax_got_load(&mut reference, at, &v).map(|shift| {
+                let moved = at.wrapping_add_signed(shift);
+                let pv = FixupValues {
+                    p: p.wrapping_add_signed(shift as i64),
+                    ..v
+                };
+                apply(Reloc::Pc32, &mut reference[moved..], &pv).expect("in reach");
+            });
+            let patched = relax_and_patch(&mut code, at, p, s, a);
+            assert_eq!(patched, expected.is_some(), "{form:x?} S={s:#x} A={a}");
+            assert_eq!(code, reference, "{form:x?} S={s:#x} A={a}");
+            if !patched {
+                let untouched: Vec<u8> = form.iter().copied().chain([0xAA; 8]).collect();
+                assert_eq!(code, untouched);
+            }
         }
     }
 }
