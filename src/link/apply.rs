@@ -544,8 +544,16 @@ impl Pass<'_, '_> {
     ) -> Result<u32> {
         let (object, layout) = (self.object, self.layout);
         let slot = match (pair, reloc.target) {
-            (arch::TlsPair::Symbol, Target::Symbol(i)) => layout.tls_pair_of_symbol[i as usize],
-            (arch::TlsPair::Descriptor, Target::Symbol(i)) => layout.tls_desc_of_symbol[i as usize],
+            (arch::TlsPair::Symbol, Target::Symbol(i)) => layout
+                .tls_pair_of_symbol
+                .get(i as usize)
+                .copied()
+                .unwrap_or(NONE),
+            (arch::TlsPair::Descriptor, Target::Symbol(i)) => layout
+                .tls_desc_of_symbol
+                .get(i as usize)
+                .copied()
+                .unwrap_or(NONE),
             (arch::TlsPair::Descriptor, Target::Section(_)) => {
                 return Err(Error::BadRelocation {
                     site: site(object, section, reloc),

@@ -22,7 +22,8 @@ pub(crate) struct ObjectAddresses {
     /// offset in the TLS block for a thread-local section.
     pub section_targets: Vec<u64>,
     /// The section (address, number in its object) each symbol lives in,
-    /// when the link defines it: for section-relative fixups.
+    /// when the link defines it: for section-relative fixups, and empty
+    /// when no object of the link has one.
     pub symbol_sections: Vec<Option<(u64, u16)>>,
     /// The module's image base (COFF image-relative fixups).
     pub image_base: u64,
@@ -40,8 +41,11 @@ pub(crate) struct ObjectAddresses {
 
 /// Gives every record its [`ObjectAddresses`].
 pub(crate) fn assign(records: &mut [ObjectRecord<'_, '_, '_>]) -> Result<()> {
+    // Symbols' sections serve only section-relative fixups, which an
+    // object may make of another's symbols: kept for all or for none.
+    let sections_wanted = records.iter().any(|r| r.layout.section_relative);
     for record in records.iter_mut() {
-        record.addresses = own_addresses(record, record.allocation()?);
+        record.addresses = own_addresses(record, record.allocation()?, sections_wanted);
         super::ifunc::assign(record)?;
     }
     for oi in 0..records.len() {
@@ -51,7 +55,11 @@ pub(crate) fn assign(records: &mut [ObjectRecord<'_, '_, '_>]) -> Result<()> {
 }
 
 /// The addresses of `record`'s sections and of the symbols it defines.
-fn own_addresses(record: &ObjectRecord<'_, '_, '_>, allocation: &Allocation) -> ObjectAddresses {
+fn own_addresses(
+    record: &ObjectRecord<'_, '_, '_>,
+    allocation: &Allocation,
+    sections_wanted: bool,
+) -> ObjectAddresses {
     let object = record.object();
     let layout = &record.layout;
     let sections: Vec<u64> = layout
@@ -83,7 +91,11 @@ fn own_addresses(record: &ObjectRecord<'_, '_, '_>, allocation: &Allocation) -> 
                 && !in_tls_section(object, sym.definition)
         })
         .collect();
-    let mut symbol_sections = vec![None; object.symbols.len()];
+    let mut symbol_sections = if sections_wanted {
+        vec![None; object.symbols.len()]
+    } else {
+        Vec::new()
+    };
     for (si, sym) in object.symbols.iter().enumerate() {
         if !record.owned[si] {
             continue;
@@ -93,8 +105,9 @@ fn own_addresses(record: &ObjectRecord<'_, '_, '_>, allocation: &Allocation) -> 
             // every fixup that uses it is range-checked.
             Definition::Section { section, offset } => {
                 let index = section as usize;
-                symbol_sections[si] =
-                    Some((sections.get(index).copied().unwrap_or(0), section as u16));
+                if let Some(home) = symbol_sections.get_mut(si) {
+                    *home = Some((sections.get(index).copied().unwrap_or(0), section as u16));
+                }
                 section_targets
                     .get(index)
                     .copied()
@@ -160,15 +173,16 @@ fn bind_addresses(records: &mut [ObjectRecord<'_, '_, '_>], oi: usize) -> Result
     // A definition of this object is read from the vectors being filled:
     // its entries there are already final.
     let in_link = |r: SymbolRef, symbols: &[u64], symbol_sections: &[Option<(u64, u16)>]| {
-        if r.object == oi {
-            (symbols[r.symbol], symbol_sections[r.symbol])
+        let (symbols, symbol_sections) = if r.object == oi {
+            (symbols, symbol_sections)
         } else {
             let addresses = &records[r.object].addresses;
-            (
-                addresses.symbols[r.symbol],
-                addresses.symbol_sections[r.symbol],
-            )
-        }
+            (&addresses.symbols[..], &addresses.symbol_sections[..])
+        };
+        (
+            symbols[r.symbol],
+            symbol_sections.get(r.symbol).copied().flatten(),
+        )
     };
     for (si, resolved) in record.resolved.iter().enumerate() {
         let Some(resolved) = *resolved else {
@@ -189,7 +203,9 @@ fn bind_addresses(records: &mut [ObjectRecord<'_, '_, '_>], oi: usize) -> Result
                 .map_or(0, |(_, off)| data_base + off),
             Resolved::InLink(r) => {
                 let (address, home) = in_link(r, &symbols, &symbol_sections);
-                symbol_sections[si] = home;
+                if let Some(slot) = symbol_sections.get_mut(si) {
+                    *slot = home;
+                }
                 // Another object's indirect function: GOT loads here read
                 // its slot too, so they load the resolver's result.
                 let indirect = records[r.object]

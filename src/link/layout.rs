@@ -49,6 +49,9 @@ pub(crate) struct ObjectLayout {
     pub tls_module_pair: u32,
     /// The TLS descriptor of each symbol (`NONE`: none).
     pub tls_desc_of_symbol: Vec<u32>,
+    /// Whether a loaded section has a section-relative fixup (COFF
+    /// `SECREL`, `SECTION`): only then are symbols' sections recorded.
+    pub section_relative: bool,
 }
 
 /// What a TLS GOT pair describes.
@@ -226,9 +229,11 @@ impl ObjectLayout {
             stub_size,
             tls: None,
             tls_pairs: Vec::new(),
-            tls_pair_of_symbol: vec![NONE; symbols],
+            // Sized on the first pair: most objects have none.
+            tls_pair_of_symbol: Vec::new(),
             tls_module_pair: NONE,
-            tls_desc_of_symbol: vec![NONE; symbols],
+            tls_desc_of_symbol: Vec::new(),
+            section_relative: false,
         }
     }
 
@@ -344,15 +349,26 @@ impl ObjectLayout {
 
     /// A TLS pair of kind `pair` for `target`, unless it has one. A
     /// descriptor of a section gets none: it is refused when applied.
-    fn reserve_tls_pair(&mut self, pair: arch::TlsPair, target: Target) {
+    fn reserve_tls_pair(&mut self, pair: arch::TlsPair, target: Target, symbols: usize) {
         let next = self.tls_pairs.len() as u32;
+        let sized = |table: &mut Vec<u32>| {
+            if table.is_empty() {
+                *table = vec![NONE; symbols];
+            }
+        };
         let (index, what) = match (pair, target) {
             (arch::TlsPair::Symbol, Target::Symbol(i)) => (
-                self.tls_pair_of_symbol.get_mut(i as usize),
+                {
+                    sized(&mut self.tls_pair_of_symbol);
+                    self.tls_pair_of_symbol.get_mut(i as usize)
+                },
                 TlsPairTarget::Symbol(i),
             ),
             (arch::TlsPair::Descriptor, Target::Symbol(i)) => (
-                self.tls_desc_of_symbol.get_mut(i as usize),
+                {
+                    sized(&mut self.tls_desc_of_symbol);
+                    self.tls_desc_of_symbol.get_mut(i as usize)
+                },
                 TlsPairTarget::Descriptor(i),
             ),
             (arch::TlsPair::Descriptor, Target::Section(_)) => return,
@@ -427,8 +443,9 @@ impl ObjectLayout {
                 let kind = reloc.kind;
                 let props = props_cache.get(kind);
                 if let Some(pair) = props.tls {
-                    self.reserve_tls_pair(pair, reloc.target);
+                    self.reserve_tls_pair(pair, reloc.target, object.symbols.len());
                 }
+                self.section_relative |= props.section_relative;
                 if props.got_slot && !relaxable(kind, reloc.target, section, reloc.offset) {
                     self.reserve_got_slot(reloc.target);
                 }
