@@ -184,10 +184,7 @@ fn bind_addresses(records: &mut [ObjectRecord<'_, '_, '_>], oi: usize) -> Result
             symbol_sections.get(r.symbol).copied().flatten(),
         )
     };
-    for (si, resolved) in record.resolved.iter().enumerate() {
-        let Some(resolved) = *resolved else {
-            continue;
-        };
+    for (si, resolved) in record.resolved.iter() {
         symbols[si] = match resolved {
             Resolved::Address(a) => a,
             Resolved::GotBase => got_base,

@@ -70,7 +70,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use apply::ThreadLocals;
 use assign::ObjectAddresses;
 use layout::ObjectLayout;
-use resolve::{Resolved, Winner};
+use resolve::{Resolutions, Resolved, Winner};
 
 use crate::arch::Arch;
 use crate::load::{Definition, ObjectFile, SectionKind, SymbolKind, Target};
@@ -203,7 +203,7 @@ struct ObjectRecord<'u, 'a, 'data> {
     /// references bind to (locals, and its winning externals).
     owned: Vec<bool>,
     /// Per symbol not owned: where it resolves.
-    resolved: Vec<Option<Resolved>>,
+    resolved: Resolutions,
     /// The other modules its code or data refer to, sorted.
     binds_to: Vec<u64>,
     layout: ObjectLayout,
@@ -226,7 +226,7 @@ impl<'u, 'a, 'data> ObjectRecord<'u, 'a, 'data> {
             unit,
             winners: vec![None; unit.object.symbols.len()],
             owned: Vec::new(),
-            resolved: Vec::new(),
+            resolved: Resolutions::default(),
             binds_to: Vec::new(),
             layout: ObjectLayout::default(),
             allocation: None,
@@ -375,8 +375,7 @@ fn plan(records: &mut [ObjectRecord<'_, '_, '_>], module_span: Option<u64>) -> R
         let imports: Vec<u32> = record
             .resolved
             .iter()
-            .enumerate()
-            .filter(|(_, r)| matches!(r, Some(Resolved::ImportPointer(_))))
+            .filter(|(_, r)| matches!(r, Resolved::ImportPointer(_)))
             .map(|(i, _)| i as u32)
             .collect();
         // A linker-made stack guard takes a Data word as a common block would.
@@ -385,8 +384,7 @@ fn plan(records: &mut [ObjectRecord<'_, '_, '_>], module_span: Option<u64>) -> R
             record
                 .resolved
                 .iter()
-                .enumerate()
-                .filter(|(_, r)| matches!(r, Some(Resolved::StackGuard)))
+                .filter(|(_, r)| matches!(r, Resolved::StackGuard))
                 .map(|(i, _)| (i as u32, 8, 8)),
         );
         let object = record.object();
@@ -476,10 +474,7 @@ fn apply(
 fn write_stack_guards(record: &ObjectRecord<'_, '_, '_>, allocation: &Allocation) -> Result<()> {
     let data = allocation.segment(SegmentClass::Data);
     for &(si, offset) in &record.layout.commons {
-        if !matches!(
-            record.resolved.get(si as usize),
-            Some(Some(Resolved::StackGuard))
-        ) {
+        if !matches!(record.resolved.get(si as usize), Some(Resolved::StackGuard)) {
             continue;
         }
         if data.write_ptr.is_null() || offset.checked_add(8).is_none_or(|end| end > data.size) {
@@ -729,8 +724,8 @@ fn describe(record: &ObjectRecord<'_, '_, '_>, options: LinkOptions) -> Result<M
                 .extend(entries.into_iter().filter(|entry| entry.2 > 0));
         }
         // Section bounds are the linker's definitions for this module.
-        for (si, resolved) in record.resolved.iter().enumerate() {
-            if let Some(Resolved::SectionBound(..)) = resolved {
+        for (si, resolved) in record.resolved.iter() {
+            if let Resolved::SectionBound(..) = resolved {
                 map.symbols
                     .push((object.symbols[si].name.to_string(), addresses.symbols[si]));
             }

@@ -48,6 +48,33 @@ pub(crate) enum ImportTarget {
     InLink(SymbolRef),
 }
 
+/// Where an object's symbols that it does not define for itself resolve:
+/// (symbol, resolution), in symbol order. Sparse: a large object defines
+/// most of its symbols itself, and a slot per symbol would be mostly empty.
+#[derive(Debug, Default)]
+pub(crate) struct Resolutions(Vec<(u32, Resolved)>);
+
+impl Resolutions {
+    /// Where symbol `symbol` resolves, if the object does not define it.
+    pub fn get(&self, symbol: usize) -> Option<Resolved> {
+        let symbol = u32::try_from(symbol).ok()?;
+        let at = self.0.binary_search_by_key(&symbol, |&(s, _)| s).ok()?;
+        Some(self.0[at].1)
+    }
+
+    /// Every resolved symbol with its resolution, in symbol order.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, Resolved)> + '_ {
+        self.0.iter().map(|&(s, r)| (s as usize, r))
+    }
+
+    /// Records symbol `symbol`'s resolution; symbols come in increasing order.
+    fn push(&mut self, symbol: usize, resolved: Resolved) {
+        debug_assert!(self.0.last().is_none_or(|&(s, _)| (s as usize) < symbol));
+        // Symbol indices fit in u32: the loaders index symbols with u32.
+        self.0.push((symbol as u32, resolved));
+    }
+}
+
 impl Resolved {
     /// The object of this link the resolution lands in, if any.
     fn object_in_link(self) -> Option<usize> {
@@ -271,7 +298,7 @@ pub(crate) fn resolve_symbols(
     let object = records[oi].object();
     let mut binds_to: Vec<u64> = Vec::new();
     let mut owned = vec![false; object.symbols.len()];
-    let mut resolved = vec![None; object.symbols.len()];
+    let mut resolved = Resolutions::default();
     for (si, sym) in object.symbols.iter().enumerate() {
         let defined = sym.definition != Definition::Undefined;
         if defined
@@ -281,7 +308,7 @@ pub(crate) fn resolve_symbols(
             continue;
         }
         if sym.name.is_empty() {
-            resolved[si] = Some(Resolved::Address(0));
+            resolved.push(si, Resolved::Address(0));
             continue;
         }
         let mut lookup =
@@ -300,10 +327,10 @@ pub(crate) fn resolve_symbols(
                 if let Some(other) = r.object_in_link().filter(|&other| other != oi) {
                     binds_to.push(records[other].unit.module);
                 }
-                resolved[si] = Some(r)
+                resolved.push(si, r)
             }
             None if sym.binding == Binding::Weak && !defined => {
-                resolved[si] = Some(Resolved::Address(0))
+                resolved.push(si, Resolved::Address(0))
             }
             None => missing.push((sym.name.to_string(), object.name.clone())),
         }

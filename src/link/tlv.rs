@@ -50,7 +50,7 @@ pub(crate) fn plan(
     if !record
         .resolved
         .iter()
-        .any(|r| matches!(r, Some(Resolved::SingleThreadTlvGetter)))
+        .any(|(_, r)| matches!(r, Resolved::SingleThreadTlvGetter))
     {
         return Ok(None);
     }
