@@ -82,19 +82,27 @@ for target in $targets; do
 
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
-    cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -n 1 | cut -d' ' -f2)
+    # (No coverage line when the very first input fails.)
+    cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -n 1 | cut -d' ' -f2 || true)
     corpus_size=$(find "$corpus" -type f | wc -l)
     seeds=$(find "${seed_dirs[@]}" -type f | wc -l)
     if [ "$status" -eq 0 ]; then
         echo "fuzz: $target: ok, ${runs:-?} executions in ${target_seconds}s (${rate:-?}/s), coverage ${cov:-?} edges, corpus $((corpus_size + seeds)) inputs ($seeds seeds + $corpus_size found)"
     else
-        artifact=$(grep -oE "fuzz/artifacts/$target/[^ ]+" "$log" | head -n 1 || true)
+        artifact=$(grep -oE "fuzz/artifacts/$target/(crash|leak|timeout|oom|slow-unit)-[0-9a-f]+" "$log" | head -n 1 || true)
         echo "fuzz: $target: FAILED (exit $status) after ${runs:-?} executions; input: ${artifact:-none written}"
         # The finding: the panic message or backtrace and libFuzzer's report,
         # without progress lines, the input's bytes or cargo fuzz's own trace.
         sed -e '/^Error: Fuzz target exited/,$d' "$log" |
             grep -vE '^(#[0-9]+|INFO:|WARNING: Failed to find function|MS: )' |
             cut -c1-300 | tail -n 60 >&2
+        # The input itself, so that a finding in a CI log can be replayed
+        # where the artifact is gone:
+        #   base64 -d > input.o, then cargo fuzz run --sanitizer none TARGET input.o
+        if [ -n "$artifact" ] && [ -f "$artifact" ]; then
+            echo "fuzz: $target: the input, $(wc -c <"$artifact") bytes, base64:" >&2
+            base64 -w 76 "$artifact" >&2
+        fi
         failed+=("$target")
     fi
 done
