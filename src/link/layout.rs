@@ -350,25 +350,22 @@ impl ObjectLayout {
     /// A TLS pair of kind `pair` for `target`, unless it has one. A
     /// descriptor of a section gets none: it is refused when applied.
     fn reserve_tls_pair(&mut self, pair: arch::TlsPair, target: Target, symbols: usize) {
-        let next = self.tls_pairs.len() as u32;
-        let sized = |table: &mut Vec<u32>| {
+        /// Symbol `i`'s entry in a per-symbol table, the table sized on
+        /// first use.
+        fn entry(table: &mut Vec<u32>, symbols: usize, i: u32) -> Option<&mut u32> {
             if table.is_empty() {
                 *table = vec![NONE; symbols];
             }
-        };
+            table.get_mut(i as usize)
+        }
+        let next = self.tls_pairs.len() as u32;
         let (index, what) = match (pair, target) {
             (arch::TlsPair::Symbol, Target::Symbol(i)) => (
-                {
-                    sized(&mut self.tls_pair_of_symbol);
-                    self.tls_pair_of_symbol.get_mut(i as usize)
-                },
+                entry(&mut self.tls_pair_of_symbol, symbols, i),
                 TlsPairTarget::Symbol(i),
             ),
             (arch::TlsPair::Descriptor, Target::Symbol(i)) => (
-                {
-                    sized(&mut self.tls_desc_of_symbol);
-                    self.tls_desc_of_symbol.get_mut(i as usize)
-                },
+                entry(&mut self.tls_desc_of_symbol, symbols, i),
                 TlsPairTarget::Descriptor(i),
             ),
             (arch::TlsPair::Descriptor, Target::Section(_)) => return,

@@ -320,37 +320,33 @@ fn an_exhausted_static_tls_budget_is_an_error_naming_the_module_and_sizes() {
     assert_eq!(unsafe { call1::<i64, i64>(bump, 1) }, 101);
 }
 
-/// Thread-locals that all start at zero: the block has no initial image
-/// (only `.tbss`), and the module no read-only bytes to hold one (no
-/// unwind tables either), so the image has no address. Initial exec puts
-/// the block in static TLS; general dynamic (a second module) in the
-/// dynamic block `__tls_get_addr` creates.
-const ZERO_ONLY_TLS: [&str; 2] = [
-    r#"
-    @ie_zero = thread_local(initialexec) global i64 0, align 8
-    define i64 @bump_ie_zero(i64 %by) nounwind {
-      %v = load i64, ptr @ie_zero
-      %n = add i64 %v, %by
-      store i64 %n, ptr @ie_zero
-      ret i64 %n
-    }
-"#,
-    r#"
-    @gd_zero = thread_local global i64 0, align 8
-    define i64 @bump_gd_zero(i64 %by) nounwind {
-      %v = load i64, ptr @gd_zero
-      %n = add i64 %v, %by
-      store i64 %n, ptr @gd_zero
-      ret i64 %n
-    }
-"#,
-];
+/// A module whose one thread-local, `@{name}_zero`, starts at zero: the
+/// block has no initial image (only `.tbss`), and the module no read-only
+/// bytes to hold one (no unwind tables either), so the image has no
+/// address. `@bump_{name}_zero` adds to it. Initial exec (`model`
+/// `(initialexec)`) puts the block in static TLS; general dynamic (`model`
+/// empty) in the dynamic block `__tls_get_addr` creates.
+fn zero_only_tls(name: &str, model: &str) -> String {
+    format!(
+        "@{name}_zero = thread_local{model} global i64 0, align 8\n\
+         define i64 @bump_{name}_zero(i64 %by) nounwind {{\n\
+           %v = load i64, ptr @{name}_zero\n\
+           %n = add i64 %v, %by\n\
+           store i64 %n, ptr @{name}_zero\n\
+           ret i64 %n\n\
+         }}\n"
+    )
+}
 
 #[test]
 fn thread_locals_without_an_initial_image_start_zeroed_in_every_thread() {
     with_watchdog("zero-only TLS", Duration::from_secs(120), || {
         for lmm in BOTH {
-            let engine = engine(&ZERO_ONLY_TLS, lmm);
+            let (ie, gd) = (
+                zero_only_tls("ie", "(initialexec)"),
+                zero_only_tls("gd", ""),
+            );
+            let engine = engine(&[&ie, &gd], lmm);
             let ie = engine.get_function_address("bump_ie_zero").unwrap();
             let gd = engine.get_function_address("bump_gd_zero").unwrap();
             let worker = std::thread::spawn(move || {
